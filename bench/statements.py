@@ -1,0 +1,136 @@
+"""Statement ingest and query benchmark against a real gunicorn server over real HTTP.
+
+    make bench                                   # SQLite, and PostgreSQL when 127.0.0.1:5432 answers
+    BENCH_STATEMENTS=1000000 make bench          # the 1M-statement figure of issue 2
+
+Prints batch and single POST rates and query latency percentiles. Targets (2 cores, PostgreSQL):
+batch ingest ≥ 5,000 statements/s, single POST p50 ≤ 5 ms, query page p95 ≤ 50 ms at 1M stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from bench.data import BASE, COURSES, Generator
+
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] if len(values) > 1 else values[0]
+
+
+def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str, tuple[str, str]]:
+    env = {**os.environ, "HOCVU_DATABASE_URL": url, "HOCVU_INSTANCE_DIR": str(workdir), "HOCVU_SECRET_KEY": "bench"}
+    hocvu = [sys.executable, "-m", "hocvu.cli"]
+    subprocess.run([*hocvu, "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([*hocvu, "tenant", "create", "bench", "--name", "Benchmark"], env=env, check=True,
+                   capture_output=True)
+    cred = json.loads(subprocess.run([*hocvu, "credential", "create", "--tenant", "bench", "--scopes", "all",
+                                      "--json"], env=env, check=True, capture_output=True).stdout)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                             "--log-level", "warning", "hocvu.wsgi:app"], env=env)
+    base = f"http://127.0.0.1:{port}/xapi"
+    for _ in range(100):
+        try:
+            requests.get(f"{base}/about", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return proc, base, (cred["key"], cred["secret"])
+
+
+def run(label: str, url: str, total: int) -> None:
+    gen = Generator()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, base, auth = start_server(url, Path(tmp))
+        try:
+            http = requests.Session()
+            http.auth = auth
+            http.headers.update({"X-Experience-API-Version": "2.0.0", "Content-Type": "application/json"})
+            batch, t0, done = 500, time.perf_counter(), 0
+            while done < total:
+                n = min(batch, total - done)
+                r = http.post(f"{base}/statements", data=json.dumps([gen.statement() for _ in range(n)]))
+                r.raise_for_status()
+                done += n
+                if done % 100_000 < batch:
+                    print(f"  [{label}] loaded {done:,} statements", flush=True)
+            rate = total / (time.perf_counter() - t0)
+            singles = []
+            for _ in range(300):
+                body = json.dumps(gen.statement())
+                t = time.perf_counter()
+                http.post(f"{base}/statements", data=body).raise_for_status()
+                singles.append((time.perf_counter() - t) * 1000)
+            rng = random.Random(1)
+            queries = {
+                "latest page (limit=25)": lambda: {"limit": 25},
+                "by verb": lambda: {"verb": "http://adlnet.gov/expapi/verbs/passed", "limit": 25},
+                "by learner": lambda: {"agent": json.dumps(gen.actor(rng.randrange(len(gen.learners)))), "limit": 25},
+                "by activity (related)": lambda: {"activity": f"{BASE}/{rng.choice(list(COURSES))}",
+                                                  "related_activities": "true", "limit": 25},
+                "by registration": lambda: {"registration": rng.choice(list(gen.registrations.values()))},
+                "next page (more)": None,
+            }
+            print(f"\n== {label}: {total:,} statements stored")
+            print(f"batch POST (500/request): {rate:,.0f} statements/s")
+            print(f"single POST: p50 {pct(singles, 50):.1f} ms, p95 {pct(singles, 95):.1f} ms")
+            for name, params in queries.items():
+                times = []
+                for _ in range(100):
+                    if params is None:
+                        more = http.get(f"{base}/statements", params={"limit": 25}).json()["more"]
+                        t = time.perf_counter()
+                        http.get(base.removesuffix("/xapi") + more).raise_for_status()
+                    else:
+                        p = params()
+                        t = time.perf_counter()
+                        http.get(f"{base}/statements", params=p).raise_for_status()
+                    times.append((time.perf_counter() - t) * 1000)
+                print(f"GET {name}: p50 {pct(times, 50):.1f} ms, p95 {pct(times, 95):.1f} ms")
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def main() -> None:
+    total = int(os.environ.get("BENCH_STATEMENTS", "50000"))
+    with tempfile.TemporaryDirectory() as tmp:
+        run("SQLite", f"sqlite:///{tmp}/bench.db", total)
+    try:
+        import psycopg
+
+        name = f"hocvu_bench_{os.getpid()}"
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=2) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        print(f"\n== PostgreSQL skipped: nothing answers at {PG_ADMIN} ({type(exc).__name__})")
+        return
+    try:
+        run("PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + "/" + name, total)
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""The app factory: one Flask app wiring the packages together (DESIGN.md, composition root)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from flask import Flask
+
+from hocvu.settings import Settings
+from lrs.alternate_syntax import AlternateRequestSyntax
+from lrs.http import LrsConfig, init_app
+from lrs.storage import Database
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask("hocvu")
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes,
+                      JSON_AS_ASCII=False)
+    database = db or Database(settings.database_url)
+    app.extensions["hocvu.settings"] = settings
+    app.extensions["hocvu.db"] = database
+    # Cursors get their own key derived from the app secret, so rotating one use is independent.
+    cursor_secret = hashlib.sha256(b"hocvu/more-cursor/" + settings.secret_key.encode()).digest()
+    init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.max_page_size))
+    app.wsgi_app = AlternateRequestSyntax(app.wsgi_app, max_body=settings.max_body_bytes)  # type: ignore[method-assign]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app

@@ -1,0 +1,165 @@
+"""The ``hocvu`` command line: database, tenants, credentials, demo data."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hocvu import db as dbops
+from hocvu.settings import Settings
+from lrs import credentials
+from lrs.errors import XapiError
+from lrs.storage import Credential, Database, Tenant
+
+DEMO_TENANT = "demo"
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    database = Database(Settings.from_env().database_url)
+    session = database.session()
+    try:
+        yield session
+        session.commit()
+    except XapiError as err:
+        session.rollback()
+        raise click.ClickException(err.message) from None
+    finally:
+        session.close()
+        database.dispose()
+
+
+def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
+
+
+@click.group()
+def main() -> None:
+    """hocvu: the "Bình dân học vụ số" interoperability hub (xAPI LRS, LTI tool, identity)."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (HOCVU_DATABASE_URL chooses the database)."""
+    database = Database(Settings.from_env().database_url)
+    dbops.upgrade(database, revision)
+    click.echo(f"database at {database.engine.url.render_as_string(hide_password=True)} is at {revision}")
+
+
+@main.group()
+def tenant() -> None:
+    """Tenants: one per ministry LMS."""
+
+
+@tenant.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name, e.g. 'Bộ Giáo dục và Đào tạo'.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def tenant_create(slug: str, name: str, as_json: bool) -> None:
+    """Create tenant SLUG."""
+    with _session() as session:
+        t = credentials.create_tenant(session, slug, name)
+        data = {"id": t.id, "slug": t.slug, "name": t.name}
+    _emit(as_json, data, f"created tenant {slug} ({name})")
+
+
+@tenant.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def tenant_list(as_json: bool) -> None:
+    """List tenants."""
+    with _session() as session:
+        rows = [{"slug": t.slug, "name": t.name} for t in session.scalars(select(Tenant).order_by(Tenant.slug))]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+    else:
+        for r in rows:
+            click.echo(f"{r['slug']}\t{r['name']}")
+
+
+@main.group()
+def credential() -> None:
+    """xAPI credentials (key + secret) with scopes."""
+
+
+@credential.command("create")
+@click.option("--tenant", "tenant_slug", required=True, help="Tenant slug.")
+@click.option("--scopes", default="statements/write,statements/read/mine", show_default=True,
+              help=f"Comma-separated xAPI scopes: {', '.join(credentials.SCOPES)}.")
+@click.option("--name", default="LMS", show_default=True, help="What this credential is for.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def credential_create(tenant_slug: str, scopes: str, name: str, as_json: bool) -> None:
+    """Create a credential; its secret is printed this once and never stored."""
+    with _session() as session:
+        t = credentials.get_tenant(session, tenant_slug)
+        cred, secret = credentials.create_credential(session, t, name, [s.strip() for s in scopes.split(",") if s])
+        data = {"tenant": t.slug, "key": cred.key, "secret": secret, "scopes": cred.scopes}
+    _emit(as_json, data, f"key: {data['key']}\nsecret: {secret}\nscopes: {' '.join(data['scopes'])}\n"
+          "(the secret is shown only now)")
+
+
+@credential.command("revoke")
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def credential_revoke(key: str, as_json: bool) -> None:
+    """Revoke credential KEY: it stops working at once."""
+    with _session() as session:
+        cred = credentials.revoke_credential(session, key)
+        data = {"key": cred.key, "revoked": cred.revoked.isoformat() if cred.revoked else None}
+    _emit(as_json, data, f"revoked {key}")
+
+
+@credential.command("list")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def credential_list(tenant_slug: str, as_json: bool) -> None:
+    """List a tenant's credentials (never their secrets)."""
+    with _session() as session:
+        t = credentials.get_tenant(session, tenant_slug)
+        rows = [{"key": c.key, "name": c.name, "scopes": c.scopes, "revoked": c.revoked is not None}
+                for c in session.scalars(select(Credential).where(Credential.tenant_id == t.id))]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+    else:
+        for r in rows:
+            click.echo(f"{r['key']}\t{','.join(r['scopes'])}\t{'revoked' if r['revoked'] else 'active'}\t{r['name']}")
+
+
+@main.group()
+def demo() -> None:
+    """Demo data for the embedded mode."""
+
+
+@demo.command("seed")
+def demo_seed() -> None:
+    """Create the demo tenant and a demo credential (printed once, when first made)."""
+    settings = Settings.from_env()
+    with _session() as session:
+        if session.scalar(select(Tenant).where(Tenant.slug == DEMO_TENANT)):
+            click.echo(f"demo tenant exists; xAPI endpoint {settings.public_url}/xapi/ "
+                       f"(new credential: hocvu credential create --tenant {DEMO_TENANT} --scopes all)")
+            return
+        t = credentials.create_tenant(session, DEMO_TENANT, "Demo — Bình dân học vụ số")
+        cred, secret = credentials.create_credential(session, t, "demo LMS", ["all"])
+    click.echo("=" * 64)
+    click.echo(f"xAPI endpoint: {settings.public_url}/xapi/")
+    click.echo(f"demo key:      {cred.key}")
+    click.echo(f"demo secret:   {secret}   (shown once)")
+    click.echo("=" * 64)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Alembic environment: the URL comes from the caller's Config (hocvu.db.upgrade), never a file."""
+
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+from lrs.storage import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
+                      literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connectable = config.attributes.get("connection")
+    if connectable is None:
+        connectable = engine_from_config(config.get_section(config.config_ini_section, {}),
+                                         prefix="sqlalchemy.", poolclass=pool.NullPool)
+        with connectable.connect() as connection:
+            _run(connection)
+    else:
+        _run(connectable)
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    # render_as_batch: SQLite can only ALTER tables by copying them, which batch mode does.
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,57 @@
+"""Settings from ``HOCVU_*`` environment variables, with safe defaults for the embedded mode."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("HOCVU_INSTANCE_DIR", "instance"))
+
+
+def _instance_secret(name: str) -> str:
+    """A random secret kept in the instance folder, so the embedded mode needs no set-up
+    and restarts keep signed cursors and sessions valid. Production sets it in the environment."""
+    path = INSTANCE_DIR / name
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(default_factory=lambda: f"sqlite:///{(INSTANCE_DIR / 'hocvu.db').resolve()}")
+    secret_key: str = ""
+    redis_url: str | None = None
+    broker_url: str | None = None
+    # Largest request body the xAPI endpoint reads (attachments included).
+    max_body_bytes: int = 64 * 1024 * 1024
+    # Page size when a client asks for limit=0 or more than this (xAPI 1.0.3 Part Three §2.1.3:
+    # "the LRS may apply a server-side limit").
+    max_page_size: int = 500
+    public_url: str = "http://127.0.0.1:8000"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        defaults = cls()
+        return cls(
+            database_url=env.get("HOCVU_DATABASE_URL", defaults.database_url),
+            secret_key=env.get("HOCVU_SECRET_KEY") or _instance_secret("secret_key"),
+            redis_url=env.get("HOCVU_REDIS_URL") or None,
+            broker_url=env.get("HOCVU_BROKER_URL") or None,
+            max_body_bytes=_env_int("HOCVU_MAX_BODY_BYTES", defaults.max_body_bytes),
+            max_page_size=_env_int("HOCVU_MAX_PAGE_SIZE", defaults.max_page_size),
+            public_url=env.get("HOCVU_PUBLIC_URL", defaults.public_url),
+        )

@@ -1,0 +1,125 @@
+"""Tenants, credentials and xAPI scopes (xAPI 1.0.3 Part Three §4.2 "OAuth Authorization Scope").
+
+Secrets are 256-bit random tokens, so one SHA-256 pass is enough to keep them unrecoverable from
+the database (a slow password hash only matters for guessable, human-chosen secrets) and keeps
+authentication off the hot path of statement ingest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lrs.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from lrs.storage import Credential, Tenant
+
+# xAPI 1.0.3 Part Three §4.2, table "OAuth Scope".
+SCOPES = (
+    "statements/write",
+    "statements/read/mine",
+    "statements/read",
+    "state",
+    "define",
+    "profile",
+    "all/read",
+    "all",
+)
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+AUTHORITY_HOME = "https://hocvu.vn/credentials"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: one credential of one tenant, with its scopes."""
+
+    credential_id: int
+    tenant_id: int
+    key: str
+    scopes: frozenset[str]
+    authority: dict[str, Any]
+
+    def has_any(self, *scopes: str) -> bool:
+        return "all" in self.scopes or any(s in self.scopes for s in scopes)
+
+    def require(self, *scopes: str) -> None:
+        if not self.has_any(*scopes):
+            raise Forbidden(f"this credential lacks the scope for this request (needs one of: {', '.join(scopes)})")
+
+    @property
+    def reads_only_own_statements(self) -> bool:
+        # statements/read/mine: "only Statements where the authority is this credential".
+        return not self.has_any("statements/read", "all/read")
+
+
+def hash_secret(secret: str) -> str:
+    return "sha256$" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_tenant(session: Session, slug: str, name: str) -> Tenant:
+    if not SLUG_RE.match(slug):
+        raise BadRequest("tenant slug must be 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit")
+    if session.scalar(select(Tenant).where(Tenant.slug == slug)):
+        raise BadRequest(f"tenant {slug!r} already exists")
+    tenant = Tenant(slug=slug, name=name, created=now_utc())
+    session.add(tenant)
+    session.flush()
+    return tenant
+
+
+def get_tenant(session: Session, slug: str) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise NotFound(f"no tenant {slug!r}")
+    return tenant
+
+
+def create_credential(session: Session, tenant: Tenant, name: str, scopes: list[str]) -> tuple[Credential, str]:
+    """Make a credential; returns it and its secret, which is shown this once and never stored."""
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise BadRequest(f"unknown scope(s) {unknown}; choose from {', '.join(SCOPES)}" if unknown
+                         else "a credential needs at least one scope")
+    key = "hv_" + secrets.token_hex(10)
+    secret = secrets.token_urlsafe(32)
+    # The authority stored on this credential's statements (xAPI 1.0.3 Part Two §2.4.9):
+    # an Agent identified by an account at the hub, so auditors can trace every write.
+    authority = {"objectType": "Agent", "name": f"{tenant.name} — {name}",
+                 "account": {"homePage": AUTHORITY_HOME, "name": key}}
+    cred = Credential(tenant_id=tenant.id, key=key, secret_hash=hash_secret(secret), name=name,
+                      scopes=list(scopes), authority=authority, created=now_utc())
+    session.add(cred)
+    session.flush()
+    return cred, secret
+
+
+def revoke_credential(session: Session, key: str) -> Credential:
+    cred = session.scalar(select(Credential).where(Credential.key == key))
+    if cred is None:
+        raise NotFound(f"no credential {key!r}")
+    if cred.revoked is None:
+        cred.revoked = now_utc()
+    return cred
+
+
+def authenticate(session: Session, key: str, secret: str) -> Principal:
+    cred = session.scalar(select(Credential).where(Credential.key == key))
+    # Compare even for an unknown key so timing does not tell which keys exist.
+    expected = cred.secret_hash if cred else hash_secret(secrets.token_urlsafe(8))
+    if not hmac.compare_digest(expected, hash_secret(secret)) or cred is None:
+        raise Unauthorized("unknown key or wrong secret")
+    if cred.revoked is not None:
+        raise Unauthorized("this credential has been revoked")
+    return Principal(credential_id=cred.id, tenant_id=cred.tenant_id, key=cred.key,
+                     scopes=frozenset(cred.scopes), authority=cred.authority)

@@ -1,0 +1,72 @@
+"""xAPI error classes: each class *is* the wire error (status + code), rendered by one handler.
+
+xAPI 1.0.3 Part Three §3.2 / xAPI 2.0 (IEEE 9274.1.1) §4.1.6 "Error Codes" fixes the statuses;
+the JSON body shape ``{"error": {"code", "message"}}`` is ours (DESIGN.md, Conventions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class XapiError(Exception):
+    """Base of every error an xAPI resource can answer with."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class BadRequest(XapiError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(XapiError):
+    status, code = 401, "unauthorized"
+
+    def __init__(self, message: str = "Authentication required") -> None:
+        # RFC 7235 §3.1: a 401 carries a challenge.
+        super().__init__(message, headers={"WWW-Authenticate": 'Basic realm="xAPI"'})
+
+
+class Forbidden(XapiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(XapiError):
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(XapiError):
+    status, code = 405, "method_not_allowed"
+
+
+class Conflict(XapiError):
+    status, code = 409, "conflict"
+
+
+class PreconditionFailed(XapiError):
+    status, code = 412, "precondition_failed"
+
+
+class PayloadTooLarge(XapiError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(XapiError):
+    status, code = 415, "unsupported_media_type"
+
+
+class TooManyRequests(XapiError):
+    status, code = 429, "too_many_requests"
+
+
+class ServerError(XapiError):
+    status, code = 500, "server_error"

@@ -1,0 +1,166 @@
+"""The xAPI blueprint's frame: version negotiation, authentication, sessions, headers, errors.
+
+Resource handlers live in ``http_statements`` and ``http_documents``; this module wires them
+onto one blueprint mounted at ``/xapi`` and renders every error as ``{"error": {...}}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from lrs.credentials import Principal, authenticate
+from lrs.errors import BadRequest, PayloadTooLarge, Unauthorized, XapiError
+from lrs.storage import Database
+from lrs.versions import ABOUT_VERSIONS, VERSION_HEADER, XapiVersion, negotiate
+
+log = logging.getLogger(__name__)
+bp = Blueprint("xapi", __name__)
+PREFIX = "/xapi"
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "HEAD, GET, POST, PUT, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match, If-None-Match, "
+                                    "X-Experience-API-Version, Accept-Language",
+    "Access-Control-Expose-Headers": "ETag, Last-Modified, X-Experience-API-Version, "
+                                     "X-Experience-API-Consistent-Through",
+}
+
+
+@dataclass(frozen=True)
+class LrsConfig:
+    db: Database
+    cursor_secret: bytes
+    page_cap: int = 500
+
+
+@dataclass
+class Call:
+    """What every handler needs: the tenant's principal, the negotiated version, a session."""
+
+    principal: Principal
+    version: XapiVersion
+    session: Session
+
+
+def config() -> LrsConfig:
+    cfg: LrsConfig = current_app.extensions["lrs"]
+    return cfg
+
+
+def call() -> Call:
+    return g.xapi_call  # type: ignore[no-any-return]
+
+
+def http_date(value: datetime) -> str:
+    from email.utils import format_datetime
+    return format_datetime(value.astimezone(UTC), usegmt=True)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status=status, headers=headers or {}, content_type="application/json; charset=utf-8")
+
+
+def _basic_credentials() -> tuple[str, str]:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        # xAPI 1.0.3 Part Three §4.1: every request but About needs authentication.
+        raise Unauthorized("send HTTP Basic credentials (key:secret) in the Authorization header")
+    try:
+        key, sep, secret = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("the Authorization header is not valid Basic credentials") from None
+    if not sep:
+        raise Unauthorized("the Authorization header is not valid Basic credentials")
+    return key, secret
+
+
+@bp.before_request
+def _open_call() -> Response | None:
+    if request.method == "OPTIONS":  # CORS preflight: browsers send it without credentials
+        return Response(status=204, headers=CORS_HEADERS)
+    if request.endpoint == "xapi.about":
+        return None
+    version = negotiate(request.headers.get(VERSION_HEADER))
+    g.xapi_version = version
+    session = config().db.session()
+    g.xapi_session = session
+    key, secret = _basic_credentials()
+    g.xapi_call = Call(authenticate(session, key, secret), version, session)
+    return None
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers[VERSION_HEADER] = getattr(g, "xapi_version", ABOUT_VERSIONS[-1])
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+@bp.teardown_request
+def _close(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("xapi_session", None)
+    if session is not None:
+        session.close()
+
+
+def render_error(err: XapiError) -> Response:
+    session: Session | None = g.get("xapi_session")
+    if session is not None:
+        session.rollback()  # nothing partial is written on a rejected request
+    headers = {**err.headers, **CORS_HEADERS, VERSION_HEADER: getattr(g, "xapi_version", ABOUT_VERSIONS[-1])}
+    return json_response(err.body(), err.status, headers)
+
+
+def _render_http(exc: HTTPException) -> Response | HTTPException:
+    if not request.path.startswith(PREFIX):
+        return exc
+    if exc.code == 413:
+        return render_error(PayloadTooLarge("the request body is larger than this LRS accepts"))
+    err = XapiError(exc.description or exc.name)
+    err.status, err.code = exc.code or 400, exc.name.lower().replace(" ", "_")
+    response = render_error(err)
+    if exc.code == 405:
+        allowed = exc.get_headers().__iter__()
+        response.headers.update(dict(allowed))
+    return response
+
+
+def _render_unexpected(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return _render_http(exc)  # type: ignore[return-value]
+    if not request.path.startswith(PREFIX):
+        raise exc
+    # Never a stack trace on the wire; the log keeps it for operators.
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    err = XapiError("the LRS failed to handle this request; it has been logged")
+    err.status, err.code = 500, "server_error"
+    return render_error(err)
+
+
+def read_json_body() -> Any:
+    try:
+        return json.loads(request.get_data())
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the request body is not valid JSON") from None
+
+
+def init_app(app: Flask, cfg: LrsConfig) -> None:
+    from lrs import http_documents, http_resources, http_statements  # noqa: F401  (their routes join bp)
+
+    app.extensions["lrs"] = cfg
+    app.register_blueprint(bp, url_prefix=PREFIX)
+    app.register_error_handler(XapiError, render_error)
+    app.register_error_handler(HTTPException, _render_http)
+    app.register_error_handler(Exception, _render_unexpected)

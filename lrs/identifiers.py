@@ -1,0 +1,57 @@
+"""Keys for Agents and Groups, used to index and match them.
+
+xAPI 1.0.3 Part Three §2.1.3 (GET Statements, ``agent``): "Agents or Identified Groups are equal
+when the same Inverse Functional Identifier is used in each Object compared and those Objects
+have the same objectType." So a key is the objectType plus the one IFI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
+
+
+def ifi(agent: dict[str, Any]) -> str | None:
+    """The canonical text of an Agent/Group's IFI, or None for an anonymous Group."""
+    for name in IFIS:
+        value = agent.get(name)
+        if value is None:
+            continue
+        if name == "account":
+            return "account:" + json.dumps([value.get("homePage"), value.get("name")], ensure_ascii=False)
+        if name == "mbox_sha1sum":
+            return f"mbox_sha1sum:{str(value).lower()}"
+        return f"{name}:{value}"
+    return None
+
+
+def agent_key(agent: dict[str, Any]) -> str | None:
+    ident = ifi(agent)
+    if ident is None:
+        return None
+    kind = "group" if agent.get("objectType") == "Group" else "agent"
+    return f"{kind}|{ident}"
+
+
+def anonymous_group_key(group: dict[str, Any]) -> str:
+    """A stable key for an anonymous Group (no IFI): its sorted member keys."""
+    members = sorted(filter(None, (agent_key(m) for m in group.get("member") or [])))
+    return "anon|" + json.dumps(members)
+
+
+def actor_key(actor: dict[str, Any]) -> str:
+    return agent_key(actor) or anonymous_group_key(actor)
+
+
+def ids_only(agent: dict[str, Any]) -> dict[str, Any]:
+    """The ``format=ids`` form of an Agent/Group: objectType and IFI (members for anonymous Groups)."""
+    out: dict[str, Any] = {"objectType": agent.get("objectType", "Agent")}
+    for name in IFIS:
+        if name in agent:
+            out[name] = agent[name]
+            return out
+    if "member" in agent:
+        out["member"] = [ids_only(m) for m in agent["member"]]
+    return out

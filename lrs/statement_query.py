@@ -1,0 +1,199 @@
+"""Reading statements: GET /statements (xAPI 1.0.3 Part Three §2.1.3 / IEEE 9274.1.1 §4.1.6.1).
+
+Pages are keyset cursors over the monotonic ``seq`` (never offsets), carried in an opaque,
+HMAC-signed ``more`` token so a client can neither forge nor widen a query with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
+
+import schemas
+from lrs.credentials import Principal
+from lrs.errors import BadRequest, NotFound
+from lrs.identifiers import agent_key
+from lrs.storage import Statement, StatementActivity, StatementAgent
+from lrs.versions import XapiVersion
+
+FILTERS = ("agent", "verb", "activity", "registration", "related_activities", "related_agents",
+           "since", "until", "limit", "format", "attachments", "ascending")
+SINGLE = ("statementId", "voidedStatementId")
+# Part Three §2.1.3: with statementId/voidedStatementId only `attachments` and `format` may be sent.
+SINGLE_COMPANIONS = ("attachments", "format")
+
+
+@dataclass(frozen=True)
+class Query:
+    agent: str | None = None
+    verb: str | None = None
+    activity: str | None = None
+    registration: str | None = None
+    related_activities: bool = False
+    related_agents: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 0
+    ascending: bool = False
+    after_seq: int | None = None
+
+
+@dataclass
+class Page:
+    statements: list[dict[str, Any]]
+    more: str | None
+    last_stored: datetime | None
+
+
+def parse_bool(name: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    if value not in ("true", "false"):
+        raise BadRequest(f"parameter {name} must be true or false, not {value!r}")
+    return value == "true"
+
+
+def parse_time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return schemas.parse_timestamp(value)
+    except ValueError:
+        raise BadRequest(f"parameter {name} must be an ISO 8601 timestamp, not {value!r}") from None
+
+
+def parse_agent(value: str, version: XapiVersion, *, allow_group: bool = True) -> dict[str, Any]:
+    try:
+        agent = json.loads(value)
+    except ValueError:
+        raise BadRequest("parameter agent must be a JSON Agent object") from None
+    try:
+        schemas.validate_agent(agent, version, allow_group=allow_group)
+    except ValidationError as err:
+        raise BadRequest(f"parameter agent is not a valid Agent: {err.messages}") from None
+    return agent
+
+
+def parse_filters(args: Mapping[str, str], version: XapiVersion) -> Query:
+    agent = args.get("agent")
+    key = agent_key(parse_agent(agent, version)) if agent is not None else None
+    for iri_param in ("verb", "activity"):
+        if iri_param in args and not schemas.validate_iri(args[iri_param]):
+            raise BadRequest(f"parameter {iri_param} must be an IRI")
+    registration = args.get("registration")
+    if registration is not None and not schemas.is_uuid(registration):
+        raise BadRequest("parameter registration must be a UUID")
+    limit_text = args.get("limit", "0")
+    if not limit_text.isdigit():
+        raise BadRequest("parameter limit must be a non-negative integer")
+    return Query(
+        agent=key,
+        verb=args.get("verb"),
+        activity=args.get("activity"),
+        registration=registration.lower() if registration else None,
+        related_activities=parse_bool("related_activities", args.get("related_activities")),
+        related_agents=parse_bool("related_agents", args.get("related_agents")),
+        since=parse_time("since", args.get("since")),
+        until=parse_time("until", args.get("until")),
+        limit=int(limit_text),
+        ascending=parse_bool("ascending", args.get("ascending")),
+    )
+
+
+def _filter_conditions(s: Any, tenant_id: int, q: Query) -> list[Any]:
+    conds: list[Any] = [s.tenant_id == tenant_id]
+    if q.verb:
+        conds.append(s.verb_id == q.verb)
+    if q.registration:
+        conds.append(s.registration == q.registration)
+    if q.agent:
+        sa_ = select(StatementAgent.seq).where(StatementAgent.seq == s.seq, StatementAgent.tenant_id == tenant_id,
+                                               StatementAgent.agent_key == q.agent)
+        conds.append(exists(sa_ if q.related_agents else sa_.where(StatementAgent.direct.is_(True))))
+    if q.activity:
+        act = select(StatementActivity.seq).where(StatementActivity.seq == s.seq,
+                                                  StatementActivity.tenant_id == tenant_id,
+                                                  StatementActivity.activity_id == q.activity)
+        conds.append(exists(act if q.related_activities else act.where(StatementActivity.direct.is_(True))))
+    return conds
+
+
+def run_query(session: Session, principal: Principal, q: Query, *, page_cap: int, cursor_secret: bytes,
+              raw_params: Mapping[str, str]) -> Page:
+    principal.require("statements/read", "statements/read/mine", "all/read")
+    s = Statement
+    conds = _filter_conditions(s, principal.tenant_id, q)
+    if len(conds) > 1:
+        # Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object is a
+        # StatementRef meets a filter when the statement it targets does.
+        t = aliased(Statement)
+        targets = select(t.statement_id).where(*_filter_conditions(t, principal.tenant_id, q))
+        conds = [s.tenant_id == principal.tenant_id,
+                 or_(and_(*conds[1:]), s.object_statement_id.in_(targets))]
+    conds.append(s.voided.is_(False))  # Part Two §2.3.2: voided statements are not returned by queries
+    if principal.reads_only_own_statements:
+        conds.append(s.credential_id == principal.credential_id)
+    if q.since:
+        conds.append(s.stored > q.since)
+    if q.until:
+        conds.append(s.stored <= q.until)
+    if q.after_seq is not None:
+        conds.append(s.seq > q.after_seq if q.ascending else s.seq < q.after_seq)
+    limit = page_cap if q.limit == 0 else min(q.limit, page_cap)
+    order = s.seq.asc() if q.ascending else s.seq.desc()
+    rows = session.execute(select(s.seq, s.full, s.stored).where(*conds).order_by(order).limit(limit + 1)).all()
+    more = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        more = encode_cursor(cursor_secret, principal.tenant_id, raw_params, rows[-1].seq)
+    last = max((r.stored for r in rows), default=None)
+    return Page([r.full for r in rows], more, last)
+
+
+def get_one(session: Session, principal: Principal, statement_id: str, *, voided: bool) -> Statement:
+    """GET with statementId (a voided one is 404) or voidedStatementId (only voided ones)."""
+    principal.require("statements/read", "statements/read/mine", "all/read")
+    if not schemas.is_uuid(statement_id):
+        raise BadRequest("parameter statementId/voidedStatementId must be a UUID")
+    conds = [Statement.tenant_id == principal.tenant_id, Statement.statement_id == statement_id.lower()]
+    if principal.reads_only_own_statements:
+        conds.append(Statement.credential_id == principal.credential_id)
+    row = session.scalar(select(Statement).where(*conds))
+    if row is None or row.voided != voided:
+        what = "voided statement" if voided else "statement"
+        raise NotFound(f"no {what} with id {statement_id}")
+    return row
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def encode_cursor(secret: bytes, tenant_id: int, params: Mapping[str, str], after_seq: int) -> str:
+    body = json.dumps({"t": tenant_id, "p": dict(params), "a": after_seq}, separators=(",", ":")).encode()
+    mac = hmac.new(secret, body, hashlib.sha256).digest()[:16]
+    return f"{_b64(body)}.{_b64(mac)}"
+
+
+def decode_cursor(secret: bytes, tenant_id: int, token: str) -> tuple[dict[str, str], int]:
+    try:
+        body_b64, mac_b64 = token.split(".")
+        body = base64.urlsafe_b64decode(body_b64 + "=" * (-len(body_b64) % 4))
+        mac = base64.urlsafe_b64decode(mac_b64 + "=" * (-len(mac_b64) % 4))
+        ok = hmac.compare_digest(mac, hmac.new(secret, body, hashlib.sha256).digest()[:16])
+        data = json.loads(body) if ok else None
+    except (ValueError, TypeError):
+        data = None
+    if not data or data.get("t") != tenant_id:
+        raise BadRequest("parameter more is not a cursor this LRS issued for this credential")
+    return data["p"], int(data["a"])

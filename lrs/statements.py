@@ -1,0 +1,312 @@
+"""Storing statements: the write rules of xAPI 1.0.3 Part Three §2.1 / IEEE 9274.1.1 §4.1.6.1.
+
+Flask-free: callers pass a session and a Principal; the HTTP layer commits. Nothing is written
+unless every statement of the request is valid (a batch is atomic).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lrs.multipart import AttachmentPart, check_attachments, signature_parts
+from lrs.signatures import verify_signed_statement
+from marshmallow import ValidationError
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import schemas
+from lrs.comparison import equivalent
+from lrs.credentials import Principal
+from lrs.errors import BadRequest, Conflict
+from lrs.identifiers import actor_key, agent_key
+from lrs.storage import Activity, Attachment, Statement, StatementActivity, StatementAgent
+from lrs.versions import XapiVersion
+
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+
+
+def format_time(value: datetime) -> str:
+    """ISO 8601 in UTC with microseconds (DESIGN.md: microsecond precision kept)."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def validation_message(err: ValidationError, prefix: str = "") -> str:
+    """Flatten marshmallow's nested messages into 'path: problem; ...' for the 400 body."""
+    parts: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, sub in node.items():
+                walk(sub, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list) and node and all(isinstance(x, str) for x in node):
+            parts.append(f"{path or 'statement'}: {' '.join(node)}")
+        elif isinstance(node, list):
+            for i, sub in enumerate(node):
+                walk(sub, f"{path}[{i}]")
+        else:
+            parts.append(f"{path or 'statement'}: {node}")
+
+    walk(err.messages, prefix)
+    return "invalid statement: " + "; ".join(parts)
+
+
+@dataclass
+class Indexed:
+    """A statement ready to insert: the JSON as it will be stored plus its index values."""
+
+    statement: dict[str, Any]
+    row: dict[str, Any]
+    agents: list[tuple[str, bool]]
+    activities: list[tuple[str, bool]]
+
+
+def _agents_in(node: Any) -> Iterator[dict[str, Any]]:
+    """An Agent/Group and, for a Group, its members."""
+    if isinstance(node, dict):
+        yield node
+        yield from node.get("member") or []
+
+
+def _context_refs(ctx: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    agents = [*_agents_in(ctx.get("instructor")), *_agents_in(ctx.get("team"))]
+    for ca in ctx.get("contextAgents") or []:  # IEEE 9274.1.1 §4.2.2.5
+        agents.extend(_agents_in(ca.get("agent")))
+    for cg in ctx.get("contextGroups") or []:
+        agents.extend(_agents_in(cg.get("group")))
+    activities: list[str] = []
+    for value in (ctx.get("contextActivities") or {}).values():
+        for act in value if isinstance(value, list) else [value]:
+            activities.append(act["id"])
+    return agents, activities
+
+
+def related(statement: dict[str, Any]) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
+    """Related agents and activities (xAPI 1.0.3 Part Three §2.1.3, ``related_agents`` and
+    ``related_activities``): actor and object are direct; authority, instructor, team, context
+    activities and everything inside a SubStatement count only for the ``related_*`` filters."""
+    agents: list[tuple[dict[str, Any], bool]] = []
+    activities: list[tuple[str, bool]] = []
+    obj = statement["object"]
+    agents.append((statement["actor"], True))
+    agents.extend((m, False) for m in statement["actor"].get("member") or [])
+    kind = obj.get("objectType", "Activity")
+    if kind in ("Agent", "Group"):
+        agents.append((obj, True))
+        agents.extend((m, False) for m in obj.get("member") or [])
+    elif kind == "Activity":
+        activities.append((obj["id"], True))
+    elif kind == "SubStatement":
+        agents.extend((a, False) for a in _agents_in(obj["actor"]))
+        sub_obj = obj["object"]
+        if sub_obj.get("objectType", "Activity") == "Activity":
+            activities.append((sub_obj["id"], False))
+        else:
+            agents.extend((a, False) for a in _agents_in(sub_obj))
+        sub_agents, sub_acts = _context_refs(obj.get("context") or {})
+        agents.extend((a, False) for a in sub_agents)
+        activities.extend((a, False) for a in sub_acts)
+    ctx_agents, ctx_acts = _context_refs(statement.get("context") or {})
+    agents.extend((a, False) for a in ctx_agents)
+    activities.extend((a, False) for a in ctx_acts)
+    if "authority" in statement:
+        agents.extend((a, False) for a in _agents_in(statement["authority"]))
+    keyed: dict[str, bool] = {}
+    for agent, direct in agents:
+        key = agent_key(agent)
+        if key:
+            keyed[key] = keyed.get(key, False) or direct
+    acts: dict[str, bool] = {}
+    for act, direct in activities:
+        acts[act] = acts.get(act, False) or direct
+    return list(keyed.items()), list(acts.items())
+
+
+def prepare(raw: Any, principal: Principal, version: XapiVersion, stored: datetime,
+            *, statement_id: str | None = None) -> Indexed:
+    """Validate one statement and complete the properties the LRS sets."""
+    try:
+        schemas.validate_statement(raw, version)
+    except ValidationError as err:
+        raise BadRequest(validation_message(err)) from None
+    statement: dict[str, Any] = dict(raw)
+    if statement_id is not None:
+        if "id" in statement and statement["id"].lower() != statement_id:
+            # xAPI 1.0.3 Part Three §2.1.1: the statementId parameter and the id must agree.
+            raise BadRequest("the statement's id does not match the statementId parameter")
+        statement.setdefault("id", statement_id)
+    statement.setdefault("id", str(uuid.uuid4()))  # xAPI 1.0.3 Part Two §2.4.1: LRS assigns a missing id
+    stored_text = format_time(stored)
+    statement["stored"] = stored_text  # Part Two §2.4.8: set by the LRS, whatever was sent
+    statement.setdefault("timestamp", stored_text)  # Part Two §2.4.7: missing timestamp = stored
+    statement["authority"] = principal.authority  # Part Two §2.4.9: the LRS vouches with the credential
+    # Part Two §2.4.10 / IEEE 9274.1.1 §4.2.4.3: a missing version is set by the LRS.
+    statement.setdefault("version", "1.0.0" if version == "1.0.3" else "2.0.0")
+    obj = statement["object"]
+    kind = obj.get("objectType", "Activity")
+    is_voiding = statement["verb"]["id"] == VOIDED
+    if is_voiding and kind != "StatementRef":
+        # Part Two §2.3.2: a voiding statement's object is a StatementRef to the voided one.
+        raise BadRequest("a statement with the verb 'voided' must have a StatementRef object")
+    agents, activities = related(statement)
+    reg = (statement.get("context") or {}).get("registration")
+    row = {
+        "tenant_id": principal.tenant_id,
+        "statement_id": statement["id"].lower(),
+        "verb_id": statement["verb"]["id"],
+        "actor_key": actor_key(statement["actor"]),
+        "object_type": kind,
+        "object_activity_id": obj["id"] if kind == "Activity" else None,
+        "object_agent_key": agent_key(obj) if kind in ("Agent", "Group") else None,
+        "object_statement_id": obj["id"].lower() if kind == "StatementRef" else None,
+        "registration": reg.lower() if reg else None,
+        "timestamp": schemas.parse_timestamp(statement["timestamp"]),
+        "stored": stored,
+        "voided": False,
+        "is_voiding": is_voiding,
+        "credential_id": principal.credential_id,
+        "full": statement,
+    }
+    return Indexed(statement, row, agents, activities)
+
+
+def store(session: Session, principal: Principal, version: XapiVersion, raw: Any,
+          parts: list[AttachmentPart], *, statement_id: str | None = None) -> list[str]:
+    """Validate and store one statement or a batch; returns the ids in request order.
+    Statements already stored with an equivalent body are not stored again (idempotent retries)."""
+    principal.require("statements/write")
+    batch = raw if isinstance(raw, list) else [raw]
+    if statement_id is not None and isinstance(raw, list):
+        raise BadRequest("PUT takes one statement, not an array")
+    if not batch:
+        raise BadRequest("an empty array holds no statements to store")
+    stored = datetime.now(UTC)
+    prepared = [prepare(s, principal, version, stored, statement_id=statement_id) for s in batch]
+    ids = [p.row["statement_id"] for p in prepared]
+    if len(set(ids)) != len(ids):
+        # Part Three §2.1.2: a batch with the same id twice is rejected as a whole.
+        raise BadRequest("the batch contains the same statement id more than once")
+    statements = [p.statement for p in prepared]
+    check_attachments(statements, parts)
+    by_hash = {p.sha2: p for p in parts}
+    for statement in statements:
+        for sig in signature_parts(statement, parts):
+            verify_signed_statement(statement, sig.body)
+
+    existing = {
+        s.statement_id: s.full
+        for s in session.scalars(
+            select(Statement).where(Statement.tenant_id == principal.tenant_id, Statement.statement_id.in_(ids))
+        )
+    }
+    fresh: list[Indexed] = []
+    for p, sent in zip(prepared, batch, strict=True):
+        old = existing.get(p.row["statement_id"])
+        if old is None:
+            fresh.append(p)
+        elif not equivalent(old, sent):
+            # Part Three §2.1.1/§2.1.2: an id already used by a different statement is a conflict.
+            raise Conflict(f"statement {p.row['statement_id']} already exists with different content")
+    _check_voiding(session, principal, fresh)
+    if fresh:
+        _insert(session, principal, fresh, by_hash)
+    return [p.statement["id"] for p in prepared]
+
+
+def _check_voiding(session: Session, principal: Principal, fresh: list[Indexed]) -> None:
+    targets = [p.row["object_statement_id"] for p in fresh if p.row["is_voiding"]]
+    if not targets:
+        return
+    voiding_targets = session.scalars(
+        select(Statement.statement_id).where(
+            Statement.tenant_id == principal.tenant_id,
+            Statement.statement_id.in_(targets),
+            Statement.is_voiding.is_(True),
+        )
+    ).all()
+    if voiding_targets:
+        # Part Two §2.3.2: "A Voiding Statement cannot Target another Voiding Statement" (MAY reject).
+        raise BadRequest(f"statement {voiding_targets[0]} is itself a voiding statement and cannot be voided")
+
+
+def _insert(session: Session, principal: Principal, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:
+    tenant = principal.tenant_id
+    try:
+        with session.begin_nested():
+            seqs = session.execute(
+                insert(Statement).returning(Statement.seq, sort_by_parameter_order=True),
+                [p.row for p in fresh],
+            ).scalars().all()
+    except IntegrityError:
+        # A concurrent request stored one of these ids between our check and our insert.
+        raise Conflict("a statement with one of these ids was stored concurrently; retry the request") from None
+    agent_rows = [{"seq": seq, "tenant_id": tenant, "agent_key": k, "direct": d}
+                  for seq, p in zip(seqs, fresh, strict=True) for k, d in p.agents]
+    activity_rows = [{"seq": seq, "tenant_id": tenant, "activity_id": a, "direct": d}
+                     for seq, p in zip(seqs, fresh, strict=True) for a, d in p.activities]
+    if agent_rows:
+        session.execute(insert(StatementAgent), agent_rows)
+    if activity_rows:
+        session.execute(insert(StatementActivity), activity_rows)
+    voided = [p.row["object_statement_id"] for p in fresh if p.row["is_voiding"]]
+    if voided:
+        session.execute(
+            update(Statement)
+            .where(Statement.tenant_id == tenant, Statement.statement_id.in_(voided), Statement.is_voiding.is_(False))
+            .values(voided=True)
+        )
+    _store_attachments(session, tenant, fresh, by_hash)
+    if principal.has_any("define"):
+        _store_definitions(session, tenant, fresh)
+
+
+def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:
+    wanted = {a["sha2"] for p in fresh for a in p.statement.get("attachments") or [] if a["sha2"] in by_hash}
+    if not wanted:
+        return
+    have = set(session.scalars(select(Attachment.sha2).where(Attachment.tenant_id == tenant,
+                                                             Attachment.sha2.in_(wanted))))
+    for sha2 in wanted - have:  # stored once per tenant, however many statements cite it
+        part = by_hash[sha2]
+        session.add(Attachment(tenant_id=tenant, sha2=sha2, content_type=part.content_type, content=part.body))
+
+
+def _store_definitions(session: Session, tenant: int, fresh: list[Indexed]) -> None:
+    """Keep the latest definition of each Activity for the Activities resource (the ``define``
+    scope lets a credential (re)define Activities: xAPI 1.0.3 Part Three §4.2)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for p in fresh:
+        for act in _activities_with_definitions(p.statement):
+            latest.setdefault(act["id"], {}).update(act["definition"])
+    for activity_id, definition in latest.items():
+        row = session.get(Activity, (tenant, activity_id))
+        if row is None:
+            session.add(Activity(tenant_id=tenant, activity_id=activity_id, definition=definition))
+        else:
+            merged = dict(row.definition)
+            for key, value in definition.items():
+                if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                    merged[key] = {**merged[key], **value}  # language maps gain languages
+                else:
+                    merged[key] = value
+            row.definition = merged
+
+
+def _activities_with_definitions(statement: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def from_stmt(s: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        obj = s["object"]
+        if obj.get("objectType", "Activity") == "Activity":
+            yield obj
+        elif obj.get("objectType") == "SubStatement":
+            yield from from_stmt(obj)
+        for value in ((s.get("context") or {}).get("contextActivities") or {}).values():
+            yield from value if isinstance(value, list) else [value]
+
+    for act in from_stmt(statement):
+        if act.get("definition"):
+            yield act
+

@@ -1,0 +1,199 @@
+"""The LRS's one storage module: SQLAlchemy 2.x models and the database handle.
+
+Every row users own carries ``tenant_id`` (DESIGN.md, Data: Tenancy). Statements keep the JSON
+as stored plus an indexed column or side-table row for every query parameter of
+xAPI 1.0.3 Part Three §2.1.3 / IEEE 9274.1.1 §4.1.6.1 (GET Statements).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+# BIGINT on PostgreSQL (a sequence), INTEGER on SQLite so the column aliases the rowid.
+SeqInt = BigInteger().with_variant(Integer, "sqlite")
+# The statement as stored: JSONB on PostgreSQL so analysts can query it in place.
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+IRI_LEN = 2048
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Tenant(Base):
+    """One ministry LMS (or other organisation) whose records are kept apart from the others'."""
+
+    __tablename__ = "tenants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Credential(Base):
+    """A key/secret pair with xAPI scopes; the secret is kept only as a hash."""
+
+    __tablename__ = "credentials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(255))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    # The xAPI Agent stored as `authority` on statements this credential writes.
+    authority: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Statement(Base):
+    __tablename__ = "statements"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "statement_id", name="uq_statements_tenant_statement"),
+        Index("ix_statements_tenant_seq", "tenant_id", "seq"),
+        Index("ix_statements_tenant_verb_seq", "tenant_id", "verb_id", "seq"),
+        Index("ix_statements_tenant_registration_seq", "tenant_id", "registration", "seq"),
+        Index("ix_statements_tenant_stored", "tenant_id", "stored"),
+        Index("ix_statements_tenant_ref", "tenant_id", "object_statement_id"),
+        {"sqlite_autoincrement": True},  # never reuse a sequence number: `stored` order is monotonic
+    )
+    seq: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    statement_id: Mapped[str] = mapped_column(String(36))
+    verb_id: Mapped[str] = mapped_column(String(IRI_LEN))
+    actor_key: Mapped[str] = mapped_column(String(IRI_LEN))
+    object_type: Mapped[str] = mapped_column(String(16))
+    object_activity_id: Mapped[str | None] = mapped_column(String(IRI_LEN), nullable=True)
+    object_agent_key: Mapped[str | None] = mapped_column(String(IRI_LEN), nullable=True)
+    object_statement_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    registration: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stored: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_voiding: Mapped[bool] = mapped_column(Boolean, default=False)
+    credential_id: Mapped[int | None] = mapped_column(ForeignKey("credentials.id"), nullable=True)
+    full: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+
+
+class StatementAgent(Base):
+    """An Agent/Group a statement relates to. ``direct`` marks actor and object, the ones the
+    plain ``agent`` filter matches; the rest count only with ``related_agents=true``."""
+
+    __tablename__ = "statement_agents"
+    __table_args__ = (Index("ix_statement_agents_lookup", "tenant_id", "agent_key", "seq"),)
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    agent_key: Mapped[str] = mapped_column(String(IRI_LEN))
+    direct: Mapped[bool] = mapped_column(Boolean)
+
+
+class StatementActivity(Base):
+    """An Activity a statement relates to; ``direct`` marks the statement's object."""
+
+    __tablename__ = "statement_activities"
+    __table_args__ = (Index("ix_statement_activities_lookup", "tenant_id", "activity_id", "seq"),)
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    activity_id: Mapped[str] = mapped_column(String(IRI_LEN))
+    direct: Mapped[bool] = mapped_column(Boolean)
+
+
+class Attachment(Base):
+    """Attachment content, stored once per tenant by its SHA-2 (xAPI 1.0.3 Part Two §2.4.11)."""
+
+    __tablename__ = "attachments"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Activity(Base):
+    """The canonical definition of an Activity, served by the Activities resource."""
+
+    __tablename__ = "activities"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    activity_id: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Document(Base):
+    """A State, Activity Profile or Agent Profile document. Absent key parts are '' (not NULL)
+    so the unique constraint holds on every database."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "kind", "activity_id", "agent_key", "registration", "doc_id", name="uq_documents_key"
+        ),
+    )
+    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # state | activity_profile | agent_profile
+    activity_id: Mapped[str] = mapped_column(String(IRI_LEN), default="")
+    agent_key: Mapped[str] = mapped_column(String(IRI_LEN), default="")
+    registration: Mapped[str] = mapped_column(String(36), default="")
+    doc_id: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(128))
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers run while one writer commits; foreign keys are off by default in SQLite.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+class Database:
+    """An engine and its session factory; one per app, passed explicitly (no globals)."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        self.url = url
+        if url.startswith("sqlite"):
+            engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
+        else:
+            engine_kwargs.setdefault("pool_pre_ping", True)
+        self.engine: Engine = create_engine(url, **engine_kwargs)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,152 @@
+"""Shared fixtures: a real database (SQLite always, PostgreSQL when one answers), the real app,
+and a per-test tenant with its own credential, so tests never see each other's data."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from hocvu import db as dbops
+from hocvu.app import create_app
+from hocvu.settings import Settings
+from lrs import credentials
+from lrs.storage import Database
+
+PG_ADMIN_URL = os.environ.get("HOCVU_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_available() -> str | None:
+    """Returns why PostgreSQL tests cannot run, or None when they can."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("postgresql://", "postgresql://", 1), connect_timeout=2):
+            return None
+    except Exception as exc:
+        return f"no PostgreSQL answers at {PG_ADMIN_URL} ({type(exc).__name__})"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    reason = _pg_available()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    name = f"hocvu_test_{os.getpid()}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _make_app(url: str) -> Flask:
+    database = Database(url)
+    dbops.upgrade(database)
+    return create_app(Settings(database_url=url, secret_key="test-secret"), db=database)
+
+
+@pytest.fixture(scope="session")
+def sqlite_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    return _make_app(f"sqlite:///{tmp_path_factory.mktemp('db') / 'hocvu.db'}")
+
+
+@pytest.fixture(scope="session")
+def postgres_app(pg_url: str) -> Flask:
+    return _make_app(pg_url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def app(request: pytest.FixtureRequest) -> Flask:
+    """The app on each backend: every test using it runs on SQLite and on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_app")
+
+
+@pytest.fixture
+def sqlite_only_app(sqlite_app: Flask) -> Flask:
+    return sqlite_app
+
+
+class Xapi:
+    """A test client bound to one tenant's credential, sending xAPI headers by default."""
+
+    def __init__(self, client: FlaskClient, key: str, secret: str, version: str = "1.0.3") -> None:
+        self.client, self.key, self.secret, self.version = client, key, secret, version
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        token = base64.b64encode(f"{self.key}:{self.secret}".encode()).decode()
+        h = {"Authorization": f"Basic {token}", "X-Experience-API-Version": self.version}
+        h.update(extra or {})
+        return {k: v for k, v in h.items() if v is not None}
+
+    def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | str | None = None,
+                headers: dict[str, str] | None = None, **params: Any) -> Any:
+        extra = dict(headers or {})
+        if json_body is not None:
+            data = json.dumps(json_body)
+            extra.setdefault("Content-Type", "application/json")
+        return self.client.open(f"/xapi/{path}", method=method, data=data, query_string=params,
+                                headers=self.headers(extra))
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Any:
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.request("DELETE", path, **kw)
+
+
+def new_credential(app: Flask, scopes: list[str], tenant_slug: str | None = None) -> tuple[str, str, str]:
+    """Make (or reuse) a tenant and a credential with ``scopes``; returns (slug, key, secret)."""
+    database: Database = app.extensions["hocvu.db"]
+    with database.session() as session:
+        slug = tenant_slug or f"t-{uuid.uuid4().hex[:12]}"
+        try:
+            tenant = credentials.get_tenant(session, slug)
+        except Exception:
+            tenant = credentials.create_tenant(session, slug, f"Test tenant {slug}")
+        cred, secret = credentials.create_credential(session, tenant, "test", scopes)
+        session.commit()
+        return slug, cred.key, secret
+
+
+@pytest.fixture
+def xapi(app: Flask) -> Xapi:
+    """A fresh tenant with an all-scopes credential, speaking xAPI 1.0.3."""
+    _, key, secret = new_credential(app, ["all"])
+    return Xapi(app.test_client(), key, secret)
+
+
+@pytest.fixture
+def xapi2(app: Flask) -> Xapi:
+    """A fresh tenant with an all-scopes credential, speaking xAPI 2.0.0."""
+    _, key, secret = new_credential(app, ["all"])
+    return Xapi(app.test_client(), key, secret, version="2.0.0")
+
+
+def statement(**overrides: Any) -> dict[str, Any]:
+    """A small valid statement; keyword arguments replace top-level properties."""
+    base: dict[str, Any] = {
+        "actor": {"objectType": "Agent", "name": "Nguyễn Văn An", "mbox": "mailto:an@example.vn"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"vi": "đã hoàn thành",
+                                                                                 "en-US": "completed"}},
+        "object": {"objectType": "Activity", "id": "https://hocvu.vn/courses/ky-nang-so/lesson-1",
+                   "definition": {"name": {"vi": "Bài 1", "en-US": "Lesson 1"}}},
+    }
+    base.update(overrides)
+    return base
