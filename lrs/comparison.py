@@ -1,42 +1,143 @@
-"""Statement comparison: when is a re-sent statement "the same" as the stored one?
+"""Statement comparison: when is one statement "the same" as another?
 
-xAPI 1.0.3 Part Two §2.3.1 "Statement Comparison Requirements" / IEEE 9274.1.1 §4.2.x: ignore
-properties the LRS assigns or may change (authority, stored, version), differences that Statement
-formats and immutability allow (case of UUIDs, precision/offset of timestamps), and key order.
+xAPI 1.0.3 Part Two §2.3.1 "Statement Comparison Requirements" (IEEE 9274.1.1 keeps the rules):
+used for conflicting re-sends (Part Three §2.1.1/§2.1.2) and for a signed statement's payload
+(Part Two §2.6). Ignored: what the LRS assigns (authority, stored; id, timestamp and version when
+the reference left them out), key order, case of UUIDs/language tags/e-mail domains, timestamp
+offsets and sub-millisecond precision, Group member order, a single contextActivities value
+versus an array, and signature attachments.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import re
+from datetime import UTC, datetime
 from typing import Any
 
-LRS_ASSIGNED = ("authority", "stored", "version")
+SIGNATURE_USAGE_TYPE = "http://adlnet.gov/expapi/attachments/signature"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_SECONDS = re.compile(r"(\d+)(?:[.,](\d*))?S$")
+_LANGUAGE_MAPS = ("display", "name", "description")
 
 
-def _instant(value: str) -> Any:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return value
-
-
-def comparable(statement: dict[str, Any], *, drop: tuple[str, ...] = LRS_ASSIGNED) -> dict[str, Any]:
-    out = {k: v for k, v in statement.items() if k not in drop}
-    if isinstance(out.get("id"), str):
-        out["id"] = out["id"].lower()
-    if isinstance(out.get("timestamp"), str):
-        out["timestamp"] = _instant(out["timestamp"])
-    obj = out.get("object")
-    if isinstance(obj, dict) and obj.get("objectType") == "StatementRef" and isinstance(obj.get("id"), str):
-        out["object"] = {**obj, "id": obj["id"].lower()}
+def _without_signatures(statement: dict[str, Any]) -> dict[str, Any]:
+    # The payload is the statement "before the signature was added" (§2.6.s4.b3), so signature
+    # attachments are left out on both sides (the payload may hold earlier ones when countersigned).
+    out = dict(statement)
+    attachments = out.pop("attachments", None)
+    if isinstance(attachments, list):
+        kept = [a for a in attachments if not (isinstance(a, dict) and a.get("usageType") == SIGNATURE_USAGE_TYPE)]
+        if kept:
+            out["attachments"] = kept
+    elif attachments is not None:
+        out["attachments"] = attachments
     return out
 
 
-def equivalent(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """True when ``a`` and ``b`` differ only in what the comparison rules ignore.
-    Statements without an id on one side (signed payloads) compare without it."""
-    drop = LRS_ASSIGNED
-    for optional in ("id", "timestamp"):  # the LRS fills these in when the sender left them out
-        if optional not in a or optional not in b:
-            drop = (*drop, optional)
-    return comparable(a, drop=drop) == comparable(b, drop=drop)
+def _instant(value: str) -> Any:
+    # §2.3.1.b4: timestamps may come back in another timezone; 2.0 §4.2.7 lets the LRS keep
+    # only milliseconds. Compare the point in time, to the millisecond.
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _duration(value: str) -> str:
+    # 1.0.3 Part Two §4.6.s1.b5 / 2.0 §4.2.7: precision beyond 0.01 s is not compared; otherwise a
+    # duration is compared as a string (§2.3.1.b8), so PT60S and PT1M stay different.
+    match = _SECONDS.search(value)
+    if match is None:
+        return value
+    fraction = (match.group(2) or "")[:2].rstrip("0")
+    return f"{value[:match.start()]}{match.group(1)}{'.' + fraction if fraction else ''}S"
+
+
+def _mbox(value: str) -> str:
+    # §2.3.1.b7: the domain of an e-mail address (and the scheme) is case-insensitive.
+    scheme, colon, address = value.partition(":")
+    local, at, domain = address.rpartition("@")
+    return f"{scheme.lower()}:{local}@{domain.lower()}" if colon and at else value
+
+
+def _normalised(node: Any, key: str | None = None) -> Any:
+    """``node`` with the differences the comparison rules ignore taken out."""
+    if isinstance(node, list):
+        return [_normalised(item) for item in node]
+    if isinstance(node, str):
+        if key in ("id", "registration") and _UUID.fullmatch(node):
+            return node.lower()  # §2.3.1.b7: UUIDs are case-insensitive (RFC 4122 §3)
+        if key == "timestamp":
+            return _instant(node)
+        if key == "duration":
+            return _duration(node)
+        if key == "mbox":
+            return _mbox(node)
+        return node
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for name, value in node.items():
+        if name == "extensions":
+            out[name] = value  # extension values are the extension owner's; compared as sent
+        elif name in _LANGUAGE_MAPS and isinstance(value, dict):
+            # §2.3.1.b7: RFC 5646 language tags are case-insensitive.
+            out[name] = {str(tag).lower(): text for tag, text in value.items()}
+        elif name == "contextActivities" and isinstance(value, dict):
+            # Part Two §2.4.6.2 / 2.0 §4.2.4.2: the LRS returns each value as an array.
+            out[name] = {kind: _normalised(v if isinstance(v, list) else [v]) for kind, v in value.items()}
+        else:
+            out[name] = _normalised(value, name)
+    if out.get("objectType") == "Group" and isinstance(out.get("member"), list):
+        # §2.3.1.b5: a Group's members are not an ordered list.
+        out["member"] = sorted(out["member"], key=lambda m: json.dumps(m, sort_keys=True, default=str))
+    return out
+
+
+def comparable(statement: dict[str, Any], signed: dict[str, Any]) -> dict[str, Any]:
+    # §2.3.1.b1: the LRS assigns authority and stored whatever was sent, and id, timestamp and
+    # version when they were left out; those differences are ignored (§2.3.1.s9.b1).
+    out = {k: v for k, v in _without_signatures(statement).items() if k not in ("authority", "stored")}
+    for key in ("id", "timestamp", "version"):
+        if key not in signed:
+            out.pop(key, None)
+    return _normalised(out)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, datetime) else value.isoformat()
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def difference(signed: Any, received: Any, path: str = "") -> str | None:
+    """Where the two first differ, in words; None when they are equivalent. Key order is ignored."""
+    if isinstance(signed, dict) and isinstance(received, dict):
+        for key in sorted(set(signed) | set(received)):
+            where = f"{path}.{key}" if path else key
+            if key not in received:
+                return f"{where} is in the signed statement but not in the statement"
+            if key not in signed:
+                return f"{where} is in the statement but not in the signed statement"
+            if (found := difference(signed[key], received[key], where)) is not None:
+                return found
+        return None
+    if isinstance(signed, list) and isinstance(received, list):
+        if len(signed) != len(received):
+            return f"{path} has {len(signed)} items in the signed statement but {len(received)} in the statement"
+        for index, (a, b) in enumerate(zip(signed, received, strict=True)):
+            if (found := difference(a, b, f"{path}[{index}]")) is not None:
+                return found
+        return None
+    # JSON true is not 1 (Python says it is).
+    if isinstance(signed, bool) != isinstance(received, bool) or signed != received:
+        return f"{path} is {_show(signed)} in the signed statement but {_show(received)} in the statement"
+    return None
+
+
+def equivalent(stored: dict[str, Any], sent: dict[str, Any]) -> bool:
+    """True when ``sent`` (a re-send of an id) matches what is ``stored`` under the rules above."""
+    return difference(comparable(sent, sent), comparable(stored, sent)) is None

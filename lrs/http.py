@@ -26,6 +26,7 @@ from lrs.versions import ABOUT_VERSIONS, VERSION_HEADER, XapiVersion, negotiate
 log = logging.getLogger(__name__)
 bp = Blueprint("xapi", __name__)
 PREFIX = "/xapi"
+CONSISTENT_THROUGH = "X-Experience-API-Consistent-Through"
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "HEAD, GET, POST, PUT, DELETE, OPTIONS",
@@ -105,6 +106,9 @@ def _open_call() -> Response | None:
 def _headers(response: Response) -> Response:
     response.headers[VERSION_HEADER] = getattr(g, "xapi_version", ABOUT_VERSIONS[-1])
     response.headers.update(CORS_HEADERS)
+    if request.endpoint == "xapi.get_statements" and CONSISTENT_THROUGH not in response.headers:
+        # Part Three §2.1.3: every statement GET answer carries it, errors included.
+        response.headers[CONSISTENT_THROUGH] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     return response
 
 
@@ -131,9 +135,9 @@ def _render_http(exc: HTTPException) -> Response | HTTPException:
     err = XapiError(exc.description or exc.name)
     err.status, err.code = exc.code or 400, exc.name.lower().replace(" ", "_")
     response = render_error(err)
-    if exc.code == 405:
-        allowed = exc.get_headers().__iter__()
-        response.headers.update(dict(allowed))
+    allow = dict(exc.get_headers()).get("Allow")
+    if allow:  # RFC 9110 §15.5.6: a 405 says which methods are allowed
+        response.headers["Allow"] = allow
     return response
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, request
-from lrs.multipart import AttachmentPart, build_multipart, parse_multipart
 from sqlalchemy import select
 
 import schemas
@@ -18,6 +17,7 @@ from lrs import statements
 from lrs.errors import BadRequest
 from lrs.formats import FORMATS_ALLOWED, apply_format
 from lrs.http import bp, call, config, http_date, json_response, read_json_body
+from lrs.multipart import AttachmentPart, build_multipart, parse_multipart
 from lrs.storage import Activity, Attachment
 
 WRITE_PARAMS = {"statementId"}

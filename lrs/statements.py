@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lrs.multipart import AttachmentPart, check_attachments, signature_parts
-from lrs.signatures import verify_signed_statement
 from marshmallow import ValidationError
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +22,8 @@ from lrs.comparison import equivalent
 from lrs.credentials import Principal
 from lrs.errors import BadRequest, Conflict
 from lrs.identifiers import actor_key, agent_key
+from lrs.multipart import AttachmentPart, check_attachments
+from lrs.signatures import signature_parts, verify_signed_statement
 from lrs.storage import Activity, Attachment, Statement, StatementActivity, StatementAgent
 from lrs.versions import XapiVersion
 

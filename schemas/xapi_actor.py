@@ -80,11 +80,12 @@ class GroupSchema(_ActorSchema):
         if len(found) > 1:
             # xAPI 1.0.3 §2.4.2.2.s5.b1: an Identified Group has exactly one IFI.
             raise ValidationError(f"a Group must have at most one identifier; found {', '.join(found)}")
-        if not found and "member" not in data:
-            # xAPI 1.0.3 §2.4.2.2.s4.b1: an Anonymous Group must list its members.
-            raise ValidationError(
-                "an anonymous Group (one without mbox, mbox_sha1sum, openid or account) must have 'member'"
-            )
+        if not found and not data.get("member"):
+            # xAPI 1.0.3 §2.4.2.2.s4.b1: an Anonymous Group "MUST include a member property
+            # listing constituent Agents", so an empty list does not do.
+            raise ValidationError({"member": [
+                "must list at least one Agent when the Group has no mbox, mbox_sha1sum, openid or account"
+            ]})  # fmt: skip
 
 
 def is_identified_group(value: dict[str, Any]) -> bool:

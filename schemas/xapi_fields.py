@@ -1,9 +1,8 @@
-"""String formats used by xAPI Statements: IRI, UUID, RFC 5646 tags, timestamps, durations...
+"""Shared xAPI data types: string formats (IRI, UUID, RFC 5646 tag, timestamp, duration, ...) and
+the strict marshmallow fields and base schema that every xAPI object schema is built from.
 
-Pure functions over ``str``; no marshmallow here. The marshmallow fields in
-``xapi_fields`` wrap these. Every pattern is matched with ``fullmatch`` (``$`` would
-accept a trailing newline) and spells digits as ``[0-9]`` (``\\d`` matches any Unicode
-digit, e.g. Arabic-Indic, which none of these grammars allow).
+Patterns are used with ``fullmatch`` (``$`` would let a trailing newline through) and spell digits
+``[0-9]`` (``\\d`` also matches other scripts' digits, which none of these grammars allow).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta, timezone
-from functools import cache
+from functools import cache, partial
 from typing import Any, ClassVar, Literal
 
 from marshmallow import RAISE, Schema, ValidationError, fields, missing
@@ -64,27 +63,17 @@ _URI = _iri_pattern(allow_unicode=False)
 _IPVFUTURE = re.compile(r"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
 
 
-def _valid_ip_literal(text: str) -> bool:
-    # RFC 3986 §3.2.2: IP-literal = "[" ( IPv6address / IPvFuture ) "]"; no zone ids.
-    if _IPVFUTURE.fullmatch(text):
+def _matches(pattern: re.Pattern[str], value: object) -> bool:
+    match = pattern.fullmatch(value) if isinstance(value, str) else None
+    if match is None or match["ip"] is None:
+        return match is not None
+    # RFC 3986 §3.2.2: IP-literal = "[" ( IPv6address / IPvFuture ) "]"; no zone identifiers.
+    if _IPVFUTURE.fullmatch(match["ip"]):
         return True
-    if "%" in text:
-        return False
     try:
-        ipaddress.IPv6Address(text)
+        return "%" not in match["ip"] and bool(ipaddress.IPv6Address(match["ip"]))
     except ValueError:
         return False
-    return True
-
-
-def _matches(pattern: re.Pattern[str], value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    match = pattern.fullmatch(value)
-    if match is None:
-        return False
-    ip = match.group("ip")
-    return ip is None or _valid_ip_literal(ip)
 
 
 def is_iri(value: object) -> bool:
@@ -113,25 +102,22 @@ _MEDIA_TYPE = re.compile(
 )
 
 
+def _full(pattern: re.Pattern[str], value: object) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
 def is_mailto_iri(value: object) -> bool:
-    return isinstance(value, str) and _MAILTO.fullmatch(value) is not None and is_iri(value)
-
-
-def is_sha1_hex(value: object) -> bool:
-    return isinstance(value, str) and _SHA1_HEX.fullmatch(value) is not None
-
-
-def is_sha2_hex(value: object) -> bool:
-    return isinstance(value, str) and _SHA2_HEX.fullmatch(value) is not None
+    return _full(_MAILTO, value) and is_iri(value)
 
 
 def is_uuid(value: object) -> bool:
     """RFC 4122 variant UUID in standard string form, any version, either case (xAPI 1.0.3 §2.4.1)."""
-    return isinstance(value, str) and _UUID.fullmatch(value) is not None
+    return _full(_UUID, value)
 
 
-def is_media_type(value: object) -> bool:
-    return isinstance(value, str) and _MEDIA_TYPE.fullmatch(value) is not None
+is_sha1_hex: Callable[[object], bool] = partial(_full, _SHA1_HEX)
+is_sha2_hex: Callable[[object], bool] = partial(_full, _SHA2_HEX)
+is_media_type: Callable[[object], bool] = partial(_full, _MEDIA_TYPE)
 
 
 # --- RFC 5646 language tags (xAPI 1.0.3 §2.2.s4.b2, §4.2) ---------------------------------
@@ -155,14 +141,12 @@ _LANGUAGE_TAG = re.compile(rf"{_LANGTAG}|{_PRIVATEUSE}|{_GRANDFATHERED}", re.IGN
 
 def is_language_tag(value: object) -> bool:
     """Well-formed RFC 5646 §2.1 Language-Tag (case-insensitive; registry contents not checked)."""
-    return isinstance(value, str) and _LANGUAGE_TAG.fullmatch(value) is not None
+    return _full(_LANGUAGE_TAG, value)
 
 
 def validate_language_map(value: object) -> bool:
     """A JSON object whose keys are RFC 5646 tags and whose values are strings (xAPI 1.0.3 §4.2)."""
-    return isinstance(value, dict) and all(
-        is_language_tag(key) and isinstance(text, str) for key, text in value.items()
-    )
+    return isinstance(value, dict) and all(is_language_tag(k) and isinstance(v, str) for k, v in value.items())
 
 
 # --- ISO 8601 durations (xAPI 1.0.3 §4.6, IEEE 9274.1.1 §4.2.7) --------------------------
@@ -175,18 +159,12 @@ _DURATION = re.compile(
 
 
 def is_duration(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    match = _DURATION.fullmatch(value)
-    if match is None:
+    # "T" must be followed by a time component, and "P" by at least one component.
+    if not isinstance(value, str) or value.endswith("T") or not (match := _DURATION.fullmatch(value)):
         return False
     parts = [part for part in match.groups() if part is not None]
-    if not parts:  # "P" alone carries no component
-        return False
-    if "T" in value and value.endswith("T"):  # "T" must be followed by a time component
-        return False
     # ISO 8601:2004 §4.4.3.2: only the lowest-order component may have a decimal fraction.
-    return not any(("." in part or "," in part) for part in parts[:-1])
+    return bool(parts) and not any(("." in part or "," in part) for part in parts[:-1])
 
 
 # --- Timestamps (xAPI 1.0.3 §4.5, IEEE 9274.1.1 §4.2.7) -----------------------------------
@@ -221,14 +199,12 @@ def parse_timestamp(value: str) -> datetime:
         raise ValueError("a timestamp must be a string")
     match = _ISO_EXTENDED.fullmatch(value) or _ISO_BASIC.fullmatch(value)
     if match is None:
-        raise ValueError("not an ISO 8601 date and time (e.g. 2024-05-04T17:00:00.000Z)")
+        raise ValueError("not an ISO 8601 date and time")
     if match["sign"] == "-" and int(match["oh"]) == 0 and int(match["om"] or 0) == 0:
         # RFC 3339 §4.3 gives -00:00 the meaning "offset unknown"; ISO 8601 forbids a negative
         # zero offset. Both ADL suites (1.0.3 and 2.0) expect -00, -0000 and -00:00 rejected.
-        raise ValueError("a zero UTC offset must be written Z or +00:00, not with a minus sign")
-    second = int(match["s"] or 0)
-    fraction = (match["f"] or "")[:6].ljust(6, "0")
-    micro = int(fraction)
+        raise ValueError("a zero UTC offset must be Z or +00:00, never -00:00, -0000 or -00")
+    second, micro = int(match["s"] or 0), int((match["f"] or "")[:6].ljust(6, "0"))
     if second == 60:  # leap second (RFC 3339 §5.7); datetime has no room for it
         second, micro = 59, 999_999
     tz = UTC
@@ -254,28 +230,12 @@ def timestamp_problem(value: object, version: XapiVersion) -> str | None:
     try:
         parse_timestamp(value)
     except ValueError as exc:
-        return f"must be an ISO 8601 timestamp: {exc}"
+        return f"must be an ISO 8601 timestamp such as 2024-05-04T17:00:00.000Z ({exc})"
     if version != "1.0.3" and _RFC3339.fullmatch(value) is None:
         # IEEE 9274.1.1 §4.2.7: a Timestamp shall use the RFC 3339 format, so the offset and
         # the seconds are required and the basic (no separators) format is not allowed.
         return "must be an RFC 3339 timestamp with seconds and a UTC offset (e.g. 2024-05-04T17:00:00.000Z)"
     return None
-
-
-# --- Statement "version" property (xAPI 1.0.3 §2.4.10, IEEE 9274.1.1 §4.2.4.3) -------------
-
-# Semantic Versioning 1.0.0 shapes; "1.0" alone is accepted too (1.0.3 Communication §3.3.s3.b3).
-_SEMVER_TAIL = r"(?:\.[0-9]+(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?)?"
-_STATEMENT_VERSIONS: dict[XapiVersion, re.Pattern[str]] = {
-    # 1.0.3 §2.4.10.s3.b1-b2: accept "1.0.x", reject anything not starting with "1.0.".
-    "1.0.3": re.compile(rf"1\.0{_SEMVER_TAIL}"),
-    # 9274.1.1 keeps 1.0.x Statements valid and adds 2.0.x.
-    "2.0.0": re.compile(rf"(?:1|2)\.0{_SEMVER_TAIL}"),
-}
-
-
-def is_statement_version(value: object, version: XapiVersion) -> bool:
-    return isinstance(value, str) and _STATEMENT_VERSIONS[version].fullmatch(value) is not None
 
 
 # --- Version in force while validating ----------------------------------------------------
@@ -311,59 +271,67 @@ class XapiField(fields.Field):
     default_error_messages: ClassVar[dict[str, str]] = {"required": "is required", "null": "must not be null"}
 
 
-class Text(XapiField):
+class Checked(XapiField):
+    """A field whose ``problem`` says what is wrong with a value (None when nothing is)."""
+
+    def problem(self, value: Any) -> str | dict[str, list[str]] | None:
+        raise NotImplementedError
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        found = self.problem(value)
+        if found:
+            raise ValidationError(found)
+        return value  # unchanged: the LRS stores exactly what it received
+
+
+class Text(Checked):
     """A JSON string, optionally in a format: ``Text(is_iri, IRI_MESSAGE)``."""
 
     def __init__(self, check: Callable[[str], bool] | None = None, message: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.check, self.message = check, message
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+    def problem(self, value: Any) -> str | None:
         # 1.0.3 §2.2.s4.b1.b2-b4: wrong JSON types and non-format-following strings are rejected.
         if not isinstance(value, str):
-            raise ValidationError("must be a string")
-        if self.check is not None and not self.check(value):
-            raise ValidationError(self.message)
-        return value
+            return "must be a string"
+        return self.message if self.check is not None and not self.check(value) else None
 
 
-class Boolean(XapiField):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+class Boolean(Checked):
+    def problem(self, value: Any) -> str | None:
         # 1.0.3 §2.2.s4.b1.b3: "true" (a string) is not a boolean.
-        if not isinstance(value, bool):
-            raise ValidationError("must be a JSON boolean (true or false)")
-        return value
+        return None if isinstance(value, bool) else "must be a JSON boolean (true or false)"
 
 
-class Number(XapiField):
+class Number(Checked):
     def __init__(self, *, integer: bool = False, minimum: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.integer, self.minimum = integer, minimum
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+    def problem(self, value: Any) -> str | None:
         # 1.0.3 §2.2.s4.b1.b2: strings holding numbers are not numbers; bool is not a number.
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValidationError("must be a JSON number")
-        # JSON has one number type, so 3.0 is an integer value (as in JSON Schema "integer").
-        if self.integer and not float(value).is_integer():
-            raise ValidationError("must be an integer")
-        if self.minimum is not None and value < self.minimum:
-            raise ValidationError(f"must be at least {self.minimum:g}")
-        return value
+        # (Python's json reads NaN and Infinity, which JSON itself does not have.)
+        finite_float = isinstance(value, float) and math.isfinite(value)
+        if isinstance(value, bool) or not (isinstance(value, int) or finite_float):
+            return "must be a JSON number"
+        # JSON has one number type, so 3.0 is an integer value (as in JSON Schema "integer"). Huge
+        # ints stay ints: float() of one would overflow.
+        if self.integer and isinstance(value, float) and not value.is_integer():
+            return "must be an integer"
+        return f"must be at least {self.minimum:g}" if self.minimum is not None and value < self.minimum else None
 
 
-class Constant(XapiField):
-    """A string that must equal one exact (case-sensitive) value, e.g. objectType "Agent"."""
+class Constant(Checked):
+    """A string that must equal one exact value, e.g. objectType "Agent"."""
 
     def __init__(self, expected: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.expected = expected
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        # 1.0.3 §2.2.s4.b1.b6: enumerated values must match in case too.
-        if value != self.expected or not isinstance(value, str):
-            raise ValidationError(f"must be {self.expected!r}")
-        return value
+    def problem(self, value: Any) -> str | None:
+        # 1.0.3 §2.2.s4.b1.b6: enumerated values must match exactly, case included.
+        return None if isinstance(value, str) and value == self.expected else f"must be {self.expected!r}"
 
 
 class Forbidden(XapiField):
@@ -379,40 +347,32 @@ class Forbidden(XapiField):
         raise ValidationError(self.message)
 
 
-class Timestamp(XapiField):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        problem = timestamp_problem(value, current_version())
-        if problem:
-            raise ValidationError(problem)
-        return value
+class Timestamp(Checked):
+    def problem(self, value: Any) -> str | None:
+        return timestamp_problem(value, current_version())
 
 
-class LanguageMap(XapiField):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, str]:
+class LanguageMap(Checked):
+    def problem(self, value: Any) -> str | dict[str, list[str]] | None:
         # xAPI 1.0.3 §4.2: keys are RFC 5646 tags (§2.2.s4.b2), values are strings.
         if not isinstance(value, dict):
-            raise ValidationError("must be a language map (a JSON object of language tag -> string)")
+            return "must be a language map (a JSON object of language tag -> string)"
         errors: dict[str, list[str]] = {}
         for tag, text in value.items():
             if not is_language_tag(tag):
                 errors.setdefault(tag, []).append("is not a valid RFC 5646 language tag")
             if not isinstance(text, str):
                 errors.setdefault(tag, []).append("must not be null" if text is None else "must be a string")
-        if errors:
-            raise ValidationError(errors)
-        return value
+        return errors or None
 
 
-class Extensions(XapiField):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
+class Extensions(Checked):
+    def problem(self, value: Any) -> str | dict[str, list[str]] | None:
         if not isinstance(value, dict):
-            raise ValidationError("must be a JSON object mapping IRIs to values")
+            return "must be a JSON object mapping IRIs to values"
         # xAPI 1.0.3 §4.1.s3.b1: keys are IRIs; §4.1.s3.b2: values (even null) are never checked.
         bad = [key for key in value if not is_iri(key)]
-        if bad:
-            message = ["is not an absolute IRI (extension keys must be IRIs)"]
-            raise ValidationError({key: message for key in bad})
-        return value
+        return {key: ["is not an absolute IRI (extension keys must be IRIs)"] for key in bad} or None
 
 
 class Array(fields.List):
@@ -478,7 +438,8 @@ class XapiSchema(Schema):
     def handle_error(self, error: ValidationError, data: Any, *, many: bool, **kwargs: Any) -> None:
         messages = error.messages
         if isinstance(messages, dict):
-            known = {name.lower(): name for name in self.load_fields}
+            known = {name.lower(): name for name, field in self.load_fields.items()
+                     if not isinstance(field, Forbidden)}  # fmt: skip
             messages = dict(messages)
             for key in messages:
                 hint = known.get(key.lower()) if isinstance(key, str) else None

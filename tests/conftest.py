@@ -62,7 +62,7 @@ def sqlite_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
 
 
 @pytest.fixture(scope="session")
-def postgres_app(pg_url: str) -> Flask:
+def postgresql_app(pg_url: str) -> Flask:
     return _make_app(pg_url)
 
 

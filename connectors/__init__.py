@@ -1,0 +1,1 @@
+"""Forwarding, importers, exports and reports (issues 5 and 6)."""

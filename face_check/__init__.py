@@ -1,0 +1,1 @@
+"""Face enrolment and verification (issue 4)."""

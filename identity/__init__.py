@@ -1,0 +1,1 @@
+"""VNeID OpenID Connect sign-in, identity records, verification stamps and statement signing (issue 4)."""
