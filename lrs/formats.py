@@ -58,8 +58,9 @@ def pick_language(lang_map: dict[str, str], prefs: list[str]) -> dict[str, str]:
 def _walk(node: Any, fn: Callable[[dict[str, Any]], None]) -> None:
     if isinstance(node, dict):
         fn(node)
-        for value in node.values():
-            _walk(value, fn)
+        for key, value in node.items():
+            if key != "extensions":  # extension values are their owner's, not xAPI objects
+                _walk(value, fn)
     elif isinstance(node, list):
         for value in node:
             _walk(value, fn)
@@ -72,7 +73,7 @@ def _ids_statement(st: dict[str, Any]) -> dict[str, Any]:
     obj = st["object"]
     kind = obj.get("objectType", "Activity")
     if kind == "Activity":
-        out["object"] = {"objectType": "Activity", "id": obj["id"]}
+        out["object"] = {"id": obj["id"]}
     elif kind in ("Agent", "Group"):
         out["object"] = ids_only(obj)
     elif kind == "SubStatement":
@@ -87,7 +88,7 @@ def _ids_statement(st: dict[str, Any]) -> dict[str, Any]:
                 ctx[role] = ids_only(ctx[role])
         if "contextActivities" in ctx:
             ctx["contextActivities"] = {
-                k: [{"objectType": "Activity", "id": a["id"]} for a in (v if isinstance(v, list) else [v])]
+                k: [{"id": a["id"]} for a in (v if isinstance(v, list) else [v])]
                 for k, v in ctx["contextActivities"].items()
             }
         out["context"] = ctx

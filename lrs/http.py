@@ -37,6 +37,10 @@ CORS_HEADERS = {
 }
 
 
+# The xAPI version each credential key last used, per process (a hint, never an authority).
+_last_spoken: dict[str, XapiVersion] = {}
+
+
 @dataclass(frozen=True)
 class LrsConfig:
     db: Database
@@ -93,11 +97,20 @@ def _open_call() -> Response | None:
         return Response(status=204, headers=CORS_HEADERS)
     if request.endpoint == "xapi.about":
         return None
-    version = negotiate(request.headers.get(VERSION_HEADER))
+    key, secret = _basic_credentials()
+    try:
+        version = negotiate(request.headers.get(VERSION_HEADER))
+    except BadRequest:
+        # Part Three §3.3: every response names a version. When the request names none we answer
+        # in the dialect this client spoke last (its error is then readable by it), else the newest.
+        g.xapi_version = _last_spoken.get(key, ABOUT_VERSIONS[-1])
+        raise
+    if len(_last_spoken) > 10_000:
+        _last_spoken.clear()
+    _last_spoken[key] = version
     g.xapi_version = version
     session = config().db.session()
     g.xapi_session = session
-    key, secret = _basic_credentials()
     g.xapi_call = Call(authenticate(session, key, secret), version, session)
     return None
 

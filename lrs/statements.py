@@ -126,6 +126,17 @@ def related(statement: dict[str, Any]) -> tuple[list[tuple[str, bool]], list[tup
     return list(keyed.items()), list(acts.items())
 
 
+def _arrays_of_context_activities(statement: dict[str, Any]) -> None:
+    """Part Two §2.4.6.2: the LRS returns every contextActivities value as an array, even when a
+    single Activity object was sent; normalise on the way in (the comparison rules allow it)."""
+    for st in (statement, statement["object"]):
+        ctx = st.get("context")
+        if isinstance(ctx, dict) and isinstance(ctx.get("contextActivities"), dict):
+            ctx = st["context"] = dict(ctx)
+            ctx["contextActivities"] = {k: v if isinstance(v, list) else [v]
+                                        for k, v in ctx["contextActivities"].items()}
+
+
 def prepare(raw: Any, principal: Principal, version: XapiVersion, stored: datetime,
             *, statement_id: str | None = None) -> Indexed:
     """Validate one statement and complete the properties the LRS sets."""
@@ -134,6 +145,9 @@ def prepare(raw: Any, principal: Principal, version: XapiVersion, stored: dateti
     except ValidationError as err:
         raise BadRequest(validation_message(err)) from None
     statement: dict[str, Any] = dict(raw)
+    if statement["object"].get("objectType") == "SubStatement":
+        statement["object"] = dict(statement["object"])
+    _arrays_of_context_activities(statement)
     if statement_id is not None:
         if "id" in statement and statement["id"].lower() != statement_id:
             # xAPI 1.0.3 Part Three §2.1.1: the statementId parameter and the id must agree.
@@ -275,25 +289,31 @@ def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_h
         session.add(Attachment(tenant_id=tenant, sha2=sha2, content_type=part.content_type, content=part.body))
 
 
+def merge_definition(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Combine two definitions of one Activity: language maps gain languages, other properties
+    take the newer value (Part Three §2.5: the Activity Object holds "all available information")."""
+    merged = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def _store_definitions(session: Session, tenant: int, fresh: list[Indexed]) -> None:
-    """Keep the latest definition of each Activity for the Activities resource (the ``define``
+    """Keep the combined definition of each Activity for the Activities resource (the ``define``
     scope lets a credential (re)define Activities: xAPI 1.0.3 Part Three §4.2)."""
     latest: dict[str, dict[str, Any]] = {}
     for p in fresh:
         for act in _activities_with_definitions(p.statement):
-            latest.setdefault(act["id"], {}).update(act["definition"])
+            latest[act["id"]] = merge_definition(latest.get(act["id"], {}), act["definition"])
     for activity_id, definition in latest.items():
         row = session.get(Activity, (tenant, activity_id))
         if row is None:
             session.add(Activity(tenant_id=tenant, activity_id=activity_id, definition=definition))
         else:
-            merged = dict(row.definition)
-            for key, value in definition.items():
-                if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                    merged[key] = {**merged[key], **value}  # language maps gain languages
-                else:
-                    merged[key] = value
-            row.definition = merged
+            row.definition = merge_definition(row.definition, definition)
 
 
 def _activities_with_definitions(statement: dict[str, Any]) -> Iterator[dict[str, Any]]:
