@@ -51,7 +51,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (HOCVU_DATABASE_URL chooses the database)."""
     database = Database(Settings.from_env().database_url)

@@ -19,8 +19,9 @@ def alembic_config(db: Database) -> Config:
     return cfg
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
-    """Apply migrations on the app's own engine (so an in-memory SQLite DB is migrated in place)."""
+def upgrade(db: Database, revision: str = "heads") -> None:
+    """Apply migrations on the app's own engine (so an in-memory SQLite DB is migrated in place).
+    "heads": each package's migrations form a branch from 0001, so all heads are applied."""
     if db.dialect == "sqlite" and db.url.startswith("sqlite:///") and not db.url.endswith(":memory:"):
         Path(db.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     cfg = alembic_config(db)
