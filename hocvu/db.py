@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import MetaData
 
-from lrs.storage import Database
+from lrs.storage import Base, Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Every package's storage module shares lrs.storage.Base; importing them makes their tables known.
+STORAGE_MODULES = ("lrs.storage", "identity.storage", "lti_tool.storage", "lti_tool.player_storage",
+                   "connectors.storage")
+
+
+def load_models() -> MetaData:
+    """Import every package's models and return the shared metadata."""
+    for module in STORAGE_MODULES:
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
+    return Base.metadata
 
 
 def alembic_config(db: Database) -> Config:

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from lrs.credentials import Principal, authenticate
 from lrs.errors import BadRequest, PayloadTooLarge, Unauthorized, XapiError
+from lrs.json_text import loads_strict
 from lrs.storage import Database
 from lrs.versions import ABOUT_VERSIONS, VERSION_HEADER, XapiVersion, negotiate
 
@@ -167,10 +168,7 @@ def _render_unexpected(exc: Exception) -> Response:
 
 
 def read_json_body() -> Any:
-    try:
-        return json.loads(request.get_data())
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the request body is not valid JSON") from None
+    return loads_strict(request.get_data())
 
 
 def init_app(app: Flask, cfg: LrsConfig) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import hashlib
-import json
 import re
 import secrets
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from email.parser import BytesHeaderParser
 from typing import Any
 
 from lrs.errors import BadRequest
+from lrs.json_text import loads_strict
 
 HASH_HEADER = "X-Experience-API-Hash"
 CTE_HEADER = "Content-Transfer-Encoding"
@@ -190,21 +190,8 @@ def _part_headers(raw: bytes, number: int, ref: str) -> tuple[Message, bytes]:
 
 
 def _load_statements(content: bytes, ref: str) -> Any:
-    try:
-        # Part Three §1.4 / 2.0 §4.1.2: UTF-8. RFC 8259 §8.1 lets a parser ignore a BOM.
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise BadRequest(f"the statements part is not UTF-8 (bad byte at offset {err.start})") from None
-
-    def no_constants(name: str) -> Any:
-        raise BadRequest(f"the statements part is not valid JSON: {name} is not a JSON value (RFC 8259)")
-
-    try:
-        value = json.loads(text, parse_constant=no_constants)
-    except json.JSONDecodeError as err:
-        raise BadRequest(
-            f"the statements part is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
-        ) from None
+    # Part Three §1.4 / 2.0 §4.1.2: UTF-8 JSON; strictness lives in one place (lrs.json_text).
+    value = loads_strict(content, "the statements part")
     if not isinstance(value, dict | list):
         raise BadRequest(f"the statements part must hold a Statement object or an array of Statements ({ref})")
     return value

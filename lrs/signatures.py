@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
-import json
 from typing import Any
 
 from cryptography import x509
@@ -34,6 +33,7 @@ from joserfc.util import urlsafe_b64decode
 
 from lrs.comparison import SIGNATURE_USAGE_TYPE, comparable, difference
 from lrs.errors import BadRequest
+from lrs.json_text import loads_strict
 from lrs.multipart import AttachmentPart
 
 SIGNATURE_CONTENT_TYPE = "application/octet-stream"
@@ -130,13 +130,7 @@ def _check_algorithm(token: jws.CompactSignature) -> None:
 def _signed_statement(token: jws.CompactSignature) -> dict[str, Any]:
     # 1.0.3 §2.6.s4.b3 / 2.0 §4.2.6: the payload is a valid JSON serialization of the complete
     # statement as it was before the signature was added (XAPI-00116).
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not a JSON value")
-
-    try:
-        payload = json.loads(token.payload.decode("utf-8"), parse_constant=no_constants)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise BadRequest(f"the JWS payload is not a valid JSON serialization of a statement: {err} ({_REF})") from None
+    payload = loads_strict(token.payload, f"the JWS payload ({_REF})")
     if not isinstance(payload, dict):
         raise BadRequest(f"the JWS payload must be a statement (a JSON object), not {type(payload).__name__} ({_REF})")
     return payload

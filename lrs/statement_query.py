@@ -23,6 +23,7 @@ import schemas
 from lrs.credentials import Principal
 from lrs.errors import BadRequest, NotFound
 from lrs.identifiers import agent_key
+from lrs.json_text import loads_strict
 from lrs.storage import Statement, StatementActivity, StatementAgent
 from lrs.versions import XapiVersion
 
@@ -73,10 +74,7 @@ def parse_time(name: str, value: str | None) -> datetime | None:
 
 
 def parse_agent(value: str, version: XapiVersion, *, allow_group: bool = True) -> dict[str, Any]:
-    try:
-        agent = json.loads(value)
-    except ValueError:
-        raise BadRequest("parameter agent must be a JSON Agent object") from None
+    agent = loads_strict(value, "parameter agent")
     try:
         schemas.validate_agent(agent, version, allow_group=allow_group)
     except ValidationError as err:

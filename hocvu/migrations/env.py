@@ -1,20 +1,12 @@
 """Alembic environment: the URL comes from the caller's Config (hocvu.db.upgrade), never a file."""
 
-import importlib
-import importlib.util
-
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from lrs.storage import Base
-
-# Every package's storage module shares lrs.storage.Base; import each so its tables are known.
-for _module in ("identity.storage", "lti_tool.storage", "connectors.storage", "face_check.storage"):
-    if importlib.util.find_spec(_module) is not None:
-        importlib.import_module(_module)
+from hocvu.db import load_models
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = load_models()
 
 
 def run_migrations_offline() -> None:

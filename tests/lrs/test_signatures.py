@@ -250,7 +250,8 @@ def test_x5c_certificate_without_rsa_key(key: rsa.RSAPrivateKey) -> None:
 def test_payload_not_json(key: rsa.RSAPrivateKey) -> None:
     # XAPI-00116 / 1.0.3 §2.6.s4.b3: the suite's breakJson turns the first '"' into "'".
     token = sign(json.dumps(STATEMENT).replace('"', "'", 1).encode(), key)
-    assert "JWS payload is not a valid JSON serialization" in rejected(with_signature(STATEMENT, token), token)
+    message = rejected(with_signature(STATEMENT, token), token)
+    assert "JWS payload (xAPI 1.0.3 Part Two §2.6 / xAPI 2.0 §4.2.6) is not valid JSON" in message
 
 
 def test_payload_json_but_not_a_statement(key: rsa.RSAPrivateKey) -> None:

@@ -144,3 +144,11 @@ def test_voiding_statement_must_target_statement_ref(xapi: Xapi) -> None:
     """Part Two §2.3.2: a voiding statement's object must be a StatementRef."""
     res = xapi.post("statements", json_body=statement(verb={"id": "http://adlnet.gov/expapi/verbs/voided"}))
     assert res.status_code == 400
+
+
+def test_duplicate_property_is_rejected(xapi: Xapi) -> None:
+    """Part Two §2.2: a property appears at most once; JSON parsers disagree on which copy wins."""
+    body = '{"actor": {"mbox": "mailto:a@b.vn"}, "actor": {"mbox": "mailto:c@d.vn"},' \
+           ' "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"}, "object": {"id": "https://x.vn/a"}}'
+    res = xapi.post("statements", data=body, headers={"Content-Type": "application/json"})
+    assert res.status_code == 400 and "appears twice" in res.get_json()["error"]["message"]
