@@ -8,7 +8,7 @@ whose ``messages`` name the offending property and say what is wrong in plain En
 from .xapi_activity import ActivityDefinitionSchema, ActivitySchema, validate_activity
 from .xapi_actor import AgentSchema, GroupSchema, validate_agent
 from .xapi_context import ContextSchema, StatementRefSchema
-from .xapi_fields import (
+from .xapi_formats import (
     SUPPORTED_VERSIONS,
     XapiVersion,
     is_duration,

@@ -16,10 +16,12 @@ from .xapi_fields import (
     Object,
     Text,
     XapiSchema,
-    XapiVersion,
-    is_iri,
     load,
     version_scope,
+)
+from .xapi_formats import (
+    XapiVersion,
+    is_iri,
 )
 
 # xAPI 1.0.3 §2.4.4.1.s8 table: the possible interactionType values.

@@ -13,13 +13,15 @@ from .xapi_fields import (
     Object,
     Text,
     XapiSchema,
+    load,
+    version_scope,
+)
+from .xapi_formats import (
     XapiVersion,
     is_iri,
     is_mailto_iri,
     is_sha1_hex,
     is_uri,
-    load,
-    version_scope,
 )
 
 # xAPI 1.0.3 §2.4.2.3: the four Inverse Functional Identifiers.

@@ -17,10 +17,12 @@ from .xapi_fields import (
     Text,
     XapiField,
     XapiSchema,
+    load,
+)
+from .xapi_formats import (
     is_iri,
     is_language_tag,
     is_uuid,
-    load,
 )
 
 UUID_MESSAGE = "must be a UUID in standard form (8-4-4-4-12 hex digits, RFC 4122 variant)"

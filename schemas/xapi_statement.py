@@ -24,15 +24,17 @@ from .xapi_fields import (
     Text,
     Timestamp,
     XapiSchema,
-    XapiVersion,
     current_version,
+    load,
+    version_scope,
+)
+from .xapi_formats import (
+    XapiVersion,
     is_duration,
     is_iri,
     is_media_type,
     is_sha2_hex,
     is_uuid,
-    load,
-    version_scope,
 )
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
