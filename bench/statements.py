@@ -49,13 +49,16 @@ def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str,
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
                              "--log-level", "warning", "hocvu.wsgi:app"], env=env)
     base = f"http://127.0.0.1:{port}/xapi"
-    for _ in range(100):
+    deadline = time.monotonic() + 60
+    while True:
         try:
-            requests.get(f"{base}/about", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    return proc, base, (cred["key"], cred["secret"])
+            requests.get(f"{base}/about", timeout=5).raise_for_status()
+            return proc, base, (cred["key"], cred["secret"])
+        except requests.RequestException:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.terminate()
+                raise RuntimeError("the hub did not start within 60 s") from None
+            time.sleep(0.2)
 
 
 def run(label: str, url: str, total: int) -> None:

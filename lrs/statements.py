@@ -249,10 +249,11 @@ def _check_voiding(session: Session, principal: Principal, fresh: list[Indexed])
 
 def _insert(session: Session, principal: Principal, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:
     tenant = principal.tenant_id
+    # Core inserts (not ORM bulk persistence): the rows are plain dicts and this is the hot path.
     try:
         with session.begin_nested():
             seqs = session.execute(
-                insert(Statement).returning(Statement.seq, sort_by_parameter_order=True),
+                insert(Statement.__table__).returning(Statement.seq, sort_by_parameter_order=True),
                 [p.row for p in fresh],
             ).scalars().all()
     except IntegrityError:
@@ -263,9 +264,9 @@ def _insert(session: Session, principal: Principal, fresh: list[Indexed], by_has
     activity_rows = [{"seq": seq, "tenant_id": tenant, "activity_id": a, "direct": d}
                      for seq, p in zip(seqs, fresh, strict=True) for a, d in p.activities]
     if agent_rows:
-        session.execute(insert(StatementAgent), agent_rows)
+        session.execute(insert(StatementAgent.__table__), agent_rows)
     if activity_rows:
-        session.execute(insert(StatementActivity), activity_rows)
+        session.execute(insert(StatementActivity.__table__), activity_rows)
     voided = [p.row["object_statement_id"] for p in fresh if p.row["is_voiding"]]
     if voided:
         session.execute(
@@ -308,8 +309,12 @@ def _store_definitions(session: Session, tenant: int, fresh: list[Indexed]) -> N
     for p in fresh:
         for act in _activities_with_definitions(p.statement):
             latest[act["id"]] = merge_definition(latest.get(act["id"], {}), act["definition"])
+    if not latest:
+        return
+    rows = {r.activity_id: r for r in session.scalars(
+        select(Activity).where(Activity.tenant_id == tenant, Activity.activity_id.in_(latest)))}
     for activity_id, definition in latest.items():
-        row = session.get(Activity, (tenant, activity_id))
+        row = rows.get(activity_id)
         if row is None:
             session.add(Activity(tenant_id=tenant, activity_id=activity_id, definition=definition))
         else:

@@ -101,10 +101,10 @@ class StatementAgent(Base):
 
     __tablename__ = "statement_agents"
     __table_args__ = (Index("ix_statement_agents_lookup", "tenant_id", "agent_key", "seq"),)
-    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
-    seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), index=True)
+    # (seq, key) is the primary key: no surrogate id, one index fewer to maintain on ingest.
+    seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(Integer)
-    agent_key: Mapped[str] = mapped_column(String(IRI_LEN))
+    agent_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
     direct: Mapped[bool] = mapped_column(Boolean)
 
 
@@ -113,10 +113,9 @@ class StatementActivity(Base):
 
     __tablename__ = "statement_activities"
     __table_args__ = (Index("ix_statement_activities_lookup", "tenant_id", "activity_id", "seq"),)
-    id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
-    seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(Integer)
-    activity_id: Mapped[str] = mapped_column(String(IRI_LEN))
+    activity_id: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
     direct: Mapped[bool] = mapped_column(Boolean)
 
 

@@ -100,6 +100,7 @@ class ActivityDefinitionSchema(XapiSchema):
 
 
 class ActivitySchema(XapiSchema):
+    memoise = True
     # xAPI 1.0.3 §2.4.4.1.s1 table.
     objectType = Constant("Activity")
     id = Text(is_iri, IRI_MESSAGE, required=True)

@@ -49,6 +49,7 @@ def _ifis(data: dict[str, Any]) -> list[str]:
 
 
 class AgentSchema(_ActorSchema):
+    memoise = True
     # xAPI 1.0.3 §2.4.2.1 table: objectType is optional except when the Agent is an object
     # (§2.4.4.2), which the object selector enforces.
     objectType = Constant("Agent")
@@ -72,6 +73,7 @@ def member_schema(value: dict[str, Any]) -> type[Schema]:
 
 
 class GroupSchema(_ActorSchema):
+    memoise = True
     # xAPI 1.0.3 §2.4.2.2 tables: objectType "Group" is required for both kinds of Group.
     objectType = Constant("Group", required=True)
     member = Array(Object(member_schema, "an Agent object"))

@@ -56,6 +56,7 @@ class ActivityOrActivities(XapiField):
 
 
 class ContextActivitiesSchema(XapiSchema):
+    memoise = True
     # xAPI 1.0.3 §2.4.6.2.s4.b1: the only keys are parent, grouping, category and other.
     parent = ActivityOrActivities()
     grouping = ActivityOrActivities()

@@ -4,7 +4,9 @@ version (1.0.3 or 2.0.0) in force while validating. String formats live in ``xap
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -181,8 +183,29 @@ def _instance(schema: type[Schema]) -> Schema:
     return schema()
 
 
+# Nested objects recur across statements (the same verbs, activities, learners, contexts), and
+# validating one depends only on its schema, the xAPI version and its JSON text. So a bounded memo
+# of objects already found valid skips marshmallow's per-field work for repeats; failures are
+# never memoised, so every rejection still comes with its full message.
+_VALID: dict[tuple[type[Schema], str, str], None] = {}
+_VALID_MAX = 50_000
+_VALID_LOCK = threading.Lock()
+
+
 def load(schema: type[Schema], value: object) -> Any:
-    return _instance(schema).load(value)  # type: ignore[arg-type]  # the schema checks the type
+    """Validate ``value`` with ``schema``; returns ``value`` (callers only need the verdict)."""
+    if not getattr(schema, "memoise", False):
+        _instance(schema).load(value)  # type: ignore[arg-type]  # the schema checks the type
+        return value
+    key = (schema, current_version(), json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    if key in _VALID:
+        return value
+    _instance(schema).load(value)  # type: ignore[arg-type]  # the schema checks the type
+    with _VALID_LOCK:
+        if len(_VALID) >= _VALID_MAX:
+            _VALID.pop(next(iter(_VALID)))  # oldest first: dicts keep insertion order
+        _VALID[key] = None
+    return value
 
 
 class Object(XapiField):
@@ -207,6 +230,9 @@ class XapiSchema(Schema):
         # xAPI 1.0.3 §2.2.s4.b1.b5/b7 and §2.2.s4.b8: unknown or wrongly cased keys are rejected.
         unknown = RAISE
 
+    # Objects that recur across statements (Agents, Groups, Verbs, Activities) opt in to the
+    # memo of valid objects in ``load``; ones that are mostly unique per statement do not.
+    memoise: ClassVar[bool] = False
     error_messages: ClassVar[dict[str, str]] = {
         "unknown": "is not allowed here by the xAPI specification",
         "type": "must be a JSON object",

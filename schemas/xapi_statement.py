@@ -51,6 +51,7 @@ _STATEMENT_VERSIONS: dict[XapiVersion, re.Pattern[str]] = {
 
 
 class VerbSchema(XapiSchema):
+    memoise = True
     # xAPI 1.0.3 §2.4.3.s3 table.
     id = Text(is_iri, IRI_MESSAGE, required=True)
     display = LanguageMap()
