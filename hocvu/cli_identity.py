@@ -1,0 +1,77 @@
+"""``hocvu identity ...``: check the VNeID configuration, find an account by citizen ID, list the
+demo citizens. Registered in ``hocvu.cli`` with ``main.add_command(identity)``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from sqlalchemy import select
+
+from hocvu.settings import Settings
+from identity.claims import citizen_id_hmac, validate_citizen_id
+from identity.errors import IdentityError
+from identity.oidc_client import OidcClient
+from identity.settings import IdentitySettings
+from identity.storage import IdentityAccount
+from lrs.storage import Database
+
+
+def _settings() -> tuple[Settings, IdentitySettings]:
+    settings = Settings.from_env()
+    return settings, IdentitySettings.from_env(settings.public_url, settings.secret_key)
+
+
+@click.group()
+def identity() -> None:
+    """VNeID sign-in (OpenID Connect) and identity accounts."""
+
+
+@identity.command("check")
+def identity_check() -> None:
+    """Fetch the provider's metadata and keys and print what the hub will use (no secrets).
+    With the demo provider, the hub must be running (`make run`)."""
+    _, ids = _settings()
+    client = OidcClient(ids)
+    try:
+        meta = client.metadata()
+        kids = [k.kid for k in client.signing_keys()]
+    except IdentityError as err:
+        raise click.ClickException(f"{err.code}: {err.message}") from None
+    click.echo(json.dumps({
+        "issuer": meta.issuer, "authorization_endpoint": meta.authorization_endpoint,
+        "token_endpoint": meta.token_endpoint, "jwks_uri": meta.jwks_uri,
+        "userinfo_endpoint": meta.userinfo_endpoint, "signing_key_ids": kids,
+        "client_id": ids.client_id, "token_auth_method": ids.token_auth_method, "scopes": list(ids.scopes),
+        "redirect_uri": ids.redirect_uri, "min_level": ids.min_level, "demo_provider": ids.demo_idp,
+    }, ensure_ascii=False, indent=2))
+
+
+@identity.command("find")
+def identity_find() -> None:
+    """Find the account of a citizen ID (asked without echo, so it stays out of shell history)."""
+    settings, ids = _settings()
+    raw = click.prompt("Số định danh cá nhân / citizen ID", hide_input=True)
+    try:
+        digest = citizen_id_hmac(validate_citizen_id(raw), ids.pepper)
+    except (IdentityError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            rows = session.scalars(select(IdentityAccount).where(IdentityAccount.citizen_id_hmac == digest)).all()
+            for a in rows:
+                click.echo(f"{a.id}\t{a.issuer}\t{a.subject}\tlevel {a.level}\t{a.full_name or ''}")
+    finally:
+        database.dispose()
+    if not rows:
+        raise click.ClickException("no account has this citizen ID")
+
+
+@identity.command("demo-citizens")
+def identity_demo_citizens() -> None:
+    """List the demo provider's invented citizens (HOCVU_DEMO_IDP=1)."""
+    from identity.demo_provider import DEMO_CITIZENS
+
+    for c in DEMO_CITIZENS:
+        click.echo(f"{c.sub}\t{c.name}\t{c.birthdate}\tlevel {c.level}")

@@ -1,0 +1,189 @@
+"""Identity settings from ``HOCVU_VNEID_*`` environment variables (DESIGN.md, Conventions).
+
+| variable | meaning |
+|---|---|
+| ``HOCVU_VNEID_ISSUER`` | the provider's issuer identifier, compared exactly with ``iss`` |
+| ``HOCVU_VNEID_DISCOVERY_URL`` | its discovery document (optional: VNeID publishes none) |
+| ``HOCVU_VNEID_AUTHORIZE_URL``, ``_TOKEN_URL``, ``_JWKS_URL``, ``_USERINFO_URL`` | explicit endpoints |
+| ``HOCVU_VNEID_CLIENT_ID`` | our client id at the provider |
+| ``HOCVU_VNEID_CLIENT_SECRET`` | for ``client_secret_basic`` / ``client_secret_post`` |
+| ``HOCVU_VNEID_PRIVATE_KEY_FILE`` (or ``_PRIVATE_KEY``, PEM) and ``_PRIVATE_KEY_KID`` | for ``private_key_jwt`` |
+| ``HOCVU_VNEID_TOKEN_AUTH_METHOD`` | ``client_secret_basic`` (default), ``client_secret_post``, ``private_key_jwt`` |
+| ``HOCVU_VNEID_SCOPES`` | space-separated, default ``openid profile`` |
+| ``HOCVU_VNEID_CLAIMS`` | claim mapping, e.g. ``name=HoVaTen|name,citizen_id=SoDinhDanh,level=acr`` |
+| ``HOCVU_VNEID_LEVEL_VALUES`` | provider level values, e.g. ``urn:vneid:loa:2=2`` |
+| ``HOCVU_VNEID_PEPPER`` | secret key of the citizen-ID HMAC (else kept in the instance folder) |
+| ``HOCVU_VNEID_MIN_LEVEL`` | 0, 1 or 2 (default 1; 0 = the level claim is optional) |
+| ``HOCVU_VNEID_REQUIRE_CITIZEN_ID`` | 1 (default) or 0 |
+| ``HOCVU_VNEID_ID_TOKEN_ALGS`` | allowed ``alg`` values, default ``RS256 PS256 ES256`` |
+| ``HOCVU_VNEID_REDIRECT_URI`` | default ``<HOCVU_PUBLIC_URL>/identity/callback`` |
+| ``HOCVU_DEMO_IDP`` | 1 mounts the demo provider at ``/demo-vneid`` and, when no issuer is set, uses it |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from identity.claims import ClaimMapping
+
+TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+# RFC 8725 §3.1 / OIDC Core §3.1.3.7 (6, 7): an explicit allow-list; "none" and the HMAC
+# algorithms (keyed by the client secret) are never in the default.
+DEFAULT_ALGS = ("RS256", "PS256", "ES256")
+FORBIDDEN_ALGS = frozenset({"none"})
+DEMO_PATH = "/demo-vneid"
+DEMO_CLIENT_ID = "hocvu-demo"
+
+
+def _instance_dir() -> Path:
+    return Path(os.environ.get("HOCVU_INSTANCE_DIR", "instance"))
+
+
+def instance_secret(directory: Path, name: str) -> str:
+    """A random secret kept in the instance folder (the embedded mode needs no set-up);
+    created atomically so two gunicorn workers starting together agree on one value."""
+    path = directory / name
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _demo_secret(secret_key: str) -> str:
+    # Derived from the app secret: the hub (client) and its demo provider agree with no set-up.
+    return hmac.new(secret_key.encode(), b"hocvu/demo-vneid/client", hashlib.sha256).hexdigest()
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    issuer: str = ""
+    discovery_url: str | None = None
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    jwks_uri: str | None = None
+    userinfo_endpoint: str | None = None
+    client_id: str = ""
+    client_secret: str | None = field(default=None, repr=False)
+    private_key_pem: str | None = field(default=None, repr=False)
+    private_key_kid: str | None = None
+    token_auth_method: str = "client_secret_basic"
+    scopes: tuple[str, ...] = ("openid", "profile")
+    claims: ClaimMapping = field(default_factory=ClaimMapping)
+    pepper: bytes = field(default=b"", repr=False)
+    min_level: int = 1
+    require_citizen_id: bool = True
+    id_token_algs: tuple[str, ...] = DEFAULT_ALGS
+    redirect_uri: str = "http://127.0.0.1:8000/identity/callback"
+    # Clock skew allowed on exp/iat/nbf (RFC 7519 §4.1.4 "a few minutes" at most).
+    leeway: int = 60
+    # OIDC Core §3.1.3.7 (10): reject ID tokens issued longer ago than this.
+    max_id_token_age: int = 600
+    http_timeout: float = 10.0
+    # The demo provider (identity.demo_provider) mounted at /demo-vneid.
+    demo_idp: bool = False
+    demo_issuer: str = ""
+    demo_secret: str = field(default="", repr=False)
+    instance_dir: Path = field(default_factory=_instance_dir)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.issuer and self.client_id)
+
+    def validate(self) -> None:
+        """Raises ValueError on a configuration the client could not use safely."""
+        if not self.configured:
+            return
+        if self.token_auth_method not in TOKEN_AUTH_METHODS:
+            raise ValueError(f"HOCVU_VNEID_TOKEN_AUTH_METHOD must be one of {', '.join(TOKEN_AUTH_METHODS)}")
+        if self.token_auth_method == "private_key_jwt" and not self.private_key_pem:
+            raise ValueError("private_key_jwt needs HOCVU_VNEID_PRIVATE_KEY_FILE")
+        if self.token_auth_method != "private_key_jwt" and not self.client_secret:
+            raise ValueError(f"{self.token_auth_method} needs HOCVU_VNEID_CLIENT_SECRET")
+        if not self.discovery_url and not (self.authorization_endpoint and self.token_endpoint and self.jwks_uri):
+            raise ValueError("set HOCVU_VNEID_DISCOVERY_URL or the authorize, token and JWKS URLs")
+        if "openid" not in self.scopes:
+            raise ValueError("HOCVU_VNEID_SCOPES must include openid (OIDC Core §3.1.2.1)")
+        bad = FORBIDDEN_ALGS.intersection(self.id_token_algs) | {a for a in self.id_token_algs if a.startswith("HS")}
+        if bad or not self.id_token_algs:
+            raise ValueError("HOCVU_VNEID_ID_TOKEN_ALGS must list asymmetric algorithms only")
+        if len(self.pepper) < 16:
+            raise ValueError("HOCVU_VNEID_PEPPER must be at least 16 bytes")
+        if self.min_level not in (0, 1, 2):
+            raise ValueError("HOCVU_VNEID_MIN_LEVEL must be 0, 1 or 2")
+
+    @classmethod
+    def demo(cls, public_url: str, secret_key: str, instance_dir: Path, **overrides: object) -> IdentitySettings:
+        """Settings that point the client at the built-in demo provider on this same hub."""
+        demo_secret = _demo_secret(secret_key)
+        issuer = public_url.rstrip("/") + DEMO_PATH
+        values: dict[str, object] = dict(
+            issuer=issuer, discovery_url=issuer + "/.well-known/openid-configuration",
+            client_id=DEMO_CLIENT_ID, client_secret=demo_secret, demo_idp=True, demo_issuer=issuer,
+            demo_secret=demo_secret,
+            scopes=("openid", "profile", "vneid"), redirect_uri=public_url.rstrip("/") + "/identity/callback",
+            instance_dir=instance_dir,
+            pepper=overrides.pop("pepper", None) or instance_secret(instance_dir, "vneid_pepper").encode(),
+        )
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, public_url: str, secret_key: str) -> IdentitySettings:
+        env = os.environ
+        instance_dir = _instance_dir()
+        demo_idp = _flag("HOCVU_DEMO_IDP", False)
+        issuer = env.get("HOCVU_VNEID_ISSUER", "")
+        # Only a configured hub needs the pepper; an unconfigured one writes no instance file.
+        pepper = env.get("HOCVU_VNEID_PEPPER") or (
+            instance_secret(instance_dir, "vneid_pepper") if issuer or demo_idp else "")
+        common: dict[str, object] = dict(
+            pepper=pepper.encode(),
+            min_level=int(env.get("HOCVU_VNEID_MIN_LEVEL") or 1),
+            require_citizen_id=_flag("HOCVU_VNEID_REQUIRE_CITIZEN_ID", True),
+            claims=ClaimMapping.parse(env.get("HOCVU_VNEID_CLAIMS", ""), env.get("HOCVU_VNEID_LEVEL_VALUES", "")),
+            redirect_uri=env.get("HOCVU_VNEID_REDIRECT_URI") or public_url.rstrip("/") + "/identity/callback",
+        )
+        if not issuer and demo_idp:
+            settings = cls.demo(public_url, secret_key, instance_dir, **common)
+            settings.validate()
+            return settings
+        key_file = env.get("HOCVU_VNEID_PRIVATE_KEY_FILE")
+        private_key = Path(key_file).read_text() if key_file else env.get("HOCVU_VNEID_PRIVATE_KEY") or None
+        settings = cls(
+            issuer=issuer,
+            discovery_url=env.get("HOCVU_VNEID_DISCOVERY_URL") or None,
+            authorization_endpoint=env.get("HOCVU_VNEID_AUTHORIZE_URL") or None,
+            token_endpoint=env.get("HOCVU_VNEID_TOKEN_URL") or None,
+            jwks_uri=env.get("HOCVU_VNEID_JWKS_URL") or None,
+            userinfo_endpoint=env.get("HOCVU_VNEID_USERINFO_URL") or None,
+            client_id=env.get("HOCVU_VNEID_CLIENT_ID", ""),
+            client_secret=env.get("HOCVU_VNEID_CLIENT_SECRET") or None,
+            private_key_pem=private_key,
+            private_key_kid=env.get("HOCVU_VNEID_PRIVATE_KEY_KID") or None,
+            token_auth_method=env.get("HOCVU_VNEID_TOKEN_AUTH_METHOD", "client_secret_basic"),
+            scopes=tuple((env.get("HOCVU_VNEID_SCOPES") or "openid profile").split()),
+            id_token_algs=tuple((env.get("HOCVU_VNEID_ID_TOKEN_ALGS") or " ".join(DEFAULT_ALGS)).split()),
+            demo_idp=demo_idp,
+            demo_issuer=public_url.rstrip("/") + DEMO_PATH,
+            demo_secret=_demo_secret(secret_key),
+            instance_dir=instance_dir,
+            **common,  # type: ignore[arg-type]
+        )
+        settings.validate()
+        return settings

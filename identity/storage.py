@@ -1,0 +1,133 @@
+"""The identity package's one storage module: VNeID accounts and external-identity bindings.
+
+Tenancy (DESIGN.md, Data): a VNeID account is **national**, not per tenant. It is keyed by the
+provider's (issuer, sub), which names one citizen for every ministry, and a citizen who learns in
+two ministries' LMSs is one person with one verification level. No tenant owns that row, so it
+carries no ``tenant_id``, and no tenant-scoped API ever lists accounts. What a tenant does own is
+the *binding* of its LMS's learner (LTI issuer + sub, seen through that tenant's registration) to
+an account: bindings carry ``tenant_id`` and are unique per tenant, so one tenant's bindings never
+block, reveal or change another's.
+
+Privacy: the citizen ID is only ever stored as ``citizen_id_hmac`` (see ``identity.claims``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Date, DateTime, ForeignKey, Integer, SmallInteger, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from identity.errors import AccountNotFound, BadRequest, BindingConflict
+from lrs.storage import Base
+
+if TYPE_CHECKING:
+    from identity.oidc_client import VerifiedIdentity
+
+MAX_SUBJECT = 255  # OIDC Core §2: sub "MUST NOT exceed 255 ASCII characters"
+MAX_ISSUER = 1024
+
+
+class IdentityAccount(Base):
+    """One person as a provider identified them (OIDC Core §5.7: iss + sub is the stable key;
+    neither a name nor an e-mail is)."""
+
+    __tablename__ = "identity_accounts"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_identity_accounts_issuer_subject"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(MAX_ISSUER))
+    subject: Mapped[str] = mapped_column(String(MAX_SUBJECT))
+    # HMAC-SHA256 hex of the 12-digit citizen ID; lets us find the same citizen again.
+    citizen_id_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    full_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    birthdate: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # VNeID identification level at the last sign-in (1 or 2); None when the provider has none.
+    level: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_login: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IdentityBinding(Base):
+    """An external learner identity (e.g. an LTI 1.3 platform's iss + sub) bound once to an
+    account, within the tenant whose LMS presented it."""
+
+    __tablename__ = "identity_bindings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_issuer", "external_subject", name="uq_identity_bindings_external"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("identity_accounts.id"), index=True)
+    external_issuer: Mapped[str] = mapped_column(String(MAX_ISSUER))
+    external_subject: Mapped[str] = mapped_column(String(MAX_SUBJECT))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def record_sign_in(session: Session, identity: VerifiedIdentity, now: datetime | None = None) -> IdentityAccount:
+    """Creates or updates the account keyed by (issuer, sub). The provider is authoritative for
+    the claims, so each sign-in refreshes them (a level-1 citizen who verifies in person at
+    level 2 is level 2 from the next sign-in). The caller commits."""
+    now = now or _now()
+    account = session.scalar(select(IdentityAccount).where(
+        IdentityAccount.issuer == identity.issuer, IdentityAccount.subject == identity.subject))
+    if account is None:
+        account = IdentityAccount(issuer=identity.issuer, subject=identity.subject, created=now)
+        session.add(account)
+    account.citizen_id_hmac = identity.citizen_id_hmac or account.citizen_id_hmac
+    account.full_name = identity.name or account.full_name
+    account.birthdate = identity.birthdate or account.birthdate
+    account.level = identity.level
+    account.last_login = now
+    session.flush()
+    return account
+
+
+def get_account(session: Session, account_id: int) -> IdentityAccount:
+    account = session.get(IdentityAccount, account_id)
+    if account is None:
+        raise AccountNotFound(f"no identity account {account_id}")
+    return account
+
+
+def _find_binding(session: Session, tenant_id: int, issuer: str, subject: str) -> IdentityBinding | None:
+    return session.scalar(select(IdentityBinding).where(
+        IdentityBinding.tenant_id == tenant_id, IdentityBinding.external_issuer == issuer,
+        IdentityBinding.external_subject == subject))
+
+
+def bind_external_identity(session: Session, account_id: int, *, tenant_id: int, issuer: str,
+                           subject: str, now: datetime | None = None) -> IdentityBinding:
+    """Binds an external learner identity (issuer, subject) seen in ``tenant_id`` to an account,
+    once: binding it again to the same account returns the existing binding; binding it to
+    another account raises ``BindingConflict`` (409) — a binding is never silently moved, since
+    that would hand one learner's records to another person. The caller commits."""
+    if not issuer or not subject or len(issuer) > MAX_ISSUER or len(subject) > MAX_SUBJECT:
+        raise BadRequest("an external identity needs an issuer (≤1024) and a subject (≤255 characters)")
+    get_account(session, account_id)
+    existing = _find_binding(session, tenant_id, issuer, subject)
+    if existing is None:
+        binding = IdentityBinding(tenant_id=tenant_id, account_id=account_id, external_issuer=issuer,
+                                  external_subject=subject, created=now or _now())
+        try:
+            with session.begin_nested():  # a concurrent bind may win the unique constraint
+                session.add(binding)
+            return binding
+        except IntegrityError:
+            existing = _find_binding(session, tenant_id, issuer, subject)
+            if existing is None:
+                raise
+    if existing.account_id != account_id:
+        raise BindingConflict("this learner identity is already bound to another VNeID account")
+    return existing
+
+
+def account_for_external(session: Session, *, tenant_id: int, issuer: str, subject: str) -> IdentityAccount | None:
+    """The account an external identity is bound to in ``tenant_id``, or None."""
+    binding = _find_binding(session, tenant_id, issuer, subject)
+    return session.get(IdentityAccount, binding.account_id) if binding else None
