@@ -5,31 +5,49 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench bench-face browser clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,face]'
 	touch $@
 
 install: $(VENV)/.installed
 
+# The independent OpenID provider the identity tests sign in against (npm oidc-provider).
+tools/oidc/node_modules/.installed: tools/oidc/package.json tools/oidc/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tools/oidc --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the identity tests against oidc-provider will be skipped"; fi
+
+# Debian's chromium + chromium-driver for the browser tests (they skip, saying why, without them).
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| echo "could not install chromium: the browser tests will be skipped"; \
+	else echo "chromium not installed and no root apt-get: the browser tests will be skipped"; fi
+
 run: install
 	$(BIN)/hocvu db upgrade
+	$(BIN)/hocvu face setup
 	$(BIN)/hocvu demo seed
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'hocvu.wsgi:app'
+	HOCVU_DEMO_IDP=$${HOCVU_DEMO_IDP:-1} $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
+		--access-logfile - 'hocvu.wsgi:app'
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
+test: install lint tools/oidc/node_modules/.installed browser
 	$(BIN)/pytest -q
 
 bench: install
 	$(BIN)/python -m bench.statements
 
+bench-face: install
+	$(BIN)/python -m bench.face
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tools/oidc/node_modules

@@ -161,5 +161,18 @@ def demo_seed() -> None:
     sys.stdout.flush()
 
 
+def _register_package_commands() -> None:
+    # Each package's admin commands live beside the composition root, one module per package.
+    from hocvu.cli_courses import courses
+    from hocvu.cli_face import face
+    from hocvu.cli_identity import identity
+    from hocvu.cli_lti import lti
+
+    for group in (courses, face, identity, lti):
+        main.add_command(group)
+
+
+_register_package_commands()
+
 if __name__ == "__main__":
     main()

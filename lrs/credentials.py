@@ -40,7 +40,7 @@ AUTHORITY_HOME = "https://hocvu.vn/credentials"
 class Principal:
     """Who is calling: one credential of one tenant, with its scopes."""
 
-    credential_id: int
+    credential_id: int | None  # None for the hub's own writers (the course player), not a credential
     tenant_id: int
     key: str
     scopes: frozenset[str]
