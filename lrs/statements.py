@@ -14,7 +14,8 @@ from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 import schemas
@@ -211,28 +212,28 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
         for sig in signature_parts(statement, parts):
             verify_signed_statement(statement, sig.body)
 
-    existing = {
-        s.statement_id: s.full
-        for s in session.scalars(
-            select(Statement).where(Statement.tenant_id == principal.tenant_id, Statement.statement_id.in_(ids))
-        )
-    }
-    fresh: list[Indexed] = []
-    for p, sent in zip(prepared, batch, strict=True):
-        old = existing.get(p.row["statement_id"])
-        if old is None:
-            fresh.append(p)
-        elif not equivalent(old, sent):
-            # Part Three §2.1.1/§2.1.2: an id already used by a different statement is a conflict.
-            raise Conflict(f"statement {p.row['statement_id']} already exists with different content")
-    _check_voiding(session, principal, fresh)
-    if fresh:
-        _insert(session, principal, fresh, by_hash)
+    _check_voiding(session, principal, prepared)
+    inserted = _insert(session, principal, prepared, by_hash)
+    if len(inserted) < len(prepared):
+        _check_resent(session, principal, [(p, sent) for p, sent in zip(prepared, batch, strict=True)
+                                           if p.row["statement_id"] not in inserted])
     return [p.statement["id"] for p in prepared]
 
 
-def _check_voiding(session: Session, principal: Principal, fresh: list[Indexed]) -> None:
-    targets = [p.row["object_statement_id"] for p in fresh if p.row["is_voiding"]]
+def _check_resent(session: Session, principal: Principal, resent: list[tuple[Indexed, Any]]) -> None:
+    """Ids that were already stored: a re-send of the same statement is a no-op (idempotent
+    retries), a different statement under a used id is a conflict (Part Three §2.1.1/§2.1.2)."""
+    ids = [p.row["statement_id"] for p, _ in resent]
+    stored = dict(session.execute(select(Statement.statement_id, Statement.full).where(
+        Statement.tenant_id == principal.tenant_id, Statement.statement_id.in_(ids))).all())
+    for p, sent in resent:
+        if not equivalent(stored[p.row["statement_id"]], sent):
+            # Raising rolls back the whole request: nothing of the batch is kept.
+            raise Conflict(f"statement {p.row['statement_id']} already exists with different content")
+
+
+def _check_voiding(session: Session, principal: Principal, prepared: list[Indexed]) -> None:
+    targets = [p.row["object_statement_id"] for p in prepared if p.row["is_voiding"]]
     if not targets:
         return
     voiding_targets = session.scalars(
@@ -247,22 +248,24 @@ def _check_voiding(session: Session, principal: Principal, fresh: list[Indexed])
         raise BadRequest(f"statement {voiding_targets[0]} is itself a voiding statement and cannot be voided")
 
 
-def _insert(session: Session, principal: Principal, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:
+def _insert(session: Session, principal: Principal, prepared: list[Indexed],
+            by_hash: dict[str, AttachmentPart]) -> set[str]:
+    """Insert the statements whose ids are new, with their side-table rows; returns those ids.
+
+    One INSERT ... ON CONFLICT DO NOTHING RETURNING per batch: no look-up of existing ids first
+    (a round trip, and a race with concurrent writers), and Core rather than ORM persistence
+    because this is the hot path of ingest."""
     tenant = principal.tenant_id
-    # Core inserts (not ORM bulk persistence): the rows are plain dicts and this is the hot path.
-    try:
-        with session.begin_nested():
-            seqs = session.execute(
-                insert(Statement.__table__).returning(Statement.seq, sort_by_parameter_order=True),
-                [p.row for p in fresh],
-            ).scalars().all()
-    except IntegrityError:
-        # A concurrent request stored one of these ids between our check and our insert.
-        raise Conflict("a statement with one of these ids was stored concurrently; retry the request") from None
-    agent_rows = [{"seq": seq, "tenant_id": tenant, "agent_key": k, "direct": d}
-                  for seq, p in zip(seqs, fresh, strict=True) for k, d in p.agents]
-    activity_rows = [{"seq": seq, "tenant_id": tenant, "activity_id": a, "direct": d}
-                     for seq, p in zip(seqs, fresh, strict=True) for a, d in p.activities]
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (dialect_insert(Statement.__table__)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "statement_id"])
+            .returning(Statement.seq, Statement.statement_id))
+    seq_of = {sid: seq for seq, sid in session.execute(stmt, [p.row for p in prepared])}
+    fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
+    agent_rows = [{"seq": seq_of[p.row["statement_id"]], "tenant_id": tenant, "agent_key": k, "direct": d}
+                  for p in fresh for k, d in p.agents]
+    activity_rows = [{"seq": seq_of[p.row["statement_id"]], "tenant_id": tenant, "activity_id": a, "direct": d}
+                     for p in fresh for a, d in p.activities]
     if agent_rows:
         session.execute(insert(StatementAgent.__table__), agent_rows)
     if activity_rows:
@@ -277,6 +280,7 @@ def _insert(session: Session, principal: Principal, fresh: list[Indexed], by_has
     _store_attachments(session, tenant, fresh, by_hash)
     if principal.has_any("define"):
         _store_definitions(session, tenant, fresh)
+    return set(seq_of)
 
 
 def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:
