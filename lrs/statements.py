@@ -256,8 +256,7 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     (a round trip, and a race with concurrent writers), and Core rather than ORM persistence
     because this is the hot path of ingest."""
     tenant = principal.tenant_id
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (dialect_insert(Statement.__table__)
+    stmt = (_dialect_insert(session)(Statement.__table__)
             .on_conflict_do_nothing(index_elements=["tenant_id", "statement_id"])
             .returning(Statement.seq, Statement.statement_id))
     seq_of = {sid: seq for seq, sid in session.execute(stmt, [p.row for p in prepared])}
@@ -283,15 +282,21 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     return set(seq_of)
 
 
+def _dialect_insert(session: Session) -> Any:
+    """INSERT with ON CONFLICT for the database in use (both speak it; SQLAlchemy spells it per dialect)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:
     wanted = {a["sha2"] for p in fresh for a in p.statement.get("attachments") or [] if a["sha2"] in by_hash}
     if not wanted:
         return
-    have = set(session.scalars(select(Attachment.sha2).where(Attachment.tenant_id == tenant,
-                                                             Attachment.sha2.in_(wanted))))
-    for sha2 in wanted - have:  # stored once per tenant, however many statements cite it
-        part = by_hash[sha2]
-        session.add(Attachment(tenant_id=tenant, sha2=sha2, content_type=part.content_type, content=part.body))
+    # Stored once per tenant, however many statements (or concurrent requests) cite it.
+    session.execute(
+        _dialect_insert(session)(Attachment.__table__).on_conflict_do_nothing(index_elements=["tenant_id", "sha2"]),
+        [{"tenant_id": tenant, "sha2": h, "content_type": by_hash[h].content_type, "content": by_hash[h].body}
+         for h in sorted(wanted)],
+    )
 
 
 def merge_definition(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -308,21 +313,41 @@ def merge_definition(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]
 
 def _store_definitions(session: Session, tenant: int, fresh: list[Indexed]) -> None:
     """Keep the combined definition of each Activity for the Activities resource (the ``define``
-    scope lets a credential (re)define Activities: xAPI 1.0.3 Part Three §4.2)."""
+    scope lets a credential (re)define Activities: xAPI 1.0.3 Part Three §4.2).
+
+    Concurrent requests may define the same Activity: new ones are inserted with ON CONFLICT DO
+    NOTHING, and only definitions that actually change are re-read under a row lock (taken in id
+    order, so two writers cannot deadlock) and merged. The usual case, a definition already
+    known, writes and locks nothing."""
     latest: dict[str, dict[str, Any]] = {}
     for p in fresh:
         for act in _activities_with_definitions(p.statement):
             latest[act["id"]] = merge_definition(latest.get(act["id"], {}), act["definition"])
     if not latest:
         return
-    rows = {r.activity_id: r for r in session.scalars(
-        select(Activity).where(Activity.tenant_id == tenant, Activity.activity_id.in_(latest)))}
-    for activity_id, definition in latest.items():
-        row = rows.get(activity_id)
-        if row is None:
-            session.add(Activity(tenant_id=tenant, activity_id=activity_id, definition=definition))
-        else:
-            row.definition = merge_definition(row.definition, definition)
+    ids = sorted(latest)
+    known = dict(session.execute(select(Activity.activity_id, Activity.definition).where(
+        Activity.tenant_id == tenant, Activity.activity_id.in_(ids))).all())
+    new = [a for a in ids if a not in known]
+    inserted: set[str] = set()
+    if new:
+        inserted = set(session.execute(
+            _dialect_insert(session)(Activity.__table__)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "activity_id"])
+            .returning(Activity.activity_id),
+            [{"tenant_id": tenant, "activity_id": a, "definition": latest[a]} for a in new],
+        ).scalars())
+    changing = [a for a in ids if a in known and merge_definition(known[a], latest[a]) != known[a]]
+    raced = [a for a in new if a not in inserted]  # another writer inserted it between our read and insert
+    to_merge = sorted({*changing, *raced})
+    if not to_merge:
+        return
+    rows = session.scalars(select(Activity).where(Activity.tenant_id == tenant, Activity.activity_id.in_(to_merge))
+                           .order_by(Activity.activity_id).with_for_update())
+    for row in rows:
+        merged = merge_definition(row.definition, latest[row.activity_id])
+        if merged != row.definition:
+            row.definition = merged
 
 
 def _activities_with_definitions(statement: dict[str, Any]) -> Iterator[dict[str, Any]]:
