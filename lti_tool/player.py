@@ -38,6 +38,7 @@ from lti_tool.player_domain import (
 )
 from lti_tool.player_grades import hand_off_grade
 from lti_tool.player_i18n import LOCALES, normalise, t
+from lti_tool.player_roster import roster_progress
 from lti_tool.player_statements import AuSession
 
 bp = Blueprint("player", __name__, template_folder="templates", static_folder="static/player",
@@ -210,7 +211,8 @@ def _outline_context(db: Session, launch: LaunchContext, resolved: Resolved) -> 
             done = quiz_domain.attempts(db, launch, item.target)
             marks[item.target] = done[0] if done else None
     modules = [resolved.module] if resolved.module is not None else list(resolved.course.modules)
-    return {"modules": modules, "marks": marks, "first_url": _view_url(items[0].target) if items else None}
+    return {"modules": modules, "marks": marks, "first_url": _view_url(items[0].target) if items else None,
+            "roster_url": url_for("player.roster") if launch.is_instructor else None}
 
 
 def _quiz_context(db: Session, launch: LaunchContext, resolved: Resolved, now: datetime) -> dict[str, Any]:
@@ -226,6 +228,20 @@ def _quiz_context(db: Session, launch: LaunchContext, resolved: Resolved, now: d
     return {"quiz": quiz, "attempt": mine, "other_open_url": _view_url(other_open) if other_open else None,
             "last": last, "review": review, "seconds_left": max(0, int(left)) if left is not None else None,
             "saved": (mine.answers or {}) if mine else {}}
+
+
+@bp.get("/roster")
+def roster() -> Response:
+    """The instructor's view of the class (NRPS 2.0): every member and their progress on this link.
+    A learner's launch gets 403, a launch without the NRPS claim a notice, a platform that does not
+    answer a 502 page (all PlayerErrors, rendered by ``_player_error``)."""
+    launch, cat = _launch(), _catalogue()
+    with _db() as db:
+        rows = roster_progress(db, launch, cat)
+    root = resolve_in_launch(cat, launch, launch.target)
+    learners = [p for p in rows if not p.staff]
+    return _render("roster.html", r=root, launch=launch, learners=learners, staff=[p for p in rows if p.staff],
+                   started=sum(1 for p in learners if p.started), back_url=_view_url(root.target))
 
 
 # --- lesson actions -------------------------------------------------------------------------------
