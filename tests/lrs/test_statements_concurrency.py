@@ -30,11 +30,11 @@ def _run_together(n: int, work: Any) -> list[Any]:
 
 
 def test_concurrent_batches_defining_the_same_new_activity(app: Flask) -> None:
-    slug, key, secret = new_credential(app, ["all"])
+    _, key, secret = new_credential(app, ["all"])
     for _round in range(5):
         activity = f"https://hocvu.vn/courses/race/{uuid.uuid4()}"
 
-        def work(i: int) -> int:
+        def work(i: int, activity: str = activity) -> int:
             x = Xapi(app.test_client(), key, secret, "2.0.0")
             batch = [statement(object={"id": activity, "definition": {"name": {f"x-lang{i}": f"tên {i}"}}})
                      for _ in range(20)]
