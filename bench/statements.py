@@ -96,6 +96,33 @@ def load(base: str, auth: tuple[str, str], gen: Generator, total: int, label: st
     return total / (time.perf_counter() - t0)
 
 
+def measure_queries(http: requests.Session, base: str, gen: Generator) -> None:
+    """p50/p95 of the common queries, 100 each."""
+    rng = random.Random(1)
+    queries = {
+        "latest page (limit=25)": lambda: {"limit": 25},
+        "by verb": lambda: {"verb": "http://adlnet.gov/expapi/verbs/passed", "limit": 25},
+        "by learner": lambda: {"agent": json.dumps(gen.actor(rng.randrange(len(gen.learners)))), "limit": 25},
+        "by activity (related)": lambda: {"activity": f"{BASE}/{rng.choice(list(COURSES))}",
+                                          "related_activities": "true", "limit": 25},
+        "by registration": lambda: {"registration": rng.choice(list(gen.registrations.values()))},
+        "next page (more)": None,
+    }
+    for name, params in queries.items():
+        times = []
+        for _ in range(100):
+            if params is None:
+                more = http.get(f"{base}/statements", params={"limit": 25}).json()["more"]
+                t = time.perf_counter()
+                http.get(base.removesuffix("/xapi") + more).raise_for_status()
+            else:
+                p = params()
+                t = time.perf_counter()
+                http.get(f"{base}/statements", params=p).raise_for_status()
+            times.append((time.perf_counter() - t) * 1000)
+        print(f"GET {name}: p50 {pct(times, 50):.1f} ms, p95 {pct(times, 95):.1f} ms")
+
+
 def run(label: str, url: str, total: int) -> None:
     gen = Generator()
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,32 +136,10 @@ def run(label: str, url: str, total: int) -> None:
                 t = time.perf_counter()
                 http.post(f"{base}/statements", data=body).raise_for_status()
                 singles.append((time.perf_counter() - t) * 1000)
-            rng = random.Random(1)
-            queries = {
-                "latest page (limit=25)": lambda: {"limit": 25},
-                "by verb": lambda: {"verb": "http://adlnet.gov/expapi/verbs/passed", "limit": 25},
-                "by learner": lambda: {"agent": json.dumps(gen.actor(rng.randrange(len(gen.learners)))), "limit": 25},
-                "by activity (related)": lambda: {"activity": f"{BASE}/{rng.choice(list(COURSES))}",
-                                                  "related_activities": "true", "limit": 25},
-                "by registration": lambda: {"registration": rng.choice(list(gen.registrations.values()))},
-                "next page (more)": None,
-            }
             print(f"\n== {label}: {total:,} statements stored")
             print(f"batch POST (500/request, {CLIENTS} concurrent clients): {rate:,.0f} statements/s")
             print(f"single POST: p50 {pct(singles, 50):.1f} ms, p95 {pct(singles, 95):.1f} ms")
-            for name, params in queries.items():
-                times = []
-                for _ in range(100):
-                    if params is None:
-                        more = http.get(f"{base}/statements", params={"limit": 25}).json()["more"]
-                        t = time.perf_counter()
-                        http.get(base.removesuffix("/xapi") + more).raise_for_status()
-                    else:
-                        p = params()
-                        t = time.perf_counter()
-                        http.get(f"{base}/statements", params=p).raise_for_status()
-                    times.append((time.perf_counter() - t) * 1000)
-                print(f"GET {name}: p50 {pct(times, 50):.1f} ms, p95 {pct(times, 95):.1f} ms")
+            measure_queries(http, base, gen)
         finally:
             proc.terminate()
             proc.wait()

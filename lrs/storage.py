@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
@@ -75,6 +76,10 @@ class Statement(Base):
         Index("ix_statements_tenant_registration_seq", "tenant_id", "registration", "seq"),
         Index("ix_statements_tenant_stored", "tenant_id", "stored"),
         Index("ix_statements_tenant_ref", "tenant_id", "object_statement_id"),
+        # Only statements whose object is a StatementRef (few): drives the StatementRef filter rule.
+        Index("ix_statements_tenant_refs_seq", "tenant_id", "seq",
+              postgresql_where=text("object_statement_id IS NOT NULL"),
+              sqlite_where=text("object_statement_id IS NOT NULL")),
         {"sqlite_autoincrement": True},  # never reuse a sequence number: `stored` order is monotonic
     )
     seq: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)

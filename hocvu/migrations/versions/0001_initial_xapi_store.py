@@ -97,6 +97,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('statements', schema=None) as batch_op:
         batch_op.create_index('ix_statements_tenant_ref', ['tenant_id', 'object_statement_id'], unique=False)
+        batch_op.create_index('ix_statements_tenant_refs_seq', ['tenant_id', 'seq'], unique=False,
+                              postgresql_where=sa.text('object_statement_id IS NOT NULL'),
+                              sqlite_where=sa.text('object_statement_id IS NOT NULL'))
         batch_op.create_index('ix_statements_tenant_registration_seq', ['tenant_id', 'registration', 'seq'], unique=False)
         batch_op.create_index('ix_statements_tenant_seq', ['tenant_id', 'seq'], unique=False)
         batch_op.create_index('ix_statements_tenant_stored', ['tenant_id', 'stored'], unique=False)
@@ -143,6 +146,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_statements_tenant_seq')
         batch_op.drop_index('ix_statements_tenant_registration_seq')
         batch_op.drop_index('ix_statements_tenant_ref')
+        batch_op.drop_index('ix_statements_tenant_refs_seq')
 
     op.drop_table('statements')
     op.drop_table('documents')
