@@ -18,7 +18,7 @@ from werkzeug.routing import BuildError
 
 from lrs.storage import Database
 from lti_tool import claims as lti
-from lti_tool import deep_linking, dynamic_registration, keys
+from lti_tool import deep_linking, dynamic_registration, http_admin, keys
 from lti_tool.errors import BadLaunch, LaunchForbidden, LtiError
 from lti_tool.launch_cache import make_cache
 from lti_tool.message_launch import HubMessageLaunch, HubOIDCLogin, TimeoutSession, restore_launch
@@ -203,6 +203,7 @@ def init_app(app: Flask, cfg: LtiConfig) -> LtiTool:
                    base_url=cfg.base_url.rstrip("/"), http=TimeoutSession(cfg.http_timeout))
     app.extensions[EXTENSION] = tool
     app.register_blueprint(bp, url_prefix="/lti")
+    app.register_blueprint(http_admin.bp, url_prefix="/lti/admin")
     if cfg.base_url.startswith("https://") and app.config.get("SESSION_COOKIE_SAMESITE") is None:
         # The player runs inside the LMS's iframe (a third-party context): the session cookie that
         # carries the launch must be SameSite=None; Secure or the browser will not send it back.
