@@ -7,12 +7,14 @@ import logging
 
 from flask import Flask
 
+from hocvu.background import PeriodicTask
 from hocvu.settings import Settings
 from identity.http import init_app as init_identity
 from identity.settings import IdentitySettings
 from lrs.alternate_syntax import AlternateRequestSyntax
 from lrs.http import LrsConfig, init_app
 from lrs.storage import Database
+from lti_tool.ags import retry_pending_scores
 from lti_tool.http import LtiConfig
 from lti_tool.http import init_app as init_lti
 from lti_tool.player import init_player
@@ -31,8 +33,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     cursor_secret = hashlib.sha256(b"hocvu/more-cursor/" + settings.secret_key.encode()).digest()
     init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.max_page_size))
     init_identity(app, identity or IdentitySettings.from_env(settings.public_url, settings.secret_key), database)
-    init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
-                            redis_url=settings.redis_url))
+    tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
+                                   redis_url=settings.redis_url))
+    if settings.score_retry_seconds > 0:
+        # AGS 2.0: a score the platform could not take is retried with backoff, never lost.
+        app.extensions["hocvu.score_retries"] = PeriodicTask(
+            "ags-score-retries", settings.score_retry_seconds, lambda: retry_pending_scores(tool)).start()
     init_player(app)
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app, max_body=settings.max_body_bytes)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -41,6 +41,9 @@ class Settings:
     # "the LRS may apply a server-side limit").
     max_page_size: int = 500
     public_url: str = "http://127.0.0.1:8000"
+    # Seconds between rounds of AGS score retries in the web process (0: off, e.g. when a cron
+    # job or Celery beat runs `hocvu lti retry-scores` instead). On by default from the environment.
+    score_retry_seconds: float = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -54,4 +57,5 @@ class Settings:
             max_body_bytes=_env_int("HOCVU_MAX_BODY_BYTES", defaults.max_body_bytes),
             max_page_size=_env_int("HOCVU_MAX_PAGE_SIZE", defaults.max_page_size),
             public_url=env.get("HOCVU_PUBLIC_URL", defaults.public_url),
+            score_retry_seconds=float(env.get("HOCVU_SCORE_RETRY_SECONDS", "60")),
         )

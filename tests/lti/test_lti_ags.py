@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -115,3 +116,34 @@ def test_scores_are_checked_before_queuing(browser: Browser, lms: Lms, lti_env: 
     with pytest.raises(ServiceNotOffered):
         post_score(LaunchContext(**{**context.to_session(), "ags_lineitem": None, "roles": (), "ags_scopes": ()}),
                    5, 10, "Completed", "FullyGraded", context.sub, tool=tool)
+
+
+def test_background_retries_deliver_without_anyone_running_the_cli(browser: Browser, lms: Lms,
+                                                                   lti_env: Env) -> None:
+    """AGS 2.0: a score kept while the platform was down reaches it once it is back, by the
+    hub's own periodic retries (hocvu.background), with nobody running `hocvu lti retry-scores`."""
+    from sqlalchemy import update
+
+    from hocvu.background import PeriodicTask
+
+    platform, tool = lti_env.platform, lti_env.tool
+    context, item_id = _graded_launch(browser, lms)
+    platform.down = True
+    try:
+        outcome = post_score(context, 9, 10, "Completed", "FullyGraded", context.sub, tool=tool)
+        assert outcome.status == "pending"
+    finally:
+        platform.down = False
+    with lti_env.db.session() as session:  # make it due now rather than after the 30 s backoff
+        session.execute(update(LtiScoreOutbox).where(LtiScoreOutbox.id == outcome.outbox_id)
+                        .values(next_attempt=datetime.now(UTC) - timedelta(seconds=1)))
+        session.commit()
+    task = PeriodicTask("test-retries", 0.1, lambda: retry_pending_scores(tool)).start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while item_id not in platform.scores and datetime.now(UTC) < deadline:
+            time.sleep(0.1)
+    finally:
+        task.stop()
+    assert len(platform.scores[item_id]) == 1
+    assert _row(lti_env, outcome.outbox_id).status == "delivered"
