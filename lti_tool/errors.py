@@ -92,3 +92,37 @@ class ToolKeyError(LtiError):
     """Tool key management refused (unknown kid, retiring the last published key)."""
 
     status, code = 400, "key_error"
+
+
+# --- the admin pages (lti_tool.http_admin) ---
+
+
+class AdminUnauthorized(LtiError):
+    """No credentials, or a key/secret that does not authenticate (RFC 7235 §3.1: answered with a
+    Basic challenge so the browser asks for them)."""
+
+    status, code = 401, "unauthorized"
+    title = "Cần đăng nhập / Sign-in required"
+
+
+class AdminForbidden(LtiError):
+    """An authenticated credential without the ``all`` scope: it may write statements, not
+    change which LMSs may launch into the tenant."""
+
+    status, code = 403, "forbidden"
+    title = "Không được phép / Not allowed"
+
+
+class CsrfFailed(LtiError):
+    """A POST whose CSRF token is missing or is not the session's: possibly a forged cross-site form."""
+
+    status, code = 400, "csrf_failed"
+    title = "Biểu mẫu đã hết hạn / The form has expired"
+
+
+class MissingDeploymentId(LtiError):
+    """The form names no deployment id (``hocvu lti platform add`` requires one too: without one
+    no launch from the LMS is accepted, LTI Core 1.3 §3.1.3)."""
+
+    status, code = 400, "invalid_configuration"
+    title = "Cấu hình không hợp lệ / Invalid configuration"

@@ -30,7 +30,7 @@ from lrs.credentials import Principal, authenticate
 from lrs.errors import Unauthorized
 from lrs.storage import Tenant
 from lti_tool.dynamic_registration import create_invite
-from lti_tool.errors import LtiError
+from lti_tool.errors import AdminForbidden, AdminUnauthorized, CsrfFailed, LtiError, MissingDeploymentId
 from lti_tool.registrations import PlatformSpec, add_platform, describe, list_platforms
 from lti_tool.services import EXTENSION, LtiTool
 
@@ -42,37 +42,6 @@ ADMIN_SCOPE = "all"
 # The form's fields, in the order of `hocvu lti platform add`'s options.
 FIELDS = ("name", "issuer", "client_id", "deployment_ids", "auth_login_url", "token_url", "keyset_url",
           "auth_audience")
-
-
-class AdminUnauthorized(LtiError):
-    """No credentials, or a key/secret that does not authenticate (RFC 7235 §3.1: answered with a
-    Basic challenge so the browser asks for them)."""
-
-    status, code = 401, "unauthorized"
-    title = "Cần đăng nhập / Sign-in required"
-
-
-class AdminForbidden(LtiError):
-    """An authenticated credential without the ``all`` scope: it may write statements, not
-    change which LMSs may launch into the tenant."""
-
-    status, code = 403, "forbidden"
-    title = "Không được phép / Not allowed"
-
-
-class CsrfFailed(LtiError):
-    """A POST whose CSRF token is missing or is not the session's: possibly a forged cross-site form."""
-
-    status, code = 400, "csrf_failed"
-    title = "Biểu mẫu đã hết hạn / The form has expired"
-
-
-class MissingDeploymentId(LtiError):
-    """The form names no deployment id (``hocvu lti platform add`` requires one too: without one
-    no launch from the LMS is accepted, LTI Core 1.3 §3.1.3)."""
-
-    status, code = 400, "invalid_configuration"
-    title = "Cấu hình không hợp lệ / Invalid configuration"
 
 
 @dataclass(frozen=True)

@@ -23,45 +23,19 @@ from lti_tool.player_domain import AttemptInProgress, registration_for
 from lti_tool.player_grades import hand_off_grade, link_grade
 from lti_tool.player_statements import CMI5_CATEGORY, EXT_MASTERY, EXT_SESSION, MOVEON_CATEGORY
 from lti_tool.player_storage import QuizAttempt
-from tests.conftest import Xapi, new_credential
+from tests.conftest import Xapi
+from tests.lti.player_support import BASE, CSRF, categories, open_player, read, verbs
 
 COURSE = "course/an-toan-khong-gian-mang"
 MODULE = f"{COURSE}/module/phong-tranh-va-xu-ly"
 QUIZ = f"{MODULE}/quiz/kiem-tra"  # 8 questions, 75% to pass, 10 minutes
 UNTIMED = "course/ky-nang-so-vneid/module/vneid-dich-vu-cong/quiz/kiem-tra-cuoi-khoa"
-BASE = "https://hocvu.vn/xapi/activities/"
 ISSUER = "https://lms.mof.example.vn"
-CSRF = "test-form-token"
-ADL = "http://adlnet.gov/expapi/verbs/"
 SHIPPED = cat_mod.load_catalogue(Path(__file__).resolve().parents[2] / "courses")
 
 
 def setup(app: Flask, target: str = COURSE, **kw: Any) -> tuple[LaunchContext, FlaskClient, Xapi]:
-    slug, key, secret = new_credential(app, ["all"])
-    with app.extensions["hocvu.db"].session() as s:
-        tenant_id = credentials.get_tenant(s, slug).id
-    launch = LaunchContext(tenant_id=tenant_id, registration_id=kw.pop("registration_id", 0), issuer=ISSUER,
-                           deployment_id="dep-1", sub=f"hv-{uuid.uuid4().hex[:10]}", name="", roles=(),
-                           resource_link_id=f"rl-{uuid.uuid4().hex[:8]}", target=target, **kw)
-    client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["lti_launch"] = launch.to_session()
-        sess["player_csrf"] = CSRF
-    return launch, client, Xapi(app.test_client(), key, secret, version="2.0.0")
-
-
-def read(xapi: Xapi, launch: LaunchContext) -> list[dict[str, Any]]:
-    res = xapi.get("statements", registration=registration_for(launch), ascending="true")
-    assert res.status_code == 200, res.get_data(as_text=True)
-    return res.get_json()["statements"]  # type: ignore[no-any-return]
-
-
-def verbs(statements: list[dict[str, Any]]) -> list[str]:
-    return [s["verb"]["id"].removeprefix(ADL) for s in statements]
-
-
-def categories(st: dict[str, Any]) -> set[str]:
-    return {a["id"] for a in st["context"]["contextActivities"].get("category", [])}
+    return open_player(app, target, issuer=ISSUER, **kw)
 
 
 def answers(target: str, wrong: int = 0) -> dict[str, list[str]]:

@@ -1,0 +1,49 @@
+"""Shared by the player tests: a learner's launch put straight into the browser's session, and a
+reader for the tenant's LRS through the xAPI API (the player writes; the test reads as a client would)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from lrs import credentials
+from lti_tool.launch_context import LaunchContext
+from lti_tool.player_domain import registration_for
+from tests.conftest import Xapi, new_credential
+
+CSRF = "test-form-token"
+ADL = "http://adlnet.gov/expapi/verbs/"
+BASE = "https://hocvu.vn/xapi/activities/"
+
+
+def open_player(app: Flask, target: str, *, issuer: str, name: str = "",
+                **kw: Any) -> tuple[LaunchContext, FlaskClient, Xapi]:
+    """A tenant, a learner's launch into it, the learner's browser, and a reader for the tenant's LRS."""
+    slug, key, secret = new_credential(app, ["all"])
+    with app.extensions["hocvu.db"].session() as s:
+        tenant_id = credentials.get_tenant(s, slug).id
+    launch = LaunchContext(tenant_id=tenant_id, registration_id=kw.pop("registration_id", 0), issuer=issuer,
+                           deployment_id="dep-1", sub=f"hv-{uuid.uuid4().hex[:10]}", name=name, roles=(),
+                           resource_link_id=f"rl-{uuid.uuid4().hex[:8]}", target=target, **kw)
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["lti_launch"] = launch.to_session()
+        sess["player_csrf"] = CSRF
+    return launch, client, Xapi(app.test_client(), key, secret, version="2.0.0")
+
+
+def read(xapi: Xapi, launch: LaunchContext) -> list[dict[str, Any]]:
+    res = xapi.get("statements", registration=registration_for(launch), ascending="true")
+    assert res.status_code == 200, res.get_data(as_text=True)
+    return res.get_json()["statements"]  # type: ignore[no-any-return]
+
+
+def verbs(statements: list[dict[str, Any]]) -> list[str]:
+    return [s["verb"]["id"].removeprefix(ADL) for s in statements]
+
+
+def categories(st: dict[str, Any]) -> set[str]:
+    return {a["id"] for a in st["context"]["contextActivities"].get("category", [])}
