@@ -4,17 +4,20 @@ reader for the tenant's LRS through the xAPI API (the player writes; the test re
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from lrs import credentials
+from lti_tool.catalogue import load_catalogue
 from lti_tool.launch_context import LaunchContext
 from lti_tool.player_domain import registration_for
 from tests.conftest import Xapi, new_credential
 
 CSRF = "test-form-token"
+SHIPPED = load_catalogue(Path(__file__).resolve().parents[2] / "courses")
 ADL = "http://adlnet.gov/expapi/verbs/"
 BASE = "https://hocvu.vn/xapi/activities/"
 
@@ -47,3 +50,18 @@ def verbs(statements: list[dict[str, Any]]) -> list[str]:
 
 def categories(st: dict[str, Any]) -> set[str]:
     return {a["id"] for a in st["context"]["contextActivities"].get("category", [])}
+
+
+def answers(target: str, wrong: int = 0) -> dict[str, list[str]]:
+    """The right answers to a shipped quiz, with the first ``wrong`` questions answered wrongly."""
+    quiz = SHIPPED.resolve(target).quiz
+    assert quiz is not None
+    out = {}
+    for i, q in enumerate(quiz.questions):
+        right = sorted(q.correct)
+        out[q.id] = right if i >= wrong else [next(c for c in q.choice_ids if c not in q.correct)]
+    return out
+
+
+def form(chosen: dict[str, list[str]], csrf: str = CSRF) -> dict[str, Any]:
+    return {"csrf": csrf, **{f"q.{qid}": choices for qid, choices in chosen.items()}}

@@ -24,33 +24,17 @@ from lti_tool.player_grades import hand_off_grade, link_grade
 from lti_tool.player_statements import CMI5_CATEGORY, EXT_MASTERY, EXT_SESSION, MOVEON_CATEGORY
 from lti_tool.player_storage import QuizAttempt
 from tests.conftest import Xapi
-from tests.lti.player_support import BASE, CSRF, categories, open_player, read, verbs
+from tests.lti.player_support import BASE, CSRF, SHIPPED, answers, categories, form, open_player, read, verbs
 
 COURSE = "course/an-toan-khong-gian-mang"
 MODULE = f"{COURSE}/module/phong-tranh-va-xu-ly"
 QUIZ = f"{MODULE}/quiz/kiem-tra"  # 8 questions, 75% to pass, 10 minutes
 UNTIMED = "course/ky-nang-so-vneid/module/vneid-dich-vu-cong/quiz/kiem-tra-cuoi-khoa"
 ISSUER = "https://lms.mof.example.vn"
-SHIPPED = cat_mod.load_catalogue(Path(__file__).resolve().parents[2] / "courses")
 
 
 def setup(app: Flask, target: str = COURSE, **kw: Any) -> tuple[LaunchContext, FlaskClient, Xapi]:
     return open_player(app, target, issuer=ISSUER, **kw)
-
-
-def answers(target: str, wrong: int = 0) -> dict[str, list[str]]:
-    """The right answers to a shipped quiz, with the first ``wrong`` questions answered wrongly."""
-    quiz = SHIPPED.resolve(target).quiz
-    assert quiz is not None
-    out = {}
-    for i, q in enumerate(quiz.questions):
-        right = sorted(q.correct)
-        out[q.id] = right if i >= wrong else [next(c for c in q.choice_ids if c not in q.correct)]
-    return out
-
-
-def form(chosen: dict[str, list[str]]) -> dict[str, Any]:
-    return {"csrf": CSRF, **{f"q.{qid}": choices for qid, choices in chosen.items()}}
 
 
 def attempts_of(app: Flask, launch: LaunchContext) -> list[QuizAttempt]:
