@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hocvu.settings import Settings
+from lrs import credentials
+from lrs.errors import XapiError
 from lrs.storage import Database, Tenant
 from lti_tool import keys
 from lti_tool.ags import retry_pending_scores
@@ -22,7 +24,7 @@ from lti_tool.dynamic_registration import create_invite
 from lti_tool.errors import LtiError
 from lti_tool.launch_cache import make_cache
 from lti_tool.message_launch import TimeoutSession
-from lti_tool.registrations import PlatformSpec, add_platform, describe, list_platforms, tenant_by_slug
+from lti_tool.registrations import PlatformSpec, add_platform, describe, list_platforms
 from lti_tool.services import LtiTool
 
 
@@ -34,7 +36,7 @@ def _session() -> Iterator[tuple[Session, Settings]]:
     try:
         yield session, settings
         session.commit()
-    except LtiError as err:
+    except (LtiError, XapiError) as err:  # XapiError: lrs.credentials (e.g. an unknown tenant)
         session.rollback()
         raise click.ClickException(err.message) from None
     finally:
@@ -72,7 +74,7 @@ def platform_add(tenant_slug: str, issuer: str, client_id: str, deployment_ids: 
                  token_url: str, keyset_url: str, auth_audience: str | None, name: str, as_json: bool) -> None:
     """Register an LMS (or add deployment ids to its registration)."""
     with _session() as (session, settings):
-        tenant = tenant_by_slug(session, tenant_slug)
+        tenant = credentials.get_tenant(session, tenant_slug)
         spec = PlatformSpec(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url, token_url=token_url,
                             keyset_url=keyset_url, auth_audience=auth_audience, name=name)
         row = add_platform(session, tenant, spec, deployment_ids)
@@ -92,7 +94,7 @@ def platform_add(tenant_slug: str, issuer: str, client_id: str, deployment_ids: 
 def platform_list(tenant_slug: str | None, as_json: bool) -> None:
     """List registrations, per tenant."""
     with _session() as (session, _):
-        tenant = tenant_by_slug(session, tenant_slug) if tenant_slug else None
+        tenant = credentials.get_tenant(session, tenant_slug) if tenant_slug else None
         slugs = {t.id: t.slug for t in session.scalars(select(Tenant))}
         rows = [describe(r, slugs.get(r.tenant_id, "?")) for r in list_platforms(session, tenant)]
     if as_json:
@@ -149,7 +151,7 @@ def register_url(tenant_slug: str, days: int, as_json: bool) -> None:
     from datetime import timedelta
 
     with _session() as (session, settings):
-        tenant = tenant_by_slug(session, tenant_slug)
+        tenant = credentials.get_tenant(session, tenant_slug)
         invite, token = create_invite(session, tenant, ttl=timedelta(days=days))
         url = f"{settings.public_url.rstrip('/')}/lti/register/{tenant.slug}?invite={token}"
         data = {"tenant": tenant.slug, "url": url, "expires": invite.expires.isoformat()}

@@ -10,6 +10,8 @@ authenticated platform asking for something it is not allowed (an unknown deploy
 
 from __future__ import annotations
 
+from werkzeug.exceptions import HTTPException
+
 
 class LtiError(Exception):
     """Base of every error the LTI tool answers with."""
@@ -21,6 +23,18 @@ class LtiError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def as_lti_error(exc: Exception, what: str) -> LtiError:
+    """An HTTP exception (404, 405, ...) or an unexpected one, as the tool's error page shows it:
+    werkzeug's status kept, anything else a 500 that says nothing of its cause."""
+    if isinstance(exc, HTTPException):
+        err = LtiError(exc.description or exc.name)
+        err.status, err.code, err.title = exc.code or 400, exc.name.lower().replace(" ", "_"), exc.name
+        return err
+    err = LtiError(f"{what} failed to handle this request; it has been logged")
+    err.status, err.code, err.title = 500, "server_error", "Lỗi máy chủ / Server error"
+    return err
 
 
 class BadLaunch(LtiError):

@@ -19,7 +19,7 @@ from werkzeug.routing import BuildError
 from lrs.storage import Database
 from lti_tool import claims as lti
 from lti_tool import deep_linking, dynamic_registration, http_admin, keys
-from lti_tool.errors import BadLaunch, LaunchForbidden, LtiError
+from lti_tool.errors import BadLaunch, LaunchForbidden, LtiError, as_lti_error
 from lti_tool.launch_cache import make_cache
 from lti_tool.message_launch import HubMessageLaunch, HubOIDCLogin, TimeoutSession, restore_launch
 from lti_tool.services import EXTENSION, LtiTool
@@ -188,14 +188,9 @@ def _render_lti_error(err: LtiError) -> Response:
 
 @bp.errorhandler(Exception)
 def _render_unexpected(exc: Exception) -> Response:
-    if isinstance(exc, HTTPException):
-        err = LtiError(exc.description or exc.name)
-        err.status, err.code, err.title = exc.code or 400, exc.name.lower().replace(" ", "_"), exc.name
-        return _render_lti_error(err)
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    err = LtiError("the LTI tool failed to handle this request; it has been logged")
-    err.status, err.code, err.title = 500, "server_error", "Lỗi máy chủ / Server error"
-    return _render_lti_error(err)
+    if not isinstance(exc, HTTPException):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+    return _render_lti_error(as_lti_error(exc, "the LTI tool"))
 
 
 def init_app(app: Flask, cfg: LtiConfig) -> LtiTool:

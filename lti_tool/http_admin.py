@@ -30,7 +30,14 @@ from lrs.credentials import Principal, authenticate
 from lrs.errors import Unauthorized
 from lrs.storage import Tenant
 from lti_tool.dynamic_registration import create_invite
-from lti_tool.errors import AdminForbidden, AdminUnauthorized, CsrfFailed, LtiError, MissingDeploymentId
+from lti_tool.errors import (
+    AdminForbidden,
+    AdminUnauthorized,
+    CsrfFailed,
+    LtiError,
+    MissingDeploymentId,
+    as_lti_error,
+)
 from lti_tool.registrations import PlatformSpec, add_platform, describe, list_platforms
 from lti_tool.services import EXTENSION, LtiTool
 
@@ -198,11 +205,6 @@ def _admin_error(err: LtiError) -> Response:
 @bp.errorhandler(Exception)
 def _admin_unexpected(exc: Exception) -> Any:
     # Without this the app-wide xAPI handlers would answer these HTML pages with JSON.
-    if isinstance(exc, HTTPException):
-        err = LtiError(exc.description or exc.name)
-        err.status, err.code, err.title = exc.code or 400, exc.name.lower().replace(" ", "_"), exc.name
-        return _render_error(err)
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    err = LtiError("the admin page failed to handle this request; it has been logged")
-    err.status, err.code, err.title = 500, "server_error", "Lỗi máy chủ / Server error"
-    return _render_error(err)
+    if not isinstance(exc, HTTPException):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+    return _render_error(as_lti_error(exc, "the admin page"))

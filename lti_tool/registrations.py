@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lrs.storage import Tenant
-from lti_tool.errors import Conflict, InvalidConfiguration, NotFound
+from lti_tool.errors import Conflict, InvalidConfiguration
 from lti_tool.storage import LtiDeployment, LtiRegistration
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -44,13 +44,6 @@ def check_url(label: str, url: str, *, issuer: bool = False) -> str:
     if issuer and (parts.query or parts.fragment):
         raise InvalidConfiguration(f"{label} must not have a query or fragment: {url}")
     return url
-
-
-def tenant_by_slug(session: Session, slug: str) -> Tenant:
-    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
-    if tenant is None:
-        raise NotFound(f"no tenant {slug}")
-    return tenant
 
 
 def add_platform(session: Session, tenant: Tenant, spec: PlatformSpec, deployment_ids: Iterable[str],

@@ -61,7 +61,7 @@ def platform_form(**overrides: str) -> dict[str, str]:
 
 def stored(env: Env, slug: str) -> list[LtiRegistration]:
     with env.db.session() as session:
-        tenant = registrations.tenant_by_slug(session, slug)
+        tenant = credentials.get_tenant(session, slug)
         rows = registrations.list_platforms(session, tenant)
         for row in rows:
             _ = row.deployments  # load them before the session closes
@@ -110,7 +110,7 @@ def test_revoked_credential_is_unauthorized(lti_env: Env) -> None:
 def test_listing_shows_only_the_tenants_registrations(lti_env: Env, lms: Lms) -> None:
     other = admin_for(lti_env)  # another tenant, with its own LMS
     with lti_env.db.session() as session:
-        tenant = registrations.tenant_by_slug(session, other.slug)
+        tenant = credentials.get_tenant(session, other.slug)
         registrations.add_platform(session, tenant, PlatformSpec(
             issuer="https://other-lms.example.vn", client_id="other-client",
             auth_login_url="https://other-lms.example.vn/auth", token_url="https://other-lms.example.vn/token",
