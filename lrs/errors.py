@@ -44,9 +44,6 @@ class NotFound(XapiError):
     status, code = 404, "not_found"
 
 
-class MethodNotAllowed(XapiError):
-    status, code = 405, "method_not_allowed"
-
 
 class Conflict(XapiError):
     status, code = 409, "conflict"
@@ -60,12 +57,6 @@ class PayloadTooLarge(XapiError):
     status, code = 413, "payload_too_large"
 
 
-class UnsupportedMediaType(XapiError):
-    status, code = 415, "unsupported_media_type"
-
-
-class TooManyRequests(XapiError):
-    status, code = 429, "too_many_requests"
 
 
 class ServerError(XapiError):

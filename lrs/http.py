@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from lrs.credentials import Principal, authenticate
-from lrs.errors import BadRequest, PayloadTooLarge, Unauthorized, XapiError
+from lrs.errors import BadRequest, PayloadTooLarge, ServerError, Unauthorized, XapiError
 from lrs.json_text import loads_strict
 from lrs.storage import Database
 from lrs.versions import ABOUT_VERSIONS, VERSION_HEADER, XapiVersion, negotiate
@@ -162,9 +162,7 @@ def _render_unexpected(exc: Exception) -> Response:
         raise exc
     # Never a stack trace on the wire; the log keeps it for operators.
     log.exception("unhandled error on %s %s", request.method, request.path)
-    err = XapiError("the LRS failed to handle this request; it has been logged")
-    err.status, err.code = 500, "server_error"
-    return render_error(err)
+    return render_error(ServerError("the LRS failed to handle this request; it has been logged"))
 
 
 def read_json_body() -> Any:
