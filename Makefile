@@ -12,7 +12,7 @@ $(BIN)/activate:
 
 $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,face]'
+	$(BIN)/pip install --quiet -e '.[test,face,connectors]'
 	touch $@
 
 install: $(VENV)/.installed
