@@ -167,8 +167,9 @@ def _register_package_commands() -> None:
     from hocvu.cli_face import face
     from hocvu.cli_identity import identity
     from hocvu.cli_lti import lti
+    from hocvu.cli_national import national
 
-    for group in (courses, face, identity, lti):
+    for group in (courses, face, identity, lti, national):
         main.add_command(group)
 
 

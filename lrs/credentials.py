@@ -7,6 +7,8 @@ authentication off the hot path of statement ingest.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -19,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lrs.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from lrs.storage import Credential, Tenant
+from lrs.storage import Credential, NationalCredential, Tenant
 
 # xAPI 1.0.3 Part Three §4.2, table "OAuth Scope".
 SCOPES = (
@@ -34,6 +36,8 @@ SCOPES = (
 )
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 AUTHORITY_HOME = "https://hocvu.vn/credentials"
+# Cross-tenant roles (DESIGN.md "Data": a separate role for national analysts and auditors).
+NATIONAL_ROLES = ("auditor", "analyst")
 
 
 @dataclass(frozen=True)
@@ -123,3 +127,66 @@ def authenticate(session: Session, key: str, secret: str) -> Principal:
         raise Unauthorized("this credential has been revoked")
     return Principal(credential_id=cred.id, tenant_id=cred.tenant_id, key=cred.key,
                      scopes=frozenset(cred.scopes), authority=cred.authority)
+
+
+def parse_basic(header: str | None) -> tuple[str, str]:
+    """(key, secret) from an HTTP Basic Authorization header (RFC 7617), or Unauthorized."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "basic" or not token:
+        # xAPI 1.0.3 Part Three §4.1: every request but About needs authentication.
+        raise Unauthorized("send HTTP Basic credentials (key:secret) in the Authorization header")
+    try:
+        key, sep, secret = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("the Authorization header is not valid Basic credentials") from None
+    if not sep:
+        raise Unauthorized("the Authorization header is not valid Basic credentials")
+    return key, secret
+
+
+@dataclass(frozen=True)
+class NationalPrincipal:
+    """A national auditor or analyst: reaches every tenant, within what the role allows."""
+
+    credential_id: int
+    key: str
+    role: str
+    name: str
+
+    def require_role(self, *roles: str) -> None:
+        if self.role not in roles:
+            raise Forbidden(f"this needs the {' or '.join(roles)} role; this credential is {self.role}")
+
+
+def create_national_credential(session: Session, role: str, name: str) -> tuple[NationalCredential, str]:
+    """Make an auditor or analyst credential; the secret is returned this once and never stored."""
+    if role not in NATIONAL_ROLES:
+        raise BadRequest(f"unknown role {role!r}; choose from {', '.join(NATIONAL_ROLES)}")
+    secret = secrets.token_urlsafe(32)
+    cred = NationalCredential(key=f"hv{role[:2]}_" + secrets.token_hex(10), secret_hash=hash_secret(secret),
+                              role=role, name=name, created=now_utc())
+    session.add(cred)
+    session.flush()
+    return cred, secret
+
+
+def revoke_national_credential(session: Session, key: str) -> NationalCredential:
+    cred = session.scalar(select(NationalCredential).where(NationalCredential.key == key))
+    if cred is None:
+        raise NotFound(f"no national credential {key!r}")
+    if cred.revoked is None:
+        cred.revoked = now_utc()
+    return cred
+
+
+def authenticate_national(session: Session, authorization: str | None) -> NationalPrincipal:
+    """The national principal behind an HTTP Basic header. A tenant's key is refused here, as a
+    national key is refused by the xAPI resources: the two kinds never stand in for each other."""
+    key, secret = parse_basic(authorization)
+    cred = session.scalar(select(NationalCredential).where(NationalCredential.key == key))
+    expected = cred.secret_hash if cred else hash_secret(secrets.token_urlsafe(8))
+    if not hmac.compare_digest(expected, hash_secret(secret)) or cred is None:
+        raise Unauthorized("unknown national key or wrong secret")
+    if cred.revoked is not None:
+        raise Unauthorized("this credential has been revoked")
+    return NationalPrincipal(credential_id=cred.id, key=cred.key, role=cred.role, name=cred.name)

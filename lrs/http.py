@@ -6,8 +6,6 @@ onto one blueprint mounted at ``/xapi`` and renders every error as ``{"error": {
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 from dataclasses import dataclass
@@ -18,8 +16,8 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from lrs.credentials import Principal, authenticate
-from lrs.errors import BadRequest, PayloadTooLarge, ServerError, Unauthorized, XapiError
+from lrs.credentials import Principal, authenticate, parse_basic
+from lrs.errors import BadRequest, PayloadTooLarge, ServerError, XapiError
 from lrs.json_text import loads_strict
 from lrs.storage import Database
 from lrs.versions import ABOUT_VERSIONS, VERSION_HEADER, XapiVersion, negotiate
@@ -77,28 +75,13 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(body, status=status, headers=headers or {}, content_type="application/json; charset=utf-8")
 
 
-def _basic_credentials() -> tuple[str, str]:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "basic" or not token:
-        # xAPI 1.0.3 Part Three §4.1: every request but About needs authentication.
-        raise Unauthorized("send HTTP Basic credentials (key:secret) in the Authorization header")
-    try:
-        key, sep, secret = base64.b64decode(token.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise Unauthorized("the Authorization header is not valid Basic credentials") from None
-    if not sep:
-        raise Unauthorized("the Authorization header is not valid Basic credentials")
-    return key, secret
-
-
 @bp.before_request
 def _open_call() -> Response | None:
     if request.method == "OPTIONS":  # CORS preflight: browsers send it without credentials
         return Response(status=204, headers=CORS_HEADERS)
     if request.endpoint == "xapi.about":
         return None
-    key, secret = _basic_credentials()
+    key, secret = parse_basic(request.headers.get("Authorization"))
     try:
         version = negotiate(request.headers.get(VERSION_HEADER))
     except BadRequest:

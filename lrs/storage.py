@@ -67,6 +67,21 @@ class Credential(Base):
     revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class NationalCredential(Base):
+    """A cross-tenant credential for national auditors (read-only, every access logged) and
+    analysts (pseudonymised exports only). Kept apart from tenant credentials so no tenant's
+    xAPI scope can ever grant cross-tenant reach."""
+
+    __tablename__ = "national_credentials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class Statement(Base):
     __tablename__ = "statements"
     __table_args__ = (

@@ -69,3 +69,15 @@ def test_demo_seed_prints_credential_once(workdir: Path) -> None:
     assert "xAPI endpoint: http://127.0.0.1:8000/xapi/" in first and "demo secret:" in first
     second = hocvu(workdir, "demo", "seed").stdout
     assert "demo secret" not in second and "exists" in second
+
+
+def test_national_credential_lifecycle(workdir: Path) -> None:
+    c = json.loads(hocvu(workdir, "national", "create", "--role", "auditor", "--name", "Kiểm toán", "--json").stdout)
+    assert c["key"].startswith("hvau_") and c["role"] == "auditor" and len(c["secret"]) > 30
+    listed = json.loads(hocvu(workdir, "national", "list", "--json").stdout)
+    assert {"key": c["key"], "role": "auditor", "name": "Kiểm toán", "revoked": False} in listed
+    assert "secret" not in json.dumps(listed)
+    hocvu(workdir, "national", "revoke", c["key"])
+    assert json.loads(hocvu(workdir, "national", "list", "--json").stdout)[-1]["revoked"] is True
+    r = hocvu(workdir, "national", "create", "--role", "root", "--name", "x", check=False)
+    assert r.returncode != 0 and "root" in r.stderr
