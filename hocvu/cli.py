@@ -166,10 +166,11 @@ def _register_package_commands() -> None:
     from hocvu.cli_courses import courses
     from hocvu.cli_face import face
     from hocvu.cli_identity import identity
+    from hocvu.cli_import import import_group
     from hocvu.cli_lti import lti
     from hocvu.cli_national import national
 
-    for group in (courses, face, identity, lti, national):
+    for group in (courses, face, identity, import_group, lti, national):
         main.add_command(group)
 
 
