@@ -7,6 +7,10 @@ import logging
 
 from flask import Flask
 
+from connectors.export import pseudonym_key
+from connectors.http_reports import ReportsConfig
+from connectors.http_reports import init_app as init_reports
+from connectors.report_settings import min_group_from_env
 from hocvu.background import PeriodicTask
 from hocvu.settings import Settings
 from identity.http import init_app as init_identity
@@ -40,6 +44,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
         app.extensions["hocvu.score_retries"] = PeriodicTask(
             "ags-score-retries", settings.score_retry_seconds, lambda: retry_pending_scores(tool)).start()
     init_player(app)
+    # Analysts' pseudonyms get their own key derived from the app secret (see connectors.export).
+    init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
+                                    min_group=min_group_from_env()))
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app, max_body=settings.max_body_bytes)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

@@ -1,0 +1,158 @@
+"""The reports dashboard in a real browser: headless Chromium (Debian's chromium and chromium-driver)
+driven by Selenium against the app on a loopback port. It checks the charts rendered (inline SVG
+elements with a real size and drawn bars) and that the page asked for nothing outside its origin
+(Chrome's own network log, not the page's word for it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from identity.stamp import stamp_statement
+from lrs import credentials
+from tests.conftest import new_credential, statement
+from tests.connectors.export_support import MATCH, NO_MATCH, course_context, learner, stamp, verb
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (make browser, or apt-get install -y chromium chromium-driver)")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1600")
+CHARTS = ("enrolments-by-week", "rates-by-tenant", "rates-by-course", "rates-by-province", "time-by-course")
+
+
+@pytest.fixture(scope="module")
+def server(sqlite_app: Flask) -> Iterator[str]:
+    srv = make_server("127.0.0.1", 0, sqlite_app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM  # type: ignore[assignment]
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # every request the page makes
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def sign_in(browser: Any, key: str, secret: str) -> None:
+    """HTTP Basic as a browser sends it once the person typed the key and secret in its prompt."""
+    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}})
+
+
+def requested_urls(browser: Any) -> list[str]:
+    urls = []
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+    return urls
+
+
+def seed(app: Flask) -> tuple[str, str, str]:
+    """A tenant with 8 learners in one course: enough (k = 5) for every chart to have bars."""
+    slug, key, secret = new_credential(app, ["all"])
+    client = app.test_client()
+    course = f"https://hocvu.vn/courses/{uuid.uuid4().hex[:8]}"
+    sent = []
+    for i in range(8):
+        ctx = course_context(str(uuid.uuid4()), course=course)
+        who = learner(f"b-{i}")
+        sent.append(statement(id=str(uuid.uuid4()), actor=who, verb=verb("completed"), context=ctx,
+                              result={"completion": True, "duration": f"PT{10 + i}M"}))
+        judged = statement(id=str(uuid.uuid4()), actor=who, verb=verb("passed" if i % 3 else "failed"),
+                           context=ctx, result={"success": bool(i % 3), "score": {"scaled": 0.8}})
+        sent.append(stamp_statement(judged, stamp(2, MATCH if i % 2 else NO_MATCH)))
+    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+    r = client.post("/xapi/statements", json=sent, headers={"Authorization": f"Basic {token}",
+                                                             "X-Experience-API-Version": "1.0.3"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return slug, key, secret
+
+
+def submit_filters(browser: Any) -> None:
+    old = browser.find_element(By.TAG_NAME, "h1")
+    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(old))  # the new page has loaded
+
+
+def charts_rendered(browser: Any) -> None:
+    for chart_id in CHARTS:
+        svg = browser.find_element(By.CSS_SELECTOR, f"figure#{chart_id} > svg")
+        width, height, shapes = browser.execute_script(
+            "const r = arguments[0].getBoundingClientRect();"
+            "return [r.width, r.height, arguments[0].querySelectorAll('path, use').length];", svg)
+        assert width > 100 and height > 100 and shapes > 10, chart_id
+
+
+def test_the_dashboard_renders_its_charts_offline(sqlite_app: Flask, server: str, browser: Any,
+                                                  tmp_path: Path) -> None:
+    _, key, secret = seed(sqlite_app)
+    sign_in(browser, key, secret)
+    browser.get(f"{server}/reports/")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Báo cáo học tập / Learning report"
+    charts_rendered(browser)
+    # Eight learners: the tenant's row is published, with its figures.
+    row = browser.find_element(By.CSS_SELECTOR, "#table-tenant tbody tr")
+    assert row.get_attribute("data-suppressed") == "" and row.find_elements(By.TAG_NAME, "td")[1].text == "8"
+    browser.save_screenshot(str(tmp_path / "dashboard.png"))
+    urls = requested_urls(browser)
+    assert urls and all(u.startswith(server + "/") or u.startswith(("data:", "about:")) for u in urls), urls
+
+    # The filter form: a date range in which nothing was stored leaves empty charts, not errors.
+    browser.find_element(By.NAME, "since").send_keys("01/01/2020")
+    browser.find_element(By.NAME, "until").send_keys("01/02/2020")
+    submit_filters(browser)
+    assert "since=2020-01-01" in browser.current_url
+    assert browser.find_element(By.CSS_SELECTOR, "#table-tenant tr.total").get_attribute("data-suppressed") == "small"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "figure.chart > svg")) == len(CHARTS)
+
+
+def test_a_national_analyst_chooses_a_tenant_and_sees_pseudonymised_figures(sqlite_app: Flask, server: str,
+                                                                           browser: Any) -> None:
+    slug, _, _ = seed(sqlite_app)
+    with sqlite_app.extensions["hocvu.db"].session() as s:
+        cred, secret = credentials.create_national_credential(s, "analyst", "browser test")
+        s.commit()
+        key = cred.key
+    sign_in(browser, key, secret)
+    browser.get(f"{server}/reports/")
+    browser.find_element(By.CSS_SELECTOR, f'select[name="tenant"] option[value="{slug}"]').click()
+    submit_filters(browser)
+    assert f"tenant={slug}" in browser.current_url
+    assert browser.find_element(By.ID, "pseudonymised").is_displayed()
+    charts_rendered(browser)
+    cells = browser.find_elements(By.CSS_SELECTOR, "#table-tenant tr.total td")
+    assert cells[1].text == "8"
+    urls = requested_urls(browser)
+    assert all(u.startswith(server + "/") or u.startswith(("data:", "about:")) for u in urls), urls
