@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lrs.storage import IRI_LEN, Base
+from lrs.storage import IRI_LEN, Base, SeqInt
 
 
 class LearnerRecord(Base):
@@ -33,4 +33,78 @@ class LearnerRecord(Base):
     # Anything else the roster had, kept as given (column name -> text).
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- forwarding (connectors.forwarding) --------------------------------------------------------
+
+
+class ForwardTarget(Base):
+    """Another LRS that receives a copy of one tenant's statements. ``cursor_seq``: every
+    statement of the tenant with ``seq`` at or below it has been delivered or set aside (filtered
+    out, or handed to ``forward_items``). The secret is sealed with a key derived from the app
+    secret and never shown again."""
+
+    __tablename__ = "forward_targets"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_forward_targets_tenant_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(IRI_LEN))
+    auth_key: Mapped[str] = mapped_column(String(255))
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    xapi_version: Mapped[str] = mapped_column(String(8))
+    verb_prefix: Mapped[str | None] = mapped_column(String(IRI_LEN), nullable=True)
+    activity_prefix: Mapped[str | None] = mapped_column(String(IRI_LEN), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    batch_size: Mapped[int] = mapped_column(Integer, default=100)
+    cursor_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Consecutive failed rounds (connection refused, 5xx, 429...): drives the backoff.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_success: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A delivery round holds the target (one round at a time across processes and workers).
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ForwardItem(Base):
+    """A statement that left a target's ordered stream: rejected by the target (``queued`` for
+    another attempt, ``dead`` after too many) or committed after the cursor had passed its seq
+    (``queued``, reason "late commit")."""
+
+    __tablename__ = "forward_items"
+    __table_args__ = (Index("ix_forward_items_due", "target_id", "state", "next_attempt"),)
+    target_id: Mapped[int] = mapped_column(ForeignKey("forward_targets.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(8))  # queued | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ForwardGap(Base):
+    """Statement seqs ``lo..hi`` not (yet) visible while a higher one is: a transaction still
+    running, or a number no commit will ever use (rollback, ON CONFLICT). See forward_horizon."""
+
+    __tablename__ = "forward_gaps"
+    lo: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=False)
+    hi: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ForwardHorizon(Base):
+    """One row: how far the statements table has been scanned for gaps, and ``safe_seq``, the
+    highest seq below which no statement can still appear (save late commits, see
+    forward_horizon). Delivery never reads past it."""
+
+    __tablename__ = "forward_horizon"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    scanned_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    safe_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from connectors.export import pseudonym_key
 from connectors.http_reports import ReportsConfig
@@ -22,6 +22,29 @@ from lti_tool.ags import retry_pending_scores
 from lti_tool.http import LtiConfig
 from lti_tool.http import init_app as init_lti
 from lti_tool.player import init_player
+
+
+def init_forwarding(app: Flask, settings: Settings, database: Database) -> object | None:
+    """Statement forwarding (connectors.tasks). A successful statement write only nudges the
+    forwarder; delivery runs on its thread or a Celery worker, never inside the request."""
+    try:  # celery and tincan come with the `connectors` extra
+        from connectors.forwarding import ForwardConfig
+        from connectors.tasks import Forwarder
+    except ImportError as exc:
+        logging.getLogger(__name__).warning("statement forwarding is off: %s (install hocvu[connectors])", exc)
+        return None
+    forwarder = Forwarder(database, ForwardConfig.from_secret(settings.secret_key), settings.broker_url)
+    app.extensions["hocvu.forwarder"] = forwarder
+    if settings.forward_seconds > 0:
+        forwarder.start(settings.forward_seconds)
+
+    @app.after_request
+    def _nudge_forwarding(response: Response) -> Response:
+        if request.path == "/xapi/statements" and request.method in ("POST", "PUT") and response.status_code < 300:
+            forwarder.nudge()
+        return response
+
+    return forwarder
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None,
@@ -44,6 +67,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
         app.extensions["hocvu.score_retries"] = PeriodicTask(
             "ags-score-retries", settings.score_retry_seconds, lambda: retry_pending_scores(tool)).start()
     init_player(app)
+    init_forwarding(app, settings, database)
     # Analysts' pseudonyms get their own key derived from the app secret (see connectors.export).
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
                                     min_group=min_group_from_env()))

@@ -166,12 +166,13 @@ def _register_package_commands() -> None:
     from hocvu.cli_courses import courses
     from hocvu.cli_export import export, report
     from hocvu.cli_face import face
+    from hocvu.cli_forward import forward
     from hocvu.cli_identity import identity
     from hocvu.cli_import import import_group
     from hocvu.cli_lti import lti
     from hocvu.cli_national import national
 
-    for group in (courses, export, face, identity, import_group, lti, national, report):
+    for group in (courses, export, face, forward, identity, import_group, lti, national, report):
         main.add_command(group)
 
 

@@ -44,6 +44,10 @@ class Settings:
     # Seconds between rounds of AGS score retries in the web process (0: off, e.g. when a cron
     # job or Celery beat runs `hocvu lti retry-scores` instead). On by default from the environment.
     score_retry_seconds: float = 0
+    # Statement forwarding (connectors.tasks): seconds between delivery kicks in the web process,
+    # besides the nudge each stored statement gives (0: off; eager in-process delivery unless
+    # HOCVU_BROKER_URL names a broker, then kicks are published for `hocvu forward worker`).
+    forward_seconds: float = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,4 +62,5 @@ class Settings:
             max_page_size=_env_int("HOCVU_MAX_PAGE_SIZE", defaults.max_page_size),
             public_url=env.get("HOCVU_PUBLIC_URL", defaults.public_url),
             score_retry_seconds=float(env.get("HOCVU_SCORE_RETRY_SECONDS", "60")),
+            forward_seconds=float(env.get("HOCVU_FORWARD_SECONDS") or 30),
         )
