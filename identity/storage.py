@@ -16,7 +16,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, SmallInteger, String, UniqueConstraint, select
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    delete,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -62,6 +73,25 @@ class IdentityBinding(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("identity_accounts.id"), index=True)
     external_issuer: Mapped[str] = mapped_column(String(MAX_ISSUER))
     external_subject: Mapped[str] = mapped_column(String(MAX_SUBJECT))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FaceEnrolment(Base):
+    """A VNeID account's face reference, kept only with the learner's explicit consent (issue 4).
+
+    ``ciphertext`` is ``face_check.FaceService.enrol``'s output: the embedding (128 numbers, no
+    picture) sealed with AES-256-GCM under the hub's face key and bound to the account's
+    pseudonymous subject. One per account; withdrawing consent deletes the row. National like the
+    account it belongs to: no tenant owns a person's face.
+    """
+
+    __tablename__ = "face_enrolments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("identity_accounts.id"), unique=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    model: Mapped[str] = mapped_column(String(64))      # e.g. "Dlib": embeddings of other models do not compare
+    detector: Mapped[str] = mapped_column(String(64))
+    consent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -131,3 +161,31 @@ def account_for_external(session: Session, *, tenant_id: int, issuer: str, subje
     """The account an external identity is bound to in ``tenant_id``, or None."""
     binding = _find_binding(session, tenant_id, issuer, subject)
     return session.get(IdentityAccount, binding.account_id) if binding else None
+
+
+# --- face enrolments ---------------------------------------------------------------------------
+
+
+def face_enrolment(session: Session, account_id: int) -> FaceEnrolment | None:
+    return session.scalar(select(FaceEnrolment).where(FaceEnrolment.account_id == account_id))
+
+
+def save_face_enrolment(session: Session, account_id: int, *, ciphertext: bytes, model: str, detector: str,
+                        consent_at: datetime, now: datetime | None = None) -> FaceEnrolment:
+    """Keeps the account's (new) face reference; enrolling again replaces the old one, so there is
+    never more than one to delete. The caller commits."""
+    get_account(session, account_id)
+    row = face_enrolment(session, account_id)
+    if row is None:
+        row = FaceEnrolment(account_id=account_id, created=now or _now())
+        session.add(row)
+    row.ciphertext, row.model, row.detector, row.consent_at = bytes(ciphertext), model, detector, consent_at
+    session.flush()
+    return row
+
+
+def delete_face_enrolment(session: Session, account_id: int) -> bool:
+    """Consent withdrawn: the reference is deleted (not flagged), so nothing biometric remains.
+    True when there was one. The caller commits."""
+    result = session.execute(delete(FaceEnrolment).where(FaceEnrolment.account_id == account_id))
+    return bool(getattr(result, "rowcount", 0))

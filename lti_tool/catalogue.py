@@ -75,6 +75,17 @@ class Question:
 
 
 @dataclass(frozen=True)
+class IdentityRequirement:
+    """A quiz that requires identity assurance (``schemas.course.IdentitySchema``): VNeID sign-in
+    at ``min_level`` or above and a face check before the attempt, repeated every
+    [recheck_min_seconds, recheck_max_seconds] during it when those are set."""
+
+    min_level: int = 2
+    recheck_min_seconds: int | None = None
+    recheck_max_seconds: int | None = None
+
+
+@dataclass(frozen=True)
 class Quiz:
     id: str
     target: str
@@ -83,6 +94,7 @@ class Quiz:
     passing_score: float
     time_limit_seconds: int | None
     questions: tuple[Question, ...]
+    identity: IdentityRequirement | None = None  # None: no identity assurance required
 
     @property
     def max_score(self) -> int:
@@ -237,6 +249,15 @@ class Catalogue:
 
 # --- building the domain types from validated data ---------------------------------------------
 
+def _identity(own: dict[str, Any] | None, course: dict[str, Any] | None) -> IdentityRequirement | None:
+    """The quiz's own ``identity``, else the course's; None when neither requires it."""
+    data = own if own is not None else course
+    if not data or not data["required"]:
+        return None
+    recheck = data.get("recheck") or {}
+    return IdentityRequirement(data["min_level"], recheck.get("min_seconds"), recheck.get("max_seconds"))
+
+
 def _course(data: dict[str, Any], source: str) -> Course:
     ct = f"course/{data['id']}"
     modules = []
@@ -256,7 +277,8 @@ def _course(data: dict[str, Any], source: str) -> Course:
                  questions=tuple(Question(id=x["id"], type=x["type"], text=x["text"],
                                           choices=tuple(Choice(c["id"], c["text"]) for c in x["choices"]),
                                           correct=frozenset(x["correct"]), points=x["points"],
-                                          explanation=x.get("explanation")) for x in q["questions"]))
+                                          explanation=x.get("explanation")) for x in q["questions"]),
+                 identity=_identity(q.get("identity"), data.get("identity")))
             for q in m["quizzes"])
         modules.append(Module(m["id"], mt, m["title"], lessons, quizzes))
     return Course(data["id"], ct, data["title"], data["description"], tuple(modules), source)

@@ -22,6 +22,7 @@ from lrs.storage import Database
 from lti_tool import player_quiz as quiz_domain
 from lti_tool.catalogue import Catalogue, Resolved, default_catalogue, localized
 from lti_tool.launch_context import LaunchContext
+from lti_tool.player_assurance import require_current
 from lti_tool.player_domain import (
     BadInput,
     NoLaunch,
@@ -39,7 +40,7 @@ from lti_tool.player_domain import (
 from lti_tool.player_grades import hand_off_grade
 from lti_tool.player_i18n import LOCALES, normalise, t
 from lti_tool.player_roster import roster_progress
-from lti_tool.player_statements import AuSession
+from lti_tool.player_statements import SEALER_KEY, AuSession
 
 bp = Blueprint("player", __name__, template_folder="templates", static_folder="static/player",
                static_url_path="/static")
@@ -52,8 +53,10 @@ CATALOGUE_EXT = "lti_tool.catalogue"
 
 def init_player(app: Flask, catalogue: Catalogue | None = None) -> None:
     """Mount the player at /player with ``catalogue`` (default: HOCVU_COURSES_DIR or courses/)."""
+    from lti_tool import player_identity  # the identity gate at /player/identity; it uses this module's plumbing
     app.extensions[CATALOGUE_EXT] = catalogue or default_catalogue()
     app.register_blueprint(bp, url_prefix="/player")
+    player_identity.init_app(app)
 
 
 # --- request plumbing -----------------------------------------------------------------------------
@@ -85,6 +88,7 @@ def _locale() -> str:
 def _db() -> Iterator[Session]:
     database: Database = current_app.extensions["hocvu.db"]
     db = database.session()
+    db.info[SEALER_KEY] = current_app.extensions.get(SEALER_KEY)  # stamps and signs assured attempts
     try:
         yield db
         db.commit()
@@ -216,6 +220,7 @@ def _outline_context(db: Session, launch: LaunchContext, resolved: Resolved) -> 
 
 
 def _quiz_context(db: Session, launch: LaunchContext, resolved: Resolved, now: datetime) -> dict[str, Any]:
+    from lti_tool.player_identity import quiz_panel
     quiz = resolved.quiz
     assert quiz is not None
     open_attempt = quiz_domain.open_attempt(db, launch)
@@ -227,7 +232,7 @@ def _quiz_context(db: Session, launch: LaunchContext, resolved: Resolved, now: d
     left = quiz_domain.time_left(mine, now) if mine else None
     return {"quiz": quiz, "attempt": mine, "other_open_url": _view_url(other_open) if other_open else None,
             "last": last, "review": review, "seconds_left": max(0, int(left)) if left is not None else None,
-            "saved": (mine.answers or {}) if mine else {}}
+            "saved": (mine.answers or {}) if mine else {}, "gate": quiz_panel(db, launch, resolved, mine, now)}
 
 
 @bp.get("/roster")
@@ -307,8 +312,9 @@ def start(target: str) -> BaseResponse:
     _set_au(None)
     if expired is not None:
         _hand_off(launch)
+    from lti_tool.player_identity import start_quiz  # through the identity gate when the quiz requires it
     with _db() as db:
-        quiz_domain.start_attempt(db, launch, resolved, now, url_for("player.view", target=target, _external=True))
+        start_quiz(db, launch, resolved, now, url_for("player.view", target=target, _external=True))
     return _see_other(_view_url(target))
 
 
@@ -326,6 +332,7 @@ def answer(target: str) -> Response:
         attempt = quiz_domain.open_attempt(db, launch)
         if attempt is None or attempt.quiz_target != target or resolved.quiz is None:
             raise quiz_domain.AttemptClosed("no open attempt at this quiz")
+        require_current(db, attempt, now)  # an overdue identity recheck holds the answers back
         quiz_domain.save_answer(db, attempt, resolved.quiz, body["question"], choices, now)
     return jsonify(saved=True)
 
@@ -343,6 +350,7 @@ def submit(target: str) -> BaseResponse:
         if attempt is None or attempt.quiz_target != target:
             # Already ended (a double submit, or expired): the quiz page shows its result.
             return _see_other(_view_url(target))
+        require_current(db, attempt, now)
         try:
             quiz_domain.submit(db, launch, resolved, attempt, answers, now)
         except quiz_domain.AttemptClosed:

@@ -100,9 +100,10 @@ def _open_key(launch: LaunchContext) -> str:
 
 
 def start_attempt(db: Session, launch: LaunchContext, resolved: Resolved, now: datetime,
-                  launch_url: str) -> QuizAttempt:
+                  launch_url: str, session_id: str | None = None) -> QuizAttempt:
     """A new attempt, in an AU session of its own (launched, initialized ... terminated), or the
-    open one when it is at this quiz. An open attempt at another quiz of the link is an error."""
+    open one when it is at this quiz. An open attempt at another quiz of the link is an error.
+    ``session_id``: the cmi5 session id to use (an identity gate chose it beforehand)."""
     quiz = _quiz_of(resolved)
     current = open_attempt(db, launch)
     if current is not None:
@@ -113,7 +114,7 @@ def start_attempt(db: Session, launch: LaunchContext, resolved: Resolved, now: d
     number = 1 + (db.scalar(select(func.max(QuizAttempt.number)).where(
         QuizAttempt.tenant_id == launch.tenant_id, QuizAttempt.registration == registration,
         QuizAttempt.quiz_target == quiz.target)) or 0)
-    au = start_au(db, launch, resolved, now, launch_url)
+    au = start_au(db, launch, resolved, now, launch_url, session_id)
     attempt = QuizAttempt(
         tenant_id=launch.tenant_id, registration=registration, issuer=launch.issuer, sub=launch.sub,
         resource_link_id=launch.resource_link_id, quiz_target=quiz.target, number=number,

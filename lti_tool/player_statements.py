@@ -9,7 +9,7 @@ plus one writer (``write``) that goes through ``lrs.statements.store``, never ov
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from lrs import statements as lrs_statements
 from lrs.credentials import AUTHORITY_HOME, Principal
+from lrs.multipart import AttachmentPart
 from lti_tool.catalogue import Question, Quiz, Resolved, activity_id
 from lti_tool.launch_context import LaunchContext
 
@@ -63,11 +64,24 @@ def system_principal(tenant_id: int) -> Principal:
                      scopes=frozenset({"statements/write", "define"}), authority=PLAYER_AUTHORITY)
 
 
+# A callable kept in the SQLAlchemy session's ``info`` under this key (and in app.extensions):
+# (db, tenant_id, statements) -> (statements, attachment parts). The identity gate's sealer
+# (lti_tool.player_assurance.Sealer) stamps and signs the statements of assured attempts with it.
+SEALER_KEY = "lti_tool.player_sealer"
+Sealer = Callable[[Session, int, list[dict[str, Any]]], tuple[list[dict[str, Any]], list[AttachmentPart]]]
+
+
 def write(db: Session, tenant_id: int, statements: list[dict[str, Any]]) -> list[str]:
-    """Store statements in the tenant's LRS (same validation as the xAPI resource); no commit."""
+    """Store statements in the tenant's LRS (same validation as the xAPI resource); no commit.
+    With a sealer in ``db.info[SEALER_KEY]``, statements of identity-assured attempts are stamped
+    and signed first, the signature going in as an xAPI signature attachment."""
     if not statements:
         return []
-    return lrs_statements.store(db, system_principal(tenant_id), XAPI_VERSION, statements, [])
+    parts: list[AttachmentPart] = []
+    sealer: Sealer | None = db.info.get(SEALER_KEY)
+    if sealer is not None:
+        statements, parts = sealer(db, tenant_id, statements)
+    return lrs_statements.store(db, system_principal(tenant_id), XAPI_VERSION, statements, parts)
 
 
 def iso_duration(seconds: float) -> str:

@@ -25,6 +25,7 @@ LOCALES = ("vi", "en")
 _DURATION = re.compile(r"PT(?=[0-9])(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+)S)?")
 MAX_TIME_LIMIT_SECONDS = 4 * 3600
 QUESTION_TYPES = ("single", "multiple")
+MIN_RECHECK_SECONDS = 30  # a face check takes the learner a few seconds; closer ones would leave no time to answer
 
 
 def duration_seconds(value: str) -> int:
@@ -155,6 +156,36 @@ class QuestionSchema(_Strict):
                                   "(use type: multiple for several)")
 
 
+class RecheckSchema(_Strict):
+    """Repeated face checks during an attempt: each next check falls due at a moment the server
+    draws at random in [min_seconds, max_seconds] after the previous one, so it cannot be foreseen."""
+
+    min_seconds = fields.Integer(required=True, strict=True, validate=validate.Range(
+        min=MIN_RECHECK_SECONDS, max=MAX_TIME_LIMIT_SECONDS,
+        error=f"must be a whole number of seconds from {MIN_RECHECK_SECONDS} to {MAX_TIME_LIMIT_SECONDS}"))
+    max_seconds = fields.Integer(required=True, strict=True, validate=validate.Range(
+        min=MIN_RECHECK_SECONDS, max=MAX_TIME_LIMIT_SECONDS,
+        error=f"must be a whole number of seconds from {MIN_RECHECK_SECONDS} to {MAX_TIME_LIMIT_SECONDS}"))
+
+    @validates_schema(skip_on_field_errors=True)
+    def _order(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data["max_seconds"] < data["min_seconds"]:
+            raise ValidationError("max_seconds must not be less than min_seconds")
+
+
+class IdentitySchema(_Strict):
+    """Identity assurance (issue 4): before the quiz the learner signs in with VNeID at
+    ``min_level`` or above and passes a face check; ``recheck`` repeats the check during the attempt.
+    On a course it applies to every quiz of the course that has no ``identity`` of its own; a quiz
+    opts out with ``identity: {required: false}``."""
+
+    required = fields.Boolean(load_default=True)
+    # VNeID identification level: 1 (registered online) or 2 (verified in person with the chip card).
+    min_level = fields.Integer(load_default=2, strict=True,
+                               validate=validate.OneOf((1, 2), error="must be 1 or 2 (VNeID identification level)"))
+    recheck = fields.Nested(RecheckSchema)
+
+
 class QuizSchema(_Strict):
     id = fields.String(required=True, validate=_check_id)
     title = LocalizedText(required=True)
@@ -164,6 +195,7 @@ class QuizSchema(_Strict):
     passing_score = fields.Float(required=True, validate=validate.Range(
         min=0, max=1, error="must be a fraction from 0 to 1 (e.g. 0.8 for 80%)"))
     time_limit = fields.String(validate=_check_time_limit)
+    identity = fields.Nested(IdentitySchema)
     questions = fields.List(fields.Nested(QuestionSchema), required=True,
                             validate=validate.Length(min=1, error="needs at least one question"))
 
@@ -195,6 +227,7 @@ class CourseSchema(_Strict):
     id = fields.String(required=True, validate=_check_id)
     title = LocalizedText(required=True)
     description = LocalizedText(required=True)
+    identity = fields.Nested(IdentitySchema)
     modules = fields.List(fields.Nested(ModuleSchema), required=True,
                           validate=validate.Length(min=1, error="a course needs at least one module"))
 

@@ -216,3 +216,21 @@ def catalogue(monkeypatch: pytest.MonkeyPatch) -> list[StubItem]:
 def error_message(response: TestResponse) -> str:
     match = re.search(r'id="lti-error-message">(.*?)</p>', response.get_data(as_text=True), re.S)
     return match.group(1) if match else ""
+
+
+# --- identity assurance in the player (tests/lti/test_player_identity*.py) -------------------------
+
+
+@pytest.fixture(scope="session")
+def identity_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The app with the demo VNeID provider on loopback and a real face service, with one learner
+    (``ENROLLED``) enrolled once for every test (tests/lti/player_identity_support.py)."""
+    from tests.lti.player_identity_support import ENROLLED, build_identity_env
+
+    env, server = build_identity_env(tmp_path_factory.mktemp("player-identity"))
+    learner = env.learner()
+    learner.ready(ENROLLED)
+    assert learner.enrol("A_img1.jpg").status_code == 303
+    env.enrolled.add(ENROLLED)
+    yield env
+    server.shutdown()
