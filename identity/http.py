@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -133,11 +134,17 @@ def _render(status: int = 200, **context: Any) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
+# A path on this site and nothing else: never "//host" or "/\\host" (protocol-relative), nor control
+# characters or spaces, which browsers strip ("/\t/host" would become "//host"): no open redirect.
+_SAME_SITE_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
+
+
+def is_same_site_path(value: str | None) -> bool:
+    return bool(value) and _SAME_SITE_PATH.fullmatch(value or "") is not None
+
+
 def _safe_next(value: str | None) -> str:
-    # Only paths on this site: "//host" and "/\\host" are protocol-relative (open redirect).
-    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return PREFIX + "/"
+    return value if value and is_same_site_path(value) else PREFIX + "/"
 
 
 @bp.get("/")

@@ -12,7 +12,6 @@ sign-in window when the LMS frames the player, and the repeated checks during a 
 from __future__ import annotations
 
 import io
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -23,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
 from identity import storage as identity_storage
-from identity.http import signed_in_account_id
+from identity.http import is_same_site_path, signed_in_account_id
 from lrs.errors import XapiError
 from lti_tool import player as p
 from lti_tool import player_assurance as gate_domain
@@ -42,7 +41,6 @@ bp = Blueprint("player_identity", __name__, template_folder="templates")
 CONFIG_EXT = "lti_tool.player_assurance"
 SIGNED_IN_AT_KEY = "identity.signed_in_at"  # written by identity.http's callback
 MAX_PHOTO_BYTES = 10 * 1024 * 1024          # face_check.ImageLimits.max_bytes: larger is unreadable anyway
-_SAME_SITE_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
 
 
 def init_app(app: Flask) -> None:
@@ -96,10 +94,8 @@ def _min_level(resolved: Resolved) -> int:
 
 
 def _safe_next(resolved: Resolved) -> str:
-    # Same origin only: a path on this site. Never "//host" or "/\\host" (protocol-relative), nor
-    # control characters or spaces, which browsers strip ("/\t/host" would become "//host").
     value = request.values.get("next") or ""
-    return value if _SAME_SITE_PATH.fullmatch(value) else p._view_url(resolved.target)
+    return value if is_same_site_path(value) else p._view_url(resolved.target)
 
 
 def gate_url(target: str, next_url: str | None = None) -> str:

@@ -123,7 +123,8 @@ def test_demo_citizens_are_valid_and_varied() -> None:
     assert {c.level for c in DEMO_CITIZENS} == {1, 2}
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example",
+                                    "/\t/evil.example", "/\n/evil.example", "/ /evil.example"])
 def test_next_cannot_leave_the_site(demo: Demo, target: str) -> None:
     """No open redirect after sign-in (RFC 9700 §4.11.2): only paths on this site are followed."""
     answer = demo.client.get(demo.authorize("demo-0001", next=target))
