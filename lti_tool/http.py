@@ -18,7 +18,7 @@ from werkzeug.routing import BuildError
 
 from lrs.storage import Database
 from lti_tool import claims as lti
-from lti_tool import deep_linking, dynamic_registration, http_admin, keys
+from lti_tool import deep_linking, dynamic_registration, http_admin, http_proctoring, keys
 from lti_tool.errors import BadLaunch, LaunchForbidden, LtiError, as_lti_error
 from lti_tool.launch_cache import make_cache
 from lti_tool.message_launch import HubMessageLaunch, HubOIDCLogin, TimeoutSession, restore_launch
@@ -199,6 +199,8 @@ def init_app(app: Flask, cfg: LtiConfig) -> LtiTool:
     app.extensions[EXTENSION] = tool
     app.register_blueprint(bp, url_prefix="/lti")
     app.register_blueprint(http_admin.bp, url_prefix="/lti/admin")
+    # Proctoring Services 1.0: /lti/proctoring, and proctoring id_tokens posted to /lti/launch.
+    http_proctoring.init_app(app)
     if cfg.base_url.startswith("https://") and app.config.get("SESSION_COOKIE_SAMESITE") is None:
         # The player runs inside the LMS's iframe (a third-party context): the session cookie that
         # carries the launch must be SameSite=None; Secure or the browser will not send it back.

@@ -1,6 +1,7 @@
 """The LTI tool's one storage module: platform registrations, deployments, the tool's own keys,
-dynamic-registration invitations and the AGS score outbox. Models sit on the shared
-``lrs.storage.Base`` so one Alembic history covers every package (migration 0003, branch ``lti_tool``).
+dynamic-registration invitations, the AGS score outbox, and proctoring sessions with their ACS
+requests. Models sit on the shared ``lrs.storage.Base`` so one Alembic history covers every package
+(migrations 0003 and 0011, branch ``lti_tool``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -113,3 +116,65 @@ class LtiScoreOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LtiProctoringSession(Base):
+    """One proctored attempt (1EdTech Proctoring Services 1.0): opened by an ``LtiStartProctoring``
+    launch, answered with ``LtiStartAssessment`` once the learner passed the identity gate, closed
+    by ``LtiEndAssessment`` (``lti_tool.proctoring``). An attempt is the platform's (deployment,
+    learner, resource link, attempt_number); a second start for the same attempt updates this row.
+
+    ``public_id`` names the session in URLs (never the row id). The verified identity is kept only
+    as its pseudonymous subject and a stamp-like summary, never a citizen ID or a photo."""
+
+    __tablename__ = "lti_proctoring_sessions"
+    __table_args__ = (
+        UniqueConstraint("registration_id", "deployment_id", "sub", "resource_link_id", "attempt_number",
+                         name="uq_lti_proctoring_sessions_attempt"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id", ondelete="CASCADE"))
+    issuer: Mapped[str] = mapped_column(String(1024))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    sub: Mapped[str] = mapped_column(String(255))
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    context_id: Mapped[str] = mapped_column(String(255), default="")
+    attempt_number: Mapped[int] = mapped_column(Integer)
+    session_data: Mapped[str | None] = mapped_column(Text, nullable=True)   # echoed verbatim, never parsed
+    start_assessment_url: Mapped[str] = mapped_column(String(URL_LEN))
+    acs_url: Mapped[str | None] = mapped_column(String(URL_LEN), nullable=True)
+    acs_actions: Mapped[list[str]] = mapped_column(JSON)
+    failure_action: Mapped[str] = mapped_column(String(16))   # "flag" | "terminate": on a failed face check
+    gate_target: Mapped[str] = mapped_column(String(512))     # the catalogue item whose identity gate applies
+    end_assessment_return: Mapped[bool] = mapped_column(Boolean)
+    # pending (identity gate) → started (LtiStartAssessment sent) → ended | terminated
+    state: Mapped[str] = mapped_column(String(16))
+    verified_subject: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    verification: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The identity gate's cmi5 session id (player_assurances.session_id, on another migration
+    # branch, hence no FK): its repeated face checks during the assessment are this session's.
+    assurance_session_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    flags: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LtiProctoringControl(Base):
+    """One Assessment Control Service request (Proctoring Services 1.0, ACS) and the platform's
+    answer, written before the call so a failure is on record too. ``outcome``: sent | failed."""
+
+    __tablename__ = "lti_proctoring_controls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lti_proctoring_sessions.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    incident_severity: Mapped[float] = mapped_column(Float)
+    incident_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    platform_status: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the ACS response status
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))

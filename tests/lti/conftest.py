@@ -218,6 +218,30 @@ def error_message(response: TestResponse) -> str:
     return match.group(1) if match else ""
 
 
+# --- Proctoring Services 1.0 (tests/lti/test_lti_proctoring*.py) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def proctoring_platform() -> Iterator[Any]:
+    """An assessment platform (tests/lti/platform_proctoring.py) beside the ordinary test platform."""
+    from tests.lti.platform_proctoring import ProctoringPlatform
+
+    platform = ProctoringPlatform()
+    yield platform
+    platform.close()
+
+
+@pytest.fixture
+def proctored_lms(lti_env: Env, proctoring_platform: Any) -> Lms:
+    """A tenant whose LMS is the proctoring platform, registered with the hub."""
+    return register_lms(Env(lti_env.app, proctoring_platform, lti_env.tool_url))
+
+
+@pytest.fixture
+def proctored_browser(lti_env: Env, proctored_lms: Lms) -> Browser:
+    return Browser(lti_env.app.test_client(), proctored_lms.env.platform, proctored_lms)
+
+
 # --- identity assurance in the player (tests/lti/test_player_identity*.py) -------------------------
 
 
@@ -234,3 +258,4 @@ def identity_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     env.enrolled.add(ENROLLED)
     yield env
     server.shutdown()
+    server.server_close()

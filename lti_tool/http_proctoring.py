@@ -1,0 +1,249 @@
+"""The proctoring blueprint at /lti/proctoring (1EdTech Proctoring Services 1.0, tool side): thin —
+parse, call ``lti_tool.proctoring`` / ``proctoring_acs`` and the identity gate's domain
+(``lti_tool.player_assurance``, ``player_face``), render. Errors are ``LtiError``s rendered as the
+LTI error page; the gate's own errors are rendered by the gate.
+
+Platforms post every launch, proctoring ones included, to the one redirect URI they registered
+(/lti/launch; Security Framework 1.0 §5.1.1.2 redirect_uri). ``init_app`` therefore adds a hook
+that takes the id_tokens whose message_type is a proctoring one before the resource-link view
+runs; it reads the type unverified only to choose the handler, which then verifies everything.
+
+Routes: /lti/proctoring/<id>/start (after the gate: the auto-POSTed LtiStartAssessment),
+/<id>/monitor (the window that repeats the face check during the assessment) and /<id>/check.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, session, url_for
+from pylti1p3.contrib.flask import FlaskRequest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool import claims as lti
+from lti_tool import player_assurance as gate
+from lti_tool import player_face, proctoring, proctoring_acs
+from lti_tool.errors import BadLaunch, LaunchForbidden, LtiError, NotFound
+from lti_tool.player_domain import PlayerError
+from lti_tool.player_storage import AttemptAssurance
+from lti_tool.services import current_tool
+from lti_tool.storage import LtiProctoringSession
+
+log = logging.getLogger(__name__)
+bp = Blueprint("lti_proctoring", __name__, template_folder="templates")
+SESSION_KEY = "lti_proctoring"   # the proctoring sessions this browser was launched into
+CSRF_KEY = "lti_proctoring.csrf"
+LAUNCH_KEY = "lti_launch"        # lti_tool.http.SESSION_KEY: the launch the gate pages read
+MAX_OWNED = 5                    # a few at once (tabs, retries); the cookie stays small
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+# Seconds between repeated checks during a proctored assessment when the target's identity
+# requirement sets none: drawn at random by the gate (player_assurance.consume).
+DEFAULT_RECHECK = (180, 420)
+OUTCOMES = ("match", "no_match", "no_face", "several_faces", "unreadable")   # face_check.Outcome values
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _own(public_id: str) -> None:
+    owned = [p for p in session.get(SESSION_KEY) or [] if p != public_id]
+    session[SESSION_KEY] = [*owned, public_id][-MAX_OWNED:]
+
+
+def _require_owned(public_id: str) -> None:
+    if public_id not in (session.get(SESSION_KEY) or []):
+        # Only the browser the platform launched may continue: a copied link is refused.
+        raise LaunchForbidden("this proctoring session was not started in this browser; "
+                              "start the assessment again from the learning platform")
+
+
+def _csrf() -> str:
+    token = session.get(CSRF_KEY)
+    if not isinstance(token, str):
+        token = session[CSRF_KEY] = secrets.token_urlsafe(24)
+    return token
+
+
+def _gate_url(target: str, next_url: str) -> str:
+    from lti_tool.player_identity import gate_url
+
+    return gate_url(target, next_url)
+
+
+def _take_proctoring_launch() -> Response | None:
+    """before_request: a proctoring id_token posted to /lti/launch is handled here."""
+    if request.endpoint != "lti.launch" or request.method != "POST":
+        return None
+    if proctoring.peek_message_type(request.form.get("id_token", "")) not in proctoring.PROCTORING_TYPES:
+        return None
+    return _launch()
+
+
+def _launch() -> Response:
+    tool = current_tool()
+    with tool.session() as db:
+        conf = tool.conf(db)
+        message = proctoring.ProctoringMessageLaunch(FlaskRequest(), conf, launch_data_storage=tool.storage(),
+                                                     requests_session=tool.http)
+        message.validate()   # every failure is an LtiError: nothing stored
+        try:
+            body = message.claims()
+            row = conf.registration_row(body["iss"], message.get_client_id())
+            assert row is not None   # validate() found it
+            if body[lti.MESSAGE_TYPE] == proctoring.END_ASSESSMENT:
+                ended, end = proctoring.record_end(db, body, registration_id=row.id)
+                db.commit()
+                log.info("proctoring session %s ended by the platform", ended.public_id)
+                return _no_store(Response(render_template(
+                    "proctoring/ended.html", state=ended.state, attempt_number=ended.attempt_number,
+                    error_message=end.error_message, return_url=end.return_url, locale=lti.locale_of(body))))
+            started = proctoring.record_start(db, body, tenant_id=row.tenant_id, registration_id=row.id)
+            launch = proctoring.gate_launch(started, body)
+            db.commit()
+            public_id, target = started.public_id, started.gate_target
+        finally:
+            message.drop_cached()
+    _own(public_id)
+    session[LAUNCH_KEY] = launch.to_session()   # the gate's pages know the learner from it
+    # POST → GET (303): a reload never re-posts the id_token. The gate signs in and checks the face.
+    next_url = url_for("lti_proctoring.start_assessment", public_id=public_id)
+    return _no_store(redirect(_gate_url(target, next_url), 303))
+
+
+@bp.get("/<public_id>/start")
+def start_assessment(public_id: str) -> Response:
+    """After the gate: the signed LtiStartAssessment, auto-POSTed to the platform (Proctoring §3.3)."""
+    _require_owned(public_id)
+    tool, now = current_tool(), _now()
+    with tool.session() as db:
+        row = proctoring.get_session(db, public_id)
+        if row.state in proctoring.CLOSED:
+            raise NotFound("this proctoring session has already ended")
+        passed = proctoring.gate_passed(db, row, now)
+        if passed is None:
+            # Not (or no longer) verified: back to the gate, which shows the step to take.
+            return _no_store(redirect(_gate_url(row.gate_target, request.path), 303))
+        person, assurance = passed
+        token = proctoring.start_assessment_jwt(row, tool.registration(db, row.registration_id), person)
+        proctoring.mark_started(db, row, person, assurance_session_id=assurance.session_id, now=now)
+        # The gate is used up by this attempt; its checks now repeat at random moments.
+        gate.consume(db, assurance, now, recheck=_recheck_interval(row.gate_target))
+        db.commit()
+        target = row.start_assessment_url
+    log.info("proctoring session %s: identity verified, LtiStartAssessment sent", public_id)
+    return _no_store(Response(render_template(
+        "proctoring/start_assessment.html", start_assessment_url=target, jwt=token,
+        monitor_url=url_for("lti_proctoring.monitor", public_id=public_id))))
+
+
+def _recheck_interval(target: str) -> tuple[int, int]:
+    """The target quiz's recheck interval (catalogue ``identity.recheck``), else DEFAULT_RECHECK."""
+    from lti_tool.player import CATALOGUE_EXT
+
+    try:
+        quiz = current_app.extensions[CATALOGUE_EXT].resolve(target).quiz
+    except Exception:   # the gate resolved it a moment ago; a catalogue reload is no reason to fail
+        quiz = None
+    req = quiz.identity if quiz is not None else None
+    if req is not None and req.recheck_min_seconds is not None and req.recheck_max_seconds is not None:
+        return int(req.recheck_min_seconds), int(req.recheck_max_seconds)
+    return DEFAULT_RECHECK
+
+
+def _started(db: Session, public_id: str) -> tuple[LtiProctoringSession, AttemptAssurance]:
+    """The running session and the gate's row of its checks."""
+    row = proctoring.get_session(db, public_id)
+    if row.state != proctoring.STARTED or row.assurance_session_id is None:
+        raise NotFound(f"this proctoring session is not running ({row.state})")
+    assurance = db.scalar(select(AttemptAssurance).where(AttemptAssurance.tenant_id == row.tenant_id,
+                                                         AttemptAssurance.session_id == row.assurance_session_id))
+    if assurance is None:
+        raise NotFound("the identity checks of this session are gone")
+    return row, assurance
+
+
+@bp.get("/<public_id>/monitor")
+def monitor(public_id: str) -> Response:
+    """Open beside the assessment: takes the face check when the gate says it is due."""
+    _require_owned(public_id)
+    with current_tool().session() as db:
+        row, assurance = _started(db, public_id)
+        due = gate.seconds_to_recheck(assurance, _now())
+        state, flags = row.state, row.flags
+    return _no_store(Response(render_template(
+        "proctoring/monitor.html", state=state, flags=flags, recheck_in=due, csrf=_csrf(),
+        check_url=url_for("lti_proctoring.check", public_id=public_id),
+        result=request.args.get("outcome") if request.args.get("outcome") in OUTCOMES else None)))
+
+
+@bp.post("/<public_id>/check")
+def check(public_id: str) -> Response:
+    """A repeated face check during the assessment (the gate's domain keeps it and writes its
+    statement); a check that fails is reported to the platform through ACS."""
+    from lti_tool import player_identity
+
+    _require_owned(public_id)
+    expected = session.get(CSRF_KEY)
+    if not isinstance(expected, str) or not hmac.compare_digest(expected, request.form.get("csrf", "")):
+        raise BadLaunch("the check form has expired; reload the monitoring window")
+    upload = request.files.get("photo")
+    photo = upload.stream.read(MAX_PHOTO_BYTES + 1) if upload is not None else b""
+    tool, now = current_tool(), _now()
+    with tool.session() as db:
+        row, assurance = _started(db, public_id)
+        cfg = current_app.extensions[player_identity.CONFIG_EXT]
+        result = player_face.run_check(db, cfg, proctoring.gate_launch(row), assurance, None, photo, now)
+        verified = assurance.failed_at is None and result.matched
+        db.commit()
+        recheck_in = gate.seconds_to_recheck(assurance, now)
+    del photo
+    acs = None
+    if not result.matched:
+        # Proctoring, Assessment Control Service: flag (or terminate, per the course) the attempt.
+        acs = proctoring_acs.report_failed_check(public_id, tool=tool, checked_at=now).outcome
+    if request.accept_mimetypes.best == "application/json":
+        return _no_store(jsonify(outcome=result.outcome.value, matched=result.matched, verified=verified,
+                                 acs=acs, recheck_in=recheck_in))
+    return _no_store(redirect(url_for("lti_proctoring.monitor", public_id=public_id,
+                                      outcome=result.outcome.value), 303))
+
+
+def _render_error(err: LtiError) -> Response:
+    log.info("proctoring request refused (%s %s): %s", err.status, err.code, err.message)
+    page = render_template("lti/error.html", title=err.title, message=err.message, status=err.status, code=err.code)
+    return _no_store(Response(page, status=err.status, content_type="text/html; charset=utf-8"))
+
+
+bp.register_error_handler(LtiError, _render_error)
+
+
+def _render_gate_error(err: PlayerError) -> Response:
+    """The gate's errors (no enrolment, face model missing, unusable photo) on the LTI error page."""
+    from lti_tool.player_i18n import t
+
+    text = t(err.key, "vi") + " / " + t(err.key, "en")
+    return _render_error(_as_lti(err.status, err.key, text))
+
+
+def _as_lti(status: int, code: str, message: str) -> LtiError:
+    err = LtiError(message)
+    err.status, err.code = status, code
+    return err
+
+
+bp.register_error_handler(PlayerError, _render_gate_error)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp, url_prefix="/lti/proctoring")
+    app.before_request(_take_proctoring_launch)
