@@ -40,7 +40,7 @@ CASES: dict[str, tuple[dict[str, Any], int, str]] = {
     "expired": ({"exp_delta": -600}, 401, "expired"),
     "unknown deployment": ({"overrides": {LTI + "deployment_id": "dep-unknown"}}, 403, "deployment"),
     "missing message type": ({"overrides": {LTI + "message_type": REMOVE}}, 400, "message type"),
-    "wrong message type": ({"overrides": {LTI + "message_type": "LtiSubmissionReviewRequest"}}, 400, "message type"),
+    "wrong message type": ({"overrides": {LTI + "message_type": "LtiNoSuchRequest"}}, 400, "message type"),
     "missing roles": ({"overrides": {LTI + "roles": REMOVE}}, 400, "roles"),
     "wrong LTI version": ({"overrides": {LTI + "version": "1.1.0"}}, 400, "version"),
     "missing sub": ({"overrides": {"sub": REMOVE}}, 400, "sub"),
