@@ -46,6 +46,13 @@ def embeddings(engine: FaceEngine, photos: dict[str, bytes]) -> dict[str, Embedd
     return {name: embed(data, engine=engine) for name, data in photos.items() if not name.startswith("extra_")}
 
 
+@pytest.fixture(scope="session")
+def full_scan_embeddings(engine: FaceEngine, photos: dict[str, bytes]) -> dict[str, Embedding]:
+    """The same embeddings made the way they were before ``FastDetector``: dlib scanning every level."""
+    with engine.full_scan():
+        return {name: embed(data, engine=engine) for name, data in photos.items() if not name.startswith("extra_")}
+
+
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     """Every attempt to reach the network (DNS or connect) is recorded and fails."""

@@ -171,6 +171,7 @@ def test_check_runs_with_the_network_blocked(engine: FaceEngine, photos: dict[st
                                              embeddings: dict[str, Embedding], no_network: list[Any]) -> None:
     result = verify(embeddings["B_img26.jpg"], photos["B_img27.jpg"], engine=engine)
     assert result.outcome is Outcome.MATCH
+    assert engine.last_scan is not None and engine.last_scan.path == "pyramid"  # the fast path, worker thread too
     assert no_network == []
 
 
