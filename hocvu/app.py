@@ -15,13 +15,28 @@ from hocvu.background import PeriodicTask
 from hocvu.settings import Settings
 from identity.http import init_app as init_identity
 from identity.settings import IdentitySettings
+from identity.signing import load_signing_material
 from lrs.alternate_syntax import AlternateRequestSyntax
+from lrs.audit_chain import AuditPolicy, JwsSigner, LazySigner
 from lrs.http import LrsConfig, init_app
 from lrs.storage import Database
 from lti_tool.ags import retry_pending_scores
 from lti_tool.http import LtiConfig
 from lti_tool.http import init_app as init_lti
 from lti_tool.player import init_player
+
+
+def _checkpoint_signer() -> JwsSigner:
+    material = load_signing_material()  # HOCVU_SIGNING_KEY_FILE/CERT_FILE, else the instance folder
+    return JwsSigner(material.key, material.cert)
+
+
+def audit_policy(settings: Settings) -> AuditPolicy:
+    """The audit chain's checkpoints, signed by the hub's statement-signing key (loaded on the
+    first checkpoint, so a process that never checkpoints never reads it)."""
+    return AuditPolicy(signer=LazySigner(_checkpoint_signer), checkpoint_every=settings.audit_checkpoint_every,
+                       checkpoint_minutes=settings.audit_checkpoint_minutes,
+                       append=not settings.bench_no_audit_chain)
 
 
 def init_forwarding(app: Flask, settings: Settings, database: Database) -> object | None:
@@ -58,7 +73,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     app.extensions["hocvu.db"] = database
     # Cursors get their own key derived from the app secret, so rotating one use is independent.
     cursor_secret = hashlib.sha256(b"hocvu/more-cursor/" + settings.secret_key.encode()).digest()
-    init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.max_page_size))
+    init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.max_page_size,
+                            audit=audit_policy(settings)))
     init_identity(app, identity or IdentitySettings.from_env(settings.public_url, settings.secret_key), database)
     tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
                                    redis_url=settings.redis_url))

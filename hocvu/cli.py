@@ -163,6 +163,7 @@ def demo_seed() -> None:
 
 def _register_package_commands() -> None:
     # Each package's admin commands live beside the composition root, one module per package.
+    from hocvu.cli_audit import audit
     from hocvu.cli_courses import courses
     from hocvu.cli_export import export, report
     from hocvu.cli_face import face
@@ -172,7 +173,7 @@ def _register_package_commands() -> None:
     from hocvu.cli_lti import lti
     from hocvu.cli_national import national
 
-    for group in (courses, export, face, forward, identity, import_group, lti, national, report):
+    for group in (audit, courses, export, face, forward, identity, import_group, lti, national, report):
         main.add_command(group)
 
 

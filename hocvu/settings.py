@@ -48,6 +48,13 @@ class Settings:
     # besides the nudge each stored statement gives (0: off; eager in-process delivery unless
     # HOCVU_BROKER_URL names a broker, then kicks are published for `hocvu forward worker`).
     forward_seconds: float = 0
+    # Audit chain checkpoints (lrs.audit_chain): signed every N entries of a tenant's chain, or once
+    # T minutes have passed since the last one (checked on append and by `hocvu audit checkpoint`).
+    audit_checkpoint_every: int = 1000
+    audit_checkpoint_minutes: float = 60.0
+    # BENCHMARK ONLY (bench/chain.py measures the chain's cost on ingest): stores statements with no
+    # audit chain entry. A store written this way fails `hocvu audit verify`; never set it otherwise.
+    bench_no_audit_chain: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -63,4 +70,8 @@ class Settings:
             public_url=env.get("HOCVU_PUBLIC_URL", defaults.public_url),
             score_retry_seconds=float(env.get("HOCVU_SCORE_RETRY_SECONDS", "60")),
             forward_seconds=float(env.get("HOCVU_FORWARD_SECONDS") or 30),
+            audit_checkpoint_every=_env_int("HOCVU_AUDIT_CHECKPOINT_EVERY", defaults.audit_checkpoint_every),
+            audit_checkpoint_minutes=float(env.get("HOCVU_AUDIT_CHECKPOINT_MINUTES")
+                                           or defaults.audit_checkpoint_minutes),
+            bench_no_audit_chain=env.get("HOCVU_BENCH_NO_AUDIT_CHAIN", "") == "1",
         )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +17,11 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from lrs.audit_chain import POLICY_KEY, AuditPolicy
 from lrs.credentials import Principal, authenticate, parse_basic
 from lrs.errors import BadRequest, PayloadTooLarge, ServerError, XapiError
 from lrs.json_text import loads_strict
+from lrs.statements import RESERVED_KEY, ReservedCheck
 from lrs.storage import Database
 from lrs.versions import ABOUT_VERSIONS, VERSION_HEADER, XapiVersion, negotiate
 
@@ -45,6 +48,12 @@ class LrsConfig:
     db: Database
     cursor_secret: bytes
     page_cap: int = 500
+    # The audit chain's checkpoint signer and schedule (lrs.audit_chain); the signer is injected
+    # by the composition root, lrs never reaches for identity's key itself.
+    audit: AuditPolicy = field(default_factory=AuditPolicy)
+    # Extensions only a trusted signer may write (lrs.statements.ReservedCheck), e.g. the identity
+    # stamp; injected by the composition root for the same reason as the signer.
+    reserved_extensions: Mapping[str, ReservedCheck] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,6 +165,9 @@ def init_app(app: Flask, cfg: LrsConfig) -> None:
     from lrs import http_documents, http_resources, http_statements  # noqa: F401  (their routes join bp)
 
     app.extensions["lrs"] = cfg
+    # Every session of this database appends to the audit chain with this policy, whoever opens
+    # it (the course player writes statements in-process, not through this blueprint).
+    cfg.db.sessions.configure(info={POLICY_KEY: cfg.audit, RESERVED_KEY: dict(cfg.reserved_extensions)})
     app.register_blueprint(bp, url_prefix=PREFIX)
     app.register_error_handler(XapiError, render_error)
     app.register_error_handler(HTTPException, _render_http)

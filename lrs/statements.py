@@ -7,7 +7,7 @@ unless every statement of the request is valid (a batch is atomic).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 import schemas
+from lrs import audit_chain
 from lrs.comparison import equivalent
 from lrs.credentials import Principal
 from lrs.errors import BadRequest, Conflict
@@ -29,6 +30,12 @@ from lrs.storage import Activity, Attachment, Statement, StatementActivity, Stat
 from lrs.versions import XapiVersion
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+# Extensions only a trusted signer may write (e.g. the hub's identity stamp): IRI -> check(statement,
+# JWS bytes of its signatures) returning why the statement may not carry it, or None. Injected by
+# the composition root (lrs never imports identity: DESIGN.md) and kept in the database's sessions'
+# ``info`` under RESERVED_KEY, like the audit policy, so in-process writers meet the same rule.
+ReservedCheck = Callable[[dict[str, Any], list[bytes]], str | None]
+RESERVED_KEY = "lrs.reserved_extensions"
 
 
 def format_time(value: datetime) -> str:
@@ -190,9 +197,11 @@ def prepare(raw: Any, principal: Principal, version: XapiVersion, stored: dateti
 
 
 def store(session: Session, principal: Principal, version: XapiVersion, raw: Any,
-          parts: list[AttachmentPart], *, statement_id: str | None = None) -> list[str]:
+          parts: list[AttachmentPart], *, statement_id: str | None = None,
+          audit: audit_chain.AuditPolicy | None = None) -> list[str]:
     """Validate and store one statement or a batch; returns the ids in request order.
-    Statements already stored with an equivalent body are not stored again (idempotent retries)."""
+    Statements already stored with an equivalent body are not stored again (idempotent retries).
+    ``audit``: the chain's checkpoint policy, by default the one attached to the session."""
     principal.require("statements/write")
     batch = raw if isinstance(raw, list) else [raw]
     if statement_id is not None and isinstance(raw, list):
@@ -208,16 +217,51 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     statements = [p.statement for p in prepared]
     check_attachments(statements, parts)
     by_hash = {p.sha2: p for p in parts}
+    reserved: Mapping[str, ReservedCheck] = session.info.get(RESERVED_KEY) or {}
     for statement in statements:
-        for sig in signature_parts(statement, parts):
+        sigs = signature_parts(statement, parts)
+        for sig in sigs:
             verify_signed_statement(statement, sig.body)
+        if reserved:
+            _check_reserved(statement, [sig.body for sig in sigs], reserved)
 
     _check_voiding(session, principal, prepared)
-    inserted = _insert(session, principal, prepared, by_hash)
+    inserted, newly_voided = _insert(session, principal, prepared, by_hash)
     if len(inserted) < len(prepared):
         _check_resent(session, principal, [(p, sent) for p, sent in zip(prepared, batch, strict=True)
                                            if p.row["statement_id"] not in inserted])
+    # The audit chain, in this transaction: no statement is stored without its entry. Last, so the
+    # chain head is the last lock taken (lrs.audit_chain) and a rejected batch never reaches it.
+    fresh = sorted((p for p in prepared if p.row["statement_id"] in inserted),
+                   key=lambda p: inserted[p.row["statement_id"]])
+    audit_chain.append_statements(session, principal.tenant_id,
+                                  [(p.row["statement_id"], p.statement) for p in fresh], newly_voided, audit)
     return [p.statement["id"] for p in prepared]
+
+
+def _extension_keys(node: Any, found: set[str]) -> None:
+    """Every key of every ``extensions`` object in ``node`` (context, result, Activity definitions,
+    SubStatements: xAPI 1.0.3 Part Two §2.4.6.2, §2.4.5, §2.4.4.1, §5.3)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "extensions" and isinstance(value, dict):
+                found.update(value)
+            _extension_keys(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _extension_keys(item, found)
+
+
+def _check_reserved(statement: dict[str, Any], signatures: list[bytes],
+                    reserved: Mapping[str, ReservedCheck]) -> None:
+    used: set[str] = set()
+    _extension_keys(statement, used)
+    for iri in sorted(used & reserved.keys()):
+        reason = reserved[iri](statement, signatures)
+        if reason is not None:
+            # 400 like any statement the LRS will not store (Part Three §2.1.2); the batch is atomic.
+            raise BadRequest(f"statement {statement['id']} carries the reserved extension {iri}, "
+                             f"which only the hub may write: {reason}")
 
 
 def _check_resent(session: Session, principal: Principal, resent: list[tuple[Indexed, Any]]) -> None:
@@ -249,8 +293,9 @@ def _check_voiding(session: Session, principal: Principal, prepared: list[Indexe
 
 
 def _insert(session: Session, principal: Principal, prepared: list[Indexed],
-            by_hash: dict[str, AttachmentPart]) -> set[str]:
-    """Insert the statements whose ids are new, with their side-table rows; returns those ids.
+            by_hash: dict[str, AttachmentPart]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Insert the statements whose ids are new, with their side-table rows; returns those ids
+    (with their ``seq``) and the (target, voiding id) pairs of statements this batch voided.
 
     One INSERT ... ON CONFLICT DO NOTHING RETURNING per batch: no look-up of existing ids first
     (a round trip, and a race with concurrent writers), and Core rather than ORM persistence
@@ -269,17 +314,25 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
         session.execute(insert(StatementAgent.__table__), agent_rows)
     if activity_rows:
         session.execute(insert(StatementActivity.__table__), activity_rows)
-    voided = [p.row["object_statement_id"] for p in fresh if p.row["is_voiding"]]
-    if voided:
-        session.execute(
+    voided_by: dict[str, str] = {}
+    for p in sorted(fresh, key=lambda p: seq_of[p.row["statement_id"]]):
+        if p.row["is_voiding"]:
+            voided_by.setdefault(p.row["object_statement_id"], p.row["statement_id"])
+    newly_voided: list[tuple[str, str]] = []
+    if voided_by:
+        # RETURNING the rows that were not voided yet: each gets one 'voided' chain entry.
+        targets = set(session.scalars(
             update(Statement)
-            .where(Statement.tenant_id == tenant, Statement.statement_id.in_(voided), Statement.is_voiding.is_(False))
+            .where(Statement.tenant_id == tenant, Statement.statement_id.in_(voided_by),
+                   Statement.is_voiding.is_(False), Statement.voided.is_(False))
             .values(voided=True)
-        )
+            .returning(Statement.statement_id)
+        ))
+        newly_voided = [(t, by) for t, by in voided_by.items() if t in targets]
     _store_attachments(session, tenant, fresh, by_hash)
     if principal.has_any("define"):
         _store_definitions(session, tenant, fresh)
-    return set(seq_of)
+    return seq_of, newly_voided
 
 
 def _dialect_insert(session: Session) -> Any:

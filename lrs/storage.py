@@ -181,6 +181,48 @@ class Document(Base):
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class AuditEntry(Base):
+    """One link of a tenant's audit chain (``lrs.audit_chain``): append-only, never updated.
+
+    ``kind`` is stored | voided | erased | access. ``content_hash`` is the SHA-256 of the canonical
+    statement (stored entries); ``entry_hash`` chains this entry to ``prev_hash``."""
+
+    __tablename__ = "audit_entries"
+    # Finds a statement's entry (proof bundles) and the statements with no entry (verification).
+    __table_args__ = (Index("ix_audit_entries_tenant_statement", "tenant_id", "statement_id"),)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    statement_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    recorded: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The newest entry of a tenant's chain; its row lock serialises appends per tenant."""
+
+    __tablename__ = "audit_heads"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    checkpoint_position: Mapped[int] = mapped_column(BigInteger)
+    checkpoint_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of a chain's head at one position: a compact JWS by the hub's key."""
+
+    __tablename__ = "audit_checkpoints"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    jws: Mapped[str] = mapped_column(Text)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers run while one writer commits; foreign keys are off by default in SQLite.
     cur = dbapi_conn.cursor()

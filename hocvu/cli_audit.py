@@ -1,0 +1,136 @@
+"""``hocvu audit ...``: verify the audit chain, make due checkpoints, erase a learner's data.
+Registered in ``hocvu.cli`` with ``main.add_command(audit)``. The chain itself: ``lrs.audit_chain``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hocvu.settings import INSTANCE_DIR, Settings
+from identity.signing import CERT_FILE_ENV, CERT_FILE_NAME
+from lrs import audit_chain, audit_verify, credentials
+from lrs.errors import XapiError
+from lrs.statement_query import parse_agent
+from lrs.storage import AuditHead, Database
+
+
+@contextmanager
+def _session(*, with_policy: bool = False) -> Iterator[Session]:
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    if with_policy:  # writers checkpoint with the hub's key, as the web processes do
+        from hocvu.app import audit_policy
+
+        database.sessions.configure(info={audit_chain.POLICY_KEY: audit_policy(settings)})
+    session = database.session()
+    try:
+        yield session
+        session.commit()
+    except XapiError as err:
+        session.rollback()
+        raise click.ClickException(err.message) from None
+    finally:
+        session.close()
+        database.dispose()
+
+
+def _certificates(paths: tuple[str, ...]) -> list[bytes]:
+    """--cert files, else the hub's own certificate (HOCVU_SIGNING_CERT_FILE or the instance
+    folder). Never generates a key: verifying must not create what it checks against."""
+    if paths:
+        return [Path(p).read_bytes() for p in paths]
+    default = Path(os.environ.get(CERT_FILE_ENV) or INSTANCE_DIR / CERT_FILE_NAME)
+    return [default.read_bytes()] if default.exists() else []
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident audit chain of every tenant's statements."""
+
+
+@audit.command("verify")
+@click.option("--tenant", "tenant_slug", default=None, help="Only this tenant (default: every tenant).")
+@click.option("--cert", "certs", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate(s) of the hub's signing key (default: the hub's own).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[str, ...], as_json: bool) -> None:
+    """Recompute the chain; name the first entry that does not match. Exit 1 when one fails."""
+    with _session() as session:
+        reports = audit_verify.verify_all(session, _certificates(certs), tenant_slug)
+    ok = all(r.ok for r in reports)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "tenants": [r.as_dict() for r in reports]}, ensure_ascii=False))
+    else:
+        for r in reports:
+            if r.failure is None:
+                click.echo(f"tenant {r.tenant}: intact, {r.entries} entries, {r.checkpoints} checkpoints "
+                           f"(last at position {r.last_checkpoint}; {r.uncovered} entries not yet checkpointed)")
+            else:
+                f = r.failure
+                where = f"position {f.position}" if f.position is not None else "no entry"
+                click.echo(f"tenant {r.tenant}: FAILED at {where}, statement {f.statement_id or '-'}: {f.reason}")
+        entries = sum(r.entries for r in reports)
+        checkpoints = sum(r.checkpoints for r in reports)
+        broken = sum(not r.ok for r in reports)
+        click.echo(f"audit chain {'intact' if ok else 'BROKEN'}: {len(reports)} tenants ({broken} failing), "
+                   f"{entries} entries, {checkpoints} checkpoints")
+    ctx.exit(0 if ok else 1)
+
+
+@audit.command("checkpoint")
+@click.option("--tenant", "tenant_slug", default=None, help="Only this tenant (default: every tenant).")
+@click.option("--force", is_flag=True, help="Checkpoint every head with new entries, due or not.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def audit_checkpoint(tenant_slug: str | None, force: bool, as_json: bool) -> None:
+    """Sign a checkpoint for each tenant whose last one is HOCVU_AUDIT_CHECKPOINT_MINUTES old
+    (run it from cron so quiet tenants are checkpointed too)."""
+    made = []
+    with _session(with_policy=True) as session:
+        policy = audit_chain.policy_of(session)
+        q = select(AuditHead.tenant_id).order_by(AuditHead.tenant_id)
+        if tenant_slug is not None:
+            q = q.where(AuditHead.tenant_id == credentials.get_tenant(session, tenant_slug).id)
+        for tenant_id in session.scalars(q).all():
+            cp = audit_chain.make_checkpoint(session, tenant_id, policy, force=force)
+            if cp is not None:
+                made.append({"tenant_id": tenant_id, "position": cp.position, "entry_hash": cp.entry_hash})
+    if as_json:
+        click.echo(json.dumps({"checkpoints": made}))
+    else:
+        for m in made:
+            click.echo(f"tenant {m['tenant_id']}: checkpoint at position {m['position']}")
+        click.echo(f"{len(made)} checkpoint(s) made")
+
+
+@audit.command("erase")
+@click.option("--tenant", "tenant_slug", required=True, help="Tenant slug.")
+@click.option("--agent", "agent_json", required=True,
+              help='The learner as an xAPI Agent, e.g. \'{"mbox": "mailto:an@example.vn"}\'.')
+@click.option("--reason", default="privacy request", show_default=True, help="Recorded in the chain.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_json: bool) -> None:
+    """Erase a learner's statements and documents (a privacy request). The chain keeps each
+    statement's hash and records the erasure, so it still verifies; the content is gone."""
+    with _session(with_policy=True) as session:
+        tenant = credentials.get_tenant(session, tenant_slug)
+        agent = parse_agent(agent_json, "2.0.0")
+        if not yes:
+            click.confirm(f"Erase every statement of tenant {tenant_slug} that names this agent?", abort=True)
+        done = audit_chain.erase_agent(session, tenant.id, agent, actor=f"cli:{os.environ.get('USER', '?')}",
+                                       reason=reason)
+    data = {"tenant": tenant_slug, "statements": len(done.statement_ids), "documents": done.documents,
+            "entries": done.positions}
+    if as_json:
+        click.echo(json.dumps(data))
+    else:
+        click.echo(f"erased {data['statements']} statement(s) and {done.documents} document(s) of tenant "
+                   f"{tenant_slug}; erasure recorded at position(s) {', '.join(map(str, done.positions))}")
