@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint bench bench-face browser clean
+.PHONY: install run test lint bench bench-face bench-chain bench-export bench-forward bench-imports browser clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,18 @@ bench: install
 
 bench-face: install
 	$(BIN)/python -m bench.face
+
+bench-chain: install
+	$(BIN)/python -m bench.chain
+
+bench-export: install
+	$(BIN)/python -m bench.export
+
+bench-forward: install
+	$(BIN)/python -m bench.forwarding
+
+bench-imports: install
+	$(BIN)/python -m bench.imports
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tools/oidc/node_modules

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 
 from flask import Flask, Response, request
 
@@ -14,8 +15,12 @@ from connectors.report_settings import min_group_from_env
 from hocvu.background import PeriodicTask
 from hocvu.settings import Settings
 from identity.http import init_app as init_identity
+from identity.http_auditor import AuditorConfig
+from identity.http_auditor import init_app as init_auditor
 from identity.settings import IdentitySettings
-from identity.signing import load_signing_material
+from identity.signing import SigningMaterial, load_signing_material
+from identity.stamp import STAMP_IRI
+from identity.stamp_guard import extra_certificates, stamp_guard
 from lrs.alternate_syntax import AlternateRequestSyntax
 from lrs.audit_chain import AuditPolicy, JwsSigner, LazySigner
 from lrs.http import LrsConfig, init_app
@@ -24,19 +29,33 @@ from lti_tool.ags import retry_pending_scores
 from lti_tool.http import LtiConfig
 from lti_tool.http import init_app as init_lti
 from lti_tool.player import init_player
+from lti_tool.player_identity import CONFIG_EXT as ASSURANCE_EXT
 
 
-def _checkpoint_signer() -> JwsSigner:
-    material = load_signing_material()  # HOCVU_SIGNING_KEY_FILE/CERT_FILE, else the instance folder
-    return JwsSigner(material.key, material.cert)
-
-
-def audit_policy(settings: Settings) -> AuditPolicy:
+def audit_policy(settings: Settings, material: Callable[[], SigningMaterial] = load_signing_material) -> AuditPolicy:
     """The audit chain's checkpoints, signed by the hub's statement-signing key (loaded on the
-    first checkpoint, so a process that never checkpoints never reads it)."""
-    return AuditPolicy(signer=LazySigner(_checkpoint_signer), checkpoint_every=settings.audit_checkpoint_every,
+    first checkpoint, so a process that never checkpoints never reads it). ``material``: by default
+    HOCVU_SIGNING_KEY_FILE/CERT_FILE, else the instance folder; the app passes the player's own."""
+
+    def signer() -> JwsSigner:
+        loaded = material()
+        return JwsSigner(loaded.key, loaded.cert)
+
+    return AuditPolicy(signer=LazySigner(signer), checkpoint_every=settings.audit_checkpoint_every,
                        checkpoint_minutes=settings.audit_checkpoint_minutes,
                        append=not settings.bench_no_audit_chain)
+
+
+def hub_certificates(app: Flask) -> Callable[[], list[bytes]]:
+    """The certificates a stamped statement must be signed with (identity.stamp_guard) and auditors
+    check signatures with: the key the course player signs with (the hub's own; read on first use)
+    plus HOCVU_STAMP_TRUSTED_CERTS."""
+    extra = extra_certificates()
+
+    def certificates() -> list[bytes]:
+        return [app.extensions[ASSURANCE_EXT].material().cert_pem, *extra]
+
+    return certificates
 
 
 def init_forwarding(app: Flask, settings: Settings, database: Database) -> object | None:
@@ -73,8 +92,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     app.extensions["hocvu.db"] = database
     # Cursors get their own key derived from the app secret, so rotating one use is independent.
     cursor_secret = hashlib.sha256(b"hocvu/more-cursor/" + settings.secret_key.encode()).digest()
+    certificates = hub_certificates(app)
+    # Only hub-signed statements may carry the identity stamp (identity.stamp_guard).
     init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.max_page_size,
-                            audit=audit_policy(settings)))
+                            audit=audit_policy(settings, lambda: app.extensions[ASSURANCE_EXT].material()),
+                            reserved_extensions={STAMP_IRI: stamp_guard(certificates)}))
     init_identity(app, identity or IdentitySettings.from_env(settings.public_url, settings.secret_key), database)
     tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
                                    redis_url=settings.redis_url))
@@ -87,6 +109,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     # Analysts' pseudonyms get their own key derived from the app secret (see connectors.export).
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
                                     min_group=min_group_from_env()))
+    init_auditor(app, AuditorConfig(db=database, certificates=certificates))
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app, max_body=settings.max_body_bytes)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

@@ -164,6 +164,7 @@ def demo_seed() -> None:
 def _register_package_commands() -> None:
     # Each package's admin commands live beside the composition root, one module per package.
     from hocvu.cli_audit import audit
+    from hocvu.cli_audit_bundle import register as register_audit_bundle
     from hocvu.cli_courses import courses
     from hocvu.cli_export import export, report
     from hocvu.cli_face import face
@@ -173,6 +174,7 @@ def _register_package_commands() -> None:
     from hocvu.cli_lti import lti
     from hocvu.cli_national import national
 
+    register_audit_bundle(audit)  # `hocvu audit bundle` and `verify-bundle` (identity.proof_bundle)
     for group in (audit, courses, export, face, forward, identity, import_group, lti, national, report):
         main.add_command(group)
 

@@ -25,9 +25,10 @@ import hmac
 import math
 import re
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from face_check.verification import CheckResult
+if TYPE_CHECKING:  # annotations only: the stamp loads without the face extra (OpenCV)
+    from face_check.verification import CheckResult
 
 # The one extension IRI of the stamp. Documented at this address (1.0.3 Part Two §5.3: an
 # extension key is an IRI, and SHOULD resolve to its description); the value is the object

@@ -22,6 +22,7 @@ from identity.stamp import stamp_statement
 from lrs import credentials
 from tests.conftest import new_credential, statement
 from tests.connectors.export_support import MATCH, NO_MATCH, course_context, learner, stamp, verb
+from tests.identity.auditor_support import signed_body
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -94,8 +95,9 @@ def seed(app: Flask) -> tuple[str, str, str]:
                            context=ctx, result={"success": bool(i % 3), "score": {"scaled": 0.8}})
         sent.append(stamp_statement(judged, stamp(2, MATCH if i % 2 else NO_MATCH)))
     token = base64.b64encode(f"{key}:{secret}".encode()).decode()
-    r = client.post("/xapi/statements", json=sent, headers={"Authorization": f"Basic {token}",
-                                                             "X-Experience-API-Version": "1.0.3"})
+    content_type, body = signed_body(app, sent)  # a stamp is stored only hub-signed (identity.stamp_guard)
+    r = client.post("/xapi/statements", data=body, headers={
+        "Authorization": f"Basic {token}", "Content-Type": content_type, "X-Experience-API-Version": "1.0.3"})
     assert r.status_code == 200, r.get_data(as_text=True)
     return slug, key, secret
 
