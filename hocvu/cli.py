@@ -144,7 +144,7 @@ def demo() -> None:
 
 @demo.command("seed")
 def demo_seed() -> None:
-    """Create the demo tenant and a demo credential (printed once, when first made)."""
+    """Create the demo tenant, a demo credential and demo auditor/analyst credentials (printed once)."""
     settings = Settings.from_env()
     with _session() as session:
         if session.scalar(select(Tenant).where(Tenant.slug == DEMO_TENANT)):
@@ -153,10 +153,15 @@ def demo_seed() -> None:
             return
         t = credentials.create_tenant(session, DEMO_TENANT, "Demo — Bình dân học vụ số")
         cred, secret = credentials.create_credential(session, t, "demo LMS", ["all"])
+        # So the auditor pages and the analysts' dashboard can be tried at once, like the LRS.
+        auditor, auditor_secret = credentials.create_national_credential(session, "auditor", "demo auditor")
+        analyst, analyst_secret = credentials.create_national_credential(session, "analyst", "demo analyst")
     click.echo("=" * 64)
     click.echo(f"xAPI endpoint: {settings.public_url}/xapi/")
     click.echo(f"demo key:      {cred.key}")
     click.echo(f"demo secret:   {secret}   (shown once)")
+    click.echo(f"auditor pages: {settings.public_url}/audit/    key {auditor.key}  secret {auditor_secret}")
+    click.echo(f"dashboard:     {settings.public_url}/reports/  analyst key {analyst.key}  secret {analyst_secret}")
     click.echo("=" * 64)
     sys.stdout.flush()
 

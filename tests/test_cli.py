@@ -67,6 +67,7 @@ def test_errors_are_clear_and_nonzero(workdir: Path) -> None:
 def test_demo_seed_prints_credential_once(workdir: Path) -> None:
     first = hocvu(workdir, "demo", "seed").stdout
     assert "xAPI endpoint: http://127.0.0.1:8000/xapi/" in first and "demo secret:" in first
+    assert "auditor pages: http://127.0.0.1:8000/audit/" in first and "analyst key hvan_" in first
     second = hocvu(workdir, "demo", "seed").stdout
     assert "demo secret" not in second and "exists" in second
 
