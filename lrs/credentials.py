@@ -15,13 +15,15 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lrs.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from lrs.storage import Credential, NationalCredential, Tenant
+
+C = TypeVar("C", Credential, NationalCredential)
 
 # xAPI 1.0.3 Part Three §4.2, table "OAuth Scope".
 SCOPES = (
@@ -108,23 +110,33 @@ def create_credential(session: Session, tenant: Tenant, name: str, scopes: list[
     return cred, secret
 
 
-def revoke_credential(session: Session, key: str) -> Credential:
-    cred = session.scalar(select(Credential).where(Credential.key == key))
+def _revoke(session: Session, model: type[C], key: str, what: str) -> C:
+    cred = session.scalar(select(model).where(model.key == key))
     if cred is None:
-        raise NotFound(f"no credential {key!r}")
+        raise NotFound(f"no {what} {key!r}")
     if cred.revoked is None:
         cred.revoked = now_utc()
     return cred
 
 
-def authenticate(session: Session, key: str, secret: str) -> Principal:
-    cred = session.scalar(select(Credential).where(Credential.key == key))
+def _checked(session: Session, model: type[C], key: str, secret: str) -> C:
+    """The credential ``key`` names, if ``secret`` is its secret and it is not revoked."""
+    cred = session.scalar(select(model).where(model.key == key))
     # Compare even for an unknown key so timing does not tell which keys exist.
     expected = cred.secret_hash if cred else hash_secret(secrets.token_urlsafe(8))
     if not hmac.compare_digest(expected, hash_secret(secret)) or cred is None:
         raise Unauthorized("unknown key or wrong secret")
     if cred.revoked is not None:
         raise Unauthorized("this credential has been revoked")
+    return cred
+
+
+def revoke_credential(session: Session, key: str) -> Credential:
+    return _revoke(session, Credential, key, "credential")
+
+
+def authenticate(session: Session, key: str, secret: str) -> Principal:
+    cred = _checked(session, Credential, key, secret)
     return Principal(credential_id=cred.id, tenant_id=cred.tenant_id, key=cred.key,
                      scopes=frozenset(cred.scopes), authority=cred.authority)
 
@@ -171,22 +183,12 @@ def create_national_credential(session: Session, role: str, name: str) -> tuple[
 
 
 def revoke_national_credential(session: Session, key: str) -> NationalCredential:
-    cred = session.scalar(select(NationalCredential).where(NationalCredential.key == key))
-    if cred is None:
-        raise NotFound(f"no national credential {key!r}")
-    if cred.revoked is None:
-        cred.revoked = now_utc()
-    return cred
+    return _revoke(session, NationalCredential, key, "national credential")
 
 
 def authenticate_national(session: Session, authorization: str | None) -> NationalPrincipal:
     """The national principal behind an HTTP Basic header. A tenant's key is refused here, as a
     national key is refused by the xAPI resources: the two kinds never stand in for each other."""
     key, secret = parse_basic(authorization)
-    cred = session.scalar(select(NationalCredential).where(NationalCredential.key == key))
-    expected = cred.secret_hash if cred else hash_secret(secrets.token_urlsafe(8))
-    if not hmac.compare_digest(expected, hash_secret(secret)) or cred is None:
-        raise Unauthorized("unknown national key or wrong secret")
-    if cred.revoked is not None:
-        raise Unauthorized("this credential has been revoked")
+    cred = _checked(session, NationalCredential, key, secret)
     return NationalPrincipal(credential_id=cred.id, key=cred.key, role=cred.role, name=cred.name)

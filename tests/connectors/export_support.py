@@ -90,3 +90,12 @@ def representative() -> list[dict[str, Any]]:
         id=str(uuid.uuid4()), actor=learner("teacher-9"), verb=verb("interacted"), object=learner("hv-001"),
         timestamp="2026-03-03T01:00:00Z")
     return [passed, failed, completed, about_agent]
+
+
+def post_statements(xapi: Any, statements: list[dict[str, Any]]) -> Any:
+    """POST statements, the stamped ones signed by the hub: the only way the LRS stores a stamp
+    (identity.stamp_guard)."""
+    from tests.identity.auditor_support import signed_body
+
+    content_type, body = signed_body(xapi.client.application, statements)
+    return xapi.post("statements", data=body, headers={"Content-Type": content_type})

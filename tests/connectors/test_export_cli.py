@@ -17,7 +17,7 @@ from connectors.frames import read_csv, read_jsonl, read_parquet, statements_fra
 from hocvu.cli import main
 from lrs.identifiers import actor_key
 from tests.conftest import Xapi, statement
-from tests.connectors.export_support import database, learner, representative, tenant_slug
+from tests.connectors.export_support import database, learner, post_statements, representative, tenant_slug
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def run(app: Flask) -> Any:
 
 
 def test_export_csv_jsonl_parquet_and_incremental(run: Any, app: Flask, xapi: Xapi, tmp_path: Path) -> None:
-    assert xapi.post("statements", json_body=representative()).status_code == 200
+    assert post_statements(xapi, representative()).status_code == 200
     slug = tenant_slug(app, xapi)
     common = ["export", "statements", "--tenant", slug, "--settle", "0"]
     out = run(*common, "--format", "csv", "--out", str(tmp_path / "a.csv")).output
@@ -47,13 +47,13 @@ def test_export_csv_jsonl_parquet_and_incremental(run: Any, app: Flask, xapi: Xa
     assert read_parquet(tmp_path / "pq").equals(expected)
 
     fresh = statement(id=str(uuid.uuid4()), actor=learner("hv-new"))
-    assert xapi.post("statements", json_body=[fresh]).status_code == 200
+    assert post_statements(xapi, [fresh]).status_code == 200
     run(*common, "--format", "jsonl", "--out", str(tmp_path / "b.jsonl"), "--after-cursor", cursor)
     assert list(read_jsonl(tmp_path / "b.jsonl")["statement_id"]) == [fresh["id"]]
 
 
 def test_export_to_stdout_pseudonymised(run: Any, app: Flask, xapi: Xapi) -> None:
-    assert xapi.post("statements", json_body=representative()).status_code == 200
+    assert post_statements(xapi, representative()).status_code == 200
     slug = tenant_slug(app, xapi)
     result = run("export", "statements", "--tenant", slug, "--settle", "0", "--out", "-", "--pseudonymise",
                  "--no-progress")
@@ -76,7 +76,7 @@ def test_export_errors_are_clear(run: Any, tmp_path: Path) -> None:
 
 def test_report_writes_a_self_contained_html_page(run: Any, app: Flask, xapi: Xapi, tmp_path: Path) -> None:
     sent = [statement(id=str(uuid.uuid4()), actor=learner(f"k-{i}")) for i in range(6)]
-    assert xapi.post("statements", json_body=sent).status_code == 200
+    assert post_statements(xapi, sent).status_code == 200
     slug = tenant_slug(app, xapi)
     out = run("report", "--out", str(tmp_path / "r.html"), "--tenant", slug, "--min-group", "5",
               "--json", str(tmp_path / "r.json")).output

@@ -30,20 +30,18 @@ from tests.connectors.export_support import (
     BASE,
     database,
     learner,
+    post_statements,
     representative,
     tenant_slug,
     verb,
 )
-from tests.identity.auditor_support import signed_body
 
 NOW = dict(settle=timedelta(0))
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "export-schema.md"
 
 
 def post(xapi: Xapi, statements: list[dict[str, Any]]) -> None:
-    # Stamped statements go signed by the hub: the only way the LRS stores a stamp (identity.stamp_guard).
-    content_type, body = signed_body(xapi.client.application, statements)
-    r = xapi.post("statements", data=body, headers={"Content-Type": content_type})
+    r = post_statements(xapi, statements)
     assert r.status_code == 200, r.get_data(as_text=True)
 
 

@@ -19,7 +19,7 @@ from connectors.export_schema import NAMES
 from lrs import credentials
 from lrs.identifiers import actor_key
 from tests.conftest import Xapi, new_credential
-from tests.connectors.export_support import database, learner, representative, tenant_slug
+from tests.connectors.export_support import database, learner, post_statements, representative, tenant_slug
 
 
 def basic(key: str, secret: str) -> dict[str, str]:
@@ -44,7 +44,7 @@ def rows(response: Any) -> list[dict[str, str]]:
 @pytest.fixture
 def data(app: Flask, xapi: Xapi, xapi2: Xapi) -> tuple[Xapi, Xapi]:
     for client in (xapi, xapi2):
-        assert client.post("statements", json_body=representative()).status_code == 200
+        assert post_statements(client, representative()).status_code == 200
     return xapi, xapi2
 
 
@@ -147,11 +147,11 @@ def test_bad_parameters_are_400_in_the_error_shape(app: Flask, xapi: Xapi) -> No
 
 def test_incremental_export_over_http(app: Flask, xapi: Xapi) -> None:
     headers = basic(xapi.key, xapi.secret)
-    assert xapi.post("statements", json_body=representative()).status_code == 200
+    assert post_statements(xapi, representative()).status_code == 200
     first = get(app, "export.jsonl", headers, settle="0")
     assert len(first.get_data(as_text=True).splitlines()) == 4
     new_id = str(uuid.uuid4())
-    assert xapi.post("statements", json_body=[{**representative()[2], "id": new_id}]).status_code == 200
+    assert post_statements(xapi, [{**representative()[2], "id": new_id}]).status_code == 200
     second = get(app, "export.jsonl", headers, settle="0", after=first.headers["X-Hocvu-Export-Cursor"])
     lines = [json.loads(line) for line in second.get_data(as_text=True).splitlines()]
     assert [line["statement_id"] for line in lines] == [new_id] and list(lines[0]) == list(NAMES)
@@ -161,7 +161,7 @@ def test_until_as_a_date_includes_that_whole_day(app: Flask, xapi: Xapi) -> None
     from datetime import UTC, datetime
 
     headers = basic(xapi.key, xapi.secret)
-    assert xapi.post("statements", json_body=representative()[:1]).status_code == 200
+    assert post_statements(xapi, representative()[:1]).status_code == 200
     today = datetime.now(UTC).date().isoformat()
     assert len(rows(get(app, "export.csv", headers, settle="0", until=today))) == 1
     assert len(rows(get(app, "export.csv", headers, settle="0", since=today, until=today))) == 1
