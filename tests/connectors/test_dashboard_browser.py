@@ -6,9 +6,6 @@ elements with a real size and drawn bars) and that the page asked for nothing ou
 from __future__ import annotations
 
 import base64
-import json
-import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,68 +13,33 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from identity.stamp import stamp_statement
 from lrs import credentials
+from tests.browser_support import basic_sign_in, chromium, needs_chromium, requested_urls, served
 from tests.conftest import new_credential, statement
 from tests.connectors.export_support import MATCH, NO_MATCH, course_context, learner, stamp, verb
 from tests.identity.auditor_support import signed_body
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="needs Debian's chromium and chromium-driver (make browser, or apt-get install -y chromium chromium-driver)")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1600")
+pytestmark = needs_chromium
 CHARTS = ("enrolments-by-week", "rates-by-tenant", "rates-by-course", "rates-by-province", "time-by-course")
 
 
 @pytest.fixture(scope="module")
 def server(sqlite_app: Flask) -> Iterator[str]:
-    srv = make_server("127.0.0.1", 0, sqlite_app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(timeout=10)
+    with served(sqlite_app) as url:
+        yield url
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM  # type: ignore[assignment]
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # every request the page makes
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(flags=("--window-size=1280,1600",), network_log=True) as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def sign_in(browser: Any, key: str, secret: str) -> None:
-    """HTTP Basic as a browser sends it once the person typed the key and secret in its prompt."""
-    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
-    browser.execute_cdp_cmd("Network.enable", {})
-    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}})
-
-
-def requested_urls(browser: Any) -> list[str]:
-    urls = []
-    for entry in browser.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
 
 
 def seed(app: Flask) -> tuple[str, str, str]:
@@ -120,7 +82,7 @@ def charts_rendered(browser: Any) -> None:
 def test_the_dashboard_renders_its_charts_offline(sqlite_app: Flask, server: str, browser: Any,
                                                   tmp_path: Path) -> None:
     _, key, secret = seed(sqlite_app)
-    sign_in(browser, key, secret)
+    basic_sign_in(browser, key, secret)
     browser.get(f"{server}/reports/")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Báo cáo học tập / Learning report"
     charts_rendered(browser)
@@ -147,7 +109,7 @@ def test_a_national_analyst_chooses_a_tenant_and_sees_pseudonymised_figures(sqli
         cred, secret = credentials.create_national_credential(s, "analyst", "browser test")
         s.commit()
         key = cred.key
-    sign_in(browser, key, secret)
+    basic_sign_in(browser, key, secret)
     browser.get(f"{server}/reports/")
     browser.find_element(By.CSS_SELECTOR, f'select[name="tenant"] option[value="{slug}"]').click()
     submit_filters(browser)

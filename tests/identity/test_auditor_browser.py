@@ -5,10 +5,6 @@ ask for nothing outside their origin (Chrome's own network log)."""
 
 from __future__ import annotations
 
-import base64
-import json
-import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,63 +12,28 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
+from tests.browser_support import basic_sign_in, chromium, needs_chromium, requested_urls, served
 from tests.identity.auditor_support import MATCH, NO_MATCH, national, new_tenant, write_attempt
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="needs Debian's chromium and chromium-driver (make browser, or apt-get install -y chromium chromium-driver)")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1600")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def server(sqlite_app: Flask) -> Iterator[str]:
-    srv = make_server("127.0.0.1", 0, sqlite_app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(timeout=10)
+    with served(sqlite_app) as url:
+        yield url
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM  # type: ignore[assignment]
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # every request the page makes
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(flags=("--window-size=1400,1600",), network_log=True) as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def sign_in(browser: Any, key: str, secret: str) -> None:
-    """HTTP Basic as a browser sends it once the person typed the key and secret in its prompt."""
-    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
-    browser.execute_cdp_cmd("Network.enable", {})
-    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}})
-
-
-def requested_urls(browser: Any) -> list[str]:
-    urls = []
-    for entry in browser.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
 
 
 def rows(browser: Any) -> list[Any]:
@@ -84,7 +45,7 @@ def test_the_auditor_pages_render_in_a_browser(sqlite_app: Flask, server: str, b
     course = f"https://hocvu.vn/activities/course/browser-{uuid.uuid4().hex[:8]}"
     clean = write_attempt(sqlite_app, new_tenant(sqlite_app), course=course, checks=[MATCH, MATCH])
     failed = write_attempt(sqlite_app, new_tenant(sqlite_app), course=course, checks=[MATCH, NO_MATCH])
-    sign_in(browser, *national(sqlite_app, "auditor"))
+    basic_sign_in(browser, *national(sqlite_app, "auditor"))
 
     browser.get(f"{server}/audit/?course={course}")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Kiểm toán lượt làm bài / Attempt audit"

@@ -5,8 +5,6 @@ done, then takes the timed quiz; the statements are read back from the tenant's 
 
 from __future__ import annotations
 
-import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,56 +14,37 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import select, update
-from werkzeug.serving import make_server
 
 from lrs import credentials
 from lti_tool.catalogue import load_catalogue
 from lti_tool.launch_context import LaunchContext
 from lti_tool.player_domain import registration_for
 from lti_tool.player_storage import QuizAttempt
+from tests.browser_support import chromium, needs_chromium, served
 from tests.conftest import Xapi, new_credential
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
+pytestmark = needs_chromium
 
 COURSE = "course/an-toan-khong-gian-mang"
 QUIZ = f"{COURSE}/module/phong-tranh-va-xu-ly/quiz/kiem-tra"
 PHONE = {"width": 390, "height": 844, "pixelRatio": 3.0}
 ADL = "http://adlnet.gov/expapi/verbs/"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run")
 
 
 @pytest.fixture(scope="module")
 def server(sqlite_app: Flask) -> Iterator[str]:
-    srv = make_server("127.0.0.1", 0, sqlite_app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    thread.join(timeout=10)
+    with served(sqlite_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM  # type: ignore[assignment]
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(phone=PHONE) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def learner(app: Flask, target: str) -> tuple[LaunchContext, str, str]:

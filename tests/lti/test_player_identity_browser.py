@@ -5,7 +5,6 @@ posts it, for the enrolment with consent, the check before the quiz and a rechec
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,18 +18,15 @@ from sqlalchemy import select, update
 
 from identity import storage as identity_storage
 from lti_tool.player_storage import AttemptAssurance
+from tests.browser_support import chromium, needs_chromium
 from tests.lti.player_identity_support import FACES, QUIZ, IdentityEnv
 from tests.lti.player_support import CSRF
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
+pytestmark = needs_chromium
 CITIZEN = "demo-0005"
 
 
@@ -51,19 +47,10 @@ def camera_file(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM  # type: ignore[assignment]
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-video-capture={camera_file(tmp_path_factory.mktemp('camera'))}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    try:
+    camera = camera_file(tmp_path_factory.mktemp("camera"))
+    with chromium(flags=("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                         f"--use-file-for-fake-video-capture={camera}")) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def take_photo(browser: Any, form_id: str) -> None:
