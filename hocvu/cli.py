@@ -4,40 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import click
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from hocvu import db as dbops
+from hocvu.cli_session import cli_session, emit
 from hocvu.settings import Settings
 from lrs import credentials
-from lrs.errors import XapiError
 from lrs.storage import Credential, Database, Tenant
 
 DEMO_TENANT = "demo"
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    database = Database(Settings.from_env().database_url)
-    session = database.session()
-    try:
-        yield session
-        session.commit()
-    except XapiError as err:
-        session.rollback()
-        raise click.ClickException(err.message) from None
-    finally:
-        session.close()
-        database.dispose()
-
-
-def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
 
 
 @click.group()
@@ -70,17 +47,17 @@ def tenant() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def tenant_create(slug: str, name: str, as_json: bool) -> None:
     """Create tenant SLUG."""
-    with _session() as session:
+    with cli_session() as session:
         t = credentials.create_tenant(session, slug, name)
         data = {"id": t.id, "slug": t.slug, "name": t.name}
-    _emit(as_json, data, f"created tenant {slug} ({name})")
+    emit(as_json, data, f"created tenant {slug} ({name})")
 
 
 @tenant.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def tenant_list(as_json: bool) -> None:
     """List tenants."""
-    with _session() as session:
+    with cli_session() as session:
         rows = [{"slug": t.slug, "name": t.name} for t in session.scalars(select(Tenant).order_by(Tenant.slug))]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
@@ -102,11 +79,11 @@ def credential() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def credential_create(tenant_slug: str, scopes: str, name: str, as_json: bool) -> None:
     """Create a credential; its secret is printed this once and never stored."""
-    with _session() as session:
+    with cli_session() as session:
         t = credentials.get_tenant(session, tenant_slug)
         cred, secret = credentials.create_credential(session, t, name, [s.strip() for s in scopes.split(",") if s])
         data = {"tenant": t.slug, "key": cred.key, "secret": secret, "scopes": cred.scopes}
-    _emit(as_json, data, f"key: {data['key']}\nsecret: {secret}\nscopes: {' '.join(data['scopes'])}\n"
+    emit(as_json, data, f"key: {data['key']}\nsecret: {secret}\nscopes: {' '.join(data['scopes'])}\n"
           "(the secret is shown only now)")
 
 
@@ -115,10 +92,10 @@ def credential_create(tenant_slug: str, scopes: str, name: str, as_json: bool) -
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def credential_revoke(key: str, as_json: bool) -> None:
     """Revoke credential KEY: it stops working at once."""
-    with _session() as session:
+    with cli_session() as session:
         cred = credentials.revoke_credential(session, key)
         data = {"key": cred.key, "revoked": cred.revoked.isoformat() if cred.revoked else None}
-    _emit(as_json, data, f"revoked {key}")
+    emit(as_json, data, f"revoked {key}")
 
 
 @credential.command("list")
@@ -126,7 +103,7 @@ def credential_revoke(key: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def credential_list(tenant_slug: str, as_json: bool) -> None:
     """List a tenant's credentials (never their secrets)."""
-    with _session() as session:
+    with cli_session() as session:
         t = credentials.get_tenant(session, tenant_slug)
         rows = [{"key": c.key, "name": c.name, "scopes": c.scopes, "revoked": c.revoked is not None}
                 for c in session.scalars(select(Credential).where(Credential.tenant_id == t.id))]
@@ -146,7 +123,7 @@ def demo() -> None:
 def demo_seed() -> None:
     """Create the demo tenant, a demo credential and demo auditor/analyst credentials (printed once)."""
     settings = Settings.from_env()
-    with _session() as session:
+    with cli_session() as session:
         if session.scalar(select(Tenant).where(Tenant.slug == DEMO_TENANT)):
             click.echo(f"demo tenant exists; xAPI endpoint {settings.public_url}/xapi/ "
                        f"(new credential: hocvu credential create --tenant {DEMO_TENANT} --scopes all)")

@@ -27,24 +27,19 @@ def audit_bundle(tenant_slug: str, registration: str | None, session_id: str | N
     """Write the proof bundle of an attempt or of chosen statements. The read is recorded in the
     tenant's audit chain; a checkpoint is signed first when none covers the statements yet."""
     from hocvu.app import audit_policy
+    from hocvu.cli_session import cli_session
     from hocvu.settings import Settings
     from identity import auditor_queries as aq
     from identity import proof_bundle
     from identity.signing import load_signing_material
     from identity.stamp_guard import extra_certificates
     from lrs import audit_chain, credentials
-    from lrs.errors import XapiError
-    from lrs.storage import Database
 
     if not statement_ids and not (registration and session_id):
         raise click.UsageError("name an attempt (--registration and --session) or --statement ids")
-    settings = Settings.from_env()
-    database = Database(settings.database_url)
-    policy = audit_policy(settings)
-    database.sessions.configure(info={audit_chain.POLICY_KEY: policy})
+    policy = audit_policy(Settings.from_env())
     certificates = [load_signing_material().cert_pem, *extra_certificates()]
-    session = database.session()
-    try:
+    with cli_session(info={audit_chain.POLICY_KEY: policy}) as session:
         tenant = credentials.get_tenant(session, tenant_slug)
         if statement_ids:
             rows = proof_bundle.statements_of(session, tenant.id, statement_ids)
@@ -59,13 +54,6 @@ def audit_bundle(tenant_slug: str, registration: str | None, session_id: str | N
         audit_chain.record_access(session, tenant.id, f"cli:{os.environ.get('USER', '?')}",
                                   {"view": "bundle", "shown": [r.statement_id for r in rows][:40], "count": len(rows)})
         bundle = proof_bundle.build(session, tenant.id, rows, certificates, selection=selection, policy=policy)
-        session.commit()
-    except XapiError as err:
-        session.rollback()
-        raise click.ClickException(err.message) from None
-    finally:
-        session.close()
-        database.dispose()
     Path(output).write_bytes(proof_bundle.dumps(bundle))
     checkpoint = bundle["chain"]["checkpoint"]
     click.echo(f"wrote {output}: {len(rows)} statement(s), {len(bundle['chain']['entries'])} chain entries, "

@@ -18,6 +18,7 @@ from connectors.export import ExportQuery, parse_time, parse_until, pseudonym_ke
 from connectors.export_files import FORMATS, export_statements
 from connectors.export_schema import SCHEMA
 from connectors.report_settings import MIN_GROUP_ENV, min_group_from_env
+from hocvu.cli_session import cli_session
 from hocvu.settings import Settings
 
 _TIME_HELP = "ISO 8601 date (UTC) or date-time"
@@ -53,10 +54,9 @@ def export_statements_command(tenants: tuple[str, ...], since: str | None, until
                               after_cursor: str | None, pseudonymise: bool, settle: float, progress: bool | None,
                               as_json: bool) -> None:
     """One row per stored statement; ends by printing the cursor for the next incremental export."""
-    from hocvu.cli import _session
 
     settings = Settings.from_env()
-    with _session() as session:
+    with cli_session() as session:
         query = _query(tenants, since, until, after_cursor, settle, pseudonymise)
         result = export_statements(session, query, fmt, out, pseudonym_key=pseudonym_key(settings.secret_key),
                                    progress=progress)
@@ -88,11 +88,10 @@ def report(out: Path, tenants: tuple[str, ...], since: str | None, until: str | 
     province and week, as an HTML page with charts."""
     from connectors.report_page import render
     from connectors.reports import load_report
-    from hocvu.cli import _session
 
     settings = Settings.from_env()
     k = min_group if min_group is not None else min_group_from_env()
-    with _session() as session:
+    with cli_session() as session:
         query = _query(tenants, since, until, None, 0, pseudonymise)
         built = load_report(session, query, min_group=k, pseudonym_key=pseudonym_key(settings.secret_key))
     out.parent.mkdir(parents=True, exist_ok=True)

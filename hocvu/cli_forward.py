@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 import schemas
 from connectors import forwarding as fw
 from connectors.tasks import DEFAULT_QUEUE, RUNTIMES, Runtime, make_celery, run_round
+from hocvu.cli_session import cli_session, emit
 from hocvu.settings import Settings
 from lrs import credentials
-from lrs.errors import XapiError
 from lrs.storage import Database, Tenant
 
 
@@ -29,22 +29,8 @@ def _config(settings: Settings) -> fw.ForwardConfig:
 
 @contextmanager
 def _session() -> Iterator[tuple[Session, fw.ForwardConfig]]:
-    settings = Settings.from_env()
-    database = Database(settings.database_url)
-    session = database.session()
-    try:
-        yield session, _config(settings)
-        session.commit()
-    except (fw.ForwardError, XapiError) as err:  # XapiError: lrs.credentials (an unknown tenant)
-        session.rollback()
-        raise click.ClickException(err.message) from None
-    finally:
-        session.close()
-        database.dispose()
-
-
-def _emit(as_json: bool, data: Any, text: str) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
+    with cli_session(errors=(fw.ForwardError,)) as session:
+        yield session, _config(Settings.from_env())
 
 
 def _tenant(session: Session, slug: str | None) -> Tenant | None:
@@ -86,7 +72,7 @@ def forward_add(tenant_slug: str, name: str, endpoint: str, key: str, secret: st
             verb_prefix=verb_prefix, activity_prefix=activity_prefix, batch_size=batch_size,
             enabled=not disabled, from_now=from_now))
         data = {"tenant": tenant.slug, **fw.describe(target), "cursor": target.cursor_seq}
-    _emit(as_json, data, f"added target {name} → {data['endpoint']} (xAPI {xapi_version}"
+    emit(as_json, data, f"added target {name} → {data['endpoint']} (xAPI {xapi_version}"
           f"{', disabled' if disabled else ''}); starts after seq {data['cursor']}")
 
 
@@ -208,7 +194,7 @@ def forward_run(as_json: bool) -> None:
         report = run_round(Runtime(database, _config(settings)))
     finally:
         database.dispose()
-    _emit(as_json, report, f"{report['targets']} target(s): delivered {report['delivered']}, "
+    emit(as_json, report, f"{report['targets']} target(s): delivered {report['delivered']}, "
           f"refused {report['rejected']}" + "".join(f"\n  target {t}: {e}" for t, e in report["errors"].items()))
 
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hocvu.cli_session import cli_session, emit
 from hocvu.settings import Settings
 from lrs import credentials
-from lrs.errors import XapiError
 from lrs.storage import Database, Tenant
 from lti_tool import keys
 from lti_tool.ags import retry_pending_scores
@@ -30,22 +29,8 @@ from lti_tool.services import LtiTool
 
 @contextmanager
 def _session() -> Iterator[tuple[Session, Settings]]:
-    settings = Settings.from_env()
-    database = Database(settings.database_url)
-    session = database.session()
-    try:
-        yield session, settings
-        session.commit()
-    except (LtiError, XapiError) as err:  # XapiError: lrs.credentials (e.g. an unknown tenant)
-        session.rollback()
-        raise click.ClickException(err.message) from None
-    finally:
-        session.close()
-        database.dispose()
-
-
-def _emit(as_json: bool, data: Any, text: str) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
+    with cli_session(errors=(LtiError,)) as session:
+        yield session, Settings.from_env()
 
 
 @click.group()
@@ -82,7 +67,7 @@ def platform_add(tenant_slug: str, issuer: str, client_id: str, deployment_ids: 
         base = settings.public_url.rstrip("/")
         data["tool"] = {"login_url": f"{base}/lti/login", "launch_url": f"{base}/lti/launch",
                         "jwks_url": f"{base}/lti/jwks"}
-    _emit(as_json, data, f"registered {issuer} client {client_id} for tenant {tenant_slug} "
+    emit(as_json, data, f"registered {issuer} client {client_id} for tenant {tenant_slug} "
           f"(deployments: {', '.join(data['deployment_ids'])})\n"
           f"tool login URL:  {data['tool']['login_url']}\ntool launch URL: {data['tool']['launch_url']}\n"
           f"tool JWKS URL:   {data['tool']['jwks_url']}")
@@ -128,7 +113,7 @@ def rotate_key(as_json: bool) -> None:
     with _session() as (session, settings):
         row = keys.rotate_key(session, keys.KeyRing.from_secret(settings.secret_key))
         data = {"kid": row.kid, "created": row.created.isoformat()}
-    _emit(as_json, data, f"new signing key {row.kid} (older keys stay in /lti/jwks until retire-key)")
+    emit(as_json, data, f"new signing key {row.kid} (older keys stay in /lti/jwks until retire-key)")
 
 
 @lti.command("retire-key")
@@ -139,7 +124,7 @@ def retire_key(kid: str, as_json: bool) -> None:
     with _session() as (session, _):
         row = keys.retire_key(session, kid)
         data = {"kid": row.kid, "retired": row.retired.isoformat() if row.retired else None}
-    _emit(as_json, data, f"retired {kid}")
+    emit(as_json, data, f"retired {kid}")
 
 
 @lti.command("register-url")
@@ -155,7 +140,7 @@ def register_url(tenant_slug: str, days: int, as_json: bool) -> None:
         invite, token = create_invite(session, tenant, ttl=timedelta(days=days))
         url = f"{settings.public_url.rstrip('/')}/lti/register/{tenant.slug}?invite={token}"
         data = {"tenant": tenant.slug, "url": url, "expires": invite.expires.isoformat()}
-    _emit(as_json, data, f"{url}\n(one use, valid until {data['expires']}; shown only now)")
+    emit(as_json, data, f"{url}\n(one use, valid until {data['expires']}; shown only now)")
 
 
 @lti.command("retry-scores")
@@ -171,4 +156,4 @@ def retry_scores(as_json: bool) -> None:
     finally:
         database.dispose()
     data = {"delivered": report.delivered, "pending": report.pending, "failed": report.failed}
-    _emit(as_json, data, f"delivered {report.delivered}, still pending {report.pending}, failed {report.failed}")
+    emit(as_json, data, f"delivered {report.delivered}, still pending {report.pending}, failed {report.failed}")

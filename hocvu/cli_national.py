@@ -7,6 +7,7 @@ import json
 import click
 from sqlalchemy import select
 
+from hocvu.cli_session import cli_session, emit
 from lrs import credentials
 from lrs.storage import NationalCredential
 
@@ -22,21 +23,17 @@ def national() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def national_create(role: str, name: str, as_json: bool) -> None:
     """Create a national credential; its secret is printed this once and never stored."""
-    from hocvu.cli import _emit, _session
-
-    with _session() as session:
+    with cli_session() as session:
         cred, secret = credentials.create_national_credential(session, role, name)
         data = {"key": cred.key, "secret": secret, "role": cred.role, "name": cred.name}
-    _emit(as_json, data, f"key: {data['key']}\nsecret: {secret}\nrole: {role}\n(the secret is shown only now)")
+    emit(as_json, data, f"key: {data['key']}\nsecret: {secret}\nrole: {role}\n(the secret is shown only now)")
 
 
 @national.command("revoke")
 @click.argument("key")
 def national_revoke(key: str) -> None:
     """Revoke national credential KEY: it stops working at once."""
-    from hocvu.cli import _session
-
-    with _session() as session:
+    with cli_session() as session:
         credentials.revoke_national_credential(session, key)
     click.echo(f"revoked {key}")
 
@@ -45,9 +42,7 @@ def national_revoke(key: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def national_list(as_json: bool) -> None:
     """List national credentials (never their secrets)."""
-    from hocvu.cli import _session
-
-    with _session() as session:
+    with cli_session() as session:
         rows = [{"key": c.key, "role": c.role, "name": c.name, "revoked": c.revoked is not None}
                 for c in session.scalars(select(NationalCredential).order_by(NationalCredential.id))]
     if as_json:

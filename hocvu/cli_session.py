@@ -1,0 +1,41 @@
+"""What every ``hocvu`` command module shares: a database session per command, and output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from hocvu.settings import Settings
+from lrs.errors import XapiError
+from lrs.storage import Database
+
+
+@contextmanager
+def cli_session(info: dict[str, Any] | None = None, *,
+                errors: tuple[type[Exception], ...] = ()) -> Iterator[Session]:
+    """A session on HOCVU_DATABASE_URL, committed when the command succeeds. A domain error becomes
+    click's error (its message, exit status 1), not a traceback. ``info``: what every session of
+    this database carries (e.g. the audit chain's checkpoint policy); ``errors``: more error classes
+    that carry a ``message`` for the person at the terminal (a package's own errors)."""
+    database = Database(Settings.from_env().database_url)
+    if info:
+        database.sessions.configure(info=info)
+    session = database.session()
+    try:
+        yield session
+        session.commit()
+    except (XapiError, *errors) as err:
+        session.rollback()
+        raise click.ClickException(getattr(err, "message", str(err))) from None
+    finally:
+        session.close()
+        database.dispose()
+
+
+def emit(as_json: bool, data: Any, text: str) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
