@@ -10,6 +10,11 @@ runs; it reads the type unverified only to choose the handler, which then verifi
 
 Routes: /lti/proctoring/<id>/start (after the gate: the auto-POSTed LtiStartAssessment),
 /<id>/monitor (the window that repeats the face check during the assessment) and /<id>/check.
+
+The gate runs at /player/identity/gate?proctoring=<id>: what it needs of the launch
+(``proctoring_gate.GateSettings``) is kept in the browser's signed session keyed by the proctoring
+session id, beside the ids this browser was launched into. The player's own launch
+(``session["lti_launch"]``), which another tab may be using, is left alone.
 """
 
 from __future__ import annotations
@@ -26,22 +31,25 @@ from sqlalchemy.orm import Session
 
 from lti_tool import claims as lti
 from lti_tool import player_assurance as gate
-from lti_tool import player_face, proctoring, proctoring_acs
+from lti_tool import player_face, proctoring, proctoring_acs, proctoring_gate
 from lti_tool.errors import BadLaunch, LaunchForbidden, LtiError, NotFound
-from lti_tool.player_domain import PlayerError
+from lti_tool.player_domain import AttemptClosed, NoLaunch, PlayerError
+from lti_tool.player_statements import SEALER_KEY
 from lti_tool.player_storage import AttemptAssurance
+from lti_tool.proctoring_gate import GateSettings, ProctoredGate
 from lti_tool.services import current_tool
 from lti_tool.storage import LtiProctoringSession
 
 log = logging.getLogger(__name__)
 bp = Blueprint("lti_proctoring", __name__, template_folder="templates")
 SESSION_KEY = "lti_proctoring"   # the proctoring sessions this browser was launched into
+GATE_KEY = "lti_proctoring.gate"  # per proctoring session id: its GateSettings
 CSRF_KEY = "lti_proctoring.csrf"
-LAUNCH_KEY = "lti_launch"        # lti_tool.http.SESSION_KEY: the launch the gate pages read
 MAX_OWNED = 5                    # a few at once (tabs, retries); the cookie stays small
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
-# Seconds between repeated checks during a proctored assessment when the target's identity
-# requirement sets none: drawn at random by the gate (player_assurance.consume).
+# Seconds between repeated checks during a proctored assessment when the catalogue target's identity
+# requirement sets none: drawn at random by the gate (player_assurance.consume). The platform's own
+# assessment (no target) has none unless the link's hocvu_recheck_min/_max custom parameters set them.
 DEFAULT_RECHECK = (180, 420)
 OUTCOMES = ("match", "no_match", "no_face", "several_faces", "unreadable")   # face_check.Outcome values
 
@@ -55,9 +63,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _own(public_id: str) -> None:
-    owned = [p for p in session.get(SESSION_KEY) or [] if p != public_id]
-    session[SESSION_KEY] = [*owned, public_id][-MAX_OWNED:]
+def _own(public_id: str, settings: GateSettings) -> None:
+    owned = [*[p for p in session.get(SESSION_KEY) or [] if p != public_id], public_id][-MAX_OWNED:]
+    kept = session.get(GATE_KEY) if isinstance(session.get(GATE_KEY), dict) else {}
+    session[SESSION_KEY] = owned
+    session[GATE_KEY] = {p: kept[p] for p in owned if p in kept} | {public_id: settings.to_session()}
+
+
+def _settings(public_id: str) -> GateSettings | None:
+    kept = session.get(GATE_KEY)
+    return GateSettings.from_session(kept.get(public_id)) if isinstance(kept, dict) else None
 
 
 def _require_owned(public_id: str) -> None:
@@ -74,10 +89,39 @@ def _csrf() -> str:
     return token
 
 
-def _gate_url(target: str, next_url: str) -> str:
-    from lti_tool.player_identity import gate_url
+def _gate_url(public_id: str, next_url: str) -> str:
+    return url_for("player_identity.gate", proctoring=public_id, next=next_url)
 
-    return gate_url(target, next_url)
+
+def start_url(public_id: str) -> str:
+    return url_for("lti_proctoring.start_assessment", public_id=public_id)
+
+
+def proctored_gate(public_id: str) -> ProctoredGate:
+    """For the gate's pages (``player_identity``): the gate of a proctoring session this browser was
+    launched into and that is still open. Their errors are the player's (rendered by the gate)."""
+    settings = _settings(public_id)
+    if public_id not in (session.get(SESSION_KEY) or []) or settings is None:
+        raise NoLaunch("this proctoring session was not started in this browser")
+    with current_tool().session() as db:
+        try:
+            row = proctoring.get_session(db, public_id)
+        except NotFound:   # its registration was removed since
+            raise NoLaunch("this proctoring session no longer exists") from None
+        if row.state in proctoring.CLOSED:
+            raise AttemptClosed("this proctoring session has already ended")
+        return proctoring_gate.proctored_gate(row, settings)
+
+
+def _in_catalogue(target: str) -> bool:
+    from lti_tool.catalogue import UnknownTarget
+    from lti_tool.player import CATALOGUE_EXT
+
+    catalogue = current_app.extensions.get(CATALOGUE_EXT)
+    try:
+        return catalogue is not None and catalogue.resolve(target) is not None
+    except UnknownTarget:
+        return False
 
 
 def _take_proctoring_launch() -> Response | None:
@@ -95,6 +139,7 @@ def _launch() -> Response:
         conf = tool.conf(db)
         message = proctoring.ProctoringMessageLaunch(FlaskRequest(), conf, launch_data_storage=tool.storage(),
                                                      requests_session=tool.http)
+        message.target_exists = _in_catalogue
         message.validate()   # every failure is an LtiError: nothing stored
         try:
             body = message.claims()
@@ -108,16 +153,15 @@ def _launch() -> Response:
                     "proctoring/ended.html", state=ended.state, attempt_number=ended.attempt_number,
                     error_message=end.error_message, return_url=end.return_url, locale=lti.locale_of(body))))
             started = proctoring.record_start(db, body, tenant_id=row.tenant_id, registration_id=row.id)
-            launch = proctoring.gate_launch(started, body)
+            settings = GateSettings.from_claims(body)
             db.commit()
-            public_id, target = started.public_id, started.gate_target
+            public_id = started.public_id
         finally:
             message.drop_cached()
-    _own(public_id)
-    session[LAUNCH_KEY] = launch.to_session()   # the gate's pages know the learner from it
+    # The gate's pages know the learner from the session row and these settings, keyed by its id.
+    _own(public_id, settings)
     # POST → GET (303): a reload never re-posts the id_token. The gate signs in and checks the face.
-    next_url = url_for("lti_proctoring.start_assessment", public_id=public_id)
-    return _no_store(redirect(_gate_url(target, next_url), 303))
+    return _no_store(redirect(_gate_url(public_id, start_url(public_id)), 303))
 
 
 @bp.get("/<public_id>/start")
@@ -129,15 +173,15 @@ def start_assessment(public_id: str) -> Response:
         row = proctoring.get_session(db, public_id)
         if row.state in proctoring.CLOSED:
             raise NotFound("this proctoring session has already ended")
-        passed = proctoring.gate_passed(db, row, now)
+        passed = proctoring_gate.gate_passed(db, row, now)
         if passed is None:
             # Not (or no longer) verified: back to the gate, which shows the step to take.
-            return _no_store(redirect(_gate_url(row.gate_target, request.path), 303))
+            return _no_store(redirect(_gate_url(public_id, request.path), 303))
         person, assurance = passed
         token = proctoring.start_assessment_jwt(row, tool.registration(db, row.registration_id), person)
         proctoring.mark_started(db, row, person, assurance_session_id=assurance.session_id, now=now)
         # The gate is used up by this attempt; its checks now repeat at random moments.
-        gate.consume(db, assurance, now, recheck=_recheck_interval(row.gate_target))
+        gate.consume(db, assurance, now, recheck=_recheck_interval(row))
         db.commit()
         target = row.start_assessment_url
     log.info("proctoring session %s: identity verified, LtiStartAssessment sent", public_id)
@@ -146,10 +190,15 @@ def start_assessment(public_id: str) -> Response:
         monitor_url=url_for("lti_proctoring.monitor", public_id=public_id))))
 
 
-def _recheck_interval(target: str) -> tuple[int, int]:
-    """The target quiz's recheck interval (catalogue ``identity.recheck``), else DEFAULT_RECHECK."""
+def _recheck_interval(row: LtiProctoringSession) -> tuple[int, int] | None:
+    """The target quiz's recheck interval (catalogue ``identity.recheck``), else DEFAULT_RECHECK; for
+    the platform's assessment, the link's (hocvu_recheck_min/_max), else none scheduled."""
     from lti_tool.player import CATALOGUE_EXT
 
+    target = row.gate_target
+    if not target:
+        settings = _settings(row.public_id)
+        return settings.recheck if settings is not None else None
     try:
         quiz = current_app.extensions[CATALOGUE_EXT].resolve(target).quiz
     except Exception:   # the gate resolved it a moment ago; a catalogue reload is no reason to fail
@@ -200,9 +249,17 @@ def check(public_id: str) -> Response:
     photo = upload.stream.read(MAX_PHOTO_BYTES + 1) if upload is not None else b""
     tool, now = current_tool(), _now()
     with tool.session() as db:
+        # The gate's sealer, as the player's sessions have it: the check statement of a verified
+        # attempt is stamped (unverified once a check failed) and signed like every other one.
+        db.info[SEALER_KEY] = current_app.extensions.get(SEALER_KEY)
         row, assurance = _started(db, public_id)
         cfg = current_app.extensions[player_identity.CONFIG_EXT]
-        result = player_face.run_check(db, cfg, proctoring.gate_launch(row), assurance, None, photo, now)
+        settings = _settings(public_id)
+        # The platform's assessment is the checks' parent activity (a catalogue target: as before).
+        assessment = proctoring_gate.assessment_activity(row, settings) \
+            if not row.gate_target and settings is not None else None
+        result = player_face.run_check(db, cfg, proctoring_gate.gate_launch(row), assurance, None, photo, now,
+                                       assessment=assessment)
         verified = assurance.failed_at is None and result.matched
         db.commit()
         recheck_in = gate.seconds_to_recheck(assurance, now)

@@ -5,12 +5,14 @@ Each face check (initial and repeated, pass or fail) is a statement; the photo n
 
 - verb ``CHECK_VERB`` https://hocvu.vn/xapi/verbs/checked-identity ("đã kiểm tra danh tính");
 - object ``<target's activity id>/identity-check``, type ``CHECK_TYPE``
-  https://hocvu.vn/xapi/activity-types/identity-check;
+  https://hocvu.vn/xapi/activity-types/identity-check (a gate for an activity outside the catalogue,
+  such as a platform's proctored assessment, has that activity's IRI as its target);
 - result ``success``: the face matched; ``extensions[EXT_FACE_CHECK]``
   (https://hocvu.vn/xapi/extensions/face-check): kind ("initial" or "recheck"), outcome, distance
   (absent without exactly one face), threshold, metric, model, detector, faces;
-- context: registration, the quiz as parent (xAPI 1.0.3 Part Two §2.4.6.2), the cmi5 session id of
-  the attempt, and the stamp, which the sealer adds when it writes the statement.
+- context: registration, the quiz (or the outside ``assessment``) as parent (xAPI 1.0.3 Part Two
+  §2.4.6.2), the cmi5 session id of the attempt, and the stamp, which the sealer adds when it writes
+  the statement.
 
 Settings (DESIGN.md Conventions): ``HOCVU_FACE_KEY`` (base64 of 16, 24 or 32 random bytes; else
 derived from the app secret with HKDF), ``HOCVU_FACE_THRESHOLD`` (default: DeepFace's for Dlib),
@@ -185,8 +187,10 @@ def withdraw(db: Session, cfg: AssuranceConfig, learner: Learner) -> bool:
 
 
 def run_check(db: Session, cfg: AssuranceConfig, launch: LaunchContext, row: AttemptAssurance,
-              resolved: Resolved | None, photo: bytes, now: datetime, *, rng: Any = None) -> CheckResult:
-    """One face check of ``row``'s learner: compare, keep on the gate, write its statement."""
+              resolved: Resolved | None, photo: bytes, now: datetime, *, rng: Any = None,
+              assessment: dict[str, Any] | None = None) -> CheckResult:
+    """One face check of ``row``'s learner: compare, keep on the gate, write its statement.
+    ``assessment``: the parent activity when the gate is for one outside the catalogue."""
     from face_check.errors import EmbeddingInvalid
 
     if not photo:
@@ -200,21 +204,28 @@ def run_check(db: Session, cfg: AssuranceConfig, launch: LaunchContext, row: Att
         raise EnrolmentUnreadable("the enrolled reference cannot be read; enrol again") from None
     kind = "recheck" if row.pending_key is None else "initial"
     record_check(db, row, result, now, rng)
-    write(db, launch.tenant_id, [check_statement(launch, row, resolved, result, now, kind)])
+    write(db, launch.tenant_id, [check_statement(launch, row, resolved, result, now, kind, assessment=assessment)])
     return result
 
 
 # --- statements -----------------------------------------------------------------------------------
 
+def _target_iri(target: str) -> str:
+    # Catalogue targets are paths under ACTIVITY_BASE; a gate for an outside activity keys on its IRI.
+    return target if "://" in target else activity_id(target)
+
+
 def check_statement(launch: LaunchContext, row: AttemptAssurance, resolved: Resolved | None, result: CheckResult,
-                    when: datetime, kind: str) -> dict[str, Any]:
+                    when: datetime, kind: str, *, assessment: dict[str, Any] | None = None) -> dict[str, Any]:
     """The face check as an xAPI statement (see the module's docstring); the sealer adds the stamp."""
     if resolved is not None and resolved.target == row.target:
         parent = activity(resolved.target, resolved.kind, resolved.item.title)
         containers = ((resolved.course, "course"), (resolved.module, "module"))
         grouping = [activity(c.target, k, c.title) for c, k in containers if c is not None and c.target != row.target]
+    elif assessment is not None and assessment.get("id") == _target_iri(row.target):
+        parent, grouping = dict(assessment), []
     else:
-        parent, grouping = {"objectType": "Activity", "id": activity_id(row.target)}, []
+        parent, grouping = {"objectType": "Activity", "id": _target_iri(row.target)}, []
     detail: dict[str, Any] = {"kind": kind, "outcome": result.outcome.value, "threshold": result.threshold,
                               "metric": result.metric, "model": result.model, "detector": result.detector,
                               "faces": result.faces}
@@ -227,7 +238,7 @@ def check_statement(launch: LaunchContext, row: AttemptAssurance, resolved: Reso
         "id": str(uuid.uuid4()),
         "actor": actor(launch),
         "verb": {"id": CHECK_VERB, "display": {"vi": "đã kiểm tra danh tính", "en": "checked identity"}},
-        "object": {"objectType": "Activity", "id": activity_id(row.target) + "/identity-check",
+        "object": {"objectType": "Activity", "id": _target_iri(row.target) + "/identity-check",
                    "definition": {"type": CHECK_TYPE, "name": {"vi": "Kiểm tra khuôn mặt", "en": "Face check"}}},
         "result": {"success": result.matched, "extensions": {EXT_FACE_CHECK: detail}},
         "context": {"registration": row.registration, "contextActivities": activities,

@@ -4,14 +4,19 @@ consent, face checks before and during a quiz. Thin (DESIGN.md): parse, check th
 
 ``GET /player/identity/gate?target=<catalogue target>&next=<path>`` runs sign-in, binding,
 enrolment and the face check for ``target`` (default: the launched link) and then redirects to
-``next`` (paths on this site only). Every page works without JavaScript (forms, ``<input
-type=file capture=user>``); identity.js adds the camera (getUserMedia, a 640×480 JPEG frame), the
-sign-in window when the LMS frames the player, and the repeated checks during a quiz.
+``next`` (paths on this site only). ``?proctoring=<proctoring session id>`` instead runs it for a
+proctored assessment this browser was launched into (``GateFor``; ``lti_tool.http_proctoring``):
+the learner and the requirement then come from that session, not from the player's launch.
+Every page works without JavaScript (forms, ``<input type=file capture=user>``); identity.js
+adds the camera (getUserMedia, a 640×480 JPEG frame), the sign-in window when the LMS frames the
+player, and the repeated checks during a quiz.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -30,7 +35,16 @@ from lti_tool import player_face as face_domain
 from lti_tool import player_quiz as quiz_domain
 from lti_tool.catalogue import Resolved
 from lti_tool.launch_context import LaunchContext
-from lti_tool.player_assurance import STEP_ERRORS, GateError, Learner, PhotoMissing, PhotoTooLarge, Sealer, Step
+from lti_tool.player_assurance import (
+    STEP_ERRORS,
+    GateError,
+    GateKey,
+    Learner,
+    PhotoMissing,
+    PhotoTooLarge,
+    Sealer,
+    Step,
+)
 from lti_tool.player_domain import AttemptClosed, PlayerError, resolve_in_launch
 from lti_tool.player_face import AssuranceConfig
 from lti_tool.player_i18n import t
@@ -102,6 +116,54 @@ def gate_url(target: str, next_url: str | None = None) -> str:
     return url_for("player_identity.gate", target=target, next=next_url or p._view_url(target))
 
 
+@dataclass(frozen=True)
+class GateFor:
+    """What one gate request is for: a catalogue item of the player's launch, or a proctored
+    assessment (``proctoring=<id>``), and the form fields that lead back to the same gate."""
+
+    launch: LaunchContext
+    key: GateKey
+    min_level: int
+    title: Mapping[str, str]
+    fields: dict[str, str]                                # "target" or "proctoring", then "next"
+    resolved: Resolved | None = None                      # the catalogue item, when there is one
+    assessment: dict[str, Any] | None = None              # the parent activity of an outside one
+    way: str | None = None                                # where errors lead (None: the player's gate)
+
+    @property
+    def next(self) -> str:
+        return self.fields["next"]
+
+    def url(self, **params: str) -> str:
+        return url_for("player_identity.gate", **self.fields, **params)
+
+
+def _gate_for() -> GateFor:
+    public_id = request.values.get("proctoring")
+    if public_id:
+        return _proctored(public_id)
+    launch = p._launch()
+    resolved = _resolved(launch)
+    return GateFor(launch, gate_domain.gate_key(launch, resolved.target), _min_level(resolved), resolved.item.title,
+                   {"target": resolved.target, "next": _safe_next(resolved)}, resolved)
+
+
+def _proctored(public_id: str) -> GateFor:
+    """The gate of a proctoring session this browser was launched into (it never reads or writes the
+    player's launch, which another tab may be using)."""
+    from lti_tool.http_proctoring import proctored_gate, start_url
+
+    gate = proctored_gate(public_id)
+    value = request.values.get("next") or ""
+    nxt = value if is_same_site_path(value) else start_url(public_id)
+    fields = {"proctoring": public_id, "next": nxt}
+    way = url_for("player_identity.gate", **fields)
+    if gate.target is not None:   # the link names a catalogue item: its requirement, as in the player
+        resolved = resolve_in_launch(p._catalogue(), gate.launch, gate.target)
+        return GateFor(gate.launch, gate.key, _min_level(resolved), resolved.item.title, fields, resolved, way=way)
+    return GateFor(gate.launch, gate.key, gate.min_level, gate.title, fields, assessment=gate.assessment, way=way)
+
+
 def _in_memory(*args: Any, **kwargs: Any) -> IO[bytes]:
     return io.BytesIO()
 
@@ -138,23 +200,20 @@ def _outcome_text(outcome: str) -> str:
 
 @bp.get("/gate")
 def gate() -> BaseResponse:
-    launch, now = p._launch(), p._now()
-    resolved = _resolved(launch)
-    nxt = _safe_next(resolved)
+    g, now = _gate_for(), p._now()
+    nxt = g.next
     with p._db() as db:
-        learner = _learner(db, launch)
-        key = gate_domain.gate_key(launch, resolved.target)
-        step = gate_domain.gate_step(db, key, learner, _min_level(resolved), now)
-        row = gate_domain.pending_gate(db, key)
+        learner = _learner(db, g.launch)
+        step = gate_domain.gate_step(db, g.key, learner, g.min_level, now)
+        row = gate_domain.pending_gate(db, g.key)
         enrolled = learner is not None and identity_storage.face_enrolment(db, learner.account_id) is not None
     if step is Step.PASSED and not request.args.get("manage"):
         return p._see_other(nxt)
     outcome = request.args.get("outcome") or (row.check_outcome if row is not None and learner is not None and
                                               row.account_id == learner.account_id else None)
-    fields = {"target": resolved.target, "next": nxt}
-    login = url_for("identity.login", next=gate_url(resolved.target, nxt))
-    return p._render("identity_gate.html", 403 if step is Step.LEVEL else 200, r=resolved, step=step.value,
-                     learner=learner, min_level=_min_level(resolved), enrolled=enrolled, fields=fields,
+    login = url_for("identity.login", next=g.url())
+    return p._render("identity_gate.html", 403 if step is Step.LEVEL else 200, title=g.title, step=step.value,
+                     learner=learner, min_level=g.min_level, enrolled=enrolled, fields=g.fields,
                      outcome=outcome if outcome in OUTCOMES else None, done=request.args.get("done"),
                      login_url=login, popup_url=url_for("identity.login", next=url_for("player_identity.signed_in")),
                      status_url=url_for("player_identity.status"), signed_in_at=session.get(SIGNED_IN_AT_KEY) or "",
@@ -167,78 +226,70 @@ OUTCOMES = ("match", "no_match", "no_face", "several_faces", "unreadable")
 @bp.post("/bind")
 def bind() -> BaseResponse:
     """The learner confirms that their LMS identity is theirs to link to the VNeID account (once)."""
-    launch, now = p._launch(), p._now()
+    g, now = _gate_for(), p._now()
     p._check_csrf(request.form.get("csrf"))
-    resolved = _resolved(launch)
     with p._db() as db:
-        learner = _require_fresh(db, launch, now)
-        gate_domain.bind(db, launch, learner)
-    return p._see_other(gate_url(resolved.target, _safe_next(resolved)))
+        learner = _require_fresh(db, g.launch, now, g.way)
+        gate_domain.bind(db, g.launch, learner)
+    return p._see_other(g.url())
 
 
-def _require_fresh(db: Session, launch: LaunchContext, now: datetime) -> Learner:
+def _require_fresh(db: Session, launch: LaunchContext, now: datetime, way: str | None = None) -> Learner:
     learner = _learner(db, launch)
     if learner is None or not gate_domain.fresh(learner, now):
-        raise gate_domain.SignInRequired("a recent VNeID sign-in is needed", gate_url=gate_url(launch.target))
+        raise gate_domain.SignInRequired("a recent VNeID sign-in is needed", gate_url=way or gate_url(launch.target))
     return learner
 
 
-def _require_bound(db: Session, launch: LaunchContext) -> Learner:
+def _require_bound(db: Session, launch: LaunchContext, way: str | None = None) -> Learner:
     learner = _learner(db, launch)
     if learner is None:
-        raise gate_domain.SignInRequired("not signed in with VNeID", gate_url=gate_url(launch.target))
+        raise gate_domain.SignInRequired("not signed in with VNeID", gate_url=way or gate_url(launch.target))
     if not learner.bound:
-        raise gate_domain.BindRequired("the LMS identity is not linked yet", gate_url=gate_url(launch.target))
+        raise gate_domain.BindRequired("the LMS identity is not linked yet", gate_url=way or gate_url(launch.target))
     return learner
 
 
 @bp.post("/enrol")
 def enrol() -> BaseResponse:
-    launch, now = p._launch(), p._now()
+    g, now = _gate_for(), p._now()
     p._check_csrf(request.form.get("csrf"))
-    resolved = _resolved(launch)
     photo = _photo()
     with p._db() as db:
-        learner = _require_fresh(db, launch, now)
+        learner = _require_fresh(db, g.launch, now, g.way)
         if not learner.bound:
-            raise gate_domain.BindRequired("the LMS identity is not linked yet", gate_url=gate_url(resolved.target))
+            way = g.way or gate_url(g.resolved.target if g.resolved is not None else g.launch.target)
+            raise gate_domain.BindRequired("the LMS identity is not linked yet", gate_url=way)
         face_domain.enrol(db, _cfg(), learner, photo, consent=request.form.get("consent") == "yes", now=now)
     del photo
-    return _back(gate_url(resolved.target, _safe_next(resolved)), enrolled=True)
+    return _back(g.url(), enrolled=True)
 
 
 @bp.post("/withdraw")
 def withdraw() -> BaseResponse:
     """Consent withdrawn: the face reference is deleted at once."""
-    launch = p._launch()
+    g = _gate_for()
     p._check_csrf(request.form.get("csrf"))
-    resolved = _resolved(launch)
     with p._db() as db:
-        face_domain.withdraw(db, _cfg(), _require_bound(db, launch))
-    return p._see_other(url_for("player_identity.gate", target=resolved.target, next=_safe_next(resolved),
-                                done="withdrawn"))
+        face_domain.withdraw(db, _cfg(), _require_bound(db, g.launch, g.way))
+    return p._see_other(g.url(done="withdrawn"))
 
 
 @bp.post("/check")
 def check() -> BaseResponse:
     """The face check before the quiz (initial): a statement either way; the gate opens on a match."""
-    launch, now = p._launch(), p._now()
+    g, now = _gate_for(), p._now()
     p._check_csrf(request.form.get("csrf"))
-    resolved = _resolved(launch)
     photo = _photo()
-    nxt = _safe_next(resolved)
     with p._db() as db:
-        learner = _require_bound(db, launch)
-        min_level = _min_level(resolved)
-        key = gate_domain.gate_key(launch, resolved.target)
-        step = gate_domain.gate_step(db, key, learner, min_level, now)
+        learner = _require_bound(db, g.launch, g.way)
+        step = gate_domain.gate_step(db, g.key, learner, g.min_level, now)
         if step not in (Step.CHECK, Step.PASSED):
-            raise STEP_ERRORS[step](f"identity gate: {step}", gate_url=gate_url(resolved.target, nxt))
-        row = gate_domain.start_gate(db, key, learner, min_level, now)
-        result = face_domain.run_check(db, _cfg(), launch, row, resolved, photo, now)
+            raise STEP_ERRORS[step](f"identity gate: {step}", gate_url=g.url())
+        row = gate_domain.start_gate(db, g.key, learner, g.min_level, now)
+        result = face_domain.run_check(db, _cfg(), g.launch, row, g.resolved, photo, now, assessment=g.assessment)
     del photo
-    where = nxt if result.matched else url_for("player_identity.gate", target=resolved.target, next=nxt,
-                                               outcome=result.outcome.value)
+    where = g.next if result.matched else g.url(outcome=result.outcome.value)
     return _back(where, outcome=result.outcome.value, matched=result.matched,
                  message=_outcome_text(result.outcome.value))
 
@@ -333,10 +384,13 @@ def quiz_panel(db: Session, launch: LaunchContext, resolved: Resolved, attempt: 
 
 def _gate_error(err: GateError) -> Response:
     way = err.params.get("gate_url")
-    # The form's target leads back to the gate (a body over the limit is never read: no form then).
-    if way is None and not isinstance(err, PhotoTooLarge) and request.blueprint == bp.name and \
-            request.values.get("target"):
-        way = url_for("player_identity.gate", target=request.values["target"], next=request.values.get("next"))
+    # The form's target (or proctoring session) leads back to the gate (a body over the limit is never
+    # read: no form then).
+    if way is None and not isinstance(err, PhotoTooLarge) and request.blueprint == bp.name:
+        for name in ("proctoring", "target"):
+            if request.values.get(name):
+                way = url_for("player_identity.gate", **{name: request.values[name]}, next=request.values.get("next"))
+                break
     if p._wants_json():
         return Response(jsonify(error={"code": err.key, "message": t(err.key, p._locale()), "gate_url": way,
                                        "outcome": err.params.get("outcome")}).get_data(),

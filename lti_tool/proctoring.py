@@ -5,7 +5,10 @@ blueprint, ``proctoring_acs`` the Assessment Control Service client.
 1. ``LtiStartProctoring`` arrives as an OIDC launch (Security Framework 1.0 §5.1):
    ``ProctoringMessageLaunch`` validates it, ``record_start`` keeps the session;
 2. the learner passes the identity gate (``player_assurance``: VNeID sign-in, face check), whose
-   checks repeat during the assessment; a failed one goes to the platform through ACS;
+   checks repeat during the assessment; a failed one goes to the platform through ACS. The
+   assessment is the *platform's* (e.g. a Moodle quiz): the gate runs for its resource link
+   (``proctoring_gate``). A link may instead name one of our catalogue items in the custom parameter
+   ``target``; that item's identity requirement then applies, as in the course player;
 3. ``LtiStartAssessment`` (``start_assessment_jwt``), signed with the tool's key, is auto-POSTed to
    start_assessment_url (Proctoring §3.3 "Transferring the Candidate Back to the Assessment Platform");
 4. ``LtiEndAssessment`` (Proctoring §4.4) closes the session (``record_end``).
@@ -21,7 +24,7 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,16 +35,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from identity import storage as identity_storage
 from lti_tool import claims as lti
 from lti_tool import player_assurance as gate
 from lti_tool.errors import BadLaunch, Conflict, NotFound
-from lti_tool.launch_context import LaunchContext
 from lti_tool.message_launch import HubMessageLaunch
-from lti_tool.player_domain import registration_for
-from lti_tool.player_storage import AttemptAssurance
 from lti_tool.storage import URL_LEN, LtiProctoringSession
 from lti_tool.tool_config import HubRegistration
+from schemas.course import MAX_TIME_LIMIT_SECONDS, MIN_RECHECK_SECONDS
 
 AP = "https://purl.imsglobal.org/spec/lti-ap/claim/"
 START_ASSESSMENT_URL = AP + "start_assessment_url"
@@ -66,6 +66,14 @@ PSEUDONYM_CLAIM = "https://hocvu.vn/lti-ap/claim/pseudonymous_subject"
 # during the assessment asks of the platform through ACS.
 FAILURE_OPTION = "proctoring_on_failed_check"
 FAILURE_ACTIONS = ("flag", "terminate")
+# More custom parameters of the proctored link (LTI Core 1.3 §5.4.6), for an assessment outside our
+# catalogue (no ``target``): the VNeID level the gate requires (1 or 2; default 2) and the random
+# interval, in seconds, between repeated face checks during the assessment (both or neither; default:
+# no scheduled recheck). With ``target`` the catalogue item's own requirement applies instead.
+TARGET_OPTION = "target"
+MIN_LEVEL_OPTION = "hocvu_min_level"
+RECHECK_MIN_OPTION, RECHECK_MAX_OPTION = "hocvu_recheck_min", "hocvu_recheck_max"
+LEVELS = (1, 2)                    # VNeID identification levels (schemas.course.IdentitySchema)
 START_ASSESSMENT_LIFETIME = 300   # seconds: the browser posts the JWT at once
 MAX_SESSION_DATA = 4096
 
@@ -159,7 +167,34 @@ class StartProctoring:
     acs_url: str | None
     acs_actions: tuple[str, ...]
     failure_action: str
-    target: str                 # the catalogue item whose identity requirement the gate applies
+    target: str | None          # a catalogue item whose identity requirement the gate applies, if named
+    min_level: int              # the gate's VNeID level for the platform's assessment (no target)
+    recheck: tuple[int, int] | None   # seconds between repeated checks (no target); None: none scheduled
+
+
+def _min_level(custom: Mapping[str, str]) -> int:
+    raw = custom.get(MIN_LEVEL_OPTION, "").strip()
+    if not raw:
+        return gate.DEFAULT_MIN_LEVEL
+    if raw not in {str(level) for level in LEVELS}:
+        raise BadLaunch(f"the {MIN_LEVEL_OPTION} custom parameter must be 1 or 2 (VNeID identification level)")
+    return int(raw)
+
+
+def _recheck(custom: Mapping[str, str]) -> tuple[int, int] | None:
+    # The same bounds as a catalogue quiz's identity.recheck (schemas.course.RecheckSchema).
+    raw = {name: custom.get(name, "").strip() for name in (RECHECK_MIN_OPTION, RECHECK_MAX_OPTION)}
+    if not any(raw.values()):
+        return None
+    bounds = f"whole numbers of seconds from {MIN_RECHECK_SECONDS} to {MAX_TIME_LIMIT_SECONDS}"
+    if not all(value.isascii() and value.isdigit() for value in raw.values()):
+        raise BadLaunch(f"the {RECHECK_MIN_OPTION} and {RECHECK_MAX_OPTION} custom parameters go together, "
+                        f"as {bounds}")
+    low, high = int(raw[RECHECK_MIN_OPTION]), int(raw[RECHECK_MAX_OPTION])
+    if not MIN_RECHECK_SECONDS <= low <= high <= MAX_TIME_LIMIT_SECONDS:
+        raise BadLaunch(f"{RECHECK_MIN_OPTION} and {RECHECK_MAX_OPTION} must be {bounds}, "
+                        f"{RECHECK_MAX_OPTION} not less than {RECHECK_MIN_OPTION}")
+    return low, high
 
 
 def parse_start_proctoring(claims: Mapping[str, Any]) -> StartProctoring:
@@ -179,10 +214,10 @@ def parse_start_proctoring(claims: Mapping[str, Any]) -> StartProctoring:
     failure_action = custom.get(FAILURE_OPTION, "flag").strip().lower() or "flag"
     if failure_action not in FAILURE_ACTIONS:
         raise BadLaunch(f"the {FAILURE_OPTION} custom parameter must be 'flag' or 'terminate'")
-    target = custom.get("target", "").strip()
-    if not target or len(target) > 512:
-        raise BadLaunch("this proctored link does not name the course whose identity check applies "
-                        "(custom parameter 'target'); ask the administrator to add it")
+    # Optional: without it the gate runs for the platform's own assessment (its resource link).
+    target = custom.get(TARGET_OPTION, "").strip() or None
+    if target is not None and len(target) > 512:
+        raise BadLaunch("the target custom parameter is too long to name a catalogue item")
     context = claims.get(lti.CONTEXT) or {}
     return StartProctoring(
         sub=str(claims["sub"]), deployment_id=str(claims[lti.DEPLOYMENT_ID]),
@@ -191,7 +226,7 @@ def parse_start_proctoring(claims: Mapping[str, Any]) -> StartProctoring:
         attempt_number=_attempt_number(claims),
         start_assessment_url=_http_url(claims.get(START_ASSESSMENT_URL), "start_assessment_url"),
         session_data=_session_data(claims), acs_url=acs_url, acs_actions=tuple(actions),
-        failure_action=failure_action, target=target)
+        failure_action=failure_action, target=target, min_level=_min_level(custom), recheck=_recheck(custom))
 
 
 @dataclass(frozen=True)
@@ -226,7 +261,10 @@ def parse_end_assessment(claims: Mapping[str, Any]) -> EndAssessment:
 
 class ProctoringMessageLaunch(HubMessageLaunch):
     """``HubMessageLaunch`` for the platform-originating proctoring messages: only the message
-    check differs, and it runs before the nonce is taken and anything is cached or stored."""
+    check differs, and it runs before the nonce is taken and anything is cached or stored.
+    ``target_exists`` (set by the caller) says whether a ``target`` names a catalogue item."""
+
+    target_exists: Callable[[str], bool] | None = None
 
     def validate_message(self) -> ProctoringMessageLaunch:
         body = self._get_jwt_body()
@@ -235,7 +273,11 @@ class ProctoringMessageLaunch(HubMessageLaunch):
             # Proctoring §3.3: LtiStartAssessment is the tool's answer, sent to the platform.
             raise BadLaunch("LtiStartAssessment is sent by the proctoring tool, not to it")
         if message_type == START_PROCTORING:
-            parse_start_proctoring(body)
+            start = parse_start_proctoring(body)
+            if start.target is not None and self.target_exists is not None and not self.target_exists(start.target):
+                # A target is optional, but one that names nothing must not fall back to another check.
+                raise BadLaunch(f"the target custom parameter {start.target!r} names nothing in the catalogue; "
+                                "correct it, or remove it to proctor the platform's own assessment")
         elif message_type == END_ASSESSMENT:
             parse_end_assessment(body)
         else:
@@ -290,7 +332,8 @@ def _fill(row: LtiProctoringSession, start: StartProctoring, now: datetime) -> N
     row.context_id, row.session_data = start.context_id, start.session_data
     row.start_assessment_url, row.acs_url, row.acs_actions = start.start_assessment_url, start.acs_url, \
         list(start.acs_actions)
-    row.failure_action, row.gate_target = start.failure_action, start.target
+    # "" when the link names no catalogue item: the gate then runs for the platform's assessment.
+    row.failure_action, row.gate_target = start.failure_action, start.target or ""
     row.end_assessment_return = True   # we always want LtiEndAssessment, to close the session
     row.state, row.updated = PENDING, now
 
@@ -389,31 +432,3 @@ def mark_started(session: Session, row: LtiProctoringSession, person: VerifiedPe
     row.verification = dict(person.summary)
     row.assurance_session_id = assurance_session_id or row.assurance_session_id
     session.flush()
-
-
-# --- the identity gate (lti_tool.player_assurance; its pages are /player/identity) -------------------
-# The gate runs for a catalogue target: the proctored link's ``target`` custom parameter (LTI Core 1.3
-# §5.4.6, as on our Deep Linking links) names the course or quiz whose identity requirement applies.
-
-def gate_launch(row: LtiProctoringSession, claims: Mapping[str, Any] | None = None) -> LaunchContext:
-    """The learner as the gate sees them (its pages read it from the browser session)."""
-    claims = claims or {}
-    return LaunchContext(
-        tenant_id=row.tenant_id, registration_id=row.registration_id, issuer=row.issuer,
-        deployment_id=row.deployment_id, sub=row.sub, name=lti.display_name(claims),
-        roles=tuple(str(r) for r in claims.get(lti.ROLES) or ()), resource_link_id=row.resource_link_id,
-        target=row.gate_target, locale=lti.locale_of(claims), context_id=row.context_id,
-        custom=lti.custom_params(claims))
-
-
-def gate_passed(session: Session, row: LtiProctoringSession, now: datetime | None = None
-                ) -> tuple[VerifiedPerson, AttemptAssurance] | None:
-    """The person the gate verified for this attempt and the gate's row, or None while it has not
-    passed (read on the server: ``player_assurance.gate_result``)."""
-    key = gate.GateKey(row.tenant_id, registration_for(gate_launch(row)), row.gate_target)
-    result = gate.gate_result(session, key, now or _now())
-    if not result.passed or result.row is None or result.stamp is None:
-        return None
-    account = identity_storage.get_account(session, result.row.account_id)
-    return VerifiedPerson(full_name=account.full_name or "", subject=result.row.subject,
-                          summary=result.stamp), result.row

@@ -27,8 +27,9 @@ ACS_SCOPE = AP + "scope/control.all"
 CONTROL_MEDIA_TYPE = "application/vnd.ims.lti-ap.v1.control+json"
 ACS_ACTIONS = ("flag", "pause", "resume", "terminate", "update")
 STATUS_AFTER = {"pause": "paused", "resume": "running", "terminate": "terminated"}
-# The hub's catalogue item whose identity requirement the gate applies, set as the proctored link's
-# custom parameter (a shipped quiz requiring VNeID level 2 and a face check).
+# A hub catalogue item whose identity requirement the gate applies when the proctored link names it
+# in the optional custom parameter ``target`` (a shipped quiz requiring VNeID level 2 and a face
+# check). Without it the gate runs for the platform's own assessment (its resource link).
 GATE_TARGET = "course/tro-ly-ai-hanh-chinh/module/tra-cuu-va-phuc-vu-nguoi-dan/quiz/kiem-tra"
 
 
@@ -69,14 +70,16 @@ class ProctoringPlatform(Platform):
     def start_proctoring(self, client: Client, *, user: str = "learner-1", resource_link_id: str | None = None,
                          attempt_number: Any = 1, session_data: Any = None,
                          acs_actions: list[str] | None = None, custom: dict[str, str] | None = None,
+                         target: str | None = GATE_TARGET, title: str = "Bài thi cuối khoá",
                          overrides: dict[str, Any] | None = None, **kw: Any) -> tuple[str, Attempt]:
-        """An LtiStartProctoring message (Proctoring, Start Proctoring message)."""
+        """An LtiStartProctoring message (Proctoring, Start Proctoring message); ``target=None``
+        proctors the platform's own assessment, as a real LMS does (no custom ``target``)."""
         resource_link_id = resource_link_id or f"exam-{uuid.uuid4().hex[:6]}"
         session_data = session_data if session_data is not None else f"csrf-{uuid.uuid4().hex}"
         claims: dict[str, Any] = {
             "sub": user, "name": "Nguyễn Văn An", "given_name": "An", "family_name": "Nguyễn",
             LTI + "message_type": "LtiStartProctoring", LTI + "roles": LEARNER,
-            LTI + "resource_link": {"id": resource_link_id, "title": "Bài thi cuối khoá"},
+            LTI + "resource_link": {"id": resource_link_id, "title": title},
             LTI + "context": {"id": "ctx-exam", "title": "Kỹ năng số cơ bản"},
             LTI + "launch_presentation": {"locale": "vi", "document_target": "window"},
             LTI + "target_link_uri": client.redirect_uris[0],
@@ -86,7 +89,7 @@ class ProctoringPlatform(Platform):
             AP + "claim/acs": {"assessment_control_url": self.acs_url,
                                "actions": acs_actions if acs_actions is not None else list(ACS_ACTIONS)},
         }
-        claims[LTI + "custom"] = {"target": GATE_TARGET, **(custom or {})}
+        claims[LTI + "custom"] = {**({"target": target} if target is not None else {}), **(custom or {})}
         claims.update(overrides or {})
         attempt = Attempt(client.client_id, user, resource_link_id,
                           attempt_number if isinstance(attempt_number, int) else 0, str(session_data))

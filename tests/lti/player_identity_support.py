@@ -164,24 +164,28 @@ class Learner:
 
     def statements(self) -> list[tuple[dict[str, Any], bytes | None]]:
         """Every statement of this learner's registration (oldest first) with its signature's JWS."""
-        res = self.xapi.get("statements", registration=registration_for(self.launch), ascending="true",
-                            attachments="true")
-        assert res.status_code == 200, res.get_data(as_text=True)
-        content_type = res.headers["Content-Type"]
-        if content_type.startswith("application/json"):
-            return [(st, None) for st in res.get_json()["statements"]]
-        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode() + res.get_data())
-        first, *rest = list(message.iter_parts())
-        parts = {p["X-Experience-API-Hash"]: p.get_payload(decode=True) for p in rest}
-        out = []
-        for st in json.loads(first.get_payload(decode=True))["statements"]:
-            sig = next((a for a in st.get("attachments", []) if a["usageType"] == SIGNATURE_USAGE_TYPE), None)
-            token = parts[sig["sha2"]] if sig else None
-            if token is not None:
-                assert hashlib.sha256(token).hexdigest() == sig["sha2"]
-            out.append((st, token))
-        return out
+        return signed_statements(self.xapi, registration_for(self.launch))
+
+
+def signed_statements(xapi: Xapi, registration: str) -> list[tuple[dict[str, Any], bytes | None]]:
+    """Every statement of ``registration`` in ``xapi``'s tenant (oldest first) with its signature's JWS."""
+    res = xapi.get("statements", registration=registration, ascending="true", attachments="true")
+    assert res.status_code == 200, res.get_data(as_text=True)
+    content_type = res.headers["Content-Type"]
+    if content_type.startswith("application/json"):
+        return [(st, None) for st in res.get_json()["statements"]]
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + res.get_data())
+    first, *rest = list(message.iter_parts())
+    parts = {p["X-Experience-API-Hash"]: p.get_payload(decode=True) for p in rest}
+    out = []
+    for st in json.loads(first.get_payload(decode=True))["statements"]:
+        sig = next((a for a in st.get("attachments", []) if a["usageType"] == SIGNATURE_USAGE_TYPE), None)
+        token = parts[sig["sha2"]] if sig else None
+        if token is not None:
+            assert hashlib.sha256(token).hexdigest() == sig["sha2"]
+        out.append((st, token))
+    return out
 
 
 def stamp(statement: dict[str, Any]) -> dict[str, Any] | None:

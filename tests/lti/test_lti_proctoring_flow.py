@@ -4,27 +4,38 @@ demo VNeID provider, the real face model (Dlib) and photos from ../shared/faces.
 
 LtiStartProctoring → VNeID sign-in, link, face check at /player/identity/gate → LtiStartAssessment
 auto-POSTed to the platform, which verifies it with the tool's JWKS → a repeated face check that
-fails → ACS "flag" at the platform → LtiEndAssessment closes the session."""
+fails → ACS "flag" at the platform → LtiEndAssessment closes the session. Both for the platform's
+own assessment (no custom target: the usual case, an LMS quiz) and for a link naming a catalogue item."""
 
 from __future__ import annotations
 
 import io
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from jwcrypto import jwk as jwcrypto_jwk
+from jwcrypto import jws as jwcrypto_jws
 from sqlalchemy import select
 
-from identity.stamp import UNVERIFIED, VERIFIED
-from lti_tool import proctoring
+from identity.stamp import STAMP_IRI, UNVERIFIED, VERIFIED
+from lti_tool import proctoring, proctoring_gate
+from lti_tool.player_face import CHECK_TYPE, CHECK_VERB, EXT_FACE_CHECK
+from lti_tool.player_statements import EXT_SESSION
 from lti_tool.player_storage import AttemptAssurance
 from lti_tool.storage import LtiProctoringControl, LtiProctoringSession
+from tests.conftest import Xapi, new_credential
 from tests.lti.conftest import Browser, Env, Lms, form, register_lms
 from tests.lti.platform_proctoring import ACS_SCOPE, AP, GATE_TARGET, ProctoringPlatform
+from tests.lti.player_identity_support import signed_statements
 
 CITIZEN, CITIZEN_NAME = "demo-0001", "Nguyễn Văn An"   # enrolled with A_img1.jpg by the identity_env fixture
+LEVEL_1_CITIZEN = "demo-0003"                          # identification level 1
 
 
 @pytest.fixture
@@ -39,12 +50,18 @@ def _csrf(page: str) -> str:
     return match.group(1)
 
 
-def _sign_in(browser: Browser, next_url: str) -> None:
+def _gate_fields(page: str) -> dict[str, str]:
+    """The hidden fields of the gate's forms, as the browser posts them (the gate names itself)."""
+    _, fields = form(page)
+    return {k: v for k, v in fields.items() if k in ("csrf", "proctoring", "target", "next")}
+
+
+def _sign_in(browser: Browser, next_url: str, citizen: str = CITIZEN) -> None:
     """VNeID sign-in with the built-in demo provider (authorization code + PKCE, on loopback)."""
     client = browser.client
     start = client.get("/identity/login", query_string={"next": next_url})
     assert start.status_code == 302, start.get_data(as_text=True)
-    picked = client.post(start.headers["Location"], data={"citizen": CITIZEN})
+    picked = client.post(start.headers["Location"], data={"citizen": citizen})
     assert picked.status_code == 302, picked.get_data(as_text=True)
     done = client.get(picked.headers["Location"])
     assert done.status_code == 303 and done.headers["Location"] == next_url, done.get_data(as_text=True)
@@ -72,7 +89,9 @@ def test_round_trip_start_proctoring_gate_start_assessment_acs_end(flow: tuple[A
     _sign_in(browser, gate_url)
     page = browser.client.get(gate_url).get_data(as_text=True)
     assert 'data-step="bind"' in page and CITIZEN_NAME in page
-    fields = {"csrf": _csrf(page), "target": GATE_TARGET, "next": next_url}
+    fields = _gate_fields(page)
+    assert fields == {"csrf": _csrf(page), "proctoring": parse_qs(urlsplit(gate_url).query)["proctoring"][0],
+                      "next": next_url}
     assert browser.client.post("/player/identity/bind", data=fields).status_code == 303
     checked = browser.client.post("/player/identity/check", data={**fields, "photo": _photo(env, "A_img2.jpg")},
                                   content_type="multipart/form-data")
@@ -152,8 +171,7 @@ def test_start_page_before_the_gate_passes_goes_back_to_the_gate(flow: tuple[Any
     sent_before = len(platform.start_assessments)
     assert urlsplit(browser.client.get(next_url).headers["Location"]).path == "/player/identity/gate"
     _sign_in(browser, gate_url)
-    fields = {"csrf": _csrf(browser.client.get(gate_url).get_data(as_text=True)), "target": GATE_TARGET,
-              "next": next_url}
+    fields = _gate_fields(browser.client.get(gate_url).get_data(as_text=True))
     assert browser.client.post("/player/identity/bind", data=fields).status_code == 303
     mismatch = browser.client.post("/player/identity/check", data={**fields, "photo": _photo(env, "C_img8.jpg")},
                                    content_type="multipart/form-data")
@@ -164,3 +182,133 @@ def test_start_page_before_the_gate_passes_goes_back_to_the_gate(flow: tuple[Any
     with env.db.session() as db:
         row = db.scalar(select(LtiProctoringSession).where(LtiProctoringSession.registration_id == lms.registration_id))
         assert row is not None and row.state == "pending" and row.verified_subject is None
+
+
+def _jwcrypto_payload(token: bytes, cert_pem: bytes) -> dict[str, Any]:
+    """An independent JWS library (jwcrypto) given nothing but the hub's certificate."""
+    pem = x509.load_pem_x509_certificate(cert_pem).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    checked = jwcrypto_jws.JWS()
+    checked.deserialize(token.decode(), jwcrypto_jwk.JWK.from_pem(pem), alg="RS256")
+    payload: dict[str, Any] = json.loads(checked.payload)
+    return payload
+
+
+def test_round_trip_for_the_platforms_own_assessment_without_target(flow: tuple[Any, Lms, Browser]) -> None:
+    """Proctoring Services 1.0 as an LMS administrator sets it up for their own quiz: no custom
+    target. Launch → gate for the resource link → LtiStartAssessment verified by the platform → a
+    repeated check that fails → ACS flag → LtiEndAssessment. The checks are statements in the
+    tenant's LRS about the resource link's activity (type .../activities/assessment, named by the
+    link's title), with the proctoring session's registration, stamped and signed by the hub
+    (xAPI 1.0.3 Part Two §2.6 signed statements, checked with jwcrypto and the certificate alone)."""
+    env, lms, browser = flow
+    platform = lms.env.platform
+    assert isinstance(platform, ProctoringPlatform)
+    # Another tab: the learner's course player, launched from the same LMS.
+    assert browser.launch(platform.resource_link(lms.client, user="sv-2026-0050", target=GATE_TARGET),
+                          "sv-2026-0050").status_code in (302, 303)
+    player_launch = browser.session()["lti_launch"]
+
+    # 1. Start Proctoring, no target; the link asks for rechecks every 60-120 s.
+    hint, attempt = platform.start_proctoring(lms.client, user="sv-2026-0050", target=None,
+                                              title="Kiểm tra cuối kỳ (Moodle)",
+                                              custom={"hocvu_recheck_min": "60", "hocvu_recheck_max": "120"})
+    launched = browser.launch(hint, attempt.user)
+    assert launched.status_code == 303, launched.get_data(as_text=True)
+    gate_url = launched.headers["Location"]
+    query = parse_qs(urlsplit(gate_url).query)
+    public_id, next_url = query["proctoring"][0], query["next"][0]
+    assert "target" not in query and browser.session()["lti_launch"] == player_launch
+
+    # 2. The gate, for the platform's assessment (its title on the page), level 2 by default.
+    _sign_in(browser, gate_url)
+    page = browser.client.get(gate_url).get_data(as_text=True)
+    assert 'data-step="bind"' in page and "Kiểm tra cuối kỳ (Moodle)" in page
+    fields = _gate_fields(page)
+    assert fields["proctoring"] == public_id and "target" not in fields
+    bound = browser.client.post("/player/identity/bind", data=fields)
+    assert bound.status_code == 303 and "proctoring=" + public_id in bound.headers["Location"]
+    assert 'data-step="check"' in browser.client.get(bound.headers["Location"]).get_data(as_text=True)
+    checked = browser.client.post("/player/identity/check", data={**fields, "photo": _photo(env, "A_img2.jpg")},
+                                  content_type="multipart/form-data")
+    assert checked.status_code == 303 and checked.headers["Location"] == next_url, checked.get_data(as_text=True)
+
+    # 3. LtiStartAssessment (§3.3), verified by the platform with the tool's JWKS.
+    start = browser.client.get(next_url)
+    assert start.status_code == 200, start.get_data(as_text=True)
+    action, jwt_fields = form(start.get_data(as_text=True))
+    accepted = requests.post(action, data=jwt_fields, timeout=10)
+    assert accepted.status_code == 200, accepted.text
+    claims = platform.start_assessments[-1]
+    assert claims[AP + "claim/verified_user"]["name"] == CITIZEN_NAME and attempt.status == "running"
+    assert claims[proctoring.lti.RESOURCE_LINK] == {"id": attempt.resource_link_id}
+
+    iri = proctoring_gate.resource_link_activity_id(platform.issuer, lms.client.deployment_id,
+                                                    attempt.resource_link_id)
+    with env.db.session() as db:
+        row = proctoring.get_session(db, public_id)
+        assert row.state == "started" and row.gate_target == ""
+        registration = proctoring_gate.session_registration(row)
+        gate_row = db.scalar(select(AttemptAssurance).where(AttemptAssurance.session_id == row.assurance_session_id))
+        assert gate_row is not None and gate_row.pending_key is None
+        assert (gate_row.target, gate_row.registration, gate_row.min_level) == (iri, registration, 2)
+        assert (gate_row.recheck_min, gate_row.recheck_max) == (60, 120) and gate_row.recheck_due is not None
+        session_id = gate_row.session_id
+
+    # 4. A repeated check with someone else's face → ACS "flag".
+    monitor = browser.client.get(f"/lti/proctoring/{public_id}/monitor")
+    assert monitor.status_code == 200
+    failed = browser.client.post(f"/lti/proctoring/{public_id}/check", content_type="multipart/form-data",
+                                 data={"csrf": _csrf(monitor.get_data(as_text=True)),
+                                       "photo": _photo(env, "B_img26.jpg")},
+                                 headers={"Accept": "application/json"})
+    assert failed.status_code == 200, failed.get_data(as_text=True)
+    assert failed.get_json()["matched"] is False and failed.get_json()["acs"] == "sent"
+    [control] = attempt.controls
+    assert (control["action"], control["reason_code"]) == ("flag", "face_check_failed")
+    assert control["resource_link"] == {"id": attempt.resource_link_id} and control["attempt_number"] == 1
+
+    # 5. LtiEndAssessment (§4.4) closes the session.
+    ended = browser.launch(platform.end_assessment(lms.client, attempt), attempt.user)
+    assert ended.status_code == 200
+    with env.db.session() as db:
+        assert proctoring.get_session(db, public_id).state == "ended"
+    assert browser.session()["lti_launch"] == player_launch   # the player's tab never lost its launch
+
+    # The check statements, in the tenant's LRS: the resource link's activity, stamped and signed.
+    _, key, secret = new_credential(env.app, ["all"], lms.tenant_slug)
+    got = signed_statements(Xapi(env.app.test_client(), key, secret), registration)
+    assert [st["verb"]["id"] for st, _ in got] == [CHECK_VERB, CHECK_VERB]
+    parent = {"objectType": "Activity", "id": iri, "definition": {
+        "type": "http://adlnet.gov/expapi/activities/assessment", "name": {"vi": "Kiểm tra cuối kỳ (Moodle)"}}}
+    cert = env.material.cert_pem
+    for (st, token), (kind, success, outcome) in zip(got, [("initial", True, VERIFIED),
+                                                           ("recheck", False, UNVERIFIED)], strict=True):
+        assert st["object"]["id"] == iri + "/identity-check"
+        assert st["object"]["definition"]["type"] == CHECK_TYPE
+        assert st["context"]["contextActivities"]["parent"] == [parent]
+        assert st["context"]["registration"] == registration
+        assert st["context"]["extensions"][EXT_SESSION] == session_id
+        assert st["actor"]["account"] == {"homePage": platform.issuer, "name": attempt.user}
+        assert st["result"]["success"] is success and st["result"]["extensions"][EXT_FACE_CHECK]["kind"] == kind
+        assert st["context"]["extensions"][STAMP_IRI]["outcome"] == outcome
+        assert token is not None
+        signed = _jwcrypto_payload(token, cert)
+        assert signed["object"] == st["object"] and signed["context"]["extensions"][STAMP_IRI] == \
+            st["context"]["extensions"][STAMP_IRI]
+    assert "003090000001" not in json.dumps([st for st, _ in got])
+
+
+@pytest.mark.parametrize(("custom", "step", "status"), [({}, "level", 403), ({"hocvu_min_level": "1"}, "bind", 200)])
+def test_min_level_of_the_platforms_assessment(flow: tuple[Any, Lms, Browser], custom: dict[str, str], step: str,
+                                               status: int) -> None:
+    """custom hocvu_min_level (LTI Core 1.3 §5.4.6), default 2: a level-1 VNeID account stops at the
+    level step unless the link asks for level 1 only."""
+    _, lms, browser = flow
+    platform = lms.env.platform
+    assert isinstance(platform, ProctoringPlatform)
+    hint, attempt = platform.start_proctoring(lms.client, user="sv-2026-0051", target=None, custom=custom)
+    gate_url = browser.launch(hint, attempt.user).headers["Location"]
+    _sign_in(browser, gate_url, LEVEL_1_CITIZEN)
+    page = browser.client.get(gate_url)
+    assert page.status_code == status and f'data-step="{step}"' in page.get_data(as_text=True)

@@ -13,9 +13,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from lti_tool import proctoring
+from lti_tool import proctoring, proctoring_gate
 from lti_tool.launch_cache import MemoryCache
-from lti_tool.launch_context import LaunchContext
 from lti_tool.storage import LtiProctoringSession
 from tests.lti.conftest import Browser, Env, Lms, error_message, form
 from tests.lti.platform import LTI, REMOVE
@@ -44,7 +43,8 @@ def _start(browser: Browser, lms: Lms, **kw: Any) -> tuple[Any, Any]:
 def test_start_proctoring_records_the_session_and_opens_the_gate(
         lti_env: Env, proctored_lms: Lms, proctored_browser: Browser) -> None:
     """Proctoring, Start Proctoring message: start_assessment_url, attempt_number, session_data and
-    the acs claim are kept for the attempt; the learner is sent to the identity gate."""
+    the acs claim are kept for the attempt; the learner is sent to the identity gate of this
+    proctoring session. The link names a catalogue item (optional custom parameter target)."""
     session_data = 'csrf "ý" <b>&amp; {"x": [1, 2]}'
     response, attempt = _start(proctored_browser, proctored_lms, attempt_number=2, session_data=session_data,
                                acs_actions=["flag", "terminate"], custom={"proctoring_on_failed_check": "terminate"})
@@ -53,8 +53,9 @@ def test_start_proctoring_records_the_session_and_opens_the_gate(
     location = urlsplit(response.headers["Location"])
     assert location.path == "/player/identity/gate"
     [row] = _rows(lti_env, proctored_lms)
-    assert parse_qs(location.query)["next"] == [f"/lti/proctoring/{row.public_id}/start"]
-    assert parse_qs(location.query)["target"] == [GATE_TARGET] == [row.gate_target]
+    assert parse_qs(location.query) == {"proctoring": [row.public_id],
+                                        "next": [f"/lti/proctoring/{row.public_id}/start"]}
+    assert row.gate_target == GATE_TARGET
     assert (row.tenant_id, row.sub, row.resource_link_id, row.attempt_number) == (
         proctored_lms.tenant_id, attempt.user, attempt.resource_link_id, 2)
     assert row.session_data == session_data   # byte for byte, to be returned unchanged
@@ -64,12 +65,71 @@ def test_start_proctoring_records_the_session_and_opens_the_gate(
                                                                   "terminate")
     assert row.state == "pending" and row.end_assessment_return is True and row.verified_subject is None
     assert proctored_browser.session()["lti_proctoring"] == [row.public_id]
-    # The gate's pages know the learner from the launch in the session: this platform's learner.
-    gate_launch = LaunchContext.from_session(proctored_browser.session()["lti_launch"])
-    assert (gate_launch.tenant_id, gate_launch.issuer, gate_launch.sub, gate_launch.resource_link_id,
-            gate_launch.target) == (proctored_lms.tenant_id, platform.issuer, attempt.user, attempt.resource_link_id,
-                                    GATE_TARGET)
+    # The gate knows the learner from the session row (keyed by its id), not from the player's launch.
+    assert "lti_launch" not in proctored_browser.session()
+    with lti_env.db.session() as db:
+        key = proctoring_gate.gate_key(proctoring.get_session(db, row.public_id))
+    launch = proctoring_gate.gate_launch(row)
+    assert (launch.tenant_id, launch.issuer, launch.sub, launch.resource_link_id, launch.target) == (
+        proctored_lms.tenant_id, platform.issuer, attempt.user, attempt.resource_link_id, GATE_TARGET)
+    assert key.target == GATE_TARGET   # the catalogue item's gate, as in the player
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_start_proctoring_without_target_proctors_the_platforms_assessment(
+        lti_env: Env, proctored_lms: Lms, proctored_browser: Browser) -> None:
+    """Proctoring Services 1.0: the assessment is the platform's. A link with no custom target is
+    proctored by its resource link; the custom parameters hocvu_min_level and hocvu_recheck_min/_max
+    (LTI Core 1.3 §5.4.6) set the gate's level and recheck interval. The browser's player launch
+    (another tab) is left as it was."""
+    platform = proctored_lms.env.platform
+    assert isinstance(platform, ProctoringPlatform)
+    player_tab = proctored_browser.launch(platform.resource_link(proctored_lms.client, target=GATE_TARGET))
+    assert player_tab.status_code in (302, 303), player_tab.get_data(as_text=True)
+    player_launch = proctored_browser.session()["lti_launch"]
+
+    response, attempt = _start(proctored_browser, proctored_lms, target=None, title="  Kiểm tra   giữa kỳ ",
+                               custom={"hocvu_min_level": "1", "hocvu_recheck_min": "60",
+                                       "hocvu_recheck_max": "120"})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [row] = _rows(lti_env, proctored_lms)
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/player/identity/gate"
+    assert parse_qs(location.query) == {"proctoring": [row.public_id],
+                                        "next": [f"/lti/proctoring/{row.public_id}/start"]}
+    assert row.gate_target == "" and row.resource_link_id == attempt.resource_link_id
+    session = proctored_browser.session()
+    assert session["lti_launch"] == player_launch   # not clobbered
+    assert session["lti_proctoring.gate"] == {row.public_id: {
+        "locale": "vi", "title": "Kiểm tra giữa kỳ", "min_level": 1, "recheck": [60, 120]}}
+
+    # The gate's key: a registration of this proctoring session and the resource link's activity.
+    with lti_env.db.session() as db:
+        key = proctoring_gate.gate_key(proctoring.get_session(db, row.public_id))
+    iri = proctoring_gate.resource_link_activity_id(platform.issuer, row.deployment_id, attempt.resource_link_id)
+    assert iri.startswith("https://hocvu.vn/xapi/lti/resource-link/") and len(iri) == 40 + 64
+    assert (key.tenant_id, key.target) == (proctored_lms.tenant_id, iri)
+    assert key.registration == proctoring_gate.session_registration(row)
+    other = proctoring_gate.resource_link_activity_id(platform.issuer, row.deployment_id, "exam-other")
+    assert other != iri
+
+    # Defaults: level 2, no scheduled recheck.
+    _start(proctored_browser, proctored_lms, target=None, resource_link_id="exam-defaults")
+    defaults = proctored_browser.session()["lti_proctoring.gate"]
+    [second] = [r for r in _rows(lti_env, proctored_lms) if r.resource_link_id == "exam-defaults"]
+    assert defaults[second.public_id] == {"locale": "vi", "title": "Bài thi cuối khoá", "min_level": 2,
+                                          "recheck": None}
+    assert set(defaults) == {row.public_id, second.public_id}
+
+
+def test_gate_of_a_proctoring_session_belongs_to_the_launched_browser(
+        lti_env: Env, proctored_lms: Lms, proctored_browser: Browser) -> None:
+    """The gate at /player/identity/gate?proctoring=<id> serves only the browser the platform
+    launched (a copied link is refused, and reads nothing)."""
+    assert _start(proctored_browser, proctored_lms, target=None)[0].status_code == 303
+    [row] = _rows(lti_env, proctored_lms)
+    stranger = lti_env.app.test_client().get("/player/identity/gate", query_string={"proctoring": row.public_id})
+    assert stranger.status_code == 403
 
 
 BAD: dict[str, tuple[dict[str, Any], int, str]] = {
@@ -89,7 +149,20 @@ BAD: dict[str, tuple[dict[str, Any], int, str]] = {
                                                     "resource_link"),
     "acs url not a URL": ({"overrides": {AP + "claim/acs": {"assessment_control_url": "ftp://x", "actions": []}}},
                           400, "assessment_control_url"),
-    "no target for the identity gate (LTI Core 1.3 §5.4.6 custom)": ({"custom": {"target": ""}}, 400, "target"),
+    "target naming nothing in the catalogue (LTI Core 1.3 §5.4.6 custom)":
+        ({"target": "course/khong-co/module/x/quiz/y"}, 400, "names nothing in the catalogue"),
+    "hocvu_min_level not a VNeID level (custom)": ({"target": None, "custom": {"hocvu_min_level": "3"}}, 400,
+                                                   "hocvu_min_level"),
+    "hocvu_min_level not a number (custom)": ({"target": None, "custom": {"hocvu_min_level": "hai"}}, 400,
+                                              "hocvu_min_level"),
+    "hocvu_recheck_min without _max (custom)": ({"target": None, "custom": {"hocvu_recheck_min": "60"}}, 400,
+                                                "hocvu_recheck_max"),
+    "hocvu_recheck_max below _min (custom)":
+        ({"target": None, "custom": {"hocvu_recheck_min": "300", "hocvu_recheck_max": "60"}}, 400, "hocvu_recheck"),
+    "hocvu_recheck_min below 30 s (custom)":
+        ({"target": None, "custom": {"hocvu_recheck_min": "5", "hocvu_recheck_max": "60"}}, 400, "hocvu_recheck"),
+    "hocvu_recheck not whole seconds (custom)":
+        ({"target": None, "custom": {"hocvu_recheck_min": "1.5", "hocvu_recheck_max": "60"}}, 400, "hocvu_recheck"),
     "failure option unknown (LTI Core 1.3 §5.4.6 custom)":
         ({"custom": {"proctoring_on_failed_check": "ignore"}}, 400, "proctoring_on_failed_check"),
     "LtiStartAssessment sent to the tool (Proctoring §3.3: it goes tool → platform)":
@@ -108,7 +181,7 @@ def test_bad_start_proctoring_is_refused_and_nothing_is_stored(
     assert response.mimetype == "text/html" and response.headers["Cache-Control"] == "no-store"
     assert words in error_message(response)
     assert _rows(lti_env, proctored_lms) == []
-    assert "lti_proctoring" not in proctored_browser.session() and "lti_launch" not in proctored_browser.session()
+    assert not {"lti_proctoring", "lti_proctoring.gate", "lti_launch"} & set(proctored_browser.session())
     assert _cached_launches(lti_env) == before
 
 
