@@ -1,4 +1,5 @@
-"""``hocvu audit ...``: verify the audit chain, make due checkpoints, erase a learner's data.
+"""``hocvu audit ...``: verify the audit chain, make due checkpoints, erase a learner's data, adopt
+statements older than the chain.
 Registered in ``hocvu.cli`` with ``main.add_command(audit)``. The chain itself: ``lrs.audit_chain``."""
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hocvu.settings import INSTANCE_DIR, Settings
@@ -18,7 +20,7 @@ from identity.signing import CERT_FILE_ENV, CERT_FILE_NAME
 from lrs import audit_chain, audit_verify, credentials
 from lrs.errors import XapiError
 from lrs.statement_query import parse_agent
-from lrs.storage import AuditHead, Database
+from lrs.storage import AuditHead, Database, Statement, Tenant
 
 
 @contextmanager
@@ -71,7 +73,9 @@ def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[s
     else:
         for r in reports:
             if r.failure is None:
-                click.echo(f"tenant {r.tenant}: intact, {r.entries} entries, {r.checkpoints} checkpoints "
+                # Adopted statements are vouched for only since their adoption: say how many.
+                adopted = f", {r.adopted} adopted (unchanged since adoption only)" if r.adopted else ""
+                click.echo(f"tenant {r.tenant}: intact, {r.entries} entries{adopted}, {r.checkpoints} checkpoints "
                            f"(last at position {r.last_checkpoint}; {r.uncovered} entries not yet checkpointed)")
             else:
                 f = r.failure
@@ -80,8 +84,9 @@ def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[s
         entries = sum(r.entries for r in reports)
         checkpoints = sum(r.checkpoints for r in reports)
         broken = sum(not r.ok for r in reports)
+        adopted = sum(r.adopted for r in reports)
         click.echo(f"audit chain {'intact' if ok else 'BROKEN'}: {len(reports)} tenants ({broken} failing), "
-                   f"{entries} entries, {checkpoints} checkpoints")
+                   f"{entries} entries ({adopted} adopted), {checkpoints} checkpoints")
     ctx.exit(0 if ok else 1)
 
 
@@ -134,3 +139,55 @@ def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_js
     else:
         click.echo(f"erased {data['statements']} statement(s) and {done.documents} document(s) of tenant "
                    f"{tenant_slug}; erasure recorded at position(s) {', '.join(map(str, done.positions))}")
+
+
+@audit.command("adopt")
+@click.option("--tenant", "tenant_slug", default=None, help="Only this tenant (default: every tenant).")
+@click.option("--dry-run", is_flag=True, help="Count the statements that have no entry yet; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def audit_adopt(tenant_slug: str | None, dry_run: bool, as_json: bool) -> None:
+    """Give statements stored before the audit chain existed (or with it switched off) an
+    'adopted' entry each, in stored order, then sign a checkpoint. An adopted entry records the
+    statement as it is now: the chain shows it unchanged from here on, and nothing about before.
+    Running it again adopts nothing new."""
+    done: list[dict[str, Any]] = []
+    with _session(with_policy=True) as session:
+        policy = audit_chain.policy_of(session)
+        q = select(Tenant.id, Tenant.slug).order_by(Tenant.id)
+        if tenant_slug is not None:
+            q = q.where(Tenant.id == credentials.get_tenant(session, tenant_slug).id)
+        for tenant_id, slug in session.execute(q).all():
+            if dry_run:
+                waiting = session.scalar(select(func.count()).select_from(Statement).where(
+                    Statement.tenant_id == tenant_id, ~audit_chain.accounted()))
+                done.append({"tenant": slug, "adopted": waiting or 0, "checkpoint": None})
+                continue
+            adopted = 0
+            while True:  # one transaction per chunk: the tenant's ingest waits on its head only briefly
+                step = audit_chain.adopt(session, tenant_id, policy)
+                session.commit()
+                adopted += len(step.positions)
+                if step.statements < audit_chain.ADOPT_CHUNK:
+                    break
+            position = None
+            if adopted:  # signed now, so the adopted state is covered at once, not at the next due checkpoint
+                try:
+                    audit_chain.make_checkpoint(session, tenant_id, policy, force=True)
+                except Exception as err:
+                    raise click.ClickException(
+                        f"tenant {slug}: adopted {adopted} statement(s) but could not sign the checkpoint ({err}); "
+                        "run `hocvu audit checkpoint --force` once the hub's key is readable") from None
+                session.commit()
+                # The head's checkpoint, whether made just now or by the last chunk's append.
+                position = session.scalar(select(AuditHead.checkpoint_position).where(AuditHead.tenant_id == tenant_id))
+            done.append({"tenant": slug, "adopted": adopted, "checkpoint": position})
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, "tenants": done}))
+        return
+    for d in done:
+        if d["adopted"]:
+            verb = "would adopt" if dry_run else "adopted"
+            signed = f", checkpoint at position {d['checkpoint']}" if d["checkpoint"] else ""
+            click.echo(f"tenant {d['tenant']}: {verb} {d['adopted']} statement(s){signed}")
+    total = sum(d["adopted"] for d in done)
+    click.echo(f"{total} statement(s) {'would be ' if dry_run else ''}adopted in {len(done)} tenant(s)")

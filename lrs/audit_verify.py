@@ -6,7 +6,7 @@ entries (each chunk with its statements), and stops at the first entry that does
 * positions run 1, 2, 3... (a gap or a repeat is a deleted or reordered entry);
 * each ``prev_hash`` is the previous ``entry_hash`` and each ``entry_hash`` recomputes;
 * each 'stored' entry's statement is present with the same canonical hash, unless a later
-  'erased' entry names it;
+  'erased' entry names it; an 'adopted' entry (``audit_chain.adopt``) is checked the same way;
 * each checkpoint's JWS verifies with the hub's certificate (the certificate only, never the
   ``x5c`` in the token) and signs the hash the chain has at that position;
 * after the walk: the head agrees with the last entry, no checkpoint names a position past it,
@@ -31,6 +31,7 @@ from lrs.audit_chain import (
     CHAIN_VERSION,
     GENESIS,
     KINDS,
+    STATEMENT_KINDS,
     canonical_json,
     content_hash,
     entry_dict,
@@ -59,6 +60,8 @@ class TenantReport:
     entries: int = 0
     checkpoints: int = 0
     last_checkpoint: int = 0
+    # 'adopted' entries: statements the chain vouches for only from their adoption on.
+    adopted: int = 0
     failure: Failure | None = None
 
     @property
@@ -72,7 +75,7 @@ class TenantReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "tenant_id": self.tenant_id, "ok": self.ok, "entries": self.entries,
-                "checkpoints": self.checkpoints, "last_checkpoint": self.last_checkpoint,
+                "checkpoints": self.checkpoints, "last_checkpoint": self.last_checkpoint, "adopted": self.adopted,
                 "uncovered": self.uncovered, "failure": asdict(self.failure) if self.failure else None}
 
 
@@ -179,7 +182,7 @@ def verify_tenant(session: Session, tenant_id: int, certificates: Sequence[bytes
             .order_by(AuditEntry.position).limit(chunk)).all()
         if not rows:
             break
-        wanted = [r.statement_id for r in rows if r.kind == "stored" and r.statement_id]
+        wanted = [r.statement_id for r in rows if r.kind in STATEMENT_KINDS and r.statement_id]
         present = {sid: (full, voided) for sid, full, voided in session.execute(
             select(Statement.statement_id, Statement.full, Statement.voided).where(
                 Statement.tenant_id == tenant_id, Statement.statement_id.in_(wanted)))} if wanted else {}
@@ -195,7 +198,11 @@ def verify_tenant(session: Session, tenant_id: int, certificates: Sequence[bytes
                             pos, sid)
             if recompute_entry_hash(e) != e["entry_hash"]:
                 return fail("entry_hash does not match the entry's fields (the entry was altered)", pos, sid)
-            if e["kind"] == "stored" and sid is not None and erased.get(sid, 0) <= pos:
+            if e["kind"] == "adopted":
+                report.adopted += 1
+                if sid is not None and "voided_by" in (e["detail"] or {}):
+                    voided_entries[sid] = pos  # the adopted state includes the voiding
+            if e["kind"] in STATEMENT_KINDS and sid is not None and erased.get(sid, 0) <= pos:
                 if sid not in present:
                     return fail("the statement is missing and no 'erased' entry names it (row deleted)", pos, sid)
                 full, is_voided = present[sid]
@@ -244,16 +251,17 @@ def _after_walk(session: Session, tenant_id: int, last: int, last_hash: str, cps
     orphan = session.execute(select(Statement.seq, Statement.statement_id).where(
         Statement.tenant_id == tenant_id,
         ~exists().where(e.tenant_id == Statement.tenant_id, e.statement_id == Statement.statement_id,
-                        e.kind == "stored")).order_by(Statement.seq).limit(1)).first()
+                        e.kind.in_(STATEMENT_KINDS))).order_by(Statement.seq).limit(1)).first()
     if orphan is not None:
-        return fail(f"the statement (seq {orphan.seq}) has no chain entry (inserted outside the store)",
+        return fail(f"the statement (seq {orphan.seq}) has no chain entry (inserted outside the store; "
+                    "if it predates the chain, `hocvu audit adopt` gives it one)",
                     None, orphan.statement_id)
     back = sorted(erased)
     for i in range(0, len(back), 1000):
         for sid in session.scalars(select(Statement.statement_id).where(
                 Statement.tenant_id == tenant_id, Statement.statement_id.in_(back[i:i + 1000]))):
             stored_again = session.scalar(select(func.max(e.position)).where(
-                e.tenant_id == tenant_id, e.kind == "stored", e.statement_id == sid)) or 0
+                e.tenant_id == tenant_id, e.kind.in_(STATEMENT_KINDS), e.statement_id == sid)) or 0
             if stored_again < erased[sid]:
                 return fail(f"the statement was erased at position {erased[sid]} but its row is back "
                             "with no later 'stored' entry", None, sid)

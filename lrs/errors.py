@@ -61,3 +61,14 @@ class PayloadTooLarge(XapiError):
 
 class ServerError(XapiError):
     status, code = 500, "server_error"
+
+
+class ServiceUnavailable(XapiError):
+    """A valid request the server could not complete now (say, its transaction kept losing to
+    concurrent writers); nothing was written. RFC 9110 §15.6.4: 503 is for a temporary condition,
+    and §10.2.3 lets Retry-After say how soon to try again."""
+
+    status, code = 503, "service_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})

@@ -59,8 +59,9 @@ def put_statement() -> Response:
         raise BadRequest("parameter statementId must be a UUID")
     body, parts = _statement_payload()
     c = call()
-    statements.store(c.session, c.principal, c.version, body, parts, statement_id=statement_id.lower())
-    c.session.commit()
+    # store_committed: the store and its commit, re-run whole if the database picks it as a
+    # deadlock victim; 503 rather than 500 if that keeps happening.
+    statements.store_committed(c.session, c.principal, c.version, body, parts, statement_id=statement_id.lower())
     return Response(status=204)
 
 
@@ -69,8 +70,7 @@ def post_statements() -> Response:
     _reject_unknown(set())
     body, parts = _statement_payload()
     c = call()
-    ids = statements.store(c.session, c.principal, c.version, body, parts)
-    c.session.commit()
+    ids = statements.store_committed(c.session, c.principal, c.version, body, parts)
     return json_response(ids)
 
 

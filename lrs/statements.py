@@ -6,14 +6,17 @@ unless every statement of the request is valid (a batch is atomic).
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from marshmallow import ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,7 +25,7 @@ import schemas
 from lrs import audit_chain
 from lrs.comparison import equivalent
 from lrs.credentials import Principal
-from lrs.errors import BadRequest, Conflict
+from lrs.errors import BadRequest, Conflict, ServiceUnavailable
 from lrs.identifiers import actor_key, agent_key
 from lrs.multipart import AttachmentPart, check_attachments
 from lrs.signatures import signature_parts, verify_signed_statement
@@ -36,6 +39,16 @@ VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 # ``info`` under RESERVED_KEY, like the audit policy, so in-process writers meet the same rule.
 ReservedCheck = Callable[[dict[str, Any], list[bytes]], str | None]
 RESERVED_KEY = "lrs.reserved_extensions"
+
+log = logging.getLogger(__name__)
+# PostgreSQL ends one transaction of a deadlock (40P01 deadlock_detected) or of a serialisation
+# conflict (40001 serialization_failure) so the others can go on; the loser did nothing wrong and
+# succeeds when run again (PostgreSQL manual, Appendix A, "Class 40 — Transaction Rollback").
+RETRYABLE_SQLSTATES: Final = frozenset({"40P01", "40001"})
+# Few attempts: with every lock taken in one order (see _insert) a deadlock needs a writer outside
+# this module, and a client is better served by a prompt 503 than by a request that hangs on.
+STORE_ATTEMPTS: Final = 3
+RETRY_AFTER_SECONDS: Final = 1  # deadlock_timeout's default: by then the other transaction is done
 
 
 def format_time(value: datetime) -> str:
@@ -239,6 +252,43 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     return [p.statement["id"] for p in prepared]
 
 
+def is_transient(err: BaseException) -> bool:
+    """A failure that running the same transaction again can cure (RETRYABLE_SQLSTATES).
+    SQLAlchemy wraps the driver's error in ``.orig``; the audit chain's COPY raises psycopg's own."""
+    return getattr(getattr(err, "orig", err), "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def store_committed(session: Session, principal: Principal, version: XapiVersion, raw: Any,
+                    parts: list[AttachmentPart], *, statement_id: str | None = None,
+                    attempts: int = STORE_ATTEMPTS) -> list[str]:
+    """``store`` and commit, as one request's own transaction. A deadlock or serialisation victim
+    is rolled back and the whole store runs again from the request's input in a fresh transaction
+    (nothing of the failed attempt survives: its statements, entries and locks went with the
+    rollback; ids the LRS assigned are assigned anew). When every attempt fails the answer is 503
+    with Retry-After (RFC 9110 §15.6.4, §10.2.3): the request was valid, the server was busy, and a
+    client that retries loses nothing, since a re-sent statement is stored once (Part Three §2.1.2)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            ids = store(session, principal, version, raw, parts, statement_id=statement_id)
+            session.commit()
+            return ids
+        except Exception as err:
+            if not is_transient(err):
+                raise  # the one handler renders it (and rolls back): 4xx as the spec says, else 500
+            session.rollback()
+            code = getattr(getattr(err, "orig", err), "sqlstate", "?")
+            if attempt == attempts:
+                log.error("statement store of tenant %s failed %s times (SQLSTATE %s); answering 503",
+                          principal.tenant_id, attempts, code)
+                raise ServiceUnavailable("the database could not complete the store this time; nothing was stored, "
+                                         "send the same request again", retry_after=RETRY_AFTER_SECONDS) from err
+            log.warning("statement store of tenant %s was rolled back by the database (SQLSTATE %s), attempt "
+                        "%s of %s; running it again", principal.tenant_id, code, attempt, attempts)
+            # Jittered backoff: two victims retrying in step could meet the same way again.
+            time.sleep(random.uniform(0, 0.05 * 2 ** attempt))
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
 def _extension_keys(node: Any, found: set[str]) -> None:
     """Every key of every ``extensions`` object in ``node`` (context, result, Activity definitions,
     SubStatements: xAPI 1.0.3 Part Two §2.4.6.2, §2.4.5, §2.4.4.1, §5.3)."""
@@ -299,12 +349,27 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
 
     One INSERT ... ON CONFLICT DO NOTHING RETURNING per batch: no look-up of existing ids first
     (a round trip, and a race with concurrent writers), and Core rather than ORM persistence
-    because this is the hot path of ingest."""
+    because this is the hot path of ingest.
+
+    Lock order (PostgreSQL). A write transaction takes its locks in phases, each in one canonical
+    order, so no two writers can each hold what the other waits for: statement ids (unique-key
+    inserts, sorted here), voided targets (row locks, sorted by id), attachment hashes (sorted),
+    Activity ids (sorted, ``_store_definitions``), and last the tenant's audit head. Inserting a
+    batch in request order let two batches with the same ids in opposite orders deadlock."""
     tenant = principal.tenant_id
     stmt = (_dialect_insert(session)(Statement.__table__)
             .on_conflict_do_nothing(index_elements=["tenant_id", "statement_id"])
             .returning(Statement.seq, Statement.statement_id))
-    seq_of = {sid: seq for seq, sid in session.execute(stmt, [p.row for p in prepared])}
+    rows = [p.row for p in prepared]
+    if session.get_bind().dialect.name == "postgresql":
+        # `seq` still follows the request (stored order within a batch is the order sent), so the
+        # numbers are drawn first, in request order, and the rows inserted in id order. A number
+        # drawn for a row that turns out to exist is skipped, as a failed insert's always was.
+        seqs = sorted(session.scalars(select(func.nextval(func.pg_get_serial_sequence("statements", "seq")))
+                                      .select_from(func.generate_series(1, len(rows)))))
+        rows = sorted(({**r, "seq": s} for r, s in zip(rows, seqs, strict=True)), key=lambda r: r["statement_id"])
+    # SQLite has one write lock per database: its writers queue and cannot deadlock.
+    seq_of = {sid: seq for seq, sid in session.execute(stmt, rows)}
     fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
     agent_rows = [{"seq": seq_of[p.row["statement_id"]], "tenant_id": tenant, "agent_key": k, "direct": d}
                   for p in fresh for k, d in p.agents]
@@ -320,6 +385,11 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
             voided_by.setdefault(p.row["object_statement_id"], p.row["statement_id"])
     newly_voided: list[tuple[str, str]] = []
     if voided_by:
+        # Lock the targets in id order first: an UPDATE locks rows in whatever order its plan
+        # visits them, which two batches voiding the same statements need not share.
+        session.execute(select(Statement.seq).where(Statement.tenant_id == tenant,
+                                                    Statement.statement_id.in_(voided_by))
+                        .order_by(Statement.statement_id).with_for_update())
         # RETURNING the rows that were not voided yet: each gets one 'voided' chain entry.
         targets = set(session.scalars(
             update(Statement)
@@ -344,7 +414,8 @@ def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_h
     wanted = {a["sha2"] for p in fresh for a in p.statement.get("attachments") or [] if a["sha2"] in by_hash}
     if not wanted:
         return
-    # Stored once per tenant, however many statements (or concurrent requests) cite it.
+    # Stored once per tenant, however many statements (or concurrent requests) cite it; inserted in
+    # hash order, so two requests with the same attachments wait for each other in one order.
     session.execute(
         _dialect_insert(session)(Attachment.__table__).on_conflict_do_nothing(index_elements=["tenant_id", "sha2"]),
         [{"tenant_id": tenant, "sha2": h, "content_type": by_hash[h].content_type, "content": by_hash[h].body}
