@@ -1,46 +1,32 @@
 """``hocvu audit ...``: verify the audit chain, make due checkpoints, erase a learner's data, adopt
 statements older than the chain.
-Registered in ``hocvu.cli`` with ``main.add_command(audit)``. The chain itself: ``lrs.audit_chain``."""
+Registered in ``hocvu.cli`` with ``main.add_command(audit)``. The chain itself: ``lrs.audit_chain``
+(erasure: ``lrs.audit_erasure``, adoption: ``lrs.audit_adoption``)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from hocvu.cli_session import cli_session
 from hocvu.settings import INSTANCE_DIR, Settings
 from identity.signing import CERT_FILE_ENV, CERT_FILE_NAME
-from lrs import audit_chain, audit_verify, credentials
-from lrs.errors import XapiError
+from lrs import audit_adoption, audit_chain, audit_erasure, audit_verify, credentials
 from lrs.statement_query import parse_agent
-from lrs.storage import AuditHead, Database, Statement, Tenant
+from lrs.storage import AuditHead, Statement, Tenant
 
 
-@contextmanager
-def _session(*, with_policy: bool = False) -> Iterator[Session]:
-    settings = Settings.from_env()
-    database = Database(settings.database_url)
-    if with_policy:  # writers checkpoint with the hub's key, as the web processes do
-        from hocvu.app import audit_policy
+def _with_policy() -> dict[str, Any]:
+    """The sessions' ``info`` of a command that writes the chain: it checkpoints with the hub's key,
+    as the web processes do."""
+    from hocvu.app import audit_policy
 
-        database.sessions.configure(info={audit_chain.POLICY_KEY: audit_policy(settings)})
-    session = database.session()
-    try:
-        yield session
-        session.commit()
-    except XapiError as err:
-        session.rollback()
-        raise click.ClickException(err.message) from None
-    finally:
-        session.close()
-        database.dispose()
+    return {audit_chain.POLICY_KEY: audit_policy(Settings.from_env())}
 
 
 def _certificates(paths: tuple[str, ...]) -> list[bytes]:
@@ -65,7 +51,7 @@ def audit() -> None:
 @click.pass_context
 def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[str, ...], as_json: bool) -> None:
     """Recompute the chain; name the first entry that does not match. Exit 1 when one fails."""
-    with _session() as session:
+    with cli_session() as session:
         reports = audit_verify.verify_all(session, _certificates(certs), tenant_slug)
     ok = all(r.ok for r in reports)
     if as_json:
@@ -98,7 +84,7 @@ def audit_checkpoint(tenant_slug: str | None, force: bool, as_json: bool) -> Non
     """Sign a checkpoint for each tenant whose last one is HOCVU_AUDIT_CHECKPOINT_MINUTES old
     (run it from cron so quiet tenants are checkpointed too)."""
     made = []
-    with _session(with_policy=True) as session:
+    with cli_session(info=_with_policy()) as session:
         policy = audit_chain.policy_of(session)
         q = select(AuditHead.tenant_id).order_by(AuditHead.tenant_id)
         if tenant_slug is not None:
@@ -125,13 +111,13 @@ def audit_checkpoint(tenant_slug: str | None, force: bool, as_json: bool) -> Non
 def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_json: bool) -> None:
     """Erase a learner's statements and documents (a privacy request). The chain keeps each
     statement's hash and records the erasure, so it still verifies; the content is gone."""
-    with _session(with_policy=True) as session:
+    with cli_session(info=_with_policy()) as session:
         tenant = credentials.get_tenant(session, tenant_slug)
         agent = parse_agent(agent_json, "2.0.0")
         if not yes:
             click.confirm(f"Erase every statement of tenant {tenant_slug} that names this agent?", abort=True)
-        done = audit_chain.erase_agent(session, tenant.id, agent, actor=f"cli:{os.environ.get('USER', '?')}",
-                                       reason=reason)
+        done = audit_erasure.erase_agent(session, tenant.id, agent, actor=f"cli:{os.environ.get('USER', '?')}",
+                                         reason=reason)
     data = {"tenant": tenant_slug, "statements": len(done.statement_ids), "documents": done.documents,
             "entries": done.positions}
     if as_json:
@@ -151,7 +137,7 @@ def audit_adopt(tenant_slug: str | None, dry_run: bool, as_json: bool) -> None:
     statement as it is now: the chain shows it unchanged from here on, and nothing about before.
     Running it again adopts nothing new."""
     done: list[dict[str, Any]] = []
-    with _session(with_policy=True) as session:
+    with cli_session(info=_with_policy()) as session:
         policy = audit_chain.policy_of(session)
         q = select(Tenant.id, Tenant.slug).order_by(Tenant.id)
         if tenant_slug is not None:
@@ -159,15 +145,15 @@ def audit_adopt(tenant_slug: str | None, dry_run: bool, as_json: bool) -> None:
         for tenant_id, slug in session.execute(q).all():
             if dry_run:
                 waiting = session.scalar(select(func.count()).select_from(Statement).where(
-                    Statement.tenant_id == tenant_id, ~audit_chain.accounted()))
+                    Statement.tenant_id == tenant_id, ~audit_adoption.accounted()))
                 done.append({"tenant": slug, "adopted": waiting or 0, "checkpoint": None})
                 continue
             adopted = 0
             while True:  # one transaction per chunk: the tenant's ingest waits on its head only briefly
-                step = audit_chain.adopt(session, tenant_id, policy)
+                step = audit_adoption.adopt(session, tenant_id, policy)
                 session.commit()
                 adopted += len(step.positions)
-                if step.statements < audit_chain.ADOPT_CHUNK:
+                if step.statements < audit_adoption.ADOPT_CHUNK:
                     break
             position = None
             if adopted:  # signed now, so the adopted state is covered at once, not at the next due checkpoint

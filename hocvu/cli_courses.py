@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from lti_tool import catalogue
+from lti_tool import catalogue, catalogue_files
 
 
 @click.group("courses")
@@ -20,11 +20,11 @@ def courses() -> None:
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def courses_validate(files: tuple[Path, ...]) -> None:
     """Check course FILES (default: every course file of the catalogue); exit 1 on any problem."""
-    paths = [p for f in files for p in catalogue.course_files(f)] if files \
-        else catalogue.course_files(catalogue.default_courses_dir())
+    paths = [p for f in files for p in catalogue_files.course_files(f)] if files \
+        else catalogue_files.course_files(catalogue.default_courses_dir())
     if not paths:
         raise click.ClickException("no course files to check")
-    problems = catalogue.validate_files(paths)
+    problems = catalogue_files.validate_files(paths)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:

@@ -8,7 +8,7 @@ statement that carries the stamp unless one of its signatures (xAPI 1.0.3 Part T
 only the hub's own, the key the course player signs stamped statements with.
 
 ``lrs`` may not import ``identity`` (DESIGN.md, one-way imports), so the LRS only knows a hook:
-``lrs.statements.ReservedCheck``, a function (statement, JWS bytes of its signatures) -> why it may
+``lrs.reserved_extensions.ReservedCheck``, a function (statement, JWS bytes of its signatures) -> why it may
 not carry the extension, or None. ``stamp_guard`` makes that function; ``hocvu.app`` hands it to
 ``lrs.http.LrsConfig.reserved_extensions`` under ``STAMP_IRI``.
 

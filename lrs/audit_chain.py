@@ -14,9 +14,10 @@ so a statement is never stored without its entry. Appenders serialise on the ten
 row, locked as the *last* lock of a write transaction: the holder of the head takes no other lock
 before it commits, so it cannot be part of a deadlock with the ordered locks taken earlier.
 
-Stores older than the chain (migration 0006) hold statements with no entry; ``adopt`` gives each
-an 'adopted' entry: the hash of the statement as it is at adoption. It proves the statement has not
-changed *since*, and nothing about before; the kind keeps that difference visible to auditors.
+Stores older than the chain (migration 0006) hold statements with no entry; ``lrs.audit_adoption``
+gives each an 'adopted' entry: the hash of the statement as it is at adoption. It proves the
+statement has not changed *since*, and nothing about before; the kind keeps that difference visible
+to auditors. A privacy request's erasure appends 'erased' entries: ``lrs.audit_erasure``.
 
 A checkpoint is a compact JWS (RFC 7515, RS256, ``x5c`` = the hub's certificate) over
 JCS({chain, tenant_id, tenant, position, entry_hash, time}), made every ``checkpoint_every``
@@ -39,24 +40,13 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Exists
 
-from lrs.identifiers import agent_key
 from lrs.jcs import canonical_flat, canonical_json
-from lrs.storage import (
-    AuditCheckpoint,
-    AuditEntry,
-    AuditHead,
-    Document,
-    Statement,
-    StatementActivity,
-    StatementAgent,
-    Tenant,
-)
+from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +58,6 @@ STATEMENT_KINDS: Final = ("stored", "adopted")
 POLICY_KEY: Final = "hocvu.audit_policy"  # Session.info key: the policy travels with the database's sessions
 ALGORITHM: Final = "RS256"
 MAX_ACCESS_DETAIL: Final = 4096  # bytes of canonical JSON: an access entry is a note, not a payload
-ERASED_IDS_PER_ENTRY: Final = 1000  # keeps one erasure entry small however many statements it removes
-ADOPT_CHUNK: Final = 5000  # statements adopted per transaction: the tenant's ingest waits on its head meanwhile
 
 
 # --- canonical form and hashes -------------------------------------------------------------------
@@ -188,7 +176,7 @@ def policy_of(session: Session) -> AuditPolicy:
     return policy if isinstance(policy, AuditPolicy) else DEFAULT_POLICY
 
 
-def _always_appending(policy: AuditPolicy) -> AuditPolicy:
+def always_appending(policy: AuditPolicy) -> AuditPolicy:
     """``policy`` with appending on: the bench switch skips only ingest's entries, never the record
     of an access, an erasure or an adoption (those are the audit trail's own acts)."""
     return policy if policy.append else AuditPolicy(policy.signer, policy.checkpoint_every, policy.checkpoint_minutes)
@@ -214,7 +202,7 @@ class _Head:
     changed: dict[str, Any] = field(default_factory=dict)
 
 
-def _lock_head(session: Session, tenant_id: int, now: datetime) -> _Head:
+def lock_head(session: Session, tenant_id: int, now: datetime) -> _Head:
     """Create-or-lock the tenant's head in one round trip: INSERT ... ON CONFLICT DO UPDATE takes
     the row lock on PostgreSQL (as SELECT ... FOR UPDATE would) and returns the row; on SQLite any
     write holds the database's one write lock until commit."""
@@ -256,7 +244,7 @@ def append(session: Session, tenant_id: int, entries: list[NewEntry], policy: Au
     if not entries or not policy.append:
         return []
     now = datetime.now(UTC)
-    head = _lock_head(session, tenant_id, now)
+    head = lock_head(session, tenant_id, now)
     rows, prev, stamp = [], head.entry_hash, iso(now)
     for position, e in enumerate(entries, start=head.position + 1):
         if e.kind not in KINDS:
@@ -290,7 +278,7 @@ def record_access(session: Session, tenant_id: int, actor: str, detail: dict[str
     note = {"actor": actor, "detail": detail}
     if len(canonical_json(note)) > MAX_ACCESS_DETAIL:
         raise ValueError(f"an access entry's detail must stay under {MAX_ACCESS_DETAIL} bytes of JSON")
-    return append(session, tenant_id, [NewEntry("access", None, None, note)], _always_appending(policy_of(session)))[0]
+    return append(session, tenant_id, [NewEntry("access", None, None, note)], always_appending(policy_of(session)))[0]
 
 
 # --- checkpoints ---------------------------------------------------------------------------------
@@ -333,130 +321,8 @@ def make_checkpoint(session: Session, tenant_id: int, policy: AuditPolicy, *,
     """Checkpoint the tenant's head if due (or ``force``) and not already checkpointed; no commit.
     `hocvu audit checkpoint` runs this for every tenant, e.g. from cron every T minutes."""
     now = datetime.now(UTC)
-    head = _lock_head(session, tenant_id, now)
+    head = lock_head(session, tenant_id, now)
     cp = _checkpoint_if_due(session, tenant_id, head, policy, now, force=force)
     if head.changed:
         session.execute(update(AuditHead).where(AuditHead.tenant_id == tenant_id).values(**head.changed))
     return cp
-
-
-# --- erasure -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Erasure:
-    statement_ids: list[str]
-    documents: int
-    positions: list[int]
-
-
-def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, actor: str, reason: str = "") -> Erasure:
-    """A privacy request: remove every statement of the tenant the Agent/Group appears in (the
-    ``related_agents`` set: actor, object, member, instructor, team, authority) with its side-table
-    rows, and the Agent's State and Agent Profile documents. The chain keeps each statement's
-    'stored' entry and its content hash; 'erased' entries naming the removed ids are appended (in
-    the same transaction, no commit). The Agent itself is not written into the chain."""
-    key = agent_key(agent)
-    if key is None:
-        raise ValueError("the agent has no inverse functional identifier (mbox, mbox_sha1sum, openid, account)")
-    related = select(StatementAgent.seq).where(StatementAgent.tenant_id == tenant_id, StatementAgent.agent_key == key)
-    # Lock the rows in statement id order before deleting, the order lrs.statements locks voided
-    # targets in: a DELETE locks in its plan's order, which could cross a concurrent voiding batch.
-    locked = session.execute(select(Statement.seq, Statement.statement_id).where(
-        Statement.tenant_id == tenant_id, (Statement.seq.in_(related)) | (Statement.actor_key == key))
-        .order_by(Statement.statement_id).with_for_update()).all()
-    rows = sorted(locked, key=lambda r: r.seq)
-    seqs = [r.seq for r in rows]
-    for i in range(0, len(seqs), 1000):
-        chunk = seqs[i:i + 1000]
-        session.execute(delete(StatementAgent).where(StatementAgent.seq.in_(chunk)))
-        session.execute(delete(StatementActivity).where(StatementActivity.seq.in_(chunk)))
-        session.execute(delete(Statement).where(Statement.seq.in_(chunk)))
-    documents = session.execute(delete(Document).where(
-        Document.tenant_id == tenant_id, Document.agent_key == key)).rowcount or 0
-    ids = [r.statement_id for r in rows]
-    chunks = [ids[i:i + ERASED_IDS_PER_ENTRY] for i in range(0, len(ids), ERASED_IDS_PER_ENTRY)] or [[]]
-    entries = [NewEntry("erased", None, None, {"statements": chunk, "documents": documents if n == 0 else 0,
-                                                "actor": actor, "reason": reason})
-               for n, chunk in enumerate(chunks)]
-    # Head last, as in store(): the row locks of the deletes come first.
-    positions = append(session, tenant_id, entries, _always_appending(policy_of(session)))
-    return Erasure(ids, documents, positions)
-
-
-# --- adoption of statements older than the chain ------------------------------------------------
-
-
-@dataclass
-class Adoption:
-    statements: int  # statements without an entry that this call adopted (at most ``limit``)
-    positions: list[int]  # the 'adopted' entries appended: those, plus voided targets adopted anew
-
-
-def accounted() -> Exists:
-    """SQL: the statement row has an entry that accounts for it ('stored' or 'adopted')."""
-    e = AuditEntry
-    return exists().where(e.tenant_id == Statement.tenant_id, e.statement_id == Statement.statement_id,
-                          e.kind.in_(STATEMENT_KINDS))
-
-
-def _first_voiders(session: Session, tenant_id: int, targets: list[str]) -> dict[str, str]:
-    """Target id -> the first voiding statement naming it (xAPI 1.0.3 Part Two §2.3.2)."""
-    found: dict[str, str] = {}
-    for i in range(0, len(targets), 1000):
-        for target, by in session.execute(select(Statement.object_statement_id, Statement.statement_id).where(
-                Statement.tenant_id == tenant_id, Statement.is_voiding.is_(True),
-                Statement.object_statement_id.in_(targets[i:i + 1000])).order_by(Statement.seq)):
-            found.setdefault(target, by)
-    return found
-
-
-def _adopted_entry(statement_id: str, full: dict[str, Any], voided: bool, voiders: dict[str, str]) -> NewEntry:
-    # A voided row's voiding is part of the state adopted: recorded in the entry (voided_by may be
-    # None when the voiding statement is gone), so the one entry accounts for the row's flag too.
-    return NewEntry("adopted", statement_id, content_hash(full),
-                    {"voided_by": voiders.get(statement_id)} if voided else None)
-
-
-def _unrecorded_voidings(session: Session, tenant_id: int, targets: list[str]) -> list[NewEntry]:
-    """Targets of adopted voiding statements that already have an entry and are marked voided, but
-    whose voiding no entry records (voided while the chain was off): their state is adopted anew."""
-    e = AuditEntry
-    rows = session.execute(select(Statement.statement_id, Statement.full).where(
-        Statement.tenant_id == tenant_id, Statement.statement_id.in_(targets), Statement.voided.is_(True),
-        accounted()).order_by(Statement.seq)).all()
-    if not rows:
-        return []
-    ids = [r.statement_id for r in rows]
-    recorded = set(session.scalars(select(e.statement_id).where(
-        e.tenant_id == tenant_id, e.statement_id.in_(ids), e.kind == "voided")))
-    recorded |= {sid for sid, detail in session.execute(select(e.statement_id, e.detail).where(
-        e.tenant_id == tenant_id, e.statement_id.in_(ids), e.kind == "adopted")) if detail and "voided_by" in detail}
-    voiders = _first_voiders(session, tenant_id, ids)
-    return [_adopted_entry(sid, full, True, voiders) for sid, full in rows if sid not in recorded]
-
-
-def adopt(session: Session, tenant_id: int, policy: AuditPolicy | None = None, *,
-          limit: int = ADOPT_CHUNK) -> Adoption:
-    """Append an 'adopted' entry, in ``seq`` order, for up to ``limit`` of the tenant's statements
-    that no 'stored' or 'adopted' entry accounts for (stored before the chain existed, or while the
-    bench switch was on); in the caller's transaction, no commit. Call it, committing each time,
-    until it adopts fewer than ``limit``; then checkpoint. Statements with an entry are never
-    adopted again, so running it twice adds nothing."""
-    policy = _always_appending(policy or policy_of(session))
-    orphans = ~accounted() & (Statement.tenant_id == tenant_id)
-    if session.scalar(select(exists().where(orphans))) is not True:
-        return Adoption(0, [])  # nothing to do: no head lock that would pause ingest, no head row made
-    # The head first, before looking: a second adopter (or any appender) waits here, so no
-    # statement can be adopted twice. Holding it first cannot deadlock with writers, which take it
-    # last: from here this transaction only reads and appends, taking no other lock.
-    _lock_head(session, tenant_id, datetime.now(UTC))
-    rows = session.execute(select(Statement.statement_id, Statement.full, Statement.voided, Statement.is_voiding,
-                                  Statement.object_statement_id).where(orphans).order_by(Statement.seq).limit(limit)).all()
-    if not rows:
-        return Adoption(0, [])
-    voiders = _first_voiders(session, tenant_id, [r.statement_id for r in rows if r.voided])
-    entries = [_adopted_entry(r.statement_id, r.full, r.voided, voiders) for r in rows]
-    targets = {r.object_statement_id for r in rows if r.is_voiding} - {r.statement_id for r in rows}
-    entries += _unrecorded_voidings(session, tenant_id, sorted(t for t in targets if t))
-    return Adoption(len(rows), append(session, tenant_id, entries, policy))

@@ -6,7 +6,7 @@ entries (each chunk with its statements), and stops at the first entry that does
 * positions run 1, 2, 3... (a gap or a repeat is a deleted or reordered entry);
 * each ``prev_hash`` is the previous ``entry_hash`` and each ``entry_hash`` recomputes;
 * each 'stored' entry's statement is present with the same canonical hash, unless a later
-  'erased' entry names it; an 'adopted' entry (``audit_chain.adopt``) is checked the same way;
+  'erased' entry names it; an 'adopted' entry (``lrs.audit_adoption.adopt``) is checked the same way;
 * each checkpoint's JWS verifies with the hub's certificate (the certificate only, never the
   ``x5c`` in the token) and signs the hash the chain has at that position;
 * after the walk: the head agrees with the last entry, no checkpoint names a position past it,

@@ -21,7 +21,7 @@ from lrs.audit_chain import POLICY_KEY, AuditPolicy
 from lrs.credentials import Principal, authenticate, parse_basic
 from lrs.errors import BadRequest, PayloadTooLarge, ServerError, XapiError
 from lrs.json_text import loads_strict
-from lrs.statements import RESERVED_KEY, ReservedCheck
+from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck
 from lrs.storage import Database
 from lrs.versions import ABOUT_VERSIONS, VERSION_HEADER, XapiVersion, negotiate
 
@@ -51,7 +51,7 @@ class LrsConfig:
     # The audit chain's checkpoint signer and schedule (lrs.audit_chain); the signer is injected
     # by the composition root, lrs never reaches for identity's key itself.
     audit: AuditPolicy = field(default_factory=AuditPolicy)
-    # Extensions only a trusted signer may write (lrs.statements.ReservedCheck), e.g. the identity
+    # Extensions only a trusted signer may write (lrs.reserved_extensions.ReservedCheck), e.g. the identity
     # stamp; injected by the composition root for the same reason as the signer.
     reserved_extensions: Mapping[str, ReservedCheck] = field(default_factory=dict)
 

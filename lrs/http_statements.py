@@ -18,6 +18,7 @@ from lrs.errors import BadRequest
 from lrs.formats import FORMATS_ALLOWED, apply_format
 from lrs.http import bp, call, config, http_date, json_response, read_json_body
 from lrs.multipart import AttachmentPart, build_multipart, parse_multipart
+from lrs.statement_retry import store_committed
 from lrs.storage import Activity, Attachment
 
 WRITE_PARAMS = {"statementId"}
@@ -61,7 +62,7 @@ def put_statement() -> Response:
     c = call()
     # store_committed: the store and its commit, re-run whole if the database picks it as a
     # deadlock victim; 503 rather than 500 if that keeps happening.
-    statements.store_committed(c.session, c.principal, c.version, body, parts, statement_id=statement_id.lower())
+    store_committed(c.session, c.principal, c.version, body, parts, statement_id=statement_id.lower())
     return Response(status=204)
 
 
@@ -70,7 +71,7 @@ def post_statements() -> Response:
     _reject_unknown(set())
     body, parts = _statement_payload()
     c = call()
-    ids = statements.store_committed(c.session, c.principal, c.version, body, parts)
+    ids = store_committed(c.session, c.principal, c.version, body, parts)
     return json_response(ids)
 
 

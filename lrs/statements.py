@@ -1,19 +1,18 @@
 """Storing statements: the write rules of xAPI 1.0.3 Part Three §2.1 / IEEE 9274.1.1 §4.1.6.1.
 
-Flask-free: callers pass a session and a Principal; the HTTP layer commits. Nothing is written
-unless every statement of the request is valid (a batch is atomic).
+Flask-free: callers pass a session and a Principal; the HTTP layer commits (``lrs.statement_retry``,
+which also re-runs a deadlock victim). Nothing is written unless every statement of the request is
+valid (a batch is atomic). The rules ``store`` applies through other modules: reserved extensions
+(``lrs.reserved_extensions``) and Activity definitions (``lrs.activity_definitions``).
 """
 
 from __future__ import annotations
 
-import logging
-import random
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import func, insert, select, update
@@ -23,32 +22,18 @@ from sqlalchemy.orm import Session
 
 import schemas
 from lrs import audit_chain
+from lrs.activity_definitions import store_definitions
 from lrs.comparison import equivalent
 from lrs.credentials import Principal
-from lrs.errors import BadRequest, Conflict, ServiceUnavailable
+from lrs.errors import BadRequest, Conflict
 from lrs.identifiers import actor_key, agent_key
 from lrs.multipart import AttachmentPart, check_attachments
+from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved
 from lrs.signatures import signature_parts, verify_signed_statement
-from lrs.storage import Activity, Attachment, Statement, StatementActivity, StatementAgent
+from lrs.storage import Attachment, Statement, StatementActivity, StatementAgent
 from lrs.versions import XapiVersion
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
-# Extensions only a trusted signer may write (e.g. the hub's identity stamp): IRI -> check(statement,
-# JWS bytes of its signatures) returning why the statement may not carry it, or None. Injected by
-# the composition root (lrs never imports identity: DESIGN.md) and kept in the database's sessions'
-# ``info`` under RESERVED_KEY, like the audit policy, so in-process writers meet the same rule.
-ReservedCheck = Callable[[dict[str, Any], list[bytes]], str | None]
-RESERVED_KEY = "lrs.reserved_extensions"
-
-log = logging.getLogger(__name__)
-# PostgreSQL ends one transaction of a deadlock (40P01 deadlock_detected) or of a serialisation
-# conflict (40001 serialization_failure) so the others can go on; the loser did nothing wrong and
-# succeeds when run again (PostgreSQL manual, Appendix A, "Class 40 — Transaction Rollback").
-RETRYABLE_SQLSTATES: Final = frozenset({"40P01", "40001"})
-# Few attempts: with every lock taken in one order (see _insert) a deadlock needs a writer outside
-# this module, and a client is better served by a prompt 503 than by a request that hangs on.
-STORE_ATTEMPTS: Final = 3
-RETRY_AFTER_SECONDS: Final = 1  # deadlock_timeout's default: by then the other transaction is done
 
 
 def format_time(value: datetime) -> str:
@@ -230,13 +215,14 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     statements = [p.statement for p in prepared]
     check_attachments(statements, parts)
     by_hash = {p.sha2: p for p in parts}
+    # Extensions only a trusted signer may write, as the composition root configured them.
     reserved: Mapping[str, ReservedCheck] = session.info.get(RESERVED_KEY) or {}
     for statement in statements:
         sigs = signature_parts(statement, parts)
         for sig in sigs:
             verify_signed_statement(statement, sig.body)
         if reserved:
-            _check_reserved(statement, [sig.body for sig in sigs], reserved)
+            check_reserved(statement, [sig.body for sig in sigs], reserved)
 
     _check_voiding(session, principal, prepared)
     inserted, newly_voided = _insert(session, principal, prepared, by_hash)
@@ -250,68 +236,6 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     audit_chain.append_statements(session, principal.tenant_id,
                                   [(p.row["statement_id"], p.statement) for p in fresh], newly_voided, audit)
     return [p.statement["id"] for p in prepared]
-
-
-def is_transient(err: BaseException) -> bool:
-    """A failure that running the same transaction again can cure (RETRYABLE_SQLSTATES).
-    SQLAlchemy wraps the driver's error in ``.orig``; the audit chain's COPY raises psycopg's own."""
-    return getattr(getattr(err, "orig", err), "sqlstate", None) in RETRYABLE_SQLSTATES
-
-
-def store_committed(session: Session, principal: Principal, version: XapiVersion, raw: Any,
-                    parts: list[AttachmentPart], *, statement_id: str | None = None,
-                    attempts: int = STORE_ATTEMPTS) -> list[str]:
-    """``store`` and commit, as one request's own transaction. A deadlock or serialisation victim
-    is rolled back and the whole store runs again from the request's input in a fresh transaction
-    (nothing of the failed attempt survives: its statements, entries and locks went with the
-    rollback; ids the LRS assigned are assigned anew). When every attempt fails the answer is 503
-    with Retry-After (RFC 9110 §15.6.4, §10.2.3): the request was valid, the server was busy, and a
-    client that retries loses nothing, since a re-sent statement is stored once (Part Three §2.1.2)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            ids = store(session, principal, version, raw, parts, statement_id=statement_id)
-            session.commit()
-            return ids
-        except Exception as err:
-            if not is_transient(err):
-                raise  # the one handler renders it (and rolls back): 4xx as the spec says, else 500
-            session.rollback()
-            code = getattr(getattr(err, "orig", err), "sqlstate", "?")
-            if attempt == attempts:
-                log.error("statement store of tenant %s failed %s times (SQLSTATE %s); answering 503",
-                          principal.tenant_id, attempts, code)
-                raise ServiceUnavailable("the database could not complete the store this time; nothing was stored, "
-                                         "send the same request again", retry_after=RETRY_AFTER_SECONDS) from err
-            log.warning("statement store of tenant %s was rolled back by the database (SQLSTATE %s), attempt "
-                        "%s of %s; running it again", principal.tenant_id, code, attempt, attempts)
-            # Jittered backoff: two victims retrying in step could meet the same way again.
-            time.sleep(random.uniform(0, 0.05 * 2 ** attempt))
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
-def _extension_keys(node: Any, found: set[str]) -> None:
-    """Every key of every ``extensions`` object in ``node`` (context, result, Activity definitions,
-    SubStatements: xAPI 1.0.3 Part Two §2.4.6.2, §2.4.5, §2.4.4.1, §5.3)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "extensions" and isinstance(value, dict):
-                found.update(value)
-            _extension_keys(value, found)
-    elif isinstance(node, list):
-        for item in node:
-            _extension_keys(item, found)
-
-
-def _check_reserved(statement: dict[str, Any], signatures: list[bytes],
-                    reserved: Mapping[str, ReservedCheck]) -> None:
-    used: set[str] = set()
-    _extension_keys(statement, used)
-    for iri in sorted(used & reserved.keys()):
-        reason = reserved[iri](statement, signatures)
-        if reason is not None:
-            # 400 like any statement the LRS will not store (Part Three §2.1.2); the batch is atomic.
-            raise BadRequest(f"statement {statement['id']} carries the reserved extension {iri}, "
-                             f"which only the hub may write: {reason}")
 
 
 def _check_resent(session: Session, principal: Principal, resent: list[tuple[Indexed, Any]]) -> None:
@@ -354,7 +278,7 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     Lock order (PostgreSQL). A write transaction takes its locks in phases, each in one canonical
     order, so no two writers can each hold what the other waits for: statement ids (unique-key
     inserts, sorted here), voided targets (row locks, sorted by id), attachment hashes (sorted),
-    Activity ids (sorted, ``_store_definitions``), and last the tenant's audit head. Inserting a
+    Activity ids (sorted, ``lrs.activity_definitions``), and last the tenant's audit head. Inserting a
     batch in request order let two batches with the same ids in opposite orders deadlock."""
     tenant = principal.tenant_id
     stmt = (_dialect_insert(session)(Statement.__table__)
@@ -401,7 +325,7 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
         newly_voided = [(t, by) for t, by in voided_by.items() if t in targets]
     _store_attachments(session, tenant, fresh, by_hash)
     if principal.has_any("define"):
-        _store_definitions(session, tenant, fresh)
+        store_definitions(session, tenant, [p.statement for p in fresh])
     return seq_of, newly_voided
 
 
@@ -421,70 +345,3 @@ def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_h
         [{"tenant_id": tenant, "sha2": h, "content_type": by_hash[h].content_type, "content": by_hash[h].body}
          for h in sorted(wanted)],
     )
-
-
-def merge_definition(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Combine two definitions of one Activity: language maps gain languages, other properties
-    take the newer value (Part Three §2.5: the Activity Object holds "all available information")."""
-    merged = dict(old)
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return merged
-
-
-def _store_definitions(session: Session, tenant: int, fresh: list[Indexed]) -> None:
-    """Keep the combined definition of each Activity for the Activities resource (the ``define``
-    scope lets a credential (re)define Activities: xAPI 1.0.3 Part Three §4.2).
-
-    Concurrent requests may define the same Activity: new ones are inserted with ON CONFLICT DO
-    NOTHING, and only definitions that actually change are re-read under a row lock (taken in id
-    order, so two writers cannot deadlock) and merged. The usual case, a definition already
-    known, writes and locks nothing."""
-    latest: dict[str, dict[str, Any]] = {}
-    for p in fresh:
-        for act in _activities_with_definitions(p.statement):
-            latest[act["id"]] = merge_definition(latest.get(act["id"], {}), act["definition"])
-    if not latest:
-        return
-    ids = sorted(latest)
-    known = dict(session.execute(select(Activity.activity_id, Activity.definition).where(
-        Activity.tenant_id == tenant, Activity.activity_id.in_(ids))).all())
-    new = [a for a in ids if a not in known]
-    inserted: set[str] = set()
-    if new:
-        inserted = set(session.execute(
-            _dialect_insert(session)(Activity.__table__)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "activity_id"])
-            .returning(Activity.activity_id),
-            [{"tenant_id": tenant, "activity_id": a, "definition": latest[a]} for a in new],
-        ).scalars())
-    changing = [a for a in ids if a in known and merge_definition(known[a], latest[a]) != known[a]]
-    raced = [a for a in new if a not in inserted]  # another writer inserted it between our read and insert
-    to_merge = sorted({*changing, *raced})
-    if not to_merge:
-        return
-    rows = session.scalars(select(Activity).where(Activity.tenant_id == tenant, Activity.activity_id.in_(to_merge))
-                           .order_by(Activity.activity_id).with_for_update())
-    for row in rows:
-        merged = merge_definition(row.definition, latest[row.activity_id])
-        if merged != row.definition:
-            row.definition = merged
-
-
-def _activities_with_definitions(statement: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    def from_stmt(s: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        obj = s["object"]
-        if obj.get("objectType", "Activity") == "Activity":
-            yield obj
-        elif obj.get("objectType") == "SubStatement":
-            yield from from_stmt(obj)
-        for value in ((s.get("context") or {}).get("contextActivities") or {}).values():
-            yield from value if isinstance(value, list) else [value]
-
-    for act in from_stmt(statement):
-        if act.get("definition"):
-            yield act
-

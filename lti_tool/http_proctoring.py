@@ -1,7 +1,7 @@
 """The proctoring blueprint at /lti/proctoring (1EdTech Proctoring Services 1.0, tool side): thin —
-parse, call ``lti_tool.proctoring`` / ``proctoring_acs`` and the identity gate's domain
-(``lti_tool.player_assurance``, ``player_face``), render. Errors are ``LtiError``s rendered as the
-LTI error page; the gate's own errors are rendered by the gate.
+parse, call ``lti_tool.proctoring`` / ``proctoring_session`` / ``proctoring_acs`` and the identity
+gate's domain (``lti_tool.player_assurance``, ``player_face``), render. Errors are ``LtiError``s
+rendered as the LTI error page; the gate's own errors are rendered by the gate.
 
 Platforms post every launch, proctoring ones included, to the one redirect URI they registered
 (/lti/launch; Security Framework 1.0 §5.1.1.2 redirect_uri). ``init_app`` therefore adds a hook
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool import claims as lti
 from lti_tool import player_assurance as gate
-from lti_tool import player_face, proctoring, proctoring_acs, proctoring_gate
+from lti_tool import player_face, proctoring, proctoring_acs, proctoring_gate, proctoring_session
 from lti_tool.errors import BadLaunch, LaunchForbidden, LtiError, NotFound
 from lti_tool.player_domain import AttemptClosed, NoLaunch, PlayerError
 from lti_tool.player_statements import SEALER_KEY
@@ -105,10 +105,10 @@ def proctored_gate(public_id: str) -> ProctoredGate:
         raise NoLaunch("this proctoring session was not started in this browser")
     with current_tool().session() as db:
         try:
-            row = proctoring.get_session(db, public_id)
+            row = proctoring_session.get_session(db, public_id)
         except NotFound:   # its registration was removed since
             raise NoLaunch("this proctoring session no longer exists") from None
-        if row.state in proctoring.CLOSED:
+        if row.state in proctoring_session.CLOSED:
             raise AttemptClosed("this proctoring session has already ended")
         return proctoring_gate.proctored_gate(row, settings)
 
@@ -146,13 +146,13 @@ def _launch() -> Response:
             row = conf.registration_row(body["iss"], message.get_client_id())
             assert row is not None   # validate() found it
             if body[lti.MESSAGE_TYPE] == proctoring.END_ASSESSMENT:
-                ended, end = proctoring.record_end(db, body, registration_id=row.id)
+                ended, end = proctoring_session.record_end(db, body, registration_id=row.id)
                 db.commit()
                 log.info("proctoring session %s ended by the platform", ended.public_id)
                 return _no_store(Response(render_template(
                     "proctoring/ended.html", state=ended.state, attempt_number=ended.attempt_number,
                     error_message=end.error_message, return_url=end.return_url, locale=lti.locale_of(body))))
-            started = proctoring.record_start(db, body, tenant_id=row.tenant_id, registration_id=row.id)
+            started = proctoring_session.record_start(db, body, tenant_id=row.tenant_id, registration_id=row.id)
             settings = GateSettings.from_claims(body)
             db.commit()
             public_id = started.public_id
@@ -170,8 +170,8 @@ def start_assessment(public_id: str) -> Response:
     _require_owned(public_id)
     tool, now = current_tool(), _now()
     with tool.session() as db:
-        row = proctoring.get_session(db, public_id)
-        if row.state in proctoring.CLOSED:
+        row = proctoring_session.get_session(db, public_id)
+        if row.state in proctoring_session.CLOSED:
             raise NotFound("this proctoring session has already ended")
         passed = proctoring_gate.gate_passed(db, row, now)
         if passed is None:
@@ -179,7 +179,7 @@ def start_assessment(public_id: str) -> Response:
             return _no_store(redirect(_gate_url(public_id, request.path), 303))
         person, assurance = passed
         token = proctoring.start_assessment_jwt(row, tool.registration(db, row.registration_id), person)
-        proctoring.mark_started(db, row, person, assurance_session_id=assurance.session_id, now=now)
+        proctoring_session.mark_started(db, row, person, assurance_session_id=assurance.session_id, now=now)
         # The gate is used up by this attempt; its checks now repeat at random moments.
         gate.consume(db, assurance, now, recheck=_recheck_interval(row))
         db.commit()
@@ -211,8 +211,8 @@ def _recheck_interval(row: LtiProctoringSession) -> tuple[int, int] | None:
 
 def _started(db: Session, public_id: str) -> tuple[LtiProctoringSession, AttemptAssurance]:
     """The running session and the gate's row of its checks."""
-    row = proctoring.get_session(db, public_id)
-    if row.state != proctoring.STARTED or row.assurance_session_id is None:
+    row = proctoring_session.get_session(db, public_id)
+    if row.state != proctoring_session.STARTED or row.assurance_session_id is None:
         raise NotFound(f"this proctoring session is not running ({row.state})")
     assurance = db.scalar(select(AttemptAssurance).where(AttemptAssurance.tenant_id == row.tenant_id,
                                                          AttemptAssurance.session_id == row.assurance_session_id))

@@ -22,7 +22,7 @@ from pylti1p3.exception import LtiException, LtiServiceException
 from sqlalchemy.orm import Session
 
 from lti_tool.errors import LtiError
-from lti_tool.proctoring import CLOSED, PENDING, TERMINATED, get_session
+from lti_tool.proctoring_session import CLOSED, PENDING, TERMINATED, get_session
 from lti_tool.services import LtiTool, current_tool
 from lti_tool.storage import LtiProctoringControl, LtiProctoringSession
 

@@ -17,7 +17,7 @@ from hocvu.app import hub_certificates
 from identity import auditor_queries as aq
 from identity.http_auditor import CSV_COLUMNS, csv_row
 from lrs.audit_chain import make_checkpoint, policy_of
-from lrs.statements import RESERVED_KEY
+from lrs.reserved_extensions import RESERVED_KEY
 from lrs.storage import AuditEntry
 from tests.identity.auditor_support import MATCH, database, new_tenant, write_attempt
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from hocvu.app import create_app
 from hocvu.settings import Settings
-from lrs import audit_chain
+from lrs import audit_adoption
 from lrs.storage import AuditCheckpoint, Database, Statement
 from tests.conftest import Xapi, statement
 from tests.lrs.test_audit_chain import (  # noqa: F401
@@ -146,7 +146,7 @@ def test_adopt_in_chunks_keeps_seq_order(chain_app: Flask, unchained_app: Flask,
     with db_of(chain_app).session() as s:
         steps = []
         while not steps or steps[-1] == 2:
-            steps.append(audit_chain.adopt(s, tid, limit=2).statements)
+            steps.append(audit_adoption.adopt(s, tid, limit=2).statements)
             s.commit()
         order = list(s.scalars(select(Statement.statement_id).where(Statement.tenant_id == tid)
                                .order_by(Statement.seq)))
@@ -168,7 +168,7 @@ def test_concurrent_adopters_adopt_each_statement_once(chain_app: Flask, unchain
         with db_of(chain_app).session() as s:
             barrier.wait()
             try:
-                adopted.append(audit_chain.adopt(s, tid).statements)
+                adopted.append(audit_adoption.adopt(s, tid).statements)
                 s.commit()
             except BaseException as exc:  # reported below: an assert in a thread would vanish
                 adopted.append(exc)

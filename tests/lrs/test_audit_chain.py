@@ -27,7 +27,7 @@ from hocvu.app import create_app
 from hocvu.cli import main as hocvu_cli
 from hocvu.settings import Settings
 from identity.signing import CERT_FILE_ENV, KEY_FILE_ENV, SigningMaterial, load_signing_material
-from lrs import audit_chain, audit_verify
+from lrs import audit_chain, audit_erasure, audit_verify
 from lrs.audit_chain import canonical_json
 from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Database, Statement, Tenant
 from tests.conftest import Xapi, new_credential, statement
@@ -48,12 +48,13 @@ def _fresh_material(folder: Path) -> SigningMaterial:
         return load_signing_material(folder)
 
 
-# One hub key for the whole session: the other modules import these fixtures, which makes pytest
-# set them up once per module, and the apps' lazily loaded signer must match every module's.
+# One hub key for the whole session (the apps' lazily loaded signer must match every module's), but
+# the variables naming it are set only while a test that asks for it runs: other tests that make a
+# key of their own must not silently get this one back.
 _HUB: list[tuple[SigningMaterial, Path, Path]] = []
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def hub_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SigningMaterial, Path, Path]]:
     """The hub's signing key and certificate, files in a temporary instance folder, named by
     HOCVU_SIGNING_KEY_FILE / HOCVU_SIGNING_CERT_FILE as production would (identity.signing)."""
@@ -388,7 +389,7 @@ def test_an_erased_statement_sent_again_is_stored_with_a_new_entry(chain_app: Fl
     st = statement(id=str(uuid.uuid4()))
     post(x, st)
     with db_of(chain_app).session() as s:
-        audit_chain.erase_agent(s, tid, st["actor"], actor="test", reason="privacy request")
+        audit_erasure.erase_agent(s, tid, st["actor"], actor="test", reason="privacy request")
         s.commit()
     post(x, st)
     assert [e.kind for e in entries(chain_app, tid)] == ["stored", "erased", "stored"]

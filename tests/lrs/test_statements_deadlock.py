@@ -3,10 +3,11 @@ into a 500; nothing partial is written on a rejected request).
 
 Two batches carrying the same statement ids (or defining the same Activities) in opposite orders
 used to take their row and unique-key locks in request order, so each could wait for the other.
-``lrs.statements`` now takes every lock in one canonical order, and as a safety net re-runs a
-deadlock victim's whole store in a fresh transaction, answering 503 + Retry-After only when the
-retries run out. Real threads, real HTTP (Flask test client), real PostgreSQL; the forced
-deadlocks below are made by a second real connection that takes locks in the wrong order."""
+``lrs.statements`` now takes every lock in one canonical order, and as a safety net
+``lrs.statement_retry`` re-runs a deadlock victim's whole store in a fresh transaction, answering
+503 + Retry-After only when the retries run out. Real threads, real HTTP (Flask test client),
+real PostgreSQL; the forced deadlocks below are made by a second real connection that takes locks
+in the wrong order."""
 
 # Fixtures come from test_audit_chain (imported by name, which pytest needs), hence F811 below.
 # ruff: noqa: F811
@@ -24,7 +25,7 @@ from flask import Flask
 from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
-from lrs import statements
+from lrs import statement_retry
 from lrs.audit_verify import verify_all
 from lrs.storage import Activity, AuditEntry, AuditHead, Statement
 from tests.conftest import Xapi, new_credential, statement
@@ -73,7 +74,7 @@ def test_opposite_order_batches_with_the_same_ids_both_succeed(chain_app: Flask,
     'stored' entry, and the chain verifies. Before ids were locked in sorted order, about one round
     in five deadlocked and one of the two got a 500."""
     _postgresql_only(chain_app)
-    caplog.set_level(logging.WARNING, logger="lrs.statements")
+    caplog.set_level(logging.WARNING, logger="lrs.statement_retry")
     slug, key, secret = new_credential(chain_app, ["all"])
     codes: list[Any] = []
     all_ids: list[str] = []
@@ -96,7 +97,7 @@ def test_opposite_order_batches_with_the_same_ids_both_succeed(chain_app: Flask,
     assert rows == entries == len(all_ids) == ROUNDS * BATCH
     _chain_ok(chain_app, slug, hub_keys[0].cert_pem)
     # The canonical lock order prevented every deadlock: the retry safety net was never needed.
-    assert [r.getMessage() for r in caplog.records if r.name == "lrs.statements"] == []
+    assert [r.getMessage() for r in caplog.records if r.name == "lrs.statement_retry"] == []
 
 
 def test_opposite_order_batches_defining_the_same_activities_both_succeed(chain_app: Flask, hub_keys: Any) -> None:
@@ -215,7 +216,7 @@ def test_a_deadlock_victim_is_stored_by_a_fresh_attempt(chain_app: Flask, hub_ke
     store runs again in a new transaction and answers 200, with one copy of each statement, one
     'stored' entry each (none left by the failed attempt) and a chain that verifies."""
     _postgresql_only(chain_app)
-    caplog.set_level(logging.WARNING, logger="lrs.statements")
+    caplog.set_level(logging.WARNING, logger="lrs.statement_retry")
     slug, tid, x = new_tenant(chain_app)
     [template] = post(x, statement())  # also makes the tenant's audit head
     sid = str(uuid.uuid4())
@@ -233,7 +234,7 @@ def test_a_deadlock_victim_is_stored_by_a_fresh_attempt(chain_app: Flask, hub_ke
         stored = list(s.scalars(select(AuditEntry.statement_id).where(AuditEntry.tenant_id == tid)
                                 .order_by(AuditEntry.position)))
     assert sorted(rows) == sorted([template, *ids]) and stored == [template, *ids]
-    retries = [r.getMessage() for r in caplog.records if r.name == "lrs.statements"]
+    retries = [r.getMessage() for r in caplog.records if r.name == "lrs.statement_retry"]
     assert len(retries) == 1 and "40P01" in retries[0] and "attempt 1 of 3" in retries[0]
     _chain_ok(chain_app, slug, hub_keys[0].cert_pem)
 
@@ -247,7 +248,7 @@ def test_a_store_that_keeps_losing_answers_503_and_writes_nothing(chain_app: Fla
     sid = str(uuid.uuid4())
     with _Intruder(chain_app, tid, template) as intruder:
         thread, out = _post_in_background(x, [statement(id=sid), statement()])
-        for _ in range(statements.STORE_ATTEMPTS):
+        for _ in range(statement_retry.STORE_ATTEMPTS):
             intruder.deadlock(sid)
         thread.join(30)
     res = out["res"]
@@ -285,6 +286,6 @@ def test_only_deadlocks_and_serialisation_failures_are_retried(chain_app: Flask)
         tx.rollback()
         with b.begin(), pytest.raises(Exception) as duplicate:
             _insert_copy(b, tid, template, template)
-    assert conflict.value.orig.sqlstate == "40001" and statements.is_transient(conflict.value)  # type: ignore[union-attr]
-    assert duplicate.value.orig.sqlstate == "23505" and not statements.is_transient(duplicate.value)  # type: ignore[attr-defined]
-    assert not statements.is_transient(Conflict("statement already exists"))
+    assert conflict.value.orig.sqlstate == "40001" and statement_retry.is_transient(conflict.value)  # type: ignore[union-attr]
+    assert duplicate.value.orig.sqlstate == "23505" and not statement_retry.is_transient(duplicate.value)  # type: ignore[attr-defined]
+    assert not statement_retry.is_transient(Conflict("statement already exists"))

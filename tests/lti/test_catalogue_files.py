@@ -14,8 +14,9 @@ import yaml
 from click.testing import CliRunner
 
 from hocvu.cli_courses import courses
-from lti_tool import catalogue
-from lti_tool.catalogue import CatalogueError, UnknownTarget, load_catalogue, validate_file, validate_files
+from lti_tool import catalogue, catalogue_files
+from lti_tool.catalogue import CatalogueError, UnknownTarget, load_catalogue
+from lti_tool.catalogue_files import validate_file, validate_files
 
 SHIPPED = Path(__file__).resolve().parents[2] / "courses"
 VNEID = SHIPPED / "ky-nang-so-vneid.yaml"
@@ -28,7 +29,7 @@ def shipped() -> catalogue.Catalogue:
 
 
 def test_the_three_shipped_courses_validate() -> None:
-    files = catalogue.course_files(SHIPPED)
+    files = catalogue_files.course_files(SHIPPED)
     assert [f.stem for f in files] == ["an-toan-khong-gian-mang", "ky-nang-so-vneid", "tro-ly-ai-hanh-chinh"]
     assert validate_files(files) == []
 

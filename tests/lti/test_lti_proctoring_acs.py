@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from lti_tool import proctoring, proctoring_acs
+from lti_tool import proctoring, proctoring_acs, proctoring_session
 from lti_tool.storage import LtiProctoringControl, LtiProctoringSession
 from tests.lti.conftest import Browser, Env, Lms
 from tests.lti.platform import REMOVE
@@ -35,7 +35,7 @@ def _proctored(env: Env, lms: Lms, browser: Browser, *, started: bool = True, **
             LtiProctoringSession.resource_link_id == attempt.resource_link_id))
         assert row is not None
         if started:
-            proctoring.mark_started(session, row, proctoring.VerifiedPerson(
+            proctoring_session.mark_started(session, row, proctoring.VerifiedPerson(
                 "Trần Văn Bình", "hocvu-subject:" + "cd" * 32, {"outcome": "verified"}))
             attempt.status = "running"   # as if the platform had taken the StartAssessment
             session.commit()
@@ -44,14 +44,14 @@ def _proctored(env: Env, lms: Lms, browser: Browser, *, started: bool = True, **
 
 def _controls(env: Env, public_id: str) -> list[LtiProctoringControl]:
     with env.db.session() as session:
-        row = proctoring.get_session(session, public_id)
+        row = proctoring_session.get_session(session, public_id)
         return list(session.scalars(select(LtiProctoringControl).where(LtiProctoringControl.session_id == row.id)
                                     .order_by(LtiProctoringControl.id)))
 
 
 def _session(env: Env, public_id: str) -> LtiProctoringSession:
     with env.db.session() as session:
-        return proctoring.get_session(session, public_id)
+        return proctoring_session.get_session(session, public_id)
 
 
 def test_flag_reaches_the_platform_with_a_token_for_the_acs_scope(

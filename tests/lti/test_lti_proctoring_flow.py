@@ -24,7 +24,7 @@ from jwcrypto import jws as jwcrypto_jws
 from sqlalchemy import select
 
 from identity.stamp import STAMP_IRI, UNVERIFIED, VERIFIED
-from lti_tool import proctoring, proctoring_gate
+from lti_tool import proctoring, proctoring_gate, proctoring_session
 from lti_tool.player_face import CHECK_TYPE, CHECK_VERB, EXT_FACE_CHECK
 from lti_tool.player_statements import EXT_SESSION
 from lti_tool.player_storage import AttemptAssurance
@@ -156,7 +156,7 @@ def test_round_trip_start_proctoring_gate_start_assessment_acs_end(flow: tuple[A
     ended = browser.launch(platform.end_assessment(lms.client, attempt), attempt.user)
     assert ended.status_code == 200 and 'id="proctoring-return"' in ended.get_data(as_text=True)
     with env.db.session() as db:
-        assert proctoring.get_session(db, public_id).state == "ended"
+        assert proctoring_session.get_session(db, public_id).state == "ended"
     assert browser.client.get(f"/lti/proctoring/{public_id}/monitor").status_code == 404
 
 
@@ -246,7 +246,7 @@ def test_round_trip_for_the_platforms_own_assessment_without_target(flow: tuple[
     iri = proctoring_gate.resource_link_activity_id(platform.issuer, lms.client.deployment_id,
                                                     attempt.resource_link_id)
     with env.db.session() as db:
-        row = proctoring.get_session(db, public_id)
+        row = proctoring_session.get_session(db, public_id)
         assert row.state == "started" and row.gate_target == ""
         registration = proctoring_gate.session_registration(row)
         gate_row = db.scalar(select(AttemptAssurance).where(AttemptAssurance.session_id == row.assurance_session_id))
@@ -272,7 +272,7 @@ def test_round_trip_for_the_platforms_own_assessment_without_target(flow: tuple[
     ended = browser.launch(platform.end_assessment(lms.client, attempt), attempt.user)
     assert ended.status_code == 200
     with env.db.session() as db:
-        assert proctoring.get_session(db, public_id).state == "ended"
+        assert proctoring_session.get_session(db, public_id).state == "ended"
     assert browser.session()["lti_launch"] == player_launch   # the player's tab never lost its launch
 
     # The check statements, in the tenant's LRS: the resource link's activity, stamped and signed.

@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from lti_tool import proctoring, proctoring_gate
+from lti_tool import proctoring, proctoring_gate, proctoring_session
 from lti_tool.launch_cache import MemoryCache
 from lti_tool.storage import LtiProctoringSession
 from tests.lti.conftest import Browser, Env, Lms, error_message, form
@@ -68,7 +68,7 @@ def test_start_proctoring_records_the_session_and_opens_the_gate(
     # The gate knows the learner from the session row (keyed by its id), not from the player's launch.
     assert "lti_launch" not in proctored_browser.session()
     with lti_env.db.session() as db:
-        key = proctoring_gate.gate_key(proctoring.get_session(db, row.public_id))
+        key = proctoring_gate.gate_key(proctoring_session.get_session(db, row.public_id))
     launch = proctoring_gate.gate_launch(row)
     assert (launch.tenant_id, launch.issuer, launch.sub, launch.resource_link_id, launch.target) == (
         proctored_lms.tenant_id, platform.issuer, attempt.user, attempt.resource_link_id, GATE_TARGET)
@@ -105,7 +105,7 @@ def test_start_proctoring_without_target_proctors_the_platforms_assessment(
 
     # The gate's key: a registration of this proctoring session and the resource link's activity.
     with lti_env.db.session() as db:
-        key = proctoring_gate.gate_key(proctoring.get_session(db, row.public_id))
+        key = proctoring_gate.gate_key(proctoring_session.get_session(db, row.public_id))
     iri = proctoring_gate.resource_link_activity_id(platform.issuer, row.deployment_id, attempt.resource_link_id)
     assert iri.startswith("https://hocvu.vn/xapi/lti/resource-link/") and len(iri) == 40 + 64
     assert (key.tenant_id, key.target) == (proctored_lms.tenant_id, iri)
@@ -306,7 +306,7 @@ def test_end_assessment_closes_the_session(lti_env: Env, proctored_lms: Lms, pro
     _, attempt = _start(proctored_browser, proctored_lms)
     [row] = _rows(lti_env, proctored_lms)
     with lti_env.db.session() as session:
-        proctoring.mark_started(session, proctoring.get_session(session, row.public_id), _person())
+        proctoring_session.mark_started(session, proctoring_session.get_session(session, row.public_id), _person())
         session.commit()
     platform = proctored_lms.env.platform
     assert isinstance(platform, ProctoringPlatform)

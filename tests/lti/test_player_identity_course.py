@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lti_tool.catalogue import IdentityRequirement, load_catalogue, validate_file
+from lti_tool.catalogue import IdentityRequirement, load_catalogue
+from lti_tool.catalogue_files import validate_file
 from lti_tool.player_assurance import consume
 from lti_tool.player_face import FACE_KEY_ENV, AssuranceConfig, face_key_from
 from lti_tool.player_storage import AttemptAssurance

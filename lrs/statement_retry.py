@@ -1,0 +1,69 @@
+"""Statement stores as their own transaction: ``lrs.statements.store`` and its commit, run again
+when the database ends the transaction to break a deadlock or a serialisation conflict.
+
+The HTTP resource (``lrs.http_statements``) calls ``store_committed``; in-process writers that
+own a larger transaction call ``lrs.statements.store`` and commit themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from lrs.credentials import Principal
+from lrs.errors import ServiceUnavailable
+from lrs.multipart import AttachmentPart
+from lrs.statements import store
+from lrs.versions import XapiVersion
+
+log = logging.getLogger(__name__)
+# PostgreSQL ends one transaction of a deadlock (40P01 deadlock_detected) or of a serialisation
+# conflict (40001 serialization_failure) so the others can go on; the loser did nothing wrong and
+# succeeds when run again (PostgreSQL manual, Appendix A, "Class 40 — Transaction Rollback").
+RETRYABLE_SQLSTATES: Final = frozenset({"40P01", "40001"})
+# Few attempts: with every lock taken in one order (see lrs.statements._insert) a deadlock needs a
+# writer outside that module, and a client is better served by a prompt 503 than by a request that
+# hangs on.
+STORE_ATTEMPTS: Final = 3
+RETRY_AFTER_SECONDS: Final = 1  # deadlock_timeout's default: by then the other transaction is done
+
+
+def is_transient(err: BaseException) -> bool:
+    """A failure that running the same transaction again can cure (RETRYABLE_SQLSTATES).
+    SQLAlchemy wraps the driver's error in ``.orig``; the audit chain's COPY raises psycopg's own."""
+    return getattr(getattr(err, "orig", err), "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def store_committed(session: Session, principal: Principal, version: XapiVersion, raw: Any,
+                    parts: list[AttachmentPart], *, statement_id: str | None = None,
+                    attempts: int = STORE_ATTEMPTS) -> list[str]:
+    """``store`` and commit, as one request's own transaction. A deadlock or serialisation victim
+    is rolled back and the whole store runs again from the request's input in a fresh transaction
+    (nothing of the failed attempt survives: its statements, entries and locks went with the
+    rollback; ids the LRS assigned are assigned anew). When every attempt fails the answer is 503
+    with Retry-After (RFC 9110 §15.6.4, §10.2.3): the request was valid, the server was busy, and a
+    client that retries loses nothing, since a re-sent statement is stored once (Part Three §2.1.2)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            ids = store(session, principal, version, raw, parts, statement_id=statement_id)
+            session.commit()
+            return ids
+        except Exception as err:
+            if not is_transient(err):
+                raise  # the one handler renders it (and rolls back): 4xx as the spec says, else 500
+            session.rollback()
+            code = getattr(getattr(err, "orig", err), "sqlstate", "?")
+            if attempt == attempts:
+                log.error("statement store of tenant %s failed %s times (SQLSTATE %s); answering 503",
+                          principal.tenant_id, attempts, code)
+                raise ServiceUnavailable("the database could not complete the store this time; nothing was stored, "
+                                         "send the same request again", retry_after=RETRY_AFTER_SECONDS) from err
+            log.warning("statement store of tenant %s was rolled back by the database (SQLSTATE %s), attempt "
+                        "%s of %s; running it again", principal.tenant_id, code, attempt, attempts)
+            # Jittered backoff: two victims retrying in step could meet the same way again.
+            time.sleep(random.uniform(0, 0.05 * 2 ** attempt))
+    raise AssertionError("unreachable")  # the loop returns or raises
