@@ -27,7 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.data import Generator
-from bench.statements import PG_ADMIN, load, start_server
+from bench.databases import PG_ADMIN, scratch_database
+from bench.statements import load, start_server
 from identity.signing import CERT_FILE_ENV, KEY_FILE_ENV, load_signing_material
 
 
@@ -49,26 +50,9 @@ def _env(**values: str | None) -> Iterator[None]:
                 os.environ[k] = v
 
 
-@contextmanager
-def _database(backend: str, tmp: Path, name: str) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp / name}.db"
-        return
-    import psycopg
-
-    db = f"hocvu_bench_chain_{os.getpid()}_{name}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + db
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-
-
 def _one_run(backend: str, tmp: Path, name: str, total: int, chain: bool) -> tuple[float, str | None]:
     """Statements/s for one load; with the chain, also the `hocvu audit verify` summary."""
-    with _database(backend, tmp, name) as url, _env(HOCVU_BENCH_NO_AUDIT_CHAIN=None if chain else "1"):
+    with scratch_database(backend, f"chain_{name}") as url, _env(HOCVU_BENCH_NO_AUDIT_CHAIN=None if chain else "1"):
         work = tmp / name
         work.mkdir()
         proc, base, auth = start_server(url, work)
@@ -141,7 +125,7 @@ def chain_share(url: str, batches: int = 20) -> str:
 def run(backend: str, total: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        with _database(backend, tmp, "share") as url:
+        with scratch_database(backend, "chain_share") as url:
             share = chain_share(url)
         with_chain: list[float] = []
         without: list[float] = []

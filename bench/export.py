@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from bench.data import Generator
+from bench.databases import backends, scratch_database
 from connectors.export import ExportQuery
 from connectors.export_files import export_statements
 from connectors.frames import statements_frame
@@ -31,7 +32,6 @@ from lrs.identifiers import actor_key
 from lrs.statements import format_time
 from lrs.storage import Database, Statement
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 STAMP_IRI = "https://hocvu.vn/xapi/extensions/identity-verification"
 TENANTS = ("bo-gddt", "bo-noi-vu", "bo-y-te", "ubnd-da-nang")
 CHUNK = 10_000
@@ -127,26 +127,10 @@ def run(label: str, url: str, total: int) -> None:
 
 def main() -> None:
     total = int(os.environ.get("BENCH_EXPORT_STATEMENTS", "50000"))
-    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
-    if "sqlite" in backends:
-        with tempfile.TemporaryDirectory() as tmp:
-            run("SQLite", f"sqlite:///{tmp}/bench.db", total)
-    if "postgresql" not in backends:
-        return
-    try:
-        import psycopg
-
-        name = f"hocvu_bench_export_{os.getpid()}"
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=2) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        print(f"\n== PostgreSQL skipped: nothing answers at {PG_ADMIN} ({type(exc).__name__})")
-        return
-    try:
-        run("PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + "/" + name, total)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for backend in backends():
+        with scratch_database(backend, "export") as url:
+            if url:
+                run("SQLite" if backend == "sqlite" else "PostgreSQL", url, total)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import DEM, HO, TEN
+from bench.databases import backends, scratch_database
 from connectors.importers import Report, caliper, moodle_log, roster, scorm
 from hocvu import db as dbops
 from lrs import credentials
@@ -31,7 +32,6 @@ from lrs.storage import Database
 
 LINES = int(os.environ.get("BENCH_IMPORT_LINES", "2000"))
 BATCH = int(os.environ.get("BENCH_IMPORT_BATCH", "500"))
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 LMS = "https://lms.example.gov.vn"
 CALIPER = "https://hoc.example.edu.vn"
 START = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
@@ -159,26 +159,11 @@ def run(label: str, url: str, workdir: Path) -> None:
 
 
 def main() -> None:
-    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        if "sqlite" in backends:
-            run("SQLite", f"sqlite:///{workdir / 'bench.db'}", workdir)
-        if "postgresql" in backends:
-            try:
-                import psycopg
-
-                name = f"hocvu_bench_imports_{os.getpid()}"
-                with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=2) as conn:
-                    conn.execute(f'CREATE DATABASE "{name}"')
-            except Exception as exc:
-                print(f"\n== PostgreSQL skipped: nothing answers at {PG_ADMIN} ({type(exc).__name__})")
-                return
-            try:
-                run("PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + "/" + name, workdir)
-            finally:
-                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for backend in backends():
+            with scratch_database(backend, "imports") as url:
+                if url:
+                    run("SQLite" if backend == "sqlite" else "PostgreSQL", url, Path(tmp))
 
 
 if __name__ == "__main__":

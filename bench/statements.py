@@ -25,9 +25,9 @@ from pathlib import Path
 import requests
 
 from bench.data import BASE, COURSES, Generator
+from bench.databases import backends, scratch_database
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def free_port() -> int:
@@ -147,26 +147,10 @@ def run(label: str, url: str, total: int) -> None:
 
 def main() -> None:
     total = int(os.environ.get("BENCH_STATEMENTS", "50000"))
-    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
-    if "sqlite" in backends:
-        with tempfile.TemporaryDirectory() as tmp:
-            run("SQLite", f"sqlite:///{tmp}/bench.db", total)
-    if "postgresql" not in backends:
-        return
-    try:
-        import psycopg
-
-        name = f"hocvu_bench_{os.getpid()}"
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=2) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        print(f"\n== PostgreSQL skipped: nothing answers at {PG_ADMIN} ({type(exc).__name__})")
-        return
-    try:
-        run("PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + "/" + name, total)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for backend in backends():
+        with scratch_database(backend, "statements") as url:
+            if url:
+                run("SQLite" if backend == "sqlite" else "PostgreSQL", url, total)
 
 
 if __name__ == "__main__":

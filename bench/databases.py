@@ -1,0 +1,40 @@
+"""Throwaway databases for the benchmarks: a SQLite file in a temporary folder, or a PostgreSQL
+database created on the server at BENCH_PG_ADMIN and dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def backends() -> list[str]:
+    return os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
+
+
+@contextmanager
+def scratch_database(backend: str, label: str) -> Iterator[str | None]:
+    """The URL of an empty database for ``backend`` ("sqlite" or "postgresql"), dropped on exit;
+    None (after saying why) when no PostgreSQL server answers."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/{label}.db"
+        return
+    import psycopg
+
+    name = f"hocvu_bench_{label}_{os.getpid()}"
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=2) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        print(f"\n== PostgreSQL skipped: nothing answers at {PG_ADMIN} ({type(exc).__name__})")
+        yield None
+        return
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
