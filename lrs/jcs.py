@@ -49,9 +49,10 @@ def _jcs_safe(value: Any) -> Any:
 
 # orjson: sorted keys, compact, and integers past 2^53 refused (JCS has none, §3.2.2.3).
 _ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
-# A number in compact JSON follows ':', '[' or ',' and is followed by ',', ']' or '}'. Matches
-# inside strings only send a value down the slow road, never to a wrong answer.
-_NUMBER = re.compile(rb"[:\[,](-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=[,\]}])")
+# A number in compact JSON follows ':', '[' or ','. One ECMAScript writes otherwise has an exponent
+# or is an integral float ending '.0' (then followed by ',', ']' or '}'). One search, stopping at the
+# first; matches inside strings only send a value down the slow road, never to a wrong answer.
+_INEXACT_NUMBER = re.compile(rb"[:\[,]-?\d+(?:\.\d+)?(?:[eE]|(?<=\.0)(?=[,\]}]))")
 _BEYOND_BMP = re.compile(rb"[\xf0-\xf4]")  # lead byte of a 4-byte UTF-8 sequence
 
 
@@ -63,7 +64,7 @@ def _fast_is_jcs(data: bytes) -> bool:
     UTF-8 bytes), and where orjson writes ``null`` for a non-finite float. Those take the slow road."""
     if data[:1] not in (b"{", b"[") or b"null" in data or _BEYOND_BMP.search(data):
         return False
-    return not any(b"e" in t or b"E" in t or t.endswith(b".0") for t in _NUMBER.findall(data))
+    return _INEXACT_NUMBER.search(data) is None
 
 
 def canonical_json(value: Any) -> bytes:
