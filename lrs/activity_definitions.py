@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from lrs.storage import Activity
+from lrs.storage import Activity, dialect_insert
 
 
 def merge_definition(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -48,10 +46,8 @@ def store_definitions(session: Session, tenant: int, statements: list[dict[str, 
     new = [a for a in ids if a not in known]
     inserted: set[str] = set()
     if new:
-        # INSERT with ON CONFLICT for the database in use (both speak it; SQLAlchemy spells it per dialect).
-        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         inserted = set(session.execute(
-            dialect_insert(Activity.__table__)
+            dialect_insert(session)(Activity.__table__)
             .on_conflict_do_nothing(index_elements=["tenant_id", "activity_id"])
             .returning(Activity.activity_id),
             [{"tenant_id": tenant, "activity_id": a, "definition": latest[a]} for a in new],

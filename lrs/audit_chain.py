@@ -41,12 +41,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from lrs.jcs import canonical_flat, canonical_json
-from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Tenant
+from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Tenant, dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +204,8 @@ def lock_head(session: Session, tenant_id: int, now: datetime) -> _Head:
     """Create-or-lock the tenant's head in one round trip: INSERT ... ON CONFLICT DO UPDATE takes
     the row lock on PostgreSQL (as SELECT ... FOR UPDATE would) and returns the row; on SQLite any
     write holds the database's one write lock until commit."""
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = AuditHead.__table__
-    stmt = (dialect_insert(table)
+    stmt = (dialect_insert(session)(table)
             .values(tenant_id=tenant_id, position=0, entry_hash=GENESIS, checkpoint_position=0, checkpoint_time=now)
             .on_conflict_do_update(index_elements=["tenant_id"], set_={"position": table.c.position})
             .returning(table.c.position, table.c.entry_hash, table.c.checkpoint_position, table.c.checkpoint_time))

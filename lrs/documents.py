@@ -15,12 +15,10 @@ from typing import Any, Literal
 
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from lrs.errors import BadRequest, Conflict, NotFound, PreconditionFailed
-from lrs.storage import Document
+from lrs.storage import Document, dialect_insert
 from lrs.versions import XapiVersion
 
 Kind = Literal["state", "activity_profile", "agent_profile"]
@@ -210,13 +208,7 @@ def _now() -> datetime:
 
 
 def _insert_if_absent(session: Session, values: dict[str, Any]) -> bool:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = pg_insert(Document).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(Document).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - the LRS runs on PostgreSQL or SQLite only
-        raise RuntimeError(f"unsupported database {dialect}")
+    stmt = dialect_insert(session)(Document).values(**values).on_conflict_do_nothing()
     return bool(session.execute(stmt).rowcount)
 
 

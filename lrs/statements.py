@@ -16,8 +16,6 @@ from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 import schemas
@@ -30,7 +28,7 @@ from lrs.identifiers import actor_key, agent_key
 from lrs.multipart import AttachmentPart, check_attachments
 from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved
 from lrs.signatures import signature_parts, verify_signed_statement
-from lrs.storage import Attachment, Statement, StatementActivity, StatementAgent
+from lrs.storage import Attachment, Statement, StatementActivity, StatementAgent, dialect_insert
 from lrs.versions import XapiVersion
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -279,7 +277,7 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     Activity ids (sorted, ``lrs.activity_definitions``), and last the tenant's audit head. Inserting a
     batch in request order let two batches with the same ids in opposite orders deadlock."""
     tenant = principal.tenant_id
-    stmt = (_dialect_insert(session)(Statement.__table__)
+    stmt = (dialect_insert(session)(Statement.__table__)
             .on_conflict_do_nothing(index_elements=["tenant_id", "statement_id"])
             .returning(Statement.seq, Statement.statement_id))
     rows = [p.row for p in prepared]
@@ -327,11 +325,6 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     return seq_of, newly_voided
 
 
-def _dialect_insert(session: Session) -> Any:
-    """INSERT with ON CONFLICT for the database in use (both speak it; SQLAlchemy spells it per dialect)."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:
     wanted = {a["sha2"] for p in fresh for a in p.statement.get("attachments") or [] if a["sha2"] in by_hash}
     if not wanted:
@@ -339,7 +332,7 @@ def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_h
     # Stored once per tenant, however many statements (or concurrent requests) cite it; inserted in
     # hash order, so two requests with the same attachments wait for each other in one order.
     session.execute(
-        _dialect_insert(session)(Attachment.__table__).on_conflict_do_nothing(index_elements=["tenant_id", "sha2"]),
+        dialect_insert(session)(Attachment.__table__).on_conflict_do_nothing(index_elements=["tenant_id", "sha2"]),
         [{"tenant_id": tenant, "sha2": h, "content_type": by_hash[h].content_type, "content": by_hash[h].body}
          for h in sorted(wanted)],
     )
