@@ -132,11 +132,3 @@ class CsrfFailed(LtiError):
 
     status, code = 400, "csrf_failed"
     title = "Biểu mẫu đã hết hạn / The form has expired"
-
-
-class MissingDeploymentId(LtiError):
-    """The form names no deployment id (``hocvu lti platform add`` requires one too: without one
-    no launch from the LMS is accepted, LTI Core 1.3 §3.1.3)."""
-
-    status, code = 400, "invalid_configuration"
-    title = "Cấu hình không hợp lệ / Invalid configuration"

@@ -34,8 +34,8 @@ from lti_tool.errors import (
     AdminForbidden,
     AdminUnauthorized,
     CsrfFailed,
+    InvalidConfiguration,
     LtiError,
-    MissingDeploymentId,
     as_lti_error,
 )
 from lti_tool.registrations import PlatformSpec, add_platform, describe, list_platforms
@@ -161,7 +161,8 @@ def add() -> Response:
                             name=values["name"])
         try:
             if not deployment_ids:
-                raise MissingDeploymentId("at least one deployment id is required")
+                # As `hocvu lti platform add`: without one no launch is accepted (LTI Core 1.3 §3.1.3).
+                raise InvalidConfiguration("at least one deployment id is required")
             row = add_platform(db, tenant, spec, deployment_ids)
             db.commit()
         except LtiError as err:
