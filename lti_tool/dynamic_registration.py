@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lrs.storage import Tenant
+from lti_tool.claims import DEEP_LINKING_REQUEST
 from lti_tool.errors import InvalidConfiguration, LaunchForbidden, PlatformUnavailable, RegistrationFailed
 from lti_tool.registrations import PlatformSpec, add_platform, check_url
 from lti_tool.storage import LtiRegistration, LtiRegistrationInvite
@@ -171,7 +172,7 @@ def client_registration(config: PlatformConfiguration, *, launch_url: str, login
             "description": "Khoá học kỹ năng số quốc gia / National digital-skills courses",
             "claims": ["iss", "sub", "name", "given_name", "family_name", "email", "locale"],
             # §3.5.2.3: the messages we answer; resource link launches need no entry.
-            "messages": [{"type": "LtiDeepLinkingRequest", "target_link_uri": launch_url, "label": TOOL_NAME}],
+            "messages": [{"type": DEEP_LINKING_REQUEST, "target_link_uri": launch_url, "label": TOOL_NAME}],
         },
     }
 

@@ -23,6 +23,7 @@ from pylti1p3.deep_link import DeepLink
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.session import SessionService
 
+from lti_tool.claims import DL_SETTINGS
 from lti_tool.errors import BadLaunch, LaunchForbidden, LaunchUnauthorized, LtiError
 from lti_tool.launch_cache import HubLaunchDataStorage
 from lti_tool.tool_config import DbToolConf
@@ -191,7 +192,7 @@ class HubMessageLaunch(FlaskMessageLaunch):
     def get_deep_link(self) -> HubDeepLink:
         registration = self._registration
         assert registration is not None
-        settings = self._get_jwt_body().get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings")
+        settings = self._get_jwt_body().get(DL_SETTINGS)
         if not settings:
             raise BadLaunch("the launch has no deep_linking_settings")
         return HubDeepLink(registration, self._get_deployment_id(), settings)

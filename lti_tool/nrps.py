@@ -13,9 +13,6 @@ from lti_tool.errors import PlatformUnavailable, ServiceNotOffered
 from lti_tool.launch_context import LaunchContext
 from lti_tool.services import LtiTool, current_tool
 
-# NRPS 2.0 §3.6.1: the claim's service URL is usable with this scope.
-MEMBERSHIP_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
-
 
 @dataclass(frozen=True)
 class Member:

@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 ACS_SCOPE = "https://purl.imsglobal.org/spec/lti-ap/scope/control.all"
 CONTROL_MEDIA_TYPE = "application/vnd.ims.lti-ap.v1.control+json"
 ACTIONS = ("flag", "pause", "resume", "terminate", "update")
-# The status values of the ACS response (the attempt as the platform sees it after the request).
-STATUSES = ("running", "paused", "terminated", "complete", "none")
 FACE_CHECK_FAILED = "face_check_failed"   # our reason_code (tool-defined, Proctoring ACS request)
 
 
