@@ -24,6 +24,7 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from lrs.documents import as_utc
 from lrs.storage import Tenant
 from lti_tool.claims import DEEP_LINKING_REQUEST
 from lti_tool.errors import InvalidConfiguration, LaunchForbidden, PlatformUnavailable, RegistrationFailed
@@ -69,8 +70,7 @@ def check_invite(session: Session, tenant_slug: str, token: str, *,
                               "ask the hub operator for a new one")
     if tenant is None or invite is None or invite.tenant_id != tenant.id or invite.used is not None:
         raise refused
-    expires = invite.expires if invite.expires.tzinfo else invite.expires.replace(tzinfo=UTC)
-    if expires <= now:
+    if as_utc(invite.expires) <= now:
         raise refused
     return tenant, invite
 

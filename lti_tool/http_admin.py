@@ -19,7 +19,6 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from lrs.credentials import Principal, authenticate
+from lrs.documents import as_utc
 from lrs.errors import Unauthorized
 from lrs.storage import Tenant
 from lti_tool.dynamic_registration import create_invite
@@ -124,14 +124,9 @@ def _tool_urls() -> ToolUrls:
     return ToolUrls(login=tool.login_url, launch=tool.launch_url, jwks=tool.jwks_url, deep_linking=tool.launch_url)
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes (stored in UTC); PostgreSQL aware ones in its own zone.
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _page(db: Session, tenant: Tenant, *, status: int = 200, values: dict[str, str] | None = None,
           error: LtiError | None = None, invite_url: str | None = None, invite_expires: str | None = None) -> Response:
-    rows = [describe(r, tenant.slug) | {"created": _utc(r.created)} for r in list_platforms(db, tenant)]
+    rows = [describe(r, tenant.slug) | {"created": as_utc(r.created)} for r in list_platforms(db, tenant)]
     html = render_template("lti/admin/index.html", tenant=tenant, rows=rows, urls=_tool_urls(),
                            values=values or {}, error=error, csrf_token=_csrf_token(),
                            invite_url=invite_url, invite_expires=invite_expires, key=_principal().key)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lrs.documents import as_utc
 from lti_tool.catalogue import Catalogue, Quiz, Resolved, UnknownTarget
 from lti_tool.launch_context import LaunchContext
 from lti_tool.player_domain import (
@@ -29,7 +30,7 @@ from lti_tool.player_domain import (
     start_au,
 )
 from lti_tool.player_statements import AuSession, Statements, ticks, write
-from lti_tool.player_storage import EXPIRED, OPEN, SUBMITTED, QuizAttempt, as_utc
+from lti_tool.player_storage import EXPIRED, OPEN, SUBMITTED, QuizAttempt
 
 # Answers arriving this long after the deadline still count: the browser submits at zero, and the
 # request needs time to travel. Later than this, only answers saved before the deadline count.

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lrs.documents import as_utc
 from lrs.identifiers import agent_key
 from lrs.storage import Statement
 from lti_tool import nrps
@@ -28,7 +29,6 @@ from lti_tool.errors import LtiError, ServiceNotOffered
 from lti_tool.launch_context import LaunchContext
 from lti_tool.player_domain import PlayerError, registration_for, resolve_in_launch, sequence
 from lti_tool.player_statements import VERBS, actor
-from lti_tool.player_storage import as_utc
 from lti_tool.services import LtiTool
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ learner and resource link, enforced by the database so two tabs or a double clic
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
@@ -27,11 +27,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from lrs.storage import IRI_LEN, Base
 
 OPEN, SUBMITTED, EXPIRED = "open", "submitted", "expired"
-
-
-def as_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes (stored as UTC); PostgreSQL hands back aware ones.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class QuizAttempt(Base):
