@@ -82,6 +82,13 @@ class IdentityRequirement:
     recheck_min_seconds: int | None = None
     recheck_max_seconds: int | None = None
 
+    @property
+    def recheck(self) -> tuple[int, int] | None:
+        """The interval of the repeated checks, or None when none is scheduled."""
+        if self.recheck_min_seconds is None or self.recheck_max_seconds is None:
+            return None
+        return self.recheck_min_seconds, self.recheck_max_seconds
+
 
 @dataclass(frozen=True)
 class Quiz:

@@ -203,10 +203,8 @@ def _recheck_interval(row: LtiProctoringSession) -> tuple[int, int] | None:
         quiz = current_app.extensions[CATALOGUE_EXT].resolve(target).quiz
     except Exception:   # the gate resolved it a moment ago; a catalogue reload is no reason to fail
         quiz = None
-    req = quiz.identity if quiz is not None else None
-    if req is not None and req.recheck_min_seconds is not None and req.recheck_max_seconds is not None:
-        return int(req.recheck_min_seconds), int(req.recheck_max_seconds)
-    return DEFAULT_RECHECK
+    recheck = quiz.identity.recheck if quiz is not None and quiz.identity is not None else None
+    return recheck or DEFAULT_RECHECK
 
 
 def _started(db: Session, public_id: str) -> tuple[LtiProctoringSession, AttemptAssurance]:

@@ -344,10 +344,7 @@ def start_quiz(db: Session, launch: LaunchContext, resolved: Resolved, now: date
     if step is not Step.PASSED or row is None:
         raise STEP_ERRORS[step](f"identity gate: {step}", gate_url=gate_url(quiz.target))
     attempt = quiz_domain.start_attempt(db, launch, resolved, now, launch_url, session_id=row.session_id)
-    req = quiz.identity
-    recheck = (req.recheck_min_seconds, req.recheck_max_seconds) \
-        if req.recheck_min_seconds is not None and req.recheck_max_seconds is not None else None
-    gate_domain.consume(db, row, now, attempt_id=attempt.id, recheck=recheck)
+    gate_domain.consume(db, row, now, attempt_id=attempt.id, recheck=quiz.identity.recheck)
     return attempt
 
 
