@@ -18,8 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from flask.testing import FlaskClient
+from jwcrypto import jwk as jwcrypto_jwk
+from jwcrypto import jws as jwcrypto_jws
 from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
@@ -186,6 +190,17 @@ def signed_statements(xapi: Xapi, registration: str) -> list[tuple[dict[str, Any
             assert hashlib.sha256(token).hexdigest() == sig["sha2"]
         out.append((st, token))
     return out
+
+
+def jwcrypto_payload(token: bytes, cert_pem: bytes) -> dict[str, Any]:
+    """An independent JWS library (jwcrypto), given nothing but the hub's certificate (never the
+    x5c the JWS carries)."""
+    pem = x509.load_pem_x509_certificate(cert_pem).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    checked = jwcrypto_jws.JWS()
+    checked.deserialize(token.decode(), jwcrypto_jwk.JWK.from_pem(pem), alg="RS256")
+    payload: dict[str, Any] = json.loads(checked.payload)
+    return payload
 
 
 def stamp(statement: dict[str, Any]) -> dict[str, Any] | None:

@@ -17,10 +17,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from jwcrypto import jwk as jwcrypto_jwk
-from jwcrypto import jws as jwcrypto_jws
 from sqlalchemy import select
 
 from identity.stamp import STAMP_IRI, UNVERIFIED, VERIFIED
@@ -32,7 +28,7 @@ from lti_tool.storage import LtiProctoringControl, LtiProctoringSession
 from tests.conftest import Xapi, new_credential
 from tests.lti.conftest import Browser, Env, Lms, form, register_lms
 from tests.lti.platform_proctoring import ACS_SCOPE, AP, GATE_TARGET, ProctoringPlatform
-from tests.lti.player_identity_support import signed_statements
+from tests.lti.player_identity_support import jwcrypto_payload, signed_statements
 
 CITIZEN, CITIZEN_NAME = "demo-0001", "Nguyễn Văn An"   # enrolled with A_img1.jpg by the identity_env fixture
 LEVEL_1_CITIZEN = "demo-0003"                          # identification level 1
@@ -184,16 +180,6 @@ def test_start_page_before_the_gate_passes_goes_back_to_the_gate(flow: tuple[Any
         assert row is not None and row.state == "pending" and row.verified_subject is None
 
 
-def _jwcrypto_payload(token: bytes, cert_pem: bytes) -> dict[str, Any]:
-    """An independent JWS library (jwcrypto) given nothing but the hub's certificate."""
-    pem = x509.load_pem_x509_certificate(cert_pem).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    checked = jwcrypto_jws.JWS()
-    checked.deserialize(token.decode(), jwcrypto_jwk.JWK.from_pem(pem), alg="RS256")
-    payload: dict[str, Any] = json.loads(checked.payload)
-    return payload
-
-
 def test_round_trip_for_the_platforms_own_assessment_without_target(flow: tuple[Any, Lms, Browser]) -> None:
     """Proctoring Services 1.0 as an LMS administrator sets it up for their own quiz: no custom
     target. Launch → gate for the resource link → LtiStartAssessment verified by the platform → a
@@ -293,7 +279,7 @@ def test_round_trip_for_the_platforms_own_assessment_without_target(flow: tuple[
         assert st["result"]["success"] is success and st["result"]["extensions"][EXT_FACE_CHECK]["kind"] == kind
         assert st["context"]["extensions"][STAMP_IRI]["outcome"] == outcome
         assert token is not None
-        signed = _jwcrypto_payload(token, cert)
+        signed = jwcrypto_payload(token, cert)
         assert signed["object"] == st["object"] and signed["context"]["extensions"][STAMP_IRI] == \
             st["context"]["extensions"][STAMP_IRI]
     assert "003090000001" not in json.dumps([st for st, _ in got])

@@ -15,10 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from jwcrypto import jwk as jwcrypto_jwk
-from jwcrypto import jws as jwcrypto_jws
 from sqlalchemy import func, select
 
 from identity import storage as identity_storage
@@ -28,20 +24,10 @@ from lti_tool.player_assurance import gate_key, gate_result
 from lti_tool.player_face import CHECK_TYPE, CHECK_VERB, EXT_FACE_CHECK, AssuranceConfig
 from lti_tool.player_identity import CONFIG_EXT
 from lti_tool.player_storage import QuizAttempt
-from tests.lti.player_identity_support import QUIZ, IdentityEnv, Learner, stamp
+from tests.lti.player_identity_support import QUIZ, IdentityEnv, Learner, jwcrypto_payload, stamp
 from tests.lti.player_support import BASE, SHIPPED
 
 ADL = "http://adlnet.gov/expapi/verbs/"
-
-
-def jwcrypto_payload(token: bytes, cert_pem: bytes) -> dict[str, Any]:
-    """jwcrypto, given nothing but the hub's certificate (never the x5c the JWS carries)."""
-    pem = x509.load_pem_x509_certificate(cert_pem).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    checked = jwcrypto_jws.JWS()
-    checked.deserialize(token.decode(), jwcrypto_jwk.JWK.from_pem(pem), alg="RS256")
-    payload: dict[str, Any] = json.loads(checked.payload)
-    return payload
 
 
 def nothing_stored(env: IdentityEnv, learner: Learner) -> None:
