@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.data import Generator
-from bench.databases import PG_ADMIN, scratch_database
+from bench.databases import PG_ADMIN, backends, scratch_database
 from bench.statements import load, start_server
 from identity.signing import CERT_FILE_ENV, KEY_FILE_ENV, load_signing_material
 
@@ -151,12 +151,11 @@ def run(backend: str, total: int, rounds: int) -> None:
 def main() -> None:
     total = int(os.environ.get("BENCH_STATEMENTS", "20000"))
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
-    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgresql").split(",")
     with tempfile.TemporaryDirectory() as keys:
         # The hub's key exists before the clock starts, as in production (key files from the environment).
         load_signing_material(Path(keys))
         with _env(**{KEY_FILE_ENV: f"{keys}/hocvu_signing_key.pem", CERT_FILE_ENV: f"{keys}/hocvu_signing_cert.pem"}):
-            for backend in backends:
+            for backend in backends():
                 if backend == "postgresql":
                     try:
                         import psycopg

@@ -38,3 +38,11 @@ def scratch_database(backend: str, label: str) -> Iterator[str | None]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def scratch_databases(label: str) -> Iterator[tuple[str, str]]:
+    """(display name, URL) of an empty database for each of BENCH_BACKENDS that answers."""
+    for backend in backends():
+        with scratch_database(backend, label) as url:
+            if url:
+                yield ("SQLite" if backend == "sqlite" else "PostgreSQL"), url

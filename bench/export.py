@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from bench.data import Generator
-from bench.databases import backends, scratch_database
+from bench.databases import scratch_databases
 from connectors.export import ExportQuery
 from connectors.export_files import export_statements
 from connectors.frames import statements_frame
@@ -127,10 +127,8 @@ def run(label: str, url: str, total: int) -> None:
 
 def main() -> None:
     total = int(os.environ.get("BENCH_EXPORT_STATEMENTS", "50000"))
-    for backend in backends():
-        with scratch_database(backend, "export") as url:
-            if url:
-                run("SQLite" if backend == "sqlite" else "PostgreSQL", url, total)
+    for name, url in scratch_databases("export"):
+        run(name, url, total)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import DEM, HO, TEN
-from bench.databases import backends, scratch_database
+from bench.databases import scratch_databases
 from connectors.importers import Report, caliper, moodle_log, roster, scorm
 from hocvu import db as dbops
 from lrs import credentials
@@ -160,10 +160,8 @@ def run(label: str, url: str, workdir: Path) -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        for backend in backends():
-            with scratch_database(backend, "imports") as url:
-                if url:
-                    run("SQLite" if backend == "sqlite" else "PostgreSQL", url, Path(tmp))
+        for name, url in scratch_databases("imports"):
+            run(name, url, Path(tmp))
 
 
 if __name__ == "__main__":

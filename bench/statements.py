@@ -25,7 +25,7 @@ from pathlib import Path
 import requests
 
 from bench.data import BASE, COURSES, Generator
-from bench.databases import backends, scratch_database
+from bench.databases import scratch_databases
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 
@@ -147,10 +147,8 @@ def run(label: str, url: str, total: int) -> None:
 
 def main() -> None:
     total = int(os.environ.get("BENCH_STATEMENTS", "50000"))
-    for backend in backends():
-        with scratch_database(backend, "statements") as url:
-            if url:
-                run("SQLite" if backend == "sqlite" else "PostgreSQL", url, total)
+    for name, url in scratch_databases("statements"):
+        run(name, url, total)
 
 
 if __name__ == "__main__":
