@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 import schemas
 from connectors import forwarding as fw
+from connectors.storage import ForwardTarget
 from connectors.tasks import DEFAULT_QUEUE, RUNTIMES, Runtime, make_celery, run_round
 from hocvu.cli_session import cli_session, emit
 from hocvu.settings import Settings
@@ -35,6 +36,10 @@ def _session() -> Iterator[tuple[Session, fw.ForwardConfig]]:
 
 def _tenant(session: Session, slug: str | None) -> Tenant | None:
     return credentials.get_tenant(session, slug) if slug else None
+
+
+def _named_target(session: Session, tenant_slug: str, name: str) -> ForwardTarget:
+    return fw.get_target(session, credentials.get_tenant(session, tenant_slug), name)
 
 
 tenant_option = click.option("--tenant", "tenant_slug", required=True, help="Tenant slug.")
@@ -99,7 +104,7 @@ def forward_list(tenant_slug: str | None, as_json: bool) -> None:
 def forward_remove(tenant_slug: str, name: str) -> None:
     """Remove target NAME, with its cursor and dead letters."""
     with _session() as (session, _):
-        fw.remove_target(session, fw.get_target(session, credentials.get_tenant(session, tenant_slug), name))
+        fw.remove_target(session, _named_target(session, tenant_slug, name))
     click.echo(f"removed target {name}")
 
 
@@ -109,7 +114,7 @@ def forward_remove(tenant_slug: str, name: str) -> None:
 def forward_enable(tenant_slug: str, name: str) -> None:
     """Switch target NAME on (it resumes from its cursor)."""
     with _session() as (session, _):
-        fw.set_enabled(session, fw.get_target(session, credentials.get_tenant(session, tenant_slug), name), True)
+        fw.set_enabled(session, _named_target(session, tenant_slug, name), True)
     click.echo(f"enabled target {name}")
 
 
@@ -119,7 +124,7 @@ def forward_enable(tenant_slug: str, name: str) -> None:
 def forward_disable(tenant_slug: str, name: str) -> None:
     """Switch target NAME off (its cursor is kept)."""
     with _session() as (session, _):
-        fw.set_enabled(session, fw.get_target(session, credentials.get_tenant(session, tenant_slug), name), False)
+        fw.set_enabled(session, _named_target(session, tenant_slug, name), False)
     click.echo(f"disabled target {name}")
 
 
@@ -164,7 +169,7 @@ def forward_status(tenant_slug: str | None, show_dead: bool, as_json: bool) -> N
 def forward_retry(tenant_slug: str, name: str, statement_id: str | None) -> None:
     """Queue target NAME's dead letters for delivery again (fresh attempts)."""
     with _session() as (session, _):
-        count = fw.retry_dead(session, fw.get_target(session, credentials.get_tenant(session, tenant_slug), name),
+        count = fw.retry_dead(session, _named_target(session, tenant_slug, name),
                               statement_id)
     click.echo(f"re-queued {count} dead letter(s) for {name}")
 
@@ -180,7 +185,7 @@ def forward_replay(tenant_slug: str, name: str, since: str) -> None:
     except ValueError:
         raise click.BadParameter(f"{since!r} is not an ISO 8601 time with a timezone", param_hint="--since") from None
     with _session() as (session, _):
-        cursor = fw.replay(session, fw.get_target(session, credentials.get_tenant(session, tenant_slug), name), moment)
+        cursor = fw.replay(session, _named_target(session, tenant_slug, name), moment)
     click.echo(f"{name}: cursor now {cursor}; statements stored since {since} will be sent again")
 
 
