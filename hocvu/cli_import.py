@@ -16,10 +16,8 @@ import click
 from sqlalchemy.orm import Session
 
 from connectors.importers import Report, SourceError, caliper, moodle_log, roster, scorm
-from hocvu.settings import Settings
+from hocvu.cli_session import cli_session
 from lrs import credentials
-from lrs.errors import XapiError
-from lrs.storage import Database
 
 
 @click.group("import")
@@ -49,15 +47,9 @@ _LANGUAGE = click.option("--language", default="vi", show_default=True,
 
 def _run(tenant_slug: str, as_json: bool, progress: bool | None,
          work: Callable[[Session, int, bool | None], Report]) -> None:
-    database = Database(Settings.from_env().database_url)
-    try:
-        with database.session() as session:
-            tenant = credentials.get_tenant(session, tenant_slug)
-            report = work(session, tenant.id, False if as_json else progress)
-    except (SourceError, XapiError) as err:
-        raise click.ClickException(err.message if isinstance(err, XapiError) else str(err)) from None
-    finally:
-        database.dispose()
+    with cli_session(errors=(SourceError,)) as session:
+        tenant = credentials.get_tenant(session, tenant_slug)
+        report = work(session, tenant.id, False if as_json else progress)
     _print(report, tenant_slug, as_json)
     if report.accepted == 0:
         raise SystemExit(1)
