@@ -27,6 +27,7 @@ import follows live here, once:
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -253,9 +254,23 @@ def source_lines(path: Path, *, progress: bool | None = None, desc: str = "") ->
 NOT_UTF8 = "the line is not valid UTF-8 (export the file as UTF-8)"
 
 
+def json_object(text: str, what: str = "a JSON object") -> dict[str, Any]:
+    """One line of a JSON Lines file as an object; raises Rejected saying why it is not ``what``."""
+    if "\ufffd" in text:
+        raise Rejected(NOT_UTF8)
+    try:
+        data = json.loads(text.strip())
+    except json.JSONDecodeError as err:
+        raise Rejected(f"not valid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(data, dict):
+        raise Rejected(f"not {what}")
+    return data
+
+
 def csv_rows(lines: Iterator[tuple[int, str]]) -> tuple[list[str], Iterator[tuple[int, list[str] | Rejected]]]:
     """A CSV file's header and its rows as (first line number, cells); quoted cells may span
-    lines, blank lines are skipped, a row the csv module cannot split comes as Rejected.
+    lines, blank lines are skipped, a row the csv module cannot split or that is not UTF-8
+    (see ``source_lines``) comes as Rejected.
     Raises SourceError when there is no header."""
     reader = csv.reader(text for _, text in lines)
     try:
@@ -274,6 +289,8 @@ def csv_rows(lines: Iterator[tuple[int, str]]) -> tuple[list[str], Iterator[tupl
                 return
             except csv.Error as err:
                 cells = Rejected(f"not a CSV row: {err}")
+            if isinstance(cells, list) and any("\ufffd" in c for c in cells):
+                cells = Rejected(NOT_UTF8)
             if cells:
                 yield start, cells
             start = reader.line_num + 1

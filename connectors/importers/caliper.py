@@ -51,25 +51,26 @@ reason. Choices:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+import schemas
 from connectors.importers import (
-    NOT_UTF8,
     Record,
     Rejected,
     Rejection,
     Report,
     StatementSink,
     importer_principal,
+    json_object,
     parts,
     run,
     source_lines,
 )
 from connectors.vocabulary import verb
+from lrs.statements import format_time
 
 DATA_VERSIONS: Final = ("http://purl.imsglobal.org/ctx/caliper/v1p2", "http://purl.imsglobal.org/ctx/caliper/v1p1")
 ACTIONS: Final[dict[str, dict[str, str]]] = {  # event type → action → verb (table above)
@@ -120,14 +121,7 @@ def map_line(number: int, text: str, language: str = "vi") -> list[Record | Reje
 
 
 def _envelope(text: str) -> dict[str, Any]:
-    if "\ufffd" in text:
-        raise Rejected(NOT_UTF8)
-    try:
-        envelope = json.loads(text.strip())
-    except json.JSONDecodeError as err:
-        raise Rejected(f"not valid JSON ({err.msg} at column {err.colno})") from None
-    if not isinstance(envelope, dict):
-        raise Rejected("not a Caliper Envelope (a JSON object with sensor, sendTime, dataVersion, data)")
+    envelope = json_object(text, "a Caliper Envelope (a JSON object with sensor, sendTime, dataVersion, data)")
     missing = [k for k in ("sensor", "sendTime", "dataVersion", "data") if k not in envelope]
     if missing:  # Caliper 1.2 §5.2: all four are required
         raise Rejected(f"not a Caliper Envelope: {', '.join(missing)} missing (Caliper 1.2 §5.2)")
@@ -215,14 +209,14 @@ def map_event(event: Any, sensor: str, language: str = "vi") -> dict[str, Any]:
             result["completion"] = True
             duration = (generated or {}).get("duration")
             if duration is not None:
-                if not parts.is_iso_duration(duration):
+                if not schemas.is_duration(duration):
                     raise Rejected(f"the Attempt's duration {duration!r} is not an ISO 8601 duration")
                 result["duration"] = duration
     if kind == "AssessmentItemEvent" and action == "Completed" and generated is not None:
         response = _response(generated)
         if response is not None:
             result["response"] = response
-        if parts.is_iso_duration(generated.get("duration")):
+        if schemas.is_duration(generated.get("duration")):
             result["duration"] = generated["duration"]
 
     context: dict[str, Any] = {
@@ -250,7 +244,7 @@ def map_event(event: Any, sensor: str, language: str = "vi") -> dict[str, Any]:
         "actor": actor,
         "verb": verb(ACTIONS[kind][action]),
         "object": _activity(target, language),
-        "timestamp": parts.utc(moment),
+        "timestamp": format_time(moment),
         "context": context,
     }
     if result:

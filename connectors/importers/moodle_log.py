@@ -60,7 +60,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.orm import Session
 
 from connectors.importers import (
-    NOT_UTF8,
     Record,
     Rejected,
     Rejection,
@@ -74,6 +73,7 @@ from connectors.importers import (
     source_lines,
 )
 from connectors.vocabulary import verb
+from lrs.statements import format_time
 
 COLUMNS: Final = ("Time", "User full name", "Affected user", "Event context", "Component", "Event name",
                   "Description", "Origin", "IP address")
@@ -156,8 +156,6 @@ class Mapper:
     def statement(self, cells: list[str] | Rejected) -> dict[str, Any]:
         if isinstance(cells, Rejected):
             raise cells
-        if any("\ufffd" in c for c in cells):
-            raise Rejected(NOT_UTF8)
         if len(cells) != len(COLUMNS):
             raise Rejected(f"has {len(cells)} columns, not the {len(COLUMNS)} of a Moodle log export")
         cell = {name: cells[i].strip() for name, i in self.where.items()}
@@ -181,7 +179,7 @@ class Mapper:
             "actor": parts.account_agent(self.home, found["user"]),
             "verb": verb(mapping.verb),
             "object": self._object(mapping, found, cell["Event context"]),
-            "timestamp": parts.utc(moment),
+            "timestamp": format_time(moment),
             "context": {"platform": "Moodle", "extensions": parts.source(FORMAT)},
         }
 

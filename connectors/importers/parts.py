@@ -9,15 +9,13 @@ while the roster (``connectors.storage.LearnerRecord``) keeps the name under the
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from connectors.importers import Rejected, SourceError
 from connectors.vocabulary import ACTIVITY_TYPES
-from lrs.statements import format_time
 
 # uuid5 namespace for everything the importers derive (statement ids, registrations, attempts).
 NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://hocvu.vn/xapi/imports")
@@ -86,11 +84,6 @@ def instant(value: Any, what: str, *, default_tz: tzinfo | None = None) -> datet
     return moment
 
 
-def utc(moment: datetime) -> str:
-    """DESIGN.md "Times are UTC, ISO 8601 with timezone, microsecond precision kept"."""
-    return format_time(moment.astimezone(UTC))
-
-
 def iso_duration(seconds: float) -> str:
     """ISO 8601 duration with 0.01 s precision (xAPI 1.0.3 Part Two §4.6)."""
     centis = max(0, round(seconds * 100))
@@ -99,14 +92,6 @@ def iso_duration(seconds: float) -> str:
     secs = rest / 100
     text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
     return text + (f"{secs:.2f}".rstrip("0").rstrip(".") + "S" if secs or text == "PT" else "")
-
-
-# ISO 8601 durations as xAPI uses them (Part Two §4.6): PnYnMnDTnHnMnS, each part optional.
-_ISO_DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?")
-
-
-def is_iso_duration(value: Any) -> bool:
-    return isinstance(value, str) and _ISO_DURATION.fullmatch(value) is not None
 
 
 def number(value: Any, what: str) -> float | None:

@@ -46,7 +46,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.importers import (
-    NOT_UTF8,
     Record,
     Rejected,
     Rejection,
@@ -135,8 +134,6 @@ class Mapper:
     def learner(self, cells: list[str] | Rejected) -> Learner:
         if isinstance(cells, Rejected):
             raise cells
-        if any("\ufffd" in c for c in cells):
-            raise Rejected(NOT_UTF8)
         if len(cells) != len(self.header):
             raise Rejected(f"has {len(cells)} columns, the header has {len(self.header)}")
         for header, cell in zip(self.header, cells, strict=True):

@@ -56,7 +56,6 @@ other types kept as they are.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -66,19 +65,20 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from connectors.importers import (
-    NOT_UTF8,
     Record,
     Rejected,
     Rejection,
     Report,
     StatementSink,
     importer_principal,
+    json_object,
     parts,
     run,
     source_lines,
 )
 from connectors.importers.scorm_model import MODELS, Model, interactions
 from connectors.vocabulary import verb
+from lrs.statements import format_time
 
 FORMAT: Final = "scorm"
 
@@ -96,22 +96,10 @@ def map_line(number: int, text: str, home: str, language: str = "vi") -> Record 
     if not text.strip():
         return None
     try:
-        statements = map_attempt(_json(text), home, language)
+        statements = map_attempt(json_object(text), home, language)
     except Rejected as err:
         return Rejection(number, err.reason)
     return Record(number, statements, tuple(s["id"] for s in statements))
-
-
-def _json(text: str) -> dict[str, Any]:
-    if "\ufffd" in text:
-        raise Rejected(NOT_UTF8)
-    try:
-        data = json.loads(text.strip())
-    except json.JSONDecodeError as err:
-        raise Rejected(f"not valid JSON ({err.msg} at column {err.colno})") from None
-    if not isinstance(data, dict):
-        raise Rejected("not a JSON object")
-    return data
 
 
 def _text(data: dict[str, Any], key: str) -> str | None:
@@ -173,8 +161,8 @@ def map_attempt(data: dict[str, Any], home: str, language: str = "vi") -> list[d
         ctx = context
         if parent:  # §5 "Reporting learner activity": something within the SCO has the SCO as parent
             ctx = {**context, "contextActivities": {**context["contextActivities"], "parent": [sco]}}
-        out = {"id": parts.derived_id("scorm", *key, parts.utc(ended), kind), "actor": actor, "verb": verb(verb_name),
-               "object": obj, "timestamp": parts.utc(when), "context": ctx}
+        out = {"id": parts.derived_id("scorm", *key, format_time(ended), kind), "actor": actor, "verb": verb(verb_name),
+               "object": obj, "timestamp": format_time(when), "context": ctx}
         if result:
             out["result"] = result
         return out

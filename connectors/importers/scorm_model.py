@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Final
 
+import schemas
 from connectors.importers import Rejected, parts
 
 # SCORM 1.2 RTE §3.4 CMITimespan: HHHH:MM:SS.SS, hours 2–4 digits, seconds with up to 2 decimals.
@@ -98,7 +99,7 @@ class Model:
                 return None
             hours, minutes, seconds = int(match[1]), int(match[2]), int(match[3]) + float(match[4] or 0)
             return parts.iso_duration(hours * 3600 + minutes * 60 + seconds)
-        if not parts.is_iso_duration(text):
+        if not schemas.is_duration(text):
             problems.append(f"{name} {text!r} is not an ISO 8601 timeinterval (e.g. PT1H5M30.5S)")
             return None
         return text
