@@ -29,7 +29,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 import schemas
+from lrs.documents import as_utc
 from lrs.errors import BadRequest, NotFound
+from lrs.statements import format_time
 from lrs.storage import Statement, Tenant
 
 # The identity package's stamp extension (identity.stamp.STAMP_IRI, documented there). Read here by
@@ -110,23 +112,13 @@ def parse_until(text: str) -> datetime:
 
 
 def encode_cursor(bound: datetime) -> str:
-    return CURSOR_PREFIX + _iso(bound)
+    return CURSOR_PREFIX + format_time(bound)
 
 
 def decode_cursor(cursor: str) -> datetime:
     if not cursor.startswith(CURSOR_PREFIX):
         raise BadRequest(f"an export cursor looks like 'stored:2025-01-31T00:00:00.000000Z', not {cursor!r}")
     return parse_time(cursor.removeprefix(CURSOR_PREFIX), "the cursor")
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes (the store writes UTC), PostgreSQL aware ones; a naive bound
-    # from a notebook is read as UTC too, as an xAPI timestamp without an offset is.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -168,13 +160,13 @@ def plan(session: Session, query: ExportQuery, *, pseudonym_key: bytes | None = 
         if missing:
             raise NotFound(f"no tenant {missing[0]!r}")
         tenants = tuple((by_slug[s], s) for s in sorted(set(query.tenants)))
-    since = _utc(query.since) if query.since else None
+    since = as_utc(query.since) if query.since else None
     if query.after_cursor:
         after = decode_cursor(query.after_cursor)
         since = max(since, after) if since else after
     bound = (now or datetime.now(UTC)) - query.settle
     if query.until is not None:
-        bound = min(bound, _utc(query.until))
+        bound = min(bound, as_utc(query.until))
     pseudo = None
     if query.pseudonymise:
         if pseudonym_key is None:
@@ -256,7 +248,7 @@ def _timestamp(text: Any, fallback: datetime) -> datetime:
         except ValueError:
             return fallback
     # xAPI 1.0.3 §4.5: a timestamp without an offset is read as UTC (as schemas.parse_timestamp does).
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(value)
 
 
 def _number(value: Any) -> float | None:
@@ -277,7 +269,7 @@ def flatten(r: Any, tenant_slug: str, pseudo: Pseudonymiser | None = None) -> Ro
     score = result.get("score") if isinstance(result.get("score"), dict) else {}
     ext = ctx.get("extensions") if isinstance(ctx.get("extensions"), dict) else {}
     stamp = ext.get(STAMP_IRI) if isinstance(ext.get(STAMP_IRI), dict) else {}
-    stored = _utc(r.stored)
+    stored = as_utc(r.stored)
     kind = r.object_type
     object_id = r.object_activity_id or r.object_agent_key or r.object_statement_id
     actor, registration = r.actor_key, r.registration

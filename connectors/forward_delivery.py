@@ -38,9 +38,9 @@ from connectors.forwarding import (
     filter_condition,
     now_utc,
     unseal,
-    utc,
 )
 from connectors.storage import ForwardItem, ForwardTarget
+from lrs.documents import as_utc
 from lrs.multipart import AttachmentPart
 from lrs.storage import Attachment, Database, Statement
 
@@ -303,7 +303,7 @@ def deliver_target(db: Database, config: ForwardConfig, target_id: int, *, clock
             return RoundReport(target_id, skipped="gone")
         if not target.enabled:
             return RoundReport(target_id, skipped="disabled")
-        if target.next_attempt is not None and utc(target.next_attempt) > now:
+        if target.next_attempt is not None and as_utc(target.next_attempt) > now:
             return RoundReport(target_id, skipped="waiting")
         advance_horizon(session, config, now)
     if not _claim(db, config, target_id, token, now):

@@ -39,8 +39,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from connectors.forwarding import ForwardConfig, utc
+from connectors.forwarding import ForwardConfig
 from connectors.storage import ForwardGap, ForwardHorizon, ForwardItem, ForwardTarget
+from lrs.documents import as_utc
 from lrs.storage import Statement
 
 HORIZON_ID = 1
@@ -71,7 +72,7 @@ def _scan_new(session: Session, config: ForwardConfig, horizon: ForwardHorizon, 
     for seq, stored in rows:
         # A gap under a row stored longer ago than gap_memory is history (first scan of an old
         # database): no transaction stays open that long, so nothing is watched for it.
-        if seq > prev + 1 and utc(stored) >= forget_before:
+        if seq > prev + 1 and as_utc(stored) >= forget_before:
             session.add(ForwardGap(lo=prev + 1, hi=seq - 1, first_seen=now))
         prev = seq
     horizon.scanned_seq = prev

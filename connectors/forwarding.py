@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, t
 from sqlalchemy.orm import Session, aliased
 
 from connectors.storage import ForwardHorizon, ForwardItem, ForwardTarget
+from lrs.documents import as_utc
 from lrs.storage import Statement, Tenant
 
 XAPI_VERSIONS = ("1.0.3", "2.0.0")
@@ -105,11 +106,6 @@ def backoff_delay(failures: int, base: float, cap: float, rng: random.Random | N
         return 0.0
     step = min(cap, base * 2 ** min(failures - 1, 62))
     return step / 2 + (rng or random).uniform(0, step / 2)
-
-
-def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def now_utc() -> datetime:
@@ -244,7 +240,7 @@ def describe(target: ForwardTarget) -> dict[str, Any]:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return utc(value).isoformat() if value is not None else None
+    return as_utc(value).isoformat() if value is not None else None
 
 
 def backlog(session: Session, target: ForwardTarget) -> int:

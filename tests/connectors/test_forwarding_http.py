@@ -29,6 +29,7 @@ from connectors import forwarding as fw
 from connectors.forward_delivery import deliver_target
 from connectors.storage import ForwardTarget
 from connectors.tasks import RUNTIMES, Runtime
+from lrs.documents import as_utc
 from lrs.multipart import AttachmentPart, build_multipart
 from lrs.signatures import SIGNATURE_USAGE_TYPE
 from lrs.storage import Attachment
@@ -92,7 +93,7 @@ def test_target_down_mid_stream_ends_with_exactly_the_source_statements(source: 
     assert down.failures == 1 and down.cursor_seq > 0 and down.next_attempt is not None
     assert source.backlog(target_id) == 21
     # Within the backoff the target is left alone.
-    assert deliver_target(source.db, config, target_id, clock=lambda: fw.utc(down.last_error_at)).skipped == "waiting"
+    assert deliver_target(source.db, config, target_id, clock=lambda: as_utc(down.last_error_at)).skipped == "waiting"
 
     target_lrs.wrap = lose_every_other_answer
     try:
