@@ -13,7 +13,6 @@ any demo citizen; it never holds real data.
 from __future__ import annotations
 
 import hmac
-import os
 import sqlite3
 import time
 from contextlib import closing
@@ -31,6 +30,7 @@ from flask import Blueprint, Flask, Response, jsonify, render_template_string, r
 from joserfc.jwk import RSAKey
 
 from identity.settings import DEMO_CLIENT_ID, DEMO_PATH, IdentitySettings
+from identity.signing import write_once
 
 CODE_TTL = 300
 SCOPES = ("openid", "profile", "vneid")
@@ -68,21 +68,11 @@ CITIZENS = {c.sub: c for c in DEMO_CITIZENS}
 
 
 def load_signing_key(directory: Path) -> RSAKey:
-    """The provider's RSA key, generated on first use. Written to a temporary file and linked
-    into place, so two workers starting together end up with the same key."""
+    """The provider's RSA key, generated on first use (``write_once``: two workers starting
+    together end up with the same key)."""
     path = directory / "demo_vneid_signing_key.pem"
     if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".demo_vneid_key.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(RSAKey.generate_key(2048, private=True).as_pem(private=True))
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        write_once(path, RSAKey.generate_key(2048, private=True).as_pem(private=True), 0o600)
     key = RSAKey.import_key(path.read_bytes(), {"use": "sig", "alg": "RS256"})
     key.ensure_kid()  # RFC 7638 thumbprint: stable across restarts
     return key

@@ -47,15 +47,16 @@ from identity.errors import IdentityError
 from lrs.comparison import SIGNATURE_USAGE_TYPE, comparable, difference
 from lrs.multipart import AttachmentPart
 
+# lrs.signatures' JWS limits and algorithms (1.0.3 §2.6.s4.b4 / 2.0 §4.2.6: RS256, RS384 or RS512
+# only; ``verify_stamped`` accepts all three, so an auditor can also check statements signed by others).
+from lrs.signatures import ALGORITHMS as VERIFY_ALGORITHMS
+from lrs.signatures import JWS_REGISTRY, SIGNATURE_CONTENT_TYPE
+
 KEY_FILE_ENV: Final = "HOCVU_SIGNING_KEY_FILE"
 CERT_FILE_ENV: Final = "HOCVU_SIGNING_CERT_FILE"
 KEY_FILE_NAME: Final = "hocvu_signing_key.pem"
 CERT_FILE_NAME: Final = "hocvu_signing_cert.pem"
-SIGNATURE_CONTENT_TYPE: Final = "application/octet-stream"
 ALGORITHM: Final = "RS256"
-# 1.0.3 §2.6.s4.b4 / 2.0 §4.2.6: RS256, RS384 or RS512 only. Accepted by ``verify_stamped``
-# so an auditor can also check statements signed by others with the larger hashes.
-VERIFY_ALGORITHMS: Final = ("RS256", "RS384", "RS512")
 MIN_KEY_BITS: Final = 2048
 NEW_KEY_BITS: Final = 3072  # NIST SP 800-57 Part 1: 128-bit security, past 2030
 CERT_VALIDITY: Final = timedelta(days=3650)  # validity dates are not checked (§2.6), only shown
@@ -66,17 +67,6 @@ class SignatureInvalid(IdentityError):
     """A signed statement that does not verify with the given certificate."""
 
     status, code = 400, "signature_invalid"
-
-
-class _Registry(jws.JWSRegistry):
-    # joserfc's token-sized defaults (512-byte header, 128 kB payload) are too small for an x5c
-    # header and a statement; same limits as lrs.signatures.
-    max_header_length = 64 * 1024
-    max_payload_length = 16 * 1024 * 1024
-    max_signature_length = 4 * 1024
-
-
-_REGISTRY = _Registry(algorithms=list(VERIFY_ALGORITHMS), strict_check_header=False)
 
 
 @dataclass(frozen=True)
@@ -95,7 +85,7 @@ class SigningMaterial:
 # --- key material ------------------------------------------------------------------------------
 
 
-def _write_once(path: Path, data: bytes, mode: int) -> None:
+def write_once(path: Path, data: bytes, mode: int) -> None:
     """Write ``data`` to ``path`` unless it exists. A temporary file linked into place, so two
     workers starting together end up with one file (the loser's is discarded)."""
     if path.exists():
@@ -154,14 +144,14 @@ def load_signing_material(instance_dir: Path | None = None) -> SigningMaterial:
     key_path, cert_path = directory / KEY_FILE_NAME, directory / CERT_FILE_NAME
     new_key = rsa.generate_private_key(public_exponent=65537, key_size=NEW_KEY_BITS) if not key_path.exists() else None
     if new_key is not None:
-        _write_once(key_path, new_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption()), 0o600)
+        write_once(key_path, new_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()), 0o600)
     # Read back what is on disk: another worker may have won the race with its own key.
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     if not cert_path.exists():
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError(f"{key_path} holds no RSA private key")
-        _write_once(cert_path, _self_signed(key).public_bytes(serialization.Encoding.PEM), 0o644)
+        write_once(cert_path, _self_signed(key).public_bytes(serialization.Encoding.PEM), 0o644)
     return _check_pair(key, x509.load_pem_x509_certificate(cert_path.read_bytes()))
 
 
@@ -191,7 +181,7 @@ def sign_statement(statement: dict[str, Any], key: rsa.RSAPrivateKey,
     payload = json.dumps(statement, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     header = {"alg": ALGORITHM, "x5c": x5c_of(cert)}
     token = jws.serialize_compact(header, payload, _jose_key(key), algorithms=[ALGORITHM],
-                                  registry=_REGISTRY).encode("ascii")
+                                  registry=JWS_REGISTRY).encode("ascii")
     sha2 = hashlib.sha256(token).hexdigest()
     signed = copy.deepcopy(statement)
     signed.setdefault("attachments", []).append({
@@ -223,7 +213,7 @@ def verify_stamped(statement_json: str | bytes, jws_bytes: bytes, cert_pem: byte
                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
     try:
         token = jws.deserialize_compact(jws_bytes.strip(), key, algorithms=list(VERIFY_ALGORITHMS),
-                                        registry=_REGISTRY)
+                                        registry=JWS_REGISTRY)
     except JoseError as err:
         raise SignatureInvalid(f"the JWS does not verify with the hub's certificate: "
                                f"{err.description or err.error} ({_REF})") from None

@@ -51,7 +51,7 @@ class _Registry(jws.JWSRegistry):
 
 
 # Header parameters outside the IANA registry are legal (RFC 7515 §4.2-4.3) unless marked crit.
-_REGISTRY = _Registry(algorithms=list(ALGORITHMS), strict_check_header=False)
+JWS_REGISTRY = _Registry(algorithms=list(ALGORITHMS), strict_check_header=False)
 
 
 def _who(statement: dict[str, Any]) -> str:
@@ -103,10 +103,10 @@ def _token(jws_bytes: bytes) -> jws.CompactSignature:
             f"the signature is not a JWS Compact Serialization (three base64url parts joined by '.') ({_REF})"
         )
     try:
-        token = jws.extract_compact(value, registry=_REGISTRY)
+        token = jws.extract_compact(value, registry=JWS_REGISTRY)
         if not isinstance(token.headers(), dict):
             raise BadRequest(f"the JWS header is not a JSON object ({_REF})")
-        _REGISTRY.check_header(token.headers())
+        JWS_REGISTRY.check_header(token.headers())
     except JoseError as err:
         raise BadRequest(f"the signature is not a well-formed JWS: {err.description or err.error} ({_REF})") from None
     if token.headers().get("b64") is False:
@@ -159,7 +159,7 @@ def _verify_with_x5c(token: jws.CompactSignature, x5c: Any) -> None:
         raise BadRequest(f"the JWS x5c certificate holds no RSA key, which RS256/384/512 need ({_REF})")
     key = RSAKey.import_key(public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
     try:
-        valid = jws.validate_compact(token, key, registry=_REGISTRY)
+        valid = jws.validate_compact(token, key, registry=JWS_REGISTRY)
     except JoseError as err:
         reason = err.description or err.error
         raise BadRequest(f"the JWS could not be checked against its x5c certificate: {reason} ({_REF})") from None
