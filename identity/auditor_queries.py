@@ -27,7 +27,7 @@ hold fewer attempts than asked, and a scan stops after ``max_scan`` checks with 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -46,7 +46,6 @@ from lrs.storage import Attachment, AuditCheckpoint, AuditEntry, Statement, Tena
 CHECK_VERB: Final = "https://hocvu.vn/xapi/verbs/checked-identity"      # lti_tool.player_face.CHECK_VERB
 EXT_FACE_CHECK: Final = "https://hocvu.vn/xapi/extensions/face-check"  # lti_tool.player_face.EXT_FACE_CHECK
 EXT_SESSION: Final = "https://w3id.org/xapi/cmi5/context/extensions/sessionid"  # cmi5 §9.6.3.1
-CHECK_SUFFIX: Final = "/identity-check"
 BATCH: Final = 200
 MAX_SCAN: Final = 5000
 MAX_LIMIT: Final = 200
@@ -200,9 +199,17 @@ def _session_id(full: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _signature_hashes(full: dict[str, Any]) -> list[str]:
+def signature_hashes(full: Mapping[str, Any]) -> list[str]:
+    """The ``sha2`` of each signature attachment of a statement (xAPI 1.0.3 Part Two §2.6)."""
     return [a["sha2"] for a in full.get("attachments") or []
             if isinstance(a, dict) and a.get("usageType") == SIGNATURE_USAGE_TYPE and isinstance(a.get("sha2"), str)]
+
+
+def signature_tokens(session: Session, tenant_id: int, rows: Iterable[Statement]) -> dict[str, bytes]:
+    """The stored JWS of each signature attachment of ``rows``, by ``sha2``."""
+    hashes = sorted({h for r in rows for h in signature_hashes(r.full)})
+    return {sha2: content for sha2, content in session.execute(select(Attachment.sha2, Attachment.content)
+            .where(Attachment.tenant_id == tenant_id, Attachment.sha2.in_(hashes)))} if hashes else {}
 
 
 def _course_prefix(course: str) -> str:
@@ -342,9 +349,7 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
             entries[sid] = (pos, h)
     last_checkpoint = session.scalar(select(func.max(AuditCheckpoint.position)).where(
         AuditCheckpoint.tenant_id == tenant_id)) or 0
-    hashes = sorted({h for r in group for h in _signature_hashes(r.full)})
-    tokens = {sha2: content for sha2, content in session.execute(select(Attachment.sha2, Attachment.content)
-              .where(Attachment.tenant_id == tenant_id, Attachment.sha2.in_(hashes)))} if hashes else {}
+    tokens = signature_tokens(session, tenant_id, group)
     audits: list[StatementAudit] = []
     latest_stamp: dict[str, Any] | None = None
     activity = course = None
@@ -374,7 +379,7 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
 def _audit(row: Statement, stamp: dict[str, Any] | None, tokens: dict[str, bytes], entry: tuple[int, str | None] | None,
            last_checkpoint: int, certificates: Sequence[bytes]) -> StatementAudit:
     full = row.full
-    declared = _signature_hashes(full)
+    declared = signature_hashes(full)
     detail: str | None = None
     if not declared:
         signature = "missing" if stamp is not None else "unsigned"

@@ -86,10 +86,6 @@ class InsufficientLevel(IdentityError):
     status, code = 403, "insufficient_level"
 
 
-class NotSignedIn(IdentityError):
-    status, code = 401, "not_signed_in"
-
-
 class AccountNotFound(IdentityError):
     status, code = 404, "account_not_found"
 

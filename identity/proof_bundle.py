@@ -41,12 +41,12 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from identity.auditor_queries import signature_hashes, signature_tokens
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
 from lrs.audit_chain import CHAIN_VERSION, AuditPolicy, content_hash, iso, make_checkpoint, recompute_entry_hash
-from lrs.audit_verify import chain_segment, check_checkpoint, covering_checkpoint, positions_of
-from lrs.comparison import SIGNATURE_USAGE_TYPE
-from lrs.storage import Attachment, AuditHead, Statement, Tenant
+from lrs.audit_verify import check_checkpoint, proof_material
+from lrs.storage import Statement, Tenant
 
 FORMAT: Final = "hocvu-proof-bundle"
 VERSION: Final = 1
@@ -71,21 +71,11 @@ def build(session: Session, tenant_id: int, rows: Sequence[Statement], certifica
     checkpoint is made (in the caller's transaction) when none covers the statements yet."""
     slug = session.scalar(select(Tenant.slug).where(Tenant.id == tenant_id)) or ""
     ids = [r.statement_id for r in rows]
-    positions = positions_of(session, tenant_id, ids)
-    entries: list[dict[str, Any]] = []
-    checkpoint = None
-    if positions:
-        low, high = min(positions.values()), max(positions.values())
-        checkpoint = covering_checkpoint(session, tenant_id, high)
-        if checkpoint is None and policy is not None and policy.signer is not None:
-            make_checkpoint(session, tenant_id, policy, force=True)
-            checkpoint = covering_checkpoint(session, tenant_id, high)
-        end = checkpoint["position"] if checkpoint else int(session.scalar(
-            select(AuditHead.position).where(AuditHead.tenant_id == tenant_id)) or high)
-        entries = chain_segment(session, tenant_id, low, end)
-    wanted = sorted({a["sha2"] for r in rows for a in _signature_attachments(r.full)})
-    tokens = {sha2: content for sha2, content in session.execute(select(Attachment.sha2, Attachment.content)
-              .where(Attachment.tenant_id == tenant_id, Attachment.sha2.in_(wanted)))} if wanted else {}
+    entries, checkpoint = proof_material(session, tenant_id, ids)
+    if entries and checkpoint is None and policy is not None and policy.signer is not None:
+        make_checkpoint(session, tenant_id, policy, force=True)
+        entries, checkpoint = proof_material(session, tenant_id, ids)
+    tokens = signature_tokens(session, tenant_id, rows)
     certs = list(dict.fromkeys(certificates))
     if policy is not None and policy.signer is not None and checkpoint is not None:
         certs = list(dict.fromkeys([*certs, policy.signer.certificate_pem]))
@@ -94,8 +84,7 @@ def build(session: Session, tenant_id: int, rows: Sequence[Statement], certifica
         "tenant": {"id": tenant_id, "slug": slug}, "selection": dict(selection),
         "certificates": [c.decode("ascii") for c in certs],
         "statements": [{"statement": r.full,
-                        "signatures": {a["sha2"]: tokens[a["sha2"]].decode("ascii")
-                                       for a in _signature_attachments(r.full) if a["sha2"] in tokens}}
+                        "signatures": {h: tokens[h].decode("ascii") for h in signature_hashes(r.full) if h in tokens}}
                        for r in rows],
         "chain": {"version": CHAIN_VERSION, "entries": entries, "checkpoint": checkpoint},
     }
@@ -105,11 +94,6 @@ def dumps(bundle: Mapping[str, Any]) -> bytes:
     # Plain JSON: floats print as Python's shortest repr, which reads back as the same double, so
     # each statement's canonical hash is the same after the round trip.
     return json.dumps(bundle, ensure_ascii=False, indent=1, allow_nan=False).encode("utf-8")
-
-
-def _signature_attachments(statement: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [a for a in statement.get("attachments") or []
-            if isinstance(a, dict) and a.get("usageType") == SIGNATURE_USAGE_TYPE and isinstance(a.get("sha2"), str)]
 
 
 # --- verifying (no database, no network) ----------------------------------------------------------
@@ -238,18 +222,18 @@ def _verify(bundle: dict[str, Any], report: BundleReport, trusted: Sequence[byte
 def _check_signatures(statement: dict[str, Any], signatures: dict[str, Any], certs: Sequence[bytes]) -> int:
     """The number of signatures checked; raises at the first that fails."""
     sid = str(statement.get("id", "")).lower() or None
-    declared = _signature_attachments(statement)
+    declared = signature_hashes(statement)
     if not declared:
         if stamp_of(statement) is not None:
             raise _Failed(BundleFailure("signature", "it carries the identity stamp but no signature", sid))
         return 0  # an unstamped statement: proven by the chain alone
-    for attachment in declared:
-        token = signatures.get(attachment["sha2"])
+    for sha2 in declared:
+        token = signatures.get(sha2)
         if not isinstance(token, str):
-            raise _Failed(BundleFailure("signature", f"the JWS of attachment {attachment['sha2'][:16]}... is "
+            raise _Failed(BundleFailure("signature", f"the JWS of attachment {sha2[:16]}... is "
                                                      "missing from the bundle", sid))
         raw = token.encode("ascii", "replace")
-        if hashlib.sha256(raw).hexdigest() != attachment["sha2"].lower():
+        if hashlib.sha256(raw).hexdigest() != sha2.lower():
             raise _Failed(BundleFailure("signature", "the JWS is not the one the statement's signature attachment "
                                                      "names (its SHA-256 differs)", sid))
         reason = signed_by_trusted(statement, [raw], certs)
