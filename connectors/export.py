@@ -29,10 +29,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 import schemas
-from lrs.documents import as_utc
 from lrs.errors import BadRequest, NotFound
 from lrs.statements import format_time
-from lrs.storage import Statement, Tenant
+from lrs.storage import Statement, Tenant, as_utc
 
 # The identity package's stamp extension (identity.stamp.STAMP_IRI, documented there). Read here by
 # its IRI, as any xAPI consumer would: connectors may import schemas and lrs only (DESIGN.md).

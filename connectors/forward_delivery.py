@@ -40,9 +40,8 @@ from connectors.forwarding import (
     unseal,
 )
 from connectors.storage import ForwardItem, ForwardTarget
-from lrs.documents import as_utc
 from lrs.multipart import AttachmentPart
-from lrs.storage import Attachment, Database, Statement
+from lrs.storage import Attachment, Database, Statement, as_utc
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

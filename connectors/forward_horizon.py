@@ -35,26 +35,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from connectors.forwarding import ForwardConfig
 from connectors.storage import ForwardGap, ForwardHorizon, ForwardItem, ForwardTarget
-from lrs.documents import as_utc
-from lrs.storage import Statement
+from lrs.storage import Statement, as_utc, dialect_insert
 
 HORIZON_ID = 1
-
-
-def _insert(session: Session) -> object:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _lock(session: Session, now: datetime) -> ForwardHorizon:
     """Make the row if needed, then write it first: the write lock (a row lock on PostgreSQL,
     the database write lock on SQLite) is held until commit, so one round at a time computes."""
-    session.execute(_insert(session)(ForwardHorizon.__table__)  # type: ignore[attr-defined]
+    session.execute(dialect_insert(session)(ForwardHorizon.__table__)  # type: ignore[attr-defined]
                     .values(id=HORIZON_ID, scanned_seq=0, safe_seq=0, updated=now)
                     .on_conflict_do_nothing(index_elements=["id"]))
     session.execute(update(ForwardHorizon).where(ForwardHorizon.id == HORIZON_ID).values(updated=now))
@@ -118,7 +111,7 @@ def _queue_late(session: Session, seq: int, tenant_id: int, now: datetime) -> No
         or_(ForwardTarget.cursor_seq >= seq, ForwardTarget.lease_until > now))).all()
     if not targets:
         return
-    session.execute(_insert(session)(ForwardItem.__table__)  # type: ignore[attr-defined]
+    session.execute(dialect_insert(session)(ForwardItem.__table__)  # type: ignore[attr-defined]
                     .on_conflict_do_nothing(index_elements=["target_id", "seq"]),
                     [{"target_id": t, "seq": seq, "state": "queued", "attempts": 0, "reason": "late commit",
                       "next_attempt": now, "updated": now} for t in targets])

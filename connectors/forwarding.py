@@ -25,8 +25,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, t
 from sqlalchemy.orm import Session, aliased
 
 from connectors.storage import ForwardHorizon, ForwardItem, ForwardTarget
-from lrs.documents import as_utc
-from lrs.storage import Statement, Tenant
+from lrs.storage import Statement, Tenant, as_utc
 
 XAPI_VERSIONS = ("1.0.3", "2.0.0")
 NAME_MAX = 64

@@ -44,7 +44,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from lrs.jcs import canonical_flat, canonical_json
-from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Tenant, dialect_insert
+from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Tenant, as_utc, dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,7 @@ def content_hash(statement: dict[str, Any]) -> str:
 
 def iso(value: datetime) -> str:
     """UTC, microseconds, 'Z' (DESIGN.md Conventions). A naive value (SQLite) is UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return as_utc(value).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def entry_hash(prev_hash: str, tenant_id: int, position: int, kind: str, statement_id: str | None,
@@ -210,7 +208,7 @@ def lock_head(session: Session, tenant_id: int, now: datetime) -> _Head:
             .on_conflict_do_update(index_elements=["tenant_id"], set_={"position": table.c.position})
             .returning(table.c.position, table.c.entry_hash, table.c.checkpoint_position, table.c.checkpoint_time))
     row = session.execute(stmt).one()
-    cp_time = row.checkpoint_time if row.checkpoint_time.tzinfo else row.checkpoint_time.replace(tzinfo=UTC)
+    cp_time = as_utc(row.checkpoint_time)
     return _Head(int(row.position), row.entry_hash, int(row.checkpoint_position), cp_time)
 
 

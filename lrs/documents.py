@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from lrs.errors import BadRequest, Conflict, NotFound, PreconditionFailed
-from lrs.storage import Document, dialect_insert
+from lrs.storage import Document, as_utc, dialect_insert
 from lrs.versions import XapiVersion
 
 Kind = Literal["state", "activity_profile", "agent_profile"]
@@ -62,11 +62,6 @@ def compute_etag(content: bytes) -> str:
 
 def quoted(etag: str) -> str:
     return f'"{etag}"'  # Part Three §3.1.s4.b4: the ETag header is enclosed in quotes
-
-
-def as_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes (stored as UTC); PostgreSQL hands back aware ones.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _media_type(content_type: str) -> str:

@@ -15,11 +15,11 @@ from flask import Response, request
 import schemas
 from lrs import documents
 from lrs import statement_query as sq
-from lrs.documents import Kind, Preconditions, Scope, as_utc, compute_etag, quoted
+from lrs.documents import Kind, Preconditions, Scope, compute_etag, quoted
 from lrs.errors import BadRequest
 from lrs.http import bp, call, http_date, json_response
 from lrs.identifiers import agent_key
-from lrs.storage import IRI_LEN
+from lrs.storage import IRI_LEN, as_utc
 
 
 @dataclass(frozen=True)

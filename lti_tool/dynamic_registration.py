@@ -24,8 +24,7 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lrs.documents import as_utc
-from lrs.storage import Tenant
+from lrs.storage import Tenant, as_utc
 from lti_tool.claims import DEEP_LINKING_REQUEST
 from lti_tool.errors import InvalidConfiguration, LaunchForbidden, PlatformUnavailable, RegistrationFailed
 from lti_tool.registrations import PlatformSpec, add_platform, check_url

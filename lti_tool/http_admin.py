@@ -26,9 +26,8 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from lrs.credentials import Principal, authenticate
-from lrs.documents import as_utc
 from lrs.errors import Unauthorized
-from lrs.storage import Tenant
+from lrs.storage import Tenant, as_utc
 from lti_tool.dynamic_registration import create_invite
 from lti_tool.errors import (
     AdminForbidden,

@@ -43,8 +43,8 @@ from sqlalchemy.orm import Session
 
 from identity import storage as identity_storage
 from identity.signing import SigningMaterial, sign_statement
-from lrs.documents import as_utc
 from lrs.multipart import AttachmentPart
+from lrs.storage import as_utc
 from lti_tool.launch_context import LaunchContext
 from lti_tool.player_domain import PlayerError, registration_for
 from lti_tool.player_statements import EXT_SESSION

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lrs.documents import as_utc
+from lrs.storage import as_utc
 from lti_tool.catalogue import Catalogue, Quiz, Resolved, UnknownTarget
 from lti_tool.launch_context import LaunchContext
 from lti_tool.player_domain import (

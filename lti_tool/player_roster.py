@@ -19,9 +19,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lrs.documents import as_utc
 from lrs.identifiers import agent_key
-from lrs.storage import Statement
+from lrs.storage import Statement, as_utc
 from lti_tool import nrps
 from lti_tool.catalogue import Catalogue, Quiz, activity_id
 from lti_tool.claims import is_staff

@@ -29,10 +29,9 @@ from connectors import forwarding as fw
 from connectors.forward_delivery import deliver_target
 from connectors.storage import ForwardTarget
 from connectors.tasks import RUNTIMES, Runtime
-from lrs.documents import as_utc
 from lrs.multipart import AttachmentPart, build_multipart
 from lrs.signatures import SIGNATURE_USAGE_TYPE
-from lrs.storage import Attachment
+from lrs.storage import Attachment, as_utc
 from tests.connectors.forwarding_support import (
     LrsServer,
     Source,
