@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+import schemas
 from lrs import statements as lrs_statements
 from lrs.credentials import AUTHORITY_HOME, Principal
 from lrs.multipart import AttachmentPart
@@ -82,16 +83,6 @@ def write(db: Session, tenant_id: int, statements: list[dict[str, Any]]) -> list
     if sealer is not None:
         statements, parts = sealer(db, tenant_id, statements)
     return lrs_statements.store(db, system_principal(tenant_id), XAPI_VERSION, statements, parts)
-
-
-def iso_duration(seconds: float) -> str:
-    """ISO 8601 duration with 0.01 s precision (xAPI 1.0.3 Part Two §4.6)."""
-    centis = max(0, round(seconds * 100))
-    h, rest = divmod(centis, 360_000)
-    m, rest = divmod(rest, 6000)
-    s = rest / 100
-    text = "PT" + (f"{h}H" if h else "") + (f"{m}M" if m else "")
-    return text + (f"{s:.2f}".rstrip("0").rstrip(".") + "S" if s or text == "PT" else "")
 
 
 def actor(launch: LaunchContext) -> dict[str, Any]:
@@ -211,7 +202,7 @@ class Statements:
     def completed(self, when: datetime, seconds: float) -> dict[str, Any]:
         # cmi5 §9.3.3, §9.5.3 (completion true), §9.5.4.1 (duration required).
         return self._statement("completed", when, self._context(defined=True, moveon=True),
-                               result={"completion": True, "duration": iso_duration(seconds)})
+                               result={"completion": True, "duration": schemas.iso_duration(seconds)})
 
     def judged(self, when: datetime, passed: bool, raw: int, max_score: int, seconds: float, *,
                defined: bool = True) -> dict[str, Any]:
@@ -223,7 +214,7 @@ class Statements:
         assert quiz is not None
         result = {"score": {"scaled": round(raw / max_score, 4) if max_score else 0.0, "raw": raw, "min": 0,
                             "max": max_score},
-                  "success": passed, "duration": iso_duration(seconds)}
+                  "success": passed, "duration": schemas.iso_duration(seconds)}
         ctx = self._context(defined=defined, moveon=defined, extensions={EXT_MASTERY: quiz.passing_score})
         return self._statement("passed" if passed else "failed", when, ctx, result=result)
 
@@ -242,7 +233,7 @@ class Statements:
         # cmi5 §9.3.8: the last statement of the session; §9.5.4.1: duration since initialized.
         seconds = max(0.0, (when - self.au.started).total_seconds())
         return self._statement("terminated", when, self._context(defined=True),
-                               result={"duration": iso_duration(seconds)})
+                               result={"duration": schemas.iso_duration(seconds)})
 
 
 def ticks(start: datetime, count: int) -> list[datetime]:

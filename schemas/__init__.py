@@ -15,6 +15,7 @@ from .xapi_formats import (
     is_iri,
     is_language_tag,
     is_uuid,
+    iso_duration,
     parse_timestamp,
     validate_language_map,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "is_duration",
     "is_language_tag",
     "is_uuid",
+    "iso_duration",
     "parse_timestamp",
     "validate_activity",
     "validate_agent",

@@ -153,6 +153,16 @@ _DURATION = re.compile(
 )
 
 
+def iso_duration(seconds: float) -> str:
+    """``seconds`` as an ISO 8601 duration with 0.01 s precision (xAPI 1.0.3 Part Two §4.6), e.g. PT1H2M3.5S."""
+    centis = max(0, round(seconds * 100))
+    hours, rest = divmod(centis, 360_000)
+    minutes, rest = divmod(rest, 6000)
+    secs = rest / 100
+    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    return text + (f"{secs:.2f}".rstrip("0").rstrip(".") + "S" if secs or text == "PT" else "")
+
+
 def is_duration(value: object) -> bool:
     # "T" must be followed by a time component, and "P" by at least one component.
     if not isinstance(value, str) or value.endswith("T") or not (match := _DURATION.fullmatch(value)):

@@ -84,16 +84,6 @@ def instant(value: Any, what: str, *, default_tz: tzinfo | None = None) -> datet
     return moment
 
 
-def iso_duration(seconds: float) -> str:
-    """ISO 8601 duration with 0.01 s precision (xAPI 1.0.3 Part Two §4.6)."""
-    centis = max(0, round(seconds * 100))
-    hours, rest = divmod(centis, 360_000)
-    minutes, rest = divmod(rest, 6000)
-    secs = rest / 100
-    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
-    return text + (f"{secs:.2f}".rstrip("0").rstrip(".") + "S" if secs or text == "PT" else "")
-
-
 def number(value: Any, what: str) -> float | None:
     """A decimal from JSON (number or numeric text); None for absent/blank (SCORM's CMIBlank)."""
     if value is None or (isinstance(value, str) and not value.strip()):

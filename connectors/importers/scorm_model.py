@@ -98,7 +98,7 @@ class Model:
                 problems.append(f"{name} {text!r} is not a SCORM 1.2 CMITimespan (HHHH:MM:SS.SS)")
                 return None
             hours, minutes, seconds = int(match[1]), int(match[2]), int(match[3]) + float(match[4] or 0)
-            return parts.iso_duration(hours * 3600 + minutes * 60 + seconds)
+            return schemas.iso_duration(hours * 3600 + minutes * 60 + seconds)
         if not schemas.is_duration(text):
             problems.append(f"{name} {text!r} is not an ISO 8601 timeinterval (e.g. PT1H5M30.5S)")
             return None

@@ -116,3 +116,10 @@ def test_timestamp_and_stored_properties_1_0_3_s2_4_7_s2_4_8(rejects, statement,
 def test_schemas_helpers_is_duration_and_is_language_tag():
     assert schemas.is_duration("PT1M") and not schemas.is_duration("1M")
     assert schemas.is_language_tag("sgn-BE-FR") and not schemas.is_language_tag("en--US")
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "PT0S"), (0.004, "PT0S"), (59.5, "PT59.5S"), (60, "PT1M"),
+                                                (3723.456, "PT1H2M3.46S"), (-5, "PT0S")])
+def test_iso_duration_writes_hundredths_1_0_3_s4_6_s1_b1(seconds: float, text: str) -> None:
+    # Part Two §4.6: durations to 0.01 s; what we write is a duration the store itself accepts.
+    assert schemas.iso_duration(seconds) == text and schemas.is_duration(text)
