@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from hocvu.app import create_app
@@ -33,6 +34,28 @@ def test_every_command_has_help(workdir: Path) -> None:
                 ["demo", "seed"]):
         out = hocvu(workdir, *cmd, "--help").stdout
         assert "Usage:" in out
+    # Every other command too, in process: each answers --help with its usage and a description.
+    from click.testing import CliRunner
+
+    from hocvu.cli import main
+
+    def paths(group: click.Group, prefix: list[str]) -> list[list[str]]:
+        found = []
+        for name, cmd in group.commands.items():
+            found.append([*prefix, name])
+            if isinstance(cmd, click.Group):
+                found.extend(paths(cmd, [*prefix, name]))
+        return found
+
+    every = paths(main, [])
+    assert len(every) > 50
+    for path in every:
+        result = CliRunner().invoke(main, [*path, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, path
+        command = main
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        assert (command.help or "").strip(), f"hocvu {' '.join(path)} has no description"
 
 
 def test_tenant_and_credential_lifecycle(workdir: Path) -> None:
