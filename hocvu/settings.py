@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from identity.settings import instance_secret
 
 INSTANCE_DIR = Path(os.environ.get("HOCVU_INSTANCE_DIR", "instance"))
 
@@ -13,15 +14,7 @@ INSTANCE_DIR = Path(os.environ.get("HOCVU_INSTANCE_DIR", "instance"))
 def _instance_secret(name: str) -> str:
     """A random secret kept in the instance folder, so the embedded mode needs no set-up
     and restarts keep signed cursors and sessions valid. Production sets it in the environment."""
-    path = INSTANCE_DIR / name
-    if path.exists():
-        return path.read_text().strip()
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
-    return value
+    return instance_secret(INSTANCE_DIR, name)
 
 
 def _env_int(name: str, default: int) -> int:

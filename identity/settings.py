@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from identity.claims import ClaimMapping
+from identity.signing import write_once
 
 TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 # RFC 8725 §3.1 / OIDC Core §3.1.3.7 (6, 7): an explicit allow-list; "none" and the HMAC
@@ -45,18 +46,12 @@ def _instance_dir() -> Path:
 
 
 def instance_secret(directory: Path, name: str) -> str:
-    """A random secret kept in the instance folder (the embedded mode needs no set-up);
-    created atomically so two gunicorn workers starting together agree on one value."""
+    """A random secret kept in the instance folder (the embedded mode needs no set-up); written
+    whole and linked into place, so workers starting together agree on one value and none reads
+    a file still being written."""
     path = directory / name
     if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
+        write_once(path, secrets.token_urlsafe(48).encode(), 0o600)
     return path.read_text().strip()
 
 
