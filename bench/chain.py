@@ -83,7 +83,8 @@ def chain_share(url: str, batches: int = 20) -> str:
     from hocvu import db as dbops
     from hocvu.app import audit_policy
     from hocvu.settings import Settings
-    from lrs import audit_chain, credentials, statements
+    from lrs import credentials, statements
+    from lrs.audit import chain as audit_chain
     from lrs.storage import Database
 
     database = Database(url)

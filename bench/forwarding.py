@@ -27,8 +27,8 @@ from sqlalchemy import func, select
 
 from bench.data import Generator
 from bench.statements import start_server
-from connectors import forwarding as fw
-from connectors.forward_delivery import deliver_target
+from connectors.forwarding import targets as fw
+from connectors.forwarding.delivery import deliver_target
 from hocvu import db as dbops
 from lrs import credentials, statements
 from lrs.storage import Database, Statement, Tenant

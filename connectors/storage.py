@@ -36,7 +36,7 @@ class LearnerRecord(Base):
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-# --- forwarding (connectors.forwarding) --------------------------------------------------------
+# --- forwarding (connectors.forwarding.targets) --------------------------------------------------------
 
 
 class ForwardTarget(Base):

@@ -14,16 +14,16 @@ from connectors.http_reports import init_app as init_reports
 from connectors.report_settings import min_group_from_env
 from hocvu.background import PeriodicTask
 from hocvu.settings import Settings
+from identity.auditor.http import AuditorConfig
+from identity.auditor.http import init_app as init_auditor
 from identity.http import init_app as init_identity
-from identity.http_auditor import AuditorConfig
-from identity.http_auditor import init_app as init_auditor
 from identity.settings import IdentitySettings
 from identity.signing import SigningMaterial, load_signing_material
 from identity.stamp import STAMP_IRI
 from identity.stamp_guard import extra_certificates, stamp_guard
 from lrs.alternate_syntax import AlternateRequestSyntax
-from lrs.audit_chain import AuditPolicy, JwsSigner, LazySigner
-from lrs.http import LrsConfig, init_app
+from lrs.audit.chain import AuditPolicy, JwsSigner, LazySigner
+from lrs.http.frame import LrsConfig, init_app
 from lrs.storage import Database
 from lti_tool.ags import retry_pending_scores
 from lti_tool.http import LtiConfig
@@ -59,11 +59,11 @@ def hub_certificates(app: Flask) -> Callable[[], list[bytes]]:
 
 
 def init_forwarding(app: Flask, settings: Settings, database: Database) -> object | None:
-    """Statement forwarding (connectors.tasks). A successful statement write only nudges the
+    """Statement forwarding (connectors.forwarding.tasks). A successful statement write only nudges the
     forwarder; delivery runs on its thread or a Celery worker, never inside the request."""
     try:  # celery and tincan come with the `connectors` extra
-        from connectors.forwarding import ForwardConfig
-        from connectors.tasks import Forwarder
+        from connectors.forwarding.targets import ForwardConfig
+        from connectors.forwarding.tasks import Forwarder
     except ImportError as exc:
         logging.getLogger(__name__).warning("statement forwarding is off: %s (install hocvu[connectors])", exc)
         return None

@@ -156,7 +156,7 @@ def _register_package_commands() -> None:
     from hocvu.cli_lti import lti
     from hocvu.cli_national import national
 
-    register_audit_bundle(audit)  # `hocvu audit bundle` and `verify-bundle` (identity.proof_bundle)
+    register_audit_bundle(audit)  # `hocvu audit bundle` and `verify-bundle` (identity.auditor.proof_bundle)
     for group in (audit, courses, export, face, forward, identity, import_group, lti, national, report):
         main.add_command(group)
 

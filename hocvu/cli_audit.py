@@ -1,7 +1,7 @@
 """``hocvu audit ...``: verify the audit chain, make due checkpoints, erase a learner's data, adopt
 statements older than the chain.
-Registered in ``hocvu.cli`` with ``main.add_command(audit)``. The chain itself: ``lrs.audit_chain``
-(erasure: ``lrs.audit_erasure``, adoption: ``lrs.audit_adoption``)."""
+Registered in ``hocvu.cli`` with ``main.add_command(audit)``. The chain itself: ``lrs.audit.chain``
+(erasure: ``lrs.audit.erasure``, adoption: ``lrs.audit.adoption``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ from sqlalchemy import func, select
 from hocvu.cli_session import cli_session
 from hocvu.settings import INSTANCE_DIR, Settings
 from identity.signing import CERT_FILE_ENV, CERT_FILE_NAME
-from lrs import audit_adoption, audit_chain, audit_erasure, audit_verify, credentials
+from lrs import credentials
+from lrs.audit import adoption as audit_adoption
+from lrs.audit import chain as audit_chain
+from lrs.audit import erasure as audit_erasure
+from lrs.audit import verify as audit_verify
 from lrs.statement_query import parse_agent
 from lrs.storage import AuditHead, Statement, Tenant
 

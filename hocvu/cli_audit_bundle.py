@@ -1,4 +1,4 @@
-"""``hocvu audit bundle`` and ``hocvu audit verify-bundle``: proof bundles (``identity.proof_bundle``).
+"""``hocvu audit bundle`` and ``hocvu audit verify-bundle``: proof bundles (``identity.auditor.proof_bundle``).
 Joined to the ``hocvu audit`` group (``hocvu.cli_audit``) by ``register``, called from ``hocvu.cli``.
 
 ``verify-bundle`` needs no database and no network: it reads the file, and the certificate files
@@ -29,11 +29,12 @@ def audit_bundle(tenant_slug: str, registration: str | None, session_id: str | N
     from hocvu.app import audit_policy
     from hocvu.cli_session import cli_session
     from hocvu.settings import Settings
-    from identity import auditor_queries as aq
-    from identity import proof_bundle
+    from identity.auditor import proof_bundle
+    from identity.auditor import queries as aq
     from identity.signing import load_signing_material
     from identity.stamp_guard import extra_certificates
-    from lrs import audit_chain, credentials
+    from lrs import credentials
+    from lrs.audit import chain as audit_chain
 
     if not statement_ids and not (registration and session_id):
         raise click.UsageError("name an attempt (--registration and --session) or --statement ids")
@@ -69,7 +70,7 @@ def audit_bundle(tenant_slug: str, registration: str | None, session_id: str | N
 def audit_verify_bundle(ctx: click.Context, file: str, certs: tuple[str, ...], as_json: bool) -> None:
     """Check a proof bundle offline: signatures, statement hashes, chain links, the signed
     checkpoint. Names the first failure and exits 1; exits 0 when everything holds."""
-    from identity.proof_bundle import verify_bundle
+    from identity.auditor.proof_bundle import verify_bundle
 
     report = verify_bundle(file, [Path(c).read_bytes() for c in certs] or None)
     if as_json:

@@ -1,4 +1,4 @@
-"""``hocvu forward``: statement forwarding to other LRSs (connectors.forwarding).
+"""``hocvu forward``: statement forwarding to other LRSs (connectors.forwarding.targets).
 
 Registered on the main CLI by ``hocvu.cli``. Secrets are read from a hidden prompt or
 HOCVU_FORWARD_SECRET, sealed before they reach the database and never printed.
@@ -15,9 +15,9 @@ import click
 from sqlalchemy.orm import Session
 
 import schemas
-from connectors import forwarding as fw
+from connectors.forwarding import targets as fw
+from connectors.forwarding.tasks import DEFAULT_QUEUE, RUNTIMES, Runtime, make_celery, run_round
 from connectors.storage import ForwardTarget
-from connectors.tasks import DEFAULT_QUEUE, RUNTIMES, Runtime, make_celery, run_round
 from hocvu.cli_session import cli_session, emit
 from hocvu.settings import Settings
 from lrs import credentials

@@ -37,11 +37,11 @@ class Settings:
     # Seconds between rounds of AGS score retries in the web process (0: off, e.g. when a cron
     # job or Celery beat runs `hocvu lti retry-scores` instead). On by default from the environment.
     score_retry_seconds: float = 0
-    # Statement forwarding (connectors.tasks): seconds between delivery kicks in the web process,
+    # Statement forwarding (connectors.forwarding.tasks): seconds between delivery kicks in the web process,
     # besides the nudge each stored statement gives (0: off; eager in-process delivery unless
     # HOCVU_BROKER_URL names a broker, then kicks are published for `hocvu forward worker`).
     forward_seconds: float = 0
-    # Audit chain checkpoints (lrs.audit_chain): signed every N entries of a tenant's chain, or once
+    # Audit chain checkpoints (lrs.audit.chain): signed every N entries of a tenant's chain, or once
     # T minutes have passed since the last one (checked on append and by `hocvu audit checkpoint`).
     audit_checkpoint_every: int = 1000
     audit_checkpoint_minutes: float = 60.0

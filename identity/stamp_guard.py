@@ -10,7 +10,7 @@ only the hub's own, the key the course player signs stamped statements with.
 ``lrs`` may not import ``identity`` (DESIGN.md, one-way imports), so the LRS only knows a hook:
 ``lrs.reserved_extensions.ReservedCheck``, a function (statement, JWS bytes of its signatures) -> why it may
 not carry the extension, or None. ``stamp_guard`` makes that function; ``hocvu.app`` hands it to
-``lrs.http.LrsConfig.reserved_extensions`` under ``STAMP_IRI``.
+``lrs.http.frame.LrsConfig.reserved_extensions`` under ``STAMP_IRI``.
 
 More certificates to trust (another hub whose stamped statements are forwarded here, say):
 ``HOCVU_STAMP_TRUSTED_CERTS``, PEM files separated by the OS path separator (``:`` on Linux).

@@ -1,11 +1,11 @@
 """JSON Canonicalization Scheme (RFC 8785, "JCS"): the one byte form of a JSON value that the
-audit chain hashes (``lrs.audit_chain``).
+audit chain hashes (``lrs.audit.chain``).
 
 JCS: object keys sorted by UTF-16 code units (§3.2.3), no whitespace, strings escaped only where
 JSON must (§3.2.2.2), numbers as ECMAScript writes IEEE-754 doubles (§3.2.2.3), UTF-8 (§3.2.4).
 The reference is the ``rfc8785`` package (pure Python); orjson's sorted output is used instead when
 it is provably the same bytes, which is most statements, at a third of the cost. A property test
-(tests/lrs/test_audit_chain.py) compares the two on arbitrary JSON.
+(tests/lrs/audit/test_audit_chain.py) compares the two on arbitrary JSON.
 
 JCS cannot express a few values a JSON parser may hand us (integers beyond ±(2^53-1), non-finite
 numbers, lone surrogates); for those, and only those, ``_jcs_safe`` first turns integers into the

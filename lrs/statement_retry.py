@@ -1,7 +1,7 @@
 """Statement stores as their own transaction: ``lrs.statements.store`` and its commit, run again
 when the database ends the transaction to break a deadlock or a serialisation conflict.
 
-The HTTP resource (``lrs.http_statements``) calls ``store_committed``; in-process writers that
+The HTTP resource (``lrs.http.statements``) calls ``store_committed``; in-process writers that
 own a larger transaction call ``lrs.statements.store`` and commit themselves.
 """
 

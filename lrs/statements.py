@@ -19,8 +19,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 import schemas
-from lrs import audit_chain
 from lrs.activity_definitions import store_definitions
+from lrs.audit import chain as audit_chain
 from lrs.comparison import equivalent
 from lrs.credentials import Principal
 from lrs.errors import BadRequest, Conflict
@@ -226,7 +226,7 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
         _check_resent(session, principal, [(p, sent) for p, sent in zip(prepared, batch, strict=True)
                                            if p.row["statement_id"] not in inserted])
     # The audit chain, in this transaction: no statement is stored without its entry. Last, so the
-    # chain head is the last lock taken (lrs.audit_chain) and a rejected batch never reaches it.
+    # chain head is the last lock taken (lrs.audit.chain) and a rejected batch never reaches it.
     fresh = sorted((p for p in prepared if p.row["statement_id"] in inserted),
                    key=lambda p: inserted[p.row["statement_id"]])
     audit_chain.append_statements(session, principal.tenant_id,

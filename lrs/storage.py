@@ -184,7 +184,7 @@ class Document(Base):
 
 
 class AuditEntry(Base):
-    """One link of a tenant's audit chain (``lrs.audit_chain``): append-only, never updated.
+    """One link of a tenant's audit chain (``lrs.audit.chain``): append-only, never updated.
 
     ``kind`` is stored | voided | erased | access. ``content_hash`` is the SHA-256 of the canonical
     statement (stored entries); ``entry_hash`` chains this entry to ``prev_hash``."""

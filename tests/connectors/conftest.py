@@ -20,7 +20,7 @@ def import_tenant(app: Flask) -> Target:
 @pytest.fixture(scope="module")
 def target_lrs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A second hocvu LRS on its own SQLite database, served over HTTP on loopback."""
-    from tests.connectors.forwarding_support import LrsServer
+    from tests.connectors.forwarding.forwarding_support import LrsServer
 
     server = LrsServer(f"sqlite:///{tmp_path_factory.mktemp('target') / 'target.db'}").start()
     yield server
@@ -30,7 +30,7 @@ def target_lrs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 @pytest.fixture
 def source(app: Flask):  # type: ignore[no-untyped-def]
     """The forwarding source: a fresh tenant on the ``app`` fixture (SQLite and PostgreSQL)."""
-    from tests.connectors.forwarding_support import make_source, remove_targets
+    from tests.connectors.forwarding.forwarding_support import make_source, remove_targets
 
     made = make_source(app)
     yield made

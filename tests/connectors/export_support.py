@@ -95,7 +95,7 @@ def representative() -> list[dict[str, Any]]:
 def post_statements(xapi: Any, statements: list[dict[str, Any]]) -> Any:
     """POST statements, the stamped ones signed by the hub: the only way the LRS stores a stamp
     (identity.stamp_guard)."""
-    from tests.identity.auditor_support import signed_body
+    from tests.identity.auditor.auditor_support import signed_body
 
     content_type, body = signed_body(xapi.client.application, statements)
     return xapi.post("statements", data=body, headers={"Content-Type": content_type})

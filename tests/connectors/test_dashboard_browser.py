@@ -19,7 +19,7 @@ from lrs import credentials
 from tests.browser_support import basic_sign_in, chromium, needs_chromium, requested_urls, served
 from tests.conftest import new_credential, statement
 from tests.connectors.export_support import MATCH, NO_MATCH, course_context, learner, stamp, verb
-from tests.identity.auditor_support import signed_body
+from tests.identity.auditor.auditor_support import signed_body
 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
 from selenium.webdriver.common.by import By

@@ -45,7 +45,7 @@ from tests.connectors.export_support import (
     tenant_slug,
     verb,
 )
-from tests.identity.auditor_support import signed_body
+from tests.identity.auditor.auditor_support import signed_body
 
 W10 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)   # ISO week 2026-W10
 W11 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # ISO week 2026-W11

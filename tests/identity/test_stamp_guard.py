@@ -1,5 +1,5 @@
 """Forged stamps: only statements signed by the hub may carry the identity stamp (identity.stamp_guard,
-wired into lrs.statements.store through lrs.http.LrsConfig.reserved_extensions).
+wired into lrs.statements.store through lrs.http.frame.LrsConfig.reserved_extensions).
 
 A stamp makes a statement count as "verified" in reports, so a tenant credential writing one itself
 would forge an identity check. xAPI lets an LRS refuse a statement it will not store with 400
@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from identity import auditor_queries, stamp_guard
+from identity import stamp_guard
+from identity.auditor import queries as auditor_queries
 from identity.signing import SigningMaterial, load_signing_material, sign_statement
 from identity.stamp import STAMP_IRI, build_stamp, pseudonymous_subject, stamp_statement
 from lrs import statements as lrs_statements
@@ -24,7 +25,15 @@ from lrs.errors import BadRequest
 from lti_tool import player_face, player_statements
 from lti_tool.player_statements import system_principal
 from tests.conftest import Xapi, statement
-from tests.identity.auditor_support import MATCH, PEPPER, chain_length, database, hub_material, multipart, new_tenant
+from tests.identity.auditor.auditor_support import (
+    MATCH,
+    PEPPER,
+    chain_length,
+    database,
+    hub_material,
+    multipart,
+    new_tenant,
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +58,7 @@ def head(app: Flask, xapi: Xapi) -> int:
 
 
 def test_the_guarded_iris_are_the_packages_own() -> None:
-    # identity.auditor_queries repeats the player's IRIs (identity may not import lti_tool: DESIGN.md
+    # identity.auditor.queries repeats the player's IRIs (identity may not import lti_tool: DESIGN.md
     # one-way imports); these pins keep them the same.
     assert auditor_queries.CHECK_VERB == player_face.CHECK_VERB
     assert auditor_queries.EXT_FACE_CHECK == player_face.EXT_FACE_CHECK

@@ -26,10 +26,10 @@ from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from lrs import statement_retry
-from lrs.audit_verify import verify_all
+from lrs.audit.verify import verify_all
 from lrs.storage import Activity, AuditEntry, AuditHead, Statement
 from tests.conftest import Xapi, new_credential, statement
-from tests.lrs.test_audit_chain import VOIDED, chain_app, db_of, hub_keys, new_tenant, post  # noqa: F401
+from tests.lrs.audit.test_audit_chain import VOIDED, chain_app, db_of, hub_keys, new_tenant, post  # noqa: F401
 
 ROUNDS = 8
 BATCH = 60

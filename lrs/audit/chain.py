@@ -1,0 +1,323 @@
+"""The audit chain: an append-only hash chain per tenant over every stored, voided and erased
+statement and every auditor access, with checkpoints signed by the hub (DESIGN.md, Data: Audit trail).
+
+Hashes (SHA-256, lowercase hex):
+
+* ``content_hash`` = H(JCS(statement)), the statement exactly as stored (the ``full`` column), in
+  the JSON Canonicalization Scheme of RFC 8785 (``lrs.jcs``).
+* ``entry_hash`` = H(prev_hash as ASCII hex ‖ JCS({tenant_id, position, kind, statement_id,
+  content_hash, detail, recorded})), ``recorded`` as ISO 8601 UTC with microseconds; the first
+  entry's ``prev_hash`` is 64 zeros.
+
+Appending is part of the caller's transaction (``lrs.statements.store`` calls ``append_statements``),
+so a statement is never stored without its entry. Appenders serialise on the tenant's ``AuditHead``
+row, locked as the *last* lock of a write transaction: the holder of the head takes no other lock
+before it commits, so it cannot be part of a deadlock with the ordered locks taken earlier.
+
+Stores older than the chain (migration 0006) hold statements with no entry; ``lrs.audit.adoption``
+gives each an 'adopted' entry: the hash of the statement as it is at adoption. It proves the
+statement has not changed *since*, and nothing about before; the kind keeps that difference visible
+to auditors. A privacy request's erasure appends 'erased' entries: ``lrs.audit.erasure``.
+
+A checkpoint is a compact JWS (RFC 7515, RS256, ``x5c`` = the hub's certificate) over
+JCS({chain, tenant_id, tenant, position, entry_hash, time}), made every ``checkpoint_every``
+entries or when ``checkpoint_minutes`` have passed, by a signer the composition root injects
+(``lrs`` never imports ``identity``: DESIGN.md, one-way imports). Verification: ``lrs.audit.verify``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from lrs.jcs import canonical_flat, canonical_json
+from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Tenant, as_utc, dialect_insert
+
+log = logging.getLogger(__name__)
+
+CHAIN_VERSION: Final = "hocvu-audit-chain/1"
+GENESIS: Final = "0" * 64
+KINDS: Final = ("stored", "voided", "erased", "access", "adopted")
+# The kinds that account for a statement row: the hub stored it, or found it and adopted it.
+STATEMENT_KINDS: Final = ("stored", "adopted")
+POLICY_KEY: Final = "hocvu.audit_policy"  # Session.info key: the policy travels with the database's sessions
+ALGORITHM: Final = "RS256"
+MAX_ACCESS_DETAIL: Final = 4096  # bytes of canonical JSON: an access entry is a note, not a payload
+
+
+# --- canonical form and hashes -------------------------------------------------------------------
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_hash(statement: dict[str, Any]) -> str:
+    return sha256_hex(canonical_json(statement))
+
+
+def iso(value: datetime) -> str:
+    """UTC, microseconds, 'Z' (DESIGN.md Conventions). A naive value (SQLite) is UTC."""
+    return as_utc(value).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def entry_hash(prev_hash: str, tenant_id: int, position: int, kind: str, statement_id: str | None,
+               content: str | None, detail: dict[str, Any] | None, recorded: datetime | str) -> str:
+    fields = {"tenant_id": tenant_id, "position": position, "kind": kind, "statement_id": statement_id,
+              "content_hash": content, "detail": detail,
+              "recorded": recorded if isinstance(recorded, str) else iso(recorded)}
+    flat = detail is None and type(statement_id) in (str, type(None)) and type(content) in (str, type(None))
+    return sha256_hex(prev_hash.encode("ascii") + (canonical_flat(fields) if flat else canonical_json(fields)))
+
+
+def entry_dict(row: AuditEntry) -> dict[str, Any]:
+    """An entry as auditors and proof bundles see it: every hashed field, as hashed."""
+    return {"tenant_id": row.tenant_id, "position": row.position, "kind": row.kind,
+            "statement_id": row.statement_id, "content_hash": row.content_hash, "detail": row.detail,
+            "recorded": iso(row.recorded), "prev_hash": row.prev_hash, "entry_hash": row.entry_hash}
+
+
+def recompute_entry_hash(entry: dict[str, Any]) -> str:
+    """The hash ``entry`` (as ``entry_dict`` gives it) should carry."""
+    return entry_hash(entry["prev_hash"], entry["tenant_id"], entry["position"], entry["kind"],
+                      entry["statement_id"], entry["content_hash"], entry["detail"], entry["recorded"])
+
+
+# --- signing (injected) ------------------------------------------------------------------------
+
+
+class CheckpointSigner(Protocol):
+    """What signs checkpoints: the hub's key, supplied by the composition root."""
+
+    def sign(self, payload: bytes) -> str:
+        """A compact JWS over ``payload`` (RS256, ``x5c`` header)."""
+        ...
+
+    @property
+    def certificate_pem(self) -> bytes:
+        """The certificate an auditor checks the signatures with."""
+        ...
+
+
+class JwsSigner:
+    """RS256 compact JWS (RFC 7515 §7.1) with the certificate in ``x5c`` (§4.1.6: standard base64
+    DER), by PyJWT; the same shape as the hub's statement signatures."""
+
+    def __init__(self, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> None:
+        self._key, self._cert = key, cert
+        self._x5c = [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")]
+
+    def sign(self, payload: bytes) -> str:
+        # typ None: PyJWS would otherwise label the token a JWT, which a checkpoint is not.
+        return jwt.PyJWS().encode(payload, self._key, algorithm=ALGORITHM,
+                                  headers={"typ": None, "x5c": self._x5c})
+
+    @property
+    def certificate_pem(self) -> bytes:
+        return self._cert.public_bytes(serialization.Encoding.PEM)
+
+
+class LazySigner:
+    """Loads the real signer on first use, so processes that never checkpoint never read the key."""
+
+    def __init__(self, load: Callable[[], CheckpointSigner]) -> None:
+        self._load, self._lock = load, threading.Lock()
+        self._signer: CheckpointSigner | None = None
+
+    def _get(self) -> CheckpointSigner:
+        with self._lock:
+            if self._signer is None:
+                self._signer = self._load()
+            return self._signer
+
+    def sign(self, payload: bytes) -> str:
+        return self._get().sign(payload)
+
+    @property
+    def certificate_pem(self) -> bytes:
+        return self._get().certificate_pem
+
+
+@dataclass(frozen=True)
+class AuditPolicy:
+    """How a database's writers append: the checkpoint signer and when to checkpoint."""
+
+    signer: CheckpointSigner | None = None
+    checkpoint_every: int = 1000  # HOCVU_AUDIT_CHECKPOINT_EVERY
+    checkpoint_minutes: float = 60.0  # HOCVU_AUDIT_CHECKPOINT_MINUTES
+    # BENCHMARK ONLY (HOCVU_BENCH_NO_AUDIT_CHAIN, bench/chain.py): False skips appending, so the
+    # chain's share of ingest can be measured. A store written this way does not verify.
+    append: bool = True
+
+
+DEFAULT_POLICY: Final = AuditPolicy()
+
+
+def policy_of(session: Session) -> AuditPolicy:
+    """The policy ``lrs.http.frame.init_app`` attached to every session of the app's database."""
+    policy = session.info.get(POLICY_KEY)
+    return policy if isinstance(policy, AuditPolicy) else DEFAULT_POLICY
+
+
+def always_appending(policy: AuditPolicy) -> AuditPolicy:
+    """``policy`` with appending on: the bench switch skips only ingest's entries, never the record
+    of an access, an erasure or an adoption (those are the audit trail's own acts)."""
+    return policy if policy.append else AuditPolicy(policy.signer, policy.checkpoint_every, policy.checkpoint_minutes)
+
+
+# --- appending -----------------------------------------------------------------------------------
+
+
+@dataclass
+class NewEntry:
+    kind: str
+    statement_id: str | None = None
+    content_hash: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+@dataclass
+class _Head:
+    position: int
+    entry_hash: str
+    checkpoint_position: int
+    checkpoint_time: datetime
+    changed: dict[str, Any] = field(default_factory=dict)
+
+
+def lock_head(session: Session, tenant_id: int, now: datetime) -> _Head:
+    """Create-or-lock the tenant's head in one round trip: INSERT ... ON CONFLICT DO UPDATE takes
+    the row lock on PostgreSQL (as SELECT ... FOR UPDATE would) and returns the row; on SQLite any
+    write holds the database's one write lock until commit."""
+    table = AuditHead.__table__
+    stmt = (dialect_insert(session)(table)
+            .values(tenant_id=tenant_id, position=0, entry_hash=GENESIS, checkpoint_position=0, checkpoint_time=now)
+            .on_conflict_do_update(index_elements=["tenant_id"], set_={"position": table.c.position})
+            .returning(table.c.position, table.c.entry_hash, table.c.checkpoint_position, table.c.checkpoint_time))
+    row = session.execute(stmt).one()
+    cp_time = as_utc(row.checkpoint_time)
+    return _Head(int(row.position), row.entry_hash, int(row.checkpoint_position), cp_time)
+
+
+_ENTRY_COLUMNS: Final = ("tenant_id", "position", "kind", "statement_id", "content_hash", "detail", "recorded",
+                          "prev_hash", "entry_hash")
+
+
+def _insert_entries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """On PostgreSQL, COPY: half the time of a pipelined executemany for a 500-entry batch (ingest's
+    hot path), in the same transaction. Elsewhere a Core executemany."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(AuditEntry.__table__), rows)
+        return
+    from psycopg.types.json import Json
+
+    raw = session.connection().connection.dbapi_connection
+    with raw.cursor() as cur, cur.copy(f"COPY audit_entries ({', '.join(_ENTRY_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            detail = row["detail"]
+            copy.write_row([*(row[c] for c in _ENTRY_COLUMNS[:5]), None if detail is None else Json(detail),
+                            *(row[c] for c in _ENTRY_COLUMNS[6:])])
+
+
+def append(session: Session, tenant_id: int, entries: list[NewEntry], policy: AuditPolicy | None = None) -> list[int]:
+    """Append ``entries`` in order to the tenant's chain, in the caller's transaction (no commit);
+    returns their positions. Checkpoints when one is due."""
+    policy = policy or policy_of(session)
+    if not entries or not policy.append:
+        return []
+    now = datetime.now(UTC)
+    head = lock_head(session, tenant_id, now)
+    rows, prev, stamp = [], head.entry_hash, iso(now)
+    for position, e in enumerate(entries, start=head.position + 1):
+        if e.kind not in KINDS:
+            raise ValueError(f"unknown audit entry kind {e.kind!r}")
+        h = entry_hash(prev, tenant_id, position, e.kind, e.statement_id, e.content_hash, e.detail, stamp)
+        rows.append({"tenant_id": tenant_id, "position": position, "kind": e.kind, "statement_id": e.statement_id,
+                     "content_hash": e.content_hash, "detail": e.detail, "recorded": now,
+                     "prev_hash": prev, "entry_hash": h})
+        prev = h
+    _insert_entries(session, rows)
+    head.position, head.entry_hash = rows[-1]["position"], prev
+    head.changed.update(position=head.position, entry_hash=prev)
+    _checkpoint_if_due(session, tenant_id, head, policy, now, force=False)
+    session.execute(update(AuditHead).where(AuditHead.tenant_id == tenant_id).values(**head.changed))
+    return [r["position"] for r in rows]
+
+
+def append_statements(session: Session, tenant_id: int, stored: Iterable[tuple[str, dict[str, Any]]],
+                      voided: Iterable[tuple[str, str]], policy: AuditPolicy | None = None) -> list[int]:
+    """The hook of ``lrs.statements.store``: one 'stored' entry per newly stored statement (in
+    ``seq`` order), then one 'voided' entry per statement this batch voided (target, voiding id)."""
+    entries = [NewEntry("stored", sid, content_hash(full)) for sid, full in stored]
+    entries += [NewEntry("voided", target, None, {"voided_by": by}) for target, by in voided]
+    return append(session, tenant_id, entries, policy)
+
+
+def record_access(session: Session, tenant_id: int, actor: str, detail: dict[str, Any]) -> int:
+    """Log that ``actor`` (an auditor's credential key, say) read something of the tenant's, as an
+    'access' entry in the caller's transaction; returns its position. ``detail`` is small JSON
+    (what was read: a page, a filter, statement ids)."""
+    note = {"actor": actor, "detail": detail}
+    if len(canonical_json(note)) > MAX_ACCESS_DETAIL:
+        raise ValueError(f"an access entry's detail must stay under {MAX_ACCESS_DETAIL} bytes of JSON")
+    return append(session, tenant_id, [NewEntry("access", None, None, note)], always_appending(policy_of(session)))[0]
+
+
+# --- checkpoints ---------------------------------------------------------------------------------
+
+
+def checkpoint_payload(tenant_id: int, slug: str, position: int, entry_hash_: str, time: datetime | str) -> bytes:
+    return canonical_json({"chain": CHAIN_VERSION, "tenant_id": tenant_id, "tenant": slug, "position": position,
+                           "entry_hash": entry_hash_, "time": time if isinstance(time, str) else iso(time)})
+
+
+def _checkpoint_if_due(session: Session, tenant_id: int, head: _Head, policy: AuditPolicy, now: datetime, *,
+                       force: bool) -> AuditCheckpoint | None:
+    if policy.signer is None or head.position <= head.checkpoint_position:
+        return None
+    due = (head.position - head.checkpoint_position >= policy.checkpoint_every
+           or now - head.checkpoint_time >= timedelta(minutes=policy.checkpoint_minutes))
+    if not (due or force):
+        return None
+    slug = session.scalar(select(Tenant.slug).where(Tenant.id == tenant_id)) or ""
+    try:
+        token = policy.signer.sign(checkpoint_payload(tenant_id, slug, head.position, head.entry_hash, now))
+    except Exception:
+        if force:
+            raise
+        # Ingest must not stop because the key is unreadable: the entries are appended, the next
+        # append (or `hocvu audit checkpoint`) tries again, and the operator has the log.
+        log.exception("could not sign the audit checkpoint of tenant %s at position %s", tenant_id, head.position)
+        return None
+    cp = AuditCheckpoint(tenant_id=tenant_id, position=head.position, entry_hash=head.entry_hash, created=now,
+                         jws=token)
+    session.execute(insert(AuditCheckpoint.__table__), [{"tenant_id": tenant_id, "position": head.position,
+                                                         "entry_hash": head.entry_hash, "created": now, "jws": token}])
+    head.checkpoint_position, head.checkpoint_time = head.position, now
+    head.changed.update(checkpoint_position=head.position, checkpoint_time=now)
+    return cp
+
+
+def make_checkpoint(session: Session, tenant_id: int, policy: AuditPolicy, *,
+                    force: bool = False) -> AuditCheckpoint | None:
+    """Checkpoint the tenant's head if due (or ``force``) and not already checkpointed; no commit.
+    `hocvu audit checkpoint` runs this for every tenant, e.g. from cron every T minutes."""
+    now = datetime.now(UTC)
+    head = lock_head(session, tenant_id, now)
+    cp = _checkpoint_if_due(session, tenant_id, head, policy, now, force=force)
+    if head.changed:
+        session.execute(update(AuditHead).where(AuditHead.tenant_id == tenant_id).values(**head.changed))
+    return cp

@@ -1,0 +1,59 @@
+"""Erasure on a privacy request: a learner's statements and documents removed from one tenant's
+store, with 'erased' entries appended to its audit chain (``lrs.audit.chain``), so the chain still
+verifies and shows what was removed (each statement's 'stored' entry keeps its content hash).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from lrs.audit.chain import NewEntry, always_appending, append, policy_of
+from lrs.identifiers import agent_key
+from lrs.storage import Document, Statement, StatementActivity, StatementAgent
+
+ERASED_IDS_PER_ENTRY: Final = 1000  # keeps one erasure entry small however many statements it removes
+
+
+@dataclass
+class Erasure:
+    statement_ids: list[str]
+    documents: int
+    positions: list[int]
+
+
+def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, actor: str, reason: str = "") -> Erasure:
+    """A privacy request: remove every statement of the tenant the Agent/Group appears in (the
+    ``related_agents`` set: actor, object, member, instructor, team, authority) with its side-table
+    rows, and the Agent's State and Agent Profile documents. The chain keeps each statement's
+    'stored' entry and its content hash; 'erased' entries naming the removed ids are appended (in
+    the same transaction, no commit). The Agent itself is not written into the chain."""
+    key = agent_key(agent)
+    if key is None:
+        raise ValueError("the agent has no inverse functional identifier (mbox, mbox_sha1sum, openid, account)")
+    related = select(StatementAgent.seq).where(StatementAgent.tenant_id == tenant_id, StatementAgent.agent_key == key)
+    # Lock the rows in statement id order before deleting, the order lrs.statements locks voided
+    # targets in: a DELETE locks in its plan's order, which could cross a concurrent voiding batch.
+    locked = session.execute(select(Statement.seq, Statement.statement_id).where(
+        Statement.tenant_id == tenant_id, (Statement.seq.in_(related)) | (Statement.actor_key == key))
+        .order_by(Statement.statement_id).with_for_update()).all()
+    rows = sorted(locked, key=lambda r: r.seq)
+    seqs = [r.seq for r in rows]
+    for i in range(0, len(seqs), 1000):
+        chunk = seqs[i:i + 1000]
+        session.execute(delete(StatementAgent).where(StatementAgent.seq.in_(chunk)))
+        session.execute(delete(StatementActivity).where(StatementActivity.seq.in_(chunk)))
+        session.execute(delete(Statement).where(Statement.seq.in_(chunk)))
+    documents = session.execute(delete(Document).where(
+        Document.tenant_id == tenant_id, Document.agent_key == key)).rowcount or 0
+    ids = [r.statement_id for r in rows]
+    chunks = [ids[i:i + ERASED_IDS_PER_ENTRY] for i in range(0, len(ids), ERASED_IDS_PER_ENTRY)] or [[]]
+    entries = [NewEntry("erased", None, None, {"statements": chunk, "documents": documents if n == 0 else 0,
+                                                "actor": actor, "reason": reason})
+               for n, chunk in enumerate(chunks)]
+    # Head last, as in lrs.statements.store: the row locks of the deletes come first.
+    positions = append(session, tenant_id, entries, always_appending(policy_of(session)))
+    return Erasure(ids, documents, positions)

@@ -1,0 +1,133 @@
+"""Statement Resource handlers (xAPI 1.0.3 Part Three §2.1 / IEEE 9274.1.1 §4.1.6.1): parse,
+authorise, call the domain, serialise."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, request
+from sqlalchemy import select
+
+import schemas
+from lrs import statement_query as sq
+from lrs import statements
+from lrs.errors import BadRequest
+from lrs.formats import FORMATS_ALLOWED, apply_format
+from lrs.http.frame import bp, call, config, http_date, json_response, read_json_body
+from lrs.multipart import AttachmentPart, build_multipart, parse_multipart
+from lrs.statement_retry import store_committed
+from lrs.storage import Activity, Attachment
+
+WRITE_PARAMS = {"statementId"}
+
+
+def _consistency_headers(last: datetime | None = None) -> dict[str, str]:
+    now = datetime.now(UTC)
+    # Part Three §2.1.3: X-Experience-API-Consistent-Through on every statement GET. Each write
+    # commits before it answers, so everything stored up to now is visible.
+    headers = {"X-Experience-API-Consistent-Through": statements.format_time(now)}
+    headers["Last-Modified"] = http_date(last or now)
+    return headers
+
+
+def _statement_payload() -> tuple[Any, list[AttachmentPart]]:
+    ctype = request.headers.get("Content-Type", "")
+    mime = ctype.split(";")[0].strip().lower()
+    if mime == "multipart/mixed":
+        return parse_multipart(ctype, request.get_data(), call().version)
+    if mime != "application/json":
+        # Part Three §1.5: statements come as application/json or multipart/mixed.
+        raise BadRequest(f"statements must be sent as application/json or multipart/mixed, not {mime or 'nothing'}")
+    return read_json_body(), []
+
+
+def _reject_unknown(allowed: set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown parameter(s) for this resource: {', '.join(unknown)}")
+
+
+@bp.route("/statements", methods=["PUT"])
+def put_statement() -> Response:
+    _reject_unknown(WRITE_PARAMS)
+    statement_id = request.args.get("statementId")
+    if statement_id is None:
+        raise BadRequest("PUT /statements needs the statementId parameter")  # Part Three §2.1.1
+    if not schemas.is_uuid(statement_id):
+        raise BadRequest("parameter statementId must be a UUID")
+    body, parts = _statement_payload()
+    c = call()
+    # store_committed: the store and its commit, re-run whole if the database picks it as a
+    # deadlock victim; 503 rather than 500 if that keeps happening.
+    store_committed(c.session, c.principal, c.version, body, parts, statement_id=statement_id.lower())
+    return Response(status=204)
+
+
+@bp.route("/statements", methods=["POST"])
+def post_statements() -> Response:
+    _reject_unknown(set())
+    body, parts = _statement_payload()
+    c = call()
+    ids = store_committed(c.session, c.principal, c.version, body, parts)
+    return json_response(ids)
+
+
+def _definitions(tenant_id: int) -> Any:
+    def load(ids: set[str]) -> dict[str, dict[str, Any]]:
+        rows = call().session.scalars(select(Activity).where(Activity.tenant_id == tenant_id,
+                                                             Activity.activity_id.in_(ids)))
+        return {r.activity_id: r.definition for r in rows}
+    return load
+
+
+def _respond(payload: Any, docs: list[dict[str, Any]], with_attachments: bool, last: datetime | None) -> Response:
+    headers = _consistency_headers(last)
+    if not with_attachments:
+        return json_response(payload, headers=headers)
+    hashes = {a["sha2"] for d in docs for a in d.get("attachments") or [] if "sha2" in a}
+    rows = call().session.scalars(select(Attachment).where(Attachment.tenant_id == call().principal.tenant_id,
+                                                           Attachment.sha2.in_(hashes))) if hashes else []
+    parts = [AttachmentPart(sha2=r.sha2, content_type=r.content_type, body=r.content) for r in rows]
+    ctype, body = build_multipart(json.dumps(payload, ensure_ascii=False).encode(), parts)
+    return Response(body, headers={**headers, "Content-Type": ctype})
+
+
+@bp.route("/statements", methods=["GET"])
+def get_statements() -> Response:
+    c = call()
+    cfg = config()
+    args: dict[str, str] = request.args.to_dict()
+    fmt = args.get("format", "exact")
+    if fmt not in FORMATS_ALLOWED:
+        raise BadRequest(f"parameter format must be one of {', '.join(FORMATS_ALLOWED)}")
+    with_attachments = sq.parse_bool("attachments", args.get("attachments"))
+    lang = request.headers.get("Accept-Language")
+    single = [p for p in sq.SINGLE if p in args]
+    if single:
+        extra = set(args) - {single[0], *sq.SINGLE_COMPANIONS}
+        if len(single) > 1 or extra:
+            # Part Three §2.1.3: statementId/voidedStatementId go only with attachments and format.
+            raise BadRequest(f"{single[0]} cannot be combined with {', '.join(sorted(extra) or single[1:])}")
+        row = sq.get_one(c.session, c.principal, args[single[0]], voided=single[0] == "voidedStatementId")
+        doc = apply_format([row.full], fmt, lang, _definitions(c.principal.tenant_id))[0]
+        return _respond(doc, [row.full], with_attachments, row.stored)
+    if "more" in args:
+        if len(args) > 1:
+            raise BadRequest("a more cursor already carries the query; send it alone")
+        params, after = sq.decode_cursor(cfg.cursor_secret, c.principal.tenant_id, args["more"])
+        q = dataclasses.replace(sq.parse_filters(params, c.version), after_seq=after)
+        fmt = params.get("format", "exact")
+        with_attachments = params.get("attachments") == "true"
+    else:
+        _reject_unknown(set(sq.FILTERS))
+        params = args
+        q = sq.parse_filters(args, c.version)
+    page = sq.run_query(c.session, c.principal, q, page_cap=cfg.page_cap, cursor_secret=cfg.cursor_secret,
+                        raw_params=params)
+    docs = apply_format(page.statements, fmt, lang, _definitions(c.principal.tenant_id))
+    # Part Three §2.1.3: `more` is an IRL relative to the LRS; empty string when there is no more.
+    more = f"{request.script_root}/xapi/statements?more={page.more}" if page.more else ""
+    return _respond({"statements": docs, "more": more}, page.statements, with_attachments, page.last_stored)
