@@ -12,7 +12,7 @@ Sources, so a reader can check each IRI where it is defined:
   (``http://id.tincanapi.com/verb/...``) for viewed and skipped, which ADL does not define.
 
 Display names: ``en-US`` as the ADL vocabulary writes them, ``vi`` as the hub's course player
-shows them (lti_tool.player_statements.VERBS uses the same words for the verbs both know).
+shows them (player.statements.VERBS uses the same words for the verbs both know).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, request
 
@@ -16,9 +17,13 @@ from hocvu.background import PeriodicTask
 from hocvu.settings import Settings
 from identity.auditor.http import AuditorConfig
 from identity.auditor.http import init_app as init_auditor
+from identity.gate.face import AssuranceConfig
+from identity.gate.http import CONFIG_EXT as GATE_CONFIG
+from identity.gate.http import SEALER_EXT
+from identity.gate.http import init_app as init_gate
 from identity.http import init_app as init_identity
 from identity.settings import IdentitySettings
-from identity.signing import SigningMaterial, load_signing_material
+from identity.signing import HubKey
 from identity.stamp import STAMP_IRI
 from identity.stamp_guard import extra_certificates, stamp_guard
 from lrs.alternate_syntax import AlternateRequestSyntax
@@ -28,17 +33,19 @@ from lrs.storage import Database
 from lti_tool.ags import retry_pending_scores
 from lti_tool.http import LtiConfig
 from lti_tool.http import init_app as init_lti
-from lti_tool.player import init_player
-from lti_tool.player_identity import CONFIG_EXT as ASSURANCE_EXT
+from player.http import init_player
+from player.statements import SEALER_KEY
 
 
-def audit_policy(settings: Settings, material: Callable[[], SigningMaterial] = load_signing_material) -> AuditPolicy:
+def audit_policy(settings: Settings, material: Callable[[], Any] | None = None) -> AuditPolicy:
     """The audit chain's checkpoints, signed by the hub's statement-signing key (loaded on the
-    first checkpoint, so a process that never checkpoints never reads it). ``material``: by default
-    HOCVU_SIGNING_KEY_FILE/CERT_FILE, else the instance folder; the app passes the player's own."""
+    first checkpoint, so a process that never checkpoints never reads it). ``material``: the app
+    passes the identity gate's (``HubKey``); by default HOCVU_SIGNING_KEY_FILE/CERT_FILE, else the
+    instance folder."""
+    load = material or HubKey().material
 
     def signer() -> JwsSigner:
-        loaded = material()
+        loaded = load()
         return JwsSigner(loaded.key, loaded.cert)
 
     return AuditPolicy(signer=LazySigner(signer), checkpoint_every=settings.audit_checkpoint_every,
@@ -48,12 +55,12 @@ def audit_policy(settings: Settings, material: Callable[[], SigningMaterial] = l
 
 def hub_certificates(app: Flask) -> Callable[[], list[bytes]]:
     """The certificates a stamped statement must be signed with (identity.stamp_guard) and auditors
-    check signatures with: the key the course player signs with (the hub's own; read on first use)
-    plus HOCVU_STAMP_TRUSTED_CERTS."""
+    check signatures with: the hub's own, which the identity gate signs with (tests may replace it;
+    read on first use), plus HOCVU_STAMP_TRUSTED_CERTS."""
     extra = extra_certificates()
 
     def certificates() -> list[bytes]:
-        return [app.extensions[ASSURANCE_EXT].material().cert_pem, *extra]
+        return [app.extensions[GATE_CONFIG].material().cert_pem, *extra]
 
     return certificates
 
@@ -81,6 +88,17 @@ def init_forwarding(app: Flask, settings: Settings, database: Database) -> objec
     return forwarder
 
 
+def init_identity_gate(app: Flask, settings: Settings, identity: IdentitySettings) -> None:
+    """The identity gate with the hub's signing key (``HubKey``, one per app: the gate's stamps, the
+    audit checkpoints and the trusted certificates all use it); its sealer becomes the statement
+    writers' (the player's and proctoring's), so every statement of an assured attempt is signed."""
+    pepper = identity.pepper if identity.configured else b""
+    hub_key = HubKey(identity.instance_dir)
+    init_gate(app, AssuranceConfig.from_env(secret_key=settings.secret_key, pepper=pepper,
+                                            instance_dir=identity.instance_dir, hub_key=hub_key))
+    app.extensions[SEALER_KEY] = app.extensions[SEALER_EXT]
+
+
 def create_app(settings: Settings | None = None, *, db: Database | None = None,
                identity: IdentitySettings | None = None) -> Flask:
     settings = settings or Settings.from_env()
@@ -95,16 +113,18 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     certificates = hub_certificates(app)
     # Only hub-signed statements may carry the identity stamp (identity.stamp_guard).
     init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.max_page_size,
-                            audit=audit_policy(settings, lambda: app.extensions[ASSURANCE_EXT].material()),
+                            audit=audit_policy(settings, lambda: app.extensions[GATE_CONFIG].material()),
                             reserved_extensions={STAMP_IRI: stamp_guard(certificates)}))
-    init_identity(app, identity or IdentitySettings.from_env(settings.public_url, settings.secret_key), database)
+    identity_settings = identity or IdentitySettings.from_env(settings.public_url, settings.secret_key)
+    init_identity(app, identity_settings, database)
+    init_identity_gate(app, settings, identity_settings)
+    init_player(app)
     tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
                                    redis_url=settings.redis_url))
     if settings.score_retry_seconds > 0:
         # AGS 2.0: a score the platform could not take is retried with backoff, never lost.
         app.extensions["hocvu.score_retries"] = PeriodicTask(
             "ags-score-retries", settings.score_retry_seconds, lambda: retry_pending_scores(tool)).start()
-    init_player(app)
     init_forwarding(app, settings, database)
     # Analysts' pseudonyms get their own key derived from the app secret (see connectors.export).
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),

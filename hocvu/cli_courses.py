@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from lti_tool import catalogue, catalogue_files
+from player import catalogue, catalogue_files
 
 
 @click.group("courses")

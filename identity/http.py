@@ -9,10 +9,7 @@ started a login can finish it.
 
 from __future__ import annotations
 
-import hmac
 import logging
-import re
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +17,7 @@ from typing import Any
 import requests
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template_string, request, session
 
-from identity import storage
+from identity import storage, web
 from identity.errors import BadRequest, IdentityError, InvalidState
 from identity.oidc_client import OidcClient, PendingLogin
 from identity.settings import IdentitySettings
@@ -29,7 +26,7 @@ from lrs.storage import Database
 log = logging.getLogger(__name__)
 bp = Blueprint("identity", __name__)
 PREFIX = "/identity"
-PENDING_KEY, ACCOUNT_KEY, LANG_KEY, CSRF_KEY = "identity.pending", "identity.account", "identity.lang", "identity.csrf"
+PENDING_KEY, ACCOUNT_KEY = "identity.pending", "identity.account"
 MAX_PENDING = 3  # logins in progress per browser (a few tabs), bounded so the cookie stays small
 
 
@@ -113,38 +110,21 @@ dt{font-weight:600}dd{margin:0 0 .6rem}.err{color:#a33}small{color:#666}</style>
 def _lang() -> str:
     asked = request.args.get("lang")
     if asked in TEXT:
-        session[LANG_KEY] = asked
-    lang = session.get(LANG_KEY)
-    return lang if lang in TEXT else "vi"
-
-
-def _csrf() -> str:
-    token = session.get(CSRF_KEY)
-    if not isinstance(token, str):
-        token = session[CSRF_KEY] = secrets.token_urlsafe(24)
-    return token
+        web.choose_locale(asked)
+    return web.chosen_locale() or web.DEFAULT_LOCALE
 
 
 def _render(status: int = 200, **context: Any) -> Response:
     lang = _lang()
     err = context.get("error")
     hint = HINTS[lang].get(err.code, "") if err is not None else ""
-    html = render_template_string(PAGE, lang=lang, t=TEXT[lang], hint=hint, csrf=_csrf(), **context)
+    html = render_template_string(PAGE, lang=lang, t=TEXT[lang], hint=hint, csrf=web.csrf_token(), **context)
     return Response(html, status=status, content_type="text/html; charset=utf-8",
                     headers={"Cache-Control": "no-store"})
 
 
-# A path on this site and nothing else: never "//host" or "/\\host" (protocol-relative), nor control
-# characters or spaces, which browsers strip ("/\t/host" would become "//host"): no open redirect.
-_SAME_SITE_PATH = re.compile(r"/(?![/\\])[^\x00-\x20\x7f\\]*")
-
-
-def is_same_site_path(value: str | None) -> bool:
-    return bool(value) and _SAME_SITE_PATH.fullmatch(value or "") is not None
-
-
 def _safe_next(value: str | None) -> str:
-    return value if value and is_same_site_path(value) else PREFIX + "/"
+    return value if value and web.is_same_site_path(value) else PREFIX + "/"
 
 
 @bp.get("/")
@@ -212,11 +192,9 @@ def logout_confirm() -> Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    token = request.form.get("csrf", "")
-    expected = session.get(CSRF_KEY)
-    if not isinstance(expected, str) or not hmac.compare_digest(token.encode(), expected.encode()):
+    if not web.csrf_ok(request.form.get("csrf", "")):
         raise BadRequest("the sign-out form has expired; please try again")
-    for key in (ACCOUNT_KEY, "identity.signed_in_at", PENDING_KEY, CSRF_KEY):
+    for key in (ACCOUNT_KEY, "identity.signed_in_at", PENDING_KEY):
         session.pop(key, None)
     return redirect(PREFIX + "/", code=303)
 

@@ -31,6 +31,8 @@ import hashlib
 import json
 import os
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -156,6 +158,27 @@ def load_signing_material(instance_dir: Path | None = None) -> SigningMaterial:
             raise ValueError(f"{key_path} holds no RSA private key")
         write_once(cert_path, _self_signed(key).public_bytes(serialization.Encoding.PEM), 0o644)
     return _check_pair(key, x509.load_pem_x509_certificate(cert_path.read_bytes()))
+
+
+class HubKey:
+    """The hub's signing key, loaded once on first use (a process that never signs never reads it)
+    and shared by everything that signs as the hub: the identity gate's stamps, the audit chain's
+    checkpoints, the certificates auditors and the stamp guard trust. Made by the composition root."""
+
+    def __init__(self, instance_dir: Path | None = None,
+                 loader: Callable[[Path | None], SigningMaterial] | None = None) -> None:
+        self._instance_dir, self._loader = instance_dir, loader or load_signing_material
+        self._lock = threading.Lock()
+        self._material: SigningMaterial | None = None
+
+    def __repr__(self) -> str:  # never the key
+        return f"HubKey(instance_dir={self._instance_dir!r})"
+
+    def material(self) -> SigningMaterial:
+        with self._lock:
+            if self._material is None:
+                self._material = self._loader(self._instance_dir)
+            return self._material
 
 
 # --- signing -----------------------------------------------------------------------------------

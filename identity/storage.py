@@ -1,4 +1,5 @@
-"""The identity package's one storage module: VNeID accounts and external-identity bindings.
+"""The identity package's one storage module: VNeID accounts, external-identity bindings, face
+enrolments and the identity gate's state (``AttemptAssurance``).
 
 Tenancy (DESIGN.md, Data): a VNeID account is **national**, not per tenant. It is keyed by the
 provider's (issuer, sub), which names one citizen for every ministry, and a citizen who learns in
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import (
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -189,3 +191,51 @@ def delete_face_enrolment(session: Session, account_id: int) -> bool:
     True when there was one. The caller commits."""
     result = session.execute(delete(FaceEnrolment).where(FaceEnrolment.account_id == account_id))
     return bool(getattr(result, "rowcount", 0))
+
+
+class AttemptAssurance(Base):
+    """Identity assurance of one quiz attempt (``identity.gate.domain``): the gate before it
+    (VNeID sign-in, face check) and the checks repeated during it. Kept here, not in the cookie,
+    so every request and process (and an expiry nobody watches) stamps the attempt the same way.
+
+    A row starts as a *pending gate* for (tenant, registration, target) before the attempt exists,
+    with the cmi5 session id the attempt will use; statements carrying that session id are stamped
+    from this row and signed. When the attempt starts the row is attached to it.
+    """
+
+    __tablename__ = "player_assurances"
+    __table_args__ = (
+        UniqueConstraint("session_id", name="uq_player_assurances_session_id"),
+        # NULLs never collide: one pending gate per learner, link and target; attached rows have none.
+        UniqueConstraint("pending_key", name="uq_player_assurances_pending_key"),
+        UniqueConstraint("attempt_id", name="uq_player_assurances_attempt_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    registration: Mapped[str] = mapped_column(String(36))
+    target: Mapped[str] = mapped_column(String(512))
+    session_id: Mapped[str] = mapped_column(String(36))
+    pending_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("player_quiz_attempts.id"), nullable=True)
+    # identity_accounts.id: that table is on another migration branch (identity), hence no FK here.
+    account_id: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(128))  # pseudonymous (identity.stamp), never a citizen ID
+    level: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    signed_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    min_level: Mapped[int] = mapped_column(SmallInteger)
+    # The face check the stamp reports: the latest one, or once a check failed during the
+    # attempt, that failed one for the rest of it (never silently verified again).
+    check_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    check_distance: Mapped[float | None] = mapped_column(Float, nullable=True)
+    check_threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    check_metric: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    check_model: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    check_detector: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    checks: Mapped[int] = mapped_column(Integer)
+    last_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    recheck_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    recheck_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    recheck_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -26,7 +26,7 @@ LINEITEM_TAG = "hocvu"
 
 
 class CatalogueEntry(Protocol):
-    """What we read of ``lti_tool.catalogue.CatalogueItem``."""
+    """What we read of ``player.catalogue.CatalogueItem``."""
 
     target: str
     title: str
@@ -64,7 +64,7 @@ def _flag(value: Any, *, default: bool) -> bool:
 def load_catalogue(locale: str) -> list[CatalogueEntry]:
     """The catalogue (written by another part of the tool), imported late so this module loads
     even while the catalogue is being built."""
-    from lti_tool import catalogue
+    from player import catalogue
 
     return list(catalogue.list_items(locale))
 

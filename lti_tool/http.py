@@ -11,22 +11,25 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
 from pylti1p3.contrib.flask import FlaskRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
 
 from lrs.storage import Database
 from lti_tool import claims as lti
-from lti_tool import deep_linking, dynamic_registration, http_admin, http_proctoring, keys
+from lti_tool import deep_linking, dynamic_registration, http_admin, keys, roster_page
 from lti_tool.errors import BadLaunch, LaunchForbidden, LtiError, as_lti_error
+from lti_tool.grades import report_by_ags
 from lti_tool.launch_cache import make_cache
+from lti_tool.launch_context import AGS_REPORTER
 from lti_tool.message_launch import HubMessageLaunch, HubOIDCLogin, TimeoutSession, restore_launch
+from lti_tool.proctoring import http as http_proctoring
 from lti_tool.services import EXTENSION, LtiTool
+from player.pages import open_session, register_reporter
 
 log = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, template_folder="templates")
-SESSION_KEY = "lti_launch"
 PLAYER_FALLBACK = "/player/"
 
 
@@ -84,7 +87,7 @@ def launch() -> Response:
             context = lti.launch_context(body, tenant_id=row.tenant_id, registration_id=row.id)
         finally:
             message.drop_cached()
-    session[SESSION_KEY] = context.to_session()
+    open_session(context.player_session())
     # POST → GET: 303 See Other, so a reload of the player never re-posts the id_token.
     return _no_store(redirect(_player_url(), 303))
 
@@ -201,6 +204,9 @@ def init_app(app: Flask, cfg: LtiConfig) -> LtiTool:
     app.register_blueprint(http_admin.bp, url_prefix="/lti/admin")
     # Proctoring Services 1.0: /lti/proctoring, and proctoring id_tokens posted to /lti/launch.
     http_proctoring.init_app(app)
+    # The player's side: the instructor's roster page, and grades back to the LMS by AGS.
+    roster_page.init_app(app)
+    register_reporter(app, AGS_REPORTER, report_by_ags)
     if cfg.base_url.startswith("https://") and app.config.get("SESSION_COOKIE_SAMESITE") is None:
         # The player runs inside the LMS's iframe (a third-party context): the session cookie that
         # carries the launch must be SameSite=None; Secure or the browser will not send it back.

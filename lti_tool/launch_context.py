@@ -1,11 +1,16 @@
 """What a validated LTI launch hands to the course player: the contract between the launch
-(``lti_tool.launch``) and the player (``lti_tool.player``). Kept in the signed session cookie,
+(``lti_tool.launch``) and the player (``player.http``). Kept in the signed session cookie,
 so web processes stay stateless (DESIGN.md, Scale)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from player.session import Learner, PlayerSession
+
+SOURCE = "lti"
+AGS_REPORTER = "lti-ags"
 
 
 @dataclass(frozen=True)
@@ -41,3 +46,22 @@ class LaunchContext:
         data["roles"] = tuple(data.get("roles", ()))
         data["ags_scopes"] = tuple(data.get("ags_scopes", ()))
         return cls(**data)
+
+    def player_session(self) -> PlayerSession:
+        """The player session this launch opens."""
+        graded = bool(self.ags_lineitem)
+        return PlayerSession(tenant_id=self.tenant_id, learner=Learner(self.issuer, self.sub, self.name),
+                             link=self.resource_link_id, target=self.target, locale=self.locale, source=SOURCE,
+                             staff=self.is_instructor, reporter=AGS_REPORTER if graded else None,
+                             source_data=self.to_session())
+
+    @classmethod
+    def of_player(cls, opened: PlayerSession) -> LaunchContext | None:
+        """The launch behind a player session, or None when no LTI launch opened it."""
+        if opened.source != SOURCE:
+            return None
+        try:
+            return cls.from_session(opened.source_data)
+        except TypeError:
+            return None
+

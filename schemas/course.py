@@ -1,8 +1,8 @@
 """The course catalogue's file format: one course per file, course → modules → lessons and quizzes.
 
-Loading returns plain dicts (the domain, ``lti_tool.catalogue``, builds its own types from them).
+Loading returns plain dicts (the domain, ``player.catalogue``, builds its own types from them).
 Every rule raises ``marshmallow.ValidationError`` whose messages name the property and say what is
-wrong, so ``lti_tool.catalogue_files.validate_file`` can print ``modules[1].quizzes[0]...: <problem>``.
+wrong, so ``player.catalogue_files.validate_file`` can print ``modules[1].quizzes[0]...: <problem>``.
 Rules spanning several properties (a correct answer that is no choice, duplicate ids) are raised
 on the object that holds them (marshmallow's ``_schema`` key), so the message names that object.
 """

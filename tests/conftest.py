@@ -150,3 +150,22 @@ def statement(**overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return base
+
+
+# --- the identity gate with the real face model (tests/identity/gate, tests/lti/proctoring) ----------
+
+
+@pytest.fixture(scope="session")
+def identity_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The app with the demo VNeID provider on loopback and a real face service, with one learner
+    (``ENROLLED``) enrolled once for every test (tests/identity/gate/gate_support.py)."""
+    from tests.identity.gate.gate_support import ENROLLED, build_identity_env
+
+    env, server = build_identity_env(tmp_path_factory.mktemp("player-identity"))
+    learner = env.learner()
+    learner.ready(ENROLLED)
+    assert learner.enrol("A_img1.jpg").status_code == 303
+    env.enrolled.add(ENROLLED)
+    yield env
+    server.shutdown()
+    server.server_close()

@@ -6,7 +6,7 @@ id (cmi5 §9.6.3.1, context extension ``sessionid``) and a registration, stamped
 stamp (``identity.stamp``) and signed by the hub (``identity.signing``). Each face check is a
 statement of the attempt (verb ``CHECK_VERB``, ``result.extensions[EXT_FACE_CHECK]``); the gate's
 first check is written before the attempt starts, so every attempt has one. Those IRIs are the
-course player's (``lti_tool.player_face``; identity may not import lti_tool, a test pins them).
+course player's (``identity.gate.face``; identity may not import lti_tool, a test pins them).
 
 For each attempt: the learner's pseudonym (the stamp's ``subject``: never a name or a citizen ID),
 the VNeID identification level and outcome of its latest stamp, each face check (time, outcome,
@@ -36,16 +36,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import schemas
+from identity.gate.face import CHECK_VERB, EXT_FACE_CHECK
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
 from lrs.audit.chain import content_hash, iso
 from lrs.comparison import SIGNATURE_USAGE_TYPE
 from lrs.errors import BadRequest, NotFound
 from lrs.storage import Attachment, AuditCheckpoint, AuditEntry, Statement, Tenant
+from schemas.cmi5 import EXT_SESSION
 
-CHECK_VERB: Final = "https://hocvu.vn/xapi/verbs/checked-identity"      # lti_tool.player_face.CHECK_VERB
-EXT_FACE_CHECK: Final = "https://hocvu.vn/xapi/extensions/face-check"  # lti_tool.player_face.EXT_FACE_CHECK
-EXT_SESSION: Final = "https://w3id.org/xapi/cmi5/context/extensions/sessionid"  # cmi5 §9.6.3.1
 BATCH: Final = 200
 MAX_SCAN: Final = 5000
 MAX_LIMIT: Final = 200

@@ -37,7 +37,7 @@ def test_sign_out(demo: Demo) -> None:
     demo.client.get(demo.authorize("demo-0001"))
     assert "Đăng xuất" in demo.client.get("/identity/").get_data(as_text=True)  # the page holds the form
     with demo.client.session_transaction() as sess:
-        csrf = sess["identity.csrf"]
+        csrf = sess["csrf"]
     assert demo.client.post("/identity/logout", data={"csrf": "wrong"}).status_code == 400
     assert demo.client.post("/identity/logout", data={"csrf": csrf}).status_code == 303
     assert "Bạn chưa đăng nhập" in demo.client.get("/identity/").get_data(as_text=True)

@@ -140,7 +140,7 @@ def test_stamped_signed_statement_round_trips_through_the_lrs(app: Any, xapi2: X
     """1.0.3 Part Two §2.6.s5 / 2.0 §4.2.6: the LRS decodes the JWS, checks it against the x5c
     certificate and the statement's equivalence, and stores it; GET with attachments=true
     (Part Three §2.1.3, §1.5.2) returns the statement and the JWS byte for byte."""
-    from lti_tool.player_identity import CONFIG_EXT
+    from identity.gate.http import CONFIG_EXT
 
     # Signed with the hub's own key: the LRS stores a stamp only then (identity.stamp_guard).
     material: SigningMaterial = app.extensions[CONFIG_EXT].material()

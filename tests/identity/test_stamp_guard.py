@@ -18,12 +18,13 @@ from flask import Flask
 
 from identity import stamp_guard
 from identity.auditor import queries as auditor_queries
+from identity.gate import face as player_face
 from identity.signing import SigningMaterial, load_signing_material, sign_statement
 from identity.stamp import STAMP_IRI, build_stamp, pseudonymous_subject, stamp_statement
 from lrs import statements as lrs_statements
 from lrs.errors import BadRequest
-from lti_tool import player_face, player_statements
-from lti_tool.player_statements import system_principal
+from player.statements import system_principal
+from schemas import cmi5 as player_statements
 from tests.conftest import Xapi, statement
 from tests.identity.auditor.auditor_support import (
     MATCH,
@@ -58,8 +59,8 @@ def head(app: Flask, xapi: Xapi) -> int:
 
 
 def test_the_guarded_iris_are_the_packages_own() -> None:
-    # identity.auditor.queries repeats the player's IRIs (identity may not import lti_tool: DESIGN.md
-    # one-way imports); these pins keep them the same.
+    # The auditor's queries read the gate's check statements and the player's cmi5 session ids by the
+    # IRIs their writers use; these pins keep them the same.
     assert auditor_queries.CHECK_VERB == player_face.CHECK_VERB
     assert auditor_queries.EXT_FACE_CHECK == player_face.EXT_FACE_CHECK
     assert auditor_queries.EXT_SESSION == player_statements.EXT_SESSION

@@ -29,8 +29,11 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs import credentials
 from lrs.storage import Database
+from lti_tool.launch_context import LaunchContext
 from lti_tool.registrations import PlatformSpec, add_platform
 from lti_tool.services import LtiTool
+from player.session import KEY as PLAYER_SESSION
+from player.session import PlayerSession
 from tests.lti.platform import Client, Platform
 
 
@@ -181,6 +184,12 @@ class Browser:
         with self.client.session_transaction(base_url=self.base) as sess:
             return dict(sess)
 
+    def lti_launch(self) -> LaunchContext:
+        """The LTI launch behind the player session this browser holds (``LaunchContext.of_player``)."""
+        launch = LaunchContext.of_player(PlayerSession.from_session(self.session()[PLAYER_SESSION]))
+        assert launch is not None
+        return launch
+
 
 @pytest.fixture
 def browser(lti_env: Env, lms: Lms) -> Browser:
@@ -189,7 +198,7 @@ def browser(lti_env: Env, lms: Lms) -> Browser:
 
 @dataclass(frozen=True)
 class StubItem:
-    """The shape of lti_tool.catalogue.CatalogueItem (the real catalogue is another engineer's)."""
+    """The shape of player.catalogue.CatalogueItem (the real catalogue is another engineer's)."""
 
     target: str
     title: str
@@ -207,7 +216,7 @@ STUB_ITEMS = [
 
 @pytest.fixture
 def catalogue(monkeypatch: pytest.MonkeyPatch) -> list[StubItem]:
-    from lti_tool import catalogue as real
+    from player import catalogue as real
 
     monkeypatch.setattr(real, "list_items", lambda locale: list(STUB_ITEMS))
     return STUB_ITEMS
@@ -224,7 +233,7 @@ def error_message(response: TestResponse) -> str:
 @pytest.fixture(scope="session")
 def proctoring_platform() -> Iterator[Any]:
     """An assessment platform (tests/lti/platform_proctoring.py) beside the ordinary test platform."""
-    from tests.lti.platform_proctoring import ProctoringPlatform
+    from tests.lti.proctoring.platform_proctoring import ProctoringPlatform
 
     platform = ProctoringPlatform()
     yield platform
@@ -240,22 +249,3 @@ def proctored_lms(lti_env: Env, proctoring_platform: Any) -> Lms:
 @pytest.fixture
 def proctored_browser(lti_env: Env, proctored_lms: Lms) -> Browser:
     return Browser(lti_env.app.test_client(), proctored_lms.env.platform, proctored_lms)
-
-
-# --- identity assurance in the player (tests/lti/test_player_identity*.py) -------------------------
-
-
-@pytest.fixture(scope="session")
-def identity_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The app with the demo VNeID provider on loopback and a real face service, with one learner
-    (``ENROLLED``) enrolled once for every test (tests/lti/player_identity_support.py)."""
-    from tests.lti.player_identity_support import ENROLLED, build_identity_env
-
-    env, server = build_identity_env(tmp_path_factory.mktemp("player-identity"))
-    learner = env.learner()
-    learner.ready(ENROLLED)
-    assert learner.enrol("A_img1.jpg").status_code == 303
-    env.enrolled.add(ENROLLED)
-    yield env
-    server.shutdown()
-    server.server_close()

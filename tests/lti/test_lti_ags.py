@@ -23,7 +23,7 @@ def _graded_launch(browser: Browser, lms: Lms, lineitem: str | None = None) -> t
     response = browser.launch(platform.resource_link(lms.client, user=user, context_id=context_id,
                                                      lineitem=lineitem), user)
     assert response.status_code == 303
-    return LaunchContext.from_session(browser.session()["lti_launch"]), lineitem.rsplit("/", 1)[1]
+    return browser.lti_launch(), lineitem.rsplit("/", 1)[1]
 
 
 def _row(env: Env, outbox_id: int) -> LtiScoreOutbox:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import requests
 
-from lti_tool.launch_context import LaunchContext
+from player.session import KEY as PLAYER_SESSION
 from tests.lti.conftest import Browser, Lms, StubItem, error_message, form
 from tests.lti.platform import LEARNER, LTI
 
@@ -53,7 +53,7 @@ def test_round_trip_creates_links_and_a_line_item(browser: Browser, lms: Lms, ca
     launch_hint = platform.resource_link(lms.client, target=None, lineitem=links[1]["lineitem"],
                                          overrides={LTI + "custom": links[1]["custom"]})
     assert browser.launch(launch_hint).status_code == 303
-    assert LaunchContext.from_session(browser.session()["lti_launch"]).target == QUIZ
+    assert browser.lti_launch().target == QUIZ
 
     # One answer per deep-linking launch.
     again = browser.client.post(action, data={"launch_id": fields["launch_id"], "target": [QUIZ]})
@@ -83,7 +83,7 @@ def test_learners_cannot_open_the_picker(browser: Browser, lms: Lms, catalogue: 
     hint = lms.env.platform.deep_linking(lms.client, user="learner-9", roles=LEARNER)
     response = browser.launch(hint, "learner-9")
     assert response.status_code == 403
-    assert "lti_launch" not in browser.session()
+    assert PLAYER_SESSION not in browser.session()
 
 
 def test_forged_launch_id_is_refused(browser: Browser) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from lrs import credentials
 from lti_tool.dynamic_registration import create_invite
 from lti_tool.storage import LtiRegistration, LtiRegistrationInvite
+from player.session import KEY as PLAYER_SESSION
 from tests.lti.conftest import Browser, Env, Lms, error_message, form
 
 
@@ -55,7 +56,7 @@ def test_registration_for_a_tenant_then_launch(lti_env: Env) -> None:
 
     browser = Browser(lti_env.app.test_client(), platform, lms)
     assert browser.launch(platform.resource_link(registered)).status_code == 303
-    assert browser.session()["lti_launch"]["tenant_id"] == tenant_id
+    assert browser.session()[PLAYER_SESSION]["tenant_id"] == tenant_id
 
     # The invitation was used: pasting the URL again does nothing.
     fields["registration_token"] = platform.new_registration_token()

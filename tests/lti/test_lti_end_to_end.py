@@ -10,10 +10,9 @@ import uuid
 from sqlalchemy import select
 
 from lrs.storage import Tenant
-from lti_tool.launch_context import LaunchContext
 from tests.conftest import Xapi, new_credential
 from tests.lti.conftest import Browser, Env, Lms
-from tests.lti.player_support import answers, form, read, verbs
+from tests.player.player_support import answers, form, read, verbs
 
 QUIZ = "course/an-toan-khong-gian-mang/module/phong-tranh-va-xu-ly/quiz/kiem-tra"  # 8 questions, pass at 75%
 
@@ -37,11 +36,11 @@ def test_a_launched_quiz_is_recorded_and_graded_in_the_lms(browser: Browser, lms
     assert submitted.status_code == 303
 
     # The attempt is in the tenant's LRS, read back as any xAPI client of that tenant would.
-    launch = LaunchContext.from_session(browser.session()["lti_launch"])
+    launch = browser.lti_launch()
     with lti_env.db.session() as s:
         slug = s.scalar(select(Tenant.slug).where(Tenant.id == launch.tenant_id))
     _, key, secret = new_credential(app, ["all"], slug)
-    statements = read(Xapi(app.test_client(), key, secret, version="2.0.0"), launch)
+    statements = read(Xapi(app.test_client(), key, secret, version="2.0.0"), launch.player_session())
     assert verbs(statements) == ["launched", "initialized"] + ["answered"] * 8 + ["completed", "passed", "terminated"]
     assert statements[-2]["result"]["score"] == {"scaled": 0.875, "raw": 7, "min": 0, "max": 8}
     assert statements[0]["actor"]["account"] == {"homePage": launch.issuer, "name": user}

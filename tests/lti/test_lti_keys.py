@@ -11,7 +11,6 @@ from joserfc.errors import JoseError
 from lti_tool import keys
 from lti_tool.ags import post_score
 from lti_tool.errors import ToolKeyError
-from lti_tool.launch_context import LaunchContext
 from lti_tool.nrps import roster
 from lti_tool.storage import LtiToolKey
 from tests.lti.conftest import Browser, Env, Lms
@@ -29,7 +28,7 @@ def test_rotation_keeps_the_old_key_until_retired(browser: Browser, lms: Lms, lt
     hint = platform.resource_link(lms.client, user="teacher-1", roles=INSTRUCTOR, context_id=context_id,
                                   lineitem=lineitem)
     assert browser.launch(hint, "teacher-1").status_code == 303
-    context = LaunchContext.from_session(browser.session()["lti_launch"])
+    context = browser.lti_launch()
 
     assert post_score(context, 9, 10, "Completed", "FullyGraded", "teacher-1", tool=tool).status == "delivered"
     old_assertion = platform.assertions[-1]

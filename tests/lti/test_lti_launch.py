@@ -4,6 +4,7 @@ endpoint, the id_token launch, and the LaunchContext handed to the player."""
 from __future__ import annotations
 
 from lti_tool.launch_context import LaunchContext
+from player.session import KEY as PLAYER_SESSION
 from tests.lti.conftest import Browser, Env, Lms, error_message
 from tests.lti.platform import INSTRUCTOR, LTI
 
@@ -18,7 +19,7 @@ def test_resource_link_launch_stores_the_launch_and_opens_the_player(browser: Br
 
     assert response.status_code == 303
     assert response.headers["Location"] == "/player/"
-    context = LaunchContext.from_session(browser.session()["lti_launch"])
+    context = browser.lti_launch()
     assert context == LaunchContext(
         tenant_id=lms.tenant_id, registration_id=lms.registration_id, issuer=platform.issuer,
         deployment_id=lms.client.deployment_id, sub="learner-42", name="Người học learner-42",
@@ -39,7 +40,7 @@ def test_login_by_get_and_instructor_role(browser: Browser, lms: Lms) -> None:
 
     response = browser.launch(hint, "teacher-7")
     assert response.status_code == 303
-    context = LaunchContext.from_session(browser.session()["lti_launch"])
+    context = browser.lti_launch()
     assert context.is_instructor and context.sub == "teacher-7" and context.locale == "vi"
     assert context.ags_lineitem is None
 
@@ -64,7 +65,7 @@ def test_link_without_target_is_refused(browser: Browser, lms: Lms) -> None:
     response = browser.launch(hint)
     assert response.status_code == 400
     assert "target" in error_message(response)
-    assert "lti_launch" not in browser.session()
+    assert PLAYER_SESSION not in browser.session()
 
 
 def test_login_initiation_errors(browser: Browser, lms: Lms) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from lti_tool.launch_cache import MemoryCache, RedisCache
+from player.session import KEY as PLAYER_SESSION
 from tests.lti.conftest import Browser, Env, build_app, register_lms
 
 REDIS_URL = os.environ.get("HOCVU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -67,5 +68,5 @@ def test_launch_with_redis_state(redis_env: Env) -> None:
     browser = Browser(redis_env.app.test_client(), redis_env.platform, lms)
     fields = browser.authorize(redis_env.platform.resource_link(lms.client), "learner-1")
     assert browser.post_launch(fields).status_code == 303
-    assert browser.session()["lti_launch"]["tenant_id"] == lms.tenant_id
+    assert browser.session()[PLAYER_SESSION]["tenant_id"] == lms.tenant_id
     assert browser.post_launch(fields).status_code == 401   # the nonce was taken in Redis

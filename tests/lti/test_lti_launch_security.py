@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lti_tool.launch_cache import MemoryCache
+from player.session import KEY as PLAYER_SESSION
 from tests.lti.conftest import Browser, Env, Lms, error_message
 from tests.lti.platform import LTI, REMOVE
 
@@ -25,7 +26,7 @@ def _refused(browser: Browser, env: Env, hint: str, status: int) -> str:
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "text/html"
     assert response.headers["Cache-Control"] == "no-store"
-    assert "lti_launch" not in browser.session()
+    assert PLAYER_SESSION not in browser.session()
     assert _cached_launches(env) == before
     return error_message(response)
 
@@ -70,7 +71,7 @@ def test_replayed_id_token_is_refused(browser: Browser, lms: Lms, lti_env: Env) 
     replay = browser.post_launch(fields)
     assert replay.status_code == 401
     assert "nonce" in error_message(replay)
-    assert "lti_launch" not in browser.session()
+    assert PLAYER_SESSION not in browser.session()
 
 
 def test_state_must_match_the_login_cookie(browser: Browser, lms: Lms, lti_env: Env) -> None:

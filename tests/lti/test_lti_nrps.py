@@ -17,7 +17,7 @@ def _launch(browser: Browser, lms: Lms, context_id: str, **kw: object) -> Launch
     hint = lms.env.platform.resource_link(lms.client, user="teacher-1", roles=INSTRUCTOR, context_id=context_id,
                                           **kw)  # type: ignore[arg-type]
     assert browser.launch(hint, "teacher-1").status_code == 303
-    return LaunchContext.from_session(browser.session()["lti_launch"])
+    return browser.lti_launch()
 
 
 def test_roster_follows_every_page(browser: Browser, lms: Lms, lti_env: Env) -> None:

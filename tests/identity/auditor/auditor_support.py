@@ -19,15 +19,16 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from face_check.verification import CheckResult, Outcome
+from identity.gate.face import CHECK_TYPE, CHECK_VERB, EXT_FACE_CHECK
+from identity.gate.http import CONFIG_EXT
 from identity.signing import SigningMaterial, sign_statement
 from identity.stamp import build_stamp, pseudonymous_subject, stamp_statement
 from lrs import credentials
 from lrs import statements as lrs_statements
 from lrs.multipart import AttachmentPart
 from lrs.storage import AuditEntry, Database
-from lti_tool.player_face import CHECK_TYPE, CHECK_VERB, EXT_FACE_CHECK
-from lti_tool.player_identity import CONFIG_EXT
-from lti_tool.player_statements import EXT_SESSION, system_principal
+from player.statements import system_principal
+from schemas.cmi5 import EXT_SESSION
 from tests.conftest import new_credential
 
 PEPPER = b"auditor-test-pepper-0123456789abcdef"

@@ -15,16 +15,16 @@ import pytest
 from sqlalchemy import select, update
 
 from identity.auditor.proof_bundle import verify_bundle
+from identity.gate.domain import RECHECK_GRACE
+from identity.storage import AttemptAssurance
 from lrs import credentials
 from lrs.storage import Tenant
-from lti_tool.player_assurance import RECHECK_GRACE
-from lti_tool.player_storage import AttemptAssurance
 from tests.identity.auditor.auditor_support import access_entries, basic
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tests.lti.player_identity_support import build_identity_env
+    from tests.identity.gate.gate_support import build_identity_env
 
     built, server = build_identity_env(tmp_path_factory.mktemp("auditor-player"))
     yield built
@@ -33,7 +33,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def test_an_attempt_written_by_the_course_player(env: Any, tmp_path: Path) -> None:
-    from tests.lti.player_identity_support import ENROLLED
+    from tests.identity.gate.gate_support import ENROLLED
 
     learner = env.learner()
     learner.ready(ENROLLED)

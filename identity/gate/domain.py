@@ -1,0 +1,351 @@
+"""The identity gate without Flask: who may pass, the gate's state, and the stamp.
+
+Something that requires identity assurance (a quiz of the player, an assessment an LMS proctors)
+opens only after a *gate*: the learner is signed in with VNeID at the required level or above, has
+linked the identity its consumer vouches for (``ExternalId``: an LMS account) to that VNeID account
+(once), has enrolled a face reference with consent, and has just passed a face check
+(``GATE_TTL``). During the attempt the check repeats at moments the server draws at random in
+[min, max] seconds; answers and submission are refused once a check is overdue by more than
+``RECHECK_GRACE``. The face operations and their statements are in ``identity.gate.face``.
+
+State lives in ``player_assurances`` rows (``AttemptAssurance``), one per gate: *pending* for
+(tenant, registration, target) until the attempt starts, then attached to it. The row holds the
+cmi5 session id the attempt will use, so the ``Sealer`` stamps (``identity.stamp``) and signs
+(``identity.signing``) every statement written with that session id, whichever request or process
+writes it. The stamp reports the latest check; once a check fails during the attempt it reports
+that failed check for the rest of it ("unverified", derived by ``identity.stamp.derive_outcome``):
+an attempt is never silently verified again.
+
+Consumers (Flask-free; the browser part is ``/player/identity/gate``, ``identity.gate.http``):
+``start_gate(db, key, learner, min_level, now)`` opens or returns the pending gate of a ``GateKey``
+(tenant, registration, target: the consumer makes it), ``gate_result(db, key, now)`` reads whether it
+passed, with its stamp and the session id whose statements are sealed, ``consume(db, row, now, ...)``
+closes it when the attempt starts; ``identity.gate.face.run_check`` and ``require_current`` serve the
+repeated checks.
+
+``identity.stamp`` imports ``face_check`` (numpy, OpenCV): it is imported where it is used, so the
+player starts, and says what is missing, on an installation without the ``face`` extra.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from identity import storage as identity_storage
+from identity.gate.errors import (
+    AccountMismatch,
+    BindRequired,
+    CheckRequired,
+    EnrolmentRequired,
+    GateError,
+    LevelTooLow,
+    RecheckOverdue,
+    SignInRequired,
+)
+from identity.signing import SigningMaterial, sign_statement
+from identity.storage import AttemptAssurance
+from lrs.multipart import AttachmentPart
+from lrs.storage import as_utc
+from schemas.cmi5 import EXT_SESSION
+
+if TYPE_CHECKING:
+    from face_check.verification import CheckResult
+
+GATE_TTL: Final = timedelta(minutes=10)       # a passing check opens the quiz for this long
+# Binding an LMS identity and enrolling a face both vouch for who the VNeID account holder is, so
+# they need a sign-in this recent: a VNeID session left open in a shared browser cannot be used.
+SIGN_IN_FRESH: Final = timedelta(minutes=15)
+RECHECK_GRACE: Final = timedelta(seconds=60)  # time to take the photo once a recheck falls due
+DEFAULT_MIN_LEVEL: Final = 2                  # a gate on something that names no level of its own
+
+
+class Step(StrEnum):
+    SIGN_IN = "sign_in"
+    LEVEL = "level"
+    BIND = "bind"
+    ENROL = "enrol"
+    CHECK = "check"
+    PASSED = "passed"
+
+
+STEP_ERRORS: Final[Mapping[Step, type[GateError]]] = {
+    Step.SIGN_IN: SignInRequired, Step.LEVEL: LevelTooLow, Step.BIND: BindRequired, Step.ENROL: EnrolmentRequired,
+    Step.CHECK: CheckRequired}
+
+
+# --- who: the VNeID learner behind the identity a consumer vouches for ---------------------------
+
+@dataclass(frozen=True)
+class ExternalId:
+    """The learner as the system that brought them knows them (an LMS's issuer and ``sub``, in the
+    tenant of its registration): linked once to a VNeID account, never moved to another."""
+
+    tenant_id: int
+    issuer: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class Learner:
+    account_id: int
+    subject: str              # pseudonymous (identity.stamp.pseudonymous_subject), never a citizen ID
+    level: int | None
+    signed_in_at: datetime
+    name: str | None
+    bound: bool               # the consumer's external identity is linked to this account
+
+
+def learner_for(db: Session, external: ExternalId, account_id: int | None, pepper: bytes) -> Learner | None:
+    """The VNeID account signed in (``account_id`` from the browser session) as the gate sees it;
+    ``AccountMismatch`` when ``external`` is already bound to another account.
+    ``signed_in_at`` is the account's last sign-in (the HTTP layer puts this browser's instead)."""
+    from identity.stamp import pseudonymous_subject
+
+    if account_id is None:
+        return None
+    account = identity_storage.get_account(db, account_id)
+    bound = identity_storage.account_for_external(db, tenant_id=external.tenant_id, issuer=external.issuer,
+                                                   subject=external.subject)
+    if bound is not None and bound.id != account.id:
+        raise AccountMismatch("this LMS learner is bound to another VNeID account")
+    return Learner(account.id, pseudonymous_subject(pepper, account.issuer, account.subject), account.level,
+                   as_utc(account.last_login), account.full_name, bound is not None)
+
+
+def fresh(learner: Learner, now: datetime) -> bool:
+    return now - learner.signed_in_at <= SIGN_IN_FRESH
+
+
+def bind(db: Session, external: ExternalId, learner: Learner) -> None:
+    """Link ``external`` (an LMS's issuer and sub, in its tenant) to the learner's VNeID account,
+    once (``identity.storage.bind_external_identity``: never moved to another account)."""
+    identity_storage.bind_external_identity(db, learner.account_id, tenant_id=external.tenant_id,
+                                            issuer=external.issuer, subject=external.subject)
+
+
+# --- the gate ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GateKey:
+    """One gate: a learner (tenant + registration) before one target (a quiz, or a proctored link)."""
+
+    tenant_id: int
+    registration: str
+    target: str
+
+    @property
+    def pending_key(self) -> str:
+        return hashlib.sha256(f"{self.tenant_id}\x1f{self.registration}\x1f{self.target}".encode()).hexdigest()
+
+
+def pending_gate(db: Session, key: GateKey) -> AttemptAssurance | None:
+    return db.scalar(select(AttemptAssurance).where(AttemptAssurance.pending_key == key.pending_key))
+
+
+def check_of(row: AttemptAssurance) -> CheckResult | None:
+    """The check the row's stamp reports, as ``face_check`` describes it."""
+    from face_check.verification import CheckResult, Outcome
+
+    if row.check_outcome is None or row.check_threshold is None:
+        return None
+    return CheckResult(Outcome(row.check_outcome), row.check_distance, row.check_threshold, row.check_metric or "",
+                       row.check_model or "", row.check_detector or "")
+
+
+def _verified(row: AttemptAssurance) -> bool:
+    from identity.stamp import VERIFIED, derive_outcome
+
+    return derive_outcome(check_of(row), row.level) == VERIFIED
+
+
+def _passed(row: AttemptAssurance, now: datetime) -> bool:
+    return (row.pending_key is not None and row.checked_at is not None and now - as_utc(row.checked_at) <= GATE_TTL
+            and row.level is not None and row.level >= row.min_level and _verified(row))
+
+
+def gate_step(db: Session, key: GateKey, learner: Learner | None, min_level: int, now: datetime) -> Step:
+    """Where the learner stands before ``key``'s target: the first step not yet done."""
+    if learner is None:
+        return Step.SIGN_IN
+    if learner.level is None or learner.level < min_level:
+        return Step.LEVEL
+    if not learner.bound:
+        return Step.BIND if fresh(learner, now) else Step.SIGN_IN
+    if identity_storage.face_enrolment(db, learner.account_id) is None:
+        return Step.ENROL if fresh(learner, now) else Step.SIGN_IN
+    row = pending_gate(db, key)
+    if row is None or row.account_id != learner.account_id or row.min_level < min_level or not _passed(row, now):
+        return Step.CHECK
+    return Step.PASSED
+
+
+def start_gate(db: Session, key: GateKey, learner: Learner, min_level: int, now: datetime) -> AttemptAssurance:
+    """The pending gate of ``key`` (created with the cmi5 session id its attempt will use), for
+    ``learner``. A check made by another account does not carry over."""
+    row = pending_gate(db, key)
+    if row is None:
+        row = AttemptAssurance(tenant_id=key.tenant_id, registration=key.registration, target=key.target,
+                               session_id=str(uuid.uuid4()), pending_key=key.pending_key, attempt_id=None,
+                               account_id=learner.account_id, subject=learner.subject, level=learner.level,
+                               signed_in_at=learner.signed_in_at, min_level=min_level, checks=0, created=now)
+        try:
+            with db.begin_nested():
+                db.add(row)
+        except IntegrityError:  # a concurrent request (another tab) opened it first
+            row = pending_gate(db, key)
+            if row is None:
+                raise
+    if row.account_id != learner.account_id:
+        _set_check(row, None, None)
+    row.account_id, row.subject, row.level = learner.account_id, learner.subject, learner.level
+    row.signed_in_at, row.min_level = learner.signed_in_at, min_level
+    db.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What a gate established, read on the server with no browser session (LTI Proctoring)."""
+
+    passed: bool
+    session_id: str | None          # statements written with it are stamped and signed
+    stamp: dict[str, Any] | None    # the stamp they get now
+    row: AttemptAssurance | None
+
+
+def gate_result(db: Session, key: GateKey, now: datetime) -> GateResult:
+    row = pending_gate(db, key)
+    if row is None:
+        return GateResult(False, None, None, None)
+    return GateResult(_passed(row, now), row.session_id, stamp_for(row), row)
+
+
+def consume(db: Session, row: AttemptAssurance, now: datetime, *, attempt_id: int | None = None,
+            recheck: tuple[int, int] | None = None, rng: Any = None) -> None:
+    """The attempt starts: the gate is no longer pending (the next attempt needs a new check), and
+    the first recheck is scheduled when ``recheck`` = (min, max) seconds is given."""
+    row.pending_key, row.attempt_id = None, attempt_id
+    if recheck is not None:
+        row.recheck_min, row.recheck_max = recheck
+        _schedule(row, now, rng)
+    db.flush()
+
+
+def _schedule(row: AttemptAssurance, when: datetime, rng: Any = None) -> None:
+    if row.recheck_min is None or row.recheck_max is None:
+        return
+    # The server draws the moment from the OS's CSPRNG: the page cannot know it in advance.
+    draw = (rng or secrets.SystemRandom()).uniform(row.recheck_min, row.recheck_max)
+    row.recheck_due = when + timedelta(seconds=draw)
+
+
+def _set_check(row: AttemptAssurance, result: CheckResult | None, when: datetime | None) -> None:
+    row.check_outcome = result.outcome.value if result else None
+    row.check_distance = result.distance if result else None
+    row.check_threshold = result.threshold if result else None
+    row.check_metric = result.metric if result else None
+    row.check_model = result.model if result else None
+    row.check_detector = result.detector if result else None
+    row.checked_at = when
+
+
+def record_check(db: Session, row: AttemptAssurance, result: CheckResult, when: datetime,
+                 rng: Any = None) -> bool:
+    """Keep one face check on the gate; True when it verified. Before the attempt the latest check
+    counts (a bad photo can be taken again); during it, the first failed check stays in the stamp
+    for the rest of the attempt. During an attempt the next recheck is scheduled either way."""
+    from identity.stamp import VERIFIED, derive_outcome
+
+    attached = row.pending_key is None
+    verified = derive_outcome(result, row.level) == VERIFIED
+    row.checks, row.last_check_at = row.checks + 1, when
+    if not attached or row.failed_at is None:
+        _set_check(row, result, when)
+        if attached and not verified:
+            row.failed_at = when
+    if attached:
+        _schedule(row, when, rng)
+    db.flush()
+    return verified
+
+
+def assurance_for(db: Session, tenant_id: int, session_id: str) -> AttemptAssurance | None:
+    """The gate whose checks cover the attempt run in cmi5 session ``session_id`` (None: not assured)."""
+    return db.scalar(select(AttemptAssurance).where(AttemptAssurance.tenant_id == tenant_id,
+                                                    AttemptAssurance.session_id == session_id))
+
+
+def seconds_to_recheck(row: AttemptAssurance | None, now: datetime) -> int | None:
+    """Seconds until the next check is due (negative: overdue); None when none is scheduled."""
+    if row is None or row.recheck_due is None:
+        return None
+    return int((as_utc(row.recheck_due) - now).total_seconds())
+
+
+def require_current(db: Session, tenant_id: int, session_id: str, now: datetime, **params: str) -> None:
+    """Answers and submission wait for an overdue recheck (the server's due time, plus grace);
+    ``params`` go into the error (the consumer's way back to the attempt)."""
+    row = assurance_for(db, tenant_id, session_id)
+    if row is not None and row.recheck_due is not None and now > as_utc(row.recheck_due) + RECHECK_GRACE:
+        raise RecheckOverdue("a face check is overdue", **params)
+
+
+# --- stamping and signing ------------------------------------------------------------------------
+
+def stamp_for(row: AttemptAssurance) -> dict[str, Any]:
+    from identity.stamp import build_stamp
+
+    check = check_of(row)
+    return build_stamp(subject=row.subject, signed_in_at=as_utc(row.signed_in_at), level=row.level, check=check,
+                       checked_at=as_utc(row.checked_at) if check is not None and row.checked_at else None)
+
+
+def _session_of(statement: dict[str, Any]) -> str | None:
+    context = statement.get("context")
+    extensions = context.get("extensions") if isinstance(context, dict) else None
+    value = extensions.get(EXT_SESSION) if isinstance(extensions, dict) else None
+    return value if isinstance(value, str) else None
+
+
+class Sealer:
+    """The statement writers' sealer: statements whose cmi5 session id is a gate's are
+    stamped from that gate's row and signed by the hub (xAPI 1.0.3 Part Two §2.6 / xAPI 2.0
+    §4.2.6: JWS RS256 with x5c, sent as the signature attachment). Others pass unchanged."""
+
+    def __init__(self, material: Callable[[], SigningMaterial]) -> None:
+        self.material = material
+
+    def __call__(self, db: Session, tenant_id: int,
+                 statements: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[AttachmentPart]]:
+        from identity.stamp import stamp_statement
+
+        sessions = {sid for st in statements if (sid := _session_of(st))}
+        if not sessions:
+            return statements, []
+        rows = {r.session_id: r for r in db.scalars(select(AttemptAssurance).where(
+            AttemptAssurance.tenant_id == tenant_id, AttemptAssurance.session_id.in_(sessions)))}
+        if not rows:
+            return statements, []
+        material = self.material()
+        out: list[dict[str, Any]] = []
+        parts: list[AttachmentPart] = []
+        for st in statements:
+            row = rows.get(_session_of(st) or "")
+            if row is None:
+                out.append(st)
+                continue
+            signed, part = sign_statement(stamp_statement(st, stamp_for(row)), material.key, material.cert)
+            out.append(signed)
+            parts.append(part)
+        return out, parts

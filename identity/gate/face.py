@@ -1,0 +1,230 @@
+"""Face checks at the identity gate, without Flask: the face key and model, enrolment with consent,
+withdrawal, and each check written as an xAPI statement where the gate's consumer says.
+
+Each face check (initial and repeated, pass or fail) is a statement; the photo never is:
+
+- verb ``CHECK_VERB`` https://hocvu.vn/xapi/verbs/checked-identity ("đã kiểm tra danh tính");
+- object ``<checked activity's id>/identity-check``, type ``CHECK_TYPE``
+  https://hocvu.vn/xapi/activity-types/identity-check (the checked activity is the consumer's: a
+  quiz of the player, a platform's proctored assessment);
+- result ``success``: the face matched; ``extensions[EXT_FACE_CHECK]``
+  (https://hocvu.vn/xapi/extensions/face-check): kind ("initial" or "recheck"), outcome, distance
+  (absent without exactly one face), threshold, metric, model, detector, faces;
+- context: registration, the checked activity as parent (xAPI 1.0.3 Part Two §2.4.6.2) and the
+  consumer's grouping, the cmi5 session id of the attempt, and the stamp, which the sealer adds when
+  the consumer's writer stores the statement.
+
+Settings (DESIGN.md Conventions): ``HOCVU_FACE_KEY`` (base64 of 16, 24 or 32 random bytes; else
+derived from the app secret with HKDF), ``HOCVU_FACE_THRESHOLD`` (default: DeepFace's for Dlib),
+``HOCVU_DEEPFACE_HOME`` (the weights ``hocvu face setup`` installs). The key is never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.orm import Session
+
+from identity import storage as identity_storage
+from identity.gate.consumers import CheckContext
+from identity.gate.domain import Learner, record_check
+from identity.gate.errors import (
+    ConsentMissing,
+    EnrolmentRequired,
+    EnrolmentUnreadable,
+    FaceUnavailable,
+    GateUnavailable,
+    PhotoMissing,
+    UnusablePhoto,
+)
+from identity.signing import HubKey, SigningMaterial
+from identity.storage import AttemptAssurance
+from lrs.statements import format_time
+from schemas.cmi5 import EXT_SESSION
+
+if TYPE_CHECKING:
+    from face_check.service import FaceService
+    from face_check.verification import CheckResult
+
+log = logging.getLogger(__name__)
+
+CHECK_VERB: Final = "https://hocvu.vn/xapi/verbs/checked-identity"
+CHECK_TYPE: Final = "https://hocvu.vn/xapi/activity-types/identity-check"
+EXT_FACE_CHECK: Final = "https://hocvu.vn/xapi/extensions/face-check"
+FACE_KEY_ENV: Final = "HOCVU_FACE_KEY"
+FACE_THRESHOLD_ENV: Final = "HOCVU_FACE_THRESHOLD"
+_FACE_KEY_INFO: Final = b"hocvu/face-embedding-key/v1"
+
+
+# --- configuration: the face key, the model, the hub's signing key --------------------------------
+
+def face_key_from(secret_key: str, env: Mapping[str, str] = os.environ) -> bytes | None:
+    """``HOCVU_FACE_KEY`` (standard base64 of 16, 24 or 32 random bytes) or, when unset, a key derived
+    from the app secret with HKDF-SHA256 (RFC 5869) under its own label, so neither key is the other.
+    None when there is neither; a malformed ``HOCVU_FACE_KEY`` is a start-up error."""
+    raw = env.get(FACE_KEY_ENV, "").strip()
+    if raw:
+        try:
+            key = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"{FACE_KEY_ENV} is not standard base64") from None
+        if len(key) not in (16, 24, 32):
+            raise ValueError(f"{FACE_KEY_ENV} must hold 16, 24 or 32 bytes, not {len(key)}")
+        return key
+    if not secret_key:
+        return None
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_FACE_KEY_INFO).derive(secret_key.encode())
+
+
+class AssuranceConfig:
+    """What the gate needs, built once per app: the face service (its model loads lazily, once, and
+    a missing model is ``FaceUnavailable``), the hub's signing material, and the pepper of the
+    pseudonymous subjects (``IdentitySettings.pepper``; empty when VNeID is not configured)."""
+
+    def __init__(self, *, face_key: bytes | None, pepper: bytes, instance_dir: Path, face_home: Path | None = None,
+                 threshold: float | None = None, hub_key: HubKey | None = None) -> None:
+        self._face_key, self.pepper = face_key, pepper
+        self.instance_dir, self.face_home, self.threshold = instance_dir, face_home, threshold
+        self.hub_key = hub_key or HubKey(instance_dir)
+        self._lock = threading.Lock()
+        self._service: FaceService | None = None
+
+    def __repr__(self) -> str:  # the keys never reach a log
+        return f"AssuranceConfig(face_home={self.face_home!r}, threshold={self.threshold!r})"
+
+    @classmethod
+    def from_env(cls, *, secret_key: str, pepper: bytes, instance_dir: Path, hub_key: HubKey | None = None,
+                 env: Mapping[str, str] = os.environ) -> AssuranceConfig:
+        threshold = env.get(FACE_THRESHOLD_ENV)
+        home = env.get("HOCVU_DEEPFACE_HOME") or env.get("DEEPFACE_HOME")
+        return cls(face_key=face_key_from(secret_key, env), pepper=pepper, instance_dir=instance_dir,
+                   face_home=Path(home) if home else None, threshold=float(threshold) if threshold else None,
+                   hub_key=hub_key)
+
+    def require_configured(self) -> None:
+        if len(self.pepper) < 16:
+            raise GateUnavailable("VNeID sign-in is not configured (HOCVU_VNEID_ISSUER or HOCVU_DEMO_IDP)")
+
+    def _key(self) -> bytes:
+        if not self._face_key:
+            raise FaceUnavailable(f"no face key: set {FACE_KEY_ENV} or the app secret (HOCVU_SECRET_KEY)")
+        return self._face_key
+
+    def face(self) -> FaceService:
+        """The face service with its model loaded; ``FaceUnavailable`` while it cannot be (retried
+        on the next call, so ``hocvu face setup`` fixes a running hub)."""
+        key = self._key()
+        with self._lock:
+            if self._service is None:
+                try:
+                    from face_check.errors import FaceCheckError
+                    from face_check.service import FaceService
+                except ImportError as err:
+                    raise FaceUnavailable(f"the face check is not installed ({err})") from None
+                try:
+                    service = FaceService(key, home=self.face_home, threshold=self.threshold)
+                    service.load()
+                except FaceCheckError as err:
+                    log.error("identity gate: the face model cannot be used: %s", err.message)
+                    raise FaceUnavailable(err.message) from None
+                self._service = service
+            return self._service
+
+    def unloaded_face(self) -> FaceService:
+        """A face service for what needs no model (consent withdrawal must work without it)."""
+        from face_check.service import FaceService
+
+        return FaceService(self._key(), home=self.face_home)
+
+    def material(self) -> SigningMaterial:
+        """The hub's signing key and certificate (``HubKey``: loaded once, on first use)."""
+        return self.hub_key.material()
+
+
+# --- face operations ------------------------------------------------------------------------------
+
+def enrol(db: Session, cfg: AssuranceConfig, learner: Learner, photo: bytes, *, consent: bool,
+          now: datetime) -> None:
+    """Enrol the learner's face with their explicit consent: only the sealed embedding is kept."""
+    from face_check.errors import NoUsableFace
+
+    if consent is not True:
+        raise ConsentMissing("enrolment needs the learner's explicit consent")
+    if not photo:
+        raise PhotoMissing("no photo was sent")
+    try:
+        enrolment = cfg.face().enrol(learner.subject, photo, consent=True)
+    except NoUsableFace as err:
+        raise UnusablePhoto(err.message, outcome=err.outcome) from None
+    identity_storage.save_face_enrolment(db, learner.account_id, ciphertext=enrolment.ciphertext,
+                                         model=enrolment.model, detector=enrolment.detector, consent_at=now, now=now)
+
+
+def withdraw(db: Session, cfg: AssuranceConfig, learner: Learner) -> bool:
+    """Consent withdrawn: the reference is deleted; True when there was one."""
+    row = identity_storage.face_enrolment(db, learner.account_id)
+    if row is None:
+        return False
+    receipt = cfg.unloaded_face().withdraw(learner.subject, row.ciphertext)
+    identity_storage.delete_face_enrolment(db, learner.account_id)
+    log.info("identity gate: face reference of account %s deleted (consent withdrawn, sha256 %s)",
+             learner.account_id, receipt.ciphertext_sha256[:16])
+    return True
+
+
+def run_check(db: Session, cfg: AssuranceConfig, where: CheckContext, row: AttemptAssurance, photo: bytes,
+              now: datetime, *, rng: Any = None) -> CheckResult:
+    """One face check of ``row``'s learner: compare, keep on the gate, write its statement where
+    the consumer says (``where``)."""
+    from face_check.errors import EmbeddingInvalid
+
+    if not photo:
+        raise PhotoMissing("no photo was sent")
+    enrolment = identity_storage.face_enrolment(db, row.account_id)
+    if enrolment is None:
+        raise EnrolmentRequired("no face reference is enrolled")
+    try:
+        result = cfg.face().verify(row.subject, enrolment.ciphertext, photo).result
+    except EmbeddingInvalid:
+        raise EnrolmentUnreadable("the enrolled reference cannot be read; enrol again") from None
+    kind = "recheck" if row.pending_key is None else "initial"
+    record_check(db, row, result, now, rng)
+    where.write(db, [check_statement(where, row, result, now, kind)])
+    return result
+
+
+# --- statements -----------------------------------------------------------------------------------
+
+def check_statement(where: CheckContext, row: AttemptAssurance, result: CheckResult, when: datetime,
+                    kind: str) -> dict[str, Any]:
+    """The face check as an xAPI statement (see the module's docstring); the sealer adds the stamp."""
+    detail: dict[str, Any] = {"kind": kind, "outcome": result.outcome.value, "threshold": result.threshold,
+                              "metric": result.metric, "model": result.model, "detector": result.detector,
+                              "faces": result.faces}
+    if result.distance is not None:
+        detail["distance"] = result.distance
+    activities: dict[str, Any] = {"parent": [dict(where.parent)]}
+    if where.grouping:
+        activities["grouping"] = [dict(g) for g in where.grouping]
+    return {
+        "id": str(uuid.uuid4()),
+        "actor": dict(where.actor),
+        "verb": {"id": CHECK_VERB, "display": {"vi": "đã kiểm tra danh tính", "en": "checked identity"}},
+        "object": {"objectType": "Activity", "id": where.parent["id"] + "/identity-check",
+                   "definition": {"type": CHECK_TYPE, "name": {"vi": "Kiểm tra khuôn mặt", "en": "Face check"}}},
+        "result": {"success": result.matched, "extensions": {EXT_FACE_CHECK: detail}},
+        "context": {"registration": row.registration, "contextActivities": activities,
+                    "extensions": {EXT_SESSION: row.session_id}},
+        "timestamp": format_time(when),
+    }

@@ -1,0 +1,142 @@
+"""The identity gate's interface text, Vietnamese (the default) and English: its pages, the panel it
+shows on a consumer's page, and its errors' messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from identity.web import normalise
+
+TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
+    "app.name": ("Bình dân học vụ số", "Bình dân học vụ số"),  # the movement's name, in both
+    "lang.switch": ("English", "Tiếng Việt"),
+    "lang.switch_label": ("Chuyển sang tiếng Anh", "Switch to Vietnamese"),
+    "identity.title": ("Xác thực danh tính", "Identity verification"),
+    "identity.required": ("Bài kiểm tra này yêu cầu xác thực danh tính: đăng nhập VNeID (mức {level} trở lên) và kiểm "
+                          "tra khuôn mặt trước khi làm bài.",
+                          "This quiz requires identity verification: sign in with VNeID (level {level} or above) and "
+                          "pass a face check before you start."),
+    "identity.rechecks": ("Trong khi làm bài, hệ thống sẽ yêu cầu kiểm tra lại khuôn mặt vào những thời điểm ngẫu "
+                          "nhiên.", "While you take the quiz, you will be asked for another face check at random "
+                          "moments."),
+    "identity.verify": ("Xác thực danh tính", "Verify my identity"),
+    "identity.passed": ("Đã xác thực danh tính. Hãy bắt đầu làm bài trong vòng {minutes} phút.",
+                        "Identity verified. Start the quiz within {minutes} minutes."),
+    "identity.step.sign_in": ("Đăng nhập VNeID", "Sign in with VNeID"),
+    "identity.step.bind": ("Liên kết tài khoản", "Link your accounts"),
+    "identity.step.enrol": ("Đăng ký khuôn mặt", "Enrol your face"),
+    "identity.step.check": ("Kiểm tra khuôn mặt", "Face check"),
+    "identity.sign_in_text": ("Đăng nhập bằng tài khoản định danh điện tử VNeID của bạn. Khi trang học nằm trong hệ "
+                              "thống học tập (LMS), việc đăng nhập mở trong cửa sổ mới; trang này tự cập nhật khi bạn "
+                              "đăng nhập xong.",
+                              "Sign in with your VNeID electronic identity account. When the course is shown inside "
+                              "your learning system (LMS), sign-in opens in a new window; this page updates itself "
+                              "once you have signed in."),
+    "identity.sign_in_again": ("Để liên kết tài khoản hoặc đăng ký khuôn mặt, bạn cần đăng nhập VNeID lại (lần đăng "
+                               "nhập trước đã quá 15 phút).",
+                               "To link your accounts or enrol your face, please sign in with VNeID again (your "
+                               "last sign-in was more than 15 minutes ago)."),
+    "identity.sign_in": ("Đăng nhập bằng VNeID", "Sign in with VNeID"),
+    "identity.waiting": ("Đang chờ bạn đăng nhập trong cửa sổ VNeID…", "Waiting for you to sign in in the VNeID "
+                         "window…"),
+    "identity.signed_in_as": ("Đã đăng nhập VNeID: {name} (mức định danh {level})",
+                              "Signed in with VNeID: {name} (identification level {level})"),
+    "identity.level_text": ("Bài kiểm tra này cần tài khoản định danh điện tử mức {level}. Hãy kích hoạt tài khoản "
+                            "mức {level} (tại cơ quan công an nơi cư trú), rồi đăng nhập lại.",
+                            "This quiz needs a level {level} electronic identity account. Activate level {level} "
+                            "(at your local police office), then sign in again."),
+    "identity.sign_out": ("Đăng xuất VNeID", "Sign out of VNeID"),
+    "identity.bind_text": ("Liên kết tài khoản học tập của bạn trên hệ thống học tập (LMS) với tài khoản VNeID này. "
+                           "Việc liên kết chỉ làm một lần và không đổi sang tài khoản khác được. Nếu đây không phải "
+                           "tài khoản VNeID của bạn, hãy đăng xuất.",
+                           "Link your learner account in the learning system (LMS) to this VNeID account. This is "
+                           "done once and cannot be moved to another account. If this is not your VNeID account, "
+                           "sign out."),
+    "identity.bind": ("Đây là tôi — liên kết tài khoản", "This is me — link the accounts"),
+    "identity.consent_title": ("Đồng ý lưu dữ liệu khuôn mặt", "Consent to keep face data"),
+    "identity.consent_text": ("Để kiểm tra khuôn mặt khi làm bài, hệ thống cần một mẫu khuôn mặt của bạn. Từ ảnh bạn "
+                              "chụp, hệ thống chỉ lưu một dãy số đặc trưng khuôn mặt (embedding) đã được mã hoá; "
+                              "không lưu ảnh. Dữ liệu chỉ dùng để xác thực bạn khi làm bài kiểm tra. Bạn có thể rút "
+                              "lại đồng ý bất cứ lúc nào; dữ liệu sẽ bị xoá ngay.",
+                              "To check your face during quizzes, the system needs a reference of your face. From "
+                              "your photo it keeps only an encrypted list of numbers describing your face (an "
+                              "embedding); the photo is not kept. It is used only to verify you when you take a "
+                              "quiz. You can withdraw your consent at any time; the data is then deleted at once."),
+    "identity.consent_agree": ("Tôi đồng ý cho hệ thống lưu dữ liệu khuôn mặt đã mã hoá của tôi cho mục đích trên.",
+                               "I agree that the system keeps my encrypted face data for this purpose."),
+    "identity.enrol": ("Đăng ký khuôn mặt", "Enrol my face"),
+    "identity.check_text": ("Nhìn thẳng vào camera, đủ ánh sáng, chỉ một mình bạn trong khung hình.",
+                            "Look straight at the camera, in good light, alone in the picture."),
+    "identity.check": ("Kiểm tra khuôn mặt", "Check my face"),
+    "identity.camera_start": ("Bật camera", "Turn on the camera"),
+    "identity.camera_capture": ("Chụp ảnh và gửi", "Take the photo and send it"),
+    "identity.camera_denied": ("Không dùng được camera. Hãy chọn hoặc chụp ảnh chân dung bằng nút bên dưới.",
+                               "The camera cannot be used. Choose or take a portrait photo with the button below."),
+    "identity.upload": ("Hoặc chọn / chụp ảnh chân dung", "Or choose / take a portrait photo"),
+    "identity.send": ("Gửi ảnh", "Send the photo"),
+    "identity.sending": ("Đang kiểm tra…", "Checking…"),
+    "identity.withdraw_text": ("Bạn đã đồng ý lưu dữ liệu khuôn mặt đã mã hoá (không lưu ảnh).",
+                               "You agreed to keep your encrypted face data (no photo is kept)."),
+    "identity.withdraw": ("Rút lại đồng ý và xoá dữ liệu khuôn mặt", "Withdraw consent and delete my face data"),
+    "identity.withdrawn": ("Đã xoá dữ liệu khuôn mặt của bạn.", "Your face data has been deleted."),
+    "identity.outcome.match": ("Khuôn mặt khớp.", "Your face matches."),
+    "identity.outcome.no_match": ("Khuôn mặt không khớp với mẫu đã đăng ký.",
+                                  "The face does not match the enrolled reference."),
+    "identity.outcome.no_face": ("Không thấy khuôn mặt nào trong ảnh. Hãy nhìn thẳng vào camera, đủ ánh sáng.",
+                                 "No face was found in the picture. Look straight at the camera, in good light."),
+    "identity.outcome.several_faces": ("Ảnh có nhiều hơn một khuôn mặt. Chỉ một mình bạn trong khung hình.",
+                                       "There is more than one face in the picture. Be alone in the picture."),
+    "identity.outcome.unreadable": ("Không đọc được ảnh (chỉ nhận JPEG hoặc PNG, tối đa 10 MB).",
+                                    "The picture cannot be read (JPEG or PNG only, up to 10 MB)."),
+    "identity.recheck_title": ("Kiểm tra khuôn mặt định kỳ", "Face check"),
+    "identity.recheck_due": ("Đã đến lúc kiểm tra lại khuôn mặt. Hãy chụp ảnh để tiếp tục làm bài.",
+                             "It is time for another face check. Take a photo to go on with the quiz."),
+    "identity.unverified": ("Một lần kiểm tra khuôn mặt không đạt: phần còn lại của lần làm bài này được ghi là chưa "
+                            "xác thực.", "A face check failed: the rest of this attempt is recorded as unverified."),
+    "identity.signed_in_done": ("Đã đăng nhập. Bạn có thể đóng cửa sổ này và quay lại bài học.",
+                                "Signed in. You can close this window and go back to the course."),
+    "identity.back": ("Quay lại", "Back"),
+    "identity.manage": ("Dữ liệu khuôn mặt của tôi", "My face data"),
+    "identity.error.bad_request": ("Yêu cầu không hợp lệ.", "The request is not valid."),
+    "identity.error.not_opened": ("Chưa có bài học hay bài thi nào được mở trong trình duyệt này. Hãy mở lại từ "
+                                  "nơi bạn bắt đầu (hệ thống học tập của bạn).",
+                                  "Nothing was opened in this browser for this check. Open it again from where you "
+                                  "started (your learning platform)."),
+    "identity.error_title": ("Cần xác thực danh tính", "Identity verification needed"),
+    "identity.error.sign_in_required": ("Bài kiểm tra này yêu cầu đăng nhập VNeID trước khi làm bài.",
+                                        "This quiz requires you to sign in with VNeID first."),
+    "identity.error.level_too_low": ("Tài khoản VNeID của bạn chưa đạt mức định danh mà bài kiểm tra này yêu cầu.",
+                                     "Your VNeID account is below the identification level this quiz requires."),
+    "identity.error.bind_required": ("Hãy xác nhận liên kết tài khoản học tập với tài khoản VNeID trước.",
+                                     "Please confirm the link between your learner account and VNeID first."),
+    "identity.error.enrolment_required": ("Hãy đăng ký khuôn mặt (có sự đồng ý của bạn) trước khi làm bài.",
+                                          "Please enrol your face (with your consent) before the quiz."),
+    "identity.error.check_required": ("Hãy kiểm tra khuôn mặt ngay trước khi làm bài.",
+                                      "Please pass a face check just before the quiz."),
+    "identity.error.recheck_overdue": ("Đã quá hạn kiểm tra lại khuôn mặt. Hãy kiểm tra khuôn mặt để tiếp tục.",
+                                       "A face check is overdue. Take it to go on with the quiz."),
+    "identity.error.account_mismatch": ("Tài khoản học tập của bạn đã được liên kết với một tài khoản VNeID khác. Hãy "
+                                        "đăng xuất và đăng nhập bằng tài khoản đó.",
+                                        "Your learner account is linked to another VNeID account. Sign out and sign "
+                                        "in with that one."),
+    "identity.error.unavailable": ("Hệ thống chưa được cấu hình đăng nhập VNeID, nên chưa mở được bài kiểm tra này.",
+                                   "VNeID sign-in is not configured on this system, so this quiz cannot be opened."),
+    "identity.error.face_unavailable": ("Chức năng kiểm tra khuôn mặt chưa sẵn sàng trên hệ thống (thiếu mô hình "
+                                        "nhận diện). Hãy báo quản trị viên; không có bài nào được mở khi thiếu nó.",
+                                        "The face check is not available on this system (the face model is "
+                                        "missing). Please tell the administrator; no quiz opens without it."),
+    "identity.error.unusable_photo": ("Không dùng được ảnh này để đăng ký: cần một ảnh rõ, có đúng một khuôn mặt.",
+                                      "This photo cannot be used for enrolment: it needs exactly one clear face."),
+    "identity.error.consent_required": ("Hãy đánh dấu ô đồng ý trước khi đăng ký khuôn mặt.",
+                                        "Please tick the consent box before enrolling your face."),
+    "identity.error.photo_missing": ("Chưa có ảnh nào được gửi.", "No photo was sent."),
+    "identity.error.enrolment_unreadable": ("Không đọc được mẫu khuôn mặt đã đăng ký. Hãy xoá và đăng ký lại.",
+                                            "The enrolled face reference cannot be read. Delete it and enrol "
+                                            "again."),
+}
+
+
+def t(key: str, locale: str, **params: Any) -> str:
+    vi, en = TEXT[key]
+    text = en if normalise(locale) == "en" else vi
+    return text.format(**params) if params else text

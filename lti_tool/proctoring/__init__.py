@@ -1,0 +1,1 @@
+"""lti_tool.proctoring."""

@@ -1,0 +1,134 @@
+"""The player's request plumbing: the learner's session, the language, the database, the page chrome.
+
+Used by the player's routes (``player.http``) and by the pages a source adds in the player's look
+(an LMS instructor's roster, ``lti_tool.roster_page``). A source opens the player with
+``open_session`` and sends the browser to ``url_for("player.open")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, current_app, render_template, request, session, url_for
+from sqlalchemy.orm import Session
+
+from identity import web
+from lrs.storage import Database
+from player.catalogue import Catalogue, localized
+from player.domain import BadInput, NoLaunch, end_au, launch_from_session
+from player.grades import ScoreReporter
+from player.i18n import t
+from player.session import KEY, PlayerSession
+from player.statements import SEALER_KEY, AuSession
+
+AU_KEY = "player_au"              # the learner's open lesson AU session
+CATALOGUE_EXT = "player.catalogue"
+REPORTERS_EXT = "player.reporters"
+
+
+def open_session(opened: PlayerSession) -> None:
+    """A source hands the browser to the player: this session replaces any earlier one."""
+    session[KEY] = opened.to_session()
+    session.pop(AU_KEY, None)
+
+
+def register_reporter(app: Flask, name: str, reporter: ScoreReporter) -> None:
+    """A source's way to report scores (``PlayerSession.reporter`` names it), registered at start-up."""
+    reporters = app.extensions.setdefault(REPORTERS_EXT, {})
+    if name in reporters:
+        raise ValueError(f"a score reporter {name!r} is already registered")
+    reporters[name] = reporter
+
+
+def reporters() -> Mapping[str, ScoreReporter]:
+    found: Mapping[str, ScoreReporter] = current_app.extensions.get(REPORTERS_EXT, {})
+    return found
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def catalogue() -> Catalogue:
+    cat: Catalogue = current_app.extensions[CATALOGUE_EXT]
+    return cat
+
+
+def current_launch() -> PlayerSession:
+    return launch_from_session(session.get(KEY))
+
+
+def locale() -> str:
+    try:
+        opened: str | None = current_launch().locale
+    except NoLaunch:
+        opened = None
+    return web.page_locale(opened)
+
+
+@contextmanager
+def db() -> Iterator[Session]:
+    database: Database = current_app.extensions["hocvu.db"]
+    s = database.session()
+    s.info[SEALER_KEY] = current_app.extensions.get(SEALER_KEY)  # stamps and signs assured attempts
+    try:
+        yield s
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+    finally:
+        s.close()
+
+
+def current_au() -> AuSession | None:
+    return AuSession.from_session(session.get(AU_KEY))
+
+
+def set_au(au: AuSession | None) -> None:
+    if au is None:
+        session.pop(AU_KEY, None)
+    else:
+        session[AU_KEY] = au.to_session()
+
+
+def leave_au(s: Session, launch: PlayerSession, when: datetime) -> None:
+    """Off a lesson page the lesson's AU session is over (cmi5 §9.3.8)."""
+    au = current_au()
+    if au is not None:
+        end_au(s, launch, catalogue(), au, when)
+
+
+def check_csrf(sent: Any) -> None:
+    if not web.csrf_ok(sent):
+        raise BadInput("missing or wrong form token")
+
+
+def json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadInput("expected a JSON object")
+    check_csrf(body.get("csrf"))
+    return body
+
+
+def view_url(target: str, **kw: Any) -> str:
+    return url_for("player.view", target=target, **kw)
+
+
+def render(template: str, status: int = 200, *, texts: Any = None, **ctx: Any) -> Response:
+    """A page in the player's chrome (``player/base.html``). ``texts``: a source's own lookup
+    (key, locale, **params) tried before the player's, for the pages it adds."""
+    lang = locale()
+
+    def text(key: str, **kw: Any) -> str:
+        found = texts(key, lang, **kw) if texts is not None else None
+        return found if found is not None else t(key, lang, **kw)
+
+    html = render_template(
+        template, locale=lang, other_locale="en" if lang == "vi" else "vi", t=text, t_in=t,
+        loc=lambda value: localized(value, lang) if value else "", csrf=web.csrf_token(), **ctx)
+    return Response(html, status=status, content_type="text/html; charset=utf-8")

@@ -1,0 +1,208 @@
+"""Shared by the identity-assurance player tests (tests/lti/test_player_identity*.py): the real app
+with the built-in demo VNeID provider, served on loopback for the hub's back channel (discovery,
+token, JWKS), a real FaceService (Dlib model from ``hocvu face setup``'s packaged weights) and the
+photos of ../shared/faces; a learner's browser (the Flask test client) that signs in, links,
+enrols and checks through the real pages; and a reader for the statements with their signatures.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import io
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from flask import Flask
+from flask.testing import FlaskClient
+from jwcrypto import jwk as jwcrypto_jwk
+from jwcrypto import jws as jwcrypto_jws
+from sqlalchemy import select
+from werkzeug.serving import make_server
+from werkzeug.test import TestResponse
+
+from face_check import generate_key, setup_weights
+from hocvu import db as dbops
+from hocvu.app import create_app
+from hocvu.settings import Settings
+from identity.gate.face import AssuranceConfig
+from identity.gate.http import configure
+from identity.settings import IdentitySettings
+from identity.signing import SigningMaterial
+from identity.stamp import STAMP_IRI
+from identity.storage import AttemptAssurance
+from lrs.comparison import SIGNATURE_USAGE_TYPE
+from lrs.storage import Database
+from lti_tool.launch_context import LaunchContext
+from player.domain import registration_for
+from tests.conftest import Xapi
+from tests.player.player_support import CSRF, answers, form, open_player
+
+FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
+PEPPER = b"player-identity-test-pepper-0123456789"
+CALLBACK = "http://localhost/identity/callback"  # the Flask test client's default host
+ISSUER = "https://lms.moha.example.vn"
+# The shipped course whose quiz requires VNeID level 2 and a face check, rechecked every 3-7 minutes.
+QUIZ = "course/tro-ly-ai-hanh-chinh/module/tra-cuu-va-phuc-vu-nguoi-dan/quiz/kiem-tra"
+ENROLLED = "demo-0001"  # level 2, enrolled once per session with A_img1 (person A)
+FACE_CHECKED_VERB = "https://hocvu.vn/xapi/verbs/checked-identity"
+
+
+@dataclass
+class IdentityEnv:
+    app: Flask
+    base: str
+    cfg: AssuranceConfig
+    instance_dir: Path
+    photos: dict[str, bytes]
+    enrolled: set[str] = field(default_factory=set)
+
+    @property
+    def db(self) -> Database:
+        db: Database = self.app.extensions["hocvu.db"]
+        return db
+
+    @property
+    def material(self) -> SigningMaterial:
+        return self.cfg.material()
+
+    def learner(self, target: str = QUIZ) -> Learner:
+        launch, client, xapi = open_player(self.app, target, issuer=ISSUER)
+        return Learner(self, launch, client, xapi)
+
+
+def build_identity_env(tmp: Path) -> tuple[IdentityEnv, Any]:
+    if not (FACES / "pairs.csv").is_file():
+        pytest.skip(f"face test photos not found at {FACES} (shared/faces beside the repository)")
+    home = tmp / "deepface"
+    setup_weights(home)
+    holder: dict[str, Any] = {}
+    server = make_server("127.0.0.1", 0, lambda env, start: holder["app"](env, start), threaded=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    base = f"http://127.0.0.1:{server.port}"
+    url = f"sqlite:///{tmp / 'hocvu.db'}"
+    database = Database(url)
+    dbops.upgrade(database)
+    instance = tmp / "instance"
+    identity = IdentitySettings.demo(base, "test-secret", instance, redirect_uri=CALLBACK, pepper=PEPPER)
+    app = create_app(Settings(database_url=url, secret_key="test-secret", public_url=base), db=database,
+                     identity=identity)
+    holder["app"] = app
+    cfg = AssuranceConfig(face_key=generate_key(), pepper=PEPPER, instance_dir=instance, face_home=home)
+    configure(app, cfg)
+    cfg.material()  # the hub's key made now, not during a test that watches the instance folder
+    cfg.face()      # the model loaded once (about a second)
+    photos = {p.name: p.read_bytes() for p in sorted(FACES.glob("*.jpg"))}
+    return IdentityEnv(app, base, cfg, instance, photos), server
+
+
+@dataclass
+class Learner:
+    """One learner: an LMS launch in a browser (the test client), signing in with the demo VNeID."""
+
+    env: IdentityEnv
+    launch: LaunchContext
+    client: FlaskClient
+    xapi: Xapi
+
+    def sign_in(self, citizen: str) -> None:
+        start = self.client.get("/identity/login", query_string={"next": "/player/identity/signed-in"})
+        assert start.status_code == 302, start.get_data(as_text=True)
+        picked = self.client.post(start.headers["Location"], data={"citizen": citizen})
+        assert picked.status_code == 302, picked.get_data(as_text=True)
+        done = self.client.get(picked.headers["Location"])
+        assert done.status_code == 303 and done.headers["Location"].endswith("/player/identity/signed-in"), \
+            done.get_data(as_text=True)
+
+    def gate(self, target: str = QUIZ, **params: str) -> TestResponse:
+        return self.client.get("/player/identity/gate", query_string={"target": target, **params})
+
+    def bind(self, target: str = QUIZ) -> TestResponse:
+        return self.client.post("/player/identity/bind", data={"csrf": CSRF, "target": target})
+
+    def enrol(self, photo: str, target: str = QUIZ, *, consent: bool = True) -> TestResponse:
+        data: dict[str, Any] = {"csrf": CSRF, "target": target, "photo": (io.BytesIO(self.env.photos[photo]), photo)}
+        if consent:
+            data["consent"] = "yes"
+        return self.client.post("/player/identity/enrol", data=data, content_type="multipart/form-data")
+
+    def check(self, photo: str | bytes, target: str = QUIZ, *, js: bool = False) -> TestResponse:
+        body = self.env.photos[photo] if isinstance(photo, str) else photo
+        data = {"csrf": CSRF, "target": target, "photo": (io.BytesIO(body), "frame.jpg")}
+        headers = {"Accept": "application/json"} if js else {}
+        return self.client.post("/player/identity/check", data=data, content_type="multipart/form-data",
+                                headers=headers)
+
+    def recheck(self, photo: str | bytes, target: str = QUIZ, *, js: bool = True) -> TestResponse:
+        body = self.env.photos[photo] if isinstance(photo, str) else photo
+        headers = {"Accept": "application/json"} if js else {}
+        return self.client.post(f"/player/identity/recheck/{target}", content_type="multipart/form-data",
+                                data={"csrf": CSRF, "photo": (io.BytesIO(body), "frame.jpg")}, headers=headers)
+
+    def ready(self, citizen: str = ENROLLED, target: str = QUIZ) -> None:
+        """Signed in and linked (the session's account is enrolled already)."""
+        self.sign_in(citizen)
+        assert self.bind(target).status_code == 303
+
+    def start(self, target: str = QUIZ) -> TestResponse:
+        return self.client.post(f"/player/start/{target}", data={"csrf": CSRF})
+
+    def answer(self, question: str, choices: list[str], target: str = QUIZ) -> TestResponse:
+        return self.client.post(f"/player/answer/{target}", json={"csrf": CSRF, "question": question,
+                                                                  "choices": choices})
+
+    def submit(self, target: str = QUIZ, wrong: int = 0) -> TestResponse:
+        return self.client.post(f"/player/submit/{target}", data=form(answers(target, wrong=wrong)))
+
+    def assurance(self) -> list[AttemptAssurance]:
+        with self.env.db.session() as s:
+            return list(s.scalars(select(AttemptAssurance).where(
+                AttemptAssurance.registration == registration_for(self.launch)).order_by(AttemptAssurance.id)))
+
+    def statements(self) -> list[tuple[dict[str, Any], bytes | None]]:
+        """Every statement of this learner's registration (oldest first) with its signature's JWS."""
+        return signed_statements(self.xapi, registration_for(self.launch))
+
+
+def signed_statements(xapi: Xapi, registration: str) -> list[tuple[dict[str, Any], bytes | None]]:
+    """Every statement of ``registration`` in ``xapi``'s tenant (oldest first) with its signature's JWS."""
+    res = xapi.get("statements", registration=registration, ascending="true", attachments="true")
+    assert res.status_code == 200, res.get_data(as_text=True)
+    content_type = res.headers["Content-Type"]
+    if content_type.startswith("application/json"):
+        return [(st, None) for st in res.get_json()["statements"]]
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + res.get_data())
+    first, *rest = list(message.iter_parts())
+    parts = {p["X-Experience-API-Hash"]: p.get_payload(decode=True) for p in rest}
+    out = []
+    for st in json.loads(first.get_payload(decode=True))["statements"]:
+        sig = next((a for a in st.get("attachments", []) if a["usageType"] == SIGNATURE_USAGE_TYPE), None)
+        token = parts[sig["sha2"]] if sig else None
+        if token is not None:
+            assert hashlib.sha256(token).hexdigest() == sig["sha2"]
+        out.append((st, token))
+    return out
+
+
+def jwcrypto_payload(token: bytes, cert_pem: bytes) -> dict[str, Any]:
+    """An independent JWS library (jwcrypto), given nothing but the hub's certificate (never the
+    x5c the JWS carries)."""
+    pem = x509.load_pem_x509_certificate(cert_pem).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    checked = jwcrypto_jws.JWS()
+    checked.deserialize(token.decode(), jwcrypto_jwk.JWK.from_pem(pem), alg="RS256")
+    payload: dict[str, Any] = json.loads(checked.payload)
+    return payload
+
+
+def stamp(statement: dict[str, Any]) -> dict[str, Any] | None:
+    value = statement.get("context", {}).get("extensions", {}).get(STAMP_IRI)
+    return value if isinstance(value, dict) else None
