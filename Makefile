@@ -37,8 +37,10 @@ run: install
 	HOCVU_DEMO_IDP=$${HOCVU_DEMO_IDP:-1} $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
 		--access-logfile - 'hocvu.wsgi:app'
 
+# Style (ruff) and DESIGN.md's one-way imports (import-linter, .importlinter).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: install lint tools/oidc/node_modules/.installed browser
 	$(BIN)/pytest -q

@@ -29,7 +29,9 @@ from pathlib import Path
 from bench.data import Generator
 from bench.databases import PG_ADMIN, backends, scratch_database
 from bench.statements import load, start_server
-from identity.signing import CERT_FILE_ENV, KEY_FILE_ENV, load_signing_material
+from identity.signing import load_signing_material
+
+KEY_FILE_ENV, CERT_FILE_ENV = "HOCVU_SIGNING_KEY_FILE", "HOCVU_SIGNING_CERT_FILE"
 
 
 @contextmanager
@@ -96,7 +98,7 @@ def chain_share(url: str, batches: int = 20) -> str:
         principal = credentials.authenticate(s, cred.key, secret)
     gen = Generator(seed=11)
     bodies = [[gen.statement() for _ in range(500)] for _ in range(batches)]
-    policy = audit_policy(Settings())
+    policy = audit_policy(Settings.from_env())  # the key files main() names
     spent = {"chain": 0.0}
     real_append = audit_chain.append_statements
 

@@ -34,7 +34,6 @@ from sqlalchemy.orm import Session
 from connectors.export import DEFAULT_SETTLE, ExportQuery, Plan, iter_rows, parse_time, parse_until, plan
 from connectors.export_files import csv_chunks, jsonl_chunks
 from connectors.export_schema import SCHEMA
-from connectors.report_settings import DEFAULT_MIN_GROUP
 from lrs.credentials import authenticate, authenticate_national, parse_basic
 from lrs.errors import BadRequest, Forbidden, Unauthorized, XapiError
 from lrs.storage import Database, Tenant
@@ -53,7 +52,7 @@ CSP: Final = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; for
 class ReportsConfig:
     db: Database
     pseudonym_key: bytes  # connectors.export.pseudonym_key(app secret)
-    min_group: int = DEFAULT_MIN_GROUP
+    min_group: int = 5        # k of k-anonymity: HOCVU_REPORT_MIN_GROUP
 
 
 @dataclass(frozen=True)

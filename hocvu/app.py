@@ -12,23 +12,21 @@ from flask import Flask, Response, request
 from connectors.export import pseudonym_key
 from connectors.http_reports import ReportsConfig
 from connectors.http_reports import init_app as init_reports
-from connectors.report_settings import min_group_from_env
+from hocvu import configs
 from hocvu.background import PeriodicTask
 from hocvu.settings import Settings
 from identity.auditor.http import AuditorConfig
 from identity.auditor.http import init_app as init_auditor
-from identity.gate.face import AssuranceConfig
 from identity.gate.http import CONFIG_EXT as GATE_CONFIG
 from identity.gate.http import SEALER_EXT
 from identity.gate.http import init_app as init_gate
 from identity.http import init_app as init_identity
 from identity.settings import IdentitySettings
-from identity.signing import HubKey
 from identity.stamp import STAMP_IRI
-from identity.stamp_guard import extra_certificates, stamp_guard
+from identity.stamp_guard import stamp_guard
 from lrs.alternate_syntax import AlternateRequestSyntax
 from lrs.audit.chain import AuditPolicy, JwsSigner, LazySigner
-from lrs.http.frame import LrsConfig, init_app
+from lrs.http import LrsConfig, init_app
 from lrs.storage import Database
 from lti_tool.ags import retry_pending_scores
 from lti_tool.http import LtiConfig
@@ -40,24 +38,24 @@ from player.statements import SEALER_KEY
 def audit_policy(settings: Settings, material: Callable[[], Any] | None = None) -> AuditPolicy:
     """The audit chain's checkpoints, signed by the hub's statement-signing key (loaded on the
     first checkpoint, so a process that never checkpoints never reads it). ``material``: the app
-    passes the identity gate's (``HubKey``); by default HOCVU_SIGNING_KEY_FILE/CERT_FILE, else the
-    instance folder."""
-    load = material or HubKey().material
+    passes the identity gate's (``HubKey``); by default the settings' key files, else the instance
+    folder's."""
+    load = material or configs.hub_key(settings).material
 
     def signer() -> JwsSigner:
         loaded = load()
         return JwsSigner(loaded.key, loaded.cert)
 
-    return AuditPolicy(signer=LazySigner(signer), checkpoint_every=settings.audit_checkpoint_every,
-                       checkpoint_minutes=settings.audit_checkpoint_minutes,
-                       append=not settings.bench_no_audit_chain)
+    audit = settings.audit
+    return AuditPolicy(signer=LazySigner(signer), checkpoint_every=audit.checkpoint_every,
+                       checkpoint_minutes=audit.checkpoint_minutes, append=not audit.bench_no_audit_chain)
 
 
-def hub_certificates(app: Flask) -> Callable[[], list[bytes]]:
+def hub_certificates(app: Flask, settings: Settings | None = None) -> Callable[[], list[bytes]]:
     """The certificates a stamped statement must be signed with (identity.stamp_guard) and auditors
     check signatures with: the hub's own, which the identity gate signs with (tests may replace it;
     read on first use), plus HOCVU_STAMP_TRUSTED_CERTS."""
-    extra = extra_certificates()
+    extra = configs.trusted_certificates(settings or app.extensions["hocvu.settings"])
 
     def certificates() -> list[bytes]:
         return [app.extensions[GATE_CONFIG].material().cert_pem, *extra]
@@ -69,15 +67,15 @@ def init_forwarding(app: Flask, settings: Settings, database: Database) -> objec
     """Statement forwarding (connectors.forwarding.tasks). A successful statement write only nudges the
     forwarder; delivery runs on its thread or a Celery worker, never inside the request."""
     try:  # celery and tincan come with the `connectors` extra
-        from connectors.forwarding.targets import ForwardConfig
+        from connectors.forwarding.config import ForwardConfig
         from connectors.forwarding.tasks import Forwarder
     except ImportError as exc:
         logging.getLogger(__name__).warning("statement forwarding is off: %s (install hocvu[connectors])", exc)
         return None
-    forwarder = Forwarder(database, ForwardConfig.from_secret(settings.secret_key), settings.broker_url)
+    forwarder = Forwarder(database, ForwardConfig.from_secret(settings.secret_key), settings.hub.broker_url)
     app.extensions["hocvu.forwarder"] = forwarder
-    if settings.forward_seconds > 0:
-        forwarder.start(settings.forward_seconds)
+    if settings.forwarding.forward_seconds > 0:
+        forwarder.start(settings.forwarding.forward_seconds)
 
     @app.after_request
     def _nudge_forwarding(response: Response) -> Response:
@@ -92,44 +90,44 @@ def init_identity_gate(app: Flask, settings: Settings, identity: IdentitySetting
     """The identity gate with the hub's signing key (``HubKey``, one per app: the gate's stamps, the
     audit checkpoints and the trusted certificates all use it); its sealer becomes the statement
     writers' (the player's and proctoring's), so every statement of an assured attempt is signed."""
-    pepper = identity.pepper if identity.configured else b""
-    hub_key = HubKey(identity.instance_dir)
-    init_gate(app, AssuranceConfig.from_env(secret_key=settings.secret_key, pepper=pepper,
-                                            instance_dir=identity.instance_dir, hub_key=hub_key))
+    init_gate(app, configs.assurance_config(settings, identity, configs.hub_key(settings)))
     app.extensions[SEALER_KEY] = app.extensions[SEALER_EXT]
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None,
                identity: IdentitySettings | None = None) -> Flask:
+    """The hub. ``settings``: the tree (default: from the environment, ``SettingError`` on a bad
+    value); ``db`` and ``identity`` let tests give their own database and VNeID client."""
     settings = settings or Settings.from_env()
     app = Flask("hocvu")
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes,
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.lrs.max_body_bytes,
                       JSON_AS_ASCII=False)
     database = db or Database(settings.database_url)
     app.extensions["hocvu.settings"] = settings
     app.extensions["hocvu.db"] = database
     # Cursors get their own key derived from the app secret, so rotating one use is independent.
     cursor_secret = hashlib.sha256(b"hocvu/more-cursor/" + settings.secret_key.encode()).digest()
-    certificates = hub_certificates(app)
+    certificates = hub_certificates(app, settings)
     # Only hub-signed statements may carry the identity stamp (identity.stamp_guard).
-    init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.max_page_size,
+    init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.lrs.max_page_size,
                             audit=audit_policy(settings, lambda: app.extensions[GATE_CONFIG].material()),
                             reserved_extensions={STAMP_IRI: stamp_guard(certificates)}))
-    identity_settings = identity or IdentitySettings.from_env(settings.public_url, settings.secret_key)
+    identity_settings = identity or configs.identity_settings(settings)
     init_identity(app, identity_settings, database)
     init_identity_gate(app, settings, identity_settings)
-    init_player(app)
+    init_player(app, configs.catalogue(settings))
     tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
-                                   redis_url=settings.redis_url))
-    if settings.score_retry_seconds > 0:
+                                   redis_url=settings.hub.redis_url))
+    if settings.lti.score_retry_seconds > 0:
         # AGS 2.0: a score the platform could not take is retried with backoff, never lost.
         app.extensions["hocvu.score_retries"] = PeriodicTask(
-            "ags-score-retries", settings.score_retry_seconds, lambda: retry_pending_scores(tool)).start()
+            "ags-score-retries", settings.lti.score_retry_seconds, lambda: retry_pending_scores(tool)).start()
     init_forwarding(app, settings, database)
     # Analysts' pseudonyms get their own key derived from the app secret (see connectors.export).
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
-                                    min_group=min_group_from_env()))
+                                    min_group=settings.reports.report_min_group))
     init_auditor(app, AuditorConfig(db=database, certificates=certificates))
-    app.wsgi_app = AlternateRequestSyntax(app.wsgi_app, max_body=settings.max_body_bytes)  # type: ignore[method-assign]
+    app.wsgi_app = AlternateRequestSyntax(app.wsgi_app,  # type: ignore[method-assign]
+                                          max_body=settings.lrs.max_body_bytes)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

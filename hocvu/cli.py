@@ -10,16 +10,29 @@ from sqlalchemy import select
 
 from hocvu import db as dbops
 from hocvu.cli_session import cli_session, emit
-from hocvu.settings import Settings
+from hocvu.settings import SettingError, Settings
 from lrs import credentials
 from lrs.storage import Credential, Database, Tenant
 
 DEMO_TENANT = "demo"
 
 
-@click.group()
+class HubGroup(click.Group):
+    """The ``hocvu`` group: a bad setting ends any command with one line and exit status 2 (the
+    status click gives a usage error), never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SettingError as err:
+            click.echo(f"hocvu: {err}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=HubGroup)
 def main() -> None:
     """hocvu: the "Bình dân học vụ số" interoperability hub (xAPI LRS, LTI tool, identity)."""
+    Settings.from_env()  # every command starts from a valid tree
 
 
 @main.group()
@@ -155,9 +168,11 @@ def _register_package_commands() -> None:
     from hocvu.cli_import import import_group
     from hocvu.cli_lti import lti
     from hocvu.cli_national import national
+    from hocvu.cli_settings import settings_group
 
     register_audit_bundle(audit)  # `hocvu audit bundle` and `verify-bundle` (identity.auditor.proof_bundle)
-    for group in (audit, courses, export, face, forward, identity, import_group, lti, national, report):
+    for group in (audit, courses, export, face, forward, identity, import_group, lti, national, report,
+                  settings_group):
         main.add_command(group)
 
 

@@ -5,8 +5,8 @@ Registered in ``hocvu.cli`` with ``main.add_command(audit)``. The chain itself: 
 
 from __future__ import annotations
 
+import getpass
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,8 @@ import click
 from sqlalchemy import func, select
 
 from hocvu.cli_session import cli_session
-from hocvu.settings import INSTANCE_DIR, Settings
-from identity.signing import CERT_FILE_ENV, CERT_FILE_NAME
+from hocvu.settings import Settings
+from identity.signing import CERT_FILE_NAME
 from lrs import credentials
 from lrs.audit import adoption as audit_adoption
 from lrs.audit import chain as audit_chain
@@ -38,7 +38,8 @@ def _certificates(paths: tuple[str, ...]) -> list[bytes]:
     folder). Never generates a key: verifying must not create what it checks against."""
     if paths:
         return [Path(p).read_bytes() for p in paths]
-    default = Path(os.environ.get(CERT_FILE_ENV) or INSTANCE_DIR / CERT_FILE_NAME)
+    settings = Settings.from_env()
+    default = settings.signing.signing_cert_file or settings.hub.instance_dir / CERT_FILE_NAME
     return [default.read_bytes()] if default.exists() else []
 
 
@@ -120,7 +121,7 @@ def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_js
         agent = parse_agent(agent_json, "2.0.0")
         if not yes:
             click.confirm(f"Erase every statement of tenant {tenant_slug} that names this agent?", abort=True)
-        done = audit_erasure.erase_agent(session, tenant.id, agent, actor=f"cli:{os.environ.get('USER', '?')}",
+        done = audit_erasure.erase_agent(session, tenant.id, agent, actor=f"cli:{getpass.getuser()}",
                                          reason=reason)
     data = {"tenant": tenant_slug, "statements": len(done.statement_ids), "documents": done.documents,
             "entries": done.positions}

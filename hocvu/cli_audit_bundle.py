@@ -8,8 +8,8 @@ bundle's own). It never reads settings, so no database URL or instance folder is
 
 from __future__ import annotations
 
+import getpass
 import json
-import os
 from pathlib import Path
 
 import click
@@ -26,20 +26,20 @@ def audit_bundle(tenant_slug: str, registration: str | None, session_id: str | N
                  statement_ids: tuple[str, ...], output: str) -> None:
     """Write the proof bundle of an attempt or of chosen statements. The read is recorded in the
     tenant's audit chain; a checkpoint is signed first when none covers the statements yet."""
+    from hocvu import configs
     from hocvu.app import audit_policy
     from hocvu.cli_session import cli_session
     from hocvu.settings import Settings
     from identity.auditor import proof_bundle
     from identity.auditor import queries as aq
-    from identity.signing import load_signing_material
-    from identity.stamp_guard import extra_certificates
     from lrs import credentials
     from lrs.audit import chain as audit_chain
 
     if not statement_ids and not (registration and session_id):
         raise click.UsageError("name an attempt (--registration and --session) or --statement ids")
-    policy = audit_policy(Settings.from_env())
-    certificates = [load_signing_material().cert_pem, *extra_certificates()]
+    settings = Settings.from_env()
+    policy = audit_policy(settings)
+    certificates = [configs.hub_key(settings).material().cert_pem, *configs.trusted_certificates(settings)]
     with cli_session(info={audit_chain.POLICY_KEY: policy}) as session:
         tenant = credentials.get_tenant(session, tenant_slug)
         if statement_ids:
@@ -52,7 +52,7 @@ def audit_bundle(tenant_slug: str, registration: str | None, session_id: str | N
             attempt = aq.get_attempt(session, tenant_slug, registration or "", session_id or "", certificates)
             rows = proof_bundle.statements_of(session, tenant.id, [s.statement_id for s in attempt.statements])
             selection = {"attempt": {"registration": attempt.registration, "session_id": attempt.session_id}}
-        audit_chain.record_access(session, tenant.id, f"cli:{os.environ.get('USER', '?')}",
+        audit_chain.record_access(session, tenant.id, f"cli:{getpass.getuser()}",
                                   {"view": "bundle", "shown": [r.statement_id for r in rows][:40], "count": len(rows)})
         bundle = proof_bundle.build(session, tenant.id, rows, certificates, selection=selection, policy=policy)
     Path(output).write_bytes(proof_bundle.dumps(bundle))

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import click
 
+from hocvu.settings import Settings
 from player import catalogue, catalogue_files
+
+
+def _courses_dir() -> Path:
+    return Settings.from_env().hub.courses_dir or catalogue.default_courses_dir()
 
 
 @click.group("courses")
@@ -21,7 +26,7 @@ def courses() -> None:
 def courses_validate(files: tuple[Path, ...]) -> None:
     """Check course FILES (default: every course file of the catalogue); exit 1 on any problem."""
     paths = [p for f in files for p in catalogue_files.course_files(f)] if files \
-        else catalogue_files.course_files(catalogue.default_courses_dir())
+        else catalogue_files.course_files(_courses_dir())
     if not paths:
         raise click.ClickException("no course files to check")
     problems = catalogue_files.validate_files(paths)
@@ -40,7 +45,7 @@ def courses_validate(files: tuple[Path, ...]) -> None:
 def courses_list(locale: str, directory: Path | None, as_json: bool) -> None:
     """List every linkable item: its target, kind, whether it is graded, and its title."""
     try:
-        cat = catalogue.load_catalogue(directory or catalogue.default_courses_dir())
+        cat = catalogue.load_catalogue(directory or _courses_dir())
     except catalogue.CatalogueError as err:
         raise click.ClickException(str(err)) from None
     items = cat.list_items(locale)

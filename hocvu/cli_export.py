@@ -17,7 +17,6 @@ import click
 from connectors.export import ExportQuery, parse_time, parse_until, pseudonym_key
 from connectors.export_files import FORMATS, export_statements
 from connectors.export_schema import SCHEMA
-from connectors.report_settings import MIN_GROUP_ENV, min_group_from_env
 from hocvu.cli_session import cli_session
 from hocvu.settings import Settings
 
@@ -78,7 +77,7 @@ def export_statements_command(tenants: tuple[str, ...], since: str | None, until
 @click.option("--since", help=f"Statements stored after this ({_TIME_HELP}).")
 @click.option("--until", help=f"Statements stored up to this ({_TIME_HELP}; a date includes that day).")
 @click.option("--min-group", type=click.IntRange(min=1), default=None,
-              help=f"k: suppress groups with fewer learners (default ${MIN_GROUP_ENV} or 5).")
+              help="k: suppress groups with fewer learners (default $HOCVU_REPORT_MIN_GROUP or 5).")
 @click.option("--pseudonymise", is_flag=True, help="Build the report over pseudonymised learner keys.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report's figures as JSON to this file.")
@@ -90,7 +89,7 @@ def report(out: Path, tenants: tuple[str, ...], since: str | None, until: str | 
     from connectors.reports import load_report
 
     settings = Settings.from_env()
-    k = min_group if min_group is not None else min_group_from_env()
+    k = min_group if min_group is not None else settings.reports.report_min_group
     with cli_session() as session:
         query = _query(tenants, since, until, None, 0, pseudonymise)
         built = load_report(session, query, min_group=k, pseudonym_key=pseudonym_key(settings.secret_key))

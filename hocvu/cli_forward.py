@@ -56,8 +56,8 @@ def forward() -> None:
 @click.argument("name")
 @click.option("--endpoint", required=True, help="The target's xAPI endpoint, e.g. https://lrs.example.vn/xapi/.")
 @click.option("--key", required=True, help="Key of a target credential with statements/write.")
-@click.option("--secret", prompt=True, hide_input=True, envvar="HOCVU_FORWARD_SECRET",
-              help="Its secret (prompted, hidden; or HOCVU_FORWARD_SECRET). Stored encrypted, never shown.")
+@click.option("--secret", default=None,
+              help="Its secret (else HOCVU_FORWARD_SECRET, else prompted, hidden). Stored encrypted, never shown.")
 @click.option("--xapi-version", type=click.Choice(fw.XAPI_VERSIONS), default="1.0.3", show_default=True)
 @click.option("--verb-prefix", default=None, help="Forward only statements whose verb id starts with this.")
 @click.option("--activity-prefix", default=None, help="Forward only statements whose object Activity id starts "
@@ -66,10 +66,11 @@ def forward() -> None:
 @click.option("--disabled", is_flag=True, help="Add it switched off (`hocvu forward enable` later).")
 @click.option("--from-now", is_flag=True, help="Skip what is stored already (default: the tenant's whole history).")
 @json_option
-def forward_add(tenant_slug: str, name: str, endpoint: str, key: str, secret: str, xapi_version: str,
+def forward_add(tenant_slug: str, name: str, endpoint: str, key: str, secret: str | None, xapi_version: str,
                 verb_prefix: str | None, activity_prefix: str | None, batch_size: int, disabled: bool,
                 from_now: bool, as_json: bool) -> None:
     """Add target NAME for a tenant."""
+    secret = secret or Settings.from_env().forwarding.forward_secret or click.prompt("Secret", hide_input=True)
     with _session() as (session, config):
         tenant = credentials.get_tenant(session, tenant_slug)
         target = fw.add_target(session, config, tenant, fw.TargetSpec(
@@ -210,13 +211,13 @@ def forward_run(as_json: bool) -> None:
 def forward_worker(beat: bool, concurrency: int, queue: str) -> None:
     """Run a Celery worker for forwarding on HOCVU_BROKER_URL (Redis or RabbitMQ)."""
     settings = Settings.from_env()
-    if not settings.broker_url:
+    if not settings.hub.broker_url:
         raise click.ClickException("set HOCVU_BROKER_URL (redis://... or amqp://...) to run a worker; "
                                    "without a broker the web process delivers by itself")
     RUNTIMES["default"] = Runtime(Database(settings.database_url), _config(settings))
-    app = make_celery(settings.broker_url, queue=queue)
+    app = make_celery(settings.hub.broker_url, queue=queue)
     if beat:
         app.conf.beat_schedule = {"forward-kick": {"task": "hocvu.forward.kick",
-                                                   "schedule": settings.forward_seconds or 30.0}}
+                                                   "schedule": settings.forwarding.forward_seconds or 30.0}}
     argv = ["worker", "--pool=threads", f"--concurrency={concurrency}", "-Q", queue, "--loglevel=INFO"]
     app.worker_main([*argv, *(["--beat"] if beat else [])])

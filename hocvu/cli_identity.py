@@ -8,6 +8,7 @@ import json
 import click
 from sqlalchemy import select
 
+from hocvu import configs
 from hocvu.settings import Settings
 from identity.claims import citizen_id_hmac, validate_citizen_id
 from identity.errors import IdentityError
@@ -19,7 +20,7 @@ from lrs.storage import Database
 
 def _settings() -> tuple[Settings, IdentitySettings]:
     settings = Settings.from_env()
-    return settings, IdentitySettings.from_env(settings.public_url, settings.secret_key)
+    return settings, configs.identity_settings(settings)
 
 
 @click.group()

@@ -151,7 +151,7 @@ def retry_scores(as_json: bool) -> None:
     database = Database(settings.database_url)
     try:
         tool = LtiTool(db=database, ring=keys.KeyRing.from_secret(settings.secret_key),
-                       cache=make_cache(settings.redis_url), base_url=settings.public_url, http=TimeoutSession())
+                       cache=make_cache(settings.hub.redis_url), base_url=settings.public_url, http=TimeoutSession())
         report = retry_pending_scores(tool)
     finally:
         database.dispose()

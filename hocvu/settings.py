@@ -1,70 +1,245 @@
-"""Settings from ``HOCVU_*`` environment variables, with safe defaults for the embedded mode."""
+"""The hub's settings: one validated tree, built once by the composition root from ``HOCVU_*``
+environment variables (DESIGN.md, Conventions), with safe defaults for the embedded mode.
+
+Every variable is declared here, once, with its type, default, unit and range (``var``: a field
+whose metadata is a ``hocvu.settings_vars.Var``); nothing else in the product reads the
+environment. The packages get typed configuration objects built from this tree (``hocvu.app``), so
+they never parse strings. A bad value stops start-up and every CLI command with one line naming the
+variable, the value and what is allowed (``SettingError``); the README's settings table is
+``markdown_table()``, checked by a test.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from hocvu.settings_vars import SettingError, Var, var
 from identity.settings import instance_secret
 
-INSTANCE_DIR = Path(os.environ.get("HOCVU_INSTANCE_DIR", "instance"))
+__all__ = ["SettingError", "Settings"]
+MiB = 1024 * 1024
+_VNEID = "the VNeID provider"
 
 
-def _instance_secret(name: str) -> str:
-    """A random secret kept in the instance folder, so the embedded mode needs no set-up
-    and restarts keep signed cursors and sessions valid. Production sets it in the environment."""
-    return instance_secret(INSTANCE_DIR, name)
+@dataclass(frozen=True)
+class HubSettings:
+    instance_dir: Path = var(Path("instance"), "HOCVU_INSTANCE_DIR", "path",
+                             "where the embedded mode keeps its database, secrets and keys")
+    database_url: str | None = var(None, "HOCVU_DATABASE_URL", "url", "the database (SQLAlchemy URL)",
+                                   default_text="SQLite in the instance folder")
+    secret_key: str | None = var(None, "HOCVU_SECRET_KEY", "str", "signs sessions and cursors; keys derive from it",
+                                 secret=True, default_text="random, kept in the instance folder")
+    public_url: str = var("http://127.0.0.1:8000", "HOCVU_PUBLIC_URL", "url",
+                          "the hub's address as browsers and LMSs reach it")
+    redis_url: str | None = var(None, "HOCVU_REDIS_URL", "url", "Redis for shared caches (LTI launch state)",
+                                default_text="none: the database")
+    broker_url: str | None = var(None, "HOCVU_BROKER_URL", "url", "Celery broker for forwarding workers",
+                                 default_text="none: in-process")
+    courses_dir: Path | None = var(None, "HOCVU_COURSES_DIR", "path", "the course catalogue (YAML files)",
+                                   default_text="the shipped courses/")
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
+@dataclass(frozen=True)
+class LrsSettings:
+    max_body_bytes: int = var(64 * MiB, "HOCVU_MAX_BODY_BYTES", "int", "largest request body the LRS reads",
+                              unit="bytes", low=1024)
+    max_page_size: int = var(500, "HOCVU_MAX_PAGE_SIZE", "int", "statements per page when a client asks for more",
+                             low=1, high=10_000)
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    checkpoint_every: int = var(1000, "HOCVU_AUDIT_CHECKPOINT_EVERY", "int",
+                                "a signed checkpoint every N entries of a tenant's chain", unit="entries", low=1)
+    checkpoint_minutes: float = var(60.0, "HOCVU_AUDIT_CHECKPOINT_MINUTES", "float",
+                                    "or once this long has passed since the last one", unit="minutes", above=0)
+    bench_no_audit_chain: bool = var(False, "HOCVU_BENCH_NO_AUDIT_CHAIN", "bool",
+                                     "BENCHMARK ONLY: store with no chain entry (fails `hocvu audit verify`)")
+
+
+@dataclass(frozen=True)
+class LtiSettings:
+    score_retry_seconds: float = var(60.0, "HOCVU_SCORE_RETRY_SECONDS", "float",
+                                     "AGS score retries in the web process (0: off, e.g. cron instead)",
+                                     unit="seconds", low=0)
+
+
+@dataclass(frozen=True)
+class ForwardingSettings:
+    forward_seconds: float = var(30.0, "HOCVU_FORWARD_SECONDS", "float",
+                                 "forwarding rounds in the web process (0: off)", unit="seconds", low=0)
+    forward_secret: str | None = var(None, "HOCVU_FORWARD_SECRET", "str",
+                                     "`hocvu forward add`: the target's secret instead of a prompt", secret=True)
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    report_min_group: int = var(5, "HOCVU_REPORT_MIN_GROUP", "int",
+                                "k: groups with fewer distinct learners are suppressed", unit="learners", low=1)
+
+
+@dataclass(frozen=True)
+class VneidSettings:
+    demo_idp: bool = var(False, "HOCVU_DEMO_IDP", "bool",
+                         "mount the demo VNeID at /demo-vneid; used when no issuer is set")
+    vneid_issuer: str = var("", "HOCVU_VNEID_ISSUER", "url", f"{_VNEID}'s issuer (compared exactly with iss)")
+    vneid_discovery_url: str | None = var(None, "HOCVU_VNEID_DISCOVERY_URL", "url", "its discovery document")
+    vneid_authorize_url: str | None = var(None, "HOCVU_VNEID_AUTHORIZE_URL", "url", "its authorization endpoint")
+    vneid_token_url: str | None = var(None, "HOCVU_VNEID_TOKEN_URL", "url", "its token endpoint")
+    vneid_jwks_url: str | None = var(None, "HOCVU_VNEID_JWKS_URL", "url", "its JWKS")
+    vneid_userinfo_url: str | None = var(None, "HOCVU_VNEID_USERINFO_URL", "url", "its UserInfo endpoint")
+    vneid_client_id: str = var("", "HOCVU_VNEID_CLIENT_ID", "str", "our client id there")
+    vneid_client_secret: str | None = var(None, "HOCVU_VNEID_CLIENT_SECRET", "str", "for client_secret_*",
+                                          secret=True)
+    vneid_private_key: str | None = var(None, "HOCVU_VNEID_PRIVATE_KEY", "str", "PEM, for private_key_jwt",
+                                        secret=True)
+    vneid_private_key_file: Path | None = var(None, "HOCVU_VNEID_PRIVATE_KEY_FILE", "path",
+                                              "or the PEM file, for private_key_jwt")
+    vneid_private_key_kid: str | None = var(None, "HOCVU_VNEID_PRIVATE_KEY_KID", "str", "its key id")
+    vneid_token_auth_method: str = var("client_secret_basic", "HOCVU_VNEID_TOKEN_AUTH_METHOD", "str",
+                                       "how we authenticate at the token endpoint",
+                                       choices=("client_secret_basic", "client_secret_post", "private_key_jwt"))
+    vneid_scopes: tuple[str, ...] = var(("openid", "profile"), "HOCVU_VNEID_SCOPES", "words", "scopes asked for")
+    vneid_claims: str = var("", "HOCVU_VNEID_CLAIMS", "str", "claim mapping, e.g. name=HoVaTen|name,level=acr")
+    vneid_level_values: str = var("", "HOCVU_VNEID_LEVEL_VALUES", "str", "level values, e.g. urn:vneid:loa:2=2")
+    vneid_pepper: str | None = var(None, "HOCVU_VNEID_PEPPER", "str", "key of the citizen-ID keyed hash",
+                                   secret=True, default_text="random, kept in the instance folder")
+    vneid_min_level: int = var(1, "HOCVU_VNEID_MIN_LEVEL", "int", "least identification level (0: optional)",
+                               low=0, high=2)
+    vneid_require_citizen_id: bool = var(True, "HOCVU_VNEID_REQUIRE_CITIZEN_ID", "bool",
+                                         "refuse a sign-in without the citizen ID claim")
+    vneid_id_token_algs: tuple[str, ...] = var(("RS256", "PS256", "ES256"), "HOCVU_VNEID_ID_TOKEN_ALGS", "words",
+                                               "ID token algorithms allowed (asymmetric only)")
+    vneid_redirect_uri: str | None = var(None, "HOCVU_VNEID_REDIRECT_URI", "url", "our callback",
+                                         default_text="<HOCVU_PUBLIC_URL>/identity/callback")
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    face_key: str | None = var(None, "HOCVU_FACE_KEY", "key", "seals face references (AES-GCM)",
+                               secret=True, default_text="derived from HOCVU_SECRET_KEY")
+    face_threshold: float | None = var(None, "HOCVU_FACE_THRESHOLD", "float", "face distance threshold",
+                                       above=0, high=2, default_text="the model's")
+    deepface_home: Path | None = var(None, "HOCVU_DEEPFACE_HOME", "path", "the face model's weights",
+                                     default_text="<instance>/deepface")
+
+
+@dataclass(frozen=True)
+class SigningSettings:
+    signing_key_file: Path | None = var(None, "HOCVU_SIGNING_KEY_FILE", "path", "the hub's signing key (PEM)",
+                                        default_text="generated in the instance folder")
+    signing_cert_file: Path | None = var(None, "HOCVU_SIGNING_CERT_FILE", "path", "and its certificate (both or "
+                                         "neither)", default_text="generated in the instance folder")
+    stamp_trusted_certs: tuple[Path, ...] = var((), "HOCVU_STAMP_TRUSTED_CERTS", "paths",
+                                                "more certificates a stamped statement may be signed with")
+
+
+GROUPS: dict[str, type] = {"hub": HubSettings, "lrs": LrsSettings, "audit": AuditSettings, "lti": LtiSettings,
+                           "forwarding": ForwardingSettings, "reports": ReportSettings, "vneid": VneidSettings,
+                           "face": FaceSettings, "signing": SigningSettings}
 
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = field(default_factory=lambda: f"sqlite:///{(INSTANCE_DIR / 'hocvu.db').resolve()}")
-    secret_key: str = ""
-    redis_url: str | None = None
-    broker_url: str | None = None
-    # Largest request body the xAPI endpoint reads (attachments included).
-    max_body_bytes: int = 64 * 1024 * 1024
-    # Page size when a client asks for limit=0 or more than this (xAPI 1.0.3 Part Three §2.1.3:
-    # "the LRS may apply a server-side limit").
-    max_page_size: int = 500
-    public_url: str = "http://127.0.0.1:8000"
-    # Seconds between rounds of AGS score retries in the web process (0: off, e.g. when a cron
-    # job or Celery beat runs `hocvu lti retry-scores` instead). On by default from the environment.
-    score_retry_seconds: float = 0
-    # Statement forwarding (connectors.forwarding.tasks): seconds between delivery kicks in the web process,
-    # besides the nudge each stored statement gives (0: off; eager in-process delivery unless
-    # HOCVU_BROKER_URL names a broker, then kicks are published for `hocvu forward worker`).
-    forward_seconds: float = 0
-    # Audit chain checkpoints (lrs.audit.chain): signed every N entries of a tenant's chain, or once
-    # T minutes have passed since the last one (checked on append and by `hocvu audit checkpoint`).
-    audit_checkpoint_every: int = 1000
-    audit_checkpoint_minutes: float = 60.0
-    # BENCHMARK ONLY (bench/chain.py measures the chain's cost on ingest): stores statements with no
-    # audit chain entry. A store written this way fails `hocvu audit verify`; never set it otherwise.
-    bench_no_audit_chain: bool = False
+    hub: HubSettings = field(default_factory=HubSettings)
+    lrs: LrsSettings = field(default_factory=LrsSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    lti: LtiSettings = field(default_factory=LtiSettings)
+    forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
+    vneid: VneidSettings = field(default_factory=VneidSettings)
+    face: FaceSettings = field(default_factory=FaceSettings)
+    signing: SigningSettings = field(default_factory=SigningSettings)
 
     @classmethod
-    def from_env(cls) -> Settings:
-        env = os.environ
-        defaults = cls()
-        return cls(
-            database_url=env.get("HOCVU_DATABASE_URL", defaults.database_url),
-            secret_key=env.get("HOCVU_SECRET_KEY") or _instance_secret("secret_key"),
-            redis_url=env.get("HOCVU_REDIS_URL") or None,
-            broker_url=env.get("HOCVU_BROKER_URL") or None,
-            max_body_bytes=_env_int("HOCVU_MAX_BODY_BYTES", defaults.max_body_bytes),
-            max_page_size=_env_int("HOCVU_MAX_PAGE_SIZE", defaults.max_page_size),
-            public_url=env.get("HOCVU_PUBLIC_URL", defaults.public_url),
-            score_retry_seconds=float(env.get("HOCVU_SCORE_RETRY_SECONDS", "60")),
-            forward_seconds=float(env.get("HOCVU_FORWARD_SECONDS") or 30),
-            audit_checkpoint_every=_env_int("HOCVU_AUDIT_CHECKPOINT_EVERY", defaults.audit_checkpoint_every),
-            audit_checkpoint_minutes=float(env.get("HOCVU_AUDIT_CHECKPOINT_MINUTES")
-                                           or defaults.audit_checkpoint_minutes),
-            bench_no_audit_chain=env.get("HOCVU_BENCH_NO_AUDIT_CHAIN", "") == "1",
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The tree from ``env`` (the process environment); ``SettingError`` on the first bad value.
+        An empty variable counts as unset."""
+        source = os.environ if env is None else env
+        groups = {}
+        for name, group in GROUPS.items():
+            values = {f.name: _var(f).parse(source[_var(f).env]) for f in dataclasses.fields(group)
+                      if source.get(_var(f).env, "").strip()}
+            groups[name] = group(**values)
+        return cls(**groups).check()
+
+    @classmethod
+    def of(cls, **values: Any) -> Settings:
+        """A tree with these fields (named as in their group: ``database_url=...``) and defaults for
+        the rest; for tests, benchmarks and embedding. The web process's background loops (AGS score
+        retries, forwarding rounds) stay off unless given: whoever embeds the app runs their own."""
+        values.setdefault("score_retry_seconds", 0.0)
+        values.setdefault("forward_seconds", 0.0)
+        groups = {}
+        for name, group in GROUPS.items():
+            mine = {f.name: values.pop(f.name) for f in dataclasses.fields(group) if f.name in values}
+            groups[name] = group(**mine)
+        if values:
+            raise TypeError(f"no such settings: {', '.join(sorted(values))}")
+        return cls(**groups)
+
+    def check(self) -> Settings:
+        """Rules across variables, each a one-line ``SettingError``."""
+        s = self.signing
+        if (s.signing_key_file is None) != (s.signing_cert_file is None):
+            var_ = _var(_field(SigningSettings, "signing_key_file" if s.signing_key_file is None else
+                               "signing_cert_file"))
+            raise SettingError(var_, "", "set both HOCVU_SIGNING_KEY_FILE and HOCVU_SIGNING_CERT_FILE, or neither")
+        return self
+
+    # --- what the embedded mode computes at start-up ---------------------------------------------
+
+    @property
+    def database_url(self) -> str:
+        return self.hub.database_url or f"sqlite:///{(self.hub.instance_dir / 'hocvu.db').resolve()}"
+
+    @property
+    def secret_key(self) -> str:
+        """HOCVU_SECRET_KEY, else a random secret kept in the instance folder, so restarts keep
+        signed cursors and sessions valid. Production sets it in the environment."""
+        return self.hub.secret_key or instance_secret(self.hub.instance_dir, "secret_key")
+
+    @property
+    def public_url(self) -> str:
+        return self.hub.public_url.rstrip("/")
+
+
+def _var(f: dataclasses.Field[Any]) -> Var:
+    found: Var = f.metadata["var"]
+    return found
+
+
+def _field(group: type, name: str) -> dataclasses.Field[Any]:
+    return next(f for f in dataclasses.fields(group) if f.name == name)
+
+
+def variables() -> Iterator[tuple[str, dataclasses.Field[Any], Var]]:
+    """Every variable of the tree: (group name, field, Var)."""
+    for name, group in GROUPS.items():
+        for f in dataclasses.fields(group):
+            yield name, f, _var(f)
+
+
+def markdown_table() -> str:
+    """The README's settings table."""
+    rows = ["| variable | group | meaning | allowed | default |", "|---|---|---|---|---|"]
+    for group, f, v in variables():
+        default = v.default_text or _shown(f.default)
+        cells = (f"`{v.env}`", group, v.help, v.allowed(), default)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == () or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, tuple):
+        return "`" + " ".join(str(v) for v in value) + "`"
+    return f"`{value}`"

@@ -1,30 +1,12 @@
-"""Identity settings from ``HOCVU_VNEID_*`` environment variables (DESIGN.md, Conventions).
-
-| variable | meaning |
-|---|---|
-| ``HOCVU_VNEID_ISSUER`` | the provider's issuer identifier, compared exactly with ``iss`` |
-| ``HOCVU_VNEID_DISCOVERY_URL`` | its discovery document (optional: VNeID publishes none) |
-| ``HOCVU_VNEID_AUTHORIZE_URL``, ``_TOKEN_URL``, ``_JWKS_URL``, ``_USERINFO_URL`` | explicit endpoints |
-| ``HOCVU_VNEID_CLIENT_ID`` | our client id at the provider |
-| ``HOCVU_VNEID_CLIENT_SECRET`` | for ``client_secret_basic`` / ``client_secret_post`` |
-| ``HOCVU_VNEID_PRIVATE_KEY_FILE`` (or ``_PRIVATE_KEY``, PEM) and ``_PRIVATE_KEY_KID`` | for ``private_key_jwt`` |
-| ``HOCVU_VNEID_TOKEN_AUTH_METHOD`` | ``client_secret_basic`` (default), ``client_secret_post``, ``private_key_jwt`` |
-| ``HOCVU_VNEID_SCOPES`` | space-separated, default ``openid profile`` |
-| ``HOCVU_VNEID_CLAIMS`` | claim mapping, e.g. ``name=HoVaTen|name,citizen_id=SoDinhDanh,level=acr`` |
-| ``HOCVU_VNEID_LEVEL_VALUES`` | provider level values, e.g. ``urn:vneid:loa:2=2`` |
-| ``HOCVU_VNEID_PEPPER`` | secret key of the citizen-ID HMAC (else kept in the instance folder) |
-| ``HOCVU_VNEID_MIN_LEVEL`` | 0, 1 or 2 (default 1; 0 = the level claim is optional) |
-| ``HOCVU_VNEID_REQUIRE_CITIZEN_ID`` | 1 (default) or 0 |
-| ``HOCVU_VNEID_ID_TOKEN_ALGS`` | allowed ``alg`` values, default ``RS256 PS256 ES256`` |
-| ``HOCVU_VNEID_REDIRECT_URI`` | default ``<HOCVU_PUBLIC_URL>/identity/callback`` |
-| ``HOCVU_DEMO_IDP`` | 1 mounts the demo provider at ``/demo-vneid`` and, when no issuer is set, uses it |
+"""The identity package's configuration: the VNeID OpenID Connect client, the demo provider, the
+pepper of the keyed hashes. Built by the composition root from the settings tree (``hocvu.settings``,
+the ``HOCVU_VNEID_*`` variables); this module reads no environment.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +23,6 @@ DEMO_PATH = "/demo-vneid"
 DEMO_CLIENT_ID = "hocvu-demo"
 
 
-def _instance_dir() -> Path:
-    return Path(os.environ.get("HOCVU_INSTANCE_DIR", "instance"))
-
-
 def instance_secret(directory: Path, name: str) -> str:
     """A random secret kept in the instance folder (the embedded mode needs no set-up); written
     whole and linked into place, so workers starting together agree on one value and none reads
@@ -55,14 +33,9 @@ def instance_secret(directory: Path, name: str) -> str:
     return path.read_text().strip()
 
 
-def _demo_secret(secret_key: str) -> str:
+def demo_secret(secret_key: str) -> str:
     # Derived from the app secret: the hub (client) and its demo provider agree with no set-up.
     return hmac.new(secret_key.encode(), b"hocvu/demo-vneid/client", hashlib.sha256).hexdigest()
-
-
-def _flag(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    return default if raw in (None, "") else raw.strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -94,7 +67,7 @@ class IdentitySettings:
     demo_idp: bool = False
     demo_issuer: str = ""
     demo_secret: str = field(default="", repr=False)
-    instance_dir: Path = field(default_factory=_instance_dir)
+    instance_dir: Path = Path("instance")
 
     @property
     def configured(self) -> bool:
@@ -125,60 +98,15 @@ class IdentitySettings:
     @classmethod
     def demo(cls, public_url: str, secret_key: str, instance_dir: Path, **overrides: object) -> IdentitySettings:
         """Settings that point the client at the built-in demo provider on this same hub."""
-        demo_secret = _demo_secret(secret_key)
+        shared = demo_secret(secret_key)
         issuer = public_url.rstrip("/") + DEMO_PATH
         values: dict[str, object] = dict(
             issuer=issuer, discovery_url=issuer + "/.well-known/openid-configuration",
-            client_id=DEMO_CLIENT_ID, client_secret=demo_secret, demo_idp=True, demo_issuer=issuer,
-            demo_secret=demo_secret,
+            client_id=DEMO_CLIENT_ID, client_secret=shared, demo_idp=True, demo_issuer=issuer,
+            demo_secret=shared,
             scopes=("openid", "profile", "vneid"), redirect_uri=public_url.rstrip("/") + "/identity/callback",
             instance_dir=instance_dir,
             pepper=overrides.pop("pepper", None) or instance_secret(instance_dir, "vneid_pepper").encode(),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
-
-    @classmethod
-    def from_env(cls, public_url: str, secret_key: str) -> IdentitySettings:
-        env = os.environ
-        instance_dir = _instance_dir()
-        demo_idp = _flag("HOCVU_DEMO_IDP", False)
-        issuer = env.get("HOCVU_VNEID_ISSUER", "")
-        # Only a configured hub needs the pepper; an unconfigured one writes no instance file.
-        pepper = env.get("HOCVU_VNEID_PEPPER") or (
-            instance_secret(instance_dir, "vneid_pepper") if issuer or demo_idp else "")
-        common: dict[str, object] = dict(
-            pepper=pepper.encode(),
-            min_level=int(env.get("HOCVU_VNEID_MIN_LEVEL") or 1),
-            require_citizen_id=_flag("HOCVU_VNEID_REQUIRE_CITIZEN_ID", True),
-            claims=ClaimMapping.parse(env.get("HOCVU_VNEID_CLAIMS", ""), env.get("HOCVU_VNEID_LEVEL_VALUES", "")),
-            redirect_uri=env.get("HOCVU_VNEID_REDIRECT_URI") or public_url.rstrip("/") + "/identity/callback",
-        )
-        if not issuer and demo_idp:
-            settings = cls.demo(public_url, secret_key, instance_dir, **common)
-            settings.validate()
-            return settings
-        key_file = env.get("HOCVU_VNEID_PRIVATE_KEY_FILE")
-        private_key = Path(key_file).read_text() if key_file else env.get("HOCVU_VNEID_PRIVATE_KEY") or None
-        settings = cls(
-            issuer=issuer,
-            discovery_url=env.get("HOCVU_VNEID_DISCOVERY_URL") or None,
-            authorization_endpoint=env.get("HOCVU_VNEID_AUTHORIZE_URL") or None,
-            token_endpoint=env.get("HOCVU_VNEID_TOKEN_URL") or None,
-            jwks_uri=env.get("HOCVU_VNEID_JWKS_URL") or None,
-            userinfo_endpoint=env.get("HOCVU_VNEID_USERINFO_URL") or None,
-            client_id=env.get("HOCVU_VNEID_CLIENT_ID", ""),
-            client_secret=env.get("HOCVU_VNEID_CLIENT_SECRET") or None,
-            private_key_pem=private_key,
-            private_key_kid=env.get("HOCVU_VNEID_PRIVATE_KEY_KID") or None,
-            token_auth_method=env.get("HOCVU_VNEID_TOKEN_AUTH_METHOD", "client_secret_basic"),
-            scopes=tuple((env.get("HOCVU_VNEID_SCOPES") or "openid profile").split()),
-            id_token_algs=tuple((env.get("HOCVU_VNEID_ID_TOKEN_ALGS") or " ".join(DEFAULT_ALGS)).split()),
-            demo_idp=demo_idp,
-            demo_issuer=public_url.rstrip("/") + DEMO_PATH,
-            demo_secret=_demo_secret(secret_key),
-            instance_dir=instance_dir,
-            **common,  # type: ignore[arg-type]
-        )
-        settings.validate()
-        return settings

@@ -32,7 +32,6 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,8 +54,6 @@ from lrs.multipart import AttachmentPart
 from lrs.signatures import ALGORITHMS as VERIFY_ALGORITHMS
 from lrs.signatures import JWS_REGISTRY, SIGNATURE_CONTENT_TYPE
 
-KEY_FILE_ENV: Final = "HOCVU_SIGNING_KEY_FILE"
-CERT_FILE_ENV: Final = "HOCVU_SIGNING_CERT_FILE"
 KEY_FILE_NAME: Final = "hocvu_signing_key.pem"
 CERT_FILE_NAME: Final = "hocvu_signing_cert.pem"
 ALGORITHM: Final = "RS256"
@@ -136,16 +133,16 @@ def _check_pair(key: Any, cert: x509.Certificate) -> SigningMaterial:
     return SigningMaterial(key, cert)
 
 
-def load_signing_material(instance_dir: Path | None = None) -> SigningMaterial:
-    """The hub's key and certificate: from ``HOCVU_SIGNING_KEY_FILE`` / ``HOCVU_SIGNING_CERT_FILE``
-    when set (both, or neither), else from the instance folder, generated there on first use."""
-    key_file, cert_file = os.environ.get(KEY_FILE_ENV), os.environ.get(CERT_FILE_ENV)
+def load_signing_material(instance_dir: Path | None = None, key_file: Path | None = None,
+                          cert_file: Path | None = None) -> SigningMaterial:
+    """The hub's key and certificate: from ``key_file`` and ``cert_file`` when given (both, or
+    neither), else from the instance folder, generated there on first use."""
     if key_file or cert_file:
         if not (key_file and cert_file):
-            raise ValueError(f"set both {KEY_FILE_ENV} and {CERT_FILE_ENV}, or neither")
+            raise ValueError("the signing key and its certificate go together: give both files, or neither")
         key = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
         return _check_pair(key, x509.load_pem_x509_certificate(Path(cert_file).read_bytes()))
-    directory = instance_dir or Path(os.environ.get("HOCVU_INSTANCE_DIR", "instance"))
+    directory = instance_dir or Path("instance")
     key_path, cert_path = directory / KEY_FILE_NAME, directory / CERT_FILE_NAME
     new_key = rsa.generate_private_key(public_exponent=65537, key_size=NEW_KEY_BITS) if not key_path.exists() else None
     if new_key is not None:
@@ -165,9 +162,9 @@ class HubKey:
     and shared by everything that signs as the hub: the identity gate's stamps, the audit chain's
     checkpoints, the certificates auditors and the stamp guard trust. Made by the composition root."""
 
-    def __init__(self, instance_dir: Path | None = None,
-                 loader: Callable[[Path | None], SigningMaterial] | None = None) -> None:
-        self._instance_dir, self._loader = instance_dir, loader or load_signing_material
+    def __init__(self, instance_dir: Path | None = None, *, key_file: Path | None = None,
+                 cert_file: Path | None = None) -> None:
+        self._instance_dir, self._files = instance_dir, (key_file, cert_file)
         self._lock = threading.Lock()
         self._material: SigningMaterial | None = None
 
@@ -177,7 +174,7 @@ class HubKey:
     def material(self) -> SigningMaterial:
         with self._lock:
             if self._material is None:
-                self._material = self._loader(self._instance_dir)
+                self._material = load_signing_material(self._instance_dir, *self._files)
             return self._material
 
 

@@ -10,39 +10,36 @@ only the hub's own, the key the course player signs stamped statements with.
 ``lrs`` may not import ``identity`` (DESIGN.md, one-way imports), so the LRS only knows a hook:
 ``lrs.reserved_extensions.ReservedCheck``, a function (statement, JWS bytes of its signatures) -> why it may
 not carry the extension, or None. ``stamp_guard`` makes that function; ``hocvu.app`` hands it to
-``lrs.http.frame.LrsConfig.reserved_extensions`` under ``STAMP_IRI``.
+``lrs.http.LrsConfig.reserved_extensions`` under ``STAMP_IRI``.
 
 More certificates to trust (another hub whose stamped statements are forwarded here, say):
-``HOCVU_STAMP_TRUSTED_CERTS``, PEM files separated by the OS path separator (``:`` on Linux).
+``extra_certificates`` reads the PEM files the settings name (``HOCVU_STAMP_TRUSTED_CERTS``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from identity.signing import SignatureInvalid, verify_stamped
 
-TRUSTED_CERTS_ENV: Final = "HOCVU_STAMP_TRUSTED_CERTS"
 Certificates = Callable[[], Sequence[bytes]]
 
 
-def extra_certificates(env: Mapping[str, str] = os.environ) -> list[bytes]:
-    """The PEM certificates named by ``HOCVU_STAMP_TRUSTED_CERTS`` (each file may hold several).
-    A file that does not exist or holds no certificate is a start-up error, not an empty trust."""
+def extra_certificates(paths: Iterable[Path]) -> list[bytes]:
+    """The PEM certificates in ``paths`` (each file may hold several). A file that does not exist
+    or holds no certificate is a start-up error, not an empty trust."""
     found: list[bytes] = []
-    for name in filter(None, (p.strip() for p in env.get(TRUSTED_CERTS_ENV, "").split(os.pathsep))):
-        path = Path(name)
+    for path in paths:
         try:
-            certs = x509.load_pem_x509_certificates(path.read_bytes())
+            certs = x509.load_pem_x509_certificates(Path(path).read_bytes())
         except (OSError, ValueError) as err:
-            raise ValueError(f"{TRUSTED_CERTS_ENV}: {name} is not a readable PEM certificate file ({err})") from None
+            raise ValueError(f"{path} is not a readable PEM certificate file ({err})") from None
         found.extend(c.public_bytes(serialization.Encoding.PEM) for c in certs)
     return found
 

@@ -62,11 +62,10 @@ def _flag(value: Any, *, default: bool) -> bool:
 
 
 def load_catalogue(locale: str) -> list[CatalogueEntry]:
-    """The catalogue (written by another part of the tool), imported late so this module loads
-    even while the catalogue is being built."""
-    from player import catalogue
+    """Every item of the player's catalogue (the app's: HOCVU_COURSES_DIR or the shipped courses)."""
+    from player import pages
 
-    return list(catalogue.list_items(locale))
+    return list(pages.catalogue().list_items(locale))
 
 
 def choose(items: Sequence[CatalogueEntry], picked: Iterable[str], settings: PickerSettings) -> list[CatalogueEntry]:

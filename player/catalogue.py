@@ -301,8 +301,8 @@ def load_catalogue(path: str | os.PathLike[str]) -> Catalogue:
 
 
 def default_courses_dir() -> Path:
-    """``HOCVU_COURSES_DIR`` when set (a deployment's own catalogue), else the shipped ``courses/``."""
-    return Path(os.environ.get("HOCVU_COURSES_DIR") or DEFAULT_COURSES_DIR)
+    """The shipped ``courses/`` (a deployment names its own with HOCVU_COURSES_DIR)."""
+    return DEFAULT_COURSES_DIR
 
 
 @cache
@@ -310,10 +310,3 @@ def default_catalogue() -> Catalogue:
     return load_catalogue(default_courses_dir())
 
 
-def list_items(locale: str) -> list[CatalogueItem]:
-    """The Deep Linking picker's entry point: every item of the default catalogue."""
-    return default_catalogue().list_items(locale)
-
-
-def resolve(target: str) -> Resolved:
-    return default_catalogue().resolve(target)

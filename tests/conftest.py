@@ -53,7 +53,7 @@ def pg_url() -> Iterator[str]:
 def _make_app(url: str) -> Flask:
     database = Database(url)
     dbops.upgrade(database)
-    return create_app(Settings(database_url=url, secret_key="test-secret"), db=database)
+    return create_app(Settings.of(database_url=url, secret_key="test-secret"), db=database)
 
 
 @pytest.fixture(scope="session")

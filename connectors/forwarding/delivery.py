@@ -30,15 +30,9 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from connectors.forwarding.client import Outcome, XapiTarget, send
+from connectors.forwarding.config import ForwardConfig, SecretUnreadable, backoff_delay, now_utc, unseal
 from connectors.forwarding.horizon import advance_horizon, current_safe_seq
-from connectors.forwarding.targets import (
-    ForwardConfig,
-    SecretUnreadable,
-    backoff_delay,
-    filter_condition,
-    now_utc,
-    unseal,
-)
+from connectors.forwarding.targets import filter_condition
 from connectors.storage import ForwardItem, ForwardTarget
 from lrs.multipart import AttachmentPart
 from lrs.storage import Attachment, Database, Statement, as_utc

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from connectors.forwarding.targets import ForwardConfig
+from connectors.forwarding.config import ForwardConfig
 from connectors.storage import ForwardGap, ForwardHorizon, ForwardItem, ForwardTarget
 from lrs.storage import Statement, as_utc, dialect_insert
 

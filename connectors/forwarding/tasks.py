@@ -26,8 +26,8 @@ from typing import Any
 
 from celery import Celery
 
+from connectors.forwarding.config import ForwardConfig, now_utc
 from connectors.forwarding.delivery import Clock, deliver_target, due_targets
-from connectors.forwarding.targets import ForwardConfig, now_utc
 from lrs.storage import Database
 
 log = logging.getLogger(__name__)

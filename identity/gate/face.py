@@ -14,9 +14,10 @@ Each face check (initial and repeated, pass or fail) is a statement; the photo n
   consumer's grouping, the cmi5 session id of the attempt, and the stamp, which the sealer adds when
   the consumer's writer stores the statement.
 
-Settings (DESIGN.md Conventions): ``HOCVU_FACE_KEY`` (base64 of 16, 24 or 32 random bytes; else
-derived from the app secret with HKDF), ``HOCVU_FACE_THRESHOLD`` (default: DeepFace's for Dlib),
-``HOCVU_DEEPFACE_HOME`` (the weights ``hocvu face setup`` installs). The key is never logged.
+Configuration (``AssuranceConfig``, built by the composition root from the settings tree): the face
+key (``HOCVU_FACE_KEY``, base64 of 16, 24 or 32 random bytes; else derived from the app secret with
+HKDF), the threshold (``HOCVU_FACE_THRESHOLD``; default: the model's), the weights' folder
+(``HOCVU_DEEPFACE_HOME``, what ``hocvu face setup`` installs). The key is never logged.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import os
 import threading
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -62,25 +61,24 @@ log = logging.getLogger(__name__)
 CHECK_VERB: Final = "https://hocvu.vn/xapi/verbs/checked-identity"
 CHECK_TYPE: Final = "https://hocvu.vn/xapi/activity-types/identity-check"
 EXT_FACE_CHECK: Final = "https://hocvu.vn/xapi/extensions/face-check"
-FACE_KEY_ENV: Final = "HOCVU_FACE_KEY"
-FACE_THRESHOLD_ENV: Final = "HOCVU_FACE_THRESHOLD"
 _FACE_KEY_INFO: Final = b"hocvu/face-embedding-key/v1"
 
 
 # --- configuration: the face key, the model, the hub's signing key --------------------------------
 
-def face_key_from(secret_key: str, env: Mapping[str, str] = os.environ) -> bytes | None:
-    """``HOCVU_FACE_KEY`` (standard base64 of 16, 24 or 32 random bytes) or, when unset, a key derived
-    from the app secret with HKDF-SHA256 (RFC 5869) under its own label, so neither key is the other.
-    None when there is neither; a malformed ``HOCVU_FACE_KEY`` is a start-up error."""
-    raw = env.get(FACE_KEY_ENV, "").strip()
+def face_key_from(secret_key: str, raw: str | None = None) -> bytes | None:
+    """``raw`` (standard base64 of 16, 24 or 32 random bytes: the ``HOCVU_FACE_KEY`` setting) or, when
+    there is none, a key derived from the app secret with HKDF-SHA256 (RFC 5869) under its own label,
+    so neither key is the other. None when there is neither; a malformed ``raw`` is a ValueError
+    (a start-up error)."""
+    raw = (raw or "").strip()
     if raw:
         try:
             key = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
-            raise ValueError(f"{FACE_KEY_ENV} is not standard base64") from None
+            raise ValueError("the face key is not standard base64") from None
         if len(key) not in (16, 24, 32):
-            raise ValueError(f"{FACE_KEY_ENV} must hold 16, 24 or 32 bytes, not {len(key)}")
+            raise ValueError(f"the face key must hold 16, 24 or 32 bytes, not {len(key)}")
         return key
     if not secret_key:
         return None
@@ -103,22 +101,13 @@ class AssuranceConfig:
     def __repr__(self) -> str:  # the keys never reach a log
         return f"AssuranceConfig(face_home={self.face_home!r}, threshold={self.threshold!r})"
 
-    @classmethod
-    def from_env(cls, *, secret_key: str, pepper: bytes, instance_dir: Path, hub_key: HubKey | None = None,
-                 env: Mapping[str, str] = os.environ) -> AssuranceConfig:
-        threshold = env.get(FACE_THRESHOLD_ENV)
-        home = env.get("HOCVU_DEEPFACE_HOME") or env.get("DEEPFACE_HOME")
-        return cls(face_key=face_key_from(secret_key, env), pepper=pepper, instance_dir=instance_dir,
-                   face_home=Path(home) if home else None, threshold=float(threshold) if threshold else None,
-                   hub_key=hub_key)
-
     def require_configured(self) -> None:
         if len(self.pepper) < 16:
             raise GateUnavailable("VNeID sign-in is not configured (HOCVU_VNEID_ISSUER or HOCVU_DEMO_IDP)")
 
     def _key(self) -> bytes:
         if not self._face_key:
-            raise FaceUnavailable(f"no face key: set {FACE_KEY_ENV} or the app secret (HOCVU_SECRET_KEY)")
+            raise FaceUnavailable("no face key: set HOCVU_FACE_KEY or the app secret (HOCVU_SECRET_KEY)")
         return self._face_key
 
     def face(self) -> FaceService:

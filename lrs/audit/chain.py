@@ -167,7 +167,7 @@ DEFAULT_POLICY: Final = AuditPolicy()
 
 
 def policy_of(session: Session) -> AuditPolicy:
-    """The policy ``lrs.http.frame.init_app`` attached to every session of the app's database."""
+    """The policy ``lrs.http.init_app`` attached to every session of the app's database."""
     policy = session.info.get(POLICY_KEY)
     return policy if isinstance(policy, AuditPolicy) else DEFAULT_POLICY
 

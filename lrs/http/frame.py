@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from lrs.audit.chain import POLICY_KEY, AuditPolicy
+from lrs.audit.chain import AuditPolicy
 from lrs.credentials import Principal, authenticate, parse_basic
 from lrs.errors import BadRequest, PayloadTooLarge, ServerError, XapiError
 from lrs.json_text import loads_strict
-from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck
+from lrs.reserved_extensions import ReservedCheck
 from lrs.storage import Database
 from lrs.versions import ABOUT_VERSIONS, VERSION_HEADER, XapiVersion, negotiate
 
@@ -133,7 +133,7 @@ def render_error(err: XapiError) -> Response:
     return json_response(err.body(), err.status, headers)
 
 
-def _render_http(exc: HTTPException) -> Response | HTTPException:
+def render_http(exc: HTTPException) -> Response | HTTPException:
     if not request.path.startswith(PREFIX):
         return exc
     if exc.code == 413:
@@ -147,9 +147,9 @@ def _render_http(exc: HTTPException) -> Response | HTTPException:
     return response
 
 
-def _render_unexpected(exc: Exception) -> Response:
+def render_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
-        return _render_http(exc)  # type: ignore[return-value]
+        return render_http(exc)  # type: ignore[return-value]
     if not request.path.startswith(PREFIX):
         raise exc
     # Never a stack trace on the wire; the log keeps it for operators.
@@ -159,16 +159,3 @@ def _render_unexpected(exc: Exception) -> Response:
 
 def read_json_body() -> Any:
     return loads_strict(request.get_data())
-
-
-def init_app(app: Flask, cfg: LrsConfig) -> None:
-    from lrs.http import documents, resources, statements  # noqa: F401  (their routes join bp)
-
-    app.extensions["lrs"] = cfg
-    # Every session of this database appends to the audit chain with this policy, whoever opens
-    # it (the course player writes statements in-process, not through this blueprint).
-    cfg.db.sessions.configure(info={POLICY_KEY: cfg.audit, RESERVED_KEY: dict(cfg.reserved_extensions)})
-    app.register_blueprint(bp, url_prefix=PREFIX)
-    app.register_error_handler(XapiError, render_error)
-    app.register_error_handler(HTTPException, _render_http)
-    app.register_error_handler(Exception, _render_unexpected)

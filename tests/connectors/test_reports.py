@@ -16,7 +16,6 @@ from connectors.export import ExportQuery
 from connectors.export_schema import NAMES
 from connectors.frames import rows_frame
 from connectors.report_page import render
-from connectors.report_settings import min_group_from_env
 from connectors.reports import (
     COMPLETED,
     FAILED,
@@ -30,6 +29,7 @@ from connectors.reports import (
     load_report,
 )
 from connectors.storage import LearnerRecord
+from hocvu.settings import SettingError, Settings
 from identity.stamp import stamp_statement
 from lrs.identifiers import actor_key
 from lrs.storage import Tenant
@@ -160,14 +160,11 @@ def test_everything_is_hidden_when_the_total_is_under_k() -> None:
     assert report.to_json()["breakdowns"]["tenant"]["total"]["learners"] is None
 
 
-def test_min_group_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HOCVU_REPORT_MIN_GROUP", raising=False)
-    assert min_group_from_env() == 5
-    monkeypatch.setenv("HOCVU_REPORT_MIN_GROUP", "10")
-    assert min_group_from_env() == 10
-    monkeypatch.setenv("HOCVU_REPORT_MIN_GROUP", "0")
-    with pytest.raises(ValueError):
-        min_group_from_env()
+def test_min_group_setting() -> None:
+    assert Settings.from_env({}).reports.report_min_group == 5
+    assert Settings.from_env({"HOCVU_REPORT_MIN_GROUP": "10"}).reports.report_min_group == 10
+    with pytest.raises(SettingError, match="HOCVU_REPORT_MIN_GROUP='0'"):
+        Settings.from_env({"HOCVU_REPORT_MIN_GROUP": "0"})
 
 
 def test_the_page_has_inline_svg_charts_and_loads_nothing() -> None:

@@ -68,7 +68,7 @@ def make_app(identity_db_url: str) -> Iterator[Callable[[IdentitySettings], Flas
     def make(identity: IdentitySettings) -> Flask:
         database = Database(identity_db_url)
         made.append(database)
-        return create_app(Settings(database_url=identity_db_url, secret_key="test-secret"), db=database,
+        return create_app(Settings.of(database_url=identity_db_url, secret_key="test-secret"), db=database,
                           identity=identity)
 
     yield make

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from hocvu import configs
+from hocvu.settings import SettingError, Settings
 from identity.claims import (
     ClaimMapping,
     citizen_id_hmac,
@@ -125,42 +127,41 @@ def test_claim_mapping_parse() -> None:
         ClaimMapping.parse("email=mail")
 
 
-def test_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _identity(env: dict[str, str]) -> IdentitySettings:
+    """The VNeID client the composition root builds from the settings tree (hocvu.configs)."""
+    return configs.identity_settings(Settings.from_env(env))
+
+
+def test_settings_from_env(tmp_path: Path) -> None:
     """HOCVU_VNEID_* configure a real provider without discovery (VNeID publishes none); the
     pepper is read from the environment and never shown by repr."""
-    monkeypatch.setenv("HOCVU_INSTANCE_DIR", str(tmp_path))
-    env = {"ISSUER": "https://vneid.example", "AUTHORIZE_URL": "https://vneid.example/auth",
-           "TOKEN_URL": "https://vneid.example/token", "JWKS_URL": "https://vneid.example/jwks",
-           "CLIENT_ID": "hocvu", "CLIENT_SECRET": "s" * 24, "PEPPER": "pepper-" + "x" * 20,
-           "CLAIMS": "level=acr", "MIN_LEVEL": "2", "SCOPES": "openid profile vneid"}
-    for k, v in env.items():
-        monkeypatch.setenv(f"HOCVU_VNEID_{k}", v)
-    s = IdentitySettings.from_env("https://hocvu.example", "app-secret")
+    env = {f"HOCVU_VNEID_{k}": v for k, v in {
+        "ISSUER": "https://vneid.example", "AUTHORIZE_URL": "https://vneid.example/auth",
+        "TOKEN_URL": "https://vneid.example/token", "JWKS_URL": "https://vneid.example/jwks",
+        "CLIENT_ID": "hocvu", "CLIENT_SECRET": "s" * 24, "PEPPER": "pepper-" + "x" * 20,
+        "CLAIMS": "level=acr", "MIN_LEVEL": "2", "SCOPES": "openid profile vneid"}.items()}
+    env |= {"HOCVU_INSTANCE_DIR": str(tmp_path), "HOCVU_PUBLIC_URL": "https://hocvu.example",
+            "HOCVU_SECRET_KEY": "app-secret"}
+    s = _identity(env)
     assert s.issuer == "https://vneid.example" and s.discovery_url is None and s.min_level == 2
     assert s.redirect_uri == "https://hocvu.example/identity/callback" and s.claims.level == ("acr",)
     assert "pepper-" not in repr(s) and "s" * 24 not in repr(s) and not s.demo_idp
     assert not list(tmp_path.iterdir())  # the pepper came from the environment, no file made
 
-    monkeypatch.setenv("HOCVU_VNEID_TOKEN_AUTH_METHOD", "private_key_jwt")
-    with pytest.raises(ValueError, match="private_key_jwt"):
-        IdentitySettings.from_env("https://hocvu.example", "app-secret")
+    with pytest.raises(SettingError, match="private_key_jwt"):
+        _identity({**env, "HOCVU_VNEID_TOKEN_AUTH_METHOD": "private_key_jwt"})
+    with pytest.raises(SettingError, match="HOCVU_VNEID_MIN_LEVEL='3'"):
+        _identity({**env, "HOCVU_VNEID_MIN_LEVEL": "3"})
 
 
-def test_settings_demo_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_settings_demo_default(tmp_path: Path) -> None:
     """HOCVU_DEMO_IDP=1 with no issuer: the client points at the demo provider on this hub."""
-    monkeypatch.setenv("HOCVU_INSTANCE_DIR", str(tmp_path))
-    monkeypatch.setenv("HOCVU_DEMO_IDP", "1")
-    for k in ("ISSUER", "PEPPER"):
-        monkeypatch.delenv(f"HOCVU_VNEID_{k}", raising=False)
-    s = IdentitySettings.from_env("http://127.0.0.1:8000", "app-secret")
+    s = _identity({"HOCVU_INSTANCE_DIR": str(tmp_path), "HOCVU_DEMO_IDP": "1", "HOCVU_SECRET_KEY": "app-secret"})
     assert s.issuer == s.demo_issuer == "http://127.0.0.1:8000/demo-vneid" and s.demo_idp
     assert s.client_secret == s.demo_secret and len(s.pepper) >= 16
     assert (tmp_path / "vneid_pepper").stat().st_mode & 0o077 == 0
 
 
-def test_unconfigured_settings_write_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HOCVU_INSTANCE_DIR", str(tmp_path))
-    for k in ("HOCVU_DEMO_IDP", "HOCVU_VNEID_ISSUER", "HOCVU_VNEID_PEPPER"):
-        monkeypatch.delenv(k, raising=False)
-    assert not IdentitySettings.from_env("http://127.0.0.1:8000", "app-secret").configured
+def test_unconfigured_settings_write_nothing(tmp_path: Path) -> None:
+    assert not _identity({"HOCVU_INSTANCE_DIR": str(tmp_path), "HOCVU_SECRET_KEY": "app-secret"}).configured
     assert not list(tmp_path.iterdir())

@@ -16,7 +16,6 @@ import email.parser
 import email.policy
 import hashlib
 import json
-import os
 import stat
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -31,9 +30,9 @@ from jwt import api_jws
 from jwt.exceptions import InvalidSignatureError
 
 from face_check.verification import CheckResult, Outcome
+from hocvu import configs
+from hocvu.settings import SettingError, Settings
 from identity.signing import (
-    CERT_FILE_ENV,
-    KEY_FILE_ENV,
     KEY_FILE_NAME,
     SignatureInvalid,
     SigningMaterial,
@@ -54,20 +53,9 @@ MATCH = CheckResult(Outcome.MATCH, 0.31, 0.40, "euclidean_l2")
 NO_MATCH = CheckResult(Outcome.NO_MATCH, 0.52, 0.40, "euclidean_l2")
 
 
-@pytest.fixture(autouse=True)
-def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tests choose their key material explicitly; an operator's environment must not leak in.
-    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
-    monkeypatch.delenv(CERT_FILE_ENV, raising=False)
-
-
 @pytest.fixture(scope="module")
 def material(tmp_path_factory: pytest.TempPathFactory) -> SigningMaterial:
-    saved = {name: os.environ.pop(name, None) for name in (KEY_FILE_ENV, CERT_FILE_ENV)}
-    try:
-        return load_signing_material(tmp_path_factory.mktemp("instance"))
-    finally:
-        os.environ.update({k: v for k, v in saved.items() if v is not None})
+    return load_signing_material(tmp_path_factory.mktemp("instance"))
 
 
 def verified_stamp() -> dict[str, Any]:
@@ -323,25 +311,24 @@ def test_key_file_is_private_and_stable(tmp_path: Path) -> None:
     first.cert.verify_directly_issued_by(first.cert)
 
 
-def test_key_and_certificate_from_environment(material: SigningMaterial, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """HOCVU_SIGNING_KEY_FILE / HOCVU_SIGNING_CERT_FILE (DESIGN.md Conventions) win over the
-    instance folder, must come together, and must be a matching pair."""
+def test_key_and_certificate_from_files(material: SigningMaterial, tmp_path: Path) -> None:
+    """The key and certificate files (HOCVU_SIGNING_KEY_FILE / HOCVU_SIGNING_CERT_FILE, DESIGN.md
+    Conventions) win over the instance folder, must come together, and must be a matching pair;
+    through the settings tree a lone one stops start-up with one line."""
     key_pem = material.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                          serialization.NoEncryption())
     (tmp_path / "k.pem").write_bytes(key_pem)
     (tmp_path / "c.pem").write_bytes(material.cert_pem)
-    monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "k.pem"))
     with pytest.raises(ValueError, match="both"):
-        load_signing_material(tmp_path / "instance")
-    monkeypatch.setenv(CERT_FILE_ENV, str(tmp_path / "c.pem"))
-    loaded = load_signing_material(tmp_path / "instance")
+        load_signing_material(tmp_path / "instance", key_file=tmp_path / "k.pem")
+    with pytest.raises(SettingError, match="HOCVU_SIGNING_CERT_FILE"):
+        Settings.from_env({"HOCVU_SIGNING_KEY_FILE": str(tmp_path / "k.pem")})
+    settings = Settings.from_env({"HOCVU_SIGNING_KEY_FILE": str(tmp_path / "k.pem"),
+                                  "HOCVU_SIGNING_CERT_FILE": str(tmp_path / "c.pem"),
+                                  "HOCVU_INSTANCE_DIR": str(tmp_path / "instance")})
+    loaded = configs.hub_key(settings).material()
     assert loaded.cert == material.cert and not (tmp_path / "instance").exists()
-    monkeypatch.delenv(KEY_FILE_ENV)
-    monkeypatch.delenv(CERT_FILE_ENV)
     mismatched = load_signing_material(tmp_path / "elsewhere")
-    monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "k.pem"))
     (tmp_path / "c2.pem").write_bytes(mismatched.cert_pem)
-    monkeypatch.setenv(CERT_FILE_ENV, str(tmp_path / "c2.pem"))
     with pytest.raises(ValueError, match="not the certificate of the signing key"):
-        load_signing_material(tmp_path / "instance")
+        load_signing_material(tmp_path / "instance", tmp_path / "k.pem", tmp_path / "c2.pem")

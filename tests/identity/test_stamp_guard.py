@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from hocvu import configs
+from hocvu.settings import SettingError, Settings
 from identity import stamp_guard
 from identity.auditor import queries as auditor_queries
 from identity.gate import face as player_face
@@ -147,12 +149,15 @@ def test_in_process_writers_meet_the_same_rule(app: Flask) -> None:
         s.commit()
 
 
-def test_extra_trusted_certificates_come_from_the_environment(tmp_path: Path, stranger: SigningMaterial) -> None:
+def test_extra_trusted_certificates_come_from_the_settings(tmp_path: Path, stranger: SigningMaterial) -> None:
     pem = tmp_path / "other-hub.pem"
     pem.write_bytes(stranger.cert_pem)
-    assert stamp_guard.extra_certificates({stamp_guard.TRUSTED_CERTS_ENV: str(pem)}) == [stranger.cert_pem]
+    settings = Settings.from_env({"HOCVU_STAMP_TRUSTED_CERTS": str(pem)})
+    assert configs.trusted_certificates(settings) == [stranger.cert_pem]
     signed, part = sign_statement(stamped(), stranger.key, stranger.cert)
     check = stamp_guard.stamp_guard(lambda: [stranger.cert_pem])
     assert check(signed, [part.body]) is None
     with pytest.raises(ValueError, match="not a readable PEM"):
-        stamp_guard.extra_certificates({stamp_guard.TRUSTED_CERTS_ENV: str(tmp_path / "missing.pem")})
+        stamp_guard.extra_certificates([tmp_path / "missing.pem"])
+    with pytest.raises(SettingError, match="HOCVU_STAMP_TRUSTED_CERTS"):
+        configs.trusted_certificates(Settings.from_env({"HOCVU_STAMP_TRUSTED_CERTS": str(tmp_path / "missing.pem")}))

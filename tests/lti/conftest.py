@@ -75,7 +75,7 @@ def build_app(tmp_dir: Any, *, redis_url: str | None = None) -> tuple[Flask, Any
     db_url = f"sqlite:///{tmp_dir / 'lti.db'}"
     database = Database(db_url)
     dbops.upgrade(database)
-    dispatch.app = create_app(Settings(database_url=db_url, secret_key="test-secret", public_url=url,
+    dispatch.app = create_app(Settings.of(database_url=db_url, secret_key="test-secret", public_url=url,
                                        redis_url=redis_url), db=database)
     return dispatch.app, server, url
 
@@ -216,9 +216,9 @@ STUB_ITEMS = [
 
 @pytest.fixture
 def catalogue(monkeypatch: pytest.MonkeyPatch) -> list[StubItem]:
-    from player import catalogue as real
+    from lti_tool import deep_linking
 
-    monkeypatch.setattr(real, "list_items", lambda locale: list(STUB_ITEMS))
+    monkeypatch.setattr(deep_linking, "load_catalogue", lambda locale: list(STUB_ITEMS))
     return STUB_ITEMS
 
 

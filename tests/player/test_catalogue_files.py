@@ -13,7 +13,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from hocvu import configs
 from hocvu.cli_courses import courses
+from hocvu.settings import Settings
 from player import catalogue, catalogue_files
 from player.catalogue import CatalogueError, UnknownTarget, load_catalogue
 from player.catalogue_files import validate_file, validate_files
@@ -70,10 +72,12 @@ def test_list_items(shipped: catalogue.Catalogue) -> None:
     assert {i.kind for i in items} == {"course", "module", "lesson", "quiz"}
 
 
-def test_module_level_list_items_reads_the_shipped_catalogue(shipped: catalogue.Catalogue,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HOCVU_COURSES_DIR", raising=False)
-    assert catalogue.list_items("vi") == shipped.list_items("vi")
+def test_the_hub_reads_the_shipped_catalogue_unless_told_otherwise(shipped: catalogue.Catalogue,
+                                                                   tmp_path: Path) -> None:
+    """HOCVU_COURSES_DIR names a deployment's own catalogue; without it the shipped courses/."""
+    assert configs.catalogue(Settings.from_env({})).list_items("vi") == shipped.list_items("vi")
+    with pytest.raises(catalogue.CatalogueError, match="no course files"):
+        configs.catalogue(Settings.from_env({"HOCVU_COURSES_DIR": str(tmp_path)}))
 
 
 def test_every_item_resolves_to_its_kind(shipped: catalogue.Catalogue) -> None:

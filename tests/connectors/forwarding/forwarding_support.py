@@ -56,7 +56,7 @@ class LrsServer:
         self._wrapped: tuple[Flask, Callable[[WSGI], WSGI] | None, WSGI] | None = None
 
     def _new_app(self) -> Flask:
-        return create_app(Settings(database_url=self.url, secret_key="target-secret"), db=self.db)
+        return create_app(Settings.of(database_url=self.url, secret_key="target-secret"), db=self.db)
 
     @property
     def endpoint(self) -> str:

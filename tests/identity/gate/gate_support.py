@@ -92,7 +92,7 @@ def build_identity_env(tmp: Path) -> tuple[IdentityEnv, Any]:
     dbops.upgrade(database)
     instance = tmp / "instance"
     identity = IdentitySettings.demo(base, "test-secret", instance, redirect_uri=CALLBACK, pepper=PEPPER)
-    app = create_app(Settings(database_url=url, secret_key="test-secret", public_url=base), db=database,
+    app = create_app(Settings.of(database_url=url, secret_key="test-secret", public_url=base), db=database,
                      identity=identity)
     holder["app"] = app
     cfg = AssuranceConfig(face_key=generate_key(), pepper=PEPPER, instance_dir=instance, face_home=home)

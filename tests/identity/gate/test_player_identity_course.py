@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from hocvu.settings import SettingError, Settings
 from identity.gate.domain import consume
-from identity.gate.face import FACE_KEY_ENV, AssuranceConfig, face_key_from
+from identity.gate.face import AssuranceConfig, face_key_from
 from identity.storage import AttemptAssurance
 from player.catalogue import IdentityRequirement, load_catalogue
 from player.catalogue_files import validate_file
@@ -68,18 +69,20 @@ def test_identity_mistakes_are_named(tmp_path: Path, identity: dict[str, Any], m
     assert len(problems) == 1 and f"modules[1].quizzes[0].{message}" in problems[0], problems
 
 
-def test_face_key_from_the_environment_or_derived_from_the_secret() -> None:
+def test_face_key_from_the_settings_or_derived_from_the_secret() -> None:
     """HOCVU_FACE_KEY (base64, 16/24/32 bytes) wins; else HKDF-SHA256 of the app secret under its
     own label (RFC 5869), never the secret itself; a malformed key is a start-up error."""
     key = bytes(range(32))
-    assert face_key_from("s", {FACE_KEY_ENV: base64.b64encode(key).decode()}) == key
-    derived = face_key_from("app-secret", {})
-    assert derived is not None and len(derived) == 32 and derived == face_key_from("app-secret", {})
-    assert derived != face_key_from("other-secret", {}) and b"app-secret" not in derived
-    assert face_key_from("", {}) is None
+    assert face_key_from("s", base64.b64encode(key).decode()) == key
+    derived = face_key_from("app-secret")
+    assert derived is not None and len(derived) == 32 and derived == face_key_from("app-secret", "")
+    assert derived != face_key_from("other-secret") and b"app-secret" not in derived
+    assert face_key_from("") is None
     for bad in ("not base64!", base64.b64encode(b"short").decode()):
-        with pytest.raises(ValueError, match=FACE_KEY_ENV):
-            face_key_from("s", {FACE_KEY_ENV: bad})
+        with pytest.raises(ValueError, match="face key"):
+            face_key_from("s", bad)
+        with pytest.raises(SettingError, match="HOCVU_FACE_KEY"):
+            Settings.from_env({"HOCVU_FACE_KEY": bad})
     cfg = AssuranceConfig(face_key=key, pepper=b"p" * 16, instance_dir=Path("x"))
     assert base64.b64encode(key).decode() not in repr(cfg) and "p" * 16 not in repr(cfg)
 

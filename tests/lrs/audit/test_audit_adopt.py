@@ -47,7 +47,7 @@ def unchained_app(chain_app: Flask) -> Flask:
     written before migration 0006 looks like to the chain — statements with no entries."""
     url = db_of(chain_app).url
     if url not in _unchained:
-        _unchained[url] = create_app(Settings(database_url=url, secret_key="test-secret", bench_no_audit_chain=True),
+        _unchained[url] = create_app(Settings.of(database_url=url, secret_key="test-secret", bench_no_audit_chain=True),
                                      db=Database(url))
     return _unchained[url]
 

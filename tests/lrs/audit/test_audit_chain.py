@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from sqlalchemy import func, select, text
 from hocvu.app import create_app
 from hocvu.cli import main as hocvu_cli
 from hocvu.settings import Settings
-from identity.signing import CERT_FILE_ENV, KEY_FILE_ENV, SigningMaterial, load_signing_material
+from identity.signing import SigningMaterial, load_signing_material
 from lrs.audit import chain as audit_chain
 from lrs.audit import erasure as audit_erasure
 from lrs.audit import verify as audit_verify
@@ -35,6 +36,7 @@ from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Database, Statem
 from tests.conftest import Xapi, new_credential, statement
 
 CHECKPOINT_EVERY = 5
+KEY_FILE_ENV, CERT_FILE_ENV = "HOCVU_SIGNING_KEY_FILE", "HOCVU_SIGNING_CERT_FILE"
 VOIDED = {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}}
 
 
@@ -42,28 +44,28 @@ VOIDED = {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "v
 
 
 def _fresh_material(folder: Path) -> SigningMaterial:
-    """A new key pair in ``folder`` (with the variables cleared: while hub_keys is active they
-    would hand back the hub's own key)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv(KEY_FILE_ENV, raising=False)
-        mp.delenv(CERT_FILE_ENV, raising=False)
-        return load_signing_material(folder)
+    """A new key pair in ``folder``."""
+    return load_signing_material(folder)
 
 
-# One hub key for the whole session (the apps' lazily loaded signer must match every module's), but
-# the variables naming it are set only while a test that asks for it runs: other tests that make a
-# key of their own must not silently get this one back.
+# One hub key for the whole session (the apps' lazily loaded signer must match every module's). The
+# apps get its files through the settings tree; the variables naming them (what the CLI reads) are
+# set only while a test that asks for it runs: other tests must not silently get this one back.
 _HUB: list[tuple[SigningMaterial, Path, Path]] = []
 
 
-@pytest.fixture
-def hub_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SigningMaterial, Path, Path]]:
-    """The hub's signing key and certificate, files in a temporary instance folder, named by
-    HOCVU_SIGNING_KEY_FILE / HOCVU_SIGNING_CERT_FILE as production would (identity.signing)."""
+def _hub() -> tuple[SigningMaterial, Path, Path]:
     if not _HUB:
-        folder = tmp_path_factory.mktemp("hub-keys")
+        folder = Path(tempfile.mkdtemp(prefix="hocvu-hub-keys-"))
         _HUB.append((_fresh_material(folder), folder / "hocvu_signing_key.pem", folder / "hocvu_signing_cert.pem"))
-    material, key, cert = _HUB[0]
+    return _HUB[0]
+
+
+@pytest.fixture
+def hub_keys() -> Iterator[tuple[SigningMaterial, Path, Path]]:
+    """The hub's signing key and certificate, files in a temporary instance folder, named by
+    HOCVU_SIGNING_KEY_FILE / HOCVU_SIGNING_CERT_FILE as production would (hocvu.settings)."""
+    material, key, cert = _hub()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(KEY_FILE_ENV, str(key))
         mp.setenv(CERT_FILE_ENV, str(cert))
@@ -85,8 +87,10 @@ def chain_app(app: Flask, hub_keys: Any) -> Flask:
     CHECKPOINT_EVERY entries with the hub key of ``hub_keys`` (wired by hocvu.app, lazily loaded)."""
     url = app.extensions["hocvu.db"].url
     if url not in _apps:
-        _apps[url] = create_app(Settings(database_url=url, secret_key="test-secret",
-                                         audit_checkpoint_every=CHECKPOINT_EVERY), db=Database(url))
+        _, key, cert = _hub()
+        _apps[url] = create_app(Settings.of(database_url=url, secret_key="test-secret", signing_key_file=key,
+                                            signing_cert_file=cert, checkpoint_every=CHECKPOINT_EVERY),
+                                db=Database(url))
     return _apps[url]
 
 

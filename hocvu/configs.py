@@ -1,0 +1,88 @@
+"""What each package gets from the settings tree (``hocvu.settings``): typed configuration objects,
+built here so no package reads the environment or parses a string. A value a package refuses
+(a malformed face key, a VNeID client that could not work) becomes a one-line ``SettingError``."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from hocvu.settings import SettingError, Settings, VneidSettings
+from identity.claims import ClaimMapping
+from identity.gate.face import AssuranceConfig, face_key_from
+from identity.settings import DEMO_PATH, IdentitySettings, demo_secret, instance_secret
+from identity.signing import HubKey
+from identity.stamp_guard import extra_certificates
+from player.catalogue import Catalogue, default_courses_dir, load_catalogue
+
+
+def _error(group: type, name: str, raw: str, allowed: str) -> SettingError:
+    f = next(f for f in dataclasses.fields(group) if f.name == name)
+    return SettingError(f.metadata["var"], raw, allowed)
+
+
+def identity_settings(settings: Settings) -> IdentitySettings:
+    """The VNeID client: the configured provider, else the demo provider on this hub when
+    HOCVU_DEMO_IDP is on, else none (sign-in says so). Only a configured hub needs the pepper: an
+    unconfigured one writes no instance file."""
+    v, instance_dir, public_url = settings.vneid, settings.hub.instance_dir, settings.public_url
+    pepper = v.vneid_pepper or (instance_secret(instance_dir, "vneid_pepper") if v.vneid_issuer or v.demo_idp
+                                else "")
+    try:
+        claims = ClaimMapping.parse(v.vneid_claims, v.vneid_level_values)
+    except ValueError as err:
+        raise _error(VneidSettings, "vneid_claims", v.vneid_claims, str(err)) from None
+    common: dict[str, object] = dict(
+        pepper=pepper.encode(), min_level=v.vneid_min_level, require_citizen_id=v.vneid_require_citizen_id,
+        claims=claims, redirect_uri=v.vneid_redirect_uri or public_url + "/identity/callback")
+    if not v.vneid_issuer and v.demo_idp:
+        return _validated(IdentitySettings.demo(public_url, settings.secret_key, instance_dir, **common))
+    key_file = v.vneid_private_key_file
+    private_key = Path(key_file).read_text() if key_file else v.vneid_private_key
+    return _validated(IdentitySettings(
+        issuer=v.vneid_issuer, discovery_url=v.vneid_discovery_url, authorization_endpoint=v.vneid_authorize_url,
+        token_endpoint=v.vneid_token_url, jwks_uri=v.vneid_jwks_url, userinfo_endpoint=v.vneid_userinfo_url,
+        client_id=v.vneid_client_id, client_secret=v.vneid_client_secret, private_key_pem=private_key,
+        private_key_kid=v.vneid_private_key_kid, token_auth_method=v.vneid_token_auth_method,
+        scopes=v.vneid_scopes, id_token_algs=v.vneid_id_token_algs, demo_idp=v.demo_idp,
+        demo_issuer=public_url + DEMO_PATH, demo_secret=demo_secret(settings.secret_key),
+        instance_dir=instance_dir, **common))  # type: ignore[arg-type]
+
+
+def _validated(identity: IdentitySettings) -> IdentitySettings:
+    try:
+        identity.validate()
+    except ValueError as err:  # its messages name the variables (HOCVU_VNEID_...)
+        raise _error(VneidSettings, "vneid_issuer", identity.issuer, str(err)) from None
+    return identity
+
+
+def hub_key(settings: Settings) -> HubKey:
+    s = settings.signing
+    return HubKey(settings.hub.instance_dir, key_file=s.signing_key_file, cert_file=s.signing_cert_file)
+
+
+def assurance_config(settings: Settings, identity: IdentitySettings, key: HubKey) -> AssuranceConfig:
+    """The identity gate's: the face key (HOCVU_FACE_KEY, else derived from the app secret), the
+    model's folder and threshold, the pepper of the pseudonymous subjects, the hub's key."""
+    f = settings.face
+    try:
+        face_key = face_key_from(settings.secret_key, f.face_key)
+    except ValueError as err:
+        raise _error(type(f), "face_key", f.face_key or "", str(err)) from None
+    return AssuranceConfig(face_key=face_key, pepper=identity.pepper if identity.configured else b"",
+                           instance_dir=identity.instance_dir, face_home=f.deepface_home,
+                           threshold=f.face_threshold, hub_key=key)
+
+
+def trusted_certificates(settings: Settings) -> list[bytes]:
+    """HOCVU_STAMP_TRUSTED_CERTS: more certificates a stamped statement may be signed with."""
+    paths = settings.signing.stamp_trusted_certs
+    try:
+        return extra_certificates(paths)
+    except ValueError as err:
+        raise _error(type(settings.signing), "stamp_trusted_certs", ":".join(map(str, paths)), str(err)) from None
+
+
+def catalogue(settings: Settings) -> Catalogue:
+    return load_catalogue(settings.hub.courses_dir or default_courses_dir())
