@@ -75,3 +75,55 @@ def requested_urls(browser: Any) -> list[str]:
         if message["method"] == "Network.requestWillBeSent":
             urls.append(message["params"]["request"]["url"])
     return urls
+
+
+# Is the element where a person would tap it: shown, enabled, scrolled into view, its box settled
+# (the same as a frame ago: no transition, no late layout), and the topmost thing at its centre (no
+# sticky bar, banner or half-drawn neighbour over it)?
+_READY_TO_TAP = """
+const el = arguments[0];
+if (!el.isConnected || el.disabled) return false;
+const box = el.getBoundingClientRect();
+if (box.width === 0 || box.height === 0) return false;
+const x = box.left + box.width / 2, y = box.top + box.height / 2;
+if (y < 0 || y > window.innerHeight || x < 0 || x > window.innerWidth) {
+  el.scrollIntoView({block: "center", inline: "center"});
+  return false;
+}
+const key = [box.left, box.top, box.width, box.height].join();
+const settled = el.dataset.testBox === key;
+el.dataset.testBox = key;
+if (!settled) return false;
+const top = document.elementFromPoint(x, y);
+return top === el || el.contains(top) || (el.labels && [...el.labels].some(l => l.contains(top)));
+"""
+
+
+def tap(browser: Any, target: Any, timeout: float = 20) -> None:
+    """Click ``target`` (an element, or a (By, value) locator found afresh each time, so a page that
+    is still being replaced is waited for) once a person could: visible, enabled, its layout settled
+    and nothing over it, waiting for that condition, never for a fixed time. A click the browser
+    still reports as intercepted (a repaint between the check and the click) is tried again."""
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        ElementNotInteractableException,
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def clicked(driver: Any) -> bool:
+        try:
+            element = driver.find_element(*target) if isinstance(target, tuple) else target
+            if not driver.execute_script(_READY_TO_TAP, element):
+                return False
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+        try:
+            element.click()
+        except (ElementClickInterceptedException, ElementNotInteractableException):
+            return False
+        return True
+
+    WebDriverWait(browser, timeout, poll_frequency=0.1).until(clicked, "the element never became clickable")
+

@@ -16,7 +16,7 @@ from flask import Flask
 
 from identity.stamp import stamp_statement
 from lrs import credentials
-from tests.browser_support import basic_sign_in, chromium, needs_chromium, requested_urls, served
+from tests.browser_support import basic_sign_in, chromium, needs_chromium, requested_urls, served, tap
 from tests.conftest import new_credential, statement
 from tests.connectors.export_support import MATCH, NO_MATCH, course_context, learner, stamp, verb
 from tests.identity.auditor.auditor_support import signed_body
@@ -66,7 +66,7 @@ def seed(app: Flask) -> tuple[str, str, str]:
 
 def submit_filters(browser: Any) -> None:
     old = browser.find_element(By.TAG_NAME, "h1")
-    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    tap(browser, (By.CSS_SELECTOR, "form.filters button"))
     WebDriverWait(browser, 15).until(expected_conditions.staleness_of(old))  # the new page has loaded
 
 

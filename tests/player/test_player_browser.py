@@ -20,7 +20,7 @@ from player.catalogue import load_catalogue
 from player.domain import registration_for
 from player.session import KEY, Learner, PlayerSession
 from player.storage import QuizAttempt
-from tests.browser_support import chromium, needs_chromium, served
+from tests.browser_support import chromium, needs_chromium, served, tap
 from tests.conftest import Xapi, new_credential
 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
@@ -84,7 +84,7 @@ def test_a_learner_reads_a_lesson_and_takes_the_quiz_on_a_phone(sqlite_app: Flas
     assert browser.find_element(By.TAG_NAME, "h1").text.startswith("An toàn trên không gian mạng")
     fits_the_phone(browser)
 
-    browser.find_element(By.ID, "begin").click()
+    tap(browser, (By.ID, "begin"))
     wait.until(lambda d: d.find_elements(By.ID, "lesson"))
     fits_the_phone(browser)
     assert "Video của bài này đang được sản xuất" in browser.page_source
@@ -96,11 +96,11 @@ def test_a_learner_reads_a_lesson_and_takes_the_quiz_on_a_phone(sqlite_app: Flas
     wait.until(lambda d: d.find_element(By.ID, "lesson").get_attribute("data-sent") == "100")
     complete = browser.find_element(By.ID, "complete")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", complete)
-    complete.click()
+    tap(browser, complete)
     wait.until(lambda d: d.find_elements(By.ID, "completed"))
 
     browser.get(f"{server}/player/view/{QUIZ}")
-    browser.find_element(By.ID, "start").click()
+    tap(browser, (By.ID, "start"))
     wait.until(lambda d: d.find_elements(By.ID, "quiz-form"))
     fits_the_phone(browser)  # the fraud quiz quotes long web addresses: they must wrap
     assert browser.find_element(By.ID, "timer").text.startswith(("10:00", "9:5"))
@@ -111,11 +111,11 @@ def test_a_learner_reads_a_lesson_and_takes_the_quiz_on_a_phone(sqlite_app: Flas
         for choice in chosen:
             box = browser.find_element(By.CSS_SELECTOR, f'input[name="q.{q.id}"][value="{choice}"]')
             browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
-            box.click()
+            tap(browser, box)
     submit = browser.find_element(By.ID, "submit-quiz")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", submit)
     browser.save_screenshot(str(tmp_path / "quiz.png"))
-    submit.click()
+    tap(browser, submit)
     wait.until(lambda d: d.find_elements(By.ID, "score"))
     assert browser.find_element(By.ID, "score").text == "Điểm: 7/8 (88%)"
     assert "Chúc mừng, bạn đã đạt!" in browser.find_element(By.ID, "verdict").text
@@ -136,7 +136,7 @@ def test_the_countdown_submits_at_zero_with_the_saved_answers(sqlite_app: Flask,
     launch, _, _ = learner(sqlite_app, QUIZ)
     sign_in(sqlite_app, browser, server, launch)
     browser.get(f"{server}/player/view/{QUIZ}")
-    browser.find_element(By.ID, "start").click()
+    tap(browser, (By.ID, "start"))
     WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "quiz-form"))
     quiz = load_catalogue(Path(__file__).resolve().parents[2] / "courses").resolve(QUIZ).quiz
     assert quiz is not None
@@ -144,7 +144,7 @@ def test_the_countdown_submits_at_zero_with_the_saved_answers(sqlite_app: Flask,
         for choice in sorted(q.correct):
             box = browser.find_element(By.CSS_SELECTOR, f'input[name="q.{q.id}"][value="{choice}"]')
             browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
-            box.click()
+            tap(browser, box)
     db = sqlite_app.extensions["hocvu.db"]
 
     def saved() -> int:

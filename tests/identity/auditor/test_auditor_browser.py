@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.browser_support import basic_sign_in, chromium, needs_chromium, requested_urls, served
+from tests.browser_support import basic_sign_in, chromium, needs_chromium, requested_urls, served, tap
 from tests.identity.auditor.auditor_support import MATCH, NO_MATCH, national, new_tenant, write_attempt
 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
@@ -66,15 +66,15 @@ def test_the_auditor_pages_render_in_a_browser(sqlite_app: Flask, server: str, b
 
     # Tick "failed checks" and filter: only the attempt with a failed recheck remains.
     old = browser.find_element(By.TAG_NAME, "h1")
-    browser.find_element(By.CSS_SELECTOR, 'input[name="problem"][value="failed_checks"]').click()
-    browser.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    tap(browser, (By.CSS_SELECTOR, 'input[name="problem"][value="failed_checks"]'))
+    tap(browser, (By.CSS_SELECTOR, "form.filters button"))
     WebDriverWait(browser, 15).until(expected_conditions.staleness_of(old))
     assert "problem=failed_checks" in browser.current_url
     assert [r.get_attribute("data-session") for r in rows(browser)] == [failed.session_id]
     assert browser.find_element(By.CSS_SELECTOR, 'input[value="failed_checks"]').is_selected()
 
     # The attempt's page: its checks and its four signed, chained statements.
-    browser.find_element(By.CSS_SELECTOR, "#attempts a.detail").click()
+    tap(browser, (By.CSS_SELECTOR, "#attempts a.detail"))
     WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "checks")))
     assert browser.find_element(By.ID, "outcome").text == "unverified"
     assert len(browser.find_elements(By.CSS_SELECTOR, "#checks tbody tr")) == 2

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from identity import storage as identity_storage
 from identity.storage import AttemptAssurance
 from player.session import KEY
-from tests.browser_support import chromium, needs_chromium
+from tests.browser_support import chromium, needs_chromium, tap
 from tests.identity.gate.gate_support import FACES, QUIZ, IdentityEnv
 from tests.player.player_support import CSRF
 
@@ -58,10 +58,10 @@ def take_photo(browser: Any, form_id: str) -> None:
     form = browser.find_element(By.ID, form_id)
     start = form.find_element(By.CSS_SELECTOR, "[data-camera-start]")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", start)
-    start.click()
+    tap(browser, start)
     WebDriverWait(browser, 15).until(lambda d: d.execute_script(
         "var v = document.querySelector('#' + arguments[0] + ' video'); return v && v.videoWidth > 0", form_id))
-    form.find_element(By.CSS_SELECTOR, "[data-capture]").click()
+    tap(browser, form.find_element(By.CSS_SELECTOR, "[data-capture]"))
 
 
 def test_camera_enrolment_check_and_recheck(identity_env: IdentityEnv, browser: Any) -> None:
@@ -82,14 +82,14 @@ def test_camera_enrolment_check_and_recheck(identity_env: IdentityEnv, browser: 
         browser.delete_all_cookies()
         browser.add_cookie({"name": env.app.config["SESSION_COOKIE_NAME"], "value": cookie, "path": "/"})
         browser.get(f"{env.base}/player/identity/gate?target={QUIZ}")
-        browser.find_element(By.ID, "identity-bind").click()
+        tap(browser, (By.ID, "identity-bind"))
         wait.until(lambda d: d.find_elements(By.ID, "identity-enrol"))
-        browser.find_element(By.CSS_SELECTOR, "#identity-enrol input[name=consent]").click()
+        tap(browser, (By.CSS_SELECTOR, "#identity-enrol input[name=consent]"))
         take_photo(browser, "identity-enrol")
         wait.until(lambda d: d.find_elements(By.ID, "identity-check"))  # enrolled: on to the check
         take_photo(browser, "identity-check")
         wait.until(lambda d: d.find_elements(By.ID, "identity-passed"))  # matched: back on the quiz page
-        browser.find_element(By.ID, "start").click()
+        tap(browser, (By.ID, "start"))
         wait.until(lambda d: d.find_elements(By.ID, "quiz-form"))
         assert not browser.find_element(By.ID, "identity-recheck").is_displayed()  # not due yet
 
