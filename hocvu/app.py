@@ -99,7 +99,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
                             reserved_extensions={STAMP_IRI: stamp_guard(certificates)}))
     init_identity(app, identity or IdentitySettings.from_env(settings.public_url, settings.secret_key), database)
     tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
-                                   redis_url=settings.redis_url))
+                                   redis_url=settings.redis_url, jwks_min_age=settings.lti_jwks_min_age,
+                                   jwks_max_age=settings.lti_jwks_max_age,
+                                   jwks_refetch_seconds=settings.lti_jwks_refetch_seconds,
+                                   token_margin_seconds=settings.lti_token_margin_seconds))
     if settings.score_retry_seconds > 0:
         # AGS 2.0: a score the platform could not take is retried with backoff, never lost.
         app.extensions["hocvu.score_retries"] = PeriodicTask(

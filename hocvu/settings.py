@@ -22,6 +22,16 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_float(name: str, default: float, low: float, high: float) -> float:
+    """A number of seconds from the environment; outside [low, high] is a start-up error, not a
+    silently clamped value."""
+    raw = os.environ.get(name)
+    value = float(raw) if raw else default
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=lambda: f"sqlite:///{(INSTANCE_DIR / 'hocvu.db').resolve()}")
@@ -37,6 +47,16 @@ class Settings:
     # Seconds between rounds of AGS score retries in the web process (0: off, e.g. when a cron
     # job or Celery beat runs `hocvu lti retry-scores` instead). On by default from the environment.
     score_retry_seconds: float = 0
+    # LTI platform keys (JWKS) are cached per keyset URL for the platform's Cache-Control max-age /
+    # Expires, held within [min, max] (seconds; 0 <= min <= max, max <= 7 days). An id_token whose
+    # kid is not in the cached set forces one refetch, at most once per refetch interval per URL
+    # (seconds, 0-3600), so a forged kid cannot make the hub hammer the LMS.
+    lti_jwks_min_age: float = 300
+    lti_jwks_max_age: float = 86400
+    lti_jwks_refetch_seconds: float = 30
+    # LTI access tokens are reused until `expires_in` minus this margin (seconds, 0-600), so a
+    # token never expires between being picked and being used.
+    lti_token_margin_seconds: float = 60
     # Statement forwarding (connectors.forwarding.tasks): seconds between delivery kicks in the web process,
     # besides the nudge each stored statement gives (0: off; eager in-process delivery unless
     # HOCVU_BROKER_URL names a broker, then kicks are published for `hocvu forward worker`).
@@ -62,6 +82,12 @@ class Settings:
             max_page_size=_env_int("HOCVU_MAX_PAGE_SIZE", defaults.max_page_size),
             public_url=env.get("HOCVU_PUBLIC_URL", defaults.public_url),
             score_retry_seconds=float(env.get("HOCVU_SCORE_RETRY_SECONDS", "60")),
+            lti_jwks_min_age=_env_float("HOCVU_LTI_JWKS_MIN_AGE", defaults.lti_jwks_min_age, 0, 7 * 86400),
+            lti_jwks_max_age=_env_float("HOCVU_LTI_JWKS_MAX_AGE", defaults.lti_jwks_max_age, 0, 7 * 86400),
+            lti_jwks_refetch_seconds=_env_float("HOCVU_LTI_JWKS_REFETCH_SECONDS",
+                                                defaults.lti_jwks_refetch_seconds, 0, 3600),
+            lti_token_margin_seconds=_env_float("HOCVU_LTI_TOKEN_MARGIN_SECONDS",
+                                                defaults.lti_token_margin_seconds, 0, 600),
             forward_seconds=float(env.get("HOCVU_FORWARD_SECONDS") or 30),
             audit_checkpoint_every=_env_int("HOCVU_AUDIT_CHECKPOINT_EVERY", defaults.audit_checkpoint_every),
             audit_checkpoint_minutes=float(env.get("HOCVU_AUDIT_CHECKPOINT_MINUTES")
