@@ -4,8 +4,9 @@ keyset URL so a launch does not wait for the LMS's JWKS each time.
 How long a key set is kept: what the platform says in ``Cache-Control: max-age`` (RFC 9111
 §5.2.2.1) or ``Expires`` (§5.3), held within [min_age, max_age]; without either header,
 ``DEFAULT_AGE``. An id_token signed with a kid the cached set lacks forces one refetch (the LMS
-rotated its key, Security Framework §6.3: "the platform MAY rotate keys"), but at most once per
-``refetch_interval`` per URL: a stream of forged kids cannot make the hub hammer the platform.
+rotated its key, Security Framework §6.3), but at most once per ``refetch_interval`` per URL: a
+stream of forged kids cannot make the hub hammer the platform, while the first launch after a real
+rotation is never the one refused.
 A platform that cannot be reached while a stale set is at hand is answered from that set.
 
 The cache is per process: it holds public data only and a miss costs one fetch, so it needs no
@@ -34,8 +35,9 @@ DEFAULT_AGE = 3600.0   # seconds, when the platform sends no caching headers at 
 class _Entry:
     jwks: dict[str, Any]
     kids: frozenset[str]
-    fetched: float        # monotonic time of the last fetch (or forced refetch)
+    fetched: float        # monotonic time of the last fetch
     expires: float        # monotonic time after which the set is fetched again
+    forced: float = float("-inf")   # monotonic time of the last refetch for an unknown kid
     etag: str | None = None
     last_modified: str | None = None
 
@@ -85,17 +87,25 @@ class PlatformKeys:
         now = self.clock()
         with self._lock:
             entry = self._entries.get(url)
+        forced = False
         if entry is not None and now < entry.expires:
-            if kid is None or kid in entry.kids or now - entry.fetched < self.refetch_interval:
+            if kid is None or kid in entry.kids or now - entry.forced < self.refetch_interval:
                 return entry.jwks
             log.info("platform key %s not in the cached key set of %s: fetching it again", kid, url)
-        return self._refresh(url, entry, now)
+            forced = True
+        fresh = self._refresh(url, entry, now)
+        if forced:
+            with self._lock:
+                current = self._entries.get(url)
+                if current is not None:
+                    current.forced = now
+        return fresh.jwks
 
     def forget(self, url: str) -> None:
         with self._lock:
             self._entries.pop(url, None)
 
-    def _refresh(self, url: str, entry: _Entry | None, now: float) -> dict[str, Any]:
+    def _refresh(self, url: str, entry: _Entry | None, now: float) -> _Entry:
         headers = {"Accept": "application/json"}
         if entry is not None and entry.etag:
             headers["If-None-Match"] = entry.etag
@@ -104,8 +114,7 @@ class PlatformKeys:
         try:
             response = self.http.get(url, headers=headers)
             if response.status_code == 304 and entry is not None:
-                fresh = self._store(url, entry.jwks, response, now, entry)
-                return fresh.jwks
+                return self._store(url, entry.jwks, response, now, entry)
             if not response.ok:
                 raise PlatformUnavailable(f"the platform's key set answered HTTP {response.status_code}",
                                           http_status=response.status_code)
@@ -117,21 +126,23 @@ class PlatformKeys:
                 # stale-if-error: the keys we had are still the best evidence available.
                 log.warning("platform key set %s could not be refreshed (%s); using the cached one", url,
                             type(exc).__name__)
-                return entry.jwks
+                return entry
             if isinstance(exc, PlatformUnavailable):
                 raise
             raise PlatformUnavailable(f"the platform's key set could not be fetched: {type(exc).__name__}") from exc
-        return self._store(url, jwks, response, now, None).jwks
+        return self._store(url, jwks, response, now, entry)
 
     def _store(self, url: str, jwks: dict[str, Any], response: requests.Response, now: float,
                previous: _Entry | None) -> _Entry:
         said = _max_age(response.headers)
         age = min(max(DEFAULT_AGE if said is None else said, self.min_age), self.max_age)
+        kept = previous is not None and response.status_code == 304   # the same representation, revalidated
         kids = frozenset(str(k.get("kid")) for k in jwks.get("keys", []) if isinstance(k, dict) and k.get("kid"))
         fresh = _Entry(jwks=jwks, kids=kids, fetched=now, expires=now + age,
-                       etag=response.headers.get("ETag") or (previous.etag if previous else None),
+                       forced=previous.forced if previous else float("-inf"),
+                       etag=response.headers.get("ETag") or (previous.etag if kept else None),
                        last_modified=response.headers.get("Last-Modified")
-                       or (previous.last_modified if previous else None))
+                       or (previous.last_modified if kept else None))
         with self._lock:
             self._entries[url] = fresh
         return fresh

@@ -201,6 +201,7 @@ class IndependentPlatform:
     line_items: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     scores: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     token_requests: int = 0
+    refused_tokens: int = 0     # service calls answered 403 for a token signed with a replaced key
     registration: KeyedRegistration = field(default_factory=KeyedRegistration)
 
     def __post_init__(self) -> None:
@@ -315,14 +316,15 @@ class IndependentPlatform:
         book.platform, book.context_id = self, context_id
         return book
 
-    @staticmethod
-    def _answer(handler: Any) -> Response:
+    def _answer(self, handler: Any) -> Response:
         try:
             answer: LpResponse = handler()
         except lp_errors.LtiServiceException as exc:
             return _json({"error": exc.message}, exc.status_code)
         except jwt.InvalidTokenError:
             # A token signed with a key this platform no longer has (its keys were re-created).
+            with self.lock:
+                self.refused_tokens += 1
             return _json({"error": "invalid_token"}, 403)
         if answer.code >= 400:
             return _json({"error": answer.message}, answer.code)
