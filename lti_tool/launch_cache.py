@@ -47,7 +47,7 @@ NO_EXPIRY = 30 * 86400   # a value set without expiry still goes, after 30 days
 class LaunchCache(Protocol):
     def get(self, key: str) -> Any: ...
     def set(self, key: str, value: Any, exp: int | None = None) -> None: ...
-    def take(self, key: str) -> bool: ...
+    def take(self, key: str, session: Any = None) -> bool: ...
     def delete(self, key: str) -> None: ...
 
 
@@ -89,12 +89,25 @@ class DbCache:
                 session.execute(delete(LtiLaunchState).where(LtiLaunchState.expires <= now))
             session.commit()
 
-    def take(self, key: str) -> bool:
-        with self._session("take") as session:
-            result = session.execute(delete(LtiLaunchState).where(
-                LtiLaunchState.key == self._key(key), LtiLaunchState.expires > self._clock()))
-            session.commit()
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+    def take(self, key: str, session: Any = None) -> bool:
+        """``session``: the request's own, when it may commit now (a launch: it has read only),
+        which saves a second connection and round trip on the launch's path."""
+        if session is not None:
+            try:
+                return self._take(session, key)
+            except (SQLAlchemyError, OSError) as exc:
+                session.rollback()
+                log.error("LTI launch store unavailable (take): %s", type(exc).__name__)
+                raise LaunchStateUnavailable("the hub could not reach its launch store; "
+                                             "please try again in a moment") from exc
+        with self._session("take") as own:
+            return self._take(own, key)
+
+    def _take(self, session: Any, key: str) -> bool:
+        result = session.execute(delete(LtiLaunchState).where(
+            LtiLaunchState.key == self._key(key), LtiLaunchState.expires > self._clock()))
+        session.commit()
+        return bool(result.rowcount)
 
     def delete(self, key: str) -> None:
         with self._session("delete") as session:
@@ -142,7 +155,7 @@ class MemoryCache:
                 self._sweep(now)
             self._data[key] = (now + exp if exp else None, value)
 
-    def take(self, key: str) -> bool:
+    def take(self, key: str, session: Any = None) -> bool:
         with self._lock:
             item = self._data.pop(key, None)
         return item is not None and (item[0] is None or item[0] > time.monotonic())
@@ -183,7 +196,7 @@ class RedisCache:
     def set(self, key: str, value: Any, exp: int | None = None) -> None:
         self._call("write", lambda: self._redis.set(self._prefix + key, json.dumps(value), ex=exp or None))
 
-    def take(self, key: str) -> bool:
+    def take(self, key: str, session: Any = None) -> bool:
         # DEL is atomic and answers how many keys it removed: exactly one caller wins.
         return bool(self._call("take", lambda: self._redis.delete(self._prefix + key)))
 
@@ -205,9 +218,10 @@ class HubLaunchDataStorage(FlaskCacheDataStorage):
 
     def __init__(self, cache: LaunchCache) -> None:
         super().__init__(cache)
+        self.session: Any = None   # the request's database session, when a take may commit through it
 
     def take(self, key: str) -> bool:
-        return bool(self._get_cache().take(self._prepare_key(key)))
+        return bool(self._get_cache().take(self._prepare_key(key), session=self.session))
 
     def delete(self, key: str) -> None:
         self._get_cache().delete(self._prepare_key(key))

@@ -136,6 +136,7 @@ class HubMessageLaunch(FlaskMessageLaunch):
                          requests_session=requests_session)
         self._cached = False   # True once this launch is in the launch cache (deep linking)
         if launch_data_storage is not None:
+            launch_data_storage.session = tool_config.session   # the nonce is taken through it
             # With HTTPS the storage is keyed by pylti1p3's session-id cookie; no cookie → no launch.
             _as(LaunchUnauthorized, lambda: self.set_launch_data_storage(launch_data_storage))
             self.set_launch_data_lifetime(LAUNCH_DATA_LIFETIME)

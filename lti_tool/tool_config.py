@@ -67,6 +67,9 @@ class DbToolConf(ToolConfAbstract[FlaskRequest]):
         super().__init__()
         self._session, self._ring = session, ring
         self.platform_keys = platform_keys
+        # One launch asks for its registration three times (registration, deployment, the view):
+        # one query per request is enough.
+        self._rows: dict[tuple[str, str | None], LtiRegistration | None] = {}
 
     @property
     def session(self) -> Session:
@@ -81,6 +84,11 @@ class DbToolConf(ToolConfAbstract[FlaskRequest]):
         return True
 
     def registration_row(self, iss: str, client_id: str | None) -> LtiRegistration | None:
+        if (iss, client_id) not in self._rows:
+            self._rows[(iss, client_id)] = self._registration_row(iss, client_id)
+        return self._rows[(iss, client_id)]
+
+    def _registration_row(self, iss: str, client_id: str | None) -> LtiRegistration | None:
         query = select(LtiRegistration).where(LtiRegistration.issuer == iss)
         if client_id:
             return self._session.scalar(query.where(LtiRegistration.client_id == client_id))
