@@ -53,16 +53,17 @@ def _max_age(headers: Any) -> float | None:
     for name in ("s-maxage", "max-age"):
         if directives.get(name, "").isdigit():
             return float(directives[name])
-    expires, date = headers.get("Expires"), headers.get("Date")
+    expires = headers.get("Expires")
     if expires:
         try:
-            base = parsedate_to_datetime(date) if date else None
-            end = parsedate_to_datetime(expires)
-            if base is None:
-                return max(0.0, end.timestamp() - time.time())
-            return max(0.0, (end - base).total_seconds())
+            end = parsedate_to_datetime(expires).timestamp()
         except (TypeError, ValueError):
             return 0.0   # RFC 9111 §5.3: an invalid Expires means "already expired"
+        try:   # relative to the platform's own clock when it says the time (§4.2.1)
+            base = parsedate_to_datetime(headers.get("Date")).timestamp()
+        except (TypeError, ValueError):
+            base = time.time()
+        return max(0.0, end - base)
     return None
 
 
