@@ -105,7 +105,15 @@ class HubOIDCLogin(FlaskOIDCLogin):
         for param in ("iss", "login_hint"):  # §5.1.1.1: both are REQUIRED in the initiation
             if not self._get_request_param(param):
                 raise BadLaunch(f"the login initiation request has no {param}")
-        registration = _as(LaunchUnauthorized, super().validate_oidc_login)
+        try:
+            registration = super().validate_oidc_login()
+        except OIDCException as exc:
+            if "registration" not in str(exc).lower():
+                raise LaunchUnauthorized(str(exc)) from exc
+            raise LaunchUnauthorized(
+                f"this LMS ({self._get_request_param('iss')}, client {self._get_request_param('client_id') or '?'}) "
+                "is not registered with the hub, or its registration was removed; the hub's administrator can "
+                "register it at /lti/admin/") from exc
         if isinstance(registration, HubRegistration) and registration.disabled:
             raise RegistrationDisabled(disabled_message(registration))
         return registration
