@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -76,7 +77,7 @@ def platform_add(tenant_slug: str, issuer: str, client_id: str, deployment_ids: 
         spec = PlatformSpec(issuer=issuer, client_id=client_id, auth_login_url=auth_login_url, token_url=token_url,
                             keyset_url=keyset_url, auth_audience=auth_audience, name=name)
         row = add_platform(session, tenant, spec, deployment_ids)
-        data = describe(row, tenant.slug)
+        data: dict[str, Any] = describe(row, tenant.slug)
         base = settings.public_url.rstrip("/")
         data["tool"] = {"login_url": f"{base}/lti/login", "launch_url": f"{base}/lti/launch",
                         "jwks_url": f"{base}/lti/jwks"}
@@ -100,7 +101,7 @@ def platform_list(tenant_slug: str | None, as_json: bool) -> None:
         return
     for r in rows:
         state = "enabled" if r["enabled"] else "DISABLED"
-        deployments = ",".join(r["deployment_ids"])  # type: ignore[arg-type]
+        deployments = ",".join(str(d) for d in r["deployment_ids"])  # type: ignore[attr-defined]
         click.echo(f"{r['id']}\t{r['tenant']}\t{r['issuer']}\t{r['client_id']}\t{deployments}\t{state}")
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from lrs.credentials import Principal, authenticate
 from lrs.errors import Unauthorized
@@ -157,7 +158,7 @@ def _deployment_ids(raw: str) -> list[str]:
 
 
 @bp.post("/platforms")
-def add() -> Response:
+def add() -> BaseResponse:
     values = {f: request.form.get(f, "").strip() for f in FIELDS}
     with _tool().session() as db:
         tenant = _tenant(db)
@@ -218,7 +219,7 @@ def confirm(registration_id: int, action: str) -> Response:
 
 
 @bp.post("/platforms/<int:registration_id>/<any(disable, enable, remove):action>")
-def change(registration_id: int, action: str) -> Response:
+def change(registration_id: int, action: str) -> BaseResponse:
     if action != "enable" and request.form.get("confirm") != "yes":
         return redirect(url_for(".confirm", registration_id=registration_id, action=action), 303)
     with _tool().session() as db:

@@ -137,13 +137,13 @@ class PlatformKeys:
                previous: _Entry | None) -> _Entry:
         said = _max_age(response.headers)
         age = min(max(DEFAULT_AGE if said is None else said, self.min_age), self.max_age)
-        kept = previous is not None and response.status_code == 304   # the same representation, revalidated
+        # The same representation, revalidated: its validators stay.
+        kept = previous if previous is not None and response.status_code == 304 else None
         kids = frozenset(str(k.get("kid")) for k in jwks.get("keys", []) if isinstance(k, dict) and k.get("kid"))
         fresh = _Entry(jwks=jwks, kids=kids, fetched=now, expires=now + age,
                        forced=previous.forced if previous else float("-inf"),
-                       etag=response.headers.get("ETag") or (previous.etag if kept else None),
-                       last_modified=response.headers.get("Last-Modified")
-                       or (previous.last_modified if kept else None))
+                       etag=response.headers.get("ETag") or (kept.etag if kept else None),
+                       last_modified=response.headers.get("Last-Modified") or (kept.last_modified if kept else None))
         with self._lock:
             self._entries[url] = fresh
         return fresh

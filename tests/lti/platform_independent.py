@@ -90,7 +90,7 @@ class Login(OIDCLoginAbstract):
     def set_lti_message_hint(self, **kwargs: Any) -> None:
         self._lti_message_hint = kwargs["hint"]
 
-    def get_redirect(self, url: str) -> Response:
+    def get_redirect(self, url: str) -> Any:
         return redirect(url)
 
 
