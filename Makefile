@@ -4,8 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# Every URL the hub prints or registers (xAPI endpoint, LTI tool URLs, the demo VNeID provider's
+# issuer and redirect URI) follows HOST and PORT, unless HOCVU_PUBLIC_URL says otherwise (a proxy
+# in front). A wildcard bind address is no address a browser can use: the URLs then name loopback.
+PUBLIC_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
+RUN_ENV = HOCVU_PUBLIC_URL="$${HOCVU_PUBLIC_URL:-http://$(PUBLIC_HOST):$(PORT)}"
 
-.PHONY: install run test lint bench bench-face bench-chain bench-export bench-forward bench-imports browser clean
+.PHONY: install run test lint bench bench-face bench-chain bench-export bench-forward bench-imports bench-lti browser clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +36,10 @@ browser:
 	else echo "chromium not installed and no root apt-get: the browser tests will be skipped"; fi
 
 run: install
-	$(BIN)/hocvu db upgrade
-	$(BIN)/hocvu face setup
-	$(BIN)/hocvu demo seed
-	HOCVU_DEMO_IDP=$${HOCVU_DEMO_IDP:-1} $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
+	$(RUN_ENV) $(BIN)/hocvu db upgrade
+	$(RUN_ENV) $(BIN)/hocvu face setup
+	$(RUN_ENV) $(BIN)/hocvu demo seed
+	$(RUN_ENV) HOCVU_DEMO_IDP=$${HOCVU_DEMO_IDP:-1} $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
 		--access-logfile - 'hocvu.wsgi:app'
 
 # Style (ruff) and DESIGN.md's one-way imports (import-linter, .importlinter).
@@ -62,6 +67,9 @@ bench-forward: install
 
 bench-imports: install
 	$(BIN)/python -m bench.imports
+
+bench-lti: install
+	$(BIN)/python -m bench.lti
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tools/oidc/node_modules

@@ -117,7 +117,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_identity_gate(app, settings, identity_settings)
     init_player(app, configs.catalogue(settings))
     tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
-                                   redis_url=settings.hub.redis_url))
+                                   redis_url=settings.hub.redis_url, jwks_min_age=settings.lti.lti_jwks_min_age,
+                                   jwks_max_age=settings.lti.lti_jwks_max_age,
+                                   jwks_refetch_seconds=settings.lti.lti_jwks_refetch_seconds,
+                                   token_margin_seconds=settings.lti.lti_token_margin_seconds))
     if settings.lti.score_retry_seconds > 0:
         # AGS 2.0: a score the platform could not take is retried with backoff, never lost.
         app.extensions["hocvu.score_retries"] = PeriodicTask(

@@ -62,11 +62,28 @@ class AuditSettings:
                                      "BENCHMARK ONLY: store with no chain entry (fails `hocvu audit verify`)")
 
 
+WEEK = 7 * 86400
+
+
 @dataclass(frozen=True)
 class LtiSettings:
     score_retry_seconds: float = var(60.0, "HOCVU_SCORE_RETRY_SECONDS", "float",
                                      "AGS score retries in the web process (0: off, e.g. cron instead)",
                                      unit="seconds", low=0)
+    # Platform keys (JWKS) are cached per keyset URL for the platform's Cache-Control max-age /
+    # Expires, held within [min, max]; an id_token whose kid is not in the cached set forces one
+    # refetch, at most once per refetch interval per URL, so a forged kid cannot hammer the LMS.
+    lti_jwks_min_age: float = var(300.0, "HOCVU_LTI_JWKS_MIN_AGE", "float", "least time a platform's keys are "
+                                  "cached", unit="seconds", low=0, high=WEEK)
+    lti_jwks_max_age: float = var(86400.0, "HOCVU_LTI_JWKS_MAX_AGE", "float", "most time a platform's keys are "
+                                  "cached (at least the least)", unit="seconds", low=0, high=WEEK)
+    lti_jwks_refetch_seconds: float = var(30.0, "HOCVU_LTI_JWKS_REFETCH_SECONDS", "float",
+                                          "an unknown kid refetches a platform's keys at most this often",
+                                          unit="seconds", low=0, high=3600)
+    # Access tokens are reused until expires_in minus this margin: never expiring between pick and use.
+    lti_token_margin_seconds: float = var(60.0, "HOCVU_LTI_TOKEN_MARGIN_SECONDS", "float",
+                                          "an AGS/NRPS token is renewed this long before it expires",
+                                          unit="seconds", low=0, high=600)
 
 
 @dataclass(frozen=True)
@@ -185,6 +202,10 @@ class Settings:
 
     def check(self) -> Settings:
         """Rules across variables, each a one-line ``SettingError``."""
+        lti = self.lti
+        if lti.lti_jwks_max_age < lti.lti_jwks_min_age:
+            raise SettingError(_var(_field(LtiSettings, "lti_jwks_max_age")), f"{lti.lti_jwks_max_age:g}",
+                               f"at least HOCVU_LTI_JWKS_MIN_AGE ({lti.lti_jwks_min_age:g})")
         s = self.signing
         if (s.signing_key_file is None) != (s.signing_cert_file is None):
             var_ = _var(_field(SigningSettings, "signing_key_file" if s.signing_key_file is None else

@@ -101,6 +101,8 @@ def launch_context(claims: Mapping[str, Any], *, tenant_id: int, registration_id
         context_title=str(context.get("title") or ""),
         # AGS 2.0 §3.1: `lineitem` is present when the link has exactly one line item.
         ags_lineitem=ags.get("lineitem") or None,
+        # With only `lineitems` the tool finds or creates its own line item (lti_tool.ags_links).
+        ags_lineitems=ags.get("lineitems") or None,
         ags_scopes=tuple(str(s) for s in ags.get("scope") or ()),
         nrps_url=nrps.get("context_memberships_url") or None,
         custom=custom,

@@ -107,13 +107,69 @@ class PlatformConfiguration:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-def fetch_platform_configuration(http: requests.Session, url: str) -> PlatformConfiguration:
+@dataclass(frozen=True)
+class IssuerFamily:
+    """A platform whose issuer is, by its vendor's documentation, not the site that serves its
+    OpenID configuration: per issuer, the hosts its login, token and key endpoints live on."""
+
+    product_family_code: str
+    issuers: dict[str, frozenset[str]]
+
+
+# Canvas: every Instructure-hosted Canvas launches with one issuer whatever the school's domain
+# (Canvas LTI docs, "Launch Overview": iss is https://canvas.instructure.com), while Dynamic
+# Registration hands the tool the school's own domain's configuration URL ("Registering an LTI
+# Tool"); the authorization, token and JWKS endpoints live on Instructure's hosts. Beta and test
+# instances have their own issuers. Self-hosted Canvas sets its own issuer and matches as usual.
+ISSUER_FAMILIES: tuple[IssuerFamily, ...] = (
+    IssuerFamily("canvas", {
+        "https://canvas.instructure.com": frozenset({"canvas.instructure.com", "sso.canvaslms.com"}),
+        "https://canvas.beta.instructure.com": frozenset({"canvas.beta.instructure.com", "sso.beta.canvaslms.com"}),
+        "https://canvas.test.instructure.com": frozenset({"canvas.test.instructure.com", "sso.test.canvaslms.com"}),
+    }),
+)
+
+
+def check_issuer(config_url: str, data: dict[str, Any]) -> None:
+    """DR 1.0 §3.5.1 "Issuer and OpenID Configuration URL Match": the configuration must come from
+    the issuer's own site (scheme and host compared: a strict prefix test rejects real platforms that
+    serve it under another path). The one exception is a platform family that documents another
+    issuer (``ISSUER_FAMILIES``), and only when the configuration itself says so: its
+    product_family_code names the family, the issuer is one of the family's, every endpoint whose
+    answer the tool trusts (authorization, token, JWKS) is on that issuer's hosts, and the
+    registration endpoint is on the site that served the configuration. Launches are verified with
+    the keys at ``jwks_uri``, so a site that claims Canvas's issuer cannot sign as Canvas."""
+    got, issuer = urlsplit(config_url), urlsplit(str(data["issuer"]))
+    if (got.scheme, got.hostname, got.port) == (issuer.scheme, issuer.hostname, issuer.port):
+        return
+    product = str((data.get(PLATFORM_CONFIG) or {}).get("product_family_code") or "")
+    family = next((f for f in ISSUER_FAMILIES if f.product_family_code == product), None)
+    hosts = family.issuers.get(str(data["issuer"]).rstrip("/")) if family else None
+    if hosts is None:
+        raise RegistrationFailed(f"the configuration's issuer {data['issuer']} is not the site that served it "
+                                 f"({got.scheme}://{got.netloc}), and the platform does not say why (DR 1.0 §3.5.1)")
+    elsewhere = sorted({str(urlsplit(str(data[k])).hostname) for k in ("authorization_endpoint", "token_endpoint",
+                                                                       "jwks_uri")} - hosts)
+    if elsewhere:
+        raise RegistrationFailed(f"the configuration claims the {product} issuer {data['issuer']} but its "
+                                 f"endpoints are on other hosts ({', '.join(elsewhere)})")
+    if urlsplit(str(data["registration_endpoint"])).hostname != got.hostname:
+        raise RegistrationFailed("the registration endpoint is not on the site that served the configuration")
+
+
+def fetch_platform_configuration(http: requests.Session, url: str,
+                                 registration_token: str | None = None) -> PlatformConfiguration:
     try:
         check_url("openid_configuration", url)
     except InvalidConfiguration as exc:
         raise RegistrationFailed(exc.message) from None
+    headers = {"Accept": "application/json"}
+    if registration_token:
+        # DR 1.0 §3.4: the platform may require the registration token for its configuration too
+        # (Canvas does: "include the registration_token ... as the bearer token").
+        headers["Authorization"] = f"Bearer {registration_token}"
     try:
-        response = http.get(url, headers={"Accept": "application/json"})
+        response = http.get(url, headers=headers)
     except requests.RequestException as exc:
         raise PlatformUnavailable(f"could not fetch the platform configuration: {type(exc).__name__}") from exc
     if not response.ok:
@@ -134,12 +190,7 @@ def fetch_platform_configuration(http: requests.Session, url: str) -> PlatformCo
             check_url(key, str(data[key]), issuer=key == "issuer")
     except InvalidConfiguration as exc:
         raise RegistrationFailed(exc.message) from None
-    # DR §3.5.1 "Issuer and OpenID Configuration URL Match": the configuration must come from the
-    # issuer's own site. We compare scheme and host (a strict prefix test rejects real platforms
-    # that serve it under another path).
-    got, issuer = urlsplit(url), urlsplit(str(data["issuer"]))
-    if (got.scheme, got.hostname, got.port) != (issuer.scheme, issuer.hostname, issuer.port):
-        raise RegistrationFailed("the configuration's issuer is not the site that served it")
+    check_issuer(url, data)
     platform = data.get(PLATFORM_CONFIG) or {}
     return PlatformConfiguration(
         issuer=str(data["issuer"]), authorization_endpoint=str(data["authorization_endpoint"]),

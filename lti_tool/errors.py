@@ -55,6 +55,22 @@ class LaunchForbidden(LtiError):
     title = "Không được phép / Not allowed"
 
 
+class RegistrationDisabled(LtiError):
+    """The platform's registration is known but an operator disabled it (`hocvu lti platform
+    disable`, /lti/admin/): no launch is accepted until it is enabled again."""
+
+    status, code = 403, "registration_disabled"
+    title = "Kết nối LMS đang tạm dừng / This LMS connection is disabled"
+
+
+class LaunchStateUnavailable(LtiError):
+    """The shared launch store (database or Redis) did not answer: the hub's fault, not the
+    learner's, so it is a 503 that says to try again, never a "replayed launch"."""
+
+    status, code = 503, "temporarily_unavailable"
+    title = "Hệ thống đang bận / The hub is briefly unavailable"
+
+
 class InvalidConfiguration(LtiError):
     """A platform registration with a missing or unusable value (URL, client id)."""
 

@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 def report_by_ags(db: Session, opened: PlayerSession, grade: LinkGrade) -> bool:
     """True when AGS took the grade (queued or delivered); False when the launch has no line item."""
     launch = LaunchContext.of_player(opened)
-    if launch is None or not launch.ags_lineitem:
-        return False  # the platform did not make this link a gradebook column
+    if launch is None or not ags.can_post_scores(launch):
+        return False  # the platform did not make this link a gradebook column, or granted no score scope
     ags.post_score(launch, grade.score_given, grade.score_max, grade.activity_progress, grade.grading_progress,
                    launch.sub)
     return True

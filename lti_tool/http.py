@@ -24,6 +24,7 @@ from lti_tool.grades import report_by_ags
 from lti_tool.launch_cache import make_cache
 from lti_tool.launch_context import AGS_REPORTER
 from lti_tool.message_launch import HubMessageLaunch, HubOIDCLogin, TimeoutSession, restore_launch
+from lti_tool.platform_keys import PlatformKeys
 from lti_tool.proctoring import http as http_proctoring
 from lti_tool.services import EXTENSION, LtiTool
 from player.pages import open_session, register_reporter
@@ -38,8 +39,12 @@ class LtiConfig:
     db: Database
     secret_key: str = field(repr=False)   # seals the tool's private keys (lti_tool.keys.KeyRing)
     base_url: str                         # the hub's public URL: launch, login and JWKS URLs hang off it
-    redis_url: str | None = None          # nonce/state/launch cache; in-process memory when None
+    redis_url: str | None = None          # nonce/launch/token store; the database when None
     http_timeout: float = 10.0
+    jwks_min_age: float = 300.0           # platform key sets cached within [min, max] seconds
+    jwks_max_age: float = 86400.0
+    jwks_refetch_seconds: float = 30.0    # at most one unknown-kid refetch per keyset URL this often
+    token_margin_seconds: float = 60.0    # access tokens dropped this long before expires_in
 
 
 def _tool() -> LtiTool:
@@ -155,7 +160,7 @@ def register(tenant_slug: str) -> Response:
         if not config_url:
             raise BadLaunch("openid_configuration is missing: paste this URL into the LMS's "
                             "LTI Advantage tool registration, which adds it")
-        config = dynamic_registration.fetch_platform_configuration(tool.http, config_url)
+        config = dynamic_registration.fetch_platform_configuration(tool.http, config_url, registration_token)
         if request.method == "GET":  # §3.3: the tool may show its own UI before registering
             return _no_store(Response(render_template(
                 "lti/register_confirm.html", tenant=tenant, config=config, invite=params.get("invite", ""),
@@ -197,8 +202,12 @@ def _render_unexpected(exc: Exception) -> Response:
 
 
 def init_app(app: Flask, cfg: LtiConfig) -> LtiTool:
-    tool = LtiTool(db=cfg.db, ring=keys.KeyRing.from_secret(cfg.secret_key), cache=make_cache(cfg.redis_url),
-                   base_url=cfg.base_url.rstrip("/"), http=TimeoutSession(cfg.http_timeout))
+    http = TimeoutSession(cfg.http_timeout)
+    tool = LtiTool(db=cfg.db, ring=keys.KeyRing.from_secret(cfg.secret_key), cache=make_cache(cfg.redis_url, cfg.db),
+                   base_url=cfg.base_url.rstrip("/"), http=http,
+                   platform_keys=PlatformKeys(http, min_age=cfg.jwks_min_age, max_age=cfg.jwks_max_age,
+                                              refetch_interval=cfg.jwks_refetch_seconds),
+                   token_margin=cfg.token_margin_seconds)
     app.extensions[EXTENSION] = tool
     app.register_blueprint(bp, url_prefix="/lti")
     app.register_blueprint(http_admin.bp, url_prefix="/lti/admin")

@@ -24,6 +24,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from lrs.credentials import Principal, authenticate
 from lrs.errors import Unauthorized
@@ -37,7 +38,17 @@ from lti_tool.errors import (
     LtiError,
     as_lti_error,
 )
-from lti_tool.registrations import PlatformSpec, add_platform, describe, list_platforms
+from lti_tool.lms_guides import GUIDES, tool_values
+from lti_tool.registrations import (
+    PlatformSpec,
+    add_platform,
+    describe,
+    get_platform,
+    list_platforms,
+    remove_platform,
+    score_counts,
+    set_disabled,
+)
 from lti_tool.services import EXTENSION, LtiTool
 
 log = logging.getLogger(__name__)
@@ -126,7 +137,10 @@ def _tool_urls() -> ToolUrls:
 def _page(db: Session, tenant: Tenant, *, status: int = 200, values: dict[str, str] | None = None,
           error: LtiError | None = None, invite_url: str | None = None, invite_expires: str | None = None) -> Response:
     rows = [describe(r, tenant.slug) | {"created": as_utc(r.created)} for r in list_platforms(db, tenant)]
-    html = render_template("lti/admin/index.html", tenant=tenant, rows=rows, urls=_tool_urls(),
+    urls = _tool_urls()
+    values_by_key = tool_values(urls.login, urls.launch, urls.jwks)
+    guides = [(guide, guide.filled(values_by_key)) for guide in GUIDES]
+    html = render_template("lti/admin/index.html", tenant=tenant, rows=rows, urls=urls, guides=guides,
                            values=values or {}, error=error, csrf_token=_csrf_token(),
                            invite_url=invite_url, invite_expires=invite_expires, key=_principal().key)
     return Response(html, status=status, content_type="text/html; charset=utf-8")
@@ -144,7 +158,7 @@ def _deployment_ids(raw: str) -> list[str]:
 
 
 @bp.post("/platforms")
-def add() -> Response:
+def add() -> BaseResponse:
     values = {f: request.form.get(f, "").strip() for f in FIELDS}
     with _tool().session() as db:
         tenant = _tenant(db)
@@ -165,8 +179,59 @@ def add() -> Response:
             return _page(db, tenant, status=err.status, values=values, error=err)
         log.info("admin %s registered %s client %s for tenant %s", _principal().key, row.issuer, row.client_id,
                  tenant.slug)
-        flash(f"{row.issuer} · {row.client_id}")
+        flash(f"{row.issuer} · {row.client_id}", "registered")
     # POST → GET (303): a reload of the list does not submit the form again.
+    return redirect(url_for(".index"), 303)
+
+
+# --- one registration: show, disable, enable, remove (each change confirmed, each an audit line) ---
+
+ACTIONS = {"disable": "Tạm dừng / Disable", "remove": "Xoá / Remove"}
+DONE = {"disable": "Đã tạm dừng / Disabled", "enable": "Đã bật lại / Enabled", "remove": "Đã xoá / Removed"}
+
+
+def _actor() -> str:
+    return f"admin:{_principal().key}"
+
+
+@bp.get("/platforms/<int:registration_id>")
+def show(registration_id: int) -> Response:
+    with _tool().session() as db:
+        tenant = _tenant(db)
+        row = get_platform(db, registration_id, tenant)
+        data = describe(row, tenant.slug) | {"created": as_utc(row.created)}
+        html = render_template("lti/admin/platform.html", tenant=tenant, r=data, scores=score_counts(db, row),
+                               csrf_token=_csrf_token(), confirm=None, key=_principal().key)
+    return Response(html, content_type="text/html; charset=utf-8")
+
+
+@bp.get("/platforms/<int:registration_id>/<any(disable, remove):action>")
+def confirm(registration_id: int, action: str) -> Response:
+    """The confirmation page: a GET never changes anything; the page's form POSTs the change."""
+    with _tool().session() as db:
+        tenant = _tenant(db)
+        row = get_platform(db, registration_id, tenant)
+        data = describe(row, tenant.slug) | {"created": as_utc(row.created)}
+        html = render_template("lti/admin/platform.html", tenant=tenant, r=data, scores=score_counts(db, row),
+                               csrf_token=_csrf_token(), confirm=action, action_label=ACTIONS[action],
+                               key=_principal().key)
+    return Response(html, content_type="text/html; charset=utf-8")
+
+
+@bp.post("/platforms/<int:registration_id>/<any(disable, enable, remove):action>")
+def change(registration_id: int, action: str) -> BaseResponse:
+    if action != "enable" and request.form.get("confirm") != "yes":
+        return redirect(url_for(".confirm", registration_id=registration_id, action=action), 303)
+    with _tool().session() as db:
+        tenant = _tenant(db)
+        row = get_platform(db, registration_id, tenant)
+        label = f"{row.issuer} · {row.client_id}"
+        if action == "remove":
+            remove_platform(db, row, actor=_actor(), discard_pending=request.form.get("discard_pending") == "yes")
+        else:
+            set_disabled(db, row, action == "disable", actor=_actor())
+        db.commit()
+    flash(f"{DONE[action]}: {label}", "changed")
     return redirect(url_for(".index"), 303)
 
 

@@ -1,32 +1,130 @@
-"""Where OIDC nonces, launch state, cached launches and access tokens live between requests:
-in process memory by default, in Redis when ``HOCVU_REDIS_URL`` is set (DESIGN.md, Scale: web
-processes are stateless, so several processes need a shared store).
+"""Where OIDC nonces, cached launches and access tokens live between requests: shared by every web
+process of a deployment (DESIGN.md, Scale: a later request may reach any worker on any machine).
+
+- ``DbCache`` (the default): rows of ``lti_launch_state`` in the hub's own database, each with
+  an expiry; a read or a take is one primary-key lookup, expired rows are swept now and then.
+- ``RedisCache`` when ``HOCVU_REDIS_URL`` is set.
+- ``MemoryCache``: one process only; for a single-process test server, never for gunicorn.
 
 pylti1p3 reads and writes through ``CacheDataStorage``; what it lacks is an atomic take-once,
 which replay protection needs (Security Framework 1.0 §5.1.3 step 9: the tool SHOULD check it
-has not yet received the nonce). ``LaunchCache.take`` deletes a key and says whether it was there,
-in one step on either backend.
+has not yet received the nonce). ``take`` deletes a key and says whether it was there, in one
+step on each backend, so of two requests carrying the same id_token exactly one wins.
+
+A store that cannot be reached is the hub's problem, not the learner's: it raises
+``LaunchStateUnavailable`` (503), never a "replayed launch" refusal.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
+import logging
 import threading
 import time
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from pylti1p3.contrib.flask import FlaskCacheDataStorage
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from lrs.storage import Database, dialect_insert
+from lti_tool.errors import LaunchStateUnavailable
+from lti_tool.storage import LtiLaunchState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# One set in this many sweeps expired rows: cheap (an indexed range delete) and often enough that
+# the table stays about as large as the launches of the last NONCE_LIFETIME.
+SWEEP_EVERY = 200
+NO_EXPIRY = 30 * 86400   # a value set without expiry still goes, after 30 days
 
 
 class LaunchCache(Protocol):
     def get(self, key: str) -> Any: ...
     def set(self, key: str, value: Any, exp: int | None = None) -> None: ...
-    def take(self, key: str) -> bool: ...
+    def take(self, key: str, session: Any = None) -> bool: ...
     def delete(self, key: str) -> None: ...
 
 
+class DbCache:
+    """Launch state in the hub's database: every worker and machine sees the same rows."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._db, self._clock = db, clock
+        self._sets = itertools.count(1)
+
+    @staticmethod
+    def _key(key: str) -> str:
+        # Fixed-length primary key: pylti1p3's keys carry session ids and nonces of any length.
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @contextmanager
+    def _session(self, what: str) -> Iterator[Any]:
+        try:
+            with self._db.session() as session:
+                yield session
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("LTI launch store unavailable (%s): %s", what, type(exc).__name__)
+            raise LaunchStateUnavailable("the hub could not reach its launch store; "
+                                         "please try again in a moment") from exc
+
+    def get(self, key: str) -> Any:
+        with self._session("read") as session:
+            return session.scalar(select(LtiLaunchState.value).where(
+                LtiLaunchState.key == self._key(key), LtiLaunchState.expires > self._clock()))
+
+    def set(self, key: str, value: Any, exp: int | None = None) -> None:
+        now = self._clock()
+        expires = now + timedelta(seconds=exp or NO_EXPIRY)
+        with self._session("write") as session:
+            insert = dialect_insert(session)(LtiLaunchState).values(key=self._key(key), value=value, expires=expires)
+            session.execute(insert.on_conflict_do_update(index_elements=["key"],
+                                                         set_={"value": value, "expires": expires}))
+            if next(self._sets) % SWEEP_EVERY == 0:
+                session.execute(delete(LtiLaunchState).where(LtiLaunchState.expires <= now))
+            session.commit()
+
+    def take(self, key: str, session: Any = None) -> bool:
+        """``session``: the request's own, when it may commit now (a launch: it has read only),
+        which saves a second connection and round trip on the launch's path."""
+        if session is not None:
+            try:
+                return self._take(session, key)
+            except (SQLAlchemyError, OSError) as exc:
+                session.rollback()
+                log.error("LTI launch store unavailable (take): %s", type(exc).__name__)
+                raise LaunchStateUnavailable("the hub could not reach its launch store; "
+                                             "please try again in a moment") from exc
+        with self._session("take") as own:
+            return self._take(own, key)
+
+    def _take(self, session: Any, key: str) -> bool:
+        result = session.execute(delete(LtiLaunchState).where(
+            LtiLaunchState.key == self._key(key), LtiLaunchState.expires > self._clock()))
+        session.commit()
+        return bool(result.rowcount)
+
+    def delete(self, key: str) -> None:
+        with self._session("delete") as session:
+            session.execute(delete(LtiLaunchState).where(LtiLaunchState.key == self._key(key)))
+            session.commit()
+
+    def sweep(self) -> int:
+        """Deletes expired rows now; returns how many."""
+        with self._session("sweep") as session:
+            result = session.execute(delete(LtiLaunchState).where(LtiLaunchState.expires <= self._clock()))
+            session.commit()
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 class MemoryCache:
-    """A dict with expiry for one process (the embedded mode and tests)."""
+    """A dict with expiry for ONE process: a single-process test server. Under gunicorn each worker
+    would have its own, and a launch reaching another worker than its login would be refused."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._data: dict[str, tuple[float | None, Any]] = {}
@@ -57,7 +155,7 @@ class MemoryCache:
                 self._sweep(now)
             self._data[key] = (now + exp if exp else None, value)
 
-    def take(self, key: str) -> bool:
+    def take(self, key: str, session: Any = None) -> bool:
         with self._lock:
             item = self._data.pop(key, None)
         return item is not None and (item[0] is None or item[0] > time.monotonic())
@@ -81,27 +179,37 @@ class RedisCache:
 
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._prefix = prefix
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError,)
+
+    def _call(self, what: str, step: Callable[[], T]) -> T:
+        try:
+            return step()
+        except self._errors as exc:
+            log.error("LTI launch store (Redis) unavailable (%s): %s", what, type(exc).__name__)
+            raise LaunchStateUnavailable("the hub could not reach its launch store; "
+                                         "please try again in a moment") from exc
 
     def get(self, key: str) -> Any:
-        raw = self._redis.get(self._prefix + key)
-        return None if raw is None else json.loads(raw)
+        raw = self._call("read", lambda: self._redis.get(self._prefix + key))
+        return None if raw is None else json.loads(raw)  # type: ignore[arg-type]
 
     def set(self, key: str, value: Any, exp: int | None = None) -> None:
-        self._redis.set(self._prefix + key, json.dumps(value), ex=exp or None)
+        self._call("write", lambda: self._redis.set(self._prefix + key, json.dumps(value), ex=exp or None))
 
-    def take(self, key: str) -> bool:
+    def take(self, key: str, session: Any = None) -> bool:
         # DEL is atomic and answers how many keys it removed: exactly one caller wins.
-        return bool(self._redis.delete(self._prefix + key))
+        return bool(self._call("take", lambda: self._redis.delete(self._prefix + key)))
 
     def delete(self, key: str) -> None:
-        self._redis.delete(self._prefix + key)
+        self._call("delete", lambda: self._redis.delete(self._prefix + key))
 
     def ping(self) -> bool:
         return bool(self._redis.ping())
 
 
-def make_cache(redis_url: str | None) -> LaunchCache:
-    return RedisCache(redis_url) if redis_url else MemoryCache()
+def make_cache(redis_url: str | None, db: Database) -> LaunchCache:
+    """Redis when configured, else the database every process already shares."""
+    return RedisCache(redis_url) if redis_url else DbCache(db)
 
 
 class HubLaunchDataStorage(FlaskCacheDataStorage):
@@ -110,9 +218,10 @@ class HubLaunchDataStorage(FlaskCacheDataStorage):
 
     def __init__(self, cache: LaunchCache) -> None:
         super().__init__(cache)
+        self.session: Any = None   # the request's database session, when a take may commit through it
 
     def take(self, key: str) -> bool:
-        return self._get_cache().take(self._prepare_key(key))
+        return bool(self._get_cache().take(self._prepare_key(key), session=self.session))
 
     def delete(self, key: str) -> None:
         self._get_cache().delete(self._prepare_key(key))

@@ -27,7 +27,8 @@ class LaunchContext:
     locale: str = "vi"             # "vi" or "en"
     context_id: str = ""           # the LMS course
     context_title: str = ""
-    ags_lineitem: str | None = None        # AGS line item URL when the link is graded
+    ags_lineitem: str | None = None        # AGS line item URL when the link is graded (declarative)
+    ags_lineitems: str | None = None       # AGS line items container (programmatic: the tool makes its own)
     ags_scopes: tuple[str, ...] = ()
     nrps_url: str | None = None            # NRPS context_memberships_url
     custom: dict[str, str] = field(default_factory=dict)
@@ -49,7 +50,7 @@ class LaunchContext:
 
     def player_session(self) -> PlayerSession:
         """The player session this launch opens."""
-        graded = bool(self.ags_lineitem)
+        graded = bool(self.ags_lineitem or self.ags_lineitems)
         return PlayerSession(tenant_id=self.tenant_id, learner=Learner(self.issuer, self.sub, self.name),
                              link=self.resource_link_id, target=self.target, locale=self.locale, source=SOURCE,
                              staff=self.is_instructor, reporter=AGS_REPORTER if graded else None,

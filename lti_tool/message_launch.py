@@ -4,7 +4,11 @@ lacks for our use:
 - failures become our error classes with the right status (400 malformed / 401 not authenticated
   / 403 not allowed) instead of one generic exception;
 - the nonce is taken once, after the signature is checked (Security Framework 1.0 §5.1.3 step 9;
-  pylti1p3 only checks it exists, so the same id_token could be posted again);
+  pylti1p3 only checks it exists, so the same id_token could be posted again), from the launch
+  store every worker shares (lti_tool.launch_cache);
+- the platform's keys come from a cache that honours its caching headers and refetches once for
+  an unknown kid (lti_tool.platform_keys), instead of one fetch per launch;
+- a disabled registration's launches are refused, saying so;
 - ``exp``, ``iat``, ``aud`` and ``iss`` are verified by the JWT library with a small clock leeway,
   ``azp`` as OIDC Core §3.1.3.7 asks (pylti1p3 turns audience checking off), and only RSA
   signatures are accepted (§5.1.3 step 5: alg SHOULD be RS256);
@@ -23,16 +27,23 @@ from pylti1p3.deep_link import DeepLink
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.session import SessionService
 
+from lti_tool.ags_links import remember_link
 from lti_tool.claims import DL_SETTINGS
-from lti_tool.errors import BadLaunch, LaunchForbidden, LaunchUnauthorized, LtiError
+from lti_tool.errors import BadLaunch, LaunchForbidden, LaunchUnauthorized, LtiError, RegistrationDisabled
 from lti_tool.launch_cache import HubLaunchDataStorage
-from lti_tool.tool_config import DbToolConf
+from lti_tool.tool_config import DbToolConf, HubRegistration, disabled_message
 
 # Security Framework 1.0 §5.1.3 step 5 (RS256 is the default) and §6.1 (RSA keys).
 ALLOWED_ALGS = ("RS256", "RS384", "RS512")
 CLOCK_LEEWAY = 60          # seconds of clock skew tolerated on exp/iat/nbf
 LAUNCH_DATA_LIFETIME = 3600  # a cached launch (deep-linking picker) lives one hour
 NONCE_LIFETIME = 600         # a login must come back as a launch within ten minutes
+# What a learner sees when the nonce is not there to take: said without accusing anyone, since it
+# is also what a launch opened after more than NONCE_LIFETIME looks like.
+NONCE_REFUSED = ("this launch is no longer valid: it was already used (a replayed id_token), or more than ten "
+                 "minutes passed since the LMS started it. Open the activity again from the LMS")
+STATE_REFUSED = ("the browser did not send back this launch's state cookie (third-party cookies may be "
+                 "blocked in the LMS frame). Open the activity again, in a new window if the LMS offers one")
 COOKIE_CHECK_TEXT = {
     "main_msg": "Trình duyệt đang chặn cookie trong khung nhúng của LMS. / "
                 "Your browser blocks cookies inside the LMS frame.",
@@ -94,7 +105,18 @@ class HubOIDCLogin(FlaskOIDCLogin):
         for param in ("iss", "login_hint"):  # §5.1.1.1: both are REQUIRED in the initiation
             if not self._get_request_param(param):
                 raise BadLaunch(f"the login initiation request has no {param}")
-        return _as(LaunchUnauthorized, super().validate_oidc_login)
+        try:
+            registration = super().validate_oidc_login()
+        except OIDCException as exc:
+            if "registration" not in str(exc).lower():
+                raise LaunchUnauthorized(str(exc)) from exc
+            raise LaunchUnauthorized(
+                f"this LMS ({self._get_request_param('iss')}, client {self._get_request_param('client_id') or '?'}) "
+                "is not registered with the hub, or its registration was removed; the hub's administrator can "
+                "register it at /lti/admin/") from exc
+        if isinstance(registration, HubRegistration) and registration.disabled:
+            raise RegistrationDisabled(disabled_message(registration))
+        return registration
 
     def start(self, launch_url: str) -> Any:
         return _as(BadLaunch, lambda: self.redirect(launch_url))
@@ -120,7 +142,9 @@ class HubMessageLaunch(FlaskMessageLaunch):
         super().__init__(request, tool_config, session_service=session_service or HubSessionService(request),
                          cookie_service=cookie_service or FlaskCookieService(request), launch_data_storage=None,
                          requests_session=requests_session)
+        self._cached = False   # True once this launch is in the launch cache (deep linking)
         if launch_data_storage is not None:
+            launch_data_storage.session = tool_config.session   # the nonce is taken through it
             # With HTTPS the storage is keyed by pylti1p3's session-id cookie; no cookie → no launch.
             _as(LaunchUnauthorized, lambda: self.set_launch_data_storage(launch_data_storage))
             self.set_launch_data_lifetime(LAUNCH_DATA_LIFETIME)
@@ -132,30 +156,69 @@ class HubMessageLaunch(FlaskMessageLaunch):
         try:
             if not self._get_request_param("id_token"):
                 raise BadLaunch("the launch has no id_token")      # §5.1.2: response is id_token + state
-            _as(LaunchUnauthorized, self.validate_state)           # §5.1.1.3 state round trip (cookie)
+            self.validate_state()                                  # §5.1.1.3 state round trip (cookie)
             _as(BadLaunch, self.validate_jwt_format)
             self._check_header()
-            _as(LaunchUnauthorized, self.validate_nonce)           # step 9: a nonce we issued...
+            if not self._jwt["body"].get("nonce"):
+                raise BadLaunch("the id_token has no nonce")       # step 9: a nonce is required
             _as(LaunchUnauthorized, self.validate_registration)    # steps 1-3: iss + aud = a registration
             _as(LaunchUnauthorized, self.validate_jwt_signature)   # steps 1, 4-8
+            self._check_enabled()
             _as(LaunchForbidden, self.validate_deployment)         # LTI Core 1.3 §3.1.3
             _as(BadLaunch, self.validate_message)                  # LTI Core 1.3 §5.3 required claims
-            nonce = str(self._jwt["body"]["nonce"])
-            if not self._service().take_nonce(nonce):              # ...and used once only
-                raise LaunchUnauthorized("this launch was already used (nonce replayed)")
-            self.save_launch_data()
+            # Step 9: a nonce we issued, used once. Taken only now, after the signature, so a forged
+            # token cannot burn a real learner's nonce; one atomic take, so of two posts of the same
+            # id_token (to any worker) exactly one passes.
+            if not self._service().take_nonce(str(self._jwt["body"]["nonce"])):
+                raise LaunchUnauthorized(NONCE_REFUSED)
+            self._keep()
         except Exception:
             self._validated = False
             raise
         return self
 
-    def validate_nonce(self) -> HubMessageLaunch:
-        try:
-            super().validate_nonce()
-        except LtiException as exc:
-            raise LaunchUnauthorized(f"{exc}: the nonce was not issued by this tool, has expired, "
-                                     "or was already used (a replayed launch)") from exc
+    def _keep(self) -> None:
+        """What a validated launch leaves behind: a deep-linking launch is cached for the picker's
+        answer (restore_launch); a resource link offering AGS line items is remembered for scores."""
+        if self.is_deep_link_launch():
+            self.save_launch_data()
+            self._cached = True
+        elif self.is_resource_launch():
+            registration = self._registration
+            assert isinstance(registration, HubRegistration)
+            conf: DbToolConf = self._tool_config
+            remember_link(conf.session, registration.tenant_id, registration.row_id, self._get_jwt_body())
+
+    def validate_state(self) -> HubMessageLaunch:
+        """Security Framework 1.0 §5.1.1.3/§7.3.1: the state we set as a cookie at login comes back."""
+        state = self._get_request_param("state")
+        if not state:
+            raise BadLaunch("the launch has no state")
+        if self._cookie_service.get_cookie(state) != state:
+            raise LaunchUnauthorized(STATE_REFUSED)
         return self
+
+    def _check_enabled(self) -> None:
+        registration = self._registration
+        if isinstance(registration, HubRegistration) and registration.disabled:
+            raise RegistrationDisabled(disabled_message(registration))
+
+    def get_public_key(self) -> tuple[str, str]:
+        """The platform key the id_token names, from the per-issuer key cache (lti_tool.platform_keys):
+        fetched when stale, fetched once more for an unknown kid (the LMS rotated its keys)."""
+        registration = self._registration
+        assert isinstance(registration, HubRegistration)
+        url = str(registration.get_key_set_url() or "")
+        if not url.startswith(("https://", "http://")):
+            raise LaunchUnauthorized("the registration's keyset URL is not an http(s) URL")
+        kid = self._jwt.get("header", {}).get("kid")
+        conf: DbToolConf = self._tool_config
+        registration.set_key_set(conf.platform_keys.key_set(url, kid))  # type: ignore[arg-type]
+        try:
+            found: tuple[str, str] = super().get_public_key()
+        except LtiException as exc:
+            raise LaunchUnauthorized(f"{exc}: the platform's key set has no key {kid!r} for this id_token") from exc
+        return found
 
     def _service(self) -> HubSessionService:
         service: HubSessionService = self._session_service
@@ -201,9 +264,11 @@ class HubMessageLaunch(FlaskMessageLaunch):
         return dict(self._get_jwt_body())
 
     def drop_cached(self) -> None:
-        """Forget the cached launch: resource-link launches need it no more, and a deep-linking
-        launch answers once."""
-        self._service().drop_launch_data(self.get_launch_id())
+        """Forget the cached launch: a deep-linking launch answers once. Only deep-linking launches
+        are cached (resource-link launches hand their context to the session), so others cost nothing."""
+        if self._cached:
+            self._service().drop_launch_data(self.get_launch_id())
+            self._cached = False
 
 
 def restore_launch(launch_id: str, request: FlaskRequest, conf: DbToolConf, storage: HubLaunchDataStorage,
@@ -217,6 +282,7 @@ def restore_launch(launch_id: str, request: FlaskRequest, conf: DbToolConf, stor
                                              cookie_service=FlaskCookieService(request),
                                              launch_data_storage=storage, requests_session=http)
         assert isinstance(launch, HubMessageLaunch)
+        launch._cached = True
         return launch
 
     try:

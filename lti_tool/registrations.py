@@ -2,22 +2,27 @@
 
 One LMS is one registration (issuer + client_id) and belongs to one tenant; it holds one or more
 deployment ids (LTI Core 1.3 §3.1.3). Registrations are made by an operator (``hocvu lti platform
-add``) or by the LMS itself through Dynamic Registration (``lti_tool.dynamic_registration``).
+add``) or by the LMS itself through Dynamic Registration (``lti_tool.dynamic_registration``), and
+disabled, enabled again or removed by an operator (CLI or /lti/admin/), each change one audit line.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lrs.storage import Tenant
-from lti_tool.errors import Conflict, InvalidConfiguration
-from lti_tool.storage import LtiDeployment, LtiRegistration
+from lti_tool.errors import Conflict, InvalidConfiguration, NotFound
+from lti_tool.storage import LtiDeployment, LtiRegistration, LtiScoreOutbox
+
+# Who disabled, enabled or removed which LMS, one line each: the audit trail of registrations.
+audit = logging.getLogger("lti_tool.audit")
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -88,9 +93,58 @@ def list_platforms(session: Session, tenant: Tenant | None = None) -> list[LtiRe
     return list(session.scalars(query))
 
 
+def get_platform(session: Session, registration_id: int, tenant: Tenant | None = None) -> LtiRegistration:
+    """One registration; with ``tenant``, only that tenant's (another tenant's is "not found", so
+    an administrator cannot learn which ids exist elsewhere)."""
+    row = session.get(LtiRegistration, registration_id)
+    if row is None or (tenant is not None and row.tenant_id != tenant.id):
+        raise NotFound(f"no platform registration {registration_id}")
+    return row
+
+
+def _audit(row: LtiRegistration, action: str, actor: str) -> None:
+    audit.info("LTI registration %s (%s, client %s, tenant %s) %s by %s", row.id, row.issuer, row.client_id,
+               row.tenant_id, action, actor)
+
+
+def set_disabled(session: Session, row: LtiRegistration, disabled: bool, *, actor: str,
+                 now: datetime | None = None) -> LtiRegistration:
+    """Disables (launches refused, scores held) or enables a registration. Idempotent."""
+    if disabled and row.disabled is None:
+        row.disabled = now or datetime.now(UTC)
+        _audit(row, "disabled", actor)
+    elif not disabled and row.disabled is not None:
+        row.disabled = None
+        _audit(row, "enabled", actor)
+    session.flush()
+    return row
+
+
+def score_counts(session: Session, row: LtiRegistration) -> dict[str, int]:
+    """AGS scores for this registration by status (what a removal would drop)."""
+    counts = session.execute(select(LtiScoreOutbox.status, func.count()).where(
+        LtiScoreOutbox.registration_id == row.id).group_by(LtiScoreOutbox.status))
+    return {str(status): int(n) for status, n in counts}
+
+
+def remove_platform(session: Session, row: LtiRegistration, *, actor: str, discard_pending: bool = False) -> None:
+    """Deletes a registration with its deployments, proctoring sessions, links and score history.
+    Scores still waiting to reach this LMS are not thrown away silently: without
+    ``discard_pending`` the removal is refused (disable it instead, or retry them first)."""
+    pending = score_counts(session, row).get("pending", 0)
+    if pending and not discard_pending:
+        raise Conflict(f"{pending} score(s) are still waiting to reach this LMS; disable the registration "
+                       "instead, or remove it discarding them")
+    session.execute(delete(LtiScoreOutbox).where(LtiScoreOutbox.registration_id == row.id))
+    _audit(row, f"removed (discarding {pending} pending score(s))" if pending else "removed", actor)
+    session.delete(row)
+    session.flush()
+
+
 def describe(row: LtiRegistration, tenant_slug: str) -> dict[str, object]:
     """A registration as the CLI and admin page show it (no secrets: a registration holds none)."""
     return {"id": row.id, "tenant": tenant_slug, "name": row.name, "issuer": row.issuer,
             "client_id": row.client_id, "deployment_ids": [d.deployment_id for d in row.deployments],
             "auth_login_url": row.auth_login_url, "token_url": row.token_url, "keyset_url": row.keyset_url,
-            "auth_audience": row.auth_audience}
+            "auth_audience": row.auth_audience, "enabled": row.disabled is None,
+            "disabled": row.disabled.isoformat() if row.disabled else None}

@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response
 
 from lti_tool.launch_context import LaunchContext
 from lti_tool.roster import RosterNotOffered, roster_progress
+from lti_tool.score_delivery import link_delivery_states
 from player import pages
 from player.domain import PlayerError, resolve_in_launch
 from player.http import register_staff_page
@@ -37,6 +38,10 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "roster.roles": ("Vai trò", "Roles"),
     "roster.status.Inactive": ("Không còn hoạt động trong lớp", "Inactive in the course"),
     "roster.status.Deleted": ("Đã bị xoá khỏi lớp", "Removed from the course"),
+    "roster.grade.delivered": ("Điểm đã được gửi về LMS", "Grade delivered to the LMS"),
+    "roster.grade.pending": ("Điểm đang chờ gửi về LMS (sẽ thử lại)", "Grade waiting to reach the LMS (retried)"),
+    "roster.grade.failed": ("LMS đã từ chối điểm này", "The LMS refused this grade"),
+    "roster.grade.reason": ("Lý do", "Reason"),
     "roster.times": ("Giờ theo UTC (giờ Việt Nam = UTC + 7).", "Times are UTC (Vietnam time = UTC + 7)."),
     "roster.forbidden_title": ("Không được phép", "Not allowed"),
     "roster.forbidden": ("Chỉ giảng viên của lớp mới xem được tiến độ của cả lớp.",
@@ -73,11 +78,13 @@ def roster() -> Response:
     cat = pages.catalogue()
     with pages.db() as db:
         rows = roster_progress(db, launch, cat)
+        # What became of each learner's grade on its way to the LMS (AGS): delivered, waiting, refused.
+        deliveries = link_delivery_states(db, launch.registration_id, launch.resource_link_id)
     root = resolve_in_launch(cat, opened, opened.target)
     learners = [p for p in rows if not p.staff]
     return pages.render("lti/roster.html", texts=texts, r=root, launch=launch, learners=learners,
                         staff=[p for p in rows if p.staff], started=sum(1 for p in learners if p.started),
-                        back_url=pages.view_url(root.target))
+                        deliveries=deliveries, back_url=pages.view_url(root.target))
 
 
 @bp.errorhandler(PlayerError)

@@ -1,5 +1,5 @@
-"""The tool's shared parts (database, key ring, launch cache, HTTP client, public URL) and the
-service connector AGS and NRPS calls go through.
+"""The tool's shared parts (database, key ring, launch cache, platform key cache, HTTP client, public
+URL); AGS and NRPS calls go through ``connector`` (``lti_tool.service_connector``).
 
 ``LtiTool`` is built once by ``lti_tool.http.init_app``; domain functions take it as ``tool=``
 and, when called inside a request without one, find the app's (``current_tool``).
@@ -7,26 +7,20 @@ and, when called inside a request without one, find the app's (``current_tool``)
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import requests
-from pylti1p3.service_connector import ServiceConnector, TServiceConnectorResponse
 from sqlalchemy.orm import Session
 
 from lrs.storage import Database
-from lti_tool.errors import NotFound
+from lti_tool.errors import NotFound, RegistrationDisabled
 from lti_tool.keys import KeyRing
 from lti_tool.launch_cache import HubLaunchDataStorage, LaunchCache
+from lti_tool.platform_keys import PlatformKeys
+from lti_tool.service_connector import HubServiceConnector
 from lti_tool.tool_config import DbToolConf, HubRegistration
 
 EXTENSION = "lti_tool"
-# Access tokens are reused across calls for this long (Security Framework 1.0 §4.1: tokens are
-# short-lived; platforms issue them for an hour or so). A 401 drops the cached token at once.
-TOKEN_TTL = 300
 
 
 @dataclass
@@ -36,6 +30,12 @@ class LtiTool:
     cache: LaunchCache
     base_url: str
     http: requests.Session
+    platform_keys: PlatformKeys | None = None   # made from ``http`` with the default ages when None
+    token_margin: float = 60.0                 # seconds: a cached access token is dropped this early
+
+    def __post_init__(self) -> None:
+        if self.platform_keys is None:
+            self.platform_keys = PlatformKeys(self.http)
 
     @property
     def launch_url(self) -> str:
@@ -57,16 +57,20 @@ class LtiTool:
         return HubLaunchDataStorage(self.cache)
 
     def conf(self, session: Session) -> DbToolConf:
-        return DbToolConf(session, self.ring)
+        assert self.platform_keys is not None
+        return DbToolConf(session, self.ring, self.platform_keys)
 
     def registration(self, session: Session, registration_id: int) -> HubRegistration:
+        """The registration services are called for; a disabled one calls nothing (its scores wait)."""
         found = self.conf(session).registration_by_id(registration_id)
         if found is None:
             raise NotFound(f"platform registration {registration_id} no longer exists")
+        if found.disabled:
+            raise RegistrationDisabled(f"platform registration {registration_id} is disabled")
         return found
 
     def connector(self, registration: HubRegistration) -> HubServiceConnector:
-        return HubServiceConnector(registration, self.http, self.cache)
+        return HubServiceConnector(registration, self.http, self.cache, self.ring, self.token_margin)
 
 
 def current_tool() -> LtiTool:
@@ -75,41 +79,3 @@ def current_tool() -> LtiTool:
 
     tool: LtiTool = current_app.extensions[EXTENSION]
     return tool
-
-
-_NEXT_LINK = re.compile(r'<([^>]*)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
-
-
-class HubServiceConnector(ServiceConnector):
-    """pylti1p3's connector (client-credentials grant with a JWT client assertion, Security
-    Framework 1.0 §4.1), plus an access-token cache shared by processes, and a paging fix."""
-
-    def __init__(self, registration: HubRegistration, http: requests.Session, cache: LaunchCache) -> None:
-        super().__init__(registration, http)
-        self._hub_registration, self._cache = registration, cache
-
-    def _token_key(self, scopes: Sequence[str]) -> str:
-        digest = hashlib.sha256(" ".join(sorted(scopes)).encode()).hexdigest()[:32]
-        return f"lti1p3-token-{self._hub_registration.row_id}-{digest}"
-
-    def get_access_token(self, scopes: Sequence[str]) -> str:
-        key = self._token_key(scopes)
-        cached = self._cache.get(key)
-        if cached:
-            return str(cached)
-        token = super().get_access_token(scopes)
-        self._cache.set(key, token, TOKEN_TTL)
-        return token
-
-    def forget_token(self, scopes: Sequence[str]) -> None:
-        self._cache.delete(self._token_key(scopes))
-        self._access_tokens.clear()
-
-    def make_service_request(self, *args: Any, **kwargs: Any) -> TServiceConnectorResponse:
-        response = super().make_service_request(*args, **kwargs)
-        # pylti1p3 lower-cases the whole Link header before reading the next-page URL, which breaks
-        # case-sensitive URLs (NRPS 2.0 §2.4.2 / AGS 2.0 §3.2.7: follow rel="next" as given).
-        headers = {k.lower(): v for k, v in response["headers"].items()}
-        match = _NEXT_LINK.search(headers.get("link", "").replace("\n", " "))
-        response["next_page_url"] = match.group(1) if match else None
-        return response

@@ -1,7 +1,8 @@
 """The LTI tool's one storage module: platform registrations, deployments, the tool's own keys,
 dynamic-registration invitations, the AGS score outbox, and proctoring sessions with their ACS
-requests. Models sit on the shared ``lrs.storage.Base`` so one Alembic history covers every package
-(migrations 0003 and 0011, branch ``lti_tool``).
+requests, the shared launch state (nonces, cached launches, access tokens) and the resource links whose
+line items the tool manages itself. Models sit on the shared ``lrs.storage.Base`` so one Alembic
+history covers every package (migrations 0003, 0011 and 0030, branch ``lti_tool``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class LtiRegistration(Base):
     # (Dynamic Registration §3.4: the platform's `authorization_server`).
     auth_audience: Mapped[str | None] = mapped_column(String(URL_LEN), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set by an operator (`hocvu lti platform disable`, /lti/admin/): launches are refused, scores wait.
+    disabled: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     deployments: Mapped[list[LtiDeployment]] = relationship(
         back_populates="registration", cascade="all, delete-orphan", order_by="LtiDeployment.id")
 
@@ -98,14 +101,24 @@ class LtiRegistrationInvite(Base):
 class LtiScoreOutbox(Base):
     """Every AGS score is written here before it is sent (a write-ahead outbox), so a platform
     outage or a crash never loses one. ``status``: pending → delivered, or failed when the
-    platform rejects the score for good (kept for an operator)."""
+    platform rejects the score for good (kept for an operator, `hocvu lti scores --failed`).
+
+    ``lineitem_url`` is the column the score goes to; it is empty while the tool has still to find
+    or create its own line item in ``lineitems_url`` (AGS 2.0 §3.2, programmatic mode) from
+    ``lineitem_spec``. ``resource_link_id`` and ``user_id`` let the roster show each learner's
+    delivery state for a link."""
 
     __tablename__ = "lti_score_outbox"
-    __table_args__ = (Index("ix_lti_score_outbox_due", "status", "next_attempt"),)
+    __table_args__ = (Index("ix_lti_score_outbox_due", "status", "next_attempt"),
+                      Index("ix_lti_score_outbox_link", "registration_id", "resource_link_id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id"))
-    lineitem_url: Mapped[str] = mapped_column(String(URL_LEN))
+    lineitem_url: Mapped[str | None] = mapped_column(String(URL_LEN), nullable=True)
+    lineitems_url: Mapped[str | None] = mapped_column(String(URL_LEN), nullable=True)
+    lineitem_spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    resource_link_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     scopes: Mapped[list[str]] = mapped_column(JSON)
     score: Mapped[dict[str, Any]] = mapped_column(JSON)   # the AGS Score body, timestamp fixed at creation
     status: Mapped[str] = mapped_column(String(16))
@@ -116,6 +129,42 @@ class LtiScoreOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LtiResourceLink(Base):
+    """A resource link whose launch offered AGS with ``lineitems`` but no ``lineitem`` (AGS 2.0
+    §3.1: programmatic mode, e.g. Open edX; tool-created columns in Canvas and Moodle): where to
+    find or create the tool's own line item, and, once found, the line item itself.
+
+    LTI Core 1.3 §5.3.5: a resource link id is unique within its deployment. ``claimed_until``
+    lets one sender at a time look the line item up or create it, so two learners finishing at
+    once never create two gradebook columns."""
+
+    __tablename__ = "lti_resource_links"
+    __table_args__ = (UniqueConstraint("registration_id", "deployment_id", "resource_link_id",
+                                       name="uq_lti_resource_links_link"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    lineitems_url: Mapped[str] = mapped_column(String(URL_LEN))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    lineitem_url: Mapped[str | None] = mapped_column(String(URL_LEN), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LtiLaunchState(Base):
+    """The launch state every web process shares when no Redis is configured (DESIGN.md, Scale):
+    OIDC nonces, cached deep-linking launches, access tokens (sealed). ``key`` is the SHA-256 of
+    the cache key, so a take is one primary-key lookup; expired rows are ignored and swept."""
+
+    __tablename__ = "lti_launch_state"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class LtiProctoringSession(Base):

@@ -1,5 +1,6 @@
 """pylti1p3's tool configuration backed by our database: registrations and deployments come from
-``lti_tool.storage``, the tool's key from ``lti_tool.keys``.
+``lti_tool.storage``, the tool's key from ``lti_tool.keys``, the platforms' keys from the per-process
+cache of ``lti_tool.platform_keys``.
 
 Every issuer may hold several client ids here (one per LMS tenant or per registration made by
 Dynamic Registration), so this is a "many clients per issuer" configuration throughout:
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.keys import KeyRing, jwks, signing_key
+from lti_tool.platform_keys import PlatformKeys
 from lti_tool.storage import LtiDeployment, LtiRegistration
 
 
@@ -29,6 +31,7 @@ class HubRegistration(Registration):
         super().__init__()
         self.row_id = row.id
         self.tenant_id = row.tenant_id
+        self.disabled = row.disabled is not None
         self._session, self._ring = session, ring
         self._signing: Any = None
         (self.set_issuer(row.issuer).set_client_id(row.client_id).set_key_set_url(row.keyset_url)
@@ -51,12 +54,27 @@ class HubRegistration(Registration):
         return jwks(self._session)["keys"]
 
 
+def disabled_message(registration: Registration) -> str:
+    """What a launch into a disabled registration is told: which connection, and who can fix it."""
+    return (f"the connection of this LMS ({registration.get_issuer()}, client {registration.get_client_id()}) "
+            "to the hub has been disabled by the hub's administrator; launches resume once they enable it again")
+
+
 class DbToolConf(ToolConfAbstract[FlaskRequest]):
     """Registrations and deployments from the database, for one request (one DB session)."""
 
-    def __init__(self, session: Session, ring: KeyRing) -> None:
+    def __init__(self, session: Session, ring: KeyRing, platform_keys: PlatformKeys) -> None:
         super().__init__()
         self._session, self._ring = session, ring
+        self.platform_keys = platform_keys
+        # One launch asks for its registration three times (registration, deployment, the view):
+        # one query per request is enough.
+        self._rows: dict[tuple[str, str | None], LtiRegistration | None] = {}
+
+    @property
+    def session(self) -> Session:
+        """The request's database session (a launch records what AGS needs through it)."""
+        return self._session
 
     # Always "many client ids per issuer": pylti1p3's class-level issuer map is not used.
     def check_iss_has_one_client(self, iss: str) -> bool:
@@ -66,6 +84,11 @@ class DbToolConf(ToolConfAbstract[FlaskRequest]):
         return True
 
     def registration_row(self, iss: str, client_id: str | None) -> LtiRegistration | None:
+        if (iss, client_id) not in self._rows:
+            self._rows[(iss, client_id)] = self._registration_row(iss, client_id)
+        return self._rows[(iss, client_id)]
+
+    def _registration_row(self, iss: str, client_id: str | None) -> LtiRegistration | None:
         query = select(LtiRegistration).where(LtiRegistration.issuer == iss)
         if client_id:
             return self._session.scalar(query.where(LtiRegistration.client_id == client_id))

@@ -29,6 +29,7 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs import credentials
 from lrs.storage import Database
+from lti_tool.launch_cache import MemoryCache
 from lti_tool.launch_context import LaunchContext
 from lti_tool.registrations import PlatformSpec, add_platform
 from lti_tool.services import LtiTool
@@ -69,7 +70,11 @@ def serve(app: Any) -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{server.server_port}"
 
 
-def build_app(tmp_dir: Any, *, redis_url: str | None = None) -> tuple[Flask, Any, str]:
+def build_app(tmp_dir: Any, *, redis_url: str | None = None, memory_cache: bool = False) -> tuple[Flask, Any, str]:
+    """The hub on a loopback port. Its launch state is the production default (the database, or Redis
+    with ``redis_url``); ``memory_cache`` swaps in the one-process MemoryCache, which this single-process
+    server can use and whose keys tests may list (tests/lti/test_lti_launch_security.py and the
+    proctoring tests count cached launches that way)."""
     dispatch = _Dispatch()
     server, url = serve(dispatch)
     db_url = f"sqlite:///{tmp_dir / 'lti.db'}"
@@ -77,13 +82,15 @@ def build_app(tmp_dir: Any, *, redis_url: str | None = None) -> tuple[Flask, Any
     dbops.upgrade(database)
     dispatch.app = create_app(Settings.of(database_url=db_url, secret_key="test-secret", public_url=url,
                                        redis_url=redis_url), db=database)
+    if memory_cache:
+        dispatch.app.extensions["lti_tool"].cache = MemoryCache()
     return dispatch.app, server, url
 
 
 @pytest.fixture(scope="session")
 def lti_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     platform = Platform()
-    app, server, url = build_app(tmp_path_factory.mktemp("lti"))
+    app, server, url = build_app(tmp_path_factory.mktemp("lti"), memory_cache=True)
     yield Env(app, platform, url)
     server.shutdown()
     platform.close()

@@ -5,7 +5,7 @@ and jwcrypto through pylti1p3), served over real HTTP on a loopback port.
 It plays every platform part the tool talks to: OIDC authorization endpoint issuing signed
 id_tokens (Security Framework 1.0 §5.1.1–5.1.2), JWKS, OAuth 2 token endpoint checking JWT
 client assertions against the *tool's* published JWKS (§4.1), Deep Linking return endpoint
-(DL 2.0 §4.5), AGS line items and scores (AGS 2.0 §3.2, §3.4), NRPS memberships with paging
+(DL 2.0 §4.5), AGS line items, containers, results and scores (AGS 2.0 §3.2-§3.4), NRPS memberships with paging
 (NRPS 2.0 §2.4), and Dynamic Registration (DR 1.0 §3.4–3.6, in platform_registration.py). ``down`` makes the service
 endpoints answer 503, as an LMS under maintenance does.
 """
@@ -81,6 +81,7 @@ class Platform(DynamicRegistration):
         self.seen_jti: set[str] = set()
         self.assertions: list[str] = []          # raw client assertions received, in order
         self.line_items: dict[str, dict[str, Any]] = {}
+        self.created_line_items: list[str] = []   # line items the tool created (AGS 2.0 §3.2)
         self.scores: dict[str, list[dict[str, Any]]] = {}    # every score POST accepted, per line item
         self.results: dict[str, dict[str, dict[str, Any]]] = {}  # latest score per line item and user
         self.members: dict[str, list[dict[str, Any]]] = {}
@@ -135,7 +136,8 @@ class Platform(DynamicRegistration):
     def resource_link(self, client: Client, *, user: str = "learner-1", roles: list[str] | None = None,
                       target: str | None = "course/ky-nang-so-co-ban/quiz/final", context_id: str = "ctx-1",
                       lineitem: str | None = None, nrps: bool = True, locale: str = "vi",
-                      overrides: dict[str, Any] | None = None, **kw: Any) -> str:
+                      overrides: dict[str, Any] | None = None, lineitems_only: bool = False,
+                      ags_scopes: set[str] | None = None, **kw: Any) -> str:
         """An LtiResourceLinkRequest (LTI Core 1.3 §5.3–5.4) for ``user``."""
         claims: dict[str, Any] = {
             "sub": user, "name": f"Người học {user}", LTI + "message_type": "LtiResourceLinkRequest",
@@ -147,8 +149,13 @@ class Platform(DynamicRegistration):
         }
         if target is not None:
             claims[LTI + "custom"] = {"target": target}
+        scopes = sorted(ags_scopes if ags_scopes is not None else ALL_SCOPES - {NRPS_SCOPE})
         if lineitem:
-            claims[AGS + "claim/endpoint"] = {"scope": sorted(ALL_SCOPES - {NRPS_SCOPE}), "lineitem": lineitem,
+            claims[AGS + "claim/endpoint"] = {"scope": scopes, "lineitem": lineitem,
+                                              "lineitems": f"{self.url}/api/contexts/{context_id}/lineitems"}
+        elif lineitems_only:
+            # AGS 2.0 §3.1: no lineitem — the tool finds or creates its own in the container.
+            claims[AGS + "claim/endpoint"] = {"scope": scopes,
                                               "lineitems": f"{self.url}/api/contexts/{context_id}/lineitems"}
         if nrps:
             claims["https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"] = {
@@ -257,6 +264,21 @@ class Platform(DynamicRegistration):
         def scores(item_id: str) -> Response:
             return self._score(item_id)
 
+        @app.get("/api/lineitems/<item_id>/results")
+        def results(item_id: str) -> Response:
+            # AGS 2.0 §3.3: the results of a line item, result.readonly scope.
+            self._bearer(AGS + "scope/result.readonly")
+            item = self.line_items.get(item_id) or abort(404)
+            body = [{"id": f"{item['id']}/results/{user}", "userId": user, "resultScore": score.get("scoreGiven"),
+                     "resultMaximum": score.get("scoreMaximum"), "scoreOf": item["id"]}
+                    for user, score in self.results.get(item_id, {}).items()
+                    if request.args.get("user_id") in (None, user)]
+            return Response(_json(body), content_type="application/vnd.ims.lis.v2.resultcontainer+json")
+
+        @app.route("/api/contexts/<context_id>/lineitems", methods=["GET", "POST"])
+        def container(context_id: str) -> Response:
+            return self._container(context_id)
+
         @app.get("/api/contexts/<context_id>/memberships")
         def memberships(context_id: str) -> Response:
             return self._memberships(context_id)
@@ -329,6 +351,30 @@ class Platform(DynamicRegistration):
             if latest is None or latest["timestamp"] <= score["timestamp"]:
                 self.results[item_id][score["userId"]] = score
         return Response(status=204)
+
+    def _container(self, context_id: str) -> Response:
+        """AGS 2.0 §3.2: a context's line items, two per page (rel="next"), and new ones by POST."""
+        if request.method == "POST":
+            self._bearer(AGS + "scope/lineitem")
+            if request.mimetype != "application/vnd.ims.lis.v2.lineitem+json":
+                abort(415)
+            spec = request.get_json(force=True)
+            if not spec.get("label") or not float(spec.get("scoreMaximum") or 0) > 0:
+                abort(400)   # §3.2: label and a positive scoreMaximum are required
+            url = self.add_line_item(context_id, spec["label"], spec["scoreMaximum"],
+                                     **{k: v for k, v in spec.items() if k not in ("id", "label", "scoreMaximum")})
+            with self.lock:
+                self.created_line_items.append(url)
+            return Response(_json(self.line_items[url.rsplit("/", 1)[1]]), status=201,
+                            content_type="application/vnd.ims.lis.v2.lineitem+json")
+        self._bearer(AGS + "scope/lineitem.readonly", AGS + "scope/lineitem")
+        items = [i for i in self.line_items.values() if i.get("contextId") == context_id]
+        start = int(request.args.get("page", "0"))
+        response = Response(_json(items[start:start + 2]),
+                            content_type="application/vnd.ims.lis.v2.lineitemcontainer+json")
+        if start + 2 < len(items):
+            response.headers["Link"] = f'<{request.base_url}?page={start + 2}>; rel="next"'
+        return response
 
     def _memberships(self, context_id: str) -> Response:
         self._bearer(NRPS_SCOPE)

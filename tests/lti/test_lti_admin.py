@@ -27,7 +27,7 @@ class Admin:
     """A browser signed in with one credential: Basic auth on every request, cookies kept."""
 
     def __init__(self, client: FlaskClient, slug: str, key: str, secret: str) -> None:
-        self.client, self.slug = client, slug
+        self.client, self.slug, self.key = client, slug, key
         token = base64.b64encode(f"{key}:{secret}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}"}
 

@@ -76,4 +76,4 @@ def test_register_url_and_retry_scores(run: object, lti_env: Env) -> None:
     page = lti_env.app.test_client().get(f"{pasted}&openid_configuration={lti_env.platform.openid_configuration_url}")
     assert page.status_code == 200
     report = invoke("retry-scores", "--json")  # type: ignore[operator]
-    assert set(report) == {"delivered", "pending", "failed"}
+    assert set(report) == {"requeued", "delivered", "pending", "failed"}

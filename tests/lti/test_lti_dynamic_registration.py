@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from lrs import credentials
+from lti_tool import dynamic_registration
 from lti_tool.dynamic_registration import create_invite
 from lti_tool.storage import LtiRegistration, LtiRegistrationInvite
 from player.session import KEY as PLAYER_SESSION
@@ -101,3 +104,73 @@ def test_platform_refusals_leave_the_invitation_usable(lti_env: Env) -> None:
                                                     platform.new_registration_token(),
                                                     "openid_configuration": platform.openid_configuration_url})
     assert ok.status_code == 200
+
+
+def _canvas_like(platform: Any, monkeypatch: pytest.MonkeyPatch, *, endpoints_host: str = "localhost",
+                 family: bool = True, product: str = "canvas") -> str:
+    """The test platform answering as hosted Canvas does: the configuration on the school's domain
+    (here 127.0.0.1), the issuer and the login, token and key endpoints on the vendor's (here
+    localhost, the same server); returns that issuer."""
+    port = platform.url.rsplit(":", 1)[1]
+    issuer = f"http://localhost:{port}"
+    original = platform._openid_configuration
+
+    def configuration() -> dict[str, Any]:
+        data = original()
+        data.update(issuer=issuer, authorization_endpoint=f"http://{endpoints_host}:{port}/auth",
+                    token_endpoint=f"http://{endpoints_host}:{port}/token",
+                    jwks_uri=f"http://{endpoints_host}:{port}/jwks")
+        data[dynamic_registration.PLATFORM_CONFIG]["product_family_code"] = product
+        return data
+
+    monkeypatch.setattr(platform, "_openid_configuration", configuration)
+    if family:
+        monkeypatch.setattr(dynamic_registration, "ISSUER_FAMILIES", (dynamic_registration.IssuerFamily(
+            "canvas", {issuer: frozenset({"localhost"})}),))
+    return issuer
+
+
+def _register(env: Env, slug: str, invite: str) -> Any:
+    platform = env.platform
+    params = {"invite": invite, "openid_configuration": platform.openid_configuration_url,
+              "registration_token": platform.new_registration_token()}
+    return env.app.test_client().post(f"/lti/register/{slug}", data=params)
+
+
+def test_canvas_issuer_on_another_host_is_accepted_when_the_configuration_says_so(
+        lti_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DR 1.0 §3.5.1 as hosted Canvas needs it: its configuration, on the school's domain, names the
+    vendor's issuer, and its endpoints are on the vendor's hosts (Canvas docs, "Launch Overview",
+    "Registering an LTI Tool"). Accepted, and stored with that issuer."""
+    issuer = _canvas_like(lti_env.platform, monkeypatch)
+    tenant_id, slug, invite = _tenant_and_invite(lti_env)
+    done = _register(lti_env, slug, invite)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    with lti_env.db.session() as session:
+        row = session.scalar(select(LtiRegistration).where(LtiRegistration.tenant_id == tenant_id))
+        assert row is not None and row.issuer == issuer and row.keyset_url.startswith("http://localhost:")
+
+
+def test_canvas_production_issuers_are_known() -> None:
+    [canvas] = dynamic_registration.ISSUER_FAMILIES
+    assert canvas.product_family_code == "canvas"
+    assert "sso.canvaslms.com" in canvas.issuers["https://canvas.instructure.com"]
+
+
+@pytest.mark.parametrize(("case", "words"), [
+    ("no family", "does not say why"),               # any other platform: still refused
+    ("another product", "does not say why"),          # the configuration does not claim Canvas
+    ("endpoints elsewhere", "other hosts"),           # claims Canvas's issuer, keys from somewhere else
+])
+def test_an_issuer_mismatch_the_platform_does_not_explain_is_refused(
+        case: str, words: str, lti_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DR 1.0 §3.5.1: the tool MUST refuse a configuration whose issuer is not the site serving it,
+    unless (Canvas) the configuration itself explains it; nothing is stored."""
+    _canvas_like(lti_env.platform, monkeypatch, family=case != "no family",
+                 product="moodle" if case == "another product" else "canvas",
+                 endpoints_host="127.0.0.1" if case == "endpoints elsewhere" else "localhost")
+    tenant_id, slug, invite = _tenant_and_invite(lti_env)
+    refused = _register(lti_env, slug, invite)
+    assert refused.status_code == 400 and words in error_message(refused)
+    with lti_env.db.session() as session:
+        assert session.scalar(select(LtiRegistration).where(LtiRegistration.tenant_id == tenant_id)) is None

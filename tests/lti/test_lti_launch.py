@@ -25,7 +25,8 @@ def test_resource_link_launch_stores_the_launch_and_opens_the_player(browser: Br
         deployment_id=lms.client.deployment_id, sub="learner-42", name="Người học learner-42",
         roles=("http://purl.imsglobal.org/vocab/lis/v2/membership#Learner",), resource_link_id="rl-ctx-1",
         target="course/ky-nang-so-co-ban/quiz/final", locale="en", context_id="ctx-1",
-        context_title="Kỹ năng số cơ bản", ags_lineitem=lineitem, ags_scopes=context.ags_scopes,
+        context_title="Kỹ năng số cơ bản", ags_lineitem=lineitem,
+        ags_lineitems=f"{platform.url}/api/contexts/ctx-1/lineitems", ags_scopes=context.ags_scopes,
         nrps_url=f"{platform.url}/api/contexts/ctx-1/memberships",
         custom={"target": "course/ky-nang-so-co-ban/quiz/final", "extra": "1"})
     assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in context.ags_scopes
