@@ -214,3 +214,18 @@ def test_the_platform_down_is_a_clear_error(lti_env: Env, lms: Lms) -> None:
     assert status == 502
     assert "The class list could not be fetched" in page and "did not answer the request for the class list" in page
     assert _get(teacher, "/player/roster")[0] == 200   # back up: the page works again
+
+
+def test_each_grade_shows_how_it_reached_the_lms(lti_env: Env, lms: Lms) -> None:
+    """The roster says what became of each learner's grade on its way to the gradebook (LTI AGS 2.0
+    §3.4: the score the tool posts): delivered here, as the platform accepted it; a learner with no
+    graded attempt shows none."""
+    p = uuid.uuid4().hex[:6]
+    context_id = _context(lti_env, _members(p))
+    lineitem = lti_env.platform.add_line_item(context_id, "Kiểm tra cuối khoá", 7)
+    _study(lti_env, _launch(lti_env, lms, f"{p}-busy", LEARNER, context_id, lineitem=lineitem))
+    _, page = _get(_launch(lti_env, lms, f"{p}-teacher", INSTRUCTOR, context_id, lineitem=lineitem),
+                   "/player/roster")
+    busy = _card(page, f"{p}-busy")
+    assert 'data-delivery="delivered"' in busy and "Điểm đã được gửi về LMS" in busy and "(7.0/7.0)" in busy
+    assert "data-delivery" not in _card(page, f"{p}-idle")
