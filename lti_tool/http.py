@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
-from pylti1p3.contrib.flask import FlaskRequest
+from pylti1p3.contrib.flask.request import FlaskRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
 

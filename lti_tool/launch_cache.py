@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from pylti1p3.contrib.flask import FlaskCacheDataStorage
+from pylti1p3.contrib.flask.launch_data_storage.cache import FlaskCacheDataStorage
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 

@@ -22,7 +22,10 @@ from typing import Any, TypeVar
 
 import jwt
 import requests
-from pylti1p3.contrib.flask import FlaskCookieService, FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
+from pylti1p3.contrib.flask.cookie import FlaskCookieService
+from pylti1p3.contrib.flask.message_launch import FlaskMessageLaunch
+from pylti1p3.contrib.flask.oidc_login import FlaskOIDCLogin
+from pylti1p3.contrib.flask.request import FlaskRequest
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.session import SessionService

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pylti1p3.contrib.flask import FlaskRequest
+from pylti1p3.contrib.flask.request import FlaskRequest
 from pylti1p3.deployment import Deployment
 from pylti1p3.registration import Registration
-from pylti1p3.tool_config import ToolConfAbstract
+from pylti1p3.tool_config.abstract import ToolConfAbstract
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

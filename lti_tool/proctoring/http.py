@@ -25,7 +25,7 @@ import secrets
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, session, url_for
-from pylti1p3.contrib.flask import FlaskRequest
+from pylti1p3.contrib.flask.request import FlaskRequest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
