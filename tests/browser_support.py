@@ -127,3 +127,18 @@ def tap(browser: Any, target: Any, timeout: float = 20) -> None:
 
     WebDriverWait(browser, timeout, poll_frequency=0.1).until(clicked, "the element never became clickable")
 
+
+def leads_to_a_new_page(browser: Any, act: Any, timeout: float = 20) -> None:
+    """Do ``act()`` (a tap that submits or follows a link) and wait, as a person does, until the
+    next page is there and loaded: the old document gone (a marker set on it is no longer found) and
+    the new one complete. Polling an element of the old page instead races the navigation itself
+    (chromedriver can answer "node does not belong to the document" mid-way)."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.execute_script("window.__hocvuOldPage = true")
+    act()
+    WebDriverWait(browser, timeout, poll_frequency=0.1, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return window.__hocvuOldPage === undefined && document.readyState === 'complete'"),
+        "the next page never loaded")
+

@@ -16,15 +16,22 @@ from flask import Flask
 
 from identity.stamp import stamp_statement
 from lrs import credentials
-from tests.browser_support import basic_sign_in, chromium, needs_chromium, requested_urls, served, tap
+from tests.browser_support import (
+    basic_sign_in,
+    chromium,
+    leads_to_a_new_page,
+    needs_chromium,
+    requested_urls,
+    served,
+    tap,
+)
 from tests.conftest import new_credential, statement
 from tests.connectors.export_support import MATCH, NO_MATCH, course_context, learner, stamp, verb
 from tests.identity.auditor.auditor_support import signed_body
 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 pytestmark = needs_chromium
 CHARTS = ("enrolments-by-week", "rates-by-tenant", "rates-by-course", "rates-by-province", "time-by-course")
@@ -65,9 +72,7 @@ def seed(app: Flask) -> tuple[str, str, str]:
 
 
 def submit_filters(browser: Any) -> None:
-    old = browser.find_element(By.TAG_NAME, "h1")
-    tap(browser, (By.CSS_SELECTOR, "form.filters button"))
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(old))  # the new page has loaded
+    leads_to_a_new_page(browser, lambda: tap(browser, (By.CSS_SELECTOR, "form.filters button")))
 
 
 def charts_rendered(browser: Any) -> None:
@@ -111,7 +116,7 @@ def test_a_national_analyst_chooses_a_tenant_and_sees_pseudonymised_figures(sqli
         key = cred.key
     basic_sign_in(browser, key, secret)
     browser.get(f"{server}/reports/")
-    browser.find_element(By.CSS_SELECTOR, f'select[name="tenant"] option[value="{slug}"]').click()
+    Select(browser.find_element(By.CSS_SELECTOR, 'select[name="tenant"]')).select_by_value(slug)
     submit_filters(browser)
     assert f"tenant={slug}" in browser.current_url
     assert browser.find_element(By.ID, "pseudonymised").is_displayed()

@@ -13,13 +13,19 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.browser_support import basic_sign_in, chromium, needs_chromium, requested_urls, served, tap
+from tests.browser_support import (
+    basic_sign_in,
+    chromium,
+    leads_to_a_new_page,
+    needs_chromium,
+    requested_urls,
+    served,
+    tap,
+)
 from tests.identity.auditor.auditor_support import MATCH, NO_MATCH, national, new_tenant, write_attempt
 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = needs_chromium
 
@@ -65,17 +71,14 @@ def test_the_auditor_pages_render_in_a_browser(sqlite_app: Flask, server: str, b
     browser.save_screenshot(str(tmp_path / "attempts.png"))
 
     # Tick "failed checks" and filter: only the attempt with a failed recheck remains.
-    old = browser.find_element(By.TAG_NAME, "h1")
     tap(browser, (By.CSS_SELECTOR, 'input[name="problem"][value="failed_checks"]'))
-    tap(browser, (By.CSS_SELECTOR, "form.filters button"))
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(old))
+    leads_to_a_new_page(browser, lambda: tap(browser, (By.CSS_SELECTOR, "form.filters button")))
     assert "problem=failed_checks" in browser.current_url
     assert [r.get_attribute("data-session") for r in rows(browser)] == [failed.session_id]
     assert browser.find_element(By.CSS_SELECTOR, 'input[value="failed_checks"]').is_selected()
 
     # The attempt's page: its checks and its four signed, chained statements.
-    tap(browser, (By.CSS_SELECTOR, "#attempts a.detail"))
-    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "checks")))
+    leads_to_a_new_page(browser, lambda: tap(browser, (By.CSS_SELECTOR, "#attempts a.detail")))
     assert browser.find_element(By.ID, "outcome").text == "unverified"
     assert len(browser.find_elements(By.CSS_SELECTOR, "#checks tbody tr")) == 2
     statuses = [r.get_attribute("data-signature") for r in browser.find_elements(By.CSS_SELECTOR,
