@@ -1,0 +1,63 @@
+"""Which frames of a burst are embedded, and embedding them.
+
+The same identity must hold through the whole burst, so the frames that did the challenge are the
+frames that are matched: a frontal frame from each half of the burst (their mean is what is compared
+with the reference) and the peak frame of each turn or nod. An attacker who does the turns with their
+own face and shows the victim's photo for the frontal frames, or who swaps faces half way, gives
+embeddings that disagree. Four frames at most (turns before nods), so the cost stays bounded
+(about 100 ms each).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+
+from face_check.alignment import embed_chip, face_chip
+from face_check.burst import BurstLimits, Tracked
+from face_check.challenge import POSE_ACTIONS, TURNS
+from face_check.geometry import Pose
+from face_check.images import decode_image
+from face_check.landmarks import Dlib
+from face_check.steps import Look, StepSeen
+from face_check.verification import Embedding
+
+MAX_TURNED = 2  # turned frames embedded: with the two frontal ones, four embeddings a burst
+
+
+@dataclass(frozen=True)
+class Chosen:
+    frontal: tuple[int, ...]  # frame indices whose mean embedding is matched
+    turned: tuple[int, ...]  # peak frames of the pose steps
+
+
+def pick_frames(looks: list[Look], base: tuple[Pose, float], steps: tuple[StepSeen, ...], quiet: float) -> Chosen:
+    """The most frontal open-eyed frame of each half of the burst, and each pose step's peak frame."""
+    def off_front(look: Look) -> float:
+        d = look.pose.minus(base[0])
+        return abs(d.yaw) + 2 * abs(d.pitch) + (1.0 if look.ear < 0.85 * base[1] else 0.0)
+
+    middle = (looks[0].t_ms + looks[-1].t_ms) / 2
+    halves = [[lk for lk in looks if lk.t_ms <= middle], [lk for lk in looks if lk.t_ms > middle]]
+    frontal = tuple(min(half, key=off_front).index for half in halves if half)
+    poses = sorted((s for s in steps if s.action in POSE_ACTIONS and s.peak_index not in frontal),
+                   key=lambda s: s.action not in TURNS)
+    return Chosen(frontal, tuple(s.peak_index for s in poses[:MAX_TURNED]))
+
+
+def embed_frames(models: Dlib, frames: list[tuple[int, bytes]], tracked: Tracked, chosen: Chosen,
+                 limits: BurstLimits | None = None) -> list[tuple[int, Embedding]]:
+    """(frame index, aligned embedding) for the chosen frames, each decoded again in colour for the
+    moment it takes to cut its chip."""
+    image_limits = (limits or BurstLimits()).image
+    embedded = []
+    for index in (*chosen.frontal, *chosen.turned):
+        box = tracked.boxes[index]
+        if box is None:
+            continue
+        bgr = decode_image(frames[index][1], image_limits)
+        chip = face_chip(models, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), box)
+        del bgr
+        embedded.append((index, embed_chip(models, chip)))
+    return embedded
