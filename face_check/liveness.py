@@ -22,8 +22,9 @@ The decision, from the frames alone, in this order (the first failure is the ``r
    thresholds, or an eye aspect ratio dip that recovers) with its peak inside its own time slot
    (plus ``slack_ms`` for reaction). ``wrong_order`` when every action was done but not each in its
    slot; ``step_missing`` when one was never done.
-7. ``identity_changed``: aligned embeddings of a frontal frame from each half of the burst and of each
-   turn's peak frame are not all within the band's refuse edge of their mean.
+7. ``identity_changed``: the aligned embeddings of a frontal frame from each half of the burst are
+   farther apart than ``identity_frontal``, or a turn's peak frame is farther than ``identity_turned``
+   from their mean (``identity_frames``).
 8. ``no_match`` / ``retry``: the mean frontal embedding against ``reference`` (``calibration.Band``).
 
 Work is bounded by the limits: every frame is decoded in grey once and its landmarks read (about 3 ms
@@ -90,7 +91,8 @@ class LivenessResult:
     metric: str
     steps: tuple[StepSeen, ...] = ()
     distance: float | None = None  # to the reference; None at enrolment or when not reached
-    identity_spread: float | None = None  # the largest distance of an embedded frame from their mean
+    frontal_gap: float | None = None  # between the frontal frames of the two halves of the burst
+    turned_gap: float | None = None  # the farthest turned frame from the frontal frames' mean
     planar_residual: float | None = None
     motion: float | None = None
     frames: int = 0
@@ -110,7 +112,8 @@ class LivenessResult:
                 "method": self.method, "model": self.model, "detector": self.detector, "landmarks": self.landmarks,
                 "distance": self.distance, "accept_threshold": self.accept_threshold,
                 "reject_threshold": self.reject_threshold, "metric": self.metric,
-                "steps": [s.to_dict() for s in self.steps], "identity_spread": self.identity_spread,
+                "steps": [s.to_dict() for s in self.steps], "frontal_gap": self.frontal_gap,
+                "turned_gap": self.turned_gap,
                 "planar_residual": self.planar_residual, "motion": self.motion, "frames": self.frames,
                 "frames_with_face": self.frames_with_face, "embedded_ms": list(self.embedded_ms),
                 "timing_ms": {k: round(v, 1) for k, v in vars(self.timing).items()}}
@@ -177,13 +180,16 @@ def _decide(challenge: Challenge, checked: list[tuple[int, bytes]], tracked: Tra
     embedded = embed_frames(models, checked, tracked, chosen, limits)
     embed_ms = (time.perf_counter() - embed_started) * 1000
     frontal = [e for (i, e) in embedded if i in chosen.frontal]
+    turned = [e for (i, e) in embedded if i not in chosen.frontal]
     mean = mean_embedding(frontal)
-    spread = max(aligned_distance(mean, e) for _, e in embedded)
-    found.update(steps=steps, identity_spread=spread, embedded_ms=tuple(tracked.times[i] for i, _ in embedded),
-                 _embed_ms=embed_ms)
-    if spread >= band.reject:
-        raise _Refused(Reason.IDENTITY_CHANGED, f"the frames do not all show one person (spread {spread:.3f} ≥ "
-                                                f"{band.reject})", **found)
+    frontal_gap = aligned_distance(frontal[0], frontal[-1])
+    turned_gap = max((aligned_distance(mean, e) for e in turned), default=0.0)
+    found.update(steps=steps, frontal_gap=frontal_gap, turned_gap=turned_gap,
+                 embedded_ms=tuple(tracked.times[i] for i, _ in embedded), _embed_ms=embed_ms)
+    if frontal_gap > params.identity_frontal or turned_gap > params.identity_turned:
+        raise _Refused(Reason.IDENTITY_CHANGED, f"the frames do not all show one person (frontal frames "
+                                                f"{frontal_gap:.3f} apart, turned ones up to {turned_gap:.3f})",
+                       **found)
     del found["_embed_ms"]
     timing = _timing(started, tracked, embed_ms)
     if reference is None:

@@ -29,6 +29,11 @@ class LivenessParams:
     planar_residual: float = 0.045  # homography residual under this at the turned frames: a picture
     planar_min_pose: float = 0.15  # pose change needed before planarity is judged at all
     slack_ms: int = 400  # an action's peak may come this long after its slot ends (reaction, latency)
+    # The same person throughout (euclidean_l2 of aligned embeddings; renders of shared/faces): the two
+    # frontal frames of one burst lie 0.057 apart at most, different people 0.445 and more; a turned
+    # frame lies 0.378 at most from its burst's frontal mean, another person's 0.421 and more.
+    identity_frontal: float = 0.30
+    identity_turned: float = 0.40
 
 
 DEFAULT_PARAMS = LivenessParams()
