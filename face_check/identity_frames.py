@@ -4,8 +4,8 @@ The same identity must hold through the whole burst, so the frames that did the 
 frames that are matched: a frontal frame from each half of the burst (their mean is what is compared
 with the reference) and the peak frame of each turn or nod. An attacker who does the turns with their
 own face and shows the victim's photo for the frontal frames, or who swaps faces half way, gives
-embeddings that disagree. Four frames at most (turns before nods), so the cost stays bounded
-(about 100 ms each).
+embeddings that disagree. Three frames (a turn before a nod), so the cost stays bounded (about
+100 ms each on the project's 2-core machine).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from face_check.landmarks import Dlib
 from face_check.steps import Look, StepSeen
 from face_check.verification import Embedding
 
-MAX_TURNED = 2  # turned frames embedded: with the two frontal ones, four embeddings a burst
+MAX_TURNED = 1  # turned frames embedded (the strongest turn): with the two frontal ones, three a burst
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class Chosen:
 
 
 def pick_frames(looks: list[Look], base: tuple[Pose, float], steps: tuple[StepSeen, ...], quiet: float) -> Chosen:
-    """The most frontal open-eyed frame of each half of the burst, and each pose step's peak frame."""
+    """The most frontal open-eyed frame of each half of the burst, and the peak frame of the first of
+    ``steps`` that is a turn (else a nod)."""
     def off_front(look: Look) -> float:
         d = look.pose.minus(base[0])
         return abs(d.yaw) + 2 * abs(d.pitch) + (1.0 if look.ear < 0.85 * base[1] else 0.0)
@@ -42,7 +43,7 @@ def pick_frames(looks: list[Look], base: tuple[Pose, float], steps: tuple[StepSe
     halves = [[lk for lk in looks if lk.t_ms <= middle], [lk for lk in looks if lk.t_ms > middle]]
     frontal = tuple(min(half, key=off_front).index for half in halves if half)
     poses = sorted((s for s in steps if s.action in POSE_ACTIONS and s.peak_index not in frontal),
-                   key=lambda s: s.action not in TURNS)
+                   key=lambda s: (s.action not in TURNS, -s.strength))
     return Chosen(frontal, tuple(s.peak_index for s in poses[:MAX_TURNED]))
 
 

@@ -18,18 +18,19 @@ The decision, from the frames alone, in this order (the first failure is the ``r
 4. ``static``: the landmarks did not move (a photo or a replayed file, with or without noise).
 5. ``planar``: the face changed pose, but every landmark still maps from the frontal frame by one
    homography: a picture moved, tilted or turned in front of the camera (``geometry``).
-6. ``step_missing`` / ``wrong_order``: each asked action must be seen (pose indices past their
+6. ``identity_changed``: the aligned embeddings of a frontal frame from each half of the burst are
+   farther apart than ``identity_frontal``, or the peak frame of a turn (or nod) is farther than
+   ``identity_turned`` from their mean (``identity_frames``). Checked before the steps: a face
+   swapped half way spoils the steps too, and this is the more telling reason.
+7. ``step_missing`` / ``wrong_order``: each asked action must be seen (pose indices past their
    thresholds, or an eye aspect ratio dip that recovers) with its peak inside its own time slot
    (plus ``slack_ms`` for reaction). ``wrong_order`` when every action was done but not each in its
    slot; ``step_missing`` when one was never done.
-7. ``identity_changed``: the aligned embeddings of a frontal frame from each half of the burst are
-   farther apart than ``identity_frontal``, or a turn's peak frame is farther than ``identity_turned``
-   from their mean (``identity_frames``).
 8. ``no_match`` / ``retry``: the mean frontal embedding against ``reference`` (``calibration.Band``).
 
 Work is bounded by the limits: every frame is decoded in grey once and its landmarks read (about 3 ms
-a frame), the detector runs every ``redetect_ms`` (25 ms), and at most four frames are embedded
-(100 ms each on the project's 2-core machine).
+a frame), the detector runs every ``redetect_ms`` (25 ms), and three frames are embedded (100 ms
+each on the project's 2-core machine).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import numpy as np
 from face_check.alignment import mean_embedding
 from face_check.burst import DEFAULT_BURST_LIMITS, BurstLimits, BurstRefused, Tracked, check_frames, track
 from face_check.calibration import ALIGNED_DETECTOR, ALIGNED_MODEL, DEFAULT_BAND, Band, aligned_distance
-from face_check.challenge import LIVENESS_METHOD, Challenge
+from face_check.challenge import LIVENESS_METHOD, POSE_ACTIONS, Action, Challenge
 from face_check.geometry import Pose, eye_aspect_ratio, head_pose, motion, planar_residual
 from face_check.identity_frames import embed_frames, pick_frames
 from face_check.landmarks import LANDMARKER_NAME, Dlib, interocular, load_dlib
@@ -165,6 +166,31 @@ def _decide(challenge: Challenge, checked: list[tuple[int, bytes]], tracked: Tra
             common: dict[str, Any]) -> LivenessResult:
     looks = _looks(tracked, params)
     base = _baseline(looks, challenge, params)
+    found = _depth(looks, base, params)
+    events = find_events(looks, base, params)
+    # Identity before the steps: a face swapped half way also spoils the steps, and "another person"
+    # is the more telling reason.
+    strongest = tuple(max(events[a], key=lambda e: e.strength) for a in sorted(POSE_ACTIONS) if events[a])
+    chosen = pick_frames(looks, base, strongest, params.quiet_pose)
+    embed_started = time.perf_counter()
+    embedded = embed_frames(models, checked, tracked, chosen, limits)
+    found["_embed_ms"] = (time.perf_counter() - embed_started) * 1000
+    mean = _same_person(embedded, chosen.frontal, params, found)
+    found["embedded_ms"] = tuple(tracked.times[i] for i, _ in embedded)
+    found["steps"] = _steps(challenge, events, params, found)
+    timing = _timing(started, tracked, found.pop("_embed_ms"))
+    if reference is None:
+        return LivenessResult(True, Reason.PASSED, "live, challenge done", frames=len(checked), embedding=mean,
+                              timing=timing, **common, **found)
+    d = aligned_distance(reference, mean)
+    outcome = band.decide(d)
+    reason = {Outcome.MATCH: Reason.PASSED, Outcome.NO_MATCH: Reason.NO_MATCH, Outcome.RETRY: Reason.RETRY}[outcome]
+    return LivenessResult(outcome is Outcome.MATCH, reason, band.explain(d), frames=len(checked), distance=d,
+                          embedding=mean, timing=timing, **common, **found)
+
+
+def _depth(looks: list[Look], base: tuple[Pose, float], params: LivenessParams) -> dict[str, Any]:
+    """Refuse a face that did not move (``static``) or moved like a flat picture (``planar``)."""
     moved = max(motion(looks[0].points, look.points) for look in looks)
     if moved < params.static_motion:
         raise _Refused(Reason.STATIC, f"the face did not move (landmarks moved {moved:.3f} eye distances)",
@@ -174,32 +200,24 @@ def _decide(challenge: Challenge, checked: list[tuple[int, bytes]], tracked: Tra
     if residual is not None and residual < params.planar_residual:
         raise _Refused(Reason.PLANAR, f"the face moved like a flat picture (homography residual {residual:.3f} < "
                                       f"{params.planar_residual})", **found)
-    steps = _steps(challenge, looks, base, params, found)
-    chosen = pick_frames(looks, base, steps, params.quiet_pose)
-    embed_started = time.perf_counter()
-    embedded = embed_frames(models, checked, tracked, chosen, limits)
-    embed_ms = (time.perf_counter() - embed_started) * 1000
-    frontal = [e for (i, e) in embedded if i in chosen.frontal]
-    turned = [e for (i, e) in embedded if i not in chosen.frontal]
+    return found
+
+
+def _same_person(embedded: list[tuple[int, Embedding]], frontal_frames: tuple[int, ...], params: LivenessParams,
+                 found: dict[str, Any]) -> Embedding:
+    """The frontal frames' mean embedding, once the embedded frames agree on one person."""
+    frontal = [e for (i, e) in embedded if i in frontal_frames]
+    turned = [e for (i, e) in embedded if i not in frontal_frames]
+    if not frontal:
+        raise _Refused(Reason.NO_FACE, "no frontal frame to match", **found)
     mean = mean_embedding(frontal)
-    frontal_gap = aligned_distance(frontal[0], frontal[-1])
-    turned_gap = max((aligned_distance(mean, e) for e in turned), default=0.0)
-    found.update(steps=steps, frontal_gap=frontal_gap, turned_gap=turned_gap,
-                 embedded_ms=tuple(tracked.times[i] for i, _ in embedded), _embed_ms=embed_ms)
-    if frontal_gap > params.identity_frontal or turned_gap > params.identity_turned:
+    found["frontal_gap"] = aligned_distance(frontal[0], frontal[-1])
+    found["turned_gap"] = max((aligned_distance(mean, e) for e in turned), default=0.0)
+    if found["frontal_gap"] > params.identity_frontal or found["turned_gap"] > params.identity_turned:
         raise _Refused(Reason.IDENTITY_CHANGED, f"the frames do not all show one person (frontal frames "
-                                                f"{frontal_gap:.3f} apart, turned ones up to {turned_gap:.3f})",
-                       **found)
-    del found["_embed_ms"]
-    timing = _timing(started, tracked, embed_ms)
-    if reference is None:
-        return LivenessResult(True, Reason.PASSED, "live, challenge done", frames=len(checked), embedding=mean,
-                              timing=timing, **common, **found)
-    d = aligned_distance(reference, mean)
-    outcome = band.decide(d)
-    reason = {Outcome.MATCH: Reason.PASSED, Outcome.NO_MATCH: Reason.NO_MATCH, Outcome.RETRY: Reason.RETRY}[outcome]
-    return LivenessResult(outcome is Outcome.MATCH, reason, band.explain(d), frames=len(checked), distance=d,
-                          embedding=mean, timing=timing, **common, **found)
+                                                f"{found['frontal_gap']:.3f} apart, turned ones up to "
+                                                f"{found['turned_gap']:.3f})", **found)
+    return mean
 
 
 def _looks(tracked: Tracked, params: LivenessParams) -> list[Look]:
@@ -241,13 +259,12 @@ def _planarity(looks: list[Look], base: tuple[Pose, float], params: LivenessPara
     return float(np.median([planar_residual(reference, look.points) for look in ranked[-3:]]))
 
 
-def _steps(challenge: Challenge, looks: list[Look], base: tuple[Pose, float], params: LivenessParams,
+def _steps(challenge: Challenge, events: dict[Action, list[StepSeen]], params: LivenessParams,
            found: dict[str, Any]) -> tuple[StepSeen, ...]:
-    events = find_events(looks, base, params)
     seen, missing, misplaced = match_steps(challenge, events, params.slack_ms)
     if missing:
-        raise _Refused(Reason.STEP_MISSING, f"not seen: {', '.join(a.value for a in missing)}", steps=seen, **found)
+        raise _Refused(Reason.STEP_MISSING, f"not seen: {', '.join(a.value for a in missing)}", **found, steps=seen)
     if misplaced:
         raise _Refused(Reason.WRONG_ORDER, f"not in their time slots: {', '.join(a.value for a in misplaced)}",
-                       steps=seen, **found)
+                       **found, steps=seen)
     return seen

@@ -123,7 +123,7 @@ class Scene:
         if blink > 0:
             for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
                 moved[upper] += (moved[lower] - moved[upper]) * min(blink, 1.0) * 0.92
-        image = warp(self.frame, self.points, moved, self.triangles, z)
+        image = warp(self.frame, self.points, moved, self.triangles, z, self.moving)
         if rng is not None:
             image = np.clip(image.astype(np.int16) + rng.normal(0, 2.0, image.shape).astype(np.int16), 0,
                             255).astype(np.uint8)
@@ -146,22 +146,32 @@ def _triangulate(points: NDArray[np.float64]) -> NDArray[np.int32]:
 
 
 def warp(image: Image, source: NDArray[np.float64], target: NDArray[np.float64], triangles: NDArray[np.int32],
-         depth: NDArray[np.float64]) -> Image:
-    """Piecewise-affine warp: each triangle of ``source`` drawn at ``target``, far triangles first."""
+         depth: NDArray[np.float64], moving: int | None = None) -> Image:
+    """Piecewise-affine warp: each triangle of ``source`` drawn at ``target``, far triangles first. Only
+    the triangles with a vertex among the first ``moving`` points are warped (the others do not move),
+    inside their bounding box."""
     height, width = image.shape[:2]
-    label = np.zeros((height, width), np.int32)
+    if moving is not None:
+        triangles = triangles[(triangles < moving).any(axis=1)]
+    corners = np.vstack([source[triangles.ravel()], target[triangles.ravel()]])
+    x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 2, 0, None)
+    x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 2, [width, height])
+    label = np.zeros((y1 - y0, x1 - x0), np.int32)
     order = np.argsort(-depth[triangles].mean(axis=1))  # larger z is farther from the camera
     inverse = np.zeros((len(triangles) + 1, 2, 3))
     inverse[0] = [[1, 0, 0], [0, 1, 0]]
     for rank, t in enumerate(order, start=1):
         tri = triangles[t]
         inverse[rank] = cv2.getAffineTransform(target[tri].astype(np.float32), source[tri].astype(np.float32))
-        cv2.fillConvexPoly(label, np.round(target[tri] * 16).astype(np.int32), rank, lineType=cv2.LINE_8, shift=4)
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        cv2.fillConvexPoly(label, np.round((target[tri] - [x0, y0]) * 16).astype(np.int32), rank, lineType=cv2.LINE_8,
+                           shift=4)
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     m = inverse[label].astype(np.float32)
     map_x = m[..., 0, 0] * xs + m[..., 0, 1] * ys + m[..., 0, 2]
     map_y = m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2]
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = image.copy()
+    out[y0:y1, x0:x1] = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out
 
 
 # Scripts: what the head does at time t (ms) --------------------------------------------------------
@@ -286,4 +296,44 @@ def shifted(picture: Image, challenge: Challenge) -> list[Frame]:
         moved = cv2.warpAffine(picture, np.float32([[1, 0, dx], [0, 1, dy]]), (WIDTH, HEIGHT),
                                borderMode=cv2.BORDER_REPLICATE)
         frames.append((t, jpeg(moved)))
+    return frames
+
+
+def _grid(nx: int = 25, ny: int = 19) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+    xs, ys = np.meshgrid(np.linspace(0, WIDTH - 1, nx), np.linspace(0, HEIGHT - 1, ny))
+    points = np.column_stack([xs.ravel(), ys.ravel()])
+    cells = [[j * nx + i, j * nx + i + 1, (j + 1) * nx + i] for j in range(ny - 1) for i in range(nx - 1)]
+    cells += [[j * nx + i + 1, (j + 1) * nx + i + 1, (j + 1) * nx + i] for j in range(ny - 1) for i in range(nx - 1)]
+    return points, np.array(cells, dtype=np.int32)
+
+
+def bend(picture: Image, yaw: float, radius: float = 0.35, distance: float = 1.6) -> Image:
+    """The picture bent round a vertical cylinder (its middle towards the camera, like a face), turned
+    by ``yaw`` degrees and seen by a pinhole camera: the 'curved print' an attacker uses to fake depth."""
+    source, cells = _grid()
+    r = WIDTH * radius
+    u = (source[:, 0] - WIDTH / 2) / r
+    x, z, y = r * np.sin(u), r * (1 - np.cos(u)), source[:, 1] - HEIGHT / 2
+    a = math.radians(yaw)
+    xr, zr = x * math.cos(a) + z * math.sin(a), -x * math.sin(a) + z * math.cos(a)
+    focal = float(WIDTH)
+    depth = distance * focal + zr
+    target = np.column_stack([WIDTH / 2 + focal * xr / depth, HEIGHT / 2 + focal * y / depth])
+    return warp(picture, source, target, cells, zr)
+
+
+def curved_picture(picture: Image, challenge: Challenge, seed: int = 0, gain: float = 2.0) -> list[Frame]:
+    """A curved print turned to each side as the challenge asks (up to 48° for a 24° turn), held close
+    enough that the face stays as large as a webcam face (the picture's middle zoomed 1.5 times)."""
+    h, w = picture.shape[:2]
+    crop = picture[round(h / 6):round(h * 5 / 6), round(w / 6):round(w * 5 / 6)]
+    picture = cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
+    rng = np.random.default_rng(seed)
+    script = perform(challenge)
+    frames = []
+    for t in frame_times(challenge):
+        yaw, _, _ = script(t)
+        image = bend(picture, yaw * gain)
+        noisy = np.clip(image.astype(np.int16) + rng.normal(0, 2.0, image.shape).astype(np.int16), 0, 255)
+        frames.append((t, jpeg(noisy.astype(np.uint8))))
     return frames
