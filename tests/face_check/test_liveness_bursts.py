@@ -171,3 +171,20 @@ def test_several_faces_and_small_faces_are_refused(bursts: Bursts, references: d
     assert _evaluate(bursts, small, references[VICTIM], SEED).reason is Reason.TOO_SMALL
     empty = still(np.full((480, 640, 3), 90, np.uint8), challenge, noise=2)
     assert _evaluate(bursts, empty, references[VICTIM], SEED).reason is Reason.NO_FACE
+
+
+def test_a_burst_check_writes_no_file_and_logs_no_picture(bursts: Bursts, references: dict[str, Embedding],
+                                                          tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Privacy (DESIGN.md, Identity assurance): frames are decoded in memory and dropped."""
+    from tests.face_check.test_face_verification import _no_python_writes, _tree
+
+    frames = bursts.genuine(LIVE_PHOTO["A"], 5)
+    monkeypatch.chdir(tmp_path)
+    for var in ("TMPDIR", "TMP", "TEMP", "OPENCV_TEMP_PATH"):
+        monkeypatch.setenv(var, str(tmp_path))
+    before = _tree(tmp_path)
+    with caplog.at_level("DEBUG"), _no_python_writes() as writes:
+        result = _evaluate(bursts, frames, references["A"], 5)
+    assert result.passed and writes == [] and _tree(tmp_path) == before
+    assert all(len(r.getMessage()) < 500 and "\\xff\\xd8" not in r.getMessage() for r in caplog.records)
