@@ -115,12 +115,16 @@ def track(frames: list[tuple[int, bytes]], models: Dlib, limits: BurstLimits) ->
         sizes.append((gray.shape[1], gray.shape[0]))
         found = tracker.follow(gray)
         if found is None or t - last_detect >= limits.redetect_ms:
-            # While a face is followed, the re-check need not look for small faces (a quarter of the cost).
-            faces = detect(models, gray, small=found is None)
+            # While a face is followed, the re-check scans the frame at half size (a quarter of the cost):
+            # it confirms the face and counts faces as large as it; the first scan looks for small ones too.
+            faces = detect(models, gray, small=found is None, coarse=found is not None)
             detections += 1
             last_detect = t
             most = max(most, len(faces))
-            if faces and (found is None or _overlaps(faces[0].box, found)):
+            if faces and found is None:
+                found = tracker.seed(gray, faces[0])
+            elif found is not None and not any(_overlaps(f.box, found) for f in faces) and faces:
+                # The detector sees a face, but not where the followed one is: follow the detector's.
                 found = tracker.seed(gray, faces[0])
         points.append(found)
         boxes.append(tracker.box() if found is not None else None)

@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -82,17 +83,22 @@ def load_dlib() -> Dlib:
         return _LOADED
 
 
-def detect(models: Dlib, gray: NDArray[np.uint8], *, min_score: float = 0.0, small: bool = True) -> list[Detection]:
+def detect(models: Dlib, gray: NDArray[np.uint8], *, min_score: float = 0.0, small: bool = True,
+           coarse: bool = False) -> list[Detection]:
     """Faces in a grey frame, largest first. First at the frame's own scale (faces of 80 pixels and up,
     what a webcam gives, in 25 ms at 640×480); only when that finds nothing and ``small`` is asked,
     again upsampled once (40 pixels and up, four times the cost), so a small face in an enrolment photo
-    is still found."""
+    is still found. ``coarse`` scans the frame at half size instead (faces of 160 pixels and up, in a
+    quarter of the time): enough to re-check a face that is being followed and count the faces as
+    large as it."""
+    factor = 2 if coarse else 1
+    image = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA) if coarse else gray
     with models.lock:
-        for upsample in ((0, 1) if small else (0,)):
-            rects, scores, _ = models.detector.run(gray, upsample, min_score)
+        for upsample in ((0, 1) if small and not coarse else (0,)):
+            rects, scores, _ = models.detector.run(image, upsample, min_score)
             if len(rects):
                 break
-    found = [Detection((r.left(), r.top(), r.right(), r.bottom()), float(score))
+    found = [Detection((r.left() * factor, r.top() * factor, r.right() * factor, r.bottom() * factor), float(score))
              for r, score in zip(rects, scores, strict=True)]
     return sorted(found, key=lambda d: -(d.box[2] - d.box[0]))
 
