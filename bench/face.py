@@ -90,6 +90,12 @@ def figures(runs: list[float]) -> str:
             f"p95 {pct(CPU, 95):6.1f} ms")
 
 
+def decoded(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return np.asarray(image)
+
+
 def jpeg(image: np.ndarray, quality: int = 90) -> bytes:
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
@@ -107,7 +113,8 @@ def in_frame(image: np.ndarray) -> np.ndarray:
 
 def calibration(photos: dict[str, bytes]) -> dict[str, Embedding]:
     aligned = {n: embed_aligned(d) for n, d in photos.items() if not n.startswith("extra_")}
-    genuine, impostor = [], []
+    genuine: list[float] = []
+    impostor: list[float] = []
     for a, b in itertools.combinations(sorted(aligned), 2):
         (genuine if a[0] == b[0] else impostor).append(aligned_distance(aligned[a], aligned[b]))
     m = margins(genuine, impostor)
@@ -124,15 +131,14 @@ def calibration(photos: dict[str, bytes]) -> dict[str, Embedding]:
                                                             value=(255, 255, 255)),
                 "crop 4 columns": lambda b: b[:, 4:], "640x480 frame": in_frame}
     for label, change in framings.items():
-        moved = max(aligned_distance(aligned[n], embed_aligned(jpeg(change(cv2.imdecode(
-            np.frombuffer(photos[n], np.uint8), cv2.IMREAD_COLOR))))) for n in aligned)
+        moved = max(aligned_distance(aligned[n], embed_aligned(jpeg(change(decoded(photos[n]))))) for n in aligned)
         print(f"  framing '{label}' moves an embedding by at most {moved:.4f} "
               f"({moved / DEFAULT_BAND.accept:.2f} × the accept edge)")
     return aligned
 
 
 def check_latency(photos: dict[str, bytes], aligned: dict[str, Embedding]) -> None:
-    frame = jpeg(in_frame(cv2.imdecode(np.frombuffer(photos["A_img2.jpg"], np.uint8), cv2.IMREAD_COLOR)))
+    frame = jpeg(in_frame(decoded(photos["A_img2.jpg"])))
     reference = aligned["A_img1.jpg"]
     assert verify_aligned(reference, frame).outcome is Outcome.MATCH
     runs = timed(lambda: verify_aligned(reference, frame), CHECKS)
@@ -190,10 +196,10 @@ def liveness(photos: dict[str, bytes], aligned: dict[str, Embedding]) -> None:
     known = [d for d in distances if d == d]
     print(f"  genuine bursts accepted {accepted}/{len(genuine)} (distances to the enrolment "
           f"{min(known, default=0):.3f}–{max(known, default=0):.3f}, accept edge {DEFAULT_BAND.accept})")
-    photo = decode(photos["A_img2.jpg"])
-    attacks = {"photo repeated": still(place(photo), challenge),
-               "print moved": moved_picture(printed(photo, np.random.default_rng(1)), challenge),
-               "screen moved": moved_picture(on_screen(photo), challenge),
+    picture = decode(photos["A_img2.jpg"])
+    attacks = {"photo repeated": still(place(picture), challenge),
+               "print moved": moved_picture(printed(picture, np.random.default_rng(1)), challenge),
+               "screen moved": moved_picture(on_screen(picture), challenge),
                "another person": burst(Scene.from_photo(photos["D_img53.jpg"]), challenge, perform(challenge))}
     refused = {k: evaluate_burst(challenge, f, reference, now=now).reason.value for k, f in attacks.items()}
     print(f"  attack bursts refused {sum(v != 'passed' for v in refused.values())}/{len(refused)}: " +

@@ -74,12 +74,13 @@ def look(image_bytes: bytes, *, models: Dlib | None = None, limits: ImageLimits 
         return AlignedLook(Outcome.UNREADABLE, None, 0, Timing(ms, 0.0, ms), err.message)
     decoded = time.perf_counter()
     models = models or load_dlib()
-    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    gray = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
     faces = detect(models, gray)
     embedding = None
     if len(faces) == 1:
-        embedding = embed_chip(models, face_chip(models, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), faces[0].box))
-    del bgr, gray  # the decoded picture is not kept past this call
+        rgb = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+        embedding = embed_chip(models, face_chip(models, rgb, faces[0].box))
+    del bgr, gray  # the decoded picture is not kept past this call (nor its colour copy)
     done = time.perf_counter()
     timing = Timing((decoded - started) * 1000, (done - decoded) * 1000, (done - started) * 1000)
     if not faces:

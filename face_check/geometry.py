@@ -77,8 +77,8 @@ def planar_residual(reference: Points, moved: Points) -> float:
     if homography is None:
         return math.inf
     ones = np.ones((len(reference), 1))
-    mapped = np.hstack([reference, ones]) @ homography.T
-    mapped = mapped[:, :2] / mapped[:, 2:3]
+    projected = np.hstack([reference, ones]) @ homography.T
+    mapped = projected[:, :2] / projected[:, 2:3]
     return float(np.sqrt(np.mean(np.sum((mapped - moved) ** 2, axis=1))) / max(interocular(reference), 1e-6))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import numpy as np
 
 from face_check.alignment import embed_chip, face_chip
 from face_check.burst import BurstLimits, Tracked
@@ -58,7 +59,7 @@ def embed_frames(models: Dlib, frames: list[tuple[int, bytes]], tracked: Tracked
         if box is None:
             continue
         bgr = decode_image(frames[index][1], image_limits)
-        chip = face_chip(models, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), box)
+        chip = face_chip(models, np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8), box)
         del bgr
         embedded.append((index, embed_chip(models, chip)))
     return embedded

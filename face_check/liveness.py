@@ -133,8 +133,8 @@ def evaluate_burst(challenge: Challenge, frames: Sequence[tuple[int, bytes]], re
     enrolled one). Never raises for a bad burst: every refusal is a result with its ``reason``.
     ``EmbeddingInvalid`` for a reference of another model, ``ModelMissing`` without the model."""
     started = time.perf_counter()
-    common = {"nonce": challenge.nonce, "accept_threshold": band.accept, "reject_threshold": band.reject,
-              "metric": band.metric}
+    common: dict[str, Any] = {"nonce": challenge.nonce, "accept_threshold": band.accept,
+                              "reject_threshold": band.reject, "metric": band.metric}
     if reference is not None:
         aligned_distance(reference, reference)  # a reference of another model is an error, not a refusal
     if not challenge.valid_at(now):

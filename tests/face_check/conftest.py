@@ -112,7 +112,8 @@ class Bursts:
         return new_challenge(random.Random(seed), now=ISSUED)
 
     def genuine(self, name: str, seed: int, order: tuple[str, ...] | None = None) -> list[tuple[int, bytes]]:
-        from tests.face_check.synthetic import Action, burst, perform
+        from face_check import Action
+        from tests.face_check.synthetic import burst, perform
 
         key = ("genuine", name, seed, order)
         if key not in self._cache:

@@ -36,7 +36,7 @@ FPS = 10
 def decode(data: bytes) -> Image:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None
-    return image
+    return np.asarray(image, dtype=np.uint8)
 
 
 def jpeg(image: Image, quality: int = 85) -> bytes:
@@ -67,7 +67,7 @@ def _depth(points: NDArray[np.float64]) -> NDArray[np.float64]:
     for i, extra in nose.items():
         z[i] -= extra * half_w * 2
     z[:17] = -half_w * 0.05  # the jaw contour is the silhouette, about level with the rotation's side
-    return z
+    return np.asarray(z, dtype=np.float64)
 
 
 @dataclass
@@ -85,7 +85,7 @@ class Scene:
     @classmethod
     def from_photo(cls, photo: bytes, scale: float = 0.95) -> Scene:
         frame = place(decode(photo), scale)
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        gray = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
         models = load_dlib()
         found = detect(models, gray)
         assert len(found) == 1, "the scene's photo must show one face"
@@ -260,7 +260,7 @@ def tilt(image: Image, yaw: float, pitch: float = 0.0, shift: tuple[float, float
     centre = np.array([0.0, 0.0, depth])
     homography = k @ (rot + np.outer(centre - rot @ centre, [0, 0, 1]) / depth) @ np.linalg.inv(k)
     homography = np.array([[1, 0, shift[0]], [0, 1, shift[1]], [0, 0, 1]]) @ homography
-    return cv2.warpPerspective(image, homography, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(cv2.warpPerspective(image, homography, (w, h), borderMode=cv2.BORDER_REPLICATE), dtype=np.uint8)
 
 
 def moved_picture(picture: Image, challenge: Challenge, seed: int = 0, gain: float = 1.4) -> list[Frame]:
@@ -293,8 +293,9 @@ def shifted(picture: Image, challenge: Challenge) -> list[Frame]:
     frames = []
     for i, t in enumerate(frame_times(challenge)):
         dx, dy = 40 * math.sin(i / 4), 15 * math.cos(i / 5)
-        moved = cv2.warpAffine(picture, np.float32([[1, 0, dx], [0, 1, dy]]), (WIDTH, HEIGHT),
-                               borderMode=cv2.BORDER_REPLICATE)
+        shift = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+        moved = np.asarray(cv2.warpAffine(picture, shift, (WIDTH, HEIGHT), borderMode=cv2.BORDER_REPLICATE),
+                           dtype=np.uint8)
         frames.append((t, jpeg(moved)))
     return frames
 
@@ -327,7 +328,7 @@ def curved_picture(picture: Image, challenge: Challenge, seed: int = 0, gain: fl
     enough that the face stays as large as a webcam face (the picture's middle zoomed 1.5 times)."""
     h, w = picture.shape[:2]
     crop = picture[round(h / 6):round(h * 5 / 6), round(w / 6):round(w * 5 / 6)]
-    picture = cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
+    picture = np.asarray(cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
     rng = np.random.default_rng(seed)
     script = perform(challenge)
     frames = []

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import face_check.burst
+import face_check.images
 from face_check import BurstLimits, Reason, evaluate_burst, new_challenge
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -54,8 +55,13 @@ CASES: dict[str, tuple[Any, Reason]] = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_hostile_bursts_refused_before_decoding(monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     decoded: list[int] = []
-    real = face_check.burst.decode_image
-    monkeypatch.setattr(face_check.burst, "decode_image", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    real = face_check.images.decode_image
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(face_check.burst, "decode_image", counting)
     frames, reason = CASES[case]
     result = evaluate_burst(CHALLENGE, frames, None, now=LATER)
     assert not result.passed and result.reason is reason, result.detail

@@ -22,7 +22,8 @@ RECORDED = {"worst_genuine": 0.3877, "closest_impostor": 0.4367}
 
 
 def _pairs(aligned: dict[str, Embedding]) -> tuple[list[float], list[float]]:
-    genuine, impostor = [], []
+    genuine: list[float] = []
+    impostor: list[float] = []
     for a, b in itertools.combinations(sorted(aligned), 2):
         (genuine if a[0] == b[0] else impostor).append(aligned_distance(aligned[a], aligned[b]))
     return genuine, impostor
