@@ -13,14 +13,25 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
-from face_check import LIVENESS_METHOD, Action, Embedding, LivenessResult, Reason, aligned_distance, evaluate_burst
+from face_check import (
+    LIVENESS_METHOD,
+    Action,
+    Band,
+    Embedding,
+    LivenessResult,
+    Reason,
+    aligned_distance,
+    evaluate_burst,
+)
 from tests.face_check.conftest import ENROLMENT, ISSUED, LIVE_PHOTO, Bursts
 from tests.face_check.synthetic import (
     curved_picture,
     decode,
+    jpeg,
     moved_picture,
     on_screen,
     place,
@@ -188,3 +199,21 @@ def test_a_burst_check_writes_no_file_and_logs_no_picture(bursts: Bursts, refere
         result = _evaluate(bursts, frames, references["A"], 5)
     assert result.passed and writes == [] and _tree(tmp_path) == before
     assert all(len(r.getMessage()) < 500 and "\\xff\\xd8" not in r.getMessage() for r in caplog.records)
+
+
+def test_a_distance_in_the_band_asks_for_another_burst(bursts: Bursts, references: dict[str, Embedding]) -> None:
+    """A live burst whose distance falls between the band's edges is ``retry``: no decision either way."""
+    challenge, frames = bursts.challenge(5), bursts.genuine(LIVE_PHOTO["A"], 5)
+    first = evaluate_burst(challenge, frames, references["A"], now=NOW)
+    assert first.passed and first.distance is not None
+    band = Band(accept=first.distance - 0.01, reject=first.distance + 0.01)
+    again = evaluate_burst(challenge, frames, references["A"], now=NOW, band=band)
+    assert not again.passed and again.reason is Reason.RETRY and again.distance == pytest.approx(first.distance)
+
+
+def test_a_320x240_capture_is_too_small_for_the_check(bursts: Bursts, references: dict[str, Embedding]) -> None:
+    """The web layer should capture 640×480: at 320×240 the eyes are 25–36 px apart, under the 40 the
+    aligned embedding needs to stay stable (docs/face-check.md)."""
+    frames = [(t, jpeg(cv2.resize(decode(data), (320, 240), interpolation=cv2.INTER_AREA)))
+              for t, data in bursts.genuine(LIVE_PHOTO["A"], 5)]
+    assert _evaluate(bursts, frames, references["A"], 5).reason is Reason.TOO_SMALL
