@@ -2,10 +2,10 @@
 
 The same identity must hold through the whole burst, so the frames that did the challenge are the
 frames that are matched: a frontal frame from each half of the burst (their mean is what is compared
-with the reference) and the peak frame of each turn or nod. An attacker who does the turns with their
-own face and shows the victim's photo for the frontal frames, or who swaps faces half way, gives
-embeddings that disagree. Three frames (a turn before a nod), so the cost stays bounded (about
-100 ms each on the project's 2-core machine).
+with the reference) and a frame of the strongest turn (or nod). An attacker who does the turns with
+their own face and shows the victim's photo for the frontal frames, or who swaps faces half way,
+gives embeddings that disagree (0.65 from the frontal mean in the test of that attack). Three frames,
+so the cost stays bounded (about 100 ms each on the project's 2-core machine).
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ class Chosen:
 
 
 def pick_frames(looks: list[Look], base: tuple[Pose, float], steps: tuple[StepSeen, ...], quiet: float) -> Chosen:
-    """The most frontal open-eyed frame of each half of the burst, and the peak frame of the first of
-    ``steps`` that is a turn (else a nod)."""
+    """The most frontal open-eyed frame of each half of the burst, and, from the strongest turn (else
+    the nod) among ``steps``, its least turned frame that still counts as the turn: part of the action,
+    yet as close to frontal as the action allows, so the embedding moves with identity, not pose (on
+    the genuine test bursts 0.11–0.20 from the frontal mean, against 0.18–0.26 for the peak frame)."""
     def off_front(look: Look) -> float:
         d = look.pose.minus(base[0])
         return abs(d.yaw) + 2 * abs(d.pitch) + (1.0 if look.ear < 0.85 * base[1] else 0.0)
@@ -45,7 +47,7 @@ def pick_frames(looks: list[Look], base: tuple[Pose, float], steps: tuple[StepSe
     frontal = tuple(min(half, key=off_front).index for half in halves if half)
     poses = sorted((s for s in steps if s.action in POSE_ACTIONS and s.peak_index not in frontal),
                    key=lambda s: (s.action not in TURNS, -s.strength))
-    return Chosen(frontal, tuple(s.peak_index for s in poses[:MAX_TURNED]))
+    return Chosen(frontal, tuple(s.mild_index for s in poses[:MAX_TURNED]))
 
 
 def embed_frames(models: Dlib, frames: list[tuple[int, bytes]], tracked: Tracked, chosen: Chosen,

@@ -19,7 +19,7 @@ The decision, from the frames alone, in this order (the first failure is the ``r
 5. ``planar``: the face changed pose, but every landmark still maps from the frontal frame by one
    homography: a picture moved, tilted or turned in front of the camera (``geometry``).
 6. ``identity_changed``: the aligned embeddings of a frontal frame from each half of the burst are
-   farther apart than ``identity_frontal``, or the peak frame of a turn (or nod) is farther than
+   farther apart than ``identity_frontal``, or a frame of the strongest turn (or nod) is farther than
    ``identity_turned`` from their mean (``identity_frames``). Checked before the steps: a face
    swapped half way spoils the steps too, and this is the more telling reason.
 7. ``step_missing`` / ``wrong_order``: each asked action must be seen (pose indices past their

@@ -34,8 +34,9 @@ class LivenessParams:
     planar_min_pose: float = 0.15  # pose change needed before planarity is judged at all
     slack_ms: int = 400  # an action's peak may come this long after its slot ends (reaction, latency)
     # The same person throughout (euclidean_l2 of aligned embeddings; renders of shared/faces): the two
-    # frontal frames of one burst lie 0.057 apart at most, different people 0.445 and more; a turned
-    # frame lies 0.378 at most from its burst's frontal mean, another person's 0.421 and more.
+    # frontal frames of one burst lie 0.057 apart at most, different people 0.445 and more; the turn's
+    # embedded frame lies 0.11–0.20 from its burst's frontal mean (0.378 at most for a 24° render),
+    # another person's turned face 0.421 and more (0.654 in the attack test).
     identity_frontal: float = 0.30
     identity_turned: float = 0.40
 
@@ -62,6 +63,7 @@ class StepSeen:
     end_ms: int
     strength: float  # the pose index change at the peak, or 1 − the eye aspect ratio fraction for a blink
     peak_index: int = -1  # the frame of the peak, in the burst
+    mild_index: int = -1  # the frame of the run closest to the threshold: the least turned that counts
 
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action.value, "start_ms": self.start_ms, "peak_ms": self.peak_ms,
@@ -89,10 +91,11 @@ def find_events(looks: list[Look], base: tuple[Pose, float], params: LivenessPar
                 continue
             if run:
                 peak = max(run, key=lambda r: r[1])[0]
+                mild = min(run, key=lambda r: r[1])[0]
                 pose = peak.pose.minus(base[0])
                 index = pose.pitch if action is Action.LOOK_UP else abs(pose.yaw)
                 events[action].append(StepSeen(action, run[0][0].t_ms, peak.t_ms, run[-1][0].t_ms, index,
-                                               peak.index))
+                                               peak.index, mild.index))
                 run = []
     events[Action.BLINK] = _blinks(looks, base, params)
     return events
