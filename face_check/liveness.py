@@ -140,17 +140,18 @@ def evaluate_burst(challenge: Challenge, frames: Sequence[tuple[int, bytes]], re
     if not challenge.valid_at(now):
         return LivenessResult(False, Reason.EXPIRED, "the challenge is not valid at this time", **common)
     tracked: Tracked | None = None
+    count = len(frames) if isinstance(frames, Sequence) and not isinstance(frames, bytes | str) else 0
     try:
         checked = check_frames(frames, limits)
         tracked = track(checked, models or load_dlib(), limits)
         return _decide(challenge, checked, tracked, reference, band, params, limits, models or load_dlib(), started,
                        common)
     except BurstRefused as refused:
-        return LivenessResult(False, Reason(refused.reason), refused.detail, frames=len(frames), **common,
+        return LivenessResult(False, Reason(refused.reason), refused.detail, frames=count, **common,
                               timing=_timing(started, tracked))
     except _Refused as refused:
         embed_ms = refused.found.pop("_embed_ms", 0.0)
-        return LivenessResult(False, refused.reason, refused.detail, frames=len(frames), **common,
+        return LivenessResult(False, refused.reason, refused.detail, frames=count, **common,
                               **refused.found, timing=_timing(started, tracked, embed_ms))
 
 
