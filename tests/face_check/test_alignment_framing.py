@@ -117,3 +117,21 @@ def test_embeddings_of_the_two_pipelines_do_not_mix(embeddings: dict[str, Embedd
         aligned_distance(embeddings["A_img1.jpg"], aligned["A_img1.jpg"])
     with pytest.raises(EmbeddingInvalid):
         verify_aligned(embeddings["A_img1.jpg"], b"")
+
+
+def test_without_the_weight_package_the_aligned_models_fail_clearly(monkeypatch: pytest.MonkeyPatch,
+                                                                    no_network: list[object]) -> None:
+    """The 68-point, 5-point and ResNet files are read from face-recognition-models where pip put them;
+    without the package the error says what to install, and nothing is fetched."""
+    import importlib.util
+
+    from face_check import WeightPackageMissing
+    from face_check.landmarks import Dlib
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "face_recognition_models" else real(name, *a))
+    with pytest.raises(WeightPackageMissing) as caught:
+        Dlib()
+    assert "pip install face-recognition-models" in caught.value.message
+    assert no_network == []
