@@ -1,4 +1,6 @@
-"""Face enrolment and verification (issue 4): DeepFace 0.0.103, model Dlib, detector dlib, offline.
+"""Face enrolment and verification (issue 4): DeepFace 0.0.103, model Dlib, detector dlib, offline;
+aligned embeddings, a grey band and active liveness from a burst of frames (issue 12,
+docs/face-check.md).
 
 Imports nothing of the hub's (DESIGN.md). Importing the package is cheap and needs none of the
 ``face`` extra: the names below are loaded from their modules on first use (PEP 562), and DeepFace
@@ -20,14 +22,66 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["Enrolment", "FaceService", "Verification", "Withdrawal", "generate_key"], "face_check.service"),
     **dict.fromkeys(["CheckResult", "Embedding", "Outcome", "Timing", "compare", "distance", "embed", "verify"],
                     "face_check.verification"),
+    **dict.fromkeys(["ALIGNED_MODEL", "Band", "DEFAULT_BAND", "aligned_distance"], "face_check.calibration"),
+    **dict.fromkeys(["embed_aligned", "verify_aligned"], "face_check.alignment"),
+    **dict.fromkeys(["Action", "Challenge", "LIVENESS_METHOD", "Step", "new_challenge"], "face_check.challenge"),
+    **dict.fromkeys(["LivenessResult", "Reason", "evaluate_burst"], "face_check.liveness"),
+    **dict.fromkeys(["LivenessParams", "StepSeen"], "face_check.steps"),
+    **dict.fromkeys(["BurstLimits"], "face_check.burst"),
+    **dict.fromkeys(["BurstEnrolment", "BurstVerification"], "face_check.service"),
 }
 
 __all__ = [
-    "DEEPFACE_VERSION", "DETECTOR_NAME", "MODEL_NAME", "BadParameter", "CheckResult", "ConsentRequired",
-    "DependencyMismatch", "Embedding", "EmbeddingInvalid", "Enrolment", "FaceCheckError", "FaceEngine", "FaceService",
-    "ImageLimits", "ImageUnreadable", "ModelMissing", "NoUsableFace", "Outcome", "Timing", "Verification",
-    "WeightPackageMissing", "Withdrawal", "compare", "default_home", "distance", "embed", "generate_key",
-    "load_models", "missing_weights", "setup_weights", "verify",
+    "ALIGNED_MODEL",
+    "DEEPFACE_VERSION",
+    "DEFAULT_BAND",
+    "DETECTOR_NAME",
+    "LIVENESS_METHOD",
+    "MODEL_NAME",
+    "Action",
+    "BadParameter",
+    "Band",
+    "BurstEnrolment",
+    "BurstLimits",
+    "BurstVerification",
+    "Challenge",
+    "CheckResult",
+    "ConsentRequired",
+    "DependencyMismatch",
+    "Embedding",
+    "EmbeddingInvalid",
+    "Enrolment",
+    "FaceCheckError",
+    "FaceEngine",
+    "FaceService",
+    "ImageLimits",
+    "ImageUnreadable",
+    "LivenessParams",
+    "LivenessResult",
+    "ModelMissing",
+    "NoUsableFace",
+    "Outcome",
+    "Reason",
+    "Step",
+    "StepSeen",
+    "Timing",
+    "Verification",
+    "WeightPackageMissing",
+    "Withdrawal",
+    "aligned_distance",
+    "compare",
+    "default_home",
+    "distance",
+    "embed",
+    "embed_aligned",
+    "evaluate_burst",
+    "generate_key",
+    "load_models",
+    "missing_weights",
+    "new_challenge",
+    "setup_weights",
+    "verify",
+    "verify_aligned",
 ]
 
 
@@ -44,6 +98,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from face_check.alignment import embed_aligned, verify_aligned
+    from face_check.burst import BurstLimits
+    from face_check.calibration import ALIGNED_MODEL, DEFAULT_BAND, Band, aligned_distance
+    from face_check.challenge import LIVENESS_METHOD, Action, Challenge, Step, new_challenge
     from face_check.errors import (
         BadParameter,
         ConsentRequired,
@@ -56,6 +114,7 @@ if TYPE_CHECKING:
         WeightPackageMissing,
     )
     from face_check.images import ImageLimits
+    from face_check.liveness import LivenessResult, Reason, evaluate_burst
     from face_check.models import (
         DEEPFACE_VERSION,
         DETECTOR_NAME,
@@ -66,7 +125,16 @@ if TYPE_CHECKING:
         missing_weights,
         setup_weights,
     )
-    from face_check.service import Enrolment, FaceService, Verification, Withdrawal, generate_key
+    from face_check.service import (
+        BurstEnrolment,
+        BurstVerification,
+        Enrolment,
+        FaceService,
+        Verification,
+        Withdrawal,
+        generate_key,
+    )
+    from face_check.steps import LivenessParams, StepSeen
     from face_check.verification import (
         CheckResult,
         Embedding,

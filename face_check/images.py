@@ -75,9 +75,10 @@ def header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> NDArray[np.uint8]:
+def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS, *, grey: bool = False) -> NDArray[np.uint8]:
     """A BGR picture (OpenCV's order, which DeepFace expects) from JPEG or PNG bytes, scaled down to at
-    most ``limits.max_side``. EXIF orientation is applied. Raises ``ImageUnreadable``."""
+    most ``limits.max_side``; with ``grey``, one channel (what landmarks need, decoded in half the time).
+    EXIF orientation is applied. Raises ``ImageUnreadable``."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ImageUnreadable(f"expected image bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -92,8 +93,8 @@ def decode_image(data: bytes, limits: ImageLimits = DEFAULT_LIMITS) -> NDArray[n
         raise ImageUnreadable("image header is damaged")
     if size[0] * size[1] > limits.max_pixels:
         raise ImageUnreadable(f"image of {size[0]}×{size[1]} pixels is over the limit of {limits.max_pixels}")
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
+    if image is None or image.ndim != (2 if grey else 3) or (not grey and image.shape[2] != 3) or image.size == 0:
         raise ImageUnreadable("image data cannot be decoded")
     height, width = image.shape[:2]
     if max(height, width) > limits.max_side:

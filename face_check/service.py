@@ -5,6 +5,11 @@
 - ``verify`` checks a live frame against such a ciphertext.
 - ``withdraw`` is the consent withdrawal: it returns a receipt telling the caller to delete the
   ciphertext (this package keeps no copy to delete).
+- ``enrol_burst`` / ``verify_burst`` do the same from a burst of camera frames answering a liveness
+  challenge (``liveness.evaluate_burst``): the reference is sealed only when the burst passed, and is
+  the aligned embedding (``alignment``), which ``verify`` cannot read and ``verify_burst`` /
+  ``verify_frame`` can. ``verify_frame`` is the single-picture fallback against an aligned reference
+  (no liveness: a lower assurance level, for learners who cannot do the challenge).
 
 The ciphertext is bound to the subject (its pseudonymous identifier is the AES-GCM associated data),
 so one learner's stored embedding cannot be replayed for another. Pictures are dropped once embedded
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +28,15 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from face_check.alignment import verify_aligned
+from face_check.burst import DEFAULT_BURST_LIMITS, BurstLimits
+from face_check.calibration import DEFAULT_BAND, Band
+from face_check.challenge import Challenge
 from face_check.errors import BadParameter, ConsentRequired, EmbeddingInvalid
 from face_check.images import DEFAULT_LIMITS, ImageLimits
+from face_check.liveness import LivenessResult, evaluate_burst
 from face_check.models import DETECTOR_NAME, MODEL_NAME, FaceEngine, load_models
+from face_check.steps import DEFAULT_PARAMS, LivenessParams
 from face_check.verification import DEFAULT_METRIC, CheckResult, Embedding, embed, resolve_threshold, verify
 
 # Version tag at the front of every ciphertext, so a later format or key scheme can tell old ones apart.
@@ -103,6 +115,34 @@ class Withdrawal:
     opened: bool  # whether the ciphertext opened as this subject's with the current key
 
 
+Frames = Sequence[tuple[int, bytes]]
+
+
+@dataclass(frozen=True)
+class BurstEnrolment:
+    subject: str
+    liveness: LivenessResult  # passed or not, and why: ``liveness.to_dict()`` is safe to log
+    ciphertext: bytes | None  # the only thing the caller stores; None when the burst did not pass
+    enrolled_at: datetime
+    frames: tuple[tuple[int, bytes], ...] | None = None  # only when the service retains pictures
+
+    @property
+    def enrolled(self) -> bool:
+        return self.ciphertext is not None
+
+
+@dataclass(frozen=True)
+class BurstVerification:
+    subject: str
+    liveness: LivenessResult  # ``passed``: live, the challenge done, and the enrolled person
+    checked_at: datetime
+    frames: tuple[tuple[int, bytes], ...] | None = None
+
+    @property
+    def matched(self) -> bool:
+        return self.liveness.passed
+
+
 class FaceService:
     """Face enrolment and verification with one key, one metric and threshold, one retention rule.
 
@@ -112,7 +152,9 @@ class FaceService:
 
     def __init__(self, key: bytes, *, home: Path | None = None, engine: FaceEngine | None = None,
                  metric: str = DEFAULT_METRIC, threshold: float | None = None,
-                 limits: ImageLimits = DEFAULT_LIMITS, retain: bool = False) -> None:
+                 limits: ImageLimits = DEFAULT_LIMITS, retain: bool = False, band: Band = DEFAULT_BAND,
+                 burst_limits: BurstLimits = DEFAULT_BURST_LIMITS,
+                 liveness: LivenessParams = DEFAULT_PARAMS) -> None:
         _cipher(key)  # refuse a bad key now, not at the first enrolment
         self._key = key
         self._home = home
@@ -121,6 +163,9 @@ class FaceService:
         self.threshold = resolve_threshold(metric, threshold)
         self.limits = limits
         self.retain = retain
+        self.band = band  # the aligned pipeline's accept/refuse edges (``calibration``)
+        self.burst_limits = burst_limits
+        self.liveness = liveness
 
     def load(self) -> FaceEngine:
         if self._engine is None:
@@ -146,6 +191,40 @@ class FaceService:
         result = verify(reference, frame_bytes, metric=self.metric, threshold=self.threshold, engine=self.load(),
                         limits=self.limits)
         return Verification(subject, result, datetime.now(UTC), frame_bytes if self.retain else None)
+
+    def enrol_burst(self, subject: str, challenge: Challenge, frames: Frames, *, consent: bool,
+                    now: datetime | None = None) -> BurstEnrolment:
+        """Enrol from a burst answering ``challenge``: sealed only if the burst is live (``passed``).
+
+        Raises ``ConsentRequired`` or ``ModelMissing``; a burst that fails is a result, not an error.
+        """
+        if consent is not True:
+            raise ConsentRequired("face enrolment needs the learner's explicit consent")
+        _aad(subject)
+        when = now or datetime.now(UTC)
+        result = evaluate_burst(challenge, frames, None, now=when, band=self.band, limits=self.burst_limits,
+                                params=self.liveness)
+        sealed = seal_embedding(self._key, subject, result.embedding) if result.passed and result.embedding else None
+        return BurstEnrolment(subject, result, sealed, when, self._kept(frames))
+
+    def verify_burst(self, subject: str, ciphertext: bytes, challenge: Challenge, frames: Frames, *,
+                     now: datetime | None = None) -> BurstVerification:
+        """Check a burst answering ``challenge`` against the subject's sealed aligned reference."""
+        reference = open_embedding(self._key, subject, ciphertext)
+        when = now or datetime.now(UTC)
+        result = evaluate_burst(challenge, frames, reference, now=when, band=self.band, limits=self.burst_limits,
+                                params=self.liveness)
+        return BurstVerification(subject, result, when, self._kept(frames))
+
+    def verify_frame(self, subject: str, ciphertext: bytes, frame_bytes: bytes) -> Verification:
+        """One picture against the subject's sealed aligned reference (from ``enrol_burst``): ``match``,
+        ``no_match`` or ``retry`` (the grey band). No liveness: the fallback at a lower assurance level."""
+        reference = open_embedding(self._key, subject, ciphertext)
+        result = verify_aligned(reference, frame_bytes, band=self.band, limits=self.limits)
+        return Verification(subject, result, datetime.now(UTC), frame_bytes if self.retain else None)
+
+    def _kept(self, frames: Frames) -> tuple[tuple[int, bytes], ...] | None:
+        return tuple((int(t), bytes(b)) for t, b in frames) if self.retain else None
 
     def withdraw(self, subject: str, ciphertext: bytes) -> Withdrawal:
         """Withdraw consent: the deletion receipt for ``subject``'s ciphertext.

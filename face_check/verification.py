@@ -35,6 +35,9 @@ class Outcome(StrEnum):
     NO_FACE = "no_face"
     SEVERAL_FACES = "several_faces"
     UNREADABLE = "unreadable"
+    # The distance fell in the grey band between the accept and refuse edges (``calibration.Band``):
+    # no decision, take another capture. Only the aligned pipeline has a band.
+    RETRY = "retry"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class CheckResult:
     faces: int = 0  # faces seen, counted up to 2: a check stops counting once it knows there are several
     timing: Timing = field(default_factory=lambda: Timing(0.0, 0.0, 0.0))
     detail: str = ""
+    reject_threshold: float | None = None  # the grey band's refuse edge (``threshold`` is its accept edge)
 
     @property
     def matched(self) -> bool:
@@ -104,7 +108,8 @@ class CheckResult:
                 "metric": self.metric, "model": self.model, "detector": self.detector, "faces": self.faces,
                 "timing_ms": {"decode": round(self.timing.decode_ms, 1), "model": round(self.timing.model_ms, 1),
                               "total": round(self.timing.total_ms, 1)},
-                "detail": self.detail}
+                "detail": self.detail,
+                **({"reject_threshold": self.reject_threshold} if self.reject_threshold is not None else {})}
 
 
 def resolve_threshold(metric: str, threshold: float | None) -> float:
