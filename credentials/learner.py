@@ -1,7 +1,8 @@
 """The learner's own credentials, for the player's "my learning" page (and a wallet-minded learner):
 
   GET  /credentials/mine                                  JSON: the learner's credentials, newest first
-  POST /credentials/mine/<course>/issue                   issue now if the course is complete (idempotent)
+  POST /credentials/mine/<course>/issue                   issue now if the course is complete (idempotent);
+                                                          optional ``name``: the name to show ("" shows none)
   POST /credentials/mine/<slug>/<id>/name                 re-issue showing another name ("" shows none)
 
 Who the learner is comes from ``CredentialsConfig.current_holder`` (the composition root reads the
@@ -28,6 +29,11 @@ from lrs.identifiers import actor_key
 from lrs.storage import Tenant
 
 MAX_NAME: Final = 120
+
+
+def _name() -> str:
+    body = request.get_json(silent=True) if request.is_json else None
+    return clean_text(str((body or request.form).get("name", "")))[:MAX_NAME]
 
 
 def _holder() -> Holder:
@@ -72,6 +78,7 @@ def my_credentials() -> Response:
 def issue_mine(course_id: str) -> Response:
     holder = _holder()
     _csrf()
+    holder = Holder(holder.tenant_id, holder.home_page, holder.account, _name())
     with db() as s:
         issued = issue(s, config(), holder, course_id, datetime.now(UTC))
         tenant = s.get(Tenant, holder.tenant_id)
@@ -85,8 +92,7 @@ def issue_mine(course_id: str) -> Response:
 def rename_mine(slug: str, public_id: str) -> Response:
     holder = _holder()
     _csrf()
-    body = request.get_json(silent=True) if request.is_json else None
-    name = clean_text(str((body or request.form).get("name", "")))[:MAX_NAME]
+    name = _name()
     with db() as s:
         tenant, row = find(s, slug, public_id)
         # Only the learner's own live credential: the id in the URL never names someone else's.
