@@ -72,8 +72,8 @@ def erase_learner(session: Session, cfg: CredentialsConfig, tenant_id: int, agen
 
 def _broken_evidence(session: Session, row: IssuedCredential) -> str | None:
     """Why the credential's evidence no longer stands ("voided", "erased"), or None."""
-    found = dict(session.execute(select(Statement.statement_id, Statement.voided).where(
-        Statement.tenant_id == row.tenant_id, Statement.statement_id.in_(row.evidence or []))).tuples().all())
+    found = {sid: voided for sid, voided in session.execute(select(Statement.statement_id, Statement.voided).where(
+        Statement.tenant_id == row.tenant_id, Statement.statement_id.in_(row.evidence or [])))}
     if any(found.values()):
         return "voided"
     if len(found) < len(set(row.evidence or [])):
