@@ -27,7 +27,7 @@ from credentials.proof import xml_datetime
 from schemas.digcomp import COMPETENCES, FRAMEWORK_ID, FRAMEWORK_NAME, FRAMEWORK_URL
 
 OB_SCHEMA: Final = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
-IDENTITY_RESULT: Final = "ext:hocvu-identity-assurance"
+IDENTITY_RESULT: Final = "ext:HocvuIdentityAssurance"  # OB 3.0 ResultType extension: ext: + [A-Za-z0-9._]
 NOT_REQUIRED: Final = "not-required"
 
 

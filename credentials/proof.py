@@ -79,7 +79,9 @@ def add_proof(document: dict[str, Any], key: Ed25519PrivateKey, verification_met
                                "verificationMethod": verification_method, "proofPurpose": ASSERTION}
     signature = key.sign(_hash_data(document, options))
     secured = copy.deepcopy(document)
-    secured["proof"] = {**options, "proofValue": encode_multibase(signature)}
+    # A set of one proof (VC Data Integrity 1.0 §2.1 allows one or more): Open Badges 3.0's JSON
+    # schema requires ``proof`` to be an array.
+    secured["proof"] = [{**options, "proofValue": encode_multibase(signature)}]
     return secured
 
 

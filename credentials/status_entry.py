@@ -9,6 +9,7 @@ published version of a list (a cache only: a new version is verified afresh).
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any, Final
 
@@ -49,7 +50,7 @@ def _list_of(session: Session, cfg: CredentialsConfig, url: str) -> CredentialSt
 
 def _bits(session: Session, cfg: CredentialsConfig, row: CredentialStatusList, issuer: str) -> bytes:
     doc = row.document
-    key = (row.tenant_id, row.number, row.version, str(doc.get("proof", {}).get("proofValue")))
+    key = (row.tenant_id, row.number, row.version, json.dumps(doc.get("proof"), sort_keys=True))
     with _lock:
         cached = _verified.get(key)
     if cached is not None and doc.get("issuer") == issuer:

@@ -75,7 +75,7 @@ def test_a_forged_key_naming_the_hubs_key_fails(issued: tuple[Any, dict[str, Any
     attacker = new_private_key()
     forged = unsigned(credential)
     forged["credentialSubject"]["achievement"]["name"] = "Chứng chỉ giả"
-    signed = add_proof(forged, attacker, credential["proof"]["verificationMethod"], datetime.now(UTC))
+    signed = add_proof(forged, attacker, credential["proof"][0]["verificationMethod"], datetime.now(UTC))
     assert failed(verdict(who.client, signed)) == ("invalid", "proof")
 
 
@@ -120,7 +120,7 @@ def test_a_revoked_credential_presented_again_reads_revoked(issued: tuple[Any, d
 def test_a_retired_key_no_longer_verifies(sqlite_app: Flask) -> None:
     """After ``hocvu credentials retire-key`` (a compromise), credentials that key signed fail."""
     who, credential = completed(sqlite_app)
-    kid = credential["proof"]["verificationMethod"].rsplit("#", 1)[1]
+    kid = credential["proof"][0]["verificationMethod"].rsplit("#", 1)[1]
     with sqlite_app.extensions["hocvu.db"].session() as s:
         rotate_key(s, ring_of(cfg(sqlite_app)))
         retire_key(s, kid)
