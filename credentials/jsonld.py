@@ -48,7 +48,9 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
         document = context(url)
     except ContextNotAvailable as err:
         raise jsonld.JsonLdError(err.message, "jsonld.LoadDocumentError", code="loading document failed") from None
-    return {"contextUrl": None, "documentUrl": url, "document": document}
+    # "static": pyld keeps a context so tagged in its process-wide cache of processed contexts; untagged,
+    # it would process the (large) VC and OB contexts again for every document.
+    return {"contextUrl": None, "documentUrl": url, "document": document, "tag": "static"}
 
 
 def clean_text(value: str) -> str:
