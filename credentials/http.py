@@ -75,10 +75,18 @@ def locale() -> str:
     return web.normalise(asked) if asked else web.page_locale()
 
 
+def day(value: str | None, lang: str) -> str:
+    """A dateTimeStamp's day as people write it: 07/12/2026 in Vietnamese, 2026-12-07 otherwise."""
+    if not value or len(value) < 10:
+        return value or ""
+    year, month, dom = value[:10].split("-")
+    return f"{dom}/{month}/{year}" if lang == "vi" else value[:10]
+
+
 def render(template: str, status: int = 200, **ctx: Any) -> Response:
     lang = locale()
     html = render_template(template, locale=lang, other="en" if lang == "vi" else "vi",
-                           t=lambda key, **kw: t(key, lang, **kw), **ctx)
+                           t=lambda key, **kw: t(key, lang, **kw), day=lambda v: day(v, lang), **ctx)
     return Response(html, status=status, content_type="text/html; charset=utf-8")
 
 
