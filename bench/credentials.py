@@ -39,7 +39,7 @@ from lrs import credentials as tenants
 from lrs.statements import format_time, store
 from lrs.storage import Database
 from player.catalogue import activity_id, default_catalogue
-from player.statements import XAPI_VERSION, system_principal
+from player.statements import system_principal
 
 COURSE = "an-toan-khong-gian-mang"
 HOME = "https://lms.bench.example.vn"
@@ -73,7 +73,7 @@ def run(name: str, url: str, count: int) -> None:
         tenant = tenants.create_tenant(s, f"bench-{uuid.uuid4().hex[:8]}", "Bench tenant")
         accounts = [f"learner-{i}" for i in range(count + 3)]
         for start in range(0, len(accounts), 500):
-            store(s, system_principal(tenant.id), XAPI_VERSION, [_passed(a, quiz) for a in accounts[start:start + 500]],
+            store(s, system_principal(tenant.id), "2.0.0", [_passed(a, quiz) for a in accounts[start:start + 500]],
                   [])
         s.commit()
         tenant_id = tenant.id

@@ -83,10 +83,10 @@ def _evidence(quiz: RequiredQuiz, row: Statement) -> Evidence | None:
 def completion(session: Session, holder: Holder, rules: CourseRules, trusted_authority: dict[str, Any]) -> Completion:
     """Each required quiz's first qualifying ``passed`` statement, and the quizzes still missing one."""
     ids = [q.activity_id for q in rules.quizzes]
-    rows = session.scalars(select(Statement).where(
+    rows: list[Statement] = list(session.scalars(select(Statement).where(
         Statement.tenant_id == holder.tenant_id, Statement.actor_key == actor_key(holder.actor),
         Statement.verb_id == PASSED, Statement.object_activity_id.in_(ids), Statement.voided.is_(False))
-        .order_by(Statement.timestamp, Statement.seq)) if ids else []
+        .order_by(Statement.timestamp, Statement.seq))) if ids else []
     found: dict[str, Evidence] = {}
     by_id = {q.activity_id: q for q in rules.quizzes}
     for row in rows:

@@ -66,7 +66,7 @@ def _bits(session: Session, cfg: CredentialsConfig, row: CredentialStatusList, i
     if subject.get("statusPurpose") != PURPOSE:
         raise StatusUnknown("the status list is not a revocation list", f"{_CLAUSE} step 8")
     try:
-        bits = decode_bits(subject.get("encodedList"))
+        bits = decode_bits(str(subject.get("encodedList", "")))
     except ValueError as err:
         raise StatusUnknown(str(err)) from None
     with _lock:
