@@ -66,7 +66,7 @@ def _verdict(ms: list[float]) -> str:
 def run(name: str, url: str, count: int) -> None:
     database = Database(url)
     dbops.upgrade(database)
-    app = create_app(Settings(database_url=url, secret_key="bench-credentials-secret"), db=database)
+    app = create_app(Settings.of(database_url=url, secret_key="bench-credentials-secret"), db=database)
     cfg = app.extensions["credentials.config"]
     quiz = activity_id(default_catalogue().resolve(f"course/{COURSE}").graded_quizzes()[0].target)
     with database.session() as s:

@@ -17,15 +17,13 @@ The learner's own (``credentials.learner``): ``/credentials/mine`` and renaming.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
+from flask import Flask, Response, jsonify, request, url_for
 from sqlalchemy.orm import Session
 
-from credentials import qr
+from credentials import learner, qr
 from credentials.completion import Completion
 from credentials.config import CredentialsConfig
 from credentials.did import did_document, hub_did, tenant_did
@@ -43,60 +41,10 @@ from credentials.openbadge import achievement
 from credentials.storage import CredentialStatusList, IssuedCredential
 from credentials.texts import t
 from credentials.verify import Report, verify_document
+from credentials.web import CONFIG_EXT, VC_TYPE, bp, config, db, locale, render, vc_json
 from identity import web
 
-CONFIG_EXT: Final = "credentials.config"
 MAX_INPUT: Final = 256 * 1024   # a credential is a few KB; anything this large is not one
-VC_TYPE: Final = "application/vc"  # VC Data Model 2.0 §6.3 media type
-bp = Blueprint("credentials", __name__, template_folder="templates", static_folder="static/credentials",
-               static_url_path="/credentials/static")
-
-
-def config() -> CredentialsConfig:
-    cfg: CredentialsConfig = current_app.extensions[CONFIG_EXT]
-    return cfg
-
-
-@contextmanager
-def db() -> Iterator[Session]:
-    s = config().db.session()
-    try:
-        yield s
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise
-    finally:
-        s.close()
-
-
-def locale() -> str:
-    asked = request.args.get("lang")
-    return web.normalise(asked) if asked else web.page_locale()
-
-
-def day(value: str | None, lang: str) -> str:
-    """A dateTimeStamp's day as people write it: 07/12/2026 in Vietnamese, 2026-12-07 otherwise."""
-    if not value or len(value) < 10:
-        return value or ""
-    year, month, dom = value[:10].split("-")
-    return f"{dom}/{month}/{year}" if lang == "vi" else value[:10]
-
-
-def render(template: str, status: int = 200, **ctx: Any) -> Response:
-    lang = locale()
-    html = render_template(template, locale=lang, other="en" if lang == "vi" else "vi",
-                           t=lambda key, **kw: t(key, lang, **kw), day=lambda v: day(v, lang), **ctx)
-    return Response(html, status=status, content_type="text/html; charset=utf-8")
-
-
-def vc_json(document: dict[str, Any], *, download: str | None = None) -> Response:
-    body = json.dumps(document, ensure_ascii=False, indent=2)
-    res = Response(body, content_type=f"{VC_TYPE}; charset=utf-8")
-    if download:
-        res.headers["Content-Disposition"] = f'attachment; filename="{download}"'
-    return res
-
 
 # --- keys and status -------------------------------------------------------------------------------
 
@@ -241,8 +189,6 @@ def _headers(response: Response) -> Response:
 
 
 def init_app(app: Flask, cfg: CredentialsConfig) -> None:
-    from credentials import learner  # registers the learner's routes on ``bp``
-
-    assert learner.bp is bp
+    assert learner.__name__  # imported for its routes, registered on the same blueprint (credentials.web.bp)
     app.extensions[CONFIG_EXT] = cfg
     app.register_blueprint(bp)

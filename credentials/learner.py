@@ -19,11 +19,11 @@ from flask import Response, jsonify, request, url_for
 
 from credentials.config import Holder
 from credentials.errors import BadCredentialInput, CredentialNotFound, NotSignedIn
-from credentials.http import bp, config, db
 from credentials.issuing import credential_url, find, issue, mine
 from credentials.jsonld import clean_text
 from credentials.revocation import rename
 from credentials.storage import IssuedCredential
+from credentials.web import bp, config, db
 from identity import web
 from lrs.identifiers import actor_key
 from lrs.storage import Tenant

@@ -101,7 +101,7 @@ def test_expired_credentials_fail_in_both(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'hocvu.db'}"
     database = Database(url)
     dbops.upgrade(database)
-    app = create_app(Settings(database_url=url, secret_key="test-secret", credentials_valid_days=30), db=database)
+    app = create_app(Settings.of(database_url=url, secret_key="test-secret", credentials_valid_days=30), db=database)
     who, credential = completed(app)
     assert credential["validUntil"] > credential["validFrom"]
     docs = served_documents(who.client, credential)
@@ -121,7 +121,8 @@ def test_a_tenant_issues_on_the_hubs_behalf(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'hocvu.db'}"
     database = Database(url)
     dbops.upgrade(database)
-    app = create_app(Settings(database_url=url, secret_key="test-secret", credentials_issuer="tenant"), db=database)
+    app = create_app(Settings.of(database_url=url, secret_key="test-secret", credentials_issuer="tenant"),
+                     db=database)
     who, credential = completed(app)
     issuer = credential["issuer"]
     assert issuer["id"].startswith("did:web:127.0.0.1%3A8000:credentials:issuers:t-")
