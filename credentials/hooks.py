@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from credentials.config import CredentialsConfig, Holder
-from credentials.errors import CredentialError, NotComplete
+from credentials.errors import NotComplete
 from credentials.issuing import credential_url, issue, live_credential
 from credentials.revocation import erase_learner
 from lrs.storage import Tenant
@@ -48,7 +48,7 @@ class CredentialHooks:
                 s.commit()
             except NotComplete:
                 return None
-            except (CredentialError, Exception):
+            except Exception:  # CredentialError or the database's: the attempt is already safe; log it
                 s.rollback()
                 log.exception("credential for course %s (tenant %s) not issued now", course_id, tenant_id)
                 return None
