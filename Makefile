@@ -10,7 +10,8 @@ PORT   ?= 8000
 PUBLIC_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 RUN_ENV = HOCVU_PUBLIC_URL="$${HOCVU_PUBLIC_URL:-http://$(PUBLIC_HOST):$(PORT)}"
 
-.PHONY: install run test lint bench bench-face bench-chain bench-export bench-forward bench-imports bench-lti browser clean
+.PHONY: install run test lint bench bench-face bench-chain bench-export bench-forward bench-imports bench-lti \
+	bench-credentials browser clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,12 @@ install: $(VENV)/.installed
 tools/oidc/node_modules/.installed: tools/oidc/package.json tools/oidc/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tools/oidc --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the identity tests against oidc-provider will be skipped"; fi
+
+# The independent verifier the credential tests check issued credentials with (npm @digitalbazaar/vc).
+VERIFIER := tests/credentials/verifier
+$(VERIFIER)/node_modules/.installed: $(VERIFIER)/package.json $(VERIFIER)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(VERIFIER) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the credential tests against @digitalbazaar/vc will be skipped"; fi
 
 # Debian's chromium + chromium-driver for the browser tests (they skip, saying why, without them).
 browser:
@@ -47,7 +54,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: install lint tools/oidc/node_modules/.installed browser
+test: install lint tools/oidc/node_modules/.installed $(VERIFIER)/node_modules/.installed browser
 	$(BIN)/pytest -q
 
 bench: install
@@ -71,5 +78,8 @@ bench-imports: install
 bench-lti: install
 	$(BIN)/python -m bench.lti
 
+bench-credentials: install
+	$(BIN)/python -m bench.credentials
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tools/oidc/node_modules
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tools/oidc/node_modules $(VERIFIER)/node_modules

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, request
@@ -12,6 +13,10 @@ from flask import Flask, Response, request
 from connectors.export import pseudonym_key
 from connectors.http_reports import ReportsConfig
 from connectors.http_reports import init_app as init_reports
+from credentials.hooks import CredentialHooks
+from credentials.http import init_app as init_credentials_http
+from credentials.issuing import ring_of
+from credentials.revocation import sweep
 from hocvu import configs
 from hocvu.background import PeriodicTask
 from hocvu.settings import Settings
@@ -26,13 +31,19 @@ from identity.stamp import STAMP_IRI
 from identity.stamp_guard import stamp_guard
 from lrs.alternate_syntax import AlternateRequestSyntax
 from lrs.audit.chain import AuditPolicy, JwsSigner, LazySigner
+from lrs.audit.erasure import ERASURE_HOOKS_KEY
 from lrs.http import LrsConfig, init_app
 from lrs.storage import Database
 from lti_tool.ags import retry_pending_scores
 from lti_tool.http import LtiConfig
 from lti_tool.http import init_app as init_lti
+from player.catalogue import Catalogue
 from player.http import init_player
+from player.pages import on_attempt_finished
+from player.session import PlayerSession
 from player.statements import SEALER_KEY
+
+CREDENTIAL_HOOKS = "credentials.hooks"  # app.extensions: the CredentialHooks the player and LTI tool call
 
 
 def audit_policy(settings: Settings, material: Callable[[], Any] | None = None) -> AuditPolicy:
@@ -94,6 +105,48 @@ def init_identity_gate(app: Flask, settings: Settings, identity: IdentitySetting
     app.extensions[SEALER_KEY] = app.extensions[SEALER_EXT]
 
 
+def init_credentials(app: Flask, settings: Settings, database: Database, courses: Catalogue) -> CredentialHooks:
+    """Verifiable credentials: their pages and keys, the hooks the player and the LTI tool call (in
+    app.extensions[CREDENTIAL_HOOKS]), erasure's hook (in every session's info, so ``lrs.audit.erasure``
+    revokes the learner's credentials in its transaction), and the sweep that revokes credentials
+    whose evidence was voided."""
+    cfg = configs.credentials_config(settings, database, courses)
+    init_credentials_http(app, cfg)
+    hooks = CredentialHooks(cfg)
+    app.extensions[CREDENTIAL_HOOKS] = hooks
+    info = dict(database.sessions.kw.get("info") or {})
+    info[ERASURE_HOOKS_KEY] = (*info.get(ERASURE_HOOKS_KEY, ()), hooks.erased)
+    database.sessions.configure(info=info)
+    ring_of(cfg)  # no app secret fails now, not at the first completion
+    if cfg.sweep_seconds > 0:
+        def run_sweep() -> None:
+            with database.session() as s:
+                sweep(s, cfg, datetime.now(UTC))
+                s.commit()
+
+        app.extensions["credentials.sweep"] = PeriodicTask("credentials-sweep", cfg.sweep_seconds, run_sweep).start()
+    return hooks
+
+
+def _course_of(target: str) -> str:
+    """``course/<c>/...`` → ``<c>``: the course a catalogue target belongs to."""
+    return target.split("/")[1] if target.startswith("course/") and target.count("/") >= 1 else ""
+
+
+def _issue_credential(hooks: CredentialHooks, opened: PlayerSession) -> None:
+    """A finished attempt may complete the course: the credential is issued then (no name until the
+    learner chooses one to show)."""
+    course = _course_of(opened.target)
+    if course:
+        hooks.quiz_finished(opened.tenant_id, opened.learner.home_page, opened.learner.account, course)
+
+
+def _credential_comment(hooks: CredentialHooks, opened: PlayerSession) -> str | None:
+    course = _course_of(opened.target)
+    return hooks.ags_comment(opened.tenant_id, opened.learner.home_page, opened.learner.account, course) \
+        if course else None
+
+
 def create_app(settings: Settings | None = None, *, db: Database | None = None,
                identity: IdentitySettings | None = None) -> Flask:
     """The hub. ``settings``: the tree (default: from the environment, ``SettingError`` on a bad
@@ -115,8 +168,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     identity_settings = identity or configs.identity_settings(settings)
     init_identity(app, identity_settings, database)
     init_identity_gate(app, settings, identity_settings)
-    init_player(app, configs.catalogue(settings))
+    courses = configs.catalogue(settings)
+    init_player(app, courses)
+    hooks = init_credentials(app, settings, database, courses)
+    on_attempt_finished(app, lambda opened: _issue_credential(hooks, opened))
     tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
+                                   score_comment=lambda opened: _credential_comment(hooks, opened),
                                    redis_url=settings.hub.redis_url, jwks_min_age=settings.lti.lti_jwks_min_age,
                                    jwks_max_age=settings.lti.lti_jwks_max_age,
                                    jwks_refetch_seconds=settings.lti.lti_jwks_refetch_seconds,

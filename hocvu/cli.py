@@ -161,6 +161,7 @@ def _register_package_commands() -> None:
     from hocvu.cli_audit import audit
     from hocvu.cli_audit_bundle import register as register_audit_bundle
     from hocvu.cli_courses import courses
+    from hocvu.cli_credentials import credentials as credentials_group
     from hocvu.cli_export import export, report
     from hocvu.cli_face import face
     from hocvu.cli_forward import forward
@@ -171,8 +172,8 @@ def _register_package_commands() -> None:
     from hocvu.cli_settings import settings_group
 
     register_audit_bundle(audit)  # `hocvu audit bundle` and `verify-bundle` (identity.auditor.proof_bundle)
-    for group in (audit, courses, export, face, forward, identity, import_group, lti, national, report,
-                  settings_group):
+    for group in (audit, courses, credentials_group, export, face, forward, identity, import_group, lti, national,
+                  report, settings_group):
         main.add_command(group)
 
 

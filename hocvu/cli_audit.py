@@ -116,7 +116,9 @@ def audit_checkpoint(tenant_slug: str | None, force: bool, as_json: bool) -> Non
 def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_json: bool) -> None:
     """Erase a learner's statements and documents (a privacy request). The chain keeps each
     statement's hash and records the erasure, so it still verifies; the content is gone."""
-    with cli_session(info=_with_policy()) as session:
+    from hocvu.cli_credentials import erasure_info  # the learner's credentials are revoked with the erasure
+
+    with cli_session(info={**_with_policy(), **erasure_info()}) as session:
         tenant = credentials.get_tenant(session, tenant_slug)
         agent = parse_agent(agent_json, "2.0.0")
         if not yes:

@@ -5,15 +5,21 @@ built here so no package reads the environment or parses a string. A value a pac
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
+from credentials.config import CourseRules, CredentialsConfig, Holder, RequiredQuiz
 from hocvu.settings import SettingError, Settings, VneidSettings
 from identity.claims import ClaimMapping
 from identity.gate.face import AssuranceConfig, face_key_from
 from identity.settings import DEMO_PATH, IdentitySettings, demo_secret, instance_secret
 from identity.signing import HubKey
 from identity.stamp_guard import extra_certificates
-from player.catalogue import Catalogue, default_courses_dir, load_catalogue
+from lrs.storage import Database
+from player.catalogue import Catalogue, Resolved, activity_id, default_courses_dir, load_catalogue
+from player.domain import NoLaunch
+from player.pages import current_launch
+from player.statements import PLAYER_AUTHORITY
 
 
 def _error(group: type, name: str, raw: str, allowed: str) -> SettingError:
@@ -86,3 +92,41 @@ def trusted_certificates(settings: Settings) -> list[bytes]:
 
 def catalogue(settings: Settings) -> Catalogue:
     return load_catalogue(settings.hub.courses_dir or default_courses_dir())
+
+
+# --- credentials: the player's facts, handed to a package that may not import the player -------------
+
+def course_rules(courses: Catalogue) -> Callable[[str], CourseRules | None]:
+    """The credentials package's view of the player's catalogue: a course's credential requires each
+    of its graded quizzes passed, in identity-verified attempts where the quiz requires identity."""
+
+    def rules(course_id: str) -> CourseRules | None:
+        course = courses.courses.get(course_id)
+        if course is None:
+            return None
+        quizzes = tuple(RequiredQuiz(activity_id(q.target), q.title, q.identity.min_level if q.identity else None)
+                        for q in Resolved(course).graded_quizzes())
+        return CourseRules(course.id, activity_id(course.target), course.title, course.description, quizzes,
+                           course.competences)
+
+    return rules
+
+
+def current_holder() -> Holder | None:
+    """The learner of this browser's player session (request context). No name: a credential shows
+    one only when the learner chooses it, never the LMS's name for them by default."""
+    try:
+        launch = current_launch()
+    except NoLaunch:
+        return None
+    return Holder(launch.tenant_id, launch.learner.home_page, launch.learner.account)
+
+
+def credentials_config(settings: Settings, database: Database, courses: Catalogue | None = None) -> CredentialsConfig:
+    c = settings.credentials
+    return CredentialsConfig(
+        db=database, public_url=settings.public_url, secret_key=settings.secret_key,
+        courses=course_rules(courses or catalogue(settings)), trusted_authority=PLAYER_AUTHORITY,
+        current_holder=current_holder, issuer_mode="tenant" if c.credentials_issuer == "tenant" else "hub",
+        hub_name=c.credentials_hub_name.strip(), valid_days=c.credentials_valid_days,
+        status_list_size=c.credentials_status_list_size, sweep_seconds=c.credentials_sweep_seconds)

@@ -156,9 +156,31 @@ class SigningSettings:
                                                 "more certificates a stamped statement may be signed with")
 
 
+@dataclass(frozen=True)
+class CredentialSettings:
+    """Verifiable credentials (credentials/, Open Badges 3.0)."""
+
+    credentials_issuer: str = var("hub", "HOCVU_CREDENTIALS_ISSUER", "str",
+                                  "who issues: the hub's did:web, or each tenant's (hosted and signed by the hub)",
+                                  choices=("hub", "tenant"))
+    credentials_valid_days: int = var(0, "HOCVU_CREDENTIALS_VALID_DAYS", "int",
+                                      "how long a credential is valid (validUntil); 0: no expiry", unit="days",
+                                      low=0, high=36_500)
+    credentials_sweep_seconds: float = var(300.0, "HOCVU_CREDENTIALS_SWEEP_SECONDS", "float",
+                                           "revoke credentials whose evidence was voided or erased, in the web "
+                                           "process (0: off, e.g. cron runs `hocvu credentials sweep`)",
+                                           unit="seconds", low=0, high=86_400)
+    # Bitstring Status List v1.0 §2.1: at least 131,072 entries, for group privacy; whole bytes.
+    credentials_status_list_size: int = var(131_072, "HOCVU_CREDENTIALS_STATUS_LIST_SIZE", "int",
+                                            "entries per status list (a multiple of 8)", unit="entries",
+                                            low=131_072, high=16_777_216)
+    credentials_hub_name: str = var("Bình dân học vụ số", "HOCVU_CREDENTIALS_HUB_NAME", "str",
+                                    "the issuer's name written in every credential (1-120 characters)")
+
+
 GROUPS: dict[str, type] = {"hub": HubSettings, "lrs": LrsSettings, "audit": AuditSettings, "lti": LtiSettings,
                            "forwarding": ForwardingSettings, "reports": ReportSettings, "vneid": VneidSettings,
-                           "face": FaceSettings, "signing": SigningSettings}
+                           "face": FaceSettings, "signing": SigningSettings, "credentials": CredentialSettings}
 
 
 @dataclass(frozen=True)
@@ -172,6 +194,7 @@ class Settings:
     vneid: VneidSettings = field(default_factory=VneidSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
     signing: SigningSettings = field(default_factory=SigningSettings)
+    credentials: CredentialSettings = field(default_factory=CredentialSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -192,6 +215,7 @@ class Settings:
         retries, forwarding rounds) stay off unless given: whoever embeds the app runs their own."""
         values.setdefault("score_retry_seconds", 0.0)
         values.setdefault("forward_seconds", 0.0)
+        values.setdefault("credentials_sweep_seconds", 0.0)
         groups = {}
         for name, group in GROUPS.items():
             mine = {f.name: values.pop(f.name) for f in dataclasses.fields(group) if f.name in values}
@@ -211,6 +235,16 @@ class Settings:
             var_ = _var(_field(SigningSettings, "signing_key_file" if s.signing_key_file is None else
                                "signing_cert_file"))
             raise SettingError(var_, "", "set both HOCVU_SIGNING_KEY_FILE and HOCVU_SIGNING_CERT_FILE, or neither")
+        c = self.credentials
+        if c.credentials_status_list_size % 8:
+            raise SettingError(_var(_field(CredentialSettings, "credentials_status_list_size")),
+                               str(c.credentials_status_list_size), "a multiple of 8 (whole bytes)")
+        if not 1 <= len(c.credentials_hub_name.strip()) <= 120:
+            raise SettingError(_var(_field(CredentialSettings, "credentials_hub_name")), c.credentials_hub_name,
+                               "1 to 120 characters")
+        if 0 < c.credentials_sweep_seconds < 10:
+            raise SettingError(_var(_field(CredentialSettings, "credentials_sweep_seconds")),
+                               str(c.credentials_sweep_seconds), "0 (off) or 10 to 86400 seconds")
         return self
 
     # --- what the embedded mode computes at start-up ---------------------------------------------

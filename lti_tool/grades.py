@@ -5,6 +5,8 @@ durable outbox and retries), as the launching platform's user."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -16,11 +18,34 @@ from player.session import PlayerSession
 log = logging.getLogger(__name__)
 
 
-def report_by_ags(db: Session, opened: PlayerSession, grade: LinkGrade) -> bool:
-    """True when AGS took the grade (queued or delivered); False when the launch has no line item."""
-    launch = LaunchContext.of_player(opened)
-    if launch is None or not ags.can_post_scores(launch):
-        return False  # the platform did not make this link a gradebook column, or granted no score scope
-    ags.post_score(launch, grade.score_given, grade.score_max, grade.activity_progress, grade.grading_progress,
-                   launch.sub)
-    return True
+# The Score's comment for a learner's grade (AGS 2.0 §3.4: text the platform shows beside it; the
+# composition root gives the credentials package's link to the learner's certificate), or None.
+ScoreComment = Callable[[PlayerSession], str | None]
+
+
+@dataclass(frozen=True)
+class AgsReporter:
+    """The player's score reporter for LTI launches; ``comment`` is optional."""
+
+    comment: ScoreComment | None = None
+
+    def __call__(self, db: Session, opened: PlayerSession, grade: LinkGrade) -> bool:
+        """True when AGS took the grade (queued or delivered); False when the launch has no line item."""
+        launch = LaunchContext.of_player(opened)
+        if launch is None or not ags.can_post_scores(launch):
+            return False  # the platform did not make this link a gradebook column, or granted no score scope
+        ags.post_score(launch, grade.score_given, grade.score_max, grade.activity_progress,
+                       grade.grading_progress, launch.sub, comment=self._comment(opened))
+        return True
+
+    def _comment(self, opened: PlayerSession) -> str | None:
+        if self.comment is None:
+            return None
+        try:
+            return self.comment(opened)
+        except Exception:  # a comment is a courtesy: never the reason a grade is not sent
+            log.exception("the score comment for %s could not be made", opened.target)
+            return None
+
+
+report_by_ags = AgsReporter()

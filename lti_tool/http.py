@@ -20,7 +20,7 @@ from lrs.storage import Database
 from lti_tool import claims as lti
 from lti_tool import deep_linking, dynamic_registration, http_admin, keys, roster_page
 from lti_tool.errors import BadLaunch, LaunchForbidden, LtiError, as_lti_error
-from lti_tool.grades import report_by_ags
+from lti_tool.grades import AgsReporter, ScoreComment
 from lti_tool.launch_cache import make_cache
 from lti_tool.launch_context import AGS_REPORTER
 from lti_tool.message_launch import HubMessageLaunch, HubOIDCLogin, TimeoutSession, restore_launch
@@ -45,6 +45,7 @@ class LtiConfig:
     jwks_max_age: float = 86400.0
     jwks_refetch_seconds: float = 30.0    # at most one unknown-kid refetch per keyset URL this often
     token_margin_seconds: float = 60.0    # access tokens dropped this long before expires_in
+    score_comment: ScoreComment | None = None   # the AGS Score comment (the learner's credential link)
 
 
 def _tool() -> LtiTool:
@@ -215,7 +216,7 @@ def init_app(app: Flask, cfg: LtiConfig) -> LtiTool:
     http_proctoring.init_app(app)
     # The player's side: the instructor's roster page, and grades back to the LMS by AGS.
     roster_page.init_app(app)
-    register_reporter(app, AGS_REPORTER, report_by_ags)
+    register_reporter(app, AGS_REPORTER, AgsReporter(comment=cfg.score_comment))
     if cfg.base_url.startswith("https://") and app.config.get("SESSION_COOKIE_SAMESITE") is None:
         # The player runs inside the LMS's iframe (a third-party context): the session cookie that
         # carries the launch must be SameSite=None; Secure or the browser will not send it back.

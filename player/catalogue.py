@@ -146,6 +146,8 @@ class Course:
     description: Mapping[str, str]
     modules: tuple[Module, ...]
     source: str
+    # (framework, code) of each competence the course builds, e.g. ("digcomp-2.2", "4.2"): its credential's alignment.
+    competences: tuple[tuple[str, str], ...] = ()
 
     def quizzes(self) -> Iterator[Quiz]:
         for m in self.modules:
@@ -286,7 +288,8 @@ def _course(data: dict[str, Any], source: str) -> Course:
                  identity=_identity(q.get("identity"), data.get("identity")))
             for q in m["quizzes"])
         modules.append(Module(m["id"], mt, m["title"], lessons, quizzes))
-    return Course(data["id"], ct, data["title"], data["description"], tuple(modules), source)
+    return Course(data["id"], ct, data["title"], data["description"], tuple(modules), source,
+                  tuple((c["framework"], c["code"]) for c in data.get("competences", ())))
 
 
 def load_catalogue(path: str | os.PathLike[str]) -> Catalogue:

@@ -260,6 +260,9 @@ def submit(target: str) -> BaseResponse:
 
 
 def _hand_off(launch: PlayerSession) -> None:
+    """An attempt ended (submitted or expired) and is committed: tell the listeners, then send the
+    link's grade through the session's reporter."""
+    pages.attempt_finished(launch)
     with pages.db() as db:
         hand_off_grade(db, pages.catalogue(), launch, pages.reporters())
 

@@ -7,7 +7,7 @@ Used by the player's routes (``player.http``) and by the pages a source adds in 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +27,10 @@ from player.statements import SEALER_KEY, AuSession
 AU_KEY = "player_au"              # the learner's open lesson AU session
 CATALOGUE_EXT = "player.catalogue"
 REPORTERS_EXT = "player.reporters"
+FINISHED_EXT = "player.attempt_finished"
+# Told once a quiz attempt of ``session`` has ended and is committed (credentials, say): it must not
+# raise, and it runs before the grade goes to the session's reporter.
+AttemptFinished = Callable[[PlayerSession], None]
 
 
 def open_session(opened: PlayerSession) -> None:
@@ -41,6 +45,20 @@ def register_reporter(app: Flask, name: str, reporter: ScoreReporter) -> None:
     if name in reporters:
         raise ValueError(f"a score reporter {name!r} is already registered")
     reporters[name] = reporter
+
+
+def on_attempt_finished(app: Flask, listener: AttemptFinished) -> None:
+    """Registered at start-up by whoever needs to know when an attempt ended (the composition root
+    wires the credentials package's hook here: the player does not import it)."""
+    app.extensions.setdefault(FINISHED_EXT, []).append(listener)
+
+
+def attempt_finished(opened: PlayerSession) -> None:
+    for listener in current_app.extensions.get(FINISHED_EXT, ()):
+        try:
+            listener(opened)
+        except Exception:  # the attempt is committed; a listener's failure must not cost the learner it
+            current_app.logger.exception("an attempt-finished listener failed for %s", opened.target)
 
 
 def reporters() -> Mapping[str, ScoreReporter]:

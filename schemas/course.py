@@ -15,6 +15,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from schemas.digcomp import COMPETENCES, FRAMEWORK_ID
+
 # Ids become path segments of catalogue targets ("course/<c>/module/<m>/...") and of xAPI Activity
 # ids, so they are kept to what needs no escaping in either.
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -223,11 +225,23 @@ class ModuleSchema(_Strict):
                                       f"{', '.join(repr(d) for d in dup)} is used more than once")
 
 
+class CompetenceSchema(_Strict):
+    """A competence of a framework the course builds: what a credential for the course is aligned to
+    (Open Badges 3.0 ``Alignment``). The one framework known is DigComp 2.2 (``schemas.digcomp``)."""
+
+    framework = fields.String(load_default=FRAMEWORK_ID, validate=validate.OneOf(
+        (FRAMEWORK_ID,), error=f"must be {FRAMEWORK_ID!r} (DigComp 2.2, the one framework known)"))
+    # Quoted in YAML ("4.2"): unquoted, 4.2 is a number, and 1.10 would read as 1.1.
+    code = fields.String(required=True, validate=validate.OneOf(
+        tuple(COMPETENCES), error="must be a DigComp 2.2 competence code, from 1.1 to 5.4 (in quotes: \"4.2\")"))
+
+
 class CourseSchema(_Strict):
     id = fields.String(required=True, validate=_check_id)
     title = LocalizedText(required=True)
     description = LocalizedText(required=True)
     identity = fields.Nested(IdentitySchema)
+    competences = fields.List(fields.Nested(CompetenceSchema), load_default=list)
     modules = fields.List(fields.Nested(ModuleSchema), required=True,
                           validate=validate.Length(min=1, error="a course needs at least one module"))
 
@@ -236,6 +250,9 @@ class CourseSchema(_Strict):
         dup = _duplicates([m["id"] for m in data["modules"]])
         if dup:
             raise ValidationError(f"module id {', '.join(repr(d) for d in dup)} is used more than once")
+        dup = _duplicates([f"{c['framework']} {c['code']}" for c in data["competences"]])
+        if dup:
+            raise ValidationError(f"competence {', '.join(dup)} is listed more than once")
 
 
 def load_course(data: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ verifies and shows what was removed (each statement's 'stored' entry keeps its c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -16,6 +17,11 @@ from lrs.identifiers import agent_key
 from lrs.storage import Document, Statement, StatementActivity, StatementAgent
 
 ERASED_IDS_PER_ENTRY: Final = 1000  # keeps one erasure entry small however many statements it removes
+# Session.info key: callables the composition root registers (lrs imports no other package), run in
+# the erasure's transaction after the deletes with (session, tenant_id, agent key, erased statement
+# ids): e.g. the credentials package revokes the learner's credentials, and both commit or neither.
+ERASURE_HOOKS_KEY: Final = "lrs.erasure_hooks"
+ErasureHook = Callable[[Session, int, str, list[str]], None]
 
 
 @dataclass
@@ -50,6 +56,8 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
     documents = session.execute(delete(Document).where(
         Document.tenant_id == tenant_id, Document.agent_key == key)).rowcount or 0
     ids = [r.statement_id for r in rows]
+    for hook in session.info.get(ERASURE_HOOKS_KEY, ()):
+        hook(session, tenant_id, key, ids)
     chunks = [ids[i:i + ERASED_IDS_PER_ENTRY] for i in range(0, len(ids), ERASED_IDS_PER_ENTRY)] or [[]]
     entries = [NewEntry("erased", None, None, {"statements": chunk, "documents": documents if n == 0 else 0,
                                                 "actor": actor, "reason": reason})

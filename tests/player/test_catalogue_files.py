@@ -185,7 +185,7 @@ def test_load_catalogue_lists_every_problem_and_duplicate_ids(tmp_path: Path) ->
     with pytest.raises(CatalogueError) as err:
         load_catalogue(tmp_path)
     assert [p.split(": ", 1)[1] for p in err.value.problems if "hong.yaml" in p] == [
-        "modules[1].quizzes[0].questions[2]: correct answer 'e' is not one of the choices a, b, c, d (line 473)"]
+        "modules[1].quizzes[0].questions[2]: correct answer 'e' is not one of the choices a, b, c, d (line 482)"]
 
 
 # --- the CLI ------------------------------------------------------------------------------------------
