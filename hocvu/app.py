@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     certificates = hub_certificates(app)
     # Only hub-signed statements may carry the identity stamp (identity.stamp_guard).
     init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.max_page_size,
+                            max_statement_bytes=settings.max_statement_bytes,
                             audit=audit_policy(settings, lambda: app.extensions[ASSURANCE_EXT].material()),
                             reserved_extensions={STAMP_IRI: stamp_guard(certificates)}))
     init_identity(app, identity or IdentitySettings.from_env(settings.public_url, settings.secret_key), database)

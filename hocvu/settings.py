@@ -22,6 +22,15 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_range(name: str, default: int, low: int, high: int) -> int:
+    """An integer setting that must lie in [low, high]: a value outside is a start-up error that
+    names the variable, not a limit silently ignored."""
+    value = _env_int(name, default)
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be from {low} to {high}, not {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=lambda: f"sqlite:///{(INSTANCE_DIR / 'hocvu.db').resolve()}")
@@ -30,6 +39,9 @@ class Settings:
     broker_url: str | None = None
     # Largest request body the xAPI endpoint reads (attachments included).
     max_body_bytes: int = 64 * 1024 * 1024
+    # Largest single statement kept, in bytes of compact JSON (413 beyond, xAPI 1.0.3 Part Three
+    # §3.2.s3.b11). Unit: bytes; default 1 MiB; range 64 KiB to max_body_bytes.
+    max_statement_bytes: int = 1024 * 1024
     # Page size when a client asks for limit=0 or more than this (xAPI 1.0.3 Part Three §2.1.3:
     # "the LRS may apply a server-side limit").
     max_page_size: int = 500
@@ -60,6 +72,8 @@ class Settings:
             broker_url=env.get("HOCVU_BROKER_URL") or None,
             max_body_bytes=_env_int("HOCVU_MAX_BODY_BYTES", defaults.max_body_bytes),
             max_page_size=_env_int("HOCVU_MAX_PAGE_SIZE", defaults.max_page_size),
+            max_statement_bytes=_env_range("HOCVU_MAX_STATEMENT_BYTES", defaults.max_statement_bytes, 64 * 1024,
+                                           _env_int("HOCVU_MAX_BODY_BYTES", defaults.max_body_bytes)),
             public_url=env.get("HOCVU_PUBLIC_URL", defaults.public_url),
             score_retry_seconds=float(env.get("HOCVU_SCORE_RETRY_SECONDS", "60")),
             forward_seconds=float(env.get("HOCVU_FORWARD_SECONDS") or 30),

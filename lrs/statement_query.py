@@ -73,6 +73,15 @@ def parse_time(name: str, value: str | None) -> datetime | None:
         raise BadRequest(f"parameter {name} must be an ISO 8601 timestamp, not {value!r}") from None
 
 
+def check_iri_param(name: str, value: str) -> None:
+    """An IRI parameter: the format, and no longer than the store keeps (schemas.IRI_MAX_BYTES), so
+    a query never sends the database a value it cannot compare (an IRI has no NUL by its grammar)."""
+    if not schemas.validate_iri(value):
+        raise BadRequest(f"parameter {name} must be an IRI")
+    if len(value.encode("utf-8", "surrogatepass")) > schemas.IRI_MAX_BYTES:
+        raise BadRequest(f"parameter {name} is longer than this LRS keeps ({schemas.IRI_MAX_BYTES} bytes of UTF-8)")
+
+
 def parse_agent(value: str, version: XapiVersion, *, allow_group: bool = True) -> dict[str, Any]:
     agent = loads_strict(value, "parameter agent")
     try:
@@ -86,8 +95,8 @@ def parse_filters(args: Mapping[str, str], version: XapiVersion) -> Query:
     agent = args.get("agent")
     key = agent_key(parse_agent(agent, version)) if agent is not None else None
     for iri_param in ("verb", "activity"):
-        if iri_param in args and not schemas.validate_iri(args[iri_param]):
-            raise BadRequest(f"parameter {iri_param} must be an IRI")
+        if iri_param in args:
+            check_iri_param(iri_param, args[iri_param])
     registration = args.get("registration")
     if registration is not None and not schemas.is_uuid(registration):
         raise BadRequest("parameter registration must be a UUID")

@@ -22,6 +22,7 @@ from lrs.credentials import Principal, authenticate, parse_basic
 from lrs.errors import BadRequest, PayloadTooLarge, ServerError, XapiError
 from lrs.json_text import loads_strict
 from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck
+from lrs.statements import MAX_STATEMENT_BYTES, MAX_STATEMENT_BYTES_KEY
 from lrs.storage import Database
 from lrs.versions import ABOUT_VERSIONS, VERSION_HEADER, XapiVersion, negotiate
 
@@ -54,6 +55,8 @@ class LrsConfig:
     # Extensions only a trusted signer may write (lrs.reserved_extensions.ReservedCheck), e.g. the identity
     # stamp; injected by the composition root for the same reason as the signer.
     reserved_extensions: Mapping[str, ReservedCheck] = field(default_factory=dict)
+    # The largest statement kept, as compact JSON (lrs.statements; 413 beyond).
+    max_statement_bytes: int = MAX_STATEMENT_BYTES
 
 
 @dataclass
@@ -167,7 +170,8 @@ def init_app(app: Flask, cfg: LrsConfig) -> None:
     app.extensions["lrs"] = cfg
     # Every session of this database appends to the audit chain with this policy, whoever opens
     # it (the course player writes statements in-process, not through this blueprint).
-    cfg.db.sessions.configure(info={POLICY_KEY: cfg.audit, RESERVED_KEY: dict(cfg.reserved_extensions)})
+    cfg.db.sessions.configure(info={POLICY_KEY: cfg.audit, RESERVED_KEY: dict(cfg.reserved_extensions),
+                                    MAX_STATEMENT_BYTES_KEY: cfg.max_statement_bytes})
     app.register_blueprint(bp, url_prefix=PREFIX)
     app.register_error_handler(XapiError, render_error)
     app.register_error_handler(HTTPException, _render_http)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Response, request
 
-import schemas
 from lrs import statement_query as sq
 from lrs.errors import BadRequest
 from lrs.http.frame import bp, call, json_response
@@ -53,8 +52,7 @@ def activities() -> Response:
     activity_id = request.args.get("activityId")
     if activity_id is None:
         raise BadRequest("GET /activities needs the activityId parameter")  # Part Three §2.5
-    if not schemas.validate_iri(activity_id):
-        raise BadRequest("parameter activityId must be an IRI")
+    sq.check_iri_param("activityId", activity_id)
     row = c.session.get(Activity, (c.principal.tenant_id, activity_id))
     # Part Three §2.5: return an Activity Object even when the LRS holds no definition for it.
     activity: dict[str, object] = {"objectType": "Activity", "id": activity_id}
