@@ -153,6 +153,20 @@ def _common_conditions(s: Any, principal: Principal, q: Query) -> list[Any]:
     return conds
 
 
+def _page_query(session: Session, columns: tuple[Any, ...], conds: list[Any], order: Any, limit: int, *,
+                time_only: bool) -> Any:
+    """One page in ``seq`` order. Filtered by stored time only, SQLite would take the rows from the
+    (tenant_id, stored, voided) index and sort them whole, statement JSON included (0.3 s at 86,500
+    statements): there the page's ``seq`` numbers are chosen from that index alone (a covering scan,
+    sorting integers) and only the page's rows are read. PostgreSQL picks from its statistics
+    between walking ``seq`` and the same index, so its query is left alone. bench/statements.py."""
+    s = Statement
+    if time_only and session.get_bind().dialect.name == "sqlite":
+        page = select(s.seq).where(*conds).order_by(order).limit(limit)
+        return select(*columns).where(s.seq.in_(page.scalar_subquery())).order_by(order)
+    return select(*columns).where(*conds).order_by(order).limit(limit)
+
+
 def run_query(session: Session, principal: Principal, q: Query, *, page_cap: int, cursor_secret: bytes,
               raw_params: Mapping[str, str]) -> Page:
     principal.require("statements/read", "statements/read/mine", "all/read")
@@ -162,8 +176,9 @@ def run_query(session: Session, principal: Principal, q: Query, *, page_cap: int
     order = s.seq.asc() if q.ascending else s.seq.desc()
     columns = (s.seq, s.full, s.stored)
     filters = _filter_conditions(s, tenant, q)
-    rows = list(session.execute(select(*columns).where(*filters, *_common_conditions(s, principal, q))
-                                .order_by(order).limit(limit + 1)).all())
+    rows = list(session.execute(_page_query(session, columns, [*filters, *_common_conditions(s, principal, q)],
+                                            order, limit + 1, time_only=len(filters) == 1 and bool(q.since or q.until)))
+                .all())
     if len(filters) > 1:
         # Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object is a
         # StatementRef meets a filter when the statement it targets does. Asked separately (not

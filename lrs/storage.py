@@ -91,7 +91,8 @@ class Statement(Base):
         Index("ix_statements_tenant_seq", "tenant_id", "seq"),
         Index("ix_statements_tenant_verb_seq", "tenant_id", "verb_id", "seq"),
         Index("ix_statements_tenant_registration_seq", "tenant_id", "registration", "seq"),
-        Index("ix_statements_tenant_stored", "tenant_id", "stored"),
+        # voided too: SQLite answers since/until pages from this index alone (lrs.statement_query).
+        Index("ix_statements_tenant_stored_voided", "tenant_id", "stored", "voided"),
         Index("ix_statements_tenant_ref", "tenant_id", "object_statement_id"),
         # Only statements whose object is a StatementRef (few): drives the StatementRef filter rule.
         Index("ix_statements_tenant_refs_seq", "tenant_id", "seq",
