@@ -83,7 +83,9 @@ def http_date(value: datetime) -> str:
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # allow_nan=False: never a body that is not JSON (RFC 8259 §6 has no Infinity); a reader of
+    # stored values that fails here makes them readable first (lrs.http.statements, lrs.readable).
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return Response(body, status=status, headers=headers or {}, content_type="application/json; charset=utf-8")
 
 
