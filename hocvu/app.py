@@ -13,6 +13,7 @@ from connectors.http_reports import ReportsConfig
 from connectors.http_reports import init_app as init_reports
 from connectors.report_settings import min_group_from_env
 from hocvu.background import PeriodicTask
+from hocvu.body_limit import BodyLimit
 from hocvu.settings import Settings
 from identity.auditor.http import AuditorConfig
 from identity.auditor.http import init_app as init_auditor
@@ -112,5 +113,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
                                     min_group=min_group_from_env()))
     init_auditor(app, AuditorConfig(db=database, certificates=certificates))
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app, max_body=settings.max_body_bytes)  # type: ignore[method-assign]
+    # Outermost: the body limit holds on the bytes received, chunked or not (hocvu.body_limit).
+    app.wsgi_app = BodyLimit(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

@@ -65,15 +65,16 @@ class Settings:
     def from_env(cls) -> Settings:
         env = os.environ
         defaults = cls()
+        max_body = _env_int("HOCVU_MAX_BODY_BYTES", defaults.max_body_bytes)
         return cls(
             database_url=env.get("HOCVU_DATABASE_URL", defaults.database_url),
             secret_key=env.get("HOCVU_SECRET_KEY") or _instance_secret("secret_key"),
             redis_url=env.get("HOCVU_REDIS_URL") or None,
             broker_url=env.get("HOCVU_BROKER_URL") or None,
-            max_body_bytes=_env_int("HOCVU_MAX_BODY_BYTES", defaults.max_body_bytes),
+            max_body_bytes=max_body,
             max_page_size=_env_int("HOCVU_MAX_PAGE_SIZE", defaults.max_page_size),
-            max_statement_bytes=_env_range("HOCVU_MAX_STATEMENT_BYTES", defaults.max_statement_bytes, 64 * 1024,
-                                           _env_int("HOCVU_MAX_BODY_BYTES", defaults.max_body_bytes)),
+            max_statement_bytes=_env_range("HOCVU_MAX_STATEMENT_BYTES", min(defaults.max_statement_bytes, max_body),
+                                           64 * 1024, max(max_body, 64 * 1024)),
             public_url=env.get("HOCVU_PUBLIC_URL", defaults.public_url),
             score_retry_seconds=float(env.get("HOCVU_SCORE_RETRY_SECONDS", "60")),
             forward_seconds=float(env.get("HOCVU_FORWARD_SECONDS") or 30),
