@@ -12,6 +12,7 @@ from connectors.export import pseudonym_key
 from connectors.http_reports import ReportsConfig
 from connectors.http_reports import init_app as init_reports
 from connectors.report_settings import min_group_from_env
+from hocvu.availability import init_app as init_availability
 from hocvu.background import PeriodicTask
 from hocvu.body_limit import BodyLimit
 from hocvu.settings import Settings
@@ -88,7 +89,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     app = Flask("hocvu")
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes,
                       JSON_AS_ASCII=False)
-    database = db or Database(settings.database_url)
+    database = db or Database(settings.database_url, connect_timeout=settings.db_connect_timeout,
+                              statement_timeout=settings.db_statement_timeout or None)
     app.extensions["hocvu.settings"] = settings
     app.extensions["hocvu.db"] = database
     # Cursors get their own key derived from the app secret, so rotating one use is independent.
@@ -112,6 +114,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
                                     min_group=min_group_from_env()))
     init_auditor(app, AuditorConfig(db=database, certificates=certificates))
+    # A database that is away is a 503 with Retry-After everywhere; /healthz and /readyz probe.
+    init_availability(app, settings, database)
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app, max_body=settings.max_body_bytes)  # type: ignore[method-assign]
     # Outermost: the body limit holds on the bytes received, chunked or not (hocvu.body_limit).
     app.wsgi_app = BodyLimit(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]

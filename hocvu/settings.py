@@ -31,6 +31,14 @@ def _env_range(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _env_float(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    value = float(raw) if raw else default
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be from {low:g} to {high:g}, not {value:g}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=lambda: f"sqlite:///{(INSTANCE_DIR / 'hocvu.db').resolve()}")
@@ -57,6 +65,13 @@ class Settings:
     # T minutes have passed since the last one (checked on append and by `hocvu audit checkpoint`).
     audit_checkpoint_every: int = 1000
     audit_checkpoint_minutes: float = 60.0
+    # The database as a dependency (hocvu.availability): seconds to wait for a PostgreSQL connection
+    # (libpq connect_timeout; default 5, range 2-60), for one PostgreSQL statement or lock wait (0:
+    # no limit, the default; range 0-3600), and the Retry-After of the 503 answered meanwhile
+    # (seconds; default 5, range 1-3600).
+    db_connect_timeout: int = 5
+    db_statement_timeout: float = 0.0
+    unavailable_retry_after: int = 5
     # BENCHMARK ONLY (bench/chain.py measures the chain's cost on ingest): stores statements with no
     # audit chain entry. A store written this way fails `hocvu audit verify`; never set it otherwise.
     bench_no_audit_chain: bool = False
@@ -82,4 +97,8 @@ class Settings:
             audit_checkpoint_minutes=float(env.get("HOCVU_AUDIT_CHECKPOINT_MINUTES")
                                            or defaults.audit_checkpoint_minutes),
             bench_no_audit_chain=env.get("HOCVU_BENCH_NO_AUDIT_CHAIN", "") == "1",
+            db_connect_timeout=_env_range("HOCVU_DB_CONNECT_TIMEOUT", defaults.db_connect_timeout, 2, 60),
+            db_statement_timeout=_env_float("HOCVU_DB_STATEMENT_TIMEOUT", defaults.db_statement_timeout, 0, 3600),
+            unavailable_retry_after=_env_range("HOCVU_UNAVAILABLE_RETRY_AFTER", defaults.unavailable_retry_after,
+                                               1, 3600),
         )

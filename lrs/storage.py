@@ -249,7 +249,11 @@ def dialect_insert(session: Session) -> Any:
 class Database:
     """An engine and its session factory; one per app, passed explicitly (no globals)."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, connect_timeout: int | None = None, statement_timeout: float | None = None,
+                 **engine_kwargs: Any) -> None:
+        """``connect_timeout`` (seconds) and ``statement_timeout`` (seconds, a lock wait included):
+        how long a PostgreSQL connection or statement may take before it fails as unavailable
+        (hocvu.availability answers 503); None: libpq's and the server's own (no limit)."""
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         self.url = url
@@ -257,6 +261,13 @@ class Database:
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
         else:
             engine_kwargs.setdefault("pool_pre_ping", True)
+            connect: dict[str, Any] = dict(engine_kwargs.get("connect_args") or {})
+            if connect_timeout:
+                connect.setdefault("connect_timeout", int(connect_timeout))
+            if statement_timeout:
+                connect.setdefault("options", f"-c statement_timeout={int(statement_timeout * 1000)}")
+            if connect:
+                engine_kwargs["connect_args"] = connect
         self.engine: Engine = create_engine(url, **engine_kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
