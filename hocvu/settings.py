@@ -65,6 +65,11 @@ class Settings:
     # T minutes have passed since the last one (checked on append and by `hocvu audit checkpoint`).
     audit_checkpoint_every: int = 1000
     audit_checkpoint_minutes: float = 60.0
+    # `hocvu audit verify` holds each chain to that cadence (lrs.audit.cadence): the entries after
+    # the latest checkpoint may number every + this many (entries; default 1000, range 0 to 10^9) and
+    # the oldest of them be minutes + this many minutes old (minutes; default 60, range 0 to 10080).
+    audit_verify_grace_entries: int = 1000
+    audit_verify_grace_minutes: float = 60.0
     # The database as a dependency (hocvu.availability): seconds to wait for a PostgreSQL connection
     # (libpq connect_timeout; default 5, range 2-60), for one PostgreSQL statement or lock wait (0:
     # no limit, the default; range 0-3600), and the Retry-After of the 503 answered meanwhile
@@ -96,6 +101,10 @@ class Settings:
             audit_checkpoint_every=_env_int("HOCVU_AUDIT_CHECKPOINT_EVERY", defaults.audit_checkpoint_every),
             audit_checkpoint_minutes=float(env.get("HOCVU_AUDIT_CHECKPOINT_MINUTES")
                                            or defaults.audit_checkpoint_minutes),
+            audit_verify_grace_entries=_env_range("HOCVU_AUDIT_VERIFY_GRACE_ENTRIES",
+                                                  defaults.audit_verify_grace_entries, 0, 10**9),
+            audit_verify_grace_minutes=_env_float("HOCVU_AUDIT_VERIFY_GRACE_MINUTES",
+                                                  defaults.audit_verify_grace_minutes, 0, 10080),
             bench_no_audit_chain=env.get("HOCVU_BENCH_NO_AUDIT_CHAIN", "") == "1",
             db_connect_timeout=_env_range("HOCVU_DB_CONNECT_TIMEOUT", defaults.db_connect_timeout, 2, 60),
             db_statement_timeout=_env_float("HOCVU_DB_STATEMENT_TIMEOUT", defaults.db_statement_timeout, 0, 3600),
