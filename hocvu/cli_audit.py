@@ -14,7 +14,7 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 
-from hocvu.cli_session import cli_session
+from hocvu.cli_session import chain_policy, cli_session
 from hocvu.settings import INSTANCE_DIR, Settings
 from identity.signing import CERT_FILE_ENV, CERT_FILE_NAME
 from lrs import credentials
@@ -26,14 +26,6 @@ from lrs.audit import verify as audit_verify
 from lrs.audit import witness as audit_witness
 from lrs.statement_query import parse_agent
 from lrs.storage import AuditHead, Statement, Tenant
-
-
-def _with_policy() -> dict[str, Any]:
-    """The sessions' ``info`` of a command that writes the chain: it checkpoints with the hub's key,
-    as the web processes do."""
-    from hocvu.app import audit_policy
-
-    return {audit_chain.POLICY_KEY: audit_policy(Settings.from_env())}
 
 
 def _certificates(paths: tuple[str, ...]) -> list[bytes]:
@@ -165,7 +157,7 @@ def audit_checkpoint(tenant_slug: str | None, force: bool, as_json: bool) -> Non
     """Sign a checkpoint for each tenant whose last one is HOCVU_AUDIT_CHECKPOINT_MINUTES old
     (run it from cron so quiet tenants are checkpointed too)."""
     made = []
-    with cli_session(info=_with_policy()) as session:
+    with cli_session(info=chain_policy()) as session:
         policy = audit_chain.policy_of(session)
         q = select(AuditHead.tenant_id).order_by(AuditHead.tenant_id)
         if tenant_slug is not None:
@@ -192,7 +184,7 @@ def audit_checkpoint(tenant_slug: str | None, force: bool, as_json: bool) -> Non
 def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_json: bool) -> None:
     """Erase a learner's statements and documents (a privacy request). The chain keeps each
     statement's hash and records the erasure, so it still verifies; the content is gone."""
-    with cli_session(info=_with_policy()) as session:
+    with cli_session(info=chain_policy()) as session:
         tenant = credentials.get_tenant(session, tenant_slug)
         agent = parse_agent(agent_json, "2.0.0")
         if not yes:
@@ -218,7 +210,7 @@ def audit_adopt(tenant_slug: str | None, dry_run: bool, as_json: bool) -> None:
     statement as it is now: the chain shows it unchanged from here on, and nothing about before.
     Running it again adopts nothing new."""
     done: list[dict[str, Any]] = []
-    with cli_session(info=_with_policy()) as session:
+    with cli_session(info=chain_policy()) as session:
         policy = audit_chain.policy_of(session)
         q = select(Tenant.id, Tenant.slug).order_by(Tenant.id)
         if tenant_slug is not None:
