@@ -307,15 +307,17 @@ def flatten(r: Any, tenant_slug: str, pseudo: Pseudonymiser | None = None) -> Ro
         return _flatten(r, tenant_slug, pseudo, lenient=True)
 
 
+def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _flatten(r: Any, tenant_slug: str, pseudo: Pseudonymiser | None, *, lenient: bool = False) -> Row:
     full: dict[str, Any] = r.full if isinstance(r.full, dict) else {}
-    obj = full.get("object") if isinstance(full.get("object"), dict) else {}
-    ctx = full.get("context") if isinstance(full.get("context"), dict) else {}
-    ctx_acts = ctx.get("contextActivities") if isinstance(ctx.get("contextActivities"), dict) else {}
-    result = full.get("result") if isinstance(full.get("result"), dict) else {}
-    score = result.get("score") if isinstance(result.get("score"), dict) else {}
-    ext = ctx.get("extensions") if isinstance(ctx.get("extensions"), dict) else {}
-    stamp = ext.get(STAMP_IRI) if isinstance(ext.get(STAMP_IRI), dict) else {}
+    obj, ctx = _object(full, "object"), _object(full, "context")
+    ctx_acts, result = _object(ctx, "contextActivities"), _object(full, "result")
+    score = _object(result, "score")
+    stamp = _object(_object(ctx, "extensions"), STAMP_IRI)
     stored = as_utc(r.stored)
     kind = r.object_type
     object_id = r.object_activity_id or r.object_agent_key or r.object_statement_id

@@ -285,11 +285,12 @@ def verify_all(session: Session, certificates: Sequence[bytes], tenant_slug: str
     if tenant_slug is not None and not tenants:
         raise NotFound(f"no tenant {tenant_slug!r}")
     reports = [verify_tenant(session, t.id, certificates) for t in tenants]
-    for report in reports if cadence is not None else []:
-        report.gaps = cadence_rules.gaps(cadence_rules.checkpoint_positions(session, report.tenant_id), cadence)
-        missing = cadence_rules.check(session, report.tenant_id, report.entries, report.last_checkpoint, cadence)
-        if report.ok and missing is not None:
-            report.failure = Failure(missing.reason, missing.position, None)
+    if cadence is not None:
+        for report in reports:
+            report.gaps = cadence_rules.gaps(cadence_rules.checkpoint_positions(session, report.tenant_id), cadence)
+            missing = cadence_rules.check(session, report.tenant_id, report.entries, report.last_checkpoint, cadence)
+            if report.ok and missing is not None:
+                report.failure = Failure(missing.reason, missing.position, None)
     return reports
 
 
