@@ -79,11 +79,21 @@ def post_statements() -> Response:
     return json_response(ids)
 
 
-def _definitions(tenant_id: int) -> Any:
+def _definitions(tenant_id: int, readable_only: bool = False) -> Any:
+    """The Activity definitions the canonical format shows; ``readable_only``: made readable first
+    (lrs.readable), for a page that could not be rendered as stored (definitions are legacy too)."""
     def load(ids: set[str]) -> dict[str, dict[str, Any]]:
         rows = call().session.scalars(select(Activity).where(Activity.tenant_id == tenant_id,
                                                              Activity.activity_id.in_(ids)))
-        return {r.activity_id: r.definition for r in rows}
+        if not readable_only:
+            return {r.activity_id: r.definition for r in rows}
+        found = {}
+        for r in rows:
+            found[r.activity_id], notes = readable(r.definition)
+            if notes:
+                log.warning("tenant %s, Activity %s: definition cannot be read as stored; served with %s",
+                            tenant_id, r.activity_id, "; ".join(notes[:5]))
+        return found
     return load
 
 
@@ -93,12 +103,14 @@ def _definitions(tenant_id: int) -> Any:
 UNREADABLE = (ValueError, RecursionError)
 
 
-def _answer(statements: list[dict[str, Any]], render: Callable[[list[dict[str, Any]]], Response]) -> Response:
-    """``render(statements)``; when a stored statement cannot be rendered as it is, every statement
-    of the page is made readable (lrs.readable: clamped, cut, logged) and rendered again, so one
-    legacy row never fails the page it is on (issue 13: readers defend themselves)."""
+def _answer(statements: list[dict[str, Any]],
+            render: Callable[[list[dict[str, Any]], bool], Response]) -> Response:
+    """``render(statements, False)``; when a stored statement cannot be rendered as it is, every
+    statement of the page is made readable (lrs.readable: clamped, cut, logged) and the page
+    rendered again with ``True`` (definitions made readable too), so one legacy row never fails the
+    page it is on (issue 13: readers defend themselves)."""
     try:
-        return render(statements)
+        return render(statements, False)
     except UNREADABLE as err:
         fixed = []
         for st in statements:
@@ -108,7 +120,7 @@ def _answer(statements: list[dict[str, Any]], render: Callable[[list[dict[str, A
                             call().principal.tenant_id, st.get("id") if isinstance(st, dict) else "?",
                             type(err).__name__, "; ".join(notes[:5]))
             fixed.append(copy)
-        return render(fixed)
+        return render(fixed, True)
 
 
 def _respond(payload: Any, docs: list[dict[str, Any]], with_attachments: bool, last: datetime | None) -> Response:
@@ -140,8 +152,9 @@ def get_statements() -> Response:
             # Part Three §2.1.3: statementId/voidedStatementId go only with attachments and format.
             raise BadRequest(f"{single[0]} cannot be combined with {', '.join(sorted(extra) or single[1:])}")
         row = sq.get_one(c.session, c.principal, args[single[0]], voided=single[0] == "voidedStatementId")
-        return _answer([row.full], lambda sts: _respond(
-            apply_format(sts, fmt, lang, _definitions(c.principal.tenant_id))[0], sts, with_attachments, row.stored))
+        return _answer([row.full], lambda sts, safe: _respond(
+            apply_format(sts, fmt, lang, _definitions(c.principal.tenant_id, safe))[0], sts, with_attachments,
+            row.stored))
     if "more" in args:
         if len(args) > 1:
             raise BadRequest("a more cursor already carries the query; send it alone")
@@ -157,6 +170,6 @@ def get_statements() -> Response:
                         raw_params=params)
     # Part Three §2.1.3: `more` is an IRL relative to the LRS; empty string when there is no more.
     more = f"{request.script_root}/xapi/statements?more={page.more}" if page.more else ""
-    return _answer(page.statements, lambda sts: _respond(
-        {"statements": apply_format(sts, fmt, lang, _definitions(c.principal.tenant_id)), "more": more}, sts,
+    return _answer(page.statements, lambda sts, safe: _respond(
+        {"statements": apply_format(sts, fmt, lang, _definitions(c.principal.tenant_id, safe)), "more": more}, sts,
         with_attachments, page.last_stored))

@@ -25,7 +25,7 @@ from sqlalchemy import insert, select
 
 from connectors.frames import read_csv, read_parquet
 from hocvu.cli import main
-from lrs.storage import Credential, Statement
+from lrs.storage import Activity, Credential, Statement
 from tests.conftest import Xapi, new_credential, statement
 from tests.connectors.export_support import database, post_statements, representative, tenant_slug
 from tests.connectors.test_reports_http import basic, get, national
@@ -68,6 +68,10 @@ def insert_legacy(app: Flask, x: Xapi) -> str:
             "actor_key": "agent|mbox:mailto:an@x.vn",
             "object_type": "Activity", "object_activity_id": COURSE, "timestamp": now, "stored": now,
             "voided": False, "is_voiding": False, "credential_id": cred.id, "full": full}])
+        # The Activity's stored definition, which the canonical format shows, is legacy too.
+        s.merge(Activity(tenant_id=cred.tenant_id, activity_id=COURSE, definition={
+            "name": {"vi": "Khoá cũ"}, "extensions": {"https://hocvu.vn/x/deep": _deep(600),
+                                                      "https://hocvu.vn/x/n": poisons(db.dialect)["score"]}}))
         s.commit()
     return sid
 
