@@ -82,6 +82,16 @@ def test_probes(away: FlaskClient) -> None:
     assert ready.get_json()["checks"]["database"] == "unreachable"
 
 
+def test_an_unopenable_sqlite_database_is_503_too(tmp_path: Path) -> None:
+    """The embedded default: a SQLite file that cannot be opened (its folder is gone) is the same
+    503, not a 500 (RFC 9110 §15.6.4)."""
+    url = f"sqlite:///{tmp_path / 'gone' / 'hocvu.db'}"
+    client = create_app(Settings(database_url=url, secret_key="t"), db=Database(url)).test_client()
+    res = client.get("/xapi/statements", headers={**XAPI, **_basic("k", "s")})
+    assert res.status_code == 503 and res.get_json()["error"]["code"] == "service_unavailable"
+    assert client.get("/readyz").get_json()["checks"]["database"] == "unreachable"
+
+
 def test_readyz_checks_migrations_and_redis(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'hocvu.db'}"
     database = Database(url)
