@@ -29,9 +29,11 @@ SPOOL: Final = 1024 * 1024  # bodies past this wait on disk, not in a second cop
 def _length_less(environ: dict[str, Any]) -> bool:
     if environ.get("CONTENT_LENGTH"):
         return False
-    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-    # wsgi.input_terminated: the server ends the stream itself (gunicorn), so reading cannot hang.
-    return chunked or bool(environ.get("wsgi.input_terminated"))
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return True
+    # wsgi.input_terminated: the server ends the stream itself (gunicorn), so reading cannot hang;
+    # only a method that carries a body is worth reading (a GET's stream is empty).
+    return bool(environ.get("wsgi.input_terminated")) and environ.get("REQUEST_METHOD") in ("POST", "PUT", "PATCH")
 
 
 def _read_at_most(stream: IO[bytes], limit: int) -> tuple[IO[bytes], int]:

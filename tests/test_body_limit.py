@@ -101,7 +101,7 @@ def test_body_limit_middleware_judges_bytes_not_headers() -> None:
     chunked = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BytesIO(b"x" * 10)}
     assert _call(None, chunked) == ("200 OK", {"length": "10", "body": b"x" * 10})
     over = io.BytesIO(b"y" * 1000)
-    status, seen = _call(None, {"wsgi.input_terminated": True, "wsgi.input": over})
+    status, seen = _call(None, {"wsgi.input_terminated": True, "REQUEST_METHOD": "POST", "wsgi.input": over})
     assert status.startswith("413") and seen == {"length": "11", "body": b""} and over.tell() == 11
     sized = {"CONTENT_LENGTH": "5", "wsgi.input": io.BytesIO(b"12345")}
     assert _call(None, sized) == ("200 OK", {"length": "5", "body": b"12345"})
