@@ -97,6 +97,15 @@ def test_a_page_holding_a_legacy_row_is_valid_json(legacy: tuple[Xapi, str], fmt
             assert len(body["statements"]) == 5  # the four representative statements too
 
 
+def test_the_activities_resource_serves_a_legacy_definition(legacy: tuple[Xapi, str]) -> None:
+    """xAPI 1.0.3 Part Three §2.5: GET /activities answers the stored definition, as JSON."""
+    x, _ = legacy
+    res = x.get("activities", activityId=COURSE)
+    assert res.status_code == 200
+    body = json.loads(res.get_data(as_text=True), parse_constant=lambda c: pytest.fail(f"{c} in the answer"))
+    assert body["id"] == COURSE and body["definition"]["name"] == {"vi": "Khoá cũ"}
+
+
 def test_exports_skip_what_they_cannot_represent(app: Flask, legacy: tuple[Xapi, str], tmp_path: Path) -> None:
     """CSV, JSON Lines and Parquet exports (HTTP and CLI) hold the legacy row, its unrepresentable
     values left empty (a clamped score would skew every rate), the other rows intact."""
