@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -96,10 +97,18 @@ def load(base: str, auth: tuple[str, str], gen: Generator, total: int, label: st
     return total / (time.perf_counter() - t0)
 
 
-def measure_queries(http: requests.Session, base: str, gen: Generator) -> None:
-    """p50/p95 of the common queries, 100 each."""
+def _instant(rng: random.Random, window: tuple[datetime, datetime]) -> str:
+    low, high = window
+    return (low + (high - low) * rng.random()).isoformat().replace("+00:00", "Z")
+
+
+def measure_queries(http: requests.Session, base: str, gen: Generator, window: tuple[datetime, datetime]) -> None:
+    """p50/p95 of the common queries, 100 each. ``window``: when the load was stored (since/until
+    fall inside it, so each such query matches a part of the tenant, often most of it)."""
     rng = random.Random(1)
     queries = {
+        "since (stored time)": lambda: {"since": _instant(rng, window), "limit": 25},
+        "until (stored time)": lambda: {"until": _instant(rng, window), "limit": 25},
         "latest page (limit=25)": lambda: {"limit": 25},
         "by verb": lambda: {"verb": "http://adlnet.gov/expapi/verbs/passed", "limit": 25},
         "by learner": lambda: {"agent": json.dumps(gen.actor(rng.randrange(len(gen.learners)))), "limit": 25},
@@ -129,17 +138,19 @@ def run(label: str, url: str, total: int) -> None:
         proc, base, auth = start_server(url, Path(tmp))
         try:
             http = session(auth)
+            started = datetime.now(UTC)
             rate = load(base, auth, gen, total, label)
+            window = (started, datetime.now(UTC))
             singles = []
             for _ in range(300):
                 body = json.dumps(gen.statement())
                 t = time.perf_counter()
                 http.post(f"{base}/statements", data=body).raise_for_status()
                 singles.append((time.perf_counter() - t) * 1000)
-            print(f"\n== {label}: {total:,} statements stored")
+            print(f"\n== {label}: {total:,} statements stored (load average {os.getloadavg()[0]:.2f})")
             print(f"batch POST (500/request, {CLIENTS} concurrent clients): {rate:,.0f} statements/s")
             print(f"single POST: p50 {pct(singles, 50):.1f} ms, p95 {pct(singles, 95):.1f} ms")
-            measure_queries(http, base, gen)
+            measure_queries(http, base, gen, window)
         finally:
             proc.terminate()
             proc.wait()

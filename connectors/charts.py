@@ -27,6 +27,9 @@ matplotlib.rcParams.update({
     "svg.hashsalt": "hocvu-report",  # deterministic element ids: the same report gives the same page
     "font.family": "DejaVu Sans",
     "font.size": 9,
+    # Labels are tenants' course ids and names: "$...$" in one must be text, not TeX that fails to
+    # parse and takes the whole dashboard down with it (issue 13: one tenant's data, every view).
+    "text.parse_math": False,
 })
 RATES: Final = (("completion_rate", "Hoàn thành / Completion", "#2e7d32"),
                 ("pass_rate", "Đạt / Pass", "#1565c0"),
@@ -36,6 +39,8 @@ HIDDEN: Final = "ẩn / suppressed"
 
 
 def _short(text: str, width: int = 42) -> str:
+    # Control characters and lone surrogates (legacy rows) have no glyph and no UTF-8: shown as U+FFFD.
+    text = "".join("\ufffd" if ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF else c for c in text[:width + 1])
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -40,6 +42,7 @@ COURSE_TYPE: Final = "http://adlnet.gov/expapi/activities/course"
 CURSOR_PREFIX: Final = "stored:"
 DEFAULT_SETTLE: Final = timedelta(seconds=5)
 PAGE_SIZE: Final = 5000
+log = logging.getLogger(__name__)
 Row = tuple[Any, ...]  # values in export_schema.NAMES order
 
 
@@ -250,24 +253,71 @@ def _timestamp(text: Any, fallback: datetime) -> datetime:
     return as_utc(value)
 
 
+class Unrepresentable(ValueError):
+    """A stored value no export column can hold (a legacy row: the store refuses these now)."""
+
+
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A float64 column's value: absent for anything but a finite number. A non-finite or
+    overflowing one (legacy rows: SQLite kept 1e400 as Infinity, 10**309 as an integer) raises,
+    for ``flatten`` to drop and log, since a clamped score would skew every rate built on it."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        raise Unrepresentable(f"the number {str(value)[:12]}... is beyond a double") from None
+    if not math.isfinite(number):
+        raise Unrepresentable(f"the number {value!r} is not finite")
+    return number
 
 
 def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def _str(value: Any) -> str | None:
+    """A string column's value from the statement's JSON: None unless a string; a lone surrogate
+    (no UTF-8 file can hold it) raises for ``flatten`` to replace and log."""
+    if not isinstance(value, str):
+        return None
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Unrepresentable("a string holds a lone surrogate") from None
+    return value
+
+
+INT64: Final = 2**63 - 1
+
+
 def flatten(r: Any, tenant_slug: str, pseudo: Pseudonymiser | None = None) -> Row:
-    """One store row (indexed columns + the statement as stored) as a row of export_schema.COLUMNS."""
+    """One store row (indexed columns + the statement as stored) as a row of export_schema.COLUMNS.
+
+    A row whose statement has a value no column can hold, or a shape the store no longer accepts
+    (legacy data), is still exported: the values taken from its JSON are made representable (each
+    unrepresentable one left empty), the indexed columns kept, and a warning logged, so one row
+    never fails an export, a report or the national dashboard (issue 13)."""
+    try:
+        return _flatten(r, tenant_slug, pseudo)
+    except (Unrepresentable, TypeError, KeyError, AttributeError) as err:
+        log.warning("statement %s (tenant %s) exported without the values its JSON holds that no column can "
+                    "represent: %s", r.statement_id, tenant_slug, err)
+        return _flatten(r, tenant_slug, pseudo, lenient=True)
+
+
+def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _flatten(r: Any, tenant_slug: str, pseudo: Pseudonymiser | None, *, lenient: bool = False) -> Row:
     full: dict[str, Any] = r.full if isinstance(r.full, dict) else {}
-    obj = full.get("object") if isinstance(full.get("object"), dict) else {}
-    ctx = full.get("context") if isinstance(full.get("context"), dict) else {}
-    ctx_acts = ctx.get("contextActivities") if isinstance(ctx.get("contextActivities"), dict) else {}
-    result = full.get("result") if isinstance(full.get("result"), dict) else {}
-    score = result.get("score") if isinstance(result.get("score"), dict) else {}
-    ext = ctx.get("extensions") if isinstance(ctx.get("extensions"), dict) else {}
-    stamp = ext.get(STAMP_IRI) if isinstance(ext.get(STAMP_IRI), dict) else {}
+    obj, ctx = _object(full, "object"), _object(full, "context")
+    ctx_acts, result = _object(ctx, "contextActivities"), _object(full, "result")
+    score = _object(result, "score")
+    stamp = _object(_object(ctx, "extensions"), STAMP_IRI)
     stored = as_utc(r.stored)
     kind = r.object_type
     object_id = r.object_activity_id or r.object_agent_key or r.object_statement_id
@@ -279,17 +329,31 @@ def flatten(r: Any, tenant_slug: str, pseudo: Pseudonymiser | None = None) -> Ro
         if registration:
             registration = pseudo.registration(registration)
     level = stamp.get("level")
-    outcome, face = stamp.get("outcome"), stamp.get("faceOutcome")
-    activity_type = (obj.get("definition") or {}).get("type") if kind == "Activity" else None
+    definition = obj.get("definition") if kind == "Activity" else None
+    keep = _kept if lenient else _plain
     return (
         r.seq, r.statement_id, tenant_slug, stored, stored.date().isoformat(),
         _timestamp(full.get("timestamp"), stored), actor, r.verb_id, kind, object_id,
-        activity_type if isinstance(activity_type, str) else None,
-        _course(obj, ctx_acts), registration,
-        " ".join(_ids(ctx_acts.get("parent"))) or None, " ".join(_ids(ctx_acts.get("grouping"))) or None,
-        _number(score.get("scaled")), _number(score.get("raw")), _number(score.get("min")), _number(score.get("max")),
-        _bool(result.get("success")), _bool(result.get("completion")), duration_seconds(result.get("duration")),
-        level if isinstance(level, int) and not isinstance(level, bool) else None,
-        outcome if isinstance(outcome, str) else None, face if isinstance(face, str) else None,
+        keep(_str, definition.get("type") if isinstance(definition, dict) else None),
+        keep(_str, lambda: _course(obj, ctx_acts)), registration,
+        keep(_str, " ".join(_ids(ctx_acts.get("parent"))) or None),
+        keep(_str, " ".join(_ids(ctx_acts.get("grouping"))) or None),
+        *(keep(_number, score.get(k)) for k in ("scaled", "raw", "min", "max")),
+        _bool(result.get("success")), _bool(result.get("completion")),
+        keep(_number, duration_seconds(result.get("duration"))),
+        level if isinstance(level, int) and not isinstance(level, bool) and -INT64 <= level <= INT64 else None,
+        keep(_str, stamp.get("outcome")), keep(_str, stamp.get("faceOutcome")),
     )
+
+
+def _plain(convert: Callable[[Any], Any], value: Any) -> Any:
+    return convert(value() if callable(value) else value)
+
+
+def _kept(convert: Callable[[Any], Any], value: Any) -> Any:
+    """``convert(value)``, or None when the value cannot be represented (the lenient pass)."""
+    try:
+        return convert(value() if callable(value) else value)
+    except (Unrepresentable, TypeError, KeyError, AttributeError, ValueError):
+        return None
 

@@ -169,7 +169,7 @@ def report_json() -> Response:
         report = load_report(session, q, min_group=_config().min_group, pseudonym_key=_config().pseudonym_key)
     finally:
         session.close()
-    body = json.dumps(report.to_json(), ensure_ascii=False, separators=(",", ":"))
+    body = json.dumps(report.to_json(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return _secure(Response(body, content_type="application/json; charset=utf-8"))
 
 

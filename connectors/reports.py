@@ -28,6 +28,8 @@ differenced against each other below the total.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +45,7 @@ from connectors.frames import frame_from_batches
 from connectors.storage import LearnerRecord
 from lrs.storage import Activity, Tenant
 
+log = logging.getLogger(__name__)
 ADL: Final = "http://adlnet.gov/expapi/verbs/"
 COMPLETED, PASSED, FAILED, TERMINATED = (ADL + v for v in ("completed", "passed", "failed", "terminated"))
 VOIDED: Final = ADL + "voided"
@@ -137,20 +140,30 @@ def enrolments(frame: pd.DataFrame, provinces: pd.DataFrame | None = None) -> pd
     return enr.drop(columns=["session_seconds", "any_seconds"])
 
 
+def _finite(value: float | None, what: str, key: str) -> float | None:
+    """A figure a page and JSON can show: a sum that overflowed (absurd durations in legacy rows,
+    each finite, can add up to Infinity) is left out and logged, not written as Infinity."""
+    if value is None or math.isfinite(value):
+        return value
+    log.warning("report: %s of group %r is not a finite number; left out", what, key)
+    return None
+
+
 def _figures(rows: pd.DataFrame, key: str, label: str, k: int) -> Group:
     learners = int(rows["actor_key"].nunique())
     graded_learners = int(rows.loc[rows["judged"], "actor_key"].nunique())
     attempts = int(rows["attempts"].sum())
     judged = int(rows["judged"].sum())
     timed = rows["seconds"].dropna()
+    total = float(timed.sum()) if len(timed) else None
     graded_ok = graded_learners >= k  # a rate over fewer than k learners would single them out
     return Group(
         key=key, label=label, learners=learners, enrolments=len(rows),
         completion_rate=float(rows["completed"].sum()) / len(rows) if len(rows) else None,
         pass_rate=float(rows["passed"].sum()) / judged if judged and graded_ok else None,
         verified_rate=float(rows["verified"].sum()) / attempts if attempts and graded_ok else None,
-        hours=float(timed.sum()) / 3600 if len(timed) else None,
-        minutes_per_enrolment=float(timed.sum()) / len(timed) / 60 if len(timed) else None,
+        hours=_finite(total / 3600 if total is not None else None, "hours", key),
+        minutes_per_enrolment=_finite(total / len(timed) / 60 if total is not None else None, "minutes", key),
     )
 
 
@@ -210,8 +223,13 @@ def _name(definition: Any) -> str | None:
         return None
     for lang in ("vi", "vi-VN", "en", "en-US"):
         if names.get(lang):
-            return str(names[lang])
-    return str(next(iter(names.values())))
+            return _text(str(names[lang]))
+    return _text(str(next(iter(names.values()))))
+
+
+def _text(name: str) -> str:
+    # A legacy definition may hold a lone surrogate, which no UTF-8 page or JSON body can carry.
+    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in name) if not name.isascii() else name
 
 
 def load_report(session: Session, query: ExportQuery, *, min_group: int, pseudonym_key: bytes | None = None

@@ -18,7 +18,9 @@ from credentials.http import init_app as init_credentials_http
 from credentials.issuing import ring_of
 from credentials.revocation import sweep
 from hocvu import configs
+from hocvu.availability import init_app as init_availability
 from hocvu.background import PeriodicTask
+from hocvu.body_limit import BodyLimit
 from hocvu.settings import Settings
 from identity.auditor.http import AuditorConfig
 from identity.auditor.http import init_app as init_auditor
@@ -155,7 +157,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     app = Flask("hocvu")
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.lrs.max_body_bytes,
                       JSON_AS_ASCII=False)
-    database = db or Database(settings.database_url)
+    database = db or Database(settings.database_url, connect_timeout=settings.hub.db_connect_timeout,
+                              statement_timeout=settings.hub.db_statement_timeout or None)
     app.extensions["hocvu.settings"] = settings
     app.extensions["hocvu.db"] = database
     # Cursors get their own key derived from the app secret, so rotating one use is independent.
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     certificates = hub_certificates(app, settings)
     # Only hub-signed statements may carry the identity stamp (identity.stamp_guard).
     init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.lrs.max_page_size,
+                            max_statement_bytes=settings.lrs.max_statement_bytes,
                             audit=audit_policy(settings, lambda: app.extensions[GATE_CONFIG].material()),
                             reserved_extensions={STAMP_IRI: stamp_guard(certificates)}))
     identity_settings = identity or configs.identity_settings(settings)
@@ -187,7 +191,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
                                     min_group=settings.reports.report_min_group))
     init_auditor(app, AuditorConfig(db=database, certificates=certificates))
+    # A database that is away is a 503 with Retry-After everywhere; /healthz and /readyz probe.
+    init_availability(app, settings, database)
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app,  # type: ignore[method-assign]
                                           max_body=settings.lrs.max_body_bytes)
+    # Outermost: the body limit holds on the bytes received, chunked or not (hocvu.body_limit).
+    app.wsgi_app = BodyLimit(app.wsgi_app, settings.lrs.max_body_bytes)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

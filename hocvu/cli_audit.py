@@ -7,30 +7,25 @@ from __future__ import annotations
 
 import getpass
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy import func, select
 
-from hocvu.cli_session import cli_session
+from hocvu.cli_session import chain_policy, cli_session
 from hocvu.settings import Settings
 from identity.signing import CERT_FILE_NAME
 from lrs import credentials
 from lrs.audit import adoption as audit_adoption
+from lrs.audit import cadence as audit_cadence
 from lrs.audit import chain as audit_chain
 from lrs.audit import erasure as audit_erasure
 from lrs.audit import verify as audit_verify
+from lrs.audit import witness as audit_witness
 from lrs.statement_query import parse_agent
 from lrs.storage import AuditHead, Statement, Tenant
-
-
-def _with_policy() -> dict[str, Any]:
-    """The sessions' ``info`` of a command that writes the chain: it checkpoints with the hub's key,
-    as the web processes do."""
-    from hocvu.app import audit_policy
-
-    return {audit_chain.POLICY_KEY: audit_policy(Settings.from_env())}
 
 
 def _certificates(paths: tuple[str, ...]) -> list[bytes]:
@@ -48,20 +43,45 @@ def audit() -> None:
     """The tamper-evident audit chain of every tenant's statements."""
 
 
+def _cadence() -> audit_cadence.Cadence:
+    settings = Settings.from_env()
+    audit = settings.audit
+    return audit_cadence.Cadence(audit.checkpoint_every, audit.checkpoint_minutes,
+                                 audit.audit_verify_grace_entries, audit.audit_verify_grace_minutes,
+                                 datetime.now(UTC))
+
+
+def _witness_file(path: str) -> list[dict[str, Any]]:
+    try:
+        return audit_witness.read(Path(path))
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+
+
 @audit.command("verify")
 @click.option("--tenant", "tenant_slug", default=None, help="Only this tenant (default: every tenant).")
 @click.option("--cert", "certs", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="PEM certificate(s) of the hub's signing key (default: the hub's own).")
+@click.option("--witness", "witness_path", type=click.Path(exists=True, dir_okay=False),
+              help="Also compare with a witness file (`hocvu audit witness export`).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
-def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[str, ...], as_json: bool) -> None:
-    """Recompute the chain; name the first entry that does not match. Exit 1 when one fails."""
+def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[str, ...], witness_path: str | None,
+                     as_json: bool) -> None:
+    """Recompute the chain; name the first entry that does not match, and the positions that lack
+    the checkpoints the configured cadence makes (HOCVU_AUDIT_CHECKPOINT_EVERY/_MINUTES plus
+    HOCVU_AUDIT_VERIFY_GRACE_ENTRIES/_MINUTES). Exit 1 when one fails."""
+    certificates = _certificates(certs)
+    witnessed = _witness_file(witness_path) if witness_path else []
     with cli_session() as session:
-        reports = audit_verify.verify_all(session, _certificates(certs), tenant_slug)
-    ok = all(r.ok for r in reports)
+        reports = audit_verify.verify_all(session, certificates, tenant_slug, cadence=_cadence())
+        contradicted = audit_witness.check(session, witnessed, certificates, tenant_slug)
+    ok = all(r.ok for r in reports) and not contradicted
     if as_json:
-        click.echo(json.dumps({"ok": ok, "tenants": [r.as_dict() for r in reports]}, ensure_ascii=False))
+        click.echo(json.dumps({"ok": ok, "tenants": [r.as_dict() for r in reports],
+                               "witness": [c.as_dict() for c in contradicted]}, ensure_ascii=False))
     else:
+        _witness_report(contradicted, len(witnessed) if witness_path else None)
         for r in reports:
             if r.failure is None:
                 # Adopted statements are vouched for only since their adoption: say how many.
@@ -72,6 +92,9 @@ def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[s
                 f = r.failure
                 where = f"position {f.position}" if f.position is not None else "no entry"
                 click.echo(f"tenant {r.tenant}: FAILED at {where}, statement {f.statement_id or '-'}: {f.reason}")
+            for first, last in r.gaps:
+                click.echo(f"tenant {r.tenant}: note: positions {first}..{last} went longer than the cadence without "
+                           "a checkpoint (covered by the next one)")
         entries = sum(r.entries for r in reports)
         checkpoints = sum(r.checkpoints for r in reports)
         broken = sum(not r.ok for r in reports)
@@ -79,6 +102,53 @@ def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[s
         click.echo(f"audit chain {'intact' if ok else 'BROKEN'}: {len(reports)} tenants ({broken} failing), "
                    f"{entries} entries ({adopted} adopted), {checkpoints} checkpoints")
     ctx.exit(0 if ok else 1)
+
+
+def _witness_report(contradicted: list[audit_witness.Contradiction], witnessed: int | None) -> None:
+    for c in contradicted:
+        click.echo(f"tenant {c.tenant}: WITNESS CONTRADICTED at position {c.position}: {c.reason}")
+    if witnessed is not None:
+        click.echo(f"witness: {witnessed} checkpoint(s) witnessed, {len(contradicted)} contradicted by the store")
+
+
+@audit.group("witness")
+def witness() -> None:
+    """Checkpoints kept outside the hub, so deleting or rewriting them is evident."""
+
+
+@witness.command("export")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The witness file (JSON Lines): created, or appended to with the checkpoints it lacks.")
+@click.option("--tenant", "tenant_slug", default=None, help="Only this tenant (default: every tenant).")
+def witness_export(out: str, tenant_slug: str | None) -> None:
+    """Append the store's checkpoints the witness file does not hold yet (run it from cron, and keep
+    the file where the hub's database administrators cannot write)."""
+    _witness_file(out)  # a file that is not a witness is refused before anything is appended
+    with cli_session() as session:
+        added = audit_witness.export(session, Path(out), tenant_slug)
+    click.echo(f"{added} checkpoint(s) added to {out}")
+
+
+@witness.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tenant", "tenant_slug", default=None, help="Only this tenant's lines.")
+@click.option("--cert", "certs", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate(s) of the hub's signing key (default: the hub's own).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def witness_verify(ctx: click.Context, path: str, tenant_slug: str | None, certs: tuple[str, ...],
+                   as_json: bool) -> None:
+    """Compare the witness file with the store: name each witnessed checkpoint the store deleted or
+    replaced, or whose position in the chain now holds another hash. Exit 1 when one is."""
+    witnessed = _witness_file(path)
+    with cli_session() as session:
+        contradicted = audit_witness.check(session, witnessed, _certificates(certs), tenant_slug)
+    if as_json:
+        click.echo(json.dumps({"ok": not contradicted, "witnessed": len(witnessed),
+                               "contradicted": [c.as_dict() for c in contradicted]}, ensure_ascii=False))
+    else:
+        _witness_report(contradicted, len(witnessed))
+    ctx.exit(1 if contradicted else 0)
 
 
 @audit.command("checkpoint")
@@ -89,7 +159,7 @@ def audit_checkpoint(tenant_slug: str | None, force: bool, as_json: bool) -> Non
     """Sign a checkpoint for each tenant whose last one is HOCVU_AUDIT_CHECKPOINT_MINUTES old
     (run it from cron so quiet tenants are checkpointed too)."""
     made = []
-    with cli_session(info=_with_policy()) as session:
+    with cli_session(info=chain_policy()) as session:
         policy = audit_chain.policy_of(session)
         q = select(AuditHead.tenant_id).order_by(AuditHead.tenant_id)
         if tenant_slug is not None:
@@ -118,7 +188,7 @@ def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_js
     statement's hash and records the erasure, so it still verifies; the content is gone."""
     from hocvu.cli_credentials import erasure_info  # the learner's credentials are revoked with the erasure
 
-    with cli_session(info={**_with_policy(), **erasure_info()}) as session:
+    with cli_session(info={**chain_policy(), **erasure_info()}) as session:
         tenant = credentials.get_tenant(session, tenant_slug)
         agent = parse_agent(agent_json, "2.0.0")
         if not yes:
@@ -144,7 +214,7 @@ def audit_adopt(tenant_slug: str | None, dry_run: bool, as_json: bool) -> None:
     statement as it is now: the chain shows it unchanged from here on, and nothing about before.
     Running it again adopts nothing new."""
     done: list[dict[str, Any]] = []
-    with cli_session(info=_with_policy()) as session:
+    with cli_session(info=chain_policy()) as session:
         policy = audit_chain.policy_of(session)
         q = select(Tenant.id, Tenant.slug).order_by(Tenant.id)
         if tenant_slug is not None:

@@ -96,7 +96,8 @@ def report(out: Path, tenants: tuple[str, ...], since: str | None, until: str | 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(built), encoding="utf-8")
     if json_out is not None:
-        json_out.write_text(json.dumps(built.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+        figures = json.dumps(built.to_json(), ensure_ascii=False, indent=1, allow_nan=False)
+        json_out.write_text(figures, encoding="utf-8")
     total = built.breakdowns["tenant"].total
     learners = f"fewer than {k}" if total.suppressed else str(total.learners)
     click.echo(f"report for {len(built.tenants)} tenant(s), {learners} learners, k = {k}: {out}")

@@ -16,7 +16,7 @@ import click
 from sqlalchemy.orm import Session
 
 from connectors.importers import Report, SourceError, caliper, moodle_log, roster, scorm
-from hocvu.cli_session import cli_session
+from hocvu.cli_session import chain_policy, cli_session
 from lrs import credentials
 
 
@@ -47,7 +47,8 @@ _LANGUAGE = click.option("--language", default="vi", show_default=True,
 
 def _run(tenant_slug: str, as_json: bool, progress: bool | None,
          work: Callable[[Session, int, bool | None], Report]) -> None:
-    with cli_session(errors=(SourceError,)) as session:
+    # Imported statements are chained and checkpointed as the web processes would (hocvu.cli_session).
+    with cli_session(chain_policy(), errors=(SourceError,)) as session:
         tenant = credentials.get_tenant(session, tenant_slug)
         report = work(session, tenant.id, False if as_json else progress)
     _print(report, tenant_slug, as_json)

@@ -37,5 +37,15 @@ def cli_session(info: dict[str, Any] | None = None, *,
         database.dispose()
 
 
+def chain_policy() -> dict[str, Any]:
+    """The sessions' ``info`` of a command that writes the audit chain: it checkpoints with the
+    hub's key on the hub's cadence, as the web processes do (`hocvu audit verify` holds every chain
+    to that cadence, lrs.audit.cadence)."""
+    from hocvu.app import audit_policy
+    from lrs.audit.chain import POLICY_KEY
+
+    return {POLICY_KEY: audit_policy(Settings.from_env())}
+
+
 def emit(as_json: bool, data: Any, text: str) -> None:
     click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)

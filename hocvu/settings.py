@@ -42,12 +42,26 @@ class HubSettings:
                                  default_text="none: in-process")
     courses_dir: Path | None = var(None, "HOCVU_COURSES_DIR", "path", "the course catalogue (YAML files)",
                                    default_text="the shipped courses/")
+    # The database as a dependency (hocvu.availability): a PostgreSQL connection or statement that
+    # waits longer is a 503 with this Retry-After, never a request held forever.
+    db_connect_timeout: int = var(5, "HOCVU_DB_CONNECT_TIMEOUT", "int", "wait for a PostgreSQL connection",
+                                  unit="seconds", low=2, high=60)
+    db_statement_timeout: float = var(0.0, "HOCVU_DB_STATEMENT_TIMEOUT", "float",
+                                      "one PostgreSQL statement or lock wait at most (0: no limit)",
+                                      unit="seconds", low=0, high=3600)
+    unavailable_retry_after: int = var(5, "HOCVU_UNAVAILABLE_RETRY_AFTER", "int",
+                                       "Retry-After of the 503 while the database is away", unit="seconds",
+                                       low=1, high=3600)
 
 
 @dataclass(frozen=True)
 class LrsSettings:
     max_body_bytes: int = var(64 * MiB, "HOCVU_MAX_BODY_BYTES", "int", "largest request body the LRS reads",
                               unit="bytes", low=1024)
+    # xAPI 1.0.3 Part Three §3.2.s3.b11: a statement over the LRS's limit is a 413.
+    max_statement_bytes: int = var(MiB, "HOCVU_MAX_STATEMENT_BYTES", "int",
+                                   "largest single statement, as compact JSON (at most the body limit)",
+                                   unit="bytes", low=64 * 1024)
     max_page_size: int = var(500, "HOCVU_MAX_PAGE_SIZE", "int", "statements per page when a client asks for more",
                              low=1, high=10_000)
 
@@ -58,6 +72,14 @@ class AuditSettings:
                                 "a signed checkpoint every N entries of a tenant's chain", unit="entries", low=1)
     checkpoint_minutes: float = var(60.0, "HOCVU_AUDIT_CHECKPOINT_MINUTES", "float",
                                     "or once this long has passed since the last one", unit="minutes", above=0)
+    # `hocvu audit verify` holds each chain to that cadence (lrs.audit.cadence): the entries after
+    # the latest checkpoint may number every + this many, the oldest be minutes + this many old.
+    audit_verify_grace_entries: int = var(1000, "HOCVU_AUDIT_VERIFY_GRACE_ENTRIES", "int",
+                                          "verify: entries past the cadence before a missing checkpoint fails",
+                                          unit="entries", low=0, high=10**9)
+    audit_verify_grace_minutes: float = var(60.0, "HOCVU_AUDIT_VERIFY_GRACE_MINUTES", "float",
+                                            "verify: minutes past the cadence before a missing checkpoint fails",
+                                            unit="minutes", low=0, high=10080)
     bench_no_audit_chain: bool = var(False, "HOCVU_BENCH_NO_AUDIT_CHAIN", "bool",
                                      "BENCHMARK ONLY: store with no chain entry (fails `hocvu audit verify`)")
 
@@ -226,6 +248,9 @@ class Settings:
 
     def check(self) -> Settings:
         """Rules across variables, each a one-line ``SettingError``."""
+        if self.lrs.max_statement_bytes > self.lrs.max_body_bytes:
+            raise SettingError(_var(_field(LrsSettings, "max_statement_bytes")), str(self.lrs.max_statement_bytes),
+                               f"at most HOCVU_MAX_BODY_BYTES ({self.lrs.max_body_bytes})")
         lti = self.lti
         if lti.lti_jwks_max_age < lti.lti_jwks_min_age:
             raise SettingError(_var(_field(LtiSettings, "lti_jwks_max_age")), f"{lti.lti_jwks_max_age:g}",

@@ -11,10 +11,11 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from lrs.errors import BadRequest, XapiError
+from lrs.errors import BadRequest, PayloadTooLarge, XapiError
 
 HEADER_FIELDS = {
     "authorization": "HTTP_AUTHORIZATION",
@@ -42,8 +43,8 @@ def rewrite(environ: dict[str, Any], max_body: int) -> None:
     if ctype != "application/x-www-form-urlencoded":
         raise BadRequest("the alternate request syntax needs a application/x-www-form-urlencoded body")
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length > max_body:
-        raise BadRequest("request body too large")
+    if length > max_body:  # Part Three §3.2.s3.b11: too large is 413
+        raise PayloadTooLarge("the request body is larger than this LRS accepts")
     raw = environ["wsgi.input"].read(length).decode("utf-8", "replace")
     form = parse_qsl(raw, keep_blank_values=True)
     version = environ.get("HTTP_X_EXPERIENCE_API_VERSION", "")
@@ -77,7 +78,7 @@ class AlternateRequestSyntax:
                 rewrite(environ, self.max_body)
             except XapiError as err:
                 body = json.dumps(err.body()).encode()
-                start_response(f"{err.status} Bad Request", [
+                start_response(f"{err.status} {HTTPStatus(err.status).phrase}", [
                     ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                     ("X-Experience-API-Version", "1.0.3")])
                 return [body]

@@ -11,13 +11,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
+from marshmallow import ValidationError
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+import schemas
 from lrs.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from lrs.json_text import loads_strict
+from lrs.statements import validation_message
 from lrs.storage import Document, as_utc, dialect_insert
 from lrs.versions import XapiVersion
 
@@ -25,6 +29,14 @@ Kind = Literal["state", "activity_profile", "agent_profile"]
 JSON_TYPE = "application/json"
 DEFAULT_TYPE = "application/octet-stream"  # what a document sent without a Content-Type is kept as
 CONTENT_TYPE_LEN = 255  # Document.content_type's size
+# Key parts of a document (the Activity id, the Agent's key) longer than this are kept as their
+# SHA-256 ("#sha256:<hex>", which no IRI or Agent key can be): the documents' unique key spans
+# Activity, Agent, registration and document id, and PostgreSQL cannot index an entry past 2704
+# bytes (two 2048-byte IRIs would not fit, a lone 3-byte-letter IRI neither). Shorter parts are
+# kept as they are, so looking one up needs nothing but the same function (migration 0021).
+KEY_INLINE_BYTES: Final = 512
+# The longest stateId / profileId kept (bytes of UTF-8): with the parts above, the key fits the index.
+DOC_ID_MAX_BYTES: Final = 1024
 CONFLICT_ADVICE = ("the document already exists: GET it to check its current state, then send the "
                    "write again with If-Match set to its current ETag (or If-None-Match: * to create only)")
 
@@ -51,6 +63,14 @@ class Preconditions:
     @property
     def sent(self) -> bool:
         return self.if_match is not None or self.if_none_match is not None
+
+
+def key_part(value: str) -> str:
+    """How a document's Activity id or Agent key is kept (see KEY_INLINE_BYTES)."""
+    if len(value) * 4 <= KEY_INLINE_BYTES:
+        return value
+    data = value.encode("utf-8", "surrogatepass")
+    return value if len(data) <= KEY_INLINE_BYTES else "#sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def compute_etag(content: bytes) -> str:
@@ -137,7 +157,8 @@ def _check_put_headers(kind: Kind, version: XapiVersion, pre: Preconditions, cur
 
 def _scope_conditions(tenant_id: int, scope: Scope) -> list[Any]:
     conds: list[Any] = [Document.tenant_id == tenant_id, Document.kind == scope.kind,
-                        Document.activity_id == scope.activity_id, Document.agent_key == scope.agent_key]
+                        Document.activity_id == key_part(scope.activity_id),
+                        Document.agent_key == key_part(scope.agent_key)]
     if scope.registration is not None:
         conds.append(Document.registration == scope.registration)
     return conds
@@ -214,8 +235,8 @@ def _store(session: Session, tenant_id: int, scope: Scope, doc_id: str, current:
     # Part Three §2.2.s2: "updated", served as Last-Modified and compared with `since`.
     values = {"content": content, "content_type": content_type, "etag": etag, "updated": now}
     if current is None:
-        key = {"tenant_id": tenant_id, "kind": scope.kind, "activity_id": scope.activity_id,
-               "agent_key": scope.agent_key, "registration": scope.registration or "", "doc_id": doc_id}
+        key = {"tenant_id": tenant_id, "kind": scope.kind, "activity_id": key_part(scope.activity_id),
+               "agent_key": key_part(scope.agent_key), "registration": scope.registration or "", "doc_id": doc_id}
         return Written(etag, now) if _insert_if_absent(session, {**key, **values}) else None
     result: Any = session.execute(
         update(Document).where(Document.id == current.id, Document.etag == current.etag)
@@ -224,11 +245,20 @@ def _store(session: Session, tenant_id: int, scope: Scope, doc_id: str, current:
     return Written(etag, now) if result.rowcount == 1 else None
 
 
-def _json_object(content: bytes, what: str) -> dict[str, Any]:
+def json_document(content: bytes, what: str) -> Any:
+    """A document sent as application/json: RFC 8259 JSON (strict: no NaN, no key twice) that keeps
+    the rule statements keep (schemas.xapi_limits: finite numbers, bounded nesting, Unicode text),
+    so a later POST can merge it and write it back whole (Part Three §2.2.s7-s8)."""
+    value = loads_strict(content, what)
     try:
-        value = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest(f"{what} is not valid JSON") from None
+        schemas.check_json(value)
+    except ValidationError as err:
+        raise BadRequest(validation_message(err, lead=f"{what} cannot be kept: ")) from None
+    return value
+
+
+def _json_object(content: bytes, what: str) -> dict[str, Any]:
+    value = json_document(content, what)
     if not isinstance(value, dict):
         raise BadRequest(f"{what} is not a JSON object, so it cannot be merged")
     return value
@@ -245,10 +275,7 @@ def put(session: Session, tenant_id: int, version: XapiVersion, scope: Scope, do
     if len(ctype) > CONTENT_TYPE_LEN:
         raise BadRequest(f"the Content-Type is longer than this LRS keeps ({CONTENT_TYPE_LEN} characters)")
     if is_json(ctype):
-        try:
-            json.loads(content)  # a document labelled JSON must be JSON, or a later POST merge breaks
-        except (ValueError, UnicodeDecodeError):
-            raise BadRequest("the document is sent as application/json but is not valid JSON") from None
+        json_document(content, "the document (sent as application/json)")  # or a later POST merge breaks
     for _ in range(ATTEMPTS):
         current = _find(session, tenant_id, scope, doc_id, lock=True)
         check_preconditions(pre, current)

@@ -7,6 +7,7 @@ have the same objectType." So a key is the objectType plus the one IFI.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -35,10 +36,23 @@ def agent_key(agent: dict[str, Any]) -> str | None:
     return f"{kind}|{ident}"
 
 
+KEY_MAX_BYTES = 2048  # lrs.storage.IRI_LEN: the key columns' size, in bytes of UTF-8 (see schemas.IRI_MAX_BYTES)
+
+
 def anonymous_group_key(group: dict[str, Any]) -> str:
-    """A stable key for an anonymous Group (no IFI): its sorted member keys."""
+    """A stable key for an anonymous Group (no IFI): its sorted member keys. A team of many
+    members would outgrow the key column, so a key past KEY_MAX_BYTES is their SHA-256 instead
+    (keys that fit are unchanged, so stored ones still match)."""
     members = sorted(filter(None, (agent_key(m) for m in group.get("member") or [])))
-    return "anon|" + json.dumps(members)
+    key = "anon|" + json.dumps(members)
+    if len(key) * 4 > KEY_MAX_BYTES and len(key.encode("utf-8", "surrogatepass")) > KEY_MAX_BYTES:
+        return "anon|sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return key
+
+
+def key_too_long(key: str | None) -> bool:
+    """True when ``key`` (an Agent's or Group's) does not fit the key columns (KEY_MAX_BYTES)."""
+    return key is not None and len(key) * 4 > KEY_MAX_BYTES and len(key.encode("utf-8")) > KEY_MAX_BYTES
 
 
 def actor_key(actor: dict[str, Any]) -> str:

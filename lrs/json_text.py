@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import schemas
 from lrs.errors import BadRequest
 
 
@@ -35,3 +36,8 @@ def loads_strict(data: bytes | str, what: str = "the request body") -> Any:
         raise BadRequest(f"{what} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
     except ValueError as err:
         raise BadRequest(f"{what} is not valid JSON: {err}") from None
+    except RecursionError:
+        # The parser recurses once per level: ~1,000 levels exhaust the stack before any limit of
+        # ours (schemas.MAX_DEPTH) can be applied to the parsed value.
+        raise BadRequest(f"{what} nests objects and arrays deeper than this LRS reads "
+                         f"({schemas.MAX_DEPTH} levels)") from None

@@ -73,6 +73,15 @@ def parse_time(name: str, value: str | None) -> datetime | None:
         raise BadRequest(f"parameter {name} must be an ISO 8601 timestamp, not {value!r}") from None
 
 
+def check_iri_param(name: str, value: str) -> None:
+    """An IRI parameter: the format, and no longer than the store keeps (schemas.IRI_MAX_BYTES), so
+    a query never sends the database a value it cannot compare (an IRI has no NUL by its grammar)."""
+    if not schemas.validate_iri(value):
+        raise BadRequest(f"parameter {name} must be an IRI")
+    if len(value.encode("utf-8", "surrogatepass")) > schemas.IRI_MAX_BYTES:
+        raise BadRequest(f"parameter {name} is longer than this LRS keeps ({schemas.IRI_MAX_BYTES} bytes of UTF-8)")
+
+
 def parse_agent(value: str, version: XapiVersion, *, allow_group: bool = True) -> dict[str, Any]:
     agent = loads_strict(value, "parameter agent")
     try:
@@ -86,8 +95,8 @@ def parse_filters(args: Mapping[str, str], version: XapiVersion) -> Query:
     agent = args.get("agent")
     key = agent_key(parse_agent(agent, version)) if agent is not None else None
     for iri_param in ("verb", "activity"):
-        if iri_param in args and not schemas.validate_iri(args[iri_param]):
-            raise BadRequest(f"parameter {iri_param} must be an IRI")
+        if iri_param in args:
+            check_iri_param(iri_param, args[iri_param])
     registration = args.get("registration")
     if registration is not None and not schemas.is_uuid(registration):
         raise BadRequest("parameter registration must be a UUID")
@@ -144,6 +153,20 @@ def _common_conditions(s: Any, principal: Principal, q: Query) -> list[Any]:
     return conds
 
 
+def _page_query(session: Session, columns: tuple[Any, ...], conds: list[Any], order: Any, limit: int, *,
+                time_only: bool) -> Any:
+    """One page in ``seq`` order. Filtered by stored time only, SQLite would take the rows from the
+    (tenant_id, stored, voided) index and sort them whole, statement JSON included (0.3 s at 86,500
+    statements): there the page's ``seq`` numbers are chosen from that index alone (a covering scan,
+    sorting integers) and only the page's rows are read. PostgreSQL picks from its statistics
+    between walking ``seq`` and the same index, so its query is left alone. bench/statements.py."""
+    s = Statement
+    if time_only and session.get_bind().dialect.name == "sqlite":
+        page = select(s.seq).where(*conds).order_by(order).limit(limit)
+        return select(*columns).where(s.seq.in_(page.scalar_subquery())).order_by(order)
+    return select(*columns).where(*conds).order_by(order).limit(limit)
+
+
 def run_query(session: Session, principal: Principal, q: Query, *, page_cap: int, cursor_secret: bytes,
               raw_params: Mapping[str, str]) -> Page:
     principal.require("statements/read", "statements/read/mine", "all/read")
@@ -153,8 +176,9 @@ def run_query(session: Session, principal: Principal, q: Query, *, page_cap: int
     order = s.seq.asc() if q.ascending else s.seq.desc()
     columns = (s.seq, s.full, s.stored)
     filters = _filter_conditions(s, tenant, q)
-    rows = list(session.execute(select(*columns).where(*filters, *_common_conditions(s, principal, q))
-                                .order_by(order).limit(limit + 1)).all())
+    rows = list(session.execute(_page_query(session, columns, [*filters, *_common_conditions(s, principal, q)],
+                                            order, limit + 1, time_only=len(filters) == 1 and bool(q.since or q.until)))
+                .all())
     if len(filters) > 1:
         # Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object is a
         # StatementRef meets a filter when the statement it targets does. Asked separately (not

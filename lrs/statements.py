@@ -8,12 +8,14 @@ valid (a batch is atomic). The rules ``store`` applies through other modules: re
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
+import orjson
 from marshmallow import ValidationError
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -23,8 +25,8 @@ from lrs.activity_definitions import store_definitions
 from lrs.audit import chain as audit_chain
 from lrs.comparison import equivalent
 from lrs.credentials import Principal
-from lrs.errors import BadRequest, Conflict
-from lrs.identifiers import actor_key, agent_key
+from lrs.errors import BadRequest, Conflict, PayloadTooLarge
+from lrs.identifiers import KEY_MAX_BYTES, actor_key, agent_key, key_too_long
 from lrs.multipart import AttachmentPart, check_attachments
 from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved
 from lrs.signatures import signature_parts, verify_signed_statement
@@ -32,6 +34,10 @@ from lrs.storage import Attachment, Statement, StatementActivity, StatementAgent
 from lrs.versions import XapiVersion
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+# The largest statement kept, as compact JSON (HOCVU_MAX_STATEMENT_BYTES; README "What the LRS
+# accepts"). The app's sessions carry the configured value under MAX_STATEMENT_BYTES_KEY.
+MAX_STATEMENT_BYTES: Final = 1024 * 1024
+MAX_STATEMENT_BYTES_KEY: Final = "hocvu.max_statement_bytes"
 
 
 def format_time(value: datetime) -> str:
@@ -39,7 +45,7 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def validation_message(err: ValidationError, prefix: str = "") -> str:
+def validation_message(err: ValidationError, prefix: str = "", lead: str = "invalid statement: ") -> str:
     """Flatten marshmallow's nested messages into 'path: problem; ...' for the 400 body."""
     parts: list[str] = []
 
@@ -56,7 +62,7 @@ def validation_message(err: ValidationError, prefix: str = "") -> str:
             parts.append(f"{path or 'statement'}: {node}")
 
     walk(err.messages, prefix)
-    return "invalid statement: " + "; ".join(parts)
+    return lead + "; ".join(parts)
 
 
 @dataclass
@@ -141,13 +147,45 @@ def _arrays_of_context_activities(statement: dict[str, Any]) -> None:
                                         for k, v in ctx["contextActivities"].items()}
 
 
+def _compact_size(raw: Any) -> int | None:
+    """Bytes of ``raw`` as compact UTF-8 JSON; None when orjson cannot write it (nesting past 255,
+    integers past 64 bits, lone surrogates: the schema's rule judges those first)."""
+    try:
+        return len(orjson.dumps(raw))
+    except TypeError:  # orjson.JSONEncodeError
+        return None
+
+
+def _check_size(raw: Any, size: int | None, max_bytes: int) -> None:
+    if size is None:  # validated by now: nesting is bounded, so the stdlib writer cannot recurse away
+        size = len(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if size > max_bytes:
+        # xAPI 1.0.3 Part Three §3.2.s3.b11 / IEEE 9274.1.1 §4.1.6: a statement larger than the LRS
+        # allows is 413, whatever the size of the request around it.
+        raise PayloadTooLarge(f"a statement is {size} bytes as compact JSON; this LRS keeps statements "
+                              f"of at most {max_bytes} bytes")
+
+
+def _check_keys(row: dict[str, Any], agents: list[tuple[str, bool]]) -> None:
+    keys = [row["actor_key"], row["object_agent_key"], *(k for k, _ in agents)]
+    if any(key_too_long(k) for k in keys):
+        raise BadRequest("invalid statement: an Agent's or Group's identifier (mbox, openid, or account homePage "
+                         f"and name together) is longer than this LRS keeps ({KEY_MAX_BYTES} bytes of UTF-8)")
+
+
 def prepare(raw: Any, principal: Principal, version: XapiVersion, stored: datetime,
-            *, statement_id: str | None = None) -> Indexed:
-    """Validate one statement and complete the properties the LRS sets."""
+            *, statement_id: str | None = None, max_bytes: int = MAX_STATEMENT_BYTES) -> Indexed:
+    """Validate one statement and complete the properties the LRS sets. ``max_bytes``: the
+    largest statement kept (HOCVU_MAX_STATEMENT_BYTES), as compact JSON."""
+    size = _compact_size(raw)
+    if size is not None:
+        _check_size(raw, size, max_bytes)  # before validating: a huge statement is refused cheaply
     try:
         schemas.validate_statement(raw, version)
     except ValidationError as err:
         raise BadRequest(validation_message(err)) from None
+    if size is None:
+        _check_size(raw, None, max_bytes)
     statement: dict[str, Any] = dict(raw)
     if statement["object"].get("objectType") == "SubStatement":
         statement["object"] = dict(statement["object"])
@@ -187,6 +225,7 @@ def prepare(raw: Any, principal: Principal, version: XapiVersion, stored: dateti
         "credential_id": principal.credential_id,
         "full": statement,
     }
+    _check_keys(row, agents)
     return Indexed(statement, row, agents, activities)
 
 
@@ -203,7 +242,9 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     if not batch:
         raise BadRequest("an empty array holds no statements to store")
     stored = datetime.now(UTC)
-    prepared = [prepare(s, principal, version, stored, statement_id=statement_id) for s in batch]
+    max_bytes = session.info.get(MAX_STATEMENT_BYTES_KEY, MAX_STATEMENT_BYTES)
+    prepared = [prepare(s, principal, version, stored, statement_id=statement_id, max_bytes=max_bytes)
+                for s in batch]
     ids = [p.row["statement_id"] for p in prepared]
     if len(set(ids)) != len(ids):
         # Part Three §2.1.2: a batch with the same id twice is rejected as a whole.

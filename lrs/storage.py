@@ -91,7 +91,8 @@ class Statement(Base):
         Index("ix_statements_tenant_seq", "tenant_id", "seq"),
         Index("ix_statements_tenant_verb_seq", "tenant_id", "verb_id", "seq"),
         Index("ix_statements_tenant_registration_seq", "tenant_id", "registration", "seq"),
-        Index("ix_statements_tenant_stored", "tenant_id", "stored"),
+        # voided too: SQLite answers since/until pages from this index alone (lrs.statement_query).
+        Index("ix_statements_tenant_stored_voided", "tenant_id", "stored", "voided"),
         Index("ix_statements_tenant_ref", "tenant_id", "object_statement_id"),
         # Only statements whose object is a StatementRef (few): drives the StatementRef filter rule.
         Index("ix_statements_tenant_refs_seq", "tenant_id", "seq",
@@ -248,7 +249,11 @@ def dialect_insert(session: Session) -> Any:
 class Database:
     """An engine and its session factory; one per app, passed explicitly (no globals)."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, connect_timeout: int | None = None, statement_timeout: float | None = None,
+                 **engine_kwargs: Any) -> None:
+        """``connect_timeout`` (seconds) and ``statement_timeout`` (seconds, a lock wait included):
+        how long a PostgreSQL connection or statement may take before it fails as unavailable
+        (hocvu.availability answers 503); None: libpq's and the server's own (no limit)."""
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         self.url = url
@@ -256,6 +261,13 @@ class Database:
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
         else:
             engine_kwargs.setdefault("pool_pre_ping", True)
+            connect: dict[str, Any] = dict(engine_kwargs.get("connect_args") or {})
+            if connect_timeout:
+                connect.setdefault("connect_timeout", int(connect_timeout))
+            if statement_timeout:
+                connect.setdefault("options", f"-c statement_timeout={int(statement_timeout * 1000)}")
+            if connect:
+                engine_kwargs["connect_args"] = connect
         self.engine: Engine = create_engine(url, **engine_kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -8,6 +8,7 @@ whose ``messages`` name the offending property and say what is wrong in plain En
 from .xapi_activity import ActivityDefinitionSchema, ActivitySchema, validate_activity
 from .xapi_actor import AgentSchema, GroupSchema, validate_agent
 from .xapi_context import ContextSchema, StatementRefSchema
+from .xapi_fields import IRI_MAX_BYTES
 from .xapi_formats import (
     SUPPORTED_VERSIONS,
     XapiVersion,
@@ -19,6 +20,7 @@ from .xapi_formats import (
     parse_timestamp,
     validate_language_map,
 )
+from .xapi_limits import DOUBLE_MAX, MAX_DEPTH, check_json, json_problem, string_problem
 from .xapi_statement import (
     AttachmentSchema,
     ResultSchema,
@@ -35,6 +37,9 @@ def validate_iri(value: object) -> bool:
 
 
 __all__ = [
+    "DOUBLE_MAX",
+    "IRI_MAX_BYTES",
+    "MAX_DEPTH",
     "SUPPORTED_VERSIONS",
     "ActivityDefinitionSchema",
     "ActivitySchema",
@@ -48,11 +53,14 @@ __all__ = [
     "SubStatementSchema",
     "VerbSchema",
     "XapiVersion",
+    "check_json",
     "is_duration",
     "is_language_tag",
     "is_uuid",
     "iso_duration",
+    "json_problem",
     "parse_timestamp",
+    "string_problem",
     "validate_activity",
     "validate_agent",
     "validate_iri",

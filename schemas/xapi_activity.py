@@ -7,11 +7,11 @@ from typing import Any
 from marshmallow import ValidationError, validates_schema
 
 from .xapi_fields import (
-    IRI_MESSAGE,
     IRL_MESSAGE,
     Array,
     Constant,
     Extensions,
+    Iri,
     LanguageMap,
     Object,
     Text,
@@ -21,8 +21,8 @@ from .xapi_fields import (
 )
 from .xapi_formats import (
     XapiVersion,
-    is_iri,
 )
+from .xapi_limits import check_json
 
 # xAPI 1.0.3 §2.4.4.1.s8 table: the possible interactionType values.
 # Mapped to the interaction component lists each one supports (§2.4.4.1.s15 table 2).
@@ -62,8 +62,8 @@ class ActivityDefinitionSchema(XapiSchema):
     # xAPI 1.0.3 §2.4.4.1.s2 table.
     name = LanguageMap()
     description = LanguageMap()
-    type = Text(is_iri, IRI_MESSAGE)
-    moreInfo = Text(is_iri, IRL_MESSAGE)
+    type = Iri()
+    moreInfo = Iri(IRL_MESSAGE)
     extensions = Extensions()
     # xAPI 1.0.3 §2.4.4.1.s8 table: interaction properties.
     interactionType = InteractionType()
@@ -103,7 +103,7 @@ class ActivitySchema(XapiSchema):
     memoise = True
     # xAPI 1.0.3 §2.4.4.1.s1 table.
     objectType = Constant("Activity")
-    id = Text(is_iri, IRI_MESSAGE, required=True)
+    id = Iri(required=True)
     definition = Object(ActivityDefinitionSchema, "an Activity Definition object")
 
 
@@ -112,4 +112,5 @@ def validate_activity(data: object, version: XapiVersion) -> None:
     with version_scope(version):
         if not isinstance(data, dict):
             raise ValidationError("must be a JSON object (an Activity)")
+        check_json(data)
         load(ActivitySchema, data)

@@ -7,9 +7,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, validates_schema
 
 from .xapi_fields import (
+    IRI_MAX_BYTES,
     IRL_MESSAGE,
     Array,
     Constant,
+    Iri,
     Object,
     Text,
     XapiSchema,
@@ -18,11 +20,11 @@ from .xapi_fields import (
 )
 from .xapi_formats import (
     XapiVersion,
-    is_iri,
     is_mailto_iri,
     is_sha1_hex,
     is_uri,
 )
+from .xapi_limits import check_json
 
 # xAPI 1.0.3 §2.4.2.3: the four Inverse Functional Identifiers.
 IFI_KEYS = ("mbox", "mbox_sha1sum", "openid", "account")
@@ -30,17 +32,18 @@ IFI_KEYS = ("mbox", "mbox_sha1sum", "openid", "account")
 
 class AccountSchema(XapiSchema):
     # xAPI 1.0.3 §2.4.2.4: both properties are required and no others are allowed.
-    homePage = Text(is_iri, IRL_MESSAGE, required=True)
-    name = Text(required=True)
+    homePage = Iri(IRL_MESSAGE, required=True)
+    # Part of the Agent's key (lrs.identifiers), so as long as an IRI at most.
+    name = Text(required=True, max_bytes=IRI_MAX_BYTES)
 
 
 class _ActorSchema(XapiSchema):
     name = Text()
     # xAPI 1.0.3 §2.4.2.3 table: mbox is a mailto IRI, mbox_sha1sum the hex SHA-1 of one,
     # openid a URI, account an Account Object.
-    mbox = Text(is_mailto_iri, "must be a mailto IRI, e.g. mailto:learner@example.com")
+    mbox = Iri("must be a mailto IRI, e.g. mailto:learner@example.com", is_mailto_iri)
     mbox_sha1sum = Text(is_sha1_hex, "must be a SHA-1 hash in hexadecimal (40 hex digits)")
-    openid = Text(is_uri, "must be an absolute URI with a scheme, e.g. https://openid.example.com/me")
+    openid = Iri("must be an absolute URI with a scheme, e.g. https://openid.example.com/me", is_uri)
     account = Object(AccountSchema, "an account object with homePage and name")
 
 
@@ -139,6 +142,7 @@ def validate_agent(data: object, version: XapiVersion, *, allow_group: bool = Fa
     with version_scope(version):
         if not isinstance(data, dict):
             raise ValidationError("must be a JSON object (an Agent)")
+        check_json(data)  # a NUL in a parameter would reach the database (schemas.xapi_limits)
         if not allow_group:
             if data.get("objectType", "Agent") != "Agent":
                 raise ValidationError({"objectType": ["must be 'Agent'"]})

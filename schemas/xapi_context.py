@@ -9,10 +9,10 @@ from marshmallow import Schema, ValidationError
 from .xapi_activity import ActivitySchema
 from .xapi_actor import actor_schema, group_schema
 from .xapi_fields import (
-    IRI_MESSAGE,
     Array,
     Constant,
     Extensions,
+    Iri,
     Object,
     Text,
     XapiField,
@@ -20,7 +20,6 @@ from .xapi_fields import (
     load,
 )
 from .xapi_formats import (
-    is_iri,
     is_language_tag,
     is_uuid,
 )
@@ -67,7 +66,7 @@ class ContextActivitiesSchema(XapiSchema):
 def _relevant_types() -> Array:
     # IEEE 9274.1.1 §4.2.2.5: relevantTypes is optional, but when present it is a collection of
     # one or more IRIs (an empty array is rejected: ADL suite, lrs-conformance-test-suite#279).
-    return Array(Text(is_iri, IRI_MESSAGE), non_empty=True)
+    return Array(Iri(), non_empty=True)
 
 
 def _agent_only(value: dict[str, Any]) -> type[Schema]:

@@ -43,6 +43,15 @@ def current_version() -> XapiVersion:
 
 IRI_MESSAGE = "must be an absolute IRI with a scheme, e.g. http://example.com/path"
 IRL_MESSAGE = "must be an absolute IRL with a scheme, e.g. https://example.com/page"
+# The longest IRI the store keeps, in bytes of UTF-8: the size of its indexed columns (a PostgreSQL
+# B-tree entry holds at most 2704 bytes, so a limit in characters would let 3-byte letters through).
+IRI_MAX_BYTES = 2048
+IRI_LENGTH_MESSAGE = f"is longer than this LRS keeps ({IRI_MAX_BYTES} bytes of UTF-8)"
+
+
+def too_long(value: str, max_bytes: int) -> bool:
+    # A character is at most 4 bytes: short strings need no encoding to be judged.
+    return len(value) * 4 > max_bytes and len(value.encode("utf-8", "surrogatepass")) > max_bytes
 
 
 class XapiField(fields.Field):
@@ -64,17 +73,29 @@ class Checked(XapiField):
 
 
 class Text(Checked):
-    """A JSON string, optionally in a format: ``Text(is_iri, IRI_MESSAGE)``."""
+    """A JSON string, optionally in a format: ``Text(is_iri, IRI_MESSAGE)``, and of at most
+    ``max_bytes`` bytes of UTF-8."""
 
-    def __init__(self, check: Callable[[str], bool] | None = None, message: str = "", **kwargs: Any) -> None:
+    def __init__(self, check: Callable[[str], bool] | None = None, message: str = "", *,
+                 max_bytes: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.check, self.message = check, message
+        self.check, self.message, self.max_bytes = check, message, max_bytes
 
     def problem(self, value: Any) -> str | None:
         # 1.0.3 §2.2.s4.b1.b2-b4: wrong JSON types and non-format-following strings are rejected.
         if not isinstance(value, str):
             return "must be a string"
-        return self.message if self.check is not None and not self.check(value) else None
+        if self.check is not None and not self.check(value):
+            return self.message
+        if self.max_bytes is not None and too_long(value, self.max_bytes):
+            return f"is longer than this LRS keeps ({self.max_bytes} bytes of UTF-8)"
+        return None
+
+
+def Iri(message: str = IRI_MESSAGE, check: Callable[[str], bool] = is_iri, **kwargs: Any) -> Text:
+    """An IRI-valued field (IRL, mailto IRI, URI with ``check``): the format, and at most
+    IRI_MAX_BYTES, so what PostgreSQL refuses to index is refused here, on both databases."""
+    return Text(check, message, max_bytes=IRI_MAX_BYTES, **kwargs)
 
 
 class Boolean(Checked):
@@ -149,9 +170,12 @@ class Extensions(Checked):
     def problem(self, value: Any) -> str | dict[str, list[str]] | None:
         if not isinstance(value, dict):
             return "must be a JSON object mapping IRIs to values"
-        # xAPI 1.0.3 §4.1.s3.b1: keys are IRIs; §4.1.s3.b2: values (even null) are never checked.
-        bad = [key for key in value if not is_iri(key)]
-        return {key: ["is not an absolute IRI (extension keys must be IRIs)"] for key in bad} or None
+        # xAPI 1.0.3 §4.1.s3.b1: keys are IRIs; §4.1.s3.b2: values (even null) are never checked
+        # (beyond what the store accepts of any JSON value, schemas.xapi_limits).
+        errors = {key: ["is not an absolute IRI (extension keys must be IRIs)"] for key in value if not is_iri(key)}
+        errors.update({key: [IRI_LENGTH_MESSAGE] for key in value if key not in errors
+                       and too_long(key, IRI_MAX_BYTES)})
+        return errors or None
 
 
 class Array(fields.List):

@@ -11,13 +11,13 @@ from .xapi_activity import ActivitySchema
 from .xapi_actor import IFI_KEYS, AgentSchema, GroupSchema, actor_schema, authority_schema
 from .xapi_context import UUID_MESSAGE, ContextSchema, StatementRefSchema
 from .xapi_fields import (
-    IRI_MESSAGE,
     IRL_MESSAGE,
     Array,
     Boolean,
     Constant,
     Extensions,
     Forbidden,
+    Iri,
     LanguageMap,
     Number,
     Object,
@@ -31,11 +31,11 @@ from .xapi_fields import (
 from .xapi_formats import (
     XapiVersion,
     is_duration,
-    is_iri,
     is_media_type,
     is_sha2_hex,
     is_uuid,
 )
+from .xapi_limits import check_json
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
@@ -53,7 +53,7 @@ _STATEMENT_VERSIONS: dict[XapiVersion, re.Pattern[str]] = {
 class VerbSchema(XapiSchema):
     memoise = True
     # xAPI 1.0.3 §2.4.3.s3 table.
-    id = Text(is_iri, IRI_MESSAGE, required=True)
+    id = Iri(required=True)
     display = LanguageMap()
 
 
@@ -94,13 +94,13 @@ class ResultSchema(XapiSchema):
 
 class AttachmentSchema(XapiSchema):
     # xAPI 1.0.3 §2.4.11.s2 table (sha2 is "always required, even if fileUrl is also specified").
-    usageType = Text(is_iri, IRI_MESSAGE, required=True)
+    usageType = Iri(required=True)
     display = LanguageMap(required=True)
     description = LanguageMap()
     contentType = Text(is_media_type, "must be an Internet Media Type, e.g. text/plain", required=True)
     length = Number(integer=True, minimum=0, required=True)
     sha2 = Text(is_sha2_hex, "must be a SHA-2 hash in hexadecimal (SHA-224/256/384/512)", required=True)
-    fileUrl = Text(is_iri, IRL_MESSAGE)
+    fileUrl = Iri(IRL_MESSAGE)
 
 
 class StatementVersion(Text):
@@ -206,4 +206,5 @@ def validate_statement(data: object, version: XapiVersion) -> None:
     with version_scope(version):
         if not isinstance(data, dict):
             raise ValidationError("a Statement must be a JSON object")
+        check_json(data)  # numbers, nesting and strings any reader can take (schemas.xapi_limits)
         load(StatementSchema, data)

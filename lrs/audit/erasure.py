@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from lrs.audit.chain import NewEntry, always_appending, append, policy_of
+from lrs.documents import key_part
 from lrs.identifiers import agent_key
 from lrs.storage import Document, Statement, StatementActivity, StatementAgent
 
@@ -54,7 +55,7 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
         session.execute(delete(StatementActivity).where(StatementActivity.seq.in_(chunk)))
         session.execute(delete(Statement).where(Statement.seq.in_(chunk)))
     documents = session.execute(delete(Document).where(
-        Document.tenant_id == tenant_id, Document.agent_key == key)).rowcount or 0
+        Document.tenant_id == tenant_id, Document.agent_key == key_part(key))).rowcount or 0
     ids = [r.statement_id for r in rows]
     for hook in session.info.get(ERASURE_HOOKS_KEY, ()):
         hook(session, tenant_id, key, ids)

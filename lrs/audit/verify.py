@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import jwt
@@ -27,6 +27,7 @@ from cryptography import x509
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from lrs.audit import cadence as cadence_rules
 from lrs.audit.chain import (
     CHAIN_VERSION,
     GENESIS,
@@ -63,6 +64,9 @@ class TenantReport:
     # 'adopted' entries: statements the chain vouches for only from their adoption on.
     adopted: int = 0
     failure: Failure | None = None
+    # Stretches (first, last position) between checkpoints longer than the cadence: reported, not
+    # failed (the later checkpoint covers them; lrs.audit.cadence says why).
+    gaps: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -76,7 +80,8 @@ class TenantReport:
     def as_dict(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "tenant_id": self.tenant_id, "ok": self.ok, "entries": self.entries,
                 "checkpoints": self.checkpoints, "last_checkpoint": self.last_checkpoint, "adopted": self.adopted,
-                "uncovered": self.uncovered, "failure": asdict(self.failure) if self.failure else None}
+                "uncovered": self.uncovered, "failure": asdict(self.failure) if self.failure else None,
+                "gaps": [list(g) for g in self.gaps]}
 
 
 class CheckpointInvalid(Exception):
@@ -268,8 +273,10 @@ def _after_walk(session: Session, tenant_id: int, last: int, last_hash: str, cps
     return None
 
 
-def verify_all(session: Session, certificates: Sequence[bytes], tenant_slug: str | None = None) -> list[TenantReport]:
-    """Every tenant's chain (or one tenant's), in tenant id order, from one snapshot."""
+def verify_all(session: Session, certificates: Sequence[bytes], tenant_slug: str | None = None,
+               cadence: cadence_rules.Cadence | None = None) -> list[TenantReport]:
+    """Every tenant's chain (or one tenant's), in tenant id order, from one snapshot. With
+    ``cadence``, an intact chain must also have its checkpoints (lrs.audit.cadence)."""
     _snapshot(session)
     q = select(Tenant.id, Tenant.slug).order_by(Tenant.id)
     if tenant_slug is not None:
@@ -277,7 +284,14 @@ def verify_all(session: Session, certificates: Sequence[bytes], tenant_slug: str
     tenants = session.execute(q).all()
     if tenant_slug is not None and not tenants:
         raise NotFound(f"no tenant {tenant_slug!r}")
-    return [verify_tenant(session, t.id, certificates) for t in tenants]
+    reports = [verify_tenant(session, t.id, certificates) for t in tenants]
+    if cadence is not None:
+        for report in reports:
+            report.gaps = cadence_rules.gaps(cadence_rules.checkpoint_positions(session, report.tenant_id), cadence)
+            missing = cadence_rules.check(session, report.tenant_id, report.entries, report.last_checkpoint, cadence)
+            if report.ok and missing is not None:
+                report.failure = Failure(missing.reason, missing.position, None)
+    return reports
 
 
 # --- proof material: segments and checkpoints ------------------------------------------------------

@@ -12,6 +12,7 @@ from lrs.errors import XapiError
 from lrs.http import documents, resources, statements  # noqa: F401  (their routes join the blueprint)
 from lrs.http.frame import PREFIX, LrsConfig, bp, render_error, render_http, render_unexpected
 from lrs.reserved_extensions import RESERVED_KEY
+from lrs.statements import MAX_STATEMENT_BYTES_KEY
 
 __all__ = ["LrsConfig", "init_app"]
 
@@ -20,7 +21,8 @@ def init_app(app: Flask, cfg: LrsConfig) -> None:
     app.extensions["lrs"] = cfg
     # Every session of this database appends to the audit chain with this policy, whoever opens
     # it (the course player writes statements in-process, not through this blueprint).
-    cfg.db.sessions.configure(info={POLICY_KEY: cfg.audit, RESERVED_KEY: dict(cfg.reserved_extensions)})
+    cfg.db.sessions.configure(info={POLICY_KEY: cfg.audit, RESERVED_KEY: dict(cfg.reserved_extensions),
+                                    MAX_STATEMENT_BYTES_KEY: cfg.max_statement_bytes})
     app.register_blueprint(bp, url_prefix=PREFIX)
     app.register_error_handler(XapiError, render_error)
     app.register_error_handler(HTTPException, render_http)

@@ -15,11 +15,11 @@ from flask import Response, request
 import schemas
 from lrs import documents
 from lrs import statement_query as sq
-from lrs.documents import Kind, Preconditions, Scope, compute_etag, quoted
+from lrs.documents import DOC_ID_MAX_BYTES, Kind, Preconditions, Scope, compute_etag, quoted
 from lrs.errors import BadRequest
 from lrs.http.frame import bp, call, http_date, json_response
-from lrs.identifiers import agent_key
-from lrs.storage import IRI_LEN, as_utc
+from lrs.identifiers import KEY_MAX_BYTES, agent_key, key_too_long
+from lrs.storage import as_utc
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,19 @@ def _single(name: str) -> str | None:
     return values[0] if values else None
 
 
+def _check_doc_id(name: str, doc_id: str) -> None:
+    """stateId / profileId: any string (Part Three §2.3.s3.table1.row4), but not empty, with no NUL
+    (PostgreSQL's text cannot hold one; SQLite's can, and the two must answer alike) and no longer
+    than lrs.documents.DOC_ID_MAX_BYTES (with the other key parts, the most an index entry holds)."""
+    if doc_id == "":
+        raise BadRequest(f"parameter {name} must not be empty")
+    problem = schemas.string_problem(doc_id)
+    if problem is not None:
+        raise BadRequest(f"parameter {name} {problem}")
+    if len(doc_id) * 4 > DOC_ID_MAX_BYTES and len(doc_id.encode("utf-8")) > DOC_ID_MAX_BYTES:
+        raise BadRequest(f"parameter {name} is longer than this LRS keeps ({DOC_ID_MAX_BYTES} bytes of UTF-8)")
+
+
 def _parse(res: Resource) -> Target:
     method = "GET" if request.method == "HEAD" else request.method
     # since is a parameter of the multiple-document GET only (Part Three §2.3.s4, §2.6.s4, §2.7.s4).
@@ -64,10 +77,7 @@ def _parse(res: Resource) -> Target:
         value = _single("activityId")
         if value is None:  # Part Three §2.3.s3.table1.row1, §2.7.s3.table1.row1: required
             raise BadRequest("the activityId parameter is required")
-        if not schemas.validate_iri(value):
-            raise BadRequest("parameter activityId must be an IRI")
-        if len(value) > IRI_LEN:  # the key column's size; PostgreSQL would refuse it with a 500
-            raise BadRequest(f"parameter activityId is longer than this LRS keeps ({IRI_LEN} characters)")
+        sq.check_iri_param("activityId", value)  # format and length: what both databases can key
         activity_id = value
     if "agent" in res.key_params:
         value = _single("agent")
@@ -77,13 +87,13 @@ def _parse(res: Resource) -> Target:
         key = agent_key(sq.parse_agent(value, call().version, allow_group=False))
         if key is None:
             raise BadRequest("parameter agent must identify the Agent (mbox, mbox_sha1sum, openid or account)")
-        if len(key) > IRI_LEN:
-            raise BadRequest(f"the agent's identifier is longer than this LRS keeps ({IRI_LEN} characters)")
+        if key_too_long(key):
+            raise BadRequest(f"the agent's identifier is longer than this LRS keeps ({KEY_MAX_BYTES} bytes of UTF-8)")
         agent = key
 
     doc_id = _single(res.id_param)
-    if doc_id == "":
-        raise BadRequest(f"parameter {res.id_param} must not be empty")
+    if doc_id is not None:
+        _check_doc_id(res.id_param, doc_id)
     # The id is required to write; GET without it lists ids; DELETE without it is State-only.
     if doc_id is None and (method in ("PUT", "POST") or (method == "DELETE" and res.kind != "state")):
         raise BadRequest(f"the {res.id_param} parameter is required for {method}")

@@ -22,6 +22,7 @@ from lrs.credentials import Principal, authenticate, parse_basic
 from lrs.errors import BadRequest, PayloadTooLarge, ServerError, XapiError
 from lrs.json_text import loads_strict
 from lrs.reserved_extensions import ReservedCheck
+from lrs.statements import MAX_STATEMENT_BYTES
 from lrs.storage import Database
 from lrs.versions import ABOUT_VERSIONS, VERSION_HEADER, XapiVersion, negotiate
 
@@ -54,6 +55,8 @@ class LrsConfig:
     # Extensions only a trusted signer may write (lrs.reserved_extensions.ReservedCheck), e.g. the identity
     # stamp; injected by the composition root for the same reason as the signer.
     reserved_extensions: Mapping[str, ReservedCheck] = field(default_factory=dict)
+    # The largest statement kept, as compact JSON (lrs.statements; 413 beyond).
+    max_statement_bytes: int = MAX_STATEMENT_BYTES
 
 
 @dataclass
@@ -80,7 +83,9 @@ def http_date(value: datetime) -> str:
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # allow_nan=False: never a body that is not JSON (RFC 8259 §6 has no Infinity); a reader of
+    # stored values that fails here makes them readable first (lrs.http.statements, lrs.readable).
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return Response(body, status=status, headers=headers or {}, content_type="application/json; charset=utf-8")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +20,11 @@ from lrs.errors import BadRequest
 from lrs.formats import FORMATS_ALLOWED, apply_format
 from lrs.http.frame import bp, call, config, http_date, json_response, read_json_body
 from lrs.multipart import AttachmentPart, build_multipart, parse_multipart
+from lrs.readable import readable
 from lrs.statement_retry import store_committed
 from lrs.storage import Activity, Attachment
 
+log = logging.getLogger(__name__)
 WRITE_PARAMS = {"statementId"}
 
 
@@ -75,12 +79,48 @@ def post_statements() -> Response:
     return json_response(ids)
 
 
-def _definitions(tenant_id: int) -> Any:
+def _definitions(tenant_id: int, readable_only: bool = False) -> Any:
+    """The Activity definitions the canonical format shows; ``readable_only``: made readable first
+    (lrs.readable), for a page that could not be rendered as stored (definitions are legacy too)."""
     def load(ids: set[str]) -> dict[str, dict[str, Any]]:
         rows = call().session.scalars(select(Activity).where(Activity.tenant_id == tenant_id,
                                                              Activity.activity_id.in_(ids)))
-        return {r.activity_id: r.definition for r in rows}
+        if not readable_only:
+            return {r.activity_id: r.definition for r in rows}
+        found = {}
+        for r in rows:
+            found[r.activity_id], notes = readable(r.definition)
+            if notes:
+                log.warning("tenant %s, Activity %s: definition cannot be read as stored; served with %s",
+                            tenant_id, r.activity_id, "; ".join(notes[:5]))
+        return found
     return load
+
+
+# What a stored statement that breaks today's rule (a legacy row) makes a reader raise: a writer
+# refusing Infinity/NaN (ValueError), a walk or copy hundreds of levels deep (RecursionError), a
+# lone surrogate meeting UTF-8 (UnicodeEncodeError, a ValueError too).
+UNREADABLE = (ValueError, RecursionError)
+
+
+def _answer(statements: list[dict[str, Any]],
+            render: Callable[[list[dict[str, Any]], bool], Response]) -> Response:
+    """``render(statements, False)``; when a stored statement cannot be rendered as it is, every
+    statement of the page is made readable (lrs.readable: clamped, cut, logged) and the page
+    rendered again with ``True`` (definitions made readable too), so one legacy row never fails the
+    page it is on (issue 13: readers defend themselves)."""
+    try:
+        return render(statements, False)
+    except UNREADABLE as err:
+        fixed = []
+        for st in statements:
+            copy, notes = readable(st)
+            if notes:
+                log.warning("tenant %s, statement %s cannot be read as stored (%s); served with %s",
+                            call().principal.tenant_id, st.get("id") if isinstance(st, dict) else "?",
+                            type(err).__name__, "; ".join(notes[:5]))
+            fixed.append(copy)
+        return render(fixed, True)
 
 
 def _respond(payload: Any, docs: list[dict[str, Any]], with_attachments: bool, last: datetime | None) -> Response:
@@ -91,7 +131,7 @@ def _respond(payload: Any, docs: list[dict[str, Any]], with_attachments: bool, l
     rows = call().session.scalars(select(Attachment).where(Attachment.tenant_id == call().principal.tenant_id,
                                                            Attachment.sha2.in_(hashes))) if hashes else []
     parts = [AttachmentPart(sha2=r.sha2, content_type=r.content_type, body=r.content) for r in rows]
-    ctype, body = build_multipart(json.dumps(payload, ensure_ascii=False).encode(), parts)
+    ctype, body = build_multipart(json.dumps(payload, ensure_ascii=False, allow_nan=False).encode(), parts)
     return Response(body, headers={**headers, "Content-Type": ctype})
 
 
@@ -112,8 +152,9 @@ def get_statements() -> Response:
             # Part Three §2.1.3: statementId/voidedStatementId go only with attachments and format.
             raise BadRequest(f"{single[0]} cannot be combined with {', '.join(sorted(extra) or single[1:])}")
         row = sq.get_one(c.session, c.principal, args[single[0]], voided=single[0] == "voidedStatementId")
-        doc = apply_format([row.full], fmt, lang, _definitions(c.principal.tenant_id))[0]
-        return _respond(doc, [row.full], with_attachments, row.stored)
+        return _answer([row.full], lambda sts, safe: _respond(
+            apply_format(sts, fmt, lang, _definitions(c.principal.tenant_id, safe))[0], sts, with_attachments,
+            row.stored))
     if "more" in args:
         if len(args) > 1:
             raise BadRequest("a more cursor already carries the query; send it alone")
@@ -127,7 +168,8 @@ def get_statements() -> Response:
         q = sq.parse_filters(args, c.version)
     page = sq.run_query(c.session, c.principal, q, page_cap=cfg.page_cap, cursor_secret=cfg.cursor_secret,
                         raw_params=params)
-    docs = apply_format(page.statements, fmt, lang, _definitions(c.principal.tenant_id))
     # Part Three §2.1.3: `more` is an IRL relative to the LRS; empty string when there is no more.
     more = f"{request.script_root}/xapi/statements?more={page.more}" if page.more else ""
-    return _respond({"statements": docs, "more": more}, page.statements, with_attachments, page.last_stored)
+    return _answer(page.statements, lambda sts, safe: _respond(
+        {"statements": apply_format(sts, fmt, lang, _definitions(c.principal.tenant_id, safe)), "more": more}, sts,
+        with_attachments, page.last_stored))
