@@ -166,7 +166,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     certificates = hub_certificates(app, settings)
     # Only hub-signed statements may carry the identity stamp (identity.stamp_guard).
     init_app(app, LrsConfig(db=database, cursor_secret=cursor_secret, page_cap=settings.lrs.max_page_size,
-                            max_statement_bytes=settings.lrs.max_statement_bytes,
+                            max_statement_bytes=min(settings.lrs.max_statement_bytes, settings.lrs.max_body_bytes),
                             audit=audit_policy(settings, lambda: app.extensions[GATE_CONFIG].material()),
                             reserved_extensions={STAMP_IRI: stamp_guard(certificates)}))
     identity_settings = identity or configs.identity_settings(settings)

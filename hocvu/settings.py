@@ -60,7 +60,7 @@ class LrsSettings:
                               unit="bytes", low=1024)
     # xAPI 1.0.3 Part Three §3.2.s3.b11: a statement over the LRS's limit is a 413.
     max_statement_bytes: int = var(MiB, "HOCVU_MAX_STATEMENT_BYTES", "int",
-                                   "largest single statement, as compact JSON (at most the body limit)",
+                                   "largest single statement, as compact JSON (the body limit if smaller)",
                                    unit="bytes", low=64 * 1024)
     max_page_size: int = var(500, "HOCVU_MAX_PAGE_SIZE", "int", "statements per page when a client asks for more",
                              low=1, high=10_000)
@@ -248,9 +248,6 @@ class Settings:
 
     def check(self) -> Settings:
         """Rules across variables, each a one-line ``SettingError``."""
-        if self.lrs.max_statement_bytes > self.lrs.max_body_bytes:
-            raise SettingError(_var(_field(LrsSettings, "max_statement_bytes")), str(self.lrs.max_statement_bytes),
-                               f"at most HOCVU_MAX_BODY_BYTES ({self.lrs.max_body_bytes})")
         lti = self.lti
         if lti.lti_jwks_max_age < lti.lti_jwks_min_age:
             raise SettingError(_var(_field(LtiSettings, "lti_jwks_max_age")), f"{lti.lti_jwks_max_age:g}",
