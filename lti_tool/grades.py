@@ -16,11 +16,12 @@ from player.session import PlayerSession
 log = logging.getLogger(__name__)
 
 
-def report_by_ags(db: Session, opened: PlayerSession, grade: LinkGrade) -> bool:
-    """True when AGS took the grade (queued or delivered); False when the launch has no line item."""
-    launch = LaunchContext.of_player(opened)
-    if launch is None or not ags.can_post_scores(launch):
+def report_by_ags(db: Session, launch: PlayerSession, grade: LinkGrade) -> bool:
+    """True when AGS took the grade (queued or delivered); False when the launch has no line item.
+    A ``player.grades.ScoreReporter``: its parameters are named as the Protocol's."""
+    context = LaunchContext.of_player(launch)
+    if context is None or not ags.can_post_scores(context):
         return False  # the platform did not make this link a gradebook column, or granted no score scope
-    ags.post_score(launch, grade.score_given, grade.score_max, grade.activity_progress, grade.grading_progress,
-                   launch.sub)
+    ags.post_score(context, grade.score_given, grade.score_max, grade.activity_progress, grade.grading_progress,
+                   context.sub)
     return True
