@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
                                     min_group=settings.reports.report_min_group))
     init_auditor(app, AuditorConfig(db=database, certificates=certificates))
+    # Flask's documented way to wrap its WSGI app (mypy sees the assignment as replacing a method).
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app,  # type: ignore[method-assign]
                                           max_body=settings.lrs.max_body_bytes)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
