@@ -193,6 +193,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_auditor(app, AuditorConfig(db=database, certificates=certificates))
     # A database that is away is a 503 with Retry-After everywhere; /healthz and /readyz probe.
     init_availability(app, settings, database)
+    # Flask's documented way to wrap its WSGI app (mypy sees the assignment as replacing a method).
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app,  # type: ignore[method-assign]
                                           max_body=settings.lrs.max_body_bytes)
     # Outermost: the body limit holds on the bytes received, chunked or not (hocvu.body_limit).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -118,8 +119,9 @@ def credential_list(tenant_slug: str, as_json: bool) -> None:
     """List a tenant's credentials (never their secrets)."""
     with cli_session() as session:
         t = credentials.get_tenant(session, tenant_slug)
-        rows = [{"key": c.key, "name": c.name, "scopes": c.scopes, "revoked": c.revoked is not None}
-                for c in session.scalars(select(Credential).where(Credential.tenant_id == t.id))]
+        rows: list[dict[str, Any]] = [  # JSON for --json, columns otherwise
+            {"key": c.key, "name": c.name, "scopes": c.scopes, "revoked": c.revoked is not None}
+            for c in session.scalars(select(Credential).where(Credential.tenant_id == t.id))]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
     else:

@@ -85,8 +85,8 @@ def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[s
         for r in reports:
             if r.failure is None:
                 # Adopted statements are vouched for only since their adoption: say how many.
-                adopted = f", {r.adopted} adopted (unchanged since adoption only)" if r.adopted else ""
-                click.echo(f"tenant {r.tenant}: intact, {r.entries} entries{adopted}, {r.checkpoints} checkpoints "
+                adoption = f", {r.adopted} adopted (unchanged since adoption only)" if r.adopted else ""
+                click.echo(f"tenant {r.tenant}: intact, {r.entries} entries{adoption}, {r.checkpoints} checkpoints "
                            f"(last at position {r.last_checkpoint}; {r.uncovered} entries not yet checkpointed)")
             else:
                 f = r.failure

@@ -101,7 +101,9 @@ def platform_list(tenant_slug: str | None, as_json: bool) -> None:
         return
     for r in rows:
         state = "enabled" if r["enabled"] else "DISABLED"
-        deployments = ",".join(str(d) for d in r["deployment_ids"])  # type: ignore[attr-defined]
+        deployment_ids = r["deployment_ids"]
+        assert isinstance(deployment_ids, list)   # describe() makes it one
+        deployments = ",".join(str(d) for d in deployment_ids)
         click.echo(f"{r['id']}\t{r['tenant']}\t{r['issuer']}\t{r['client_id']}\t{deployments}\t{state}")
 
 

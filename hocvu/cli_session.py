@@ -26,10 +26,11 @@ def cli_session(info: dict[str, Any] | None = None, *,
     if info:
         database.sessions.configure(info=info)
     session = database.session()
+    caught: tuple[type[Exception], ...] = (XapiError, *errors)
     try:
         yield session
         session.commit()
-    except (XapiError, *errors) as err:
+    except caught as err:
         session.rollback()
         raise click.ClickException(getattr(err, "message", str(err))) from None
     finally:

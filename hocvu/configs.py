@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 from credentials.config import CourseRules, CredentialsConfig, Holder, RequiredQuiz
 from hocvu.settings import SettingError, Settings, VneidSettings
@@ -27,6 +28,16 @@ def _error(group: type, name: str, raw: str, allowed: str) -> SettingError:
     return SettingError(f.metadata["var"], raw, allowed)
 
 
+class _VneidCommon(TypedDict):
+    """The settings a configured provider and the demo provider have in common."""
+
+    pepper: bytes
+    min_level: int
+    require_citizen_id: bool
+    claims: ClaimMapping
+    redirect_uri: str
+
+
 def identity_settings(settings: Settings) -> IdentitySettings:
     """The VNeID client: the configured provider, else the demo provider on this hub when
     HOCVU_DEMO_IDP is on, else none (sign-in says so). Only a configured hub needs the pepper: an
@@ -38,7 +49,7 @@ def identity_settings(settings: Settings) -> IdentitySettings:
         claims = ClaimMapping.parse(v.vneid_claims, v.vneid_level_values)
     except ValueError as err:
         raise _error(VneidSettings, "vneid_claims", v.vneid_claims, str(err)) from None
-    common: dict[str, object] = dict(
+    common = _VneidCommon(
         pepper=pepper.encode(), min_level=v.vneid_min_level, require_citizen_id=v.vneid_require_citizen_id,
         claims=claims, redirect_uri=v.vneid_redirect_uri or public_url + "/identity/callback")
     if not v.vneid_issuer and v.demo_idp:
@@ -52,7 +63,7 @@ def identity_settings(settings: Settings) -> IdentitySettings:
         private_key_kid=v.vneid_private_key_kid, token_auth_method=v.vneid_token_auth_method,
         scopes=v.vneid_scopes, id_token_algs=v.vneid_id_token_algs, demo_idp=v.demo_idp,
         demo_issuer=public_url + DEMO_PATH, demo_secret=demo_secret(settings.secret_key),
-        instance_dir=instance_dir, **common))  # type: ignore[arg-type]
+        instance_dir=instance_dir, **common))
 
 
 def _validated(identity: IdentitySettings) -> IdentitySettings:

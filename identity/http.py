@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 from flask import Blueprint, Flask, Response, current_app, redirect, render_template_string, request, session
+from werkzeug.wrappers import Response as BaseResponse
 
 from identity import storage, web
 from identity.errors import BadRequest, IdentityError, InvalidState
@@ -140,7 +141,7 @@ def page() -> Response:
 
 
 @bp.get("/login")
-def login() -> Response:
+def login() -> BaseResponse:
     _lang()
     start = config().client.begin(next_url=_safe_next(request.args.get("next")))
     pending = dict(session.get(PENDING_KEY) or {})
@@ -155,7 +156,7 @@ def login() -> Response:
 
 
 @bp.get("/callback")
-def callback() -> Response:
+def callback() -> BaseResponse:
     pending_all = dict(session.get(PENDING_KEY) or {})
     state = request.args.get("state", "")
     # RFC 6749 §10.12: the state must be one this browser sent; it is used once (removed now,
@@ -191,7 +192,7 @@ def logout_confirm() -> Response:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     if not web.csrf_ok(request.form.get("csrf", "")):
         raise BadRequest("the sign-out form has expired; please try again")
     for key in (ACCOUNT_KEY, "identity.signed_in_at", PENDING_KEY):

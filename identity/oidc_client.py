@@ -28,7 +28,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
-from joserfc.jwk import ECKey, JWKRegistry, RSAKey
+from joserfc.jwk import ECKey, JWKRegistry, KeyParameters, RSAKey
 from joserfc.jwk import Key as Jwk
 from joserfc.jwt import JWTClaimsRegistry
 
@@ -273,7 +273,7 @@ class OidcClient:
         s = self.settings
         if s.token_auth_method == "private_key_jwt":
             key: Any
-            params = {"kid": s.private_key_kid} if s.private_key_kid else None
+            params: KeyParameters | None = {"kid": s.private_key_kid} if s.private_key_kid else None
             try:
                 key, alg = RSAKey.import_key(s.private_key_pem or "", params), "RS256"
             except (JoseError, ValueError):

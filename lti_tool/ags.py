@@ -23,13 +23,15 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlencode
 
 import requests
-from pylti1p3.assignments_grades import AssignmentsGradesService
+from pylti1p3.assignments_grades import AssignmentsGradesService, TAssignmentsGradersData
 from pylti1p3.exception import LtiException, LtiServiceException
 from pylti1p3.grade import Grade
 from sqlalchemy import or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from lti_tool import ags_links
@@ -199,20 +201,21 @@ def requeue_failed(tool: LtiTool | None = None, *, ids: list[int] | None = None,
     if ids:
         query = query.where(LtiScoreOutbox.id.in_(ids))
     with tool.session() as session:
-        result = session.execute(query.values(status="pending", next_attempt=now or _now(), claimed_until=None))
+        result = cast("CursorResult[Any]",
+                      session.execute(query.values(status="pending", next_attempt=now or _now(), claimed_until=None)))
         session.commit()
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)
 
 
 def _claim(session: Session, row_id: int, now: datetime) -> bool:
     """Atomically owns a pending row for CLAIM_SECONDS (compare-and-set on claimed_until)."""
-    result = session.execute(
+    result = cast("CursorResult[Any]", session.execute(
         update(LtiScoreOutbox)
         .where(LtiScoreOutbox.id == row_id, LtiScoreOutbox.status == "pending",
                or_(LtiScoreOutbox.claimed_until.is_(None), LtiScoreOutbox.claimed_until < now))
-        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS)))
+        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))))
     session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 def _grade(body: dict[str, Any]) -> Grade:
@@ -231,7 +234,8 @@ def _send(tool: LtiTool, session: Session, row: LtiScoreOutbox, now: datetime) -
     data: dict[str, Any] = {"scope": list(row.scopes)}
     if row.lineitems_url:
         data["lineitems"] = row.lineitems_url
-    service = AssignmentsGradesService(connector, data)  # type: ignore[arg-type]
+    # pylti1p3 types the scopes as the four AGS ones; these are the platform's grant as it came.
+    service = AssignmentsGradesService(connector, cast(TAssignmentsGradersData, data))
     lineitem = row.lineitem_url
     if lineitem is None:
         assert row.lineitems_url and row.lineitem_spec
@@ -311,7 +315,7 @@ def read_results(launch: LaunchContext, *, tool: LtiTool | None = None,
         connector = tool.connector(tool.registration(session, launch.registration_id))
     url: str | None = AssignmentsGradesService._add_url_path_ending(lineitem, "results")
     if user_id:
-        url = f"{url}{'&' if '?' in str(url) else '?'}{requests.compat.urlencode({'user_id': user_id})}"
+        url = f"{url}{'&' if '?' in str(url) else '?'}{urlencode({'user_id': user_id})}"
     results: list[dict[str, Any]] = []
     try:
         for _ in range(ags_links.MAX_PAGES):
@@ -319,6 +323,7 @@ def read_results(launch: LaunchContext, *, tool: LtiTool | None = None,
                 break
             page = connector.make_service_request(list(target.scopes), url,
                                                   accept="application/vnd.ims.lis.v2.resultcontainer+json")
+            # A results body is a JSON array (AGS 2.0 §3.3.3); pylti1p3 types it as any JSON value.
             results.extend(r for r in page["body"] or [] if isinstance(r, dict))  # type: ignore[union-attr]
             url = page["next_page_url"]
     except LtiServiceException as exc:

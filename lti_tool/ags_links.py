@@ -17,11 +17,12 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from sqlalchemy import or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -137,12 +138,12 @@ def create_lineitem(service: AssignmentsGradesService, container: str, spec: Map
 
 
 def _claim(session: Session, link_id: int, now: datetime) -> bool:
-    result = session.execute(update(LtiResourceLink).where(
+    result = cast("CursorResult[Any]", session.execute(update(LtiResourceLink).where(
         LtiResourceLink.id == link_id,
         or_(LtiResourceLink.claimed_until.is_(None), LtiResourceLink.claimed_until < now))
-        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS)))
+        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))))
     session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 def resolve_lineitem(session: Session, service: AssignmentsGradesService, container: str,

@@ -26,13 +26,18 @@ LINEITEM_TAG = "hocvu"
 
 
 class CatalogueEntry(Protocol):
-    """What we read of ``player.catalogue.CatalogueItem``."""
+    """What we read of ``player.catalogue.CatalogueItem`` (read-only: it is a frozen dataclass)."""
 
-    target: str
-    title: str
-    kind: str
-    graded: bool
-    max_score: float | None
+    @property
+    def target(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def graded(self) -> bool: ...
+    @property
+    def max_score(self) -> float | None: ...
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from lrs.storage import Tenant, as_utc
@@ -77,11 +78,12 @@ def check_invite(session: Session, tenant_slug: str, token: str, *,
 def claim_invite(session: Session, invite: LtiRegistrationInvite, *, now: datetime | None = None) -> None:
     """Marks the invitation used before talking to the platform (compare-and-set), so two
     submissions of one link cannot register twice; ``release_invite`` undoes it on failure."""
-    result = session.execute(update(LtiRegistrationInvite)
-                             .where(LtiRegistrationInvite.id == invite.id, LtiRegistrationInvite.used.is_(None))
-                             .values(used=now or datetime.now(UTC)))
+    result = cast("CursorResult[Any]", session.execute(
+        update(LtiRegistrationInvite)
+        .where(LtiRegistrationInvite.id == invite.id, LtiRegistrationInvite.used.is_(None))
+        .values(used=now or datetime.now(UTC))))
     session.commit()
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not result.rowcount:
         raise LaunchForbidden("this registration link was just used")
 
 

@@ -29,13 +29,13 @@ class AgsReporter:
 
     comment: ScoreComment | None = None
 
-    def __call__(self, db: Session, opened: PlayerSession, grade: LinkGrade) -> bool:
+    def __call__(self, db: Session, launch: PlayerSession, grade: LinkGrade) -> bool:
         """True when AGS took the grade (queued or delivered); False when the launch has no line item."""
-        launch = LaunchContext.of_player(opened)
-        if launch is None or not ags.can_post_scores(launch):
+        context = LaunchContext.of_player(launch)
+        if context is None or not ags.can_post_scores(context):
             return False  # the platform did not make this link a gradebook column, or granted no score scope
-        ags.post_score(launch, grade.score_given, grade.score_max, grade.activity_progress,
-                       grade.grading_progress, launch.sub, comment=self._comment(opened))
+        ags.post_score(context, grade.score_given, grade.score_max, grade.activity_progress,
+                       grade.grading_progress, context.sub, comment=self._comment(launch))
         return True
 
     def _comment(self, opened: PlayerSession) -> str | None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, url_for
 from pylti1p3.contrib.flask.request import FlaskRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response as BaseResponse
 
 from lrs.storage import Database
 from lti_tool import claims as lti
@@ -60,13 +62,13 @@ def _player_url() -> str:
         return PLAYER_FALLBACK
 
 
-def _no_store(response: Response) -> Response:
+def _no_store(response: BaseResponse) -> BaseResponse:
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response:
+def login() -> BaseResponse:
     """Security Framework 1.0 §5.1.1: third-party initiated login → redirect to the platform's
     authorization endpoint with state (cookie) and nonce (cache)."""
     tool = _tool()
@@ -76,7 +78,7 @@ def login() -> Response:
 
 
 @bp.post("/launch")
-def launch() -> Response:
+def launch() -> BaseResponse:
     tool = _tool()
     with tool.session() as db:
         conf = tool.conf(db)
@@ -98,7 +100,7 @@ def launch() -> Response:
     return _no_store(redirect(_player_url(), 303))
 
 
-def _picker(message: HubMessageLaunch, body: dict) -> Response:
+def _picker(message: HubMessageLaunch, body: dict[str, Any]) -> Response:
     roles = body.get(lti.ROLES) or []
     if not lti.is_staff(roles):
         message.drop_cached()
@@ -112,7 +114,7 @@ def _picker(message: HubMessageLaunch, body: dict) -> Response:
 
 
 @bp.post("/deep-link")
-def deep_link_response() -> Response:
+def deep_link_response() -> BaseResponse:
     """Deep Linking 2.0 §4.5: answer the platform with the picked items, signed with our key, by
     an auto-submitted form POST to deep_link_return_url."""
     tool = _tool()
@@ -150,7 +152,7 @@ def jwks() -> Response:
 
 
 @bp.route("/register/<tenant_slug>", methods=["GET", "POST"])
-def register(tenant_slug: str) -> Response:
+def register(tenant_slug: str) -> BaseResponse:
     """LTI Dynamic Registration 1.0 §3.3–3.7 for the tenant named by a one-time invitation."""
     tool = _tool()
     params = request.values
@@ -183,7 +185,7 @@ def register(tenant_slug: str) -> Response:
 
 
 @bp.errorhandler(LtiError)
-def _render_lti_error(err: LtiError) -> Response:
+def _render_lti_error(err: LtiError) -> BaseResponse:
     if err.status >= 500:
         log.warning("LTI %s: %s", err.code, err.message)
     else:
@@ -196,7 +198,7 @@ def _render_lti_error(err: LtiError) -> Response:
 
 
 @bp.errorhandler(Exception)
-def _render_unexpected(exc: Exception) -> Response:
+def _render_unexpected(exc: Exception) -> BaseResponse:
     if not isinstance(exc, HTTPException):
         log.exception("unhandled error on %s %s", request.method, request.path)
     return _render_lti_error(as_lti_error(exc, "the LTI tool"))

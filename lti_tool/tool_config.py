@@ -9,6 +9,7 @@ pylti1p3 then always looks registrations up by (iss, client_id).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pylti1p3.contrib.flask.request import FlaskRequest
@@ -50,8 +51,8 @@ class HubRegistration(Registration):
     def get_kid(self) -> str:
         return str(self._key().kid)
 
-    def get_jwks(self) -> list[dict[str, Any]]:
-        return jwks(self._session)["keys"]
+    def get_jwks(self) -> list[Mapping[str, Any]]:
+        return list(jwks(self._session)["keys"])
 
 
 def disabled_message(registration: Registration) -> str:
@@ -97,11 +98,14 @@ class DbToolConf(ToolConfAbstract[FlaskRequest]):
         rows = list(self._session.scalars(query.limit(2)))
         return rows[0] if len(rows) == 1 else None
 
-    def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any) -> Registration | None:
+    # pylti1p3 annotates these two "-> Registration", yet its callers test the result for None (an
+    # unknown issuer or client) and its own ToolConfDict returns None; so do we.
+    def find_registration_by_issuer(  # type: ignore[override]
+            self, iss: str, *args: Any, **kwargs: Any) -> Registration | None:
         return self.find_registration_by_params(iss, None)
 
-    def find_registration_by_params(self, iss: str, client_id: str | None, *args: Any,
-                                    **kwargs: Any) -> Registration | None:
+    def find_registration_by_params(  # type: ignore[override]
+            self, iss: str, client_id: str | None, *args: Any, **kwargs: Any) -> Registration | None:
         row = self.registration_row(iss, client_id)
         return HubRegistration(row, self._session, self._ring) if row else None
 

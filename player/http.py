@@ -24,6 +24,7 @@ from player import pages
 from player import quiz as quiz_domain
 from player.catalogue import Catalogue, Resolved, default_catalogue
 from player.domain import (
+    AttemptClosed,
     BadInput,
     NoLaunch,
     PlayerError,
@@ -230,7 +231,7 @@ def answer(target: str) -> Response:
     with pages.db() as db:
         attempt = quiz_domain.open_attempt(db, launch)
         if attempt is None or attempt.quiz_target != target or resolved.quiz is None:
-            raise quiz_domain.AttemptClosed("no open attempt at this quiz")
+            raise AttemptClosed("no open attempt at this quiz")
         player_identity.require_current(db, attempt, now)  # an overdue identity recheck holds the answers back
         quiz_domain.save_answer(db, attempt, resolved.quiz, body["question"], choices, now)
     return jsonify(saved=True)
@@ -252,7 +253,7 @@ def submit(target: str) -> BaseResponse:
         player_identity.require_current(db, attempt, now)
         try:
             quiz_domain.submit(db, launch, resolved, attempt, answers, now)
-        except quiz_domain.AttemptClosed:
+        except AttemptClosed:
             db.rollback()
             return _see_other(pages.view_url(target))  # another request ended it a moment ago
     _hand_off(launch)

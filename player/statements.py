@@ -20,6 +20,7 @@ import schemas
 from lrs import statements as lrs_statements
 from lrs.credentials import AUTHORITY_HOME, Principal
 from lrs.multipart import AttachmentPart
+from lrs.versions import XapiVersion
 from player.catalogue import Question, Quiz, Resolved, activity_id
 from player.session import PlayerSession
 from schemas.cmi5 import (
@@ -33,7 +34,7 @@ from schemas.cmi5 import (
     MOVEON_CATEGORY,
 )
 
-XAPI_VERSION = "2.0.0"
+XAPI_VERSION: XapiVersion = "2.0.0"
 
 # cmi5 §9.3 verb ids (the ADL ones) plus two "cmi5 allowed" verbs from the ADL vocabulary.
 VERBS: dict[str, tuple[str, str, str]] = {
@@ -63,7 +64,7 @@ def system_principal(tenant_id: int) -> Principal:
     """The player writes as the hub, not as any tenant credential: statements/write, and define
     because the catalogue is the authority on its own Activities' definitions (xAPI 1.0.3 Part
     Three §4.2). No credential row exists, so credential_id is None (the column allows it)."""
-    return Principal(credential_id=None, tenant_id=tenant_id, key="course-player",  # type: ignore[arg-type]
+    return Principal(credential_id=None, tenant_id=tenant_id, key="course-player",
                      scopes=frozenset({"statements/write", "define"}), authority=PLAYER_AUTHORITY)
 
 

@@ -38,7 +38,7 @@ ERROR_TEXT_MAX = 400
 Kind = Literal["ok", "conflict", "reject", "transient"]
 
 
-class XapiTarget(RemoteLRS):  # type: ignore[misc]
+class XapiTarget(RemoteLRS):  # type: ignore[misc]  # tincan ships no types: its RemoteLRS is Any to mypy
     """tincan's RemoteLRS speaking 1.0.3 or 2.0.0, with a timeout and statements sent as stored."""
 
     _props: ClassVar[list[str]] = [*RemoteLRS._props, "timeout"]
@@ -48,7 +48,8 @@ class XapiTarget(RemoteLRS):  # type: ignore[misc]
 
     @property
     def version(self) -> str:
-        return self._version  # type: ignore[no-any-return]
+        assert self._version is not None   # None only inside tincan's __init__, before the real value
+        return self._version
 
     @version.setter
     def version(self, value: str | None) -> None:

@@ -86,7 +86,7 @@ def backoff_delay(failures: int, base: float, cap: float, rng: random.Random | N
     while the wait still grows: failure n waits between d/2 and d, d = min(cap, base * 2**(n-1))."""
     if failures <= 0:
         return 0.0
-    step = min(cap, base * 2 ** min(failures - 1, 62))
+    step: float = min(cap, base * 2 ** min(failures - 1, 62))   # int ** int is Any to mypy (a float if negative)
     return step / 2 + (rng or random).uniform(0, step / 2)
 
 

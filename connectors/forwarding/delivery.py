@@ -24,9 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from connectors.forwarding.client import Outcome, XapiTarget, send
@@ -72,10 +73,10 @@ def due_targets(session: Session, now: datetime) -> list[int]:
 
 def _claim(db: Database, config: ForwardConfig, target_id: int, token: str, now: datetime) -> bool:
     with db.session() as session:
-        claimed = session.execute(update(ForwardTarget).where(
+        claimed = cast("CursorResult[Any]", session.execute(update(ForwardTarget).where(
             ForwardTarget.id == target_id,
             or_(ForwardTarget.lease_until.is_(None), ForwardTarget.lease_until < now))
-            .values(lease_until=now + timedelta(seconds=config.lease_seconds), lease_token=token)).rowcount
+            .values(lease_until=now + timedelta(seconds=config.lease_seconds), lease_token=token))).rowcount
         session.commit()
     return bool(claimed)
 
@@ -229,9 +230,9 @@ class TargetRound:
             if result.failure is not None:
                 self._fail(result.failure, session, target)
                 return True
-            moved = session.execute(update(ForwardTarget).where(
+            moved = cast("CursorResult[Any]", session.execute(update(ForwardTarget).where(
                 ForwardTarget.id == target.id, ForwardTarget.lease_token == self.token,
-                ForwardTarget.cursor_seq == start).values(cursor_seq=end)).rowcount
+                ForwardTarget.cursor_seq == start).values(cursor_seq=end))).rowcount
             if moved:  # else an operator rewound the cursor meanwhile: this batch will go again
                 self._record_rejects(session, target, result.rejected, now)
             self._succeed(session, target, result, now)

@@ -47,7 +47,7 @@ HORIZON_ID = 1
 def _lock(session: Session, now: datetime) -> ForwardHorizon:
     """Make the row if needed, then write it first: the write lock (a row lock on PostgreSQL,
     the database write lock on SQLite) is held until commit, so one round at a time computes."""
-    session.execute(dialect_insert(session)(ForwardHorizon.__table__)  # type: ignore[attr-defined]
+    session.execute(dialect_insert(session)(ForwardHorizon.__table__)
                     .values(id=HORIZON_ID, scanned_seq=0, safe_seq=0, updated=now)
                     .on_conflict_do_nothing(index_elements=["id"]))
     session.execute(update(ForwardHorizon).where(ForwardHorizon.id == HORIZON_ID).values(updated=now))
@@ -111,7 +111,7 @@ def _queue_late(session: Session, seq: int, tenant_id: int, now: datetime) -> No
         or_(ForwardTarget.cursor_seq >= seq, ForwardTarget.lease_until > now))).all()
     if not targets:
         return
-    session.execute(dialect_insert(session)(ForwardItem.__table__)  # type: ignore[attr-defined]
+    session.execute(dialect_insert(session)(ForwardItem.__table__)
                     .on_conflict_do_nothing(index_elements=["target_id", "seq"]),
                     [{"target_id": t, "seq": seq, "state": "queued", "attempts": 0, "reason": "late commit",
                       "next_attempt": now, "updated": now} for t in targets])

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, true, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, aliased
 
 from connectors.forwarding.config import (
@@ -212,8 +213,8 @@ def retry_dead(session: Session, target: ForwardTarget, statement_id: str | None
     if statement_id is not None:
         conds.append(ForwardItem.seq.in_(select(Statement.seq).where(
             Statement.tenant_id == target.tenant_id, Statement.statement_id == statement_id.lower())))
-    count = session.execute(update(ForwardItem).where(*conds).values(
-        state="queued", attempts=0, next_attempt=now or now_utc(), updated=now or now_utc())).rowcount
+    count = cast("CursorResult[Any]", session.execute(update(ForwardItem).where(*conds).values(
+        state="queued", attempts=0, next_attempt=now or now_utc(), updated=now or now_utc()))).rowcount
     target.next_attempt = None
     session.flush()
     return int(count or 0)

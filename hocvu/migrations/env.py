@@ -1,7 +1,7 @@
 """Alembic environment: the URL comes from the caller's Config (hocvu.db.upgrade), never a file."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import Connection, engine_from_config, pool
 
 from hocvu.db import load_models
 
@@ -27,7 +27,7 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     # render_as_batch: SQLite can only ALTER tables by copying them, which batch mode does.
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():

@@ -250,7 +250,7 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
         activity, course = parent, grouping
     return Attempt(tenant_id, slug, registration, session_id, activity, course,
                    subject if isinstance(subject, str) else None, level if isinstance(level, int) else None,
-                   stamp.get("outcome") if stamp.get("outcome") == VERIFIED else "unverified",
+                   VERIFIED if stamp.get("outcome") == VERIFIED else "unverified",
                    str(group[0].full.get("timestamp", "")), str(group[-1].full.get("timestamp", "")), checks, audits)
 
 

@@ -54,7 +54,10 @@ class GateFor:
         return self.fields["next"]
 
     def url(self, **params: str) -> str:
-        return url_for("identity_gate.gate", **self.fields, **params)
+        # As url_for's **values (Any): mypy cannot know that no key of these is one of its own (_external: bool).
+        fields: Mapping[str, Any] = self.fields
+        extra: Mapping[str, Any] = params
+        return url_for("identity_gate.gate", **fields, **extra)
 
 
 class GateConsumer(Protocol):

@@ -124,6 +124,7 @@ def use_memory_for_uploads() -> None:
     disk (DESIGN.md: no photo on disk). Views that take a photo call this first: it is read into
     memory instead, and the body is bounded to what one photo needs (413 beyond)."""
     request.max_content_length = MAX_PHOTO_BYTES + 64 * 1024
+    # werkzeug's hook for where an upload goes, replaced on this one request (mypy: assigning to a method).
     request._get_file_stream = _in_memory  # type: ignore[method-assign]
 
 
@@ -304,7 +305,9 @@ def render_error(err: GateError) -> Response:
     if way is None and not isinstance(err, PhotoTooLarge) and request.blueprint == bp.name:
         for name in consumers().by_field:
             if request.values.get(name):
-                way = url_for("identity_gate.gate", **{name: request.values[name]}, next=request.values.get("next"))
+                # As url_for's **values (Any): mypy cannot know the key is not one of its own (_external: bool).
+                field: dict[str, Any] = {name: request.values[name]}
+                way = url_for("identity_gate.gate", **field, next=request.values.get("next"))
                 break
     outcome = err.params.get("outcome")
     if web.wants_json():

@@ -22,12 +22,15 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, session, url_for
 from pylti1p3.contrib.flask.request import FlaskRequest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as BaseResponse
 
 from identity.gate import domain as gate
 from identity.gate import face as gate_face
@@ -65,7 +68,7 @@ DEFAULT_RECHECK = (180, 420)
 OUTCOMES = ("match", "no_match", "no_face", "several_faces", "unreadable")   # face_check.Outcome values
 
 
-def _no_store(response: Response) -> Response:
+def _no_store(response: BaseResponse) -> BaseResponse:
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -76,7 +79,8 @@ def _now() -> datetime:
 
 def _own(public_id: str, settings: GateSettings) -> None:
     owned = [*[p for p in session.get(SESSION_KEY) or [] if p != public_id], public_id][-MAX_OWNED:]
-    kept = session.get(GATE_KEY) if isinstance(session.get(GATE_KEY), dict) else {}
+    stored = session.get(GATE_KEY)
+    kept = stored if isinstance(stored, dict) else {}
     session[SESSION_KEY] = owned
     session[GATE_KEY] = {p: kept[p] for p in owned if p in kept} | {public_id: settings.to_session()}
 
@@ -134,7 +138,7 @@ def _in_catalogue(target: str) -> bool:
         return False
 
 
-def _take_proctoring_launch() -> Response | None:
+def _take_proctoring_launch() -> BaseResponse | None:
     """before_request: a proctoring id_token posted to /lti/launch is handled here."""
     if request.endpoint != "lti.launch" or request.method != "POST":
         return None
@@ -143,7 +147,7 @@ def _take_proctoring_launch() -> Response | None:
     return _launch()
 
 
-def _launch() -> Response:
+def _launch() -> BaseResponse:
     tool = current_tool()
     with tool.session() as db:
         conf = tool.conf(db)
@@ -175,7 +179,7 @@ def _launch() -> Response:
 
 
 @bp.get("/<public_id>/start")
-def start_assessment(public_id: str) -> Response:
+def start_assessment(public_id: str) -> BaseResponse:
     """After the gate: the signed LtiStartAssessment, auto-POSTed to the platform (Proctoring §3.3)."""
     _require_owned(public_id)
     tool, now = current_tool(), _now()
@@ -228,7 +232,7 @@ def _started(db: Session, public_id: str) -> tuple[LtiProctoringSession, Attempt
 
 
 @bp.get("/<public_id>/monitor")
-def monitor(public_id: str) -> Response:
+def monitor(public_id: str) -> BaseResponse:
     """Open beside the assessment: takes the face check when the gate says it is due."""
     _require_owned(public_id)
     with current_tool().session() as db:
@@ -242,7 +246,7 @@ def monitor(public_id: str) -> Response:
 
 
 @bp.post("/<public_id>/check")
-def check(public_id: str) -> Response:
+def check(public_id: str) -> BaseResponse:
     """A repeated face check during the assessment (the gate's domain keeps it and writes its
     statement); a check that fails is reported to the platform through ACS."""
     _require_owned(public_id)
@@ -272,7 +276,7 @@ def check(public_id: str) -> Response:
                                       outcome=result.outcome.value), 303))
 
 
-def _render_error(err: LtiError) -> Response:
+def _render_error(err: LtiError) -> BaseResponse:
     log.info("proctoring request refused (%s %s): %s", err.status, err.code, err.message)
     page = render_template("lti/error.html", title=err.title, message=err.message, status=err.status, code=err.code)
     return _no_store(Response(page, status=err.status, content_type="text/html; charset=utf-8"))
@@ -281,7 +285,7 @@ def _render_error(err: LtiError) -> Response:
 bp.register_error_handler(LtiError, _render_error)
 
 
-def _render_page_error(err: PlayerError | GateError) -> Response:
+def _render_page_error(err: PlayerError | GateError) -> BaseResponse:
     """The gate's errors (no enrolment, face model missing, unusable photo) and the player's on the
     LTI error page, in both languages."""
     t = gate_t if isinstance(err, GateError) else player_t
@@ -318,7 +322,9 @@ class ProctoringGate:
     def gate_for(self, value: str, next_url: str | None) -> GateFor:
         pg = proctored_gate(value)
         fields = {"proctoring": value, "next": next_url or start_url(value)}
-        way = url_for("identity_gate.gate", **fields)
+        # As url_for's **values (Any): mypy cannot know that no key of a dict is one of its own (_external: bool).
+        values: Mapping[str, Any] = fields
+        way = url_for("identity_gate.gate", **values)
         with current_tool().session() as db:
             row = proctoring_session.get_session(db, value)
         if pg.target is not None:   # the link names a catalogue item: its requirement, as in the player

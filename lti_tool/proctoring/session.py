@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ def _now() -> datetime:
 
 
 def _attempt_query(registration_id: int, deployment_id: str, sub: str, resource_link_id: str,
-                   attempt_number: int) -> Any:
+                   attempt_number: int) -> Select[LtiProctoringSession]:
     return select(LtiProctoringSession).where(
         LtiProctoringSession.registration_id == registration_id, LtiProctoringSession.deployment_id == deployment_id,
         LtiProctoringSession.sub == sub, LtiProctoringSession.resource_link_id == resource_link_id,
