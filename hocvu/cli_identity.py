@@ -1,5 +1,8 @@
 """``hocvu identity ...``: check the VNeID configuration, find an account by citizen ID, list the
-demo citizens. Registered in ``hocvu.cli`` with ``main.add_command(identity)``."""
+demo citizens. Registered in ``hocvu.cli`` with ``main.add_command(identity)``.
+
+No command prints a citizen ID or a provider's ``sub`` (which may be one): an account is shown by
+its id, its issuer and its pseudonym (``identity.stamp.pseudonym_of``), the name the auditors see."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from identity.claims import citizen_id_hmac, validate_citizen_id
 from identity.errors import IdentityError
 from identity.oidc_client import OidcClient
 from identity.settings import IdentitySettings
+from identity.stamp import pseudonym_of
 from identity.storage import IdentityAccount
 from lrs.storage import Database
 
@@ -61,7 +65,7 @@ def identity_find() -> None:
         with database.session() as session:
             rows = session.scalars(select(IdentityAccount).where(IdentityAccount.citizen_id_hmac == digest)).all()
             for a in rows:
-                click.echo(f"{a.id}\t{a.issuer}\t{a.subject}\tlevel {a.level}\t{a.full_name or ''}")
+                click.echo(f"{a.id}\t{a.issuer}\t{pseudonym_of(a.subject_hmac)}\tlevel {a.level}\t{a.full_name or ''}")
     finally:
         database.dispose()
     if not rows:

@@ -18,6 +18,7 @@
 | ``HOCVU_VNEID_ID_TOKEN_ALGS`` | allowed ``alg`` values, default ``RS256 PS256 ES256`` |
 | ``HOCVU_VNEID_REDIRECT_URI`` | default ``<HOCVU_PUBLIC_URL>/identity/callback`` |
 | ``HOCVU_DEMO_IDP`` | 1 mounts the demo provider at ``/demo-vneid`` and, when no issuer is set, uses it |
+| ``HOCVU_DEMO_IDP_SUB`` | the demo provider's ``sub``: ``demo`` (``demo-0001``..., default) or ``citizen_id`` |
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,7 @@ DEFAULT_ALGS = ("RS256", "PS256", "ES256")
 FORBIDDEN_ALGS = frozenset({"none"})
 DEMO_PATH = "/demo-vneid"
 DEMO_CLIENT_ID = "hocvu-demo"
+DEMO_SUBS = ("demo", "citizen_id")
 
 
 def _instance_dir() -> Path:
@@ -53,6 +56,20 @@ def instance_secret(directory: Path, name: str) -> str:
     if not path.exists():
         write_once(path, secrets.token_urlsafe(48).encode(), 0o600)
     return path.read_text().strip()
+
+
+PEPPER_FILE = "vneid_pepper"
+
+
+def existing_pepper(env: Mapping[str, str] = os.environ) -> bytes | None:
+    """The pepper this hub already uses, without making one: ``HOCVU_VNEID_PEPPER``, else the
+    instance folder's file (``HOCVU_INSTANCE_DIR``). Migration 0090 reads it to hash the subjects of
+    existing accounts exactly as sign-ins will."""
+    value = env.get("HOCVU_VNEID_PEPPER")
+    if value:
+        return value.encode()
+    path = Path(env.get("HOCVU_INSTANCE_DIR", "instance")) / PEPPER_FILE
+    return path.read_text().strip().encode() if path.is_file() else None
 
 
 def _demo_secret(secret_key: str) -> str:
@@ -94,6 +111,9 @@ class IdentitySettings:
     demo_idp: bool = False
     demo_issuer: str = ""
     demo_secret: str = field(default="", repr=False)
+    # What the demo provider puts in ``sub`` (DEMO_SUBS): "citizen_id" makes it behave as VNeID may,
+    # so the hub's "no citizen ID in clear" can be tested end to end.
+    demo_sub: str = "demo"
     instance_dir: Path = field(default_factory=_instance_dir)
 
     @property
@@ -121,6 +141,8 @@ class IdentitySettings:
             raise ValueError("HOCVU_VNEID_PEPPER must be at least 16 bytes")
         if self.min_level not in (0, 1, 2):
             raise ValueError("HOCVU_VNEID_MIN_LEVEL must be 0, 1 or 2")
+        if self.demo_sub not in DEMO_SUBS:
+            raise ValueError(f"HOCVU_DEMO_IDP_SUB must be one of {', '.join(DEMO_SUBS)}")
 
     @classmethod
     def demo(cls, public_url: str, secret_key: str, instance_dir: Path, **overrides: object) -> IdentitySettings:
@@ -133,7 +155,7 @@ class IdentitySettings:
             demo_secret=demo_secret,
             scopes=("openid", "profile", "vneid"), redirect_uri=public_url.rstrip("/") + "/identity/callback",
             instance_dir=instance_dir,
-            pepper=overrides.pop("pepper", None) or instance_secret(instance_dir, "vneid_pepper").encode(),
+            pepper=overrides.pop("pepper", None) or instance_secret(instance_dir, PEPPER_FILE).encode(),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -146,9 +168,10 @@ class IdentitySettings:
         issuer = env.get("HOCVU_VNEID_ISSUER", "")
         # Only a configured hub needs the pepper; an unconfigured one writes no instance file.
         pepper = env.get("HOCVU_VNEID_PEPPER") or (
-            instance_secret(instance_dir, "vneid_pepper") if issuer or demo_idp else "")
+            instance_secret(instance_dir, PEPPER_FILE) if issuer or demo_idp else "")
         common: dict[str, object] = dict(
             pepper=pepper.encode(),
+            demo_sub=env.get("HOCVU_DEMO_IDP_SUB") or "demo",
             min_level=int(env.get("HOCVU_VNEID_MIN_LEVEL") or 1),
             require_citizen_id=_flag("HOCVU_VNEID_REQUIRE_CITIZEN_ID", True),
             claims=ClaimMapping.parse(env.get("HOCVU_VNEID_CLAIMS", ""), env.get("HOCVU_VNEID_LEVEL_VALUES", "")),

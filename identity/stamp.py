@@ -20,12 +20,12 @@ Two rules this module enforces rather than leaves to callers:
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import math
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
+
+from identity.claims import subject_hmac
 
 if TYPE_CHECKING:  # annotations only: the stamp loads without the face extra (OpenCV)
     from face_check.verification import CheckResult
@@ -47,6 +47,7 @@ STAMP_IRI: Final = "https://hocvu.vn/xapi/extensions/identity-verification"
 VERIFIED: Final = "verified"
 UNVERIFIED: Final = "unverified"
 LEVELS: Final = (1, 2)
+PSEUDONYM_PREFIX: Final = "hocvu-subject:"
 
 # CCCD (12 digits) and the old CMND (9 digits), with or without separators: refused as subjects.
 _CITIZEN_ID_LIKE = re.compile(r"\d{9}|\d{12}")
@@ -57,13 +58,21 @@ def pseudonymous_subject(pepper: bytes, issuer: str, subject: str) -> str:
 
     Keyed HMAC-SHA256 with the hub's pepper (``IdentitySettings.pepper``), so a reader of the
     LRS cannot reverse it nor link it to another hub's; the provider's own ``sub`` is not used
-    as is because a provider may put the citizen ID there.
+    as is because a provider may put the citizen ID there. The HMAC is the one accounts are keyed
+    by (``identity.claims.subject_hmac``), so ``pseudonym_of(account.subject_hmac)`` is the same.
     """
-    if len(pepper) < 16:
-        raise ValueError("the pepper must be at least 16 bytes")
-    # A length prefix keeps ("ab", "c") and ("a", "bc") apart.
-    message = f"{len(issuer)}:{issuer}|{subject}".encode()
-    return "hocvu-subject:" + hmac.new(pepper, b"hocvu/stamp/subject|" + message, hashlib.sha256).hexdigest()
+    return pseudonym_of(subject_hmac(pepper, issuer, subject))
+
+
+def pseudonym_of(account_subject_hmac: str) -> str:
+    """The stamp's subject for an account keyed by ``account_subject_hmac``."""
+    return PSEUDONYM_PREFIX + account_subject_hmac
+
+
+def subject_hmac_of(pseudonym: str) -> str | None:
+    """The account key a stamp's subject names, or None when it is not one of ours."""
+    value = pseudonym.removeprefix(PSEUDONYM_PREFIX)
+    return value if value != pseudonym and re.fullmatch(r"[0-9a-f]{64}", value) else None
 
 
 def _utc(moment: datetime, name: str) -> str:

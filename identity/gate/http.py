@@ -102,7 +102,7 @@ def learner(db: Session, external: ExternalId) -> Learner | None:
     """The VNeID learner signed in in this browser, as the gate sees them for ``external``."""
     cfg = gate_config()
     cfg.require_configured()
-    found = domain.learner_for(db, external, signed_in_account_id(), cfg.pepper)
+    found = domain.learner_for(db, external, signed_in_account_id())
     if found is None:
         return None
     return Learner(found.account_id, found.subject, found.level, signed_in_at(found.signed_in_at), found.name,
