@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, request
@@ -17,7 +18,7 @@ from hocvu.background import PeriodicTask
 from hocvu.settings import Settings
 from identity.auditor.http import AuditorConfig
 from identity.auditor.http import init_app as init_auditor
-from identity.gate.face import AssuranceConfig
+from identity.gate.face import AssuranceConfig, purge_expired
 from identity.gate.http import CONFIG_EXT as GATE_CONFIG
 from identity.gate.http import SEALER_EXT
 from identity.gate.http import init_app as init_gate
@@ -94,9 +95,21 @@ def init_identity_gate(app: Flask, settings: Settings, identity: IdentitySetting
     writers' (the player's and proctoring's), so every statement of an assured attempt is signed."""
     pepper = identity.pepper if identity.configured else b""
     hub_key = HubKey(identity.instance_dir)
-    init_gate(app, AssuranceConfig.from_env(secret_key=settings.secret_key, pepper=pepper,
-                                            instance_dir=identity.instance_dir, hub_key=hub_key))
+    cfg = AssuranceConfig.from_env(secret_key=settings.secret_key, pepper=pepper, instance_dir=identity.instance_dir,
+                                   hub_key=hub_key)
+    init_gate(app, cfg)
     app.extensions[SEALER_KEY] = app.extensions[SEALER_EXT]
+    if cfg.policy.face_purge_seconds > 0:
+        # Retention (HOCVU_FACE_RETENTION_DAYS): each web process deletes expired enrolments every
+        # HOCVU_FACE_PURGE_SECONDS (6 h by default); a plain DELETE by time, safe to run concurrently.
+        def purge() -> None:
+            database: Database = app.extensions["hocvu.db"]
+            with database.session() as session:
+                purge_expired(session, app.extensions[GATE_CONFIG].policy, datetime.now(UTC))
+                session.commit()
+
+        app.extensions["identity.face_purge"] = PeriodicTask("face-enrolment-purge", cfg.policy.face_purge_seconds,
+                                                             purge).start()
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None,
@@ -129,7 +142,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     # Analysts' pseudonyms get their own key derived from the app secret (see connectors.export).
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
                                     min_group=min_group_from_env()))
-    init_auditor(app, AuditorConfig(db=database, certificates=certificates))
+    init_auditor(app, AuditorConfig(db=database, certificates=certificates,
+                                    repeated_failures=app.extensions[GATE_CONFIG].policy.repeated_failures))
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app, max_body=settings.max_body_bytes)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

@@ -7,9 +7,10 @@ its id, its issuer and its pseudonym (``identity.stamp.pseudonym_of``), the name
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hocvu.settings import Settings
 from identity.claims import citizen_id_hmac, validate_citizen_id
@@ -70,6 +71,34 @@ def identity_find() -> None:
         database.dispose()
     if not rows:
         raise click.ClickException("no account has this citizen ID")
+
+
+@identity.command("purge-enrolments")
+@click.option("--dry-run", is_flag=True, help="Count the expired enrolments, delete nothing.")
+def identity_purge_enrolments(dry_run: bool) -> None:
+    """Delete face enrolments older than HOCVU_FACE_RETENTION_DAYS (days since consent; default 365).
+    The web processes also do it every HOCVU_FACE_PURGE_SECONDS; run this from cron when that is 0."""
+    from identity.gate.face import purge_expired
+    from identity.settings import AssurancePolicy
+    from identity.storage import FaceEnrolment
+
+    settings = Settings.from_env()
+    policy = AssurancePolicy.from_env()
+    now = datetime.now(UTC)
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            if dry_run:
+                cutoff = now - timedelta(days=policy.face_retention_days)
+                count = session.scalar(select(func.count()).select_from(FaceEnrolment).where(
+                    FaceEnrolment.consent_at < cutoff)) or 0
+            else:
+                count = purge_expired(session, policy, now)
+                session.commit()
+    finally:
+        database.dispose()
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {count} face enrolment(s) consented more than {policy.face_retention_days} days ago")
 
 
 @identity.command("demo-citizens")

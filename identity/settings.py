@@ -205,3 +205,64 @@ class IdentitySettings:
         )
         settings.validate()
         return settings
+
+
+def _env_number(env: Mapping[str, str], name: str, default: float, low: float, high: float, *,
+                zero_off: bool = False) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+    if not (low <= value <= high or (zero_off and value == 0)):
+        raise ValueError(f"{name} must be between {low:g} and {high:g}" + (" (or 0: off)" if zero_off else ""))
+    return value
+
+
+@dataclass(frozen=True)
+class AssurancePolicy:
+    """How the hub treats face data and what auditors are shown (issue 12). Each from its
+    ``HOCVU_`` variable, default, unit and range in the comment; a value out of range is a start-up
+    error, not a silent clamp.
+
+    The data controller and the retention period are what the consent text names (Decree
+    13/2023/NĐ-CP Art. 11 and 13: the subject knows who processes which data, why and for how long;
+    Art. 3: kept no longer than the purpose needs; Personal Data Protection Law 2025)."""
+
+    # HOCVU_DATA_CONTROLLER: the organisation that operates this hub and decides on the face data
+    # ("Bên Kiểm soát dữ liệu cá nhân", Decree 13/2023 Art. 2.9). Text; default "" = "the operator
+    # of this hub (<host of HOCVU_PUBLIC_URL>)" in the page's language.
+    controller: str = ""
+    # HOCVU_DATA_CONTROLLER_CONTACT: where a learner asks about or withdraws consent (an e-mail, a
+    # phone, an address). Text; default "" (the page then points at the gate's own withdraw button).
+    controller_contact: str = ""
+    # HOCVU_FACE_RETENTION_DAYS: an enrolment is deleted this many days after its consent (each
+    # re-enrolment renews it). Days; default 365 (one programme year); range 1–1825.
+    face_retention_days: int = 365
+    # HOCVU_FACE_PURGE_SECONDS: how often each web process deletes expired enrolments (as
+    # `hocvu identity purge-enrolments` does). Seconds; default 21600 (6 h: an enrolment outlives its
+    # period by at most that); 0 = off (cron or Celery beat runs the command); else 60–604800.
+    face_purge_seconds: float = 21600.0
+    # HOCVU_FACE_CROSSMATCH_MAX: enrolments of the tenant a failed check is compared with (the signal
+    # "matches another learner's enrolment"). Enrolments, the most recent first; default 1000; 0 = off;
+    # range 0–20000. Cost: one more embedding of the frame, then ~0.3 ms per enrolment (README).
+    cross_match_max: int = 1000
+    # HOCVU_AUDIT_REPEATED_FAILURES: an attempt with this many checks that saw a face which was not the
+    # learner's (no_match) or several faces is flagged "repeated failures". Checks; default 3; range
+    # 2–20 (README, "Auditors": why 3).
+    repeated_failures: int = 3
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> AssurancePolicy:
+        d = cls()
+        return cls(
+            controller=env.get("HOCVU_DATA_CONTROLLER", "").strip(),
+            controller_contact=env.get("HOCVU_DATA_CONTROLLER_CONTACT", "").strip(),
+            face_retention_days=int(_env_number(env, "HOCVU_FACE_RETENTION_DAYS", d.face_retention_days, 1, 1825)),
+            face_purge_seconds=_env_number(env, "HOCVU_FACE_PURGE_SECONDS", d.face_purge_seconds, 60, 604800,
+                                           zero_off=True),
+            cross_match_max=int(_env_number(env, "HOCVU_FACE_CROSSMATCH_MAX", d.cross_match_max, 0, 20000)),
+            repeated_failures=int(_env_number(env, "HOCVU_AUDIT_REPEATED_FAILURES", d.repeated_failures, 2, 20)),
+        )

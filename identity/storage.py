@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     delete,
+    func,
     select,
 )
 from sqlalchemy.exc import IntegrityError
@@ -97,7 +98,8 @@ class FaceEnrolment(Base):
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     model: Mapped[str] = mapped_column(String(64))      # e.g. "Dlib": embeddings of other models do not compare
     detector: Mapped[str] = mapped_column(String(64))
-    consent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Retention counts from here (re-enrolling renews it); indexed for the purge (migration 0091).
+    consent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -191,6 +193,35 @@ def save_face_enrolment(session: Session, account_id: int, *, ciphertext: bytes,
     row.ciphertext, row.model, row.detector, row.consent_at = bytes(ciphertext), model, detector, consent_at
     session.flush()
     return row
+
+
+def purge_face_enrolments(session: Session, consented_before: datetime) -> int:
+    """Retention (``AssurancePolicy.face_retention_days``): deletes every enrolment whose consent is
+    older than ``consented_before``; how many. Safe from several processes at once (a plain DELETE by
+    time). The caller commits."""
+    result = session.execute(delete(FaceEnrolment).where(FaceEnrolment.consent_at < consented_before))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def tenant_enrolments(session: Session, tenant_id: int, *, exclude_account: int,
+                      limit: int) -> list[tuple[int, str, bytes]]:
+    """(account id, subject HMAC, sealed embedding) of the enrolments of accounts linked to a learner
+    of ``tenant_id``, but ``exclude_account``'s, the most recent first, at most ``limit``."""
+    in_tenant = select(IdentityBinding.account_id).where(IdentityBinding.tenant_id == tenant_id)
+    rows = session.execute(
+        select(FaceEnrolment.account_id, IdentityAccount.subject_hmac, FaceEnrolment.ciphertext)
+        .join(IdentityAccount, IdentityAccount.id == FaceEnrolment.account_id)
+        .where(FaceEnrolment.account_id.in_(in_tenant), FaceEnrolment.account_id != exclude_account)
+        .order_by(FaceEnrolment.id.desc()).limit(limit))
+    return [(int(a), str(h), bytes(c)) for a, h, c in rows]
+
+
+def linked_learners(session: Session, tenant_id: int, subject_hmac: str) -> int:
+    """How many external learner identities of ``tenant_id`` (LMS accounts) are linked to the VNeID
+    account keyed by ``subject_hmac`` (0: no such account)."""
+    return int(session.scalar(
+        select(func.count(IdentityBinding.id)).join(IdentityAccount, IdentityAccount.id == IdentityBinding.account_id)
+        .where(IdentityAccount.subject_hmac == subject_hmac, IdentityBinding.tenant_id == tenant_id)) or 0)
 
 
 def delete_face_enrolment(session: Session, account_id: int) -> bool:

@@ -36,7 +36,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import schemas
-from identity.gate.face import CHECK_VERB, EXT_FACE_CHECK
+from identity.auditor.signals import DEFAULT_REPEATED_FAILURES, SIGNALS, FaceCheck, Signals, face_check, signals_for
+from identity.gate.face import CHECK_VERB
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
 from lrs.audit.chain import content_hash, iso
@@ -48,7 +49,8 @@ from schemas.cmi5 import EXT_SESSION
 BATCH: Final = 200
 MAX_SCAN: Final = 5000
 MAX_LIMIT: Final = 200
-PROBLEMS: Final = ("unverified", "failed_checks", "signature_invalid")
+# Problems of the record itself, then the signals about who made it (identity.auditor.signals).
+PROBLEMS: Final = ("unverified", "failed_checks", "signature_invalid", *SIGNALS)
 VERIFIED: Final = "verified"  # identity.stamp.VERIFIED
 
 
@@ -62,28 +64,12 @@ class AttemptQuery:
     after: tuple[int, int] | None = None    # the cursor: (tenant id, seq) of the last check read
     limit: int = 50
     max_scan: int = MAX_SCAN
+    repeated_failures: int = DEFAULT_REPEATED_FAILURES  # AssurancePolicy.repeated_failures
 
     def filters(self) -> dict[str, Any]:
         """The query as JSON (the access log, the page's links): no cursor."""
         return {"tenant": self.tenant, "course": self.course, "since": iso(self.since) if self.since else None,
                 "until": iso(self.until) if self.until else None, "problems": sorted(self.problems)}
-
-
-@dataclass
-class FaceCheck:
-    statement_id: str
-    time: str                   # the check's statement timestamp
-    kind: str | None            # "initial" (the gate) or "recheck"
-    outcome: str | None         # face_check's outcome: match, no_match, no_face, ...
-    success: bool | None        # result.success: the face matched
-    distance: float | None
-    threshold: float | None
-    metric: str | None = None
-    model: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        return self.success is not True or self.outcome != "match"
 
 
 @dataclass
@@ -118,6 +104,7 @@ class Attempt:
     ended: str
     checks: list[FaceCheck]
     statements: list[StatementAudit]
+    signals: Signals = field(default_factory=Signals)
     anchor: int = 0                   # seq of the check it is listed at (the cursor)
 
     @property
@@ -140,11 +127,12 @@ class Attempt:
             found.add("failed_checks")
         if self.signatures_invalid:
             found.add("signature_invalid")
-        return found
+        return found | self.signals.flags()
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("anchor")
+        data["signals"] = self.signals.as_dict()
         data.update(failed_checks=self.failed_checks, signatures_invalid=self.signatures_invalid,
                     chain_problems=self.chain_problems, problems=sorted(self.problems()))
         return data
@@ -273,7 +261,8 @@ def find_attempts(session: Session, q: AttemptQuery, certificates: Sequence[byte
                 first = min((m.seq for m in group or [] if m.verb_id == CHECK_VERB and _matches(m, q)),
                             default=row.seq)
                 if sid is not None and group is not None and first == row.seq:
-                    attempt = _attempt(session, tenant_id, slug, row.registration or "", sid, group, certificates)
+                    attempt = _attempt(session, tenant_id, slug, row.registration or "", sid, group, certificates,
+                                       q.repeated_failures)
                     attempt.anchor = row.seq
                     if not q.problems or attempt.problems() & q.problems:
                         found.append(attempt)
@@ -299,7 +288,7 @@ def _load_groups(session: Session, tenant_id: int,
 
 
 def get_attempt(session: Session, tenant: str, registration: str, session_id: str,
-                certificates: Sequence[bytes]) -> Attempt:
+                certificates: Sequence[bytes], repeated_failures: int = DEFAULT_REPEATED_FAILURES) -> Attempt:
     """One attempt, by its tenant's slug, registration and cmi5 session id."""
     tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == tenant))
     if tenant_id is None:
@@ -308,22 +297,8 @@ def get_attempt(session: Session, tenant: str, registration: str, session_id: st
     if not group or not any(stamp_of(r.full) is not None or r.verb_id == CHECK_VERB for r in group):
         raise NotFound(f"tenant {tenant!r} has no identity-assured attempt {session_id!r} in registration "
                        f"{registration!r}")
-    return _attempt(session, tenant_id, tenant, registration.lower(), session_id, group, certificates)
-
-
-def _face_check(row: Statement) -> FaceCheck:
-    result = row.full.get("result") or {}
-    detail = (result.get("extensions") or {}).get(EXT_FACE_CHECK) or {}
-    detail = detail if isinstance(detail, dict) else {}
-
-    def number(key: str) -> float | None:
-        value = detail.get(key)
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-    success = result.get("success")
-    return FaceCheck(row.statement_id, str(row.full.get("timestamp", "")), detail.get("kind"), detail.get("outcome"),
-                     success if isinstance(success, bool) else None, number("distance"), number("threshold"),
-                     detail.get("metric"), detail.get("model"))
+    return _attempt(session, tenant_id, tenant, registration.lower(), session_id, group, certificates,
+                    repeated_failures)
 
 
 def _activities(full: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -336,7 +311,7 @@ def _activities(full: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _attempt(session: Session, tenant_id: int, slug: str, registration: str, session_id: str,
-             group: list[Statement], certificates: Sequence[bytes]) -> Attempt:
+             group: list[Statement], certificates: Sequence[bytes], repeated_failures: int) -> Attempt:
     ids = [r.statement_id for r in group]
     entries: dict[str, tuple[int, str | None]] = {}
     # On (tenant, statement_id): no ORDER BY, which would walk the tenant's whole chain in position
@@ -359,7 +334,7 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
         if stamp is not None:
             latest_stamp = stamp
         if row.verb_id == CHECK_VERB:
-            checks.append(_face_check(row))
+            checks.append(face_check(row))
             parent, grouping = _activities(full)
             activity, course = activity or parent, course or grouping
         audits.append(_audit(row, stamp, tokens, entries.get(row.statement_id), last_checkpoint, certificates))
@@ -369,10 +344,12 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
     if activity is None:
         parent, grouping = _activities(group[0].full)
         activity, course = parent, grouping
-    return Attempt(tenant_id, slug, registration, session_id, activity, course,
-                   subject if isinstance(subject, str) else None, level if isinstance(level, int) else None,
-                   stamp.get("outcome") if stamp.get("outcome") == VERIFIED else "unverified",
-                   str(group[0].full.get("timestamp", "")), str(group[-1].full.get("timestamp", "")), checks, audits)
+    pseudonym = subject if isinstance(subject, str) else None
+    return Attempt(tenant_id, slug, registration, session_id, activity, course, pseudonym,
+                   level if isinstance(level, int) else None,
+                   VERIFIED if stamp.get("outcome") == VERIFIED else "unverified",
+                   str(group[0].full.get("timestamp", "")), str(group[-1].full.get("timestamp", "")), checks, audits,
+                   signals_for(session, tenant_id, pseudonym, checks, repeated_failures))
 
 
 def _audit(row: Statement, stamp: dict[str, Any] | None, tokens: dict[str, bytes], entry: tuple[int, str | None] | None,

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
-from identity import storage as identity_storage
 from identity import web
 from identity.gate import domain, face
 from identity.gate.consumers import GateFor, consumers
@@ -173,9 +172,10 @@ def gate() -> BaseResponse:
     g, now = _gate_for(), _now()
     with _db() as db:
         who = learner(db, g.external)
+        # An enrolment past its retention period is deleted now: the learner is asked to enrol again.
+        enrolled = who is not None and face.current_enrolment(db, gate_config(), who.account_id, now) is not None
         step = domain.gate_step(db, g.key, who, g.min_level, now)
         row = domain.pending_gate(db, g.key)
-        enrolled = who is not None and identity_storage.face_enrolment(db, who.account_id) is not None
     if step is Step.PASSED and not request.args.get("manage"):
         return web.see_other(g.next)
     outcome = request.args.get("outcome") or (row.check_outcome if row is not None and who is not None and

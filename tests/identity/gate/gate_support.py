@@ -75,9 +75,18 @@ class IdentityEnv:
     def material(self) -> SigningMaterial:
         return self.cfg.material()
 
-    def learner(self, target: str = QUIZ) -> Learner:
-        launch, client, xapi = open_player(self.app, target, issuer=ISSUER)
+    def learner(self, target: str = QUIZ, tenant: str | None = None) -> Learner:
+        """A new LMS learner, in a new tenant or in ``tenant`` (a slug)."""
+        launch, client, xapi = open_player(self.app, target, issuer=ISSUER, tenant_slug=tenant)
         return Learner(self, launch, client, xapi)
+
+    def tenant_of(self, learner: Learner) -> str:
+        from lrs.storage import Tenant
+
+        with self.db.session() as s:
+            tenant = s.get(Tenant, learner.launch.tenant_id)
+            assert tenant is not None
+            return str(tenant.slug)
 
 
 def account_key(env: IdentityEnv, citizen: str) -> str:
