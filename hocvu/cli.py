@@ -152,11 +152,13 @@ def _register_package_commands() -> None:
     from hocvu.cli_face import face
     from hocvu.cli_forward import forward
     from hocvu.cli_identity import identity
+    from hocvu.cli_identity_supervised import register as register_supervised
     from hocvu.cli_import import import_group
     from hocvu.cli_lti import lti
     from hocvu.cli_national import national
 
     register_audit_bundle(audit)  # `hocvu audit bundle` and `verify-bundle` (identity.auditor.proof_bundle)
+    register_supervised(identity)  # `hocvu identity supervised-check` (identity.gate.supervised)
     for group in (audit, courses, export, face, forward, identity, import_group, lti, national, report):
         main.add_command(group)
 

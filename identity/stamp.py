@@ -40,12 +40,18 @@ if TYPE_CHECKING:  # annotations only: the stamp loads without the face extra (O
 #   faceOutcome     the face check's own outcome ("match", "no_match", "no_face", ...)
 #   faceDistance    distance between live frame and enrolment; absent when no single face
 #   threshold, metric, model, detector   what the distance was compared with, and how made
-#   outcome         "verified" or "unverified" (derived, see below)
+#   outcome         "verified" or "unverified" (derived, see below); "supervised" for a supervised check
 #   subject         pseudonymous subject (see ``pseudonymous_subject``), never a citizen ID
+# A supervised in-person check (``build_supervised_stamp``: the alternative for a learner who refuses
+# face enrolment) has method "supervised", assurance "supervised", supervisedAt, supervisor, document
+# (the kind of identity document shown, never its number), level when a VNeID account is linked, and
+# outcome "supervised": a lower assurance, never "verified", which only a matching face check gives.
 STAMP_IRI: Final = "https://hocvu.vn/xapi/extensions/identity-verification"
 
 VERIFIED: Final = "verified"
 UNVERIFIED: Final = "unverified"
+SUPERVISED: Final = "supervised"
+DOCUMENTS: Final = ("cccd", "passport", "other")  # the kind of identity document a supervisor checked
 LEVELS: Final = (1, 2)
 PSEUDONYM_PREFIX: Final = "hocvu-subject:"
 
@@ -125,6 +131,28 @@ def build_stamp(*, subject: str, signed_in_at: datetime, level: int | None,
         stamp.update(threshold=check.threshold, metric=check.metric, model=check.model, detector=check.detector)
     stamp["outcome"] = derive_outcome(check, level)
     stamp["subject"] = subject
+    return stamp
+
+
+def build_supervised_stamp(*, subject: str, supervised_at: datetime, supervisor: str, document: str,
+                           level: int | None = None) -> dict[str, Any]:
+    """The stamp of a supervised in-person check (see ``STAMP_IRI``'s comment): outcome "supervised",
+    never "verified". ``supervisor`` names who checked (a staff name or id, as the tenant records it);
+    it must not look like a citizen ID either."""
+    _check_subject(subject)
+    supervisor = " ".join(supervisor.split())
+    if not supervisor or len(supervisor) > 200 or _CITIZEN_ID_LIKE.search(re.sub(r"[\s.\-]", "", supervisor)):
+        raise ValueError("the supervisor is named by a name or staff id (≤200 characters), never a citizen ID")
+    if document not in DOCUMENTS:
+        raise ValueError(f"document must be one of {', '.join(DOCUMENTS)}")
+    if level is not None and level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS} or None, not {level!r}")
+    stamp: dict[str, Any] = {"method": SUPERVISED, "assurance": SUPERVISED,
+                             "supervisedAt": _utc(supervised_at, "supervised_at"), "supervisor": supervisor,
+                             "document": document}
+    if level is not None:
+        stamp["level"] = level
+    stamp.update(outcome=SUPERVISED, subject=subject)
     return stamp
 
 

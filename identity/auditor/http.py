@@ -69,6 +69,7 @@ CSV_COLUMNS: Final = (
 PROBLEM_LABELS: Final = {
     "unverified": "chưa xác minh / unverified", "failed_checks": "kiểm tra thất bại / failed checks",
     "signature_invalid": "chữ ký sai / signature invalid",
+    "supervised": "kiểm tra trực tiếp có giám sát (mức thấp hơn) / supervised in person (lower level)",
     "several_lms_accounts": "một VNeID, nhiều tài khoản học / one VNeID, several LMS accounts",
     "repeated_failures": "thất bại lặp lại / repeated failures",
     "matches_other_learner": "khớp khuôn mặt người học khác / matches another learner's face",

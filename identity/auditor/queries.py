@@ -50,8 +50,10 @@ BATCH: Final = 200
 MAX_SCAN: Final = 5000
 MAX_LIMIT: Final = 200
 # Problems of the record itself, then the signals about who made it (identity.auditor.signals).
-PROBLEMS: Final = ("unverified", "failed_checks", "signature_invalid", *SIGNALS)
+# "supervised": checked in person by an instructor (identity.gate.supervised), a lower assurance level.
+PROBLEMS: Final = ("unverified", "failed_checks", "signature_invalid", "supervised", *SIGNALS)
 VERIFIED: Final = "verified"  # identity.stamp.VERIFIED
+SUPERVISED: Final = "supervised"  # identity.stamp.SUPERVISED
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class Attempt:
     course: str | None                # the course grouping it, when the statements name one
     subject: str | None               # the learner's pseudonym
     level: int | None
-    outcome: str                      # the latest stamp's outcome ("unverified" without one)
+    outcome: str                      # the latest stamp's: verified, supervised, else "unverified"
     started: str
     ended: str
     checks: list[FaceCheck]
@@ -121,8 +123,10 @@ class Attempt:
 
     def problems(self) -> set[str]:
         found = set()
-        if self.outcome != VERIFIED:
+        if self.outcome not in (VERIFIED, SUPERVISED):
             found.add("unverified")
+        if self.outcome == SUPERVISED:
+            found.add("supervised")
         if self.failed_checks:
             found.add("failed_checks")
         if self.signatures_invalid:
@@ -347,7 +351,7 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
     pseudonym = subject if isinstance(subject, str) else None
     return Attempt(tenant_id, slug, registration, session_id, activity, course, pseudonym,
                    level if isinstance(level, int) else None,
-                   VERIFIED if stamp.get("outcome") == VERIFIED else "unverified",
+                   next((o for o in (VERIFIED, SUPERVISED) if stamp.get("outcome") == o), "unverified"),
                    str(group[0].full.get("timestamp", "")), str(group[-1].full.get("timestamp", "")), checks, audits,
                    signals_for(session, tenant_id, pseudonym, checks, repeated_failures))
 

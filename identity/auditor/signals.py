@@ -59,6 +59,8 @@ class FaceCheck:
 
     @property
     def failed(self) -> bool:
+        if self.kind == "supervised":  # an in-person check (identity.gate.supervised): no face to match
+            return self.success is not True or self.outcome != "supervised"
         return self.success is not True or self.outcome != "match"
 
     @property

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, session, url_for
 from markupsafe import Markup
@@ -161,6 +162,15 @@ def _check_form() -> None:
         raise GateError("missing or wrong form token")
 
 
+def consent_terms() -> dict[str, Any]:
+    """What the consent text names (``AssurancePolicy``): the controller (else "the operator of the hub at
+    <host>", the host of this hub's own VNeID callback), the contact, the retention period."""
+    policy = gate_config().policy
+    host = urlsplit(identity_config().settings.redirect_uri).netloc or request.host
+    return {"controller": policy.controller, "contact": policy.controller_contact, "host": host,
+            "days": policy.face_retention_days}
+
+
 def outcome_text(outcome: str, locale: str | None = None) -> str:
     return t(f"identity.outcome.{outcome}", locale or web.page_locale())
 
@@ -186,7 +196,8 @@ def gate() -> BaseResponse:
                   login_url=url_for("identity.login", next=g.url()),
                   popup_url=url_for("identity.login", next=url_for("identity_gate.signed_in")),
                   status_url=url_for("identity_gate.status"), signed_in_at=session.get(SIGNED_IN_AT_KEY) or "",
-                  ttl_minutes=int(domain.GATE_TTL.total_seconds() // 60), back_url=g.next, back_here=g.url())
+                  ttl_minutes=int(domain.GATE_TTL.total_seconds() // 60), back_url=g.next, back_here=g.url(),
+                  consent=consent_terms())
 
 
 @bp.post("/bind")
