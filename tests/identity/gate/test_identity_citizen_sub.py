@@ -5,14 +5,15 @@ Personal Data Protection Law 2025 (91/2025/QH15): only what the purpose needs).
 A provider that uses the 12-digit citizen ID as ``sub`` (the built-in demo provider with
 ``demo_sub="citizen_id"``, and npm oidc-provider with an account whose id is the number), then the
 whole gate through the real pages (sign-in, bind, enrol, check, a stamped and signed quiz attempt),
-the auditor's JSON, CSV, page and proof bundle, and ``hocvu identity find``; then every column of every
-table (SQLite and PostgreSQL), every captured log record, every page and export, the session cookie
-and the instance folder's files are searched: the number is in none of them, in clear, grouped, as an
-unkeyed SHA-256 or inside a JWT/JWS.
+the auditor's JSON, CSV, page and proof bundle, LTI Proctoring's ``verified_user`` claim for that gate,
+and ``hocvu identity find``; then every column of every table (SQLite and PostgreSQL), every captured log
+record, every page and export, the claim, the session cookie and the instance folder's files are
+searched: the number is in none of them, in clear, grouped, as an unkeyed SHA-256 or inside a JWT/JWS.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import uuid
@@ -111,6 +112,9 @@ def test_a_citizen_id_as_sub_is_kept_nowhere(citizen_env: tuple[IdentityEnv, str
     issuer = env.app.extensions["identity"].settings.issuer
     assert {s["subject"] for s in stamps} == {pseudonymous_subject(PEPPER, issuer, citizen_id)}
 
+    claim = json.dumps(_verified_user_claim(env, learner), ensure_ascii=False)
+    assert "hocvu-subject:" in claim
+
     assert caplog.records, "the flow should have logged something to inspect"
     dump = dump_database(env.db)
     assert "hocvu-subject:" in dump and "checked-identity" in dump  # the dump sees accounts and statements
@@ -120,8 +124,22 @@ def test_a_citizen_id_as_sub_is_kept_nowhere(citizen_env: tuple[IdentityEnv, str
     found = {where: leaks(text, citizen_id) for where, text in (
         ("logs", caplog.text), ("database", dump), ("pages and exports", "\n".join(seen)),
         ("cookie", cookie.value), ("session", decode_session(cookie.value)), ("instance files", files),
-        ("statements", repr(statements)))}
+        ("statements", repr(statements)), ("LTI Proctoring verified_user", claim))}
     assert found == {where: [] for where in found}
+
+
+def _verified_user_claim(env: IdentityEnv, learner: Learner) -> dict[str, Any]:
+    """The verified_user claim LTI Proctoring would send for this gate (lti_tool.proctoring.gate.gate_passed
+    builds the person the same way: the account's name and the gate's pseudonymous subject)."""
+    from identity.gate.domain import stamp_for
+    from identity.storage import get_account
+    from lti_tool.proctoring.messages import VerifiedPerson, verified_user
+
+    [row] = learner.assurance()
+    with env.db.session() as s:
+        account = get_account(s, row.account_id)
+        return verified_user(VerifiedPerson(full_name=account.full_name or "", subject=row.subject,
+                                            summary=stamp_for(row)))
 
 
 def _auditor_views(env: IdentityEnv, learner: Learner) -> list[str]:
