@@ -24,6 +24,7 @@ from hocvu.body_limit import BodyLimit
 from hocvu.settings import Settings
 from identity.auditor.http import AuditorConfig
 from identity.auditor.http import init_app as init_auditor
+from identity.gate.face import purge_expired
 from identity.gate.http import CONFIG_EXT as GATE_CONFIG
 from identity.gate.http import SEALER_EXT
 from identity.gate.http import init_app as init_gate
@@ -103,8 +104,20 @@ def init_identity_gate(app: Flask, settings: Settings, identity: IdentitySetting
     """The identity gate with the hub's signing key (``HubKey``, one per app: the gate's stamps, the
     audit checkpoints and the trusted certificates all use it); its sealer becomes the statement
     writers' (the player's and proctoring's), so every statement of an assured attempt is signed."""
-    init_gate(app, configs.assurance_config(settings, identity, configs.hub_key(settings)))
+    cfg = configs.assurance_config(settings, identity, configs.hub_key(settings, identity.instance_dir))
+    init_gate(app, cfg)
     app.extensions[SEALER_KEY] = app.extensions[SEALER_EXT]
+    if cfg.policy.face_purge_seconds > 0:
+        # Retention (HOCVU_FACE_RETENTION_DAYS): each web process deletes expired enrolments every
+        # HOCVU_FACE_PURGE_SECONDS (6 h by default); a plain DELETE by time, safe to run concurrently.
+        def purge() -> None:
+            database: Database = app.extensions["hocvu.db"]
+            with database.session() as session:
+                purge_expired(session, app.extensions[GATE_CONFIG].policy, datetime.now(UTC))
+                session.commit()
+
+        app.extensions["identity.face_purge"] = PeriodicTask("face-enrolment-purge", cfg.policy.face_purge_seconds,
+                                                             purge).start()
 
 
 def init_credentials(app: Flask, settings: Settings, database: Database, courses: Catalogue) -> CredentialHooks:
@@ -190,7 +203,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     # Analysts' pseudonyms get their own key derived from the app secret (see connectors.export).
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
                                     min_group=settings.reports.report_min_group))
-    init_auditor(app, AuditorConfig(db=database, certificates=certificates))
+    init_auditor(app, AuditorConfig(db=database, certificates=certificates,
+                                    repeated_failures=app.extensions[GATE_CONFIG].policy.repeated_failures))
     # A database that is away is a 503 with Retry-After everywhere; /healthz and /readyz probe.
     init_availability(app, settings, database)
     # Flask's documented way to wrap its WSGI app (mypy sees the assignment as replacing a method).

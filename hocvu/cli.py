@@ -9,6 +9,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from hocvu import configs
 from hocvu import db as dbops
 from hocvu.cli_session import cli_session, emit
 from hocvu.settings import SettingError, Settings
@@ -45,8 +46,10 @@ def db() -> None:
 @click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (HOCVU_DATABASE_URL chooses the database)."""
-    database = Database(Settings.from_env().database_url)
-    dbops.upgrade(database, revision)
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    # Migration 0090 hashes existing accounts' subjects with the pepper sign-ins use (never made here).
+    dbops.upgrade(database, revision, pepper=configs.existing_pepper(settings))
     click.echo(f"database at {database.engine.url.render_as_string(hide_password=True)} is at {revision}")
 
 
@@ -168,12 +171,14 @@ def _register_package_commands() -> None:
     from hocvu.cli_face import face
     from hocvu.cli_forward import forward
     from hocvu.cli_identity import identity
+    from hocvu.cli_identity_supervised import register as register_supervised
     from hocvu.cli_import import import_group
     from hocvu.cli_lti import lti
     from hocvu.cli_national import national
     from hocvu.cli_settings import settings_group
 
     register_audit_bundle(audit)  # `hocvu audit bundle` and `verify-bundle` (identity.auditor.proof_bundle)
+    register_supervised(identity)  # `hocvu identity supervised-check` (identity.gate.supervised)
     for group in (audit, courses, credentials_group, export, face, forward, identity, import_group, lti, national,
                   report, settings_group):
         main.add_command(group)

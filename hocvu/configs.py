@@ -13,7 +13,8 @@ from credentials.config import CourseRules, CredentialsConfig, Holder, RequiredQ
 from hocvu.settings import SettingError, Settings, VneidSettings
 from identity.claims import ClaimMapping
 from identity.gate.face import AssuranceConfig, face_key_from
-from identity.settings import DEMO_PATH, IdentitySettings, demo_secret, instance_secret
+from identity.settings import DEMO_PATH, AssurancePolicy, IdentitySettings, demo_secret, instance_secret
+from identity.settings import existing_pepper as identity_existing_pepper
 from identity.signing import HubKey
 from identity.stamp_guard import extra_certificates
 from lrs.storage import Database
@@ -32,6 +33,7 @@ class _VneidCommon(TypedDict):
     """The settings a configured provider and the demo provider have in common."""
 
     pepper: bytes
+    demo_sub: str
     min_level: int
     require_citizen_id: bool
     claims: ClaimMapping
@@ -50,7 +52,8 @@ def identity_settings(settings: Settings) -> IdentitySettings:
     except ValueError as err:
         raise _error(VneidSettings, "vneid_claims", v.vneid_claims, str(err)) from None
     common = _VneidCommon(
-        pepper=pepper.encode(), min_level=v.vneid_min_level, require_citizen_id=v.vneid_require_citizen_id,
+        pepper=pepper.encode(), demo_sub=v.demo_idp_sub, min_level=v.vneid_min_level,
+        require_citizen_id=v.vneid_require_citizen_id,
         claims=claims, redirect_uri=v.vneid_redirect_uri or public_url + "/identity/callback")
     if not v.vneid_issuer and v.demo_idp:
         return _validated(IdentitySettings.demo(public_url, settings.secret_key, instance_dir, **common))
@@ -74,9 +77,12 @@ def _validated(identity: IdentitySettings) -> IdentitySettings:
     return identity
 
 
-def hub_key(settings: Settings) -> HubKey:
+def hub_key(settings: Settings, instance_dir: Path | None = None) -> HubKey:
+    """The hub's signing key: the settings' files, else generated in ``instance_dir`` (default: the
+    instance folder; the app passes its identity settings' folder, which tests give their own)."""
     s = settings.signing
-    return HubKey(settings.hub.instance_dir, key_file=s.signing_key_file, cert_file=s.signing_cert_file)
+    return HubKey(instance_dir or settings.hub.instance_dir, key_file=s.signing_key_file,
+                  cert_file=s.signing_cert_file)
 
 
 def assurance_config(settings: Settings, identity: IdentitySettings, key: HubKey) -> AssuranceConfig:
@@ -89,7 +95,19 @@ def assurance_config(settings: Settings, identity: IdentitySettings, key: HubKey
         raise _error(type(f), "face_key", f.face_key or "", str(err)) from None
     return AssuranceConfig(face_key=face_key, pepper=identity.pepper if identity.configured else b"",
                            instance_dir=identity.instance_dir, face_home=f.deepface_home,
-                           threshold=f.face_threshold, hub_key=key)
+                           threshold=f.face_threshold, hub_key=key, policy=assurance_policy(settings))
+
+
+def assurance_policy(settings: Settings) -> AssurancePolicy:
+    a = settings.assurance
+    return AssurancePolicy(controller=a.data_controller.strip(), controller_contact=a.data_controller_contact.strip(),
+                           face_retention_days=a.face_retention_days, face_purge_seconds=a.face_purge_seconds,
+                           cross_match_max=a.face_crossmatch_max, repeated_failures=a.audit_repeated_failures)
+
+
+def existing_pepper(settings: Settings) -> bytes | None:
+    """The pepper the hub already uses (never made here): what migration 0090 hashes subjects with."""
+    return identity_existing_pepper(settings.vneid.vneid_pepper, settings.hub.instance_dir)
 
 
 def trusted_certificates(settings: Settings) -> list[bytes]:

@@ -33,12 +33,16 @@ def alembic_config(db: Database) -> Config:
     return cfg
 
 
-def upgrade(db: Database, revision: str = "heads") -> None:
+def upgrade(db: Database, revision: str = "heads", *, pepper: bytes | None = None) -> None:
     """Apply migrations on the app's own engine (so an in-memory SQLite DB is migrated in place).
-    "heads": each package's migrations form a branch from 0001, so all heads are applied."""
+    "heads": each package's migrations form a branch from 0001, so all heads are applied.
+    ``pepper``: the VNeID pepper for revision 0090 (else it reads HOCVU_VNEID_PEPPER or the
+    instance folder's, as sign-ins do)."""
     if db.dialect == "sqlite" and db.url.startswith("sqlite:///") and not db.url.endswith(":memory:"):
         Path(db.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     cfg = alembic_config(db)
+    if pepper is not None:
+        cfg.attributes["vneid_pepper"] = pepper
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)

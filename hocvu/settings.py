@@ -126,6 +126,9 @@ class ReportSettings:
 class VneidSettings:
     demo_idp: bool = var(False, "HOCVU_DEMO_IDP", "bool",
                          "mount the demo VNeID at /demo-vneid; used when no issuer is set")
+    demo_idp_sub: str = var("demo", "HOCVU_DEMO_IDP_SUB", "str",
+                            "what the demo VNeID puts in sub (citizen_id: the 12-digit number, as VNeID may)",
+                            choices=("demo", "citizen_id"))
     vneid_issuer: str = var("", "HOCVU_VNEID_ISSUER", "url", f"{_VNEID}'s issuer (compared exactly with iss)")
     vneid_discovery_url: str | None = var(None, "HOCVU_VNEID_DISCOVERY_URL", "url", "its discovery document")
     vneid_authorize_url: str | None = var(None, "HOCVU_VNEID_AUTHORIZE_URL", "url", "its authorization endpoint")
@@ -156,6 +159,30 @@ class VneidSettings:
                                                "ID token algorithms allowed (asymmetric only)")
     vneid_redirect_uri: str | None = var(None, "HOCVU_VNEID_REDIRECT_URI", "url", "our callback",
                                          default_text="<HOCVU_PUBLIC_URL>/identity/callback")
+
+
+@dataclass(frozen=True)
+class AssuranceSettings:
+    """What the consent text names and how long face data is kept (Decree 13/2023/NĐ-CP Art. 3, 11, 13;
+    Personal Data Protection Law 2025), and what auditors are shown."""
+
+    data_controller: str = var("", "HOCVU_DATA_CONTROLLER", "str",
+                               "who operates the hub and decides on face data, named in the consent",
+                               default_text="the operator of the hub at <host>")
+    data_controller_contact: str = var("", "HOCVU_DATA_CONTROLLER_CONTACT", "str",
+                                       "where a learner asks or withdraws consent (e-mail, phone, address)")
+    face_retention_days: int = var(365, "HOCVU_FACE_RETENTION_DAYS", "int",
+                                   "an enrolment is deleted this long after its consent", unit="days",
+                                   low=1, high=1825)
+    face_purge_seconds: float = var(21600.0, "HOCVU_FACE_PURGE_SECONDS", "float",
+                                    "expired enrolments are deleted by each web process this often",
+                                    unit="seconds", low=60, high=604800, zero_off=True)
+    face_crossmatch_max: int = var(1000, "HOCVU_FACE_CROSSMATCH_MAX", "int",
+                                   "a failed check is compared with this many of the tenant's enrolments (0: off)",
+                                   unit="enrolments", low=0, high=20000)
+    audit_repeated_failures: int = var(3, "HOCVU_AUDIT_REPEATED_FAILURES", "int",
+                                       "checks seeing someone else's face before an attempt is flagged",
+                                       unit="checks", low=2, high=20)
 
 
 @dataclass(frozen=True)
@@ -202,7 +229,8 @@ class CredentialSettings:
 
 GROUPS: dict[str, type] = {"hub": HubSettings, "lrs": LrsSettings, "audit": AuditSettings, "lti": LtiSettings,
                            "forwarding": ForwardingSettings, "reports": ReportSettings, "vneid": VneidSettings,
-                           "face": FaceSettings, "signing": SigningSettings, "credentials": CredentialSettings}
+                           "assurance": AssuranceSettings, "face": FaceSettings, "signing": SigningSettings,
+                           "credentials": CredentialSettings}
 
 
 @dataclass(frozen=True)
@@ -214,6 +242,7 @@ class Settings:
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
     vneid: VneidSettings = field(default_factory=VneidSettings)
+    assurance: AssuranceSettings = field(default_factory=AssuranceSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
     signing: SigningSettings = field(default_factory=SigningSettings)
     credentials: CredentialSettings = field(default_factory=CredentialSettings)
@@ -234,9 +263,11 @@ class Settings:
     def of(cls, **values: Any) -> Settings:
         """A tree with these fields (named as in their group: ``database_url=...``) and defaults for
         the rest; for tests, benchmarks and embedding. The web process's background loops (AGS score
-        retries, forwarding rounds) stay off unless given: whoever embeds the app runs their own."""
+        retries, forwarding rounds, enrolment purges, credential sweeps) stay off unless given:
+        whoever embeds the app runs their own."""
         values.setdefault("score_retry_seconds", 0.0)
         values.setdefault("forward_seconds", 0.0)
+        values.setdefault("face_purge_seconds", 0.0)
         values.setdefault("credentials_sweep_seconds", 0.0)
         groups = {}
         for name, group in GROUPS.items():

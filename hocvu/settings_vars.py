@@ -33,6 +33,7 @@ class Var:
     high: float | None = None
     above: float | None = None                 # an exclusive lower bound (a positive number)
     choices: tuple[str, ...] = ()
+    zero_off: bool = False                     # 0 is also allowed, meaning "off", below the lower bound
     secret: bool = False
     default_text: str = ""                     # how the README shows a default computed at start-up
 
@@ -51,7 +52,8 @@ class Var:
         if self.high is not None:
             bounds.append(f"at most {_num(self.high)}")
         unit = f" ({self.unit})" if self.unit else ""
-        return what + unit + (", " + " and ".join(bounds) if bounds else "")
+        off = " (or 0: off)" if self.zero_off else ""
+        return what + unit + (", " + " and ".join(bounds) if bounds else "") + off
 
     def parse(self, raw: str) -> Any:
         text = raw.strip()
@@ -66,6 +68,8 @@ class Var:
         return value
 
     def _in_range(self, value: float) -> bool:
+        if self.zero_off and value == 0:
+            return True
         return ((self.low is None or value >= self.low) and (self.high is None or value <= self.high)
                 and (self.above is None or value > self.above) and value == value)  # NaN is never in range
 

@@ -1,5 +1,5 @@
 """Claims from the provider mapped to what the hub keeps: a name, a date of birth, a keyed hash of
-the citizen ID and the identification level.
+the citizen ID, a keyed hash of the provider's subject and the identification level.
 
 Which claim carries what is configuration (``ClaimMapping``): standard OpenID Connect names
 (OpenID Connect Core 1.0 §5.1) and the Vietnamese ones used by national portals (``HoVaTen``,
@@ -7,6 +7,12 @@ Which claim carries what is configuration (``ClaimMapping``): standard OpenID Co
 validated, then replaced by an HMAC-SHA256 under a secret pepper, so the database can match a
 person again without holding the number (a plain hash of a 12-digit number is brute-forced in
 seconds; a keyed one is not without the pepper).
+
+The provider's ``sub`` gets the same treatment (``subject_hmac``): VNeID may put the 12-digit citizen
+ID there, so the hub never stores, prints or logs ``sub`` either; accounts are keyed by its HMAC
+(Decree 13/2023/NĐ-CP Art. 2.3 lists the personal identification number as personal data; Art. 3
+and the Personal Data Protection Law 2025 (91/2025/QH15) allow processing only what the purpose
+needs, and finding an account again needs only a keyed hash).
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from identity.errors import InvalidClaims
 # Domain separation: the same pepper could one day key another hash; this prefix keeps them apart
 # and "v1" lets us change the construction without confusing old rows with new ones.
 CITIZEN_ID_HMAC_PREFIX = b"hocvu/citizen-id/v1:"
+# The subject's HMAC is also the stamp's pseudonym (``identity.stamp.pseudonymous_subject``, which
+# came first and whose construction is kept so stamps already written name the same person).
+SUBJECT_HMAC_PREFIX = b"hocvu/stamp/subject|"
 _DIGITS12 = re.compile(r"[0-9]{12}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_NAME = 255
@@ -144,6 +153,17 @@ def citizen_id_hmac(citizen_id: str, pepper: bytes) -> str:
     if len(pepper) < 16:
         raise ValueError("the citizen-ID pepper must be at least 16 bytes")
     return hmac.new(pepper, CITIZEN_ID_HMAC_PREFIX + citizen_id.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def subject_hmac(pepper: bytes, issuer: str, subject: str) -> str:
+    """HMAC-SHA256 (RFC 2104) of the provider's (iss, sub) under the pepper, hex: the key of an
+    account (OIDC Core 1.0 §5.7: iss + sub is the stable identifier of a person at a provider).
+    The clear ``sub`` is never kept: a provider may put the citizen ID there."""
+    if len(pepper) < 16:
+        raise ValueError("the pepper must be at least 16 bytes")
+    # A length prefix keeps ("ab", "c") and ("a", "bc") apart.
+    message = f"{len(issuer)}:{issuer}|{subject}".encode()
+    return hmac.new(pepper, SUBJECT_HMAC_PREFIX + message, hashlib.sha256).hexdigest()
 
 
 def parse_level(value: Any, mapping: ClaimMapping, claim: str = "level") -> int:

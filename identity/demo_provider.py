@@ -8,6 +8,10 @@ discovery document and a JWKS. Its RSA signing key is generated once and kept in
 folder. Authorization codes live in a small SQLite file there too, so the token request finds its
 code whichever gunicorn worker answers it. It is a demo: anyone who can reach it can sign in as
 any demo citizen; it never holds real data.
+
+``HOCVU_DEMO_IDP_SUB=citizen_id`` (``IdentitySettings.demo_sub``) makes it put the citizen's 12-digit
+ID in ``sub``, as VNeID may: the hub must then keep, print and log no more of ``sub`` than its keyed
+hash. The provider itself keeps only the demo key (``demo-0001``) of a pending code, never the ID.
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ class DemoCitizen:
     citizen_id: str
     level: int
 
-    def claims(self, scopes: set[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"sub": self.sub}
+    def claims(self, scopes: set[str], sub_is_citizen_id: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"sub": self.citizen_id if sub_is_citizen_id else self.sub}
         if "profile" in scopes:
             y, m, d = self.birthdate.split("-")
             out.update(name=self.name, birthdate=self.birthdate, HoVaTen=self.name,
@@ -183,6 +187,7 @@ class DemoProvider:
 
     def __init__(self, settings: IdentitySettings) -> None:
         self.issuer = settings.demo_issuer
+        self.sub_is_citizen_id = settings.demo_sub == "citizen_id"
         self.key = load_signing_key(settings.instance_dir)
         self.codes = CodeStore(settings.instance_dir / "demo_vneid.sqlite")
         self.client = DemoClient(DEMO_CLIENT_ID, settings.demo_secret, settings.redirect_uri)
@@ -227,7 +232,7 @@ class DemoProvider:
                 return {"iss": provider.issuer, "aud": [client.get_client_id()], "iat": now, "exp": now + 300}
 
             def generate_user_info(self, user: DemoCitizen, scope: str) -> dict[str, Any]:
-                return user.claims(set(scope.split()))
+                return user.claims(set(scope.split()), provider.sub_is_citizen_id)
 
         class Issuer(IssuerParameter):  # type: ignore[misc]
             def get_issuer(self) -> str:

@@ -32,7 +32,7 @@ from joserfc.jwk import ECKey, JWKRegistry, KeyParameters, RSAKey
 from joserfc.jwk import Key as Jwk
 from joserfc.jwt import JWTClaimsRegistry
 
-from identity.claims import map_claims
+from identity.claims import map_claims, subject_hmac
 from identity.errors import (
     InsufficientLevel,
     InvalidIdToken,
@@ -102,10 +102,12 @@ class LoginRequest:
 
 @dataclass(frozen=True)
 class VerifiedIdentity:
-    """A person as the provider vouched for them. Holds no token and no citizen ID in clear."""
+    """A person as the provider vouched for them. Holds no token and no citizen ID in clear, and
+    not the provider's ``sub`` either (a provider may put the citizen ID there): only its keyed
+    hash (``identity.claims.subject_hmac``)."""
 
     issuer: str
-    subject: str
+    subject_hmac: str
     name: str | None
     birthdate: date | None
     citizen_id_hmac: str | None
@@ -265,7 +267,9 @@ class OidcClient:
             raise InsufficientLevel(f"this service needs VNeID identification level {s.min_level}; "
                                     f"the account is at level {mapped.level}")
         auth_time = claims.get("auth_time")
-        return VerifiedIdentity(issuer=claims["iss"], subject=claims["sub"], name=mapped.name,
+        # The clear sub stops here (Decree 13/2023/NĐ-CP Art. 3: only what the purpose needs).
+        keyed = subject_hmac(s.pepper, claims["iss"], claims["sub"])
+        return VerifiedIdentity(issuer=claims["iss"], subject_hmac=keyed, name=mapped.name,
                                 birthdate=mapped.birthdate, citizen_id_hmac=mapped.citizen_id_hmac,
                                 level=mapped.level, auth_time=auth_time if isinstance(auth_time, int) else None)
 

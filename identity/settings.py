@@ -21,6 +21,8 @@ DEFAULT_ALGS = ("RS256", "PS256", "ES256")
 FORBIDDEN_ALGS = frozenset({"none"})
 DEMO_PATH = "/demo-vneid"
 DEMO_CLIENT_ID = "hocvu-demo"
+DEMO_SUBS = ("demo", "citizen_id")
+PEPPER_FILE = "vneid_pepper"
 
 
 def instance_secret(directory: Path, name: str) -> str:
@@ -31,6 +33,16 @@ def instance_secret(directory: Path, name: str) -> str:
     if not path.exists():
         write_once(path, secrets.token_urlsafe(48).encode(), 0o600)
     return path.read_text().strip()
+
+
+def existing_pepper(configured: str | None, instance_dir: Path) -> bytes | None:
+    """The pepper this hub already uses, without making one: the configured one (HOCVU_VNEID_PEPPER),
+    else the instance folder's file. Migration 0090 gets it to hash the subjects of existing accounts
+    exactly as sign-ins will."""
+    if configured:
+        return configured.encode()
+    path = instance_dir / PEPPER_FILE
+    return path.read_text().strip().encode() if path.is_file() else None
 
 
 def demo_secret(secret_key: str) -> str:
@@ -67,6 +79,9 @@ class IdentitySettings:
     demo_idp: bool = False
     demo_issuer: str = ""
     demo_secret: str = field(default="", repr=False)
+    # What the demo provider puts in ``sub`` (DEMO_SUBS): "citizen_id" makes it behave as VNeID may,
+    # so the hub's "no citizen ID in clear" can be tested end to end.
+    demo_sub: str = "demo"
     instance_dir: Path = Path("instance")
 
     @property
@@ -94,6 +109,8 @@ class IdentitySettings:
             raise ValueError("HOCVU_VNEID_PEPPER must be at least 16 bytes")
         if self.min_level not in (0, 1, 2):
             raise ValueError("HOCVU_VNEID_MIN_LEVEL must be 0, 1 or 2")
+        if self.demo_idp and self.demo_sub not in DEMO_SUBS:
+            raise ValueError(f"HOCVU_DEMO_IDP_SUB must be one of {', '.join(DEMO_SUBS)}")
 
     @classmethod
     def demo(cls, public_url: str, secret_key: str, instance_dir: Path, **overrides: object) -> IdentitySettings:
@@ -106,7 +123,32 @@ class IdentitySettings:
             demo_secret=shared,
             scopes=("openid", "profile", "vneid"), redirect_uri=public_url.rstrip("/") + "/identity/callback",
             instance_dir=instance_dir,
-            pepper=overrides.pop("pepper", None) or instance_secret(instance_dir, "vneid_pepper").encode(),
+            pepper=overrides.pop("pepper", None) or instance_secret(instance_dir, PEPPER_FILE).encode(),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class AssurancePolicy:
+    """How the hub treats face data and what auditors are shown (issue 12); built from the settings
+    tree (``hocvu.settings``: the variables, units and ranges are declared there).
+
+    The data controller and the retention period are what the consent text names (Decree
+    13/2023/NĐ-CP Art. 11 and 13: the subject knows who processes which data, why and for how long;
+    Art. 3: kept no longer than the purpose needs; Personal Data Protection Law 2025)."""
+
+    # The organisation that operates this hub and decides on the face data ("Bên Kiểm soát dữ liệu cá
+    # nhân", Decree 13/2023 Art. 2.9); "" = "the operator of this hub (<host>)" in the page's language.
+    controller: str = ""
+    # Where a learner asks about or withdraws consent; "" = the gate's own withdraw button.
+    controller_contact: str = ""
+    # An enrolment is deleted this many days after its consent (each re-enrolment renews it).
+    face_retention_days: int = 365
+    # How often each web process deletes expired enrolments (0: off, cron runs the command).
+    face_purge_seconds: float = 21600.0
+    # Enrolments of the tenant a failed check is compared with ("matches another learner's enrolment").
+    cross_match_max: int = 1000
+    # An attempt with this many checks that saw someone else's face (or several) is flagged.
+    repeated_failures: int = 3
+

@@ -20,12 +20,12 @@ Two rules this module enforces rather than leaves to callers:
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import math
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
+
+from identity.claims import subject_hmac
 
 if TYPE_CHECKING:  # annotations only: the stamp loads without the face extra (OpenCV)
     from face_check.verification import CheckResult
@@ -40,13 +40,20 @@ if TYPE_CHECKING:  # annotations only: the stamp loads without the face extra (O
 #   faceOutcome     the face check's own outcome ("match", "no_match", "no_face", ...)
 #   faceDistance    distance between live frame and enrolment; absent when no single face
 #   threshold, metric, model, detector   what the distance was compared with, and how made
-#   outcome         "verified" or "unverified" (derived, see below)
+#   outcome         "verified" or "unverified" (derived, see below); "supervised" for a supervised check
 #   subject         pseudonymous subject (see ``pseudonymous_subject``), never a citizen ID
+# A supervised in-person check (``build_supervised_stamp``: the alternative for a learner who refuses
+# face enrolment) has method "supervised", assurance "supervised", supervisedAt, supervisor, document
+# (the kind of identity document shown, never its number), level when a VNeID account is linked, and
+# outcome "supervised": a lower assurance, never "verified", which only a matching face check gives.
 STAMP_IRI: Final = "https://hocvu.vn/xapi/extensions/identity-verification"
 
 VERIFIED: Final = "verified"
 UNVERIFIED: Final = "unverified"
+SUPERVISED: Final = "supervised"
+DOCUMENTS: Final = ("cccd", "passport", "other")  # the kind of identity document a supervisor checked
 LEVELS: Final = (1, 2)
+PSEUDONYM_PREFIX: Final = "hocvu-subject:"
 
 # CCCD (12 digits) and the old CMND (9 digits), with or without separators: refused as subjects.
 _CITIZEN_ID_LIKE = re.compile(r"\d{9}|\d{12}")
@@ -57,13 +64,21 @@ def pseudonymous_subject(pepper: bytes, issuer: str, subject: str) -> str:
 
     Keyed HMAC-SHA256 with the hub's pepper (``IdentitySettings.pepper``), so a reader of the
     LRS cannot reverse it nor link it to another hub's; the provider's own ``sub`` is not used
-    as is because a provider may put the citizen ID there.
+    as is because a provider may put the citizen ID there. The HMAC is the one accounts are keyed
+    by (``identity.claims.subject_hmac``), so ``pseudonym_of(account.subject_hmac)`` is the same.
     """
-    if len(pepper) < 16:
-        raise ValueError("the pepper must be at least 16 bytes")
-    # A length prefix keeps ("ab", "c") and ("a", "bc") apart.
-    message = f"{len(issuer)}:{issuer}|{subject}".encode()
-    return "hocvu-subject:" + hmac.new(pepper, b"hocvu/stamp/subject|" + message, hashlib.sha256).hexdigest()
+    return pseudonym_of(subject_hmac(pepper, issuer, subject))
+
+
+def pseudonym_of(account_subject_hmac: str) -> str:
+    """The stamp's subject for an account keyed by ``account_subject_hmac``."""
+    return PSEUDONYM_PREFIX + account_subject_hmac
+
+
+def subject_hmac_of(pseudonym: str) -> str | None:
+    """The account key a stamp's subject names, or None when it is not one of ours."""
+    value = pseudonym.removeprefix(PSEUDONYM_PREFIX)
+    return value if value != pseudonym and re.fullmatch(r"[0-9a-f]{64}", value) else None
 
 
 def _utc(moment: datetime, name: str) -> str:
@@ -116,6 +131,28 @@ def build_stamp(*, subject: str, signed_in_at: datetime, level: int | None,
         stamp.update(threshold=check.threshold, metric=check.metric, model=check.model, detector=check.detector)
     stamp["outcome"] = derive_outcome(check, level)
     stamp["subject"] = subject
+    return stamp
+
+
+def build_supervised_stamp(*, subject: str, supervised_at: datetime, supervisor: str, document: str,
+                           level: int | None = None) -> dict[str, Any]:
+    """The stamp of a supervised in-person check (see ``STAMP_IRI``'s comment): outcome "supervised",
+    never "verified". ``supervisor`` names who checked (a staff name or id, as the tenant records it);
+    it must not look like a citizen ID either."""
+    _check_subject(subject)
+    supervisor = " ".join(supervisor.split())
+    if not supervisor or len(supervisor) > 200 or _CITIZEN_ID_LIKE.search(re.sub(r"[\s.\-]", "", supervisor)):
+        raise ValueError("the supervisor is named by a name or staff id (≤200 characters), never a citizen ID")
+    if document not in DOCUMENTS:
+        raise ValueError(f"document must be one of {', '.join(DOCUMENTS)}")
+    if level is not None and level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS} or None, not {level!r}")
+    stamp: dict[str, Any] = {"method": SUPERVISED, "assurance": SUPERVISED,
+                             "supervisedAt": _utc(supervised_at, "supervised_at"), "supervisor": supervisor,
+                             "document": document}
+    if level is not None:
+        stamp["level"] = level
+    stamp.update(outcome=SUPERVISED, subject=subject)
     return stamp
 
 

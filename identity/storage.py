@@ -9,7 +9,9 @@ the *binding* of its LMS's learner (LTI issuer + sub, seen through that tenant's
 an account: bindings carry ``tenant_id`` and are unique per tenant, so one tenant's bindings never
 block, reveal or change another's.
 
-Privacy: the citizen ID is only ever stored as ``citizen_id_hmac`` (see ``identity.claims``).
+Privacy: the citizen ID is only ever stored as ``citizen_id_hmac``, and the provider's ``sub``
+(which VNeID may fill with the citizen ID) only as ``subject_hmac`` (see ``identity.claims``);
+migration 0090 turned the clear ``subject`` of older rows into that hash.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     delete,
+    func,
     select,
 )
 from sqlalchemy.exc import IntegrityError
@@ -45,13 +48,15 @@ MAX_ISSUER = 1024
 
 class IdentityAccount(Base):
     """One person as a provider identified them (OIDC Core §5.7: iss + sub is the stable key;
-    neither a name nor an e-mail is)."""
+    neither a name nor an e-mail is), keyed by the HMAC of (iss, sub), never ``sub`` itself."""
 
     __tablename__ = "identity_accounts"
-    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_identity_accounts_issuer_subject"),)
+    __table_args__ = (UniqueConstraint("subject_hmac", name="uq_identity_accounts_subject_hmac"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     issuer: Mapped[str] = mapped_column(String(MAX_ISSUER))
-    subject: Mapped[str] = mapped_column(String(MAX_SUBJECT))
+    # identity.claims.subject_hmac(pepper, iss, sub), hex; the issuer is inside the hash, so the
+    # hash alone is unique. "hocvu-subject:" + it is the pseudonym in stamps (identity.stamp).
+    subject_hmac: Mapped[str] = mapped_column(String(64))
     # HMAC-SHA256 hex of the 12-digit citizen ID; lets us find the same citizen again.
     citizen_id_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     full_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -93,7 +98,8 @@ class FaceEnrolment(Base):
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     model: Mapped[str] = mapped_column(String(64))      # e.g. "Dlib": embeddings of other models do not compare
     detector: Mapped[str] = mapped_column(String(64))
-    consent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Retention counts from here (re-enrolling renews it); indexed for the purge (migration 0091).
+    consent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -102,14 +108,13 @@ def _now() -> datetime:
 
 
 def record_sign_in(session: Session, identity: VerifiedIdentity, now: datetime | None = None) -> IdentityAccount:
-    """Creates or updates the account keyed by (issuer, sub). The provider is authoritative for
+    """Creates or updates the account keyed by HMAC(issuer, sub). The provider is authoritative for
     the claims, so each sign-in refreshes them (a level-1 citizen who verifies in person at
     level 2 is level 2 from the next sign-in). The caller commits."""
     now = now or _now()
-    account = session.scalar(select(IdentityAccount).where(
-        IdentityAccount.issuer == identity.issuer, IdentityAccount.subject == identity.subject))
+    account = account_by_subject_hmac(session, identity.subject_hmac)
     if account is None:
-        account = IdentityAccount(issuer=identity.issuer, subject=identity.subject, created=now)
+        account = IdentityAccount(issuer=identity.issuer, subject_hmac=identity.subject_hmac, created=now)
         session.add(account)
     account.citizen_id_hmac = identity.citizen_id_hmac or account.citizen_id_hmac
     account.full_name = identity.name or account.full_name
@@ -118,6 +123,10 @@ def record_sign_in(session: Session, identity: VerifiedIdentity, now: datetime |
     account.last_login = now
     session.flush()
     return account
+
+
+def account_by_subject_hmac(session: Session, subject_hmac: str) -> IdentityAccount | None:
+    return session.scalar(select(IdentityAccount).where(IdentityAccount.subject_hmac == subject_hmac))
 
 
 def get_account(session: Session, account_id: int) -> IdentityAccount:
@@ -184,6 +193,35 @@ def save_face_enrolment(session: Session, account_id: int, *, ciphertext: bytes,
     row.ciphertext, row.model, row.detector, row.consent_at = bytes(ciphertext), model, detector, consent_at
     session.flush()
     return row
+
+
+def purge_face_enrolments(session: Session, consented_before: datetime) -> int:
+    """Retention (``AssurancePolicy.face_retention_days``): deletes every enrolment whose consent is
+    older than ``consented_before``; how many. Safe from several processes at once (a plain DELETE by
+    time). The caller commits."""
+    result = session.execute(delete(FaceEnrolment).where(FaceEnrolment.consent_at < consented_before))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def tenant_enrolments(session: Session, tenant_id: int, *, exclude_account: int,
+                      limit: int) -> list[tuple[int, str, bytes]]:
+    """(account id, subject HMAC, sealed embedding) of the enrolments of accounts linked to a learner
+    of ``tenant_id``, but ``exclude_account``'s, the most recent first, at most ``limit``."""
+    in_tenant = select(IdentityBinding.account_id).where(IdentityBinding.tenant_id == tenant_id)
+    rows = session.execute(
+        select(FaceEnrolment.account_id, IdentityAccount.subject_hmac, FaceEnrolment.ciphertext)
+        .join(IdentityAccount, IdentityAccount.id == FaceEnrolment.account_id)
+        .where(FaceEnrolment.account_id.in_(in_tenant), FaceEnrolment.account_id != exclude_account)
+        .order_by(FaceEnrolment.id.desc()).limit(limit))
+    return [(int(a), str(h), bytes(c)) for a, h, c in rows]
+
+
+def linked_learners(session: Session, tenant_id: int, subject_hmac: str) -> int:
+    """How many external learner identities of ``tenant_id`` (LMS accounts) are linked to the VNeID
+    account keyed by ``subject_hmac`` (0: no such account)."""
+    return int(session.scalar(
+        select(func.count(IdentityBinding.id)).join(IdentityAccount, IdentityAccount.id == IdentityBinding.account_id)
+        .where(IdentityAccount.subject_hmac == subject_hmac, IdentityBinding.tenant_id == tenant_id)) or 0)
 
 
 def delete_face_enrolment(session: Session, account_id: int) -> bool:

@@ -54,20 +54,33 @@ CSP: Final = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'
               "frame-ancestors 'none'")
 HTML_VIEWS: Final = ("auditor.attempts_page", "auditor.attempt_page")
 LOGGED_IDS: Final = 40  # attempts or statements named in one access entry (it must stay small)
-CSV_SCHEMA: Final = "hocvu.audit.attempts.v1"
+# v2 (issue 12): the signals' three columns at the end (identity.auditor.signals).
+CSV_SCHEMA: Final = "hocvu.audit.attempts.v2"
 # One row per attempt (RFC 4180). The face checks' values are joined with ';' in check order.
 CSV_COLUMNS: Final = (
     "tenant", "registration", "session_id", "course", "activity", "learner_pseudonym", "level", "outcome",
     "started", "ended", "statements", "checks", "failed_checks", "check_times", "check_outcomes",
     "check_distances", "check_thresholds", "signatures_valid", "signatures_invalid", "chain_included",
-    "chain_problems", "problems",
+    "chain_problems", "problems", "lms_accounts", "suspicious_failures", "matched_other_learners",
 )
+
+
+# The filter's and the flags' names on the pages (Vietnamese / English).
+PROBLEM_LABELS: Final = {
+    "unverified": "chưa xác minh / unverified", "failed_checks": "kiểm tra thất bại / failed checks",
+    "signature_invalid": "chữ ký sai / signature invalid",
+    "supervised": "kiểm tra trực tiếp có giám sát (mức thấp hơn) / supervised in person (lower level)",
+    "several_lms_accounts": "một VNeID, nhiều tài khoản học / one VNeID, several LMS accounts",
+    "repeated_failures": "thất bại lặp lại / repeated failures",
+    "matches_other_learner": "khớp khuôn mặt người học khác / matches another learner's face",
+}
 
 
 @dataclass(frozen=True)
 class AuditorConfig:
     db: Database
     certificates: Callable[[], Sequence[bytes]]  # the hub's certificate(s), as the stamp guard trusts
+    repeated_failures: int = 3  # identity.settings.AssurancePolicy.repeated_failures
 
 
 def _config() -> AuditorConfig:
@@ -101,7 +114,8 @@ def _query() -> aq.AttemptQuery:
         since=aq.parse_bound(args["since"], "since") if args.get("since") else None,
         until=aq.parse_bound(args["until"], "until", upper=True) if args.get("until") else None,
         problems=aq.problems_from(args.getlist("problem")),
-        after=aq.decode_cursor(args["after"]) if args.get("after") else None, limit=limit)
+        after=aq.decode_cursor(args["after"]) if args.get("after") else None, limit=limit,
+        repeated_failures=_config().repeated_failures)
 
 
 def _log_access(session: Session, who: NationalPrincipal, tenants: dict[int, list[str]],
@@ -168,6 +182,7 @@ def _more(endpoint: str, cursor: tuple[int, int] | None) -> str:
 def attempts_page() -> Response:
     q, page, tenants = _page("attempts.html")
     html = render_template("audit/attempts.html", q=q, page=page, tenants=tenants, problems=aq.PROBLEMS,
+                           labels=PROBLEM_LABELS,
                            more=_more("", page.cursor), args=request.args,
                            csv_url="attempts.csv?" + urlencode([(k, v) for k, v in request.args.items(multi=True)
                                                                  if k not in ("after", "limit")]))
@@ -210,7 +225,8 @@ def csv_row(a: aq.Attempt) -> list[str]:
             ";".join(num(c.threshold) for c in a.checks),
             str(sum(s.signature == "valid" for s in a.statements)), str(a.signatures_invalid),
             str(sum(s.chain == "included" for s in a.statements)), str(a.chain_problems),
-            ";".join(sorted(a.problems()))]
+            ";".join(sorted(a.problems())), str(a.signals.lms_accounts), str(a.signals.suspicious_failures),
+            ";".join(a.signals.matched_others)]
 
 
 def _csv(db: Database, certificates: Sequence[bytes], q: aq.AttemptQuery) -> Iterator[bytes]:
@@ -245,7 +261,7 @@ def _attempt_args() -> tuple[str, str, str]:
 def _one(view: str) -> aq.Attempt:
     session, who = _open()
     try:
-        attempt = aq.get_attempt(session, *_attempt_args(), _config().certificates())
+        attempt = aq.get_attempt(session, *_attempt_args(), _config().certificates(), _config().repeated_failures)
         _log_access(session, who, {attempt.tenant_id: [attempt.session_id]},
                     {"view": view, "registration": attempt.registration})
     finally:
@@ -258,7 +274,7 @@ def attempt_page() -> Response:
     attempt = _one("attempt.html")
     bundle = "bundle?" + urlencode({"tenant": attempt.tenant, "registration": attempt.registration,
                                     "session": attempt.session_id})
-    html = render_template("audit/attempt.html", a=attempt, bundle_url=bundle)
+    html = render_template("audit/attempt.html", a=attempt, bundle_url=bundle, labels=PROBLEM_LABELS)
     return _secure(Response(html, content_type="text/html; charset=utf-8"), html=True)
 
 
@@ -286,7 +302,7 @@ def bundle() -> Response:
                 raise NotFound(f"tenant {slug!r} has no statement {absent[0]}")
             selection: dict[str, Any] = {"statements": [r.statement_id for r in rows]}
         else:
-            attempt = aq.get_attempt(session, *_attempt_args(), certificates)
+            attempt = aq.get_attempt(session, *_attempt_args(), certificates, _config().repeated_failures)
             slug, tenant_id = attempt.tenant, attempt.tenant_id
             rows = proof_bundle.statements_of(session, tenant_id, [s.statement_id for s in attempt.statements])
             selection = {"attempt": {"registration": attempt.registration, "session_id": attempt.session_id}}

@@ -28,39 +28,152 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from identity.auditor.attempts import (
-    MAX_LIMIT,
-    PROBLEMS,
-    VERIFIED,
-    Attempt,
-    AttemptPage,
-    AttemptQuery,
-    FaceCheck,
-    StatementAudit,
-    decode_cursor,
-    encode_cursor,
-    parse_bound,
-    problems_from,
-)
-from identity.gate.face import CHECK_VERB, EXT_FACE_CHECK
+import schemas
+from identity.auditor.signals import DEFAULT_REPEATED_FAILURES, SIGNALS, FaceCheck, Signals, face_check, signals_for
+from identity.gate.face import CHECK_VERB
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
 from lrs.audit.chain import content_hash, iso
 from lrs.comparison import SIGNATURE_USAGE_TYPE
-from lrs.errors import NotFound
+from lrs.errors import BadRequest, NotFound
 from lrs.storage import Attachment, AuditCheckpoint, AuditEntry, Statement, Tenant
 from schemas.cmi5 import EXT_SESSION
 
 BATCH: Final = 200
-__all__ = ["MAX_LIMIT", "PROBLEMS", "Attempt", "AttemptPage", "AttemptQuery", "FaceCheck", "StatementAudit",
-           "decode_cursor", "encode_cursor", "find_attempts", "get_attempt", "parse_bound", "problems_from",
-           "signature_hashes", "signature_tokens", "tenants_in_scope"]
+MAX_SCAN: Final = 5000
+MAX_LIMIT: Final = 200
+# Problems of the record itself, then the signals about who made it (identity.auditor.signals).
+# "supervised": checked in person by an instructor (identity.gate.supervised), a lower assurance level.
+PROBLEMS: Final = ("unverified", "failed_checks", "signature_invalid", "supervised", *SIGNALS)
+VERIFIED: Final = "verified"  # identity.stamp.VERIFIED
+SUPERVISED: Final = "supervised"  # identity.stamp.SUPERVISED
+
+
+@dataclass(frozen=True)
+class AttemptQuery:
+    tenant: str | None = None         # a tenant's slug; None: every tenant
+    course: str | None = None         # an activity IRI: attempts at quizzes under it
+    since: datetime | None = None     # checks stored at or after (UTC)
+    until: datetime | None = None     # checks stored before (UTC)
+    problems: frozenset[str] = frozenset()  # any of PROBLEMS; empty: every attempt
+    after: tuple[int, int] | None = None    # the cursor: (tenant id, seq) of the last check read
+    limit: int = 50
+    max_scan: int = MAX_SCAN
+    repeated_failures: int = DEFAULT_REPEATED_FAILURES  # AssurancePolicy.repeated_failures
+
+    def filters(self) -> dict[str, Any]:
+        """The query as JSON (the access log, the page's links): no cursor."""
+        return {"tenant": self.tenant, "course": self.course, "since": iso(self.since) if self.since else None,
+                "until": iso(self.until) if self.until else None, "problems": sorted(self.problems)}
+
+
+@dataclass
+class StatementAudit:
+    statement_id: str
+    seq: int
+    verb: str
+    timestamp: str
+    stored: str
+    voided: bool
+    stamped: bool
+    outcome: str | None               # the stamp's outcome, None when unstamped
+    signature: str                    # valid | invalid | missing (stamped, unsigned) | unsigned
+    signature_detail: str | None
+    chain: str                        # included | altered | missing
+    chain_position: int | None
+    checkpointed: bool                # a signed checkpoint covers the entry
+
+
+@dataclass
+class Attempt:
+    tenant_id: int
+    tenant: str
+    registration: str
+    session_id: str
+    activity: str | None              # the quiz (the checks' parent activity)
+    course: str | None                # the course grouping it, when the statements name one
+    subject: str | None               # the learner's pseudonym
+    level: int | None
+    outcome: str                      # the latest stamp's: verified, supervised, else "unverified"
+    started: str
+    ended: str
+    checks: list[FaceCheck]
+    statements: list[StatementAudit]
+    signals: Signals = field(default_factory=Signals)
+    anchor: int = 0                   # seq of the check it is listed at (the cursor)
+
+    @property
+    def failed_checks(self) -> int:
+        return sum(c.failed for c in self.checks)
+
+    @property
+    def signatures_invalid(self) -> int:
+        return sum(s.signature in ("invalid", "missing") for s in self.statements)
+
+    @property
+    def chain_problems(self) -> int:
+        return sum(s.chain != "included" for s in self.statements)
+
+    def problems(self) -> set[str]:
+        found = set()
+        if self.outcome not in (VERIFIED, SUPERVISED):
+            found.add("unverified")
+        if self.outcome == SUPERVISED:
+            found.add("supervised")
+        if self.failed_checks:
+            found.add("failed_checks")
+        if self.signatures_invalid:
+            found.add("signature_invalid")
+        return found | self.signals.flags()
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("anchor")
+        data["signals"] = self.signals.as_dict()
+        data.update(failed_checks=self.failed_checks, signatures_invalid=self.signatures_invalid,
+                    chain_problems=self.chain_problems, problems=sorted(self.problems()))
+        return data
+
+
+@dataclass
+class AttemptPage:
+    attempts: list[Attempt]
+    cursor: tuple[int, int] | None          # where the next page starts; None: no more
+    tenants_read: list[int] = field(default_factory=list)  # whose data this page read (the access log)
+
+
+# --- small parsers the HTTP layer and the CLI share ------------------------------------------------
+
+
+def parse_bound(text: str, name: str, *, upper: bool = False) -> datetime:
+    """An ISO 8601 date (midnight UTC; as an upper bound, the whole day) or date-time (UTC when it
+    names no offset)."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+            return moment + timedelta(days=1) if upper else moment
+        return schemas.parse_timestamp(text).astimezone(UTC)
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 date or date-time, not {text!r}") from None
+
+
+def encode_cursor(cursor: tuple[int, int] | None) -> str:
+    return f"{cursor[0]}.{cursor[1]}" if cursor else ""
+
+
+def decode_cursor(text: str) -> tuple[int, int]:
+    tenant, sep, seq = text.partition(".")
+    if not (sep and tenant.isdigit() and seq.isdigit()):
+        raise BadRequest(f"the page cursor looks like '3.1042', not {text!r}")
+    return int(tenant), int(seq)
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -152,7 +265,8 @@ def find_attempts(session: Session, q: AttemptQuery, certificates: Sequence[byte
                 first = min((m.seq for m in group or [] if m.verb_id == CHECK_VERB and _matches(m, q)),
                             default=row.seq)
                 if sid is not None and group is not None and first == row.seq:
-                    attempt = _attempt(session, tenant_id, slug, row.registration or "", sid, group, certificates)
+                    attempt = _attempt(session, tenant_id, slug, row.registration or "", sid, group, certificates,
+                                       q.repeated_failures)
                     attempt.anchor = row.seq
                     if not q.problems or attempt.problems() & q.problems:
                         found.append(attempt)
@@ -178,7 +292,7 @@ def _load_groups(session: Session, tenant_id: int,
 
 
 def get_attempt(session: Session, tenant: str, registration: str, session_id: str,
-                certificates: Sequence[bytes]) -> Attempt:
+                certificates: Sequence[bytes], repeated_failures: int = DEFAULT_REPEATED_FAILURES) -> Attempt:
     """One attempt, by its tenant's slug, registration and cmi5 session id."""
     tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == tenant))
     if tenant_id is None:
@@ -187,22 +301,8 @@ def get_attempt(session: Session, tenant: str, registration: str, session_id: st
     if not group or not any(stamp_of(r.full) is not None or r.verb_id == CHECK_VERB for r in group):
         raise NotFound(f"tenant {tenant!r} has no identity-assured attempt {session_id!r} in registration "
                        f"{registration!r}")
-    return _attempt(session, tenant_id, tenant, registration.lower(), session_id, group, certificates)
-
-
-def _face_check(row: Statement) -> FaceCheck:
-    result = row.full.get("result") or {}
-    detail = (result.get("extensions") or {}).get(EXT_FACE_CHECK) or {}
-    detail = detail if isinstance(detail, dict) else {}
-
-    def number(key: str) -> float | None:
-        value = detail.get(key)
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-    success = result.get("success")
-    return FaceCheck(row.statement_id, str(row.full.get("timestamp", "")), detail.get("kind"), detail.get("outcome"),
-                     success if isinstance(success, bool) else None, number("distance"), number("threshold"),
-                     detail.get("metric"), detail.get("model"))
+    return _attempt(session, tenant_id, tenant, registration.lower(), session_id, group, certificates,
+                    repeated_failures)
 
 
 def _activities(full: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -215,7 +315,7 @@ def _activities(full: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _attempt(session: Session, tenant_id: int, slug: str, registration: str, session_id: str,
-             group: list[Statement], certificates: Sequence[bytes]) -> Attempt:
+             group: list[Statement], certificates: Sequence[bytes], repeated_failures: int) -> Attempt:
     ids = [r.statement_id for r in group]
     entries: dict[str, tuple[int, str | None]] = {}
     # On (tenant, statement_id): no ORDER BY, which would walk the tenant's whole chain in position
@@ -238,7 +338,7 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
         if stamp is not None:
             latest_stamp = stamp
         if row.verb_id == CHECK_VERB:
-            checks.append(_face_check(row))
+            checks.append(face_check(row))
             parent, grouping = _activities(full)
             activity, course = activity or parent, course or grouping
         audits.append(_audit(row, stamp, tokens, entries.get(row.statement_id), last_checkpoint, certificates))
@@ -248,10 +348,12 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
     if activity is None:
         parent, grouping = _activities(group[0].full)
         activity, course = parent, grouping
-    return Attempt(tenant_id, slug, registration, session_id, activity, course,
-                   subject if isinstance(subject, str) else None, level if isinstance(level, int) else None,
-                   VERIFIED if stamp.get("outcome") == VERIFIED else "unverified",
-                   str(group[0].full.get("timestamp", "")), str(group[-1].full.get("timestamp", "")), checks, audits)
+    pseudonym = subject if isinstance(subject, str) else None
+    return Attempt(tenant_id, slug, registration, session_id, activity, course, pseudonym,
+                   level if isinstance(level, int) else None,
+                   next((o for o in (VERIFIED, SUPERVISED) if stamp.get("outcome") == o), "unverified"),
+                   str(group[0].full.get("timestamp", "")), str(group[-1].full.get("timestamp", "")), checks, audits,
+                   signals_for(session, tenant_id, pseudonym, checks, repeated_failures))
 
 
 def _audit(row: Statement, stamp: dict[str, Any] | None, tokens: dict[str, bytes], entry: tuple[int, str | None] | None,
@@ -273,3 +375,12 @@ def _audit(row: Statement, stamp: dict[str, Any] | None, tokens: dict[str, bytes
     return StatementAudit(row.statement_id, row.seq, row.verb_id, str(full.get("timestamp", "")), iso(row.stored),
                           row.voided, stamp is not None, stamp.get("outcome") if stamp else None, signature, detail,
                           chain, position, position is not None and position <= last_checkpoint)
+
+
+def problems_from(values: Iterable[str]) -> frozenset[str]:
+    chosen = frozenset(v for v in values if v)
+    unknown = sorted(chosen - set(PROBLEMS))
+    if unknown:
+        raise BadRequest(f"unknown problem filter(s) {', '.join(unknown)}; choose from {', '.join(PROBLEMS)}")
+    return chosen
+

@@ -106,11 +106,11 @@ class Learner:
     bound: bool               # the consumer's external identity is linked to this account
 
 
-def learner_for(db: Session, external: ExternalId, account_id: int | None, pepper: bytes) -> Learner | None:
+def learner_for(db: Session, external: ExternalId, account_id: int | None) -> Learner | None:
     """The VNeID account signed in (``account_id`` from the browser session) as the gate sees it;
     ``AccountMismatch`` when ``external`` is already bound to another account.
     ``signed_in_at`` is the account's last sign-in (the HTTP layer puts this browser's instead)."""
-    from identity.stamp import pseudonymous_subject
+    from identity.stamp import pseudonym_of
 
     if account_id is None:
         return None
@@ -119,7 +119,7 @@ def learner_for(db: Session, external: ExternalId, account_id: int | None, peppe
                                                    subject=external.subject)
     if bound is not None and bound.id != account.id:
         raise AccountMismatch("this LMS learner is bound to another VNeID account")
-    return Learner(account.id, pseudonymous_subject(pepper, account.issuer, account.subject), account.level,
+    return Learner(account.id, pseudonym_of(account.subject_hmac), account.level,
                    as_utc(account.last_login), account.full_name, bound is not None)
 
 

@@ -9,7 +9,9 @@ Each face check (initial and repeated, pass or fail) is a statement; the photo n
   quiz of the player, a platform's proctored assessment);
 - result ``success``: the face matched; ``extensions[EXT_FACE_CHECK]``
   (https://hocvu.vn/xapi/extensions/face-check): kind ("initial" or "recheck"), outcome, distance
-  (absent without exactly one face), threshold, metric, model, detector, faces;
+  (absent without exactly one face), threshold, metric, model, detector, faces, and after a
+  ``no_match`` ``otherEnrolments`` {compared, limit, truncated, matches: [{subject, distance}]}: the
+  tenant's other learners whose enrolment the face matches (``identity.gate.crossmatch``);
 - context: registration, the checked activity as parent (xAPI 1.0.3 Part Two §2.4.6.2) and the
   consumer's grouping, the cmi5 session id of the attempt, and the stamp, which the sealer adds when
   the consumer's writer stores the statement.
@@ -27,7 +29,7 @@ import binascii
 import logging
 import threading
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from identity import storage as identity_storage
 from identity.gate.consumers import CheckContext
+from identity.gate.crossmatch import CrossMatch, cross_match
 from identity.gate.domain import Learner, record_check
 from identity.gate.errors import (
     ConsentMissing,
@@ -47,14 +50,16 @@ from identity.gate.errors import (
     PhotoMissing,
     UnusablePhoto,
 )
+from identity.settings import AssurancePolicy
 from identity.signing import HubKey, SigningMaterial
 from identity.storage import AttemptAssurance
 from lrs.statements import format_time
+from lrs.storage import as_utc
 from schemas.cmi5 import EXT_SESSION
 
 if TYPE_CHECKING:
     from face_check.service import FaceService
-    from face_check.verification import CheckResult
+    from face_check.verification import CheckResult, Embedding
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +96,12 @@ class AssuranceConfig:
     pseudonymous subjects (``IdentitySettings.pepper``; empty when VNeID is not configured)."""
 
     def __init__(self, *, face_key: bytes | None, pepper: bytes, instance_dir: Path, face_home: Path | None = None,
-                 threshold: float | None = None, hub_key: HubKey | None = None) -> None:
+                 threshold: float | None = None, hub_key: HubKey | None = None,
+                 policy: AssurancePolicy | None = None) -> None:
         self._face_key, self.pepper = face_key, pepper
         self.instance_dir, self.face_home, self.threshold = instance_dir, face_home, threshold
         self.hub_key = hub_key or HubKey(instance_dir)
+        self.policy = policy or AssurancePolicy()
         self._lock = threading.Lock()
         self._service: FaceService | None = None
 
@@ -136,6 +143,13 @@ class AssuranceConfig:
 
         return FaceService(self._key(), home=self.face_home)
 
+    def open_enrolment(self, subject: str, ciphertext: bytes) -> Embedding:
+        """A stored enrolment's embedding, in memory only (``identity.gate.crossmatch``); raises
+        face_check's ``EmbeddingInvalid`` when it is not ``subject``'s under the current key."""
+        from face_check.service import open_embedding
+
+        return open_embedding(self._key(), subject, ciphertext)
+
     def material(self) -> SigningMaterial:
         """The hub's signing key and certificate (``HubKey``: loaded once, on first use)."""
         return self.hub_key.material()
@@ -175,34 +189,66 @@ def withdraw(db: Session, cfg: AssuranceConfig, learner: Learner) -> bool:
 def run_check(db: Session, cfg: AssuranceConfig, where: CheckContext, row: AttemptAssurance, photo: bytes,
               now: datetime, *, rng: Any = None) -> CheckResult:
     """One face check of ``row``'s learner: compare, keep on the gate, write its statement where
-    the consumer says (``where``)."""
+    the consumer says (``where``). A face that is not the learner's is also compared with the tenant's
+    other enrolments (``identity.gate.crossmatch``), for the auditors."""
     from face_check.errors import EmbeddingInvalid
+    from face_check.verification import Outcome
 
     if not photo:
         raise PhotoMissing("no photo was sent")
-    enrolment = identity_storage.face_enrolment(db, row.account_id)
+    enrolment = current_enrolment(db, cfg, row.account_id, now)
     if enrolment is None:
         raise EnrolmentRequired("no face reference is enrolled")
     try:
         result = cfg.face().verify(row.subject, enrolment.ciphertext, photo).result
     except EmbeddingInvalid:
         raise EnrolmentUnreadable("the enrolled reference cannot be read; enrol again") from None
+    others = None
+    if result.outcome is Outcome.NO_MATCH:
+        others = cross_match(db, cfg, tenant_id=row.tenant_id, account_id=row.account_id, photo=photo)
+        if others is not None and others.matches:
+            log.warning("identity gate: a failed check of account %s matches %d other enrolment(s) of tenant %s",
+                        row.account_id, len(others.matches), row.tenant_id)
     kind = "recheck" if row.pending_key is None else "initial"
     record_check(db, row, result, now, rng)
-    where.write(db, [check_statement(where, row, result, now, kind)])
+    where.write(db, [check_statement(where, row, result, now, kind, others)])
     return result
+
+
+def current_enrolment(db: Session, cfg: AssuranceConfig, account_id: int,
+                      now: datetime) -> identity_storage.FaceEnrolment | None:
+    """The account's enrolment, unless its retention period has run out: then it is deleted now (the
+    periodic purge may not have passed yet) and the learner enrols again, with consent again."""
+    row = identity_storage.face_enrolment(db, account_id)
+    if row is not None and as_utc(row.consent_at) < now - timedelta(days=cfg.policy.face_retention_days):
+        identity_storage.delete_face_enrolment(db, account_id)
+        log.info("identity gate: face reference of account %s deleted (retention period over)", account_id)
+        return None
+    return row
+
+
+def purge_expired(db: Session, policy: AssurancePolicy, now: datetime) -> int:
+    """Delete every enrolment older than the retention period (``hocvu identity purge-enrolments``
+    and the periodic purge); how many. The caller commits."""
+    count = identity_storage.purge_face_enrolments(db, now - timedelta(days=policy.face_retention_days))
+    if count:
+        log.info("identity gate: %d face reference(s) deleted (retention period of %d days over)", count,
+                 policy.face_retention_days)
+    return count
 
 
 # --- statements -----------------------------------------------------------------------------------
 
 def check_statement(where: CheckContext, row: AttemptAssurance, result: CheckResult, when: datetime,
-                    kind: str) -> dict[str, Any]:
+                    kind: str, others: CrossMatch | None = None) -> dict[str, Any]:
     """The face check as an xAPI statement (see the module's docstring); the sealer adds the stamp."""
     detail: dict[str, Any] = {"kind": kind, "outcome": result.outcome.value, "threshold": result.threshold,
                               "metric": result.metric, "model": result.model, "detector": result.detector,
                               "faces": result.faces}
     if result.distance is not None:
         detail["distance"] = result.distance
+    if others is not None:
+        detail["otherEnrolments"] = others.detail()
     activities: dict[str, Any] = {"parent": [dict(where.parent)]}
     if where.grouping:
         activities["grouping"] = [dict(g) for g in where.grouping]

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, session, url_for
 from markupsafe import Markup
@@ -28,7 +29,6 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
-from identity import storage as identity_storage
 from identity import web
 from identity.gate import domain, face
 from identity.gate.consumers import GateFor, consumers
@@ -102,7 +102,7 @@ def learner(db: Session, external: ExternalId) -> Learner | None:
     """The VNeID learner signed in in this browser, as the gate sees them for ``external``."""
     cfg = gate_config()
     cfg.require_configured()
-    found = domain.learner_for(db, external, signed_in_account_id(), cfg.pepper)
+    found = domain.learner_for(db, external, signed_in_account_id())
     if found is None:
         return None
     return Learner(found.account_id, found.subject, found.level, signed_in_at(found.signed_in_at), found.name,
@@ -163,6 +163,15 @@ def _check_form() -> None:
         raise GateError("missing or wrong form token")
 
 
+def consent_terms() -> dict[str, Any]:
+    """What the consent text names (``AssurancePolicy``): the controller (else "the operator of the hub at
+    <host>", the host of this hub's own VNeID callback), the contact, the retention period."""
+    policy = gate_config().policy
+    host = urlsplit(identity_config().settings.redirect_uri).netloc or request.host
+    return {"controller": policy.controller, "contact": policy.controller_contact, "host": host,
+            "days": policy.face_retention_days}
+
+
 def outcome_text(outcome: str, locale: str | None = None) -> str:
     return t(f"identity.outcome.{outcome}", locale or web.page_locale())
 
@@ -174,9 +183,10 @@ def gate() -> BaseResponse:
     g, now = _gate_for(), _now()
     with _db() as db:
         who = learner(db, g.external)
+        # An enrolment past its retention period is deleted now: the learner is asked to enrol again.
+        enrolled = who is not None and face.current_enrolment(db, gate_config(), who.account_id, now) is not None
         step = domain.gate_step(db, g.key, who, g.min_level, now)
         row = domain.pending_gate(db, g.key)
-        enrolled = who is not None and identity_storage.face_enrolment(db, who.account_id) is not None
     if step is Step.PASSED and not request.args.get("manage"):
         return web.see_other(g.next)
     outcome = request.args.get("outcome") or (row.check_outcome if row is not None and who is not None and
@@ -187,7 +197,8 @@ def gate() -> BaseResponse:
                   login_url=url_for("identity.login", next=g.url()),
                   popup_url=url_for("identity.login", next=url_for("identity_gate.signed_in")),
                   status_url=url_for("identity_gate.status"), signed_in_at=session.get(SIGNED_IN_AT_KEY) or "",
-                  ttl_minutes=int(domain.GATE_TTL.total_seconds() // 60), back_url=g.next, back_here=g.url())
+                  ttl_minutes=int(domain.GATE_TTL.total_seconds() // 60), back_url=g.next, back_here=g.url(),
+                  consent=consent_terms())
 
 
 @bp.post("/bind")

@@ -54,14 +54,63 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
                            "sign out."),
     "identity.bind": ("Đây là tôi — liên kết tài khoản", "This is me — link the accounts"),
     "identity.consent_title": ("Đồng ý lưu dữ liệu khuôn mặt", "Consent to keep face data"),
-    "identity.consent_text": ("Để kiểm tra khuôn mặt khi làm bài, hệ thống cần một mẫu khuôn mặt của bạn. Từ ảnh bạn "
-                              "chụp, hệ thống chỉ lưu một dãy số đặc trưng khuôn mặt (embedding) đã được mã hoá; "
-                              "không lưu ảnh. Dữ liệu chỉ dùng để xác thực bạn khi làm bài kiểm tra. Bạn có thể rút "
-                              "lại đồng ý bất cứ lúc nào; dữ liệu sẽ bị xoá ngay.",
-                              "To check your face during quizzes, the system needs a reference of your face. From "
-                              "your photo it keeps only an encrypted list of numbers describing your face (an "
-                              "embedding); the photo is not kept. It is used only to verify you when you take a "
-                              "quiz. You can withdraw your consent at any time; the data is then deleted at once."),
+    # Consent (Decree 13/2023/NĐ-CP Art. 11, 13; Personal Data Protection Law 2025, 91/2025/QH15): who
+    # controls the data, why, what is kept and for how long, how to withdraw, and the way without it.
+    "identity.consent_text": ("Để kiểm tra khuôn mặt khi làm bài, hệ thống cần một mẫu khuôn mặt của bạn. Trước khi "
+                              "đồng ý, xin đọc:",
+                              "To check your face during quizzes, the system needs a reference of your face. Before "
+                              "you agree, please read:"),
+    "identity.consent.controller": ("Bên kiểm soát dữ liệu: {controller}.", "Data controller: {controller}."),
+    "identity.consent.controller_default": ("đơn vị vận hành hệ thống hocvu tại {host}",
+                                            "the operator of the hocvu hub at {host}"),
+    "identity.consent.contact": (" Liên hệ: {contact}.", " Contact: {contact}."),
+    "identity.consent.purpose": ("Mục đích: chỉ để xác thực rằng chính bạn làm các bài kiểm tra có yêu cầu xác thực "
+                                 "danh tính, và để người kiểm tra (kiểm toán viên) phát hiện gian lận. Không dùng cho "
+                                 "việc gì khác.",
+                                 "Purpose: only to verify that it is you who takes the quizzes that require identity "
+                                 "verification, and to let auditors detect cheating. Nothing else."),
+    "identity.consent.data": ("Dữ liệu được lưu: từ ảnh bạn chụp, chỉ một dãy số đặc trưng khuôn mặt (embedding) đã "
+                              "được mã hoá — đây là dữ liệu sinh trắc học, dữ liệu cá nhân nhạy cảm; không lưu ảnh. "
+                              "Khi một lần kiểm tra không khớp, khuôn mặt trong ảnh được so (trong bộ nhớ, không "
+                              "lưu) với mẫu của những người học khác trong cùng đơn vị để phát hiện làm bài hộ.",
+                              "What is kept: from your photo, only an encrypted list of numbers describing your face "
+                              "(an embedding) — biometric data, sensitive personal data. The photo is not kept. When a "
+                              "check does not match, the face in it is compared (in memory, not kept) with the "
+                              "references of other learners of the same organisation, to detect someone sitting the "
+                              "quiz for another."),
+    "identity.consent.retention": ("Thời hạn lưu: {days} ngày kể từ khi bạn đồng ý; sau đó mẫu tự động bị xoá và bạn "
+                                   "đăng ký lại nếu cần.",
+                                   "Kept for: {days} days from your consent; then the reference is deleted "
+                                   "automatically and you enrol again if needed."),
+    "identity.consent.withdraw": ("Rút lại đồng ý: bất cứ lúc nào, bằng nút «Rút lại đồng ý và xoá dữ liệu khuôn mặt» "
+                                  "trên trang này; mẫu bị xoá ngay.{contact}",
+                                  "Withdrawing: at any time, with the button \u201cWithdraw consent and delete my face "
+                                  "data\u201d on this page; the reference is deleted at once.{contact}"),
+    "identity.consent.refuse": ("Nếu bạn không đồng ý: bạn không phải đăng ký khuôn mặt. Hãy đề nghị cơ sở đào tạo cho "
+                                "kiểm tra danh tính trực tiếp có giám sát — giảng viên hoặc quản trị viên đối chiếu "
+                                "giấy tờ tùy thân của bạn và ghi nhận; lượt làm bài khi đó được ghi là «có giám sát», "
+                                "ở mức bảo đảm thấp hơn, không phải «đã xác thực» bằng khuôn mặt.",
+                                "If you do not agree: you do not have to enrol your face. Ask your training "
+                                "organisation for a supervised in-person check — an instructor or administrator "
+                                "checks your identity document and records it; the attempt is then recorded as "
+                                "\u201csupervised\u201d, at a lower assurance level, not \u201cverified\u201d by "
+                                "face."),
+    "identity.consent.law": ("Căn cứ: Nghị định 13/2023/NĐ-CP về bảo vệ dữ liệu cá nhân; Luật Bảo vệ dữ liệu cá nhân "
+                             "2025 (số 91/2025/QH15).",
+                             "Under: Decree 13/2023/NĐ-CP on personal data protection; the Personal Data Protection "
+                             "Law 2025 (No. 91/2025/QH15)."),
+    # What a "verified" attempt proves, said to the learner before the check (issue 12, item 3).
+    "identity.proves_title": ("«Đã xác thực» nghĩa là gì?", "What does \u201cverified\u201d mean?"),
+    "identity.proves": ("Khi bạn qua kiểm tra, lượt làm bài được hệ thống ký và ghi là «đã xác thực». Điều đó chỉ "
+                        "chứng minh: người đã đăng nhập VNeID của bạn và khuôn mặt trong ảnh kiểm tra khớp với mẫu bạn "
+                        "đã đăng ký, vào đúng những thời điểm kiểm tra. Nó không chứng minh rằng bạn làm bài một mình: "
+                        "hệ thống không thấy ai ngồi cạnh bạn hay điều gì xảy ra giữa các lần kiểm tra. Mỗi lần kiểm "
+                        "tra (cả lần không đạt) đều được ghi lại cho kiểm toán viên.",
+                        "When you pass, the attempt is signed by the system and recorded as \u201cverified\u201d. "
+                        "That proves only this: whoever signed in with your VNeID and the face in the check photo "
+                        "match the reference you enrolled, at the moments of the checks. It does not prove that you "
+                        "worked alone: the system does not see who sits beside you or what happens between checks. "
+                        "Every check (failed ones too) is recorded for auditors."),
     "identity.consent_agree": ("Tôi đồng ý cho hệ thống lưu dữ liệu khuôn mặt đã mã hoá của tôi cho mục đích trên.",
                                "I agree that the system keeps my encrypted face data for this purpose."),
     "identity.enrol": ("Đăng ký khuôn mặt", "Enrol my face"),

@@ -12,10 +12,13 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from identity import storage
+from identity.claims import subject_hmac
 from identity.errors import BadRequest, BindingConflict
 from identity.oidc_client import VerifiedIdentity
 from identity.settings import IdentitySettings
 from lrs import credentials
+
+PEPPER = b"bindings-test-pepper-0123456789"
 
 LMS = "https://lms.moet.example"
 
@@ -30,8 +33,10 @@ def db_session(request: pytest.FixtureRequest, make_app: Callable[[IdentitySetti
 
 
 def _identity(sub: str, **kw: object) -> VerifiedIdentity:
-    values: dict[str, object] = dict(issuer="https://vneid.example", subject=sub, name="Nguyễn Văn An",
-                                     birthdate=date(1990, 3, 15), citizen_id_hmac="a" * 64, level=1)
+    issuer = str(kw.pop("issuer", "https://vneid.example"))
+    values: dict[str, object] = dict(issuer=issuer, subject_hmac=subject_hmac(PEPPER, issuer, sub),
+                                     name="Nguyễn Văn An", birthdate=date(1990, 3, 15), citizen_id_hmac="a" * 64,
+                                     level=1)
     values.update(kw)
     return VerifiedIdentity(**values)  # type: ignore[arg-type]
 

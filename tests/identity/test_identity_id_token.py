@@ -14,9 +14,10 @@ import pytest
 from joserfc import jwe
 from joserfc.jwk import OctKey
 
+from identity.claims import subject_hmac
 from identity.errors import InvalidIdToken, LoginRejected
 from identity.oidc_client import OidcClient, PendingLogin
-from tests.identity.conftest import Forge
+from tests.identity.conftest import PEPPER, Forge
 
 NONCE = "n-0S6_WzA2Mj"
 
@@ -166,7 +167,8 @@ def test_token_response_with_a_forged_token_fails_the_whole_callback(forge: Forg
     with pytest.raises(InvalidIdToken):
         client.complete(pending, {"code": "c", "state": pending.state})
     forge.token_response["id_token"] = forge.sign(forge.claims(pending.nonce))
-    assert client.complete(pending, {"code": "c", "state": pending.state}).subject == "citizen-42"
+    signed_in = client.complete(pending, {"code": "c", "state": pending.state})
+    assert signed_in.subject_hmac == subject_hmac(PEPPER, forge.issuer, "citizen-42")
 
 
 def test_token_response_without_id_token_is_refused(forge: Forge) -> None:

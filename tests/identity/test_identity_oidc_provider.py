@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from identity.claims import citizen_id_hmac
+from identity.claims import citizen_id_hmac, subject_hmac
 from identity.errors import TokenExchangeFailed
 from identity.storage import IdentityAccount
 from tests.identity.conftest import PEPPER, Browser, OidcProvider
@@ -20,7 +20,8 @@ CongDan1 = {"sub": "cong-dan-1", "name": "Nguyễn Thị Minh Thư", "citizen_id
 
 def _account(app: Flask, issuer: str, sub: str) -> IdentityAccount | None:
     with app.extensions["hocvu.db"].session() as s:
-        return s.scalar(select(IdentityAccount).where(IdentityAccount.issuer == issuer, IdentityAccount.subject == sub))
+        key = subject_hmac(PEPPER, issuer, sub)
+        return s.scalar(select(IdentityAccount).where(IdentityAccount.subject_hmac == key))
 
 
 @pytest.mark.parametrize("client_id", ["hocvu-basic", "hocvu-post", "hocvu-jwt"])

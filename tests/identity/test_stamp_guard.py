@@ -20,6 +20,7 @@ from hocvu import configs
 from hocvu.settings import SettingError, Settings
 from identity import stamp_guard
 from identity.auditor import queries as auditor_queries
+from identity.auditor import signals as auditor_signals
 from identity.gate import face as player_face
 from identity.signing import SigningMaterial, load_signing_material, sign_statement
 from identity.stamp import STAMP_IRI, build_stamp, pseudonymous_subject, stamp_statement
@@ -64,7 +65,7 @@ def test_the_guarded_iris_are_the_packages_own() -> None:
     # The auditor's queries read the gate's check statements and the player's cmi5 session ids by the
     # IRIs their writers use; these pins keep them the same.
     assert auditor_queries.CHECK_VERB == player_face.CHECK_VERB
-    assert auditor_queries.EXT_FACE_CHECK == player_face.EXT_FACE_CHECK
+    assert auditor_signals.EXT_FACE_CHECK == player_face.EXT_FACE_CHECK
     assert auditor_queries.EXT_SESSION == player_statements.EXT_SESSION
 
 

@@ -23,11 +23,12 @@ ADL = "http://adlnet.gov/expapi/verbs/"
 BASE = "https://hocvu.vn/xapi/activities/"
 
 
-def open_player(app: Flask, target: str, *, issuer: str, name: str = "",
+def open_player(app: Flask, target: str, *, issuer: str, name: str = "", tenant_slug: str | None = None,
                 **kw: Any) -> tuple[PlayerSession, FlaskClient, Xapi]:
-    """A tenant, a learner's session in it, the learner's browser, and a reader for the tenant's LRS.
-    The learner is an account at ``issuer`` (an LMS, as an LTI launch would open it)."""
-    slug, key, secret = new_credential(app, ["all"])
+    """A tenant (a new one, or ``tenant_slug``'s), a learner's session in it, the learner's browser, and a
+    reader for the tenant's LRS. The learner is an account at ``issuer`` (an LMS, as an LTI launch would
+    open it)."""
+    slug, key, secret = new_credential(app, ["all"], tenant_slug)
     with app.extensions["hocvu.db"].session() as s:
         tenant_id = credentials.get_tenant(s, slug).id
     launch = PlayerSession(tenant_id=tenant_id, learner=Learner(issuer, f"hv-{uuid.uuid4().hex[:10]}", name),

@@ -21,6 +21,12 @@ const ACCOUNTS = {
     name: 'Võ Văn Kiệt Tường', birthdate: '1980-12-01', HoVaTen: 'Võ Văn Kiệt Tường',
     NgayThangNamSinh: '01/12/1980', SoDinhDanh: '005080654321', level: 1,
   },
+  // A provider that uses the citizen ID as the account id, so as `sub` (as VNeID may): the hub must
+  // keep no more of it than a keyed hash (issue 12).
+  '003195000777': {
+    name: 'Đỗ Thị Định Danh', birthdate: '1995-06-07', HoVaTen: 'Đỗ Thị Định Danh',
+    NgayThangNamSinh: '07/06/1995', SoDinhDanh: '003195000777', level: 2,
+  },
 };
 
 async function findAccount(_ctx, id) {

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from face_check import generate_key, setup_weights
 from hocvu import db as dbops
 from hocvu.app import create_app
 from hocvu.settings import Settings
+from identity.claims import subject_hmac
 from identity.gate.face import AssuranceConfig
 from identity.gate.http import configure
 from identity.settings import IdentitySettings
@@ -73,12 +75,29 @@ class IdentityEnv:
     def material(self) -> SigningMaterial:
         return self.cfg.material()
 
-    def learner(self, target: str = QUIZ) -> Learner:
-        launch, client, xapi = open_player(self.app, target, issuer=ISSUER)
+    def learner(self, target: str = QUIZ, tenant: str | None = None) -> Learner:
+        """A new LMS learner, in a new tenant or in ``tenant`` (a slug)."""
+        launch, client, xapi = open_player(self.app, target, issuer=ISSUER, tenant_slug=tenant)
         return Learner(self, launch, client, xapi)
 
+    def tenant_of(self, learner: Learner) -> str:
+        from lrs.storage import Tenant
 
-def build_identity_env(tmp: Path) -> tuple[IdentityEnv, Any]:
+        with self.db.session() as s:
+            tenant = s.get(Tenant, learner.launch.tenant_id)
+            assert tenant is not None
+            return str(tenant.slug)
+
+
+def account_key(env: IdentityEnv, citizen: str) -> str:
+    """The ``identity_accounts.subject_hmac`` of a demo citizen (the hub keeps no clear ``sub``)."""
+    return subject_hmac(PEPPER, env.base + "/demo-vneid", citizen)
+
+
+def build_identity_env(tmp: Path, *, url: str | None = None,
+                       identity: Callable[[str, Path], IdentitySettings] | None = None) -> tuple[IdentityEnv, Any]:
+    """The app on ``url`` (default: a SQLite file in ``tmp``), served on loopback, with ``identity``'s
+    settings for (base URL, instance folder) (default: the demo provider) and a real face service."""
     if not (FACES / "pairs.csv").is_file():
         pytest.skip(f"face test photos not found at {FACES} (shared/faces beside the repository)")
     home = tmp / "deepface"
@@ -87,15 +106,16 @@ def build_identity_env(tmp: Path) -> tuple[IdentityEnv, Any]:
     server = make_server("127.0.0.1", 0, lambda env, start: holder["app"](env, start), threaded=True)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     base = f"http://127.0.0.1:{server.port}"
-    url = f"sqlite:///{tmp / 'hocvu.db'}"
+    url = url or f"sqlite:///{tmp / 'hocvu.db'}"
     database = Database(url)
     dbops.upgrade(database)
     instance = tmp / "instance"
-    identity = IdentitySettings.demo(base, "test-secret", instance, redirect_uri=CALLBACK, pepper=PEPPER)
+    settings = identity(base, instance) if identity is not None else IdentitySettings.demo(
+        base, "test-secret", instance, redirect_uri=CALLBACK, pepper=PEPPER)
     app = create_app(Settings.of(database_url=url, secret_key="test-secret", public_url=base), db=database,
-                     identity=identity)
+                     identity=settings)
     holder["app"] = app
-    cfg = AssuranceConfig(face_key=generate_key(), pepper=PEPPER, instance_dir=instance, face_home=home)
+    cfg = AssuranceConfig(face_key=generate_key(), pepper=settings.pepper, instance_dir=instance, face_home=home)
     configure(app, cfg)
     cfg.material()  # the hub's key made now, not during a test that watches the instance folder
     cfg.face()      # the model loaded once (about a second)

@@ -20,7 +20,7 @@ from identity import storage as identity_storage
 from identity.storage import AttemptAssurance
 from player.session import KEY
 from tests.browser_support import chromium, needs_chromium, tap
-from tests.identity.gate.gate_support import FACES, QUIZ, IdentityEnv
+from tests.identity.gate.gate_support import FACES, QUIZ, IdentityEnv, account_key
 from tests.player.player_support import CSRF
 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
@@ -70,7 +70,7 @@ def test_camera_enrolment_check_and_recheck(identity_env: IdentityEnv, browser: 
     learner.sign_in(CITIZEN)  # VNeID sign-in itself is covered by the form tests; here, its result
     with env.db.session() as s:
         account = s.scalar(select(identity_storage.IdentityAccount).where(
-            identity_storage.IdentityAccount.subject == CITIZEN))
+            identity_storage.IdentityAccount.subject_hmac == account_key(env, CITIZEN)))
         assert account is not None
         account_id = account.id
     cookie = env.app.session_interface.get_signing_serializer(env.app).dumps({  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from identity.signing import verify_stamped
 from identity.stamp import VERIFIED
 from player.identity import gate_key
 from player.storage import QuizAttempt
-from tests.identity.gate.gate_support import QUIZ, IdentityEnv, Learner, jwcrypto_payload, stamp
+from tests.identity.gate.gate_support import QUIZ, IdentityEnv, Learner, account_key, jwcrypto_payload, stamp
 from tests.player.player_support import BASE, SHIPPED
 
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -133,7 +133,7 @@ def test_missing_face_model_is_a_clear_error_never_a_pass(identity_env: Identity
     assert res.status_code == 503 and "thiếu mô hình" in res.get_data(as_text=True)
     with identity_env.db.session() as s:
         account = s.scalar(select(identity_storage.IdentityAccount).where(
-            identity_storage.IdentityAccount.subject == "demo-0004"))
+            identity_storage.IdentityAccount.subject_hmac == account_key(identity_env, "demo-0004")))
         assert account is not None and identity_storage.face_enrolment(s, account.id) is None
 
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import MetaData, select
 
 from identity import storage as identity_storage
-from tests.identity.gate.gate_support import QUIZ, IdentityEnv
+from tests.identity.gate.gate_support import QUIZ, IdentityEnv, account_key
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 JPEG_MAGIC_B64 = "/9j/"  # base64 of FF D8 FF: a picture embedded in JSON or text
@@ -101,7 +101,7 @@ def test_no_picture_is_kept_and_withdrawal_deletes_the_reference(identity_env: I
     finally:  # demo-0005 stays unenrolled for the other tests, whatever happened here
         with env.db.session() as s:
             for account in s.scalars(select(identity_storage.IdentityAccount).where(
-                    identity_storage.IdentityAccount.subject == "demo-0005")):
+                    identity_storage.IdentityAccount.subject_hmac == account_key(env, "demo-0005"))):
                 identity_storage.delete_face_enrolment(s, account.id)
             s.commit()
 
@@ -120,7 +120,7 @@ def _check_and_withdraw(env: IdentityEnv, learner: Any, private_tmp: Temporary) 
     # Only the sealed embedding is kept: no picture, and not the embedding in clear either.
     with env.db.session() as s:
         account = s.scalar(select(identity_storage.IdentityAccount).where(
-            identity_storage.IdentityAccount.subject == "demo-0005"))
+            identity_storage.IdentityAccount.subject_hmac == account_key(env, "demo-0005")))
         assert account is not None
         enrolment = identity_storage.face_enrolment(s, account.id)
         assert enrolment is not None and enrolment.ciphertext.startswith(b"hvfe1")
