@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint bench bench-face bench-chain bench-export bench-forward bench-imports browser clean
+.PHONY: install run test lint bench bench-face bench-chain bench-export bench-forward bench-imports bench-web browser assets clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ tools/oidc/node_modules/.installed: tools/oidc/package.json tools/oidc/package-l
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tools/oidc --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the identity tests against oidc-provider will be skipped"; fi
 
+# The player's browser code (Workbox service worker, idb queue) and axe-core for the browser tests
+# (npm). The bundles are committed in player/static/player/, so running the hub needs no Node;
+# `make assets` rebuilds them after an edit of player/web/src (a test checks they are current).
+player/web/node_modules/.installed: player/web/package.json player/web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix player/web --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the accessibility (axe-core) and bundle checks will be skipped"; fi
+
+assets: player/web/node_modules/.installed
+	cd player/web && node build.mjs
+
 # Debian's chromium + chromium-driver for the browser tests (they skip, saying why, without them).
 browser:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
@@ -30,7 +40,9 @@ browser:
 		|| echo "could not install chromium: the browser tests will be skipped"; \
 	else echo "chromium not installed and no root apt-get: the browser tests will be skipped"; fi
 
-run: install
+run:
+	@echo "front door: http://$(HOST):$(PORT)/  (set-up first, then the server starts; sign in with the demo VNeID)"
+	@$(MAKE) --no-print-directory install
 	$(BIN)/hocvu db upgrade
 	$(BIN)/hocvu face setup
 	$(BIN)/hocvu demo seed
@@ -40,7 +52,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint tools/oidc/node_modules/.installed browser
+test: install lint tools/oidc/node_modules/.installed player/web/node_modules/.installed browser
 	$(BIN)/pytest -q
 
 bench: install
@@ -61,5 +73,8 @@ bench-forward: install
 bench-imports: install
 	$(BIN)/python -m bench.imports
 
+bench-web: install browser
+	$(BIN)/python -m bench.web
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tools/oidc/node_modules
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tools/oidc/node_modules player/web/node_modules
