@@ -14,6 +14,7 @@ from connectors.http_reports import ReportsConfig
 from connectors.http_reports import init_app as init_reports
 from connectors.report_settings import min_group_from_env
 from hocvu.background import PeriodicTask
+from hocvu.delivery import init_delivery
 from hocvu.settings import Settings
 from identity.auditor.http import AuditorConfig
 from identity.auditor.http import init_app as init_auditor
@@ -33,6 +34,7 @@ from lrs.storage import Database
 from lti_tool.ags import retry_pending_scores
 from lti_tool.http import LtiConfig
 from lti_tool.http import init_app as init_lti
+from player.front import FrontConfig, init_front
 from player.http import init_player
 from player.statements import SEALER_KEY
 
@@ -119,6 +121,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_identity(app, identity_settings, database)
     init_identity_gate(app, settings, identity_settings)
     init_player(app)
+    # The citizen's front door at / and "my learning": the second source of player sessions.
+    init_front(app, FrontConfig(settings.national_tenant, settings.national_tenant_name))
     tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
                                    redis_url=settings.redis_url))
     if settings.score_retry_seconds > 0:
@@ -130,6 +134,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
                                     min_group=min_group_from_env()))
     init_auditor(app, AuditorConfig(db=database, certificates=certificates))
+    init_delivery(app)   # fingerprinted static files, compressed pages (after every blueprint is known)
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app, max_body=settings.max_body_bytes)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

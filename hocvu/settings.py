@@ -48,6 +48,12 @@ class Settings:
     # BENCHMARK ONLY (bench/chain.py measures the chain's cost on ingest): stores statements with no
     # audit chain entry. A store written this way fails `hocvu audit verify`; never set it otherwise.
     bench_no_audit_chain: bool = False
+    # The tenant whose store keeps the records of citizens who learn from the front door with VNeID
+    # alone (player.citizen): a tenant slug (2-63 of a-z, 0-9, '-'); default "quoc-gia". `hocvu db
+    # upgrade` and `hocvu demo seed` make sure it exists, and the front door makes it on first use.
+    national_tenant: str = "quoc-gia"
+    # Its display name (1-255 characters), used only when the tenant is created.
+    national_tenant_name: str = "Bình dân học vụ số — người học trực tiếp (quốc gia)"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -67,4 +73,6 @@ class Settings:
             audit_checkpoint_minutes=float(env.get("HOCVU_AUDIT_CHECKPOINT_MINUTES")
                                            or defaults.audit_checkpoint_minutes),
             bench_no_audit_chain=env.get("HOCVU_BENCH_NO_AUDIT_CHAIN", "") == "1",
+            national_tenant=env.get("HOCVU_NATIONAL_TENANT") or defaults.national_tenant,
+            national_tenant_name=env.get("HOCVU_NATIONAL_TENANT_NAME") or defaults.national_tenant_name,
         )

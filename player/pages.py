@@ -7,12 +7,14 @@ Used by the player's routes (``player.http``) and by the pages a source adds in 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, render_template, request, session, url_for
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from identity import web
@@ -21,12 +23,19 @@ from player.catalogue import Catalogue, localized
 from player.domain import BadInput, NoLaunch, end_au, launch_from_session
 from player.grades import ScoreReporter
 from player.i18n import t
+from player.offline import tickets
 from player.session import KEY, PlayerSession
 from player.statements import SEALER_KEY, AuSession
 
 AU_KEY = "player_au"              # the learner's open lesson AU session
+# Sent by the service worker when it fetches a page ahead for offline use (player/web/src/sw.js).
+AHEAD_HEADER = "X-Hocvu-Ahead"
 CATALOGUE_EXT = "player.catalogue"
 REPORTERS_EXT = "player.reporters"
+SOURCE_CHECKS_EXT = "player.source_checks"
+# Whether a source's session still holds in this browser (a citizen's: still signed in as the same
+# VNeID account), asked on every request; an LTI launch's holds as long as its cookie.
+SourceCheck = Callable[[PlayerSession], bool]
 
 
 def open_session(opened: PlayerSession) -> None:
@@ -41,6 +50,11 @@ def register_reporter(app: Flask, name: str, reporter: ScoreReporter) -> None:
     if name in reporters:
         raise ValueError(f"a score reporter {name!r} is already registered")
     reporters[name] = reporter
+
+
+def register_source_check(app: Flask, source: str, check: SourceCheck) -> None:
+    """A source's rule for whether its sessions still hold (``PlayerSession.source``), at start-up."""
+    app.extensions.setdefault(SOURCE_CHECKS_EXT, {})[source] = check
 
 
 def reporters() -> Mapping[str, ScoreReporter]:
@@ -58,7 +72,11 @@ def catalogue() -> Catalogue:
 
 
 def current_launch() -> PlayerSession:
-    return launch_from_session(session.get(KEY))
+    opened = launch_from_session(session.get(KEY))
+    check: SourceCheck | None = current_app.extensions.get(SOURCE_CHECKS_EXT, {}).get(opened.source)
+    if check is not None and not check(opened):
+        raise NoLaunch(f"the {opened.source} session no longer holds in this browser")
+    return opened
 
 
 def locale() -> str:
@@ -102,6 +120,21 @@ def leave_au(s: Session, launch: PlayerSession, when: datetime) -> None:
         end_au(s, launch, catalogue(), au, when)
 
 
+def fetched_ahead() -> bool:
+    """The service worker is keeping this page for offline use: the learner has not opened it."""
+    return request.headers.get(AHEAD_HEADER) == "1"
+
+
+def ticket(au: AuSession | None = None) -> str:
+    """The page's ticket for the ops its device queues (``player.offline.tickets``); "" without a session."""
+    try:
+        opened = current_launch()
+    except NoLaunch:
+        return ""
+    secret = current_app.secret_key
+    return tickets.issue(secret, opened, au) if isinstance(secret, str) else ""
+
+
 def check_csrf(sent: Any) -> None:
     if not web.csrf_ok(sent):
         raise BadInput("missing or wrong form token")
@@ -119,9 +152,11 @@ def view_url(target: str, **kw: Any) -> str:
     return url_for("player.view", target=target, **kw)
 
 
-def render(template: str, status: int = 200, *, texts: Any = None, **ctx: Any) -> Response:
+def render(template: str, status: int = 200, *, texts: Any = None, au: AuSession | None = None,
+           **ctx: Any) -> Response:
     """A page in the player's chrome (``player/base.html``). ``texts``: a source's own lookup
-    (key, locale, **params) tried before the player's, for the pages it adds."""
+    (key, locale, **params) tried before the player's, for the pages it adds; ``au``: the AU session
+    the page is in, for its ticket."""
     lang = locale()
 
     def text(key: str, **kw: Any) -> str:
@@ -130,5 +165,20 @@ def render(template: str, status: int = 200, *, texts: Any = None, **ctx: Any) -
 
     html = render_template(
         template, locale=lang, other_locale="en" if lang == "vi" else "vi", t=text, t_in=t,
-        loc=lambda value: localized(value, lang) if value else "", csrf=web.csrf_token(), **ctx)
+        loc=lambda value: localized(value, lang) if value else "", csrf=web.csrf_token(), ticket=ticket(au),
+        front=current_app.blueprints.get("front") is not None, sync_texts=_sync_texts(text), **ctx)
     return Response(html, status=status, content_type="text/html; charset=utf-8")
+
+
+SYNC_TEXTS = {"synced": "sync.synced", "waiting": "sync.waiting", "offline": "sync.offline", "refused": "sync.refused",
+              "signin": "sync.signin", "time_up": "sync.reason.error.time_up",
+              "attempt_closed": "sync.reason.error.attempt_closed", "other": "sync.reason.other",
+              "unsynced": "front.unsynced", "submitted_offline": "quiz.submitted_offline",
+              "offline_hold": "quiz.offline_hold", "video_saved": "lesson.video_saved"}
+
+
+def _sync_texts(text: Callable[..., str]) -> Markup:
+    """The texts player.js shows, in the page's language, as JSON for a script element ("{n}" kept)."""
+    data = {name: text(key, n="{n}") for name, key in SYNC_TEXTS.items()}
+    return Markup(json.dumps(data, ensure_ascii=False).replace("<", "\\u003c"))
+
