@@ -33,6 +33,7 @@ from identity.gate import domain as gate
 from identity.gate.errors import GateError
 from lrs.errors import Conflict
 from lrs.identifiers import agent_key
+from lrs.storage import as_utc
 from player import quiz as quiz_domain
 from player.catalogue import Catalogue, Resolved
 from player.domain import (
@@ -179,7 +180,7 @@ def _submit(db: Session, catalogue: Catalogue, session: PlayerSession, op: Op, n
     resolved, attempt = _open_attempt(db, catalogue, session, op, now)
     assert resolved.quiz is not None
     # Untimed: stamped when the learner submitted, offline or not. Timed: the server's clock only.
-    when = None if resolved.quiz.time_limit_seconds else _clamped(op.at, now, attempt.started)
+    when = None if resolved.quiz.time_limit_seconds else _clamped(op.at, now, as_utc(attempt.started))
     quiz_domain.submit(db, session, resolved, attempt, op.answers, now, ids=derived_ids(op.id, "judged"), when=when)
 
 
