@@ -130,7 +130,7 @@ def open_course(course_id: str) -> BaseResponse:
         citizen.bind_to_account(db, tenant_id, who)
     opened = current_course_session()
     if opened is None or opened.target != course.target or opened.source_data.get(citizen.ACCOUNT_ID) != who.account_id:
-        pages.open_session(citizen.course_session(tenant_id, who, course.target, pages.locale()))
+        pages.open_session(citizen.course_session(tenant_id, who, course.target, web.chosen_locale() or "vi"))
     return web.see_other(url_for("player.open"))
 
 

@@ -79,12 +79,17 @@ def current_launch() -> PlayerSession:
     return opened
 
 
+# The citizen's own pages (the front door, "my learning", the web app's) are Vietnamese unless the
+# person chose English with the switch, whatever language the browser asks for.
+VIETNAMESE_FIRST = ("front", "learning", "webapp")
+
+
 def locale() -> str:
     try:
         opened: str | None = current_launch().locale
     except NoLaunch:
         opened = None
-    return web.page_locale(opened)
+    return web.page_locale(opened or ("vi" if request.blueprint in VIETNAMESE_FIRST else None))
 
 
 @contextmanager

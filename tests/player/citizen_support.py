@@ -33,12 +33,22 @@ LOCAL_CALLBACK = "http://localhost/identity/callback"   # the Flask test client'
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
 
+SEEN_EXT = "tests.requests_seen"   # every request the loopback server answered: "METHOD /path"
+
+
 @contextmanager
 def citizen_app(tmp: Path, *, browser: bool = False) -> Iterator[tuple[Flask, str]]:
     """The app, with the demo VNeID on a loopback port; ``browser``: its callback on that port too
-    (a real browser), else on the test client's ``localhost``."""
+    (a real browser), else on the test client's ``localhost``. The app's extensions[SEEN_EXT] lists
+    the requests that reached the server, so a test can tell that an offline browser sent none."""
     holder: dict[str, Any] = {}
-    server = make_server("127.0.0.1", 0, lambda env, start: holder["app"](env, start), threaded=True)
+    seen: list[str] = []
+
+    def wsgi(env: dict[str, Any], start: Any) -> Any:
+        seen.append(f"{env['REQUEST_METHOD']} {env['PATH_INFO']}")
+        return holder["app"](env, start)
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.port}"
@@ -50,6 +60,7 @@ def citizen_app(tmp: Path, *, browser: bool = False) -> Iterator[tuple[Flask, st
     app = create_app(Settings(database_url=url, secret_key="test-secret", public_url=base), db=database,
                      identity=identity)
     holder["app"] = app
+    app.extensions[SEEN_EXT] = seen
     try:
         yield app, base
     finally:

@@ -2,7 +2,7 @@
 // session id (player.offline.ops). The server alone keeps the time: the countdown only shows it.
 // A quiz with identity assurance (data-online-only) is submitted online only: offline, the page
 // says so and holds the answers until the network is back.
-import { enqueue, pending } from "./queue.js";
+import { enqueue, meta, pending } from "./queue.js";
 import { flush, onResult } from "./sync.js";
 import { text } from "./status.js";
 
@@ -17,6 +17,7 @@ export function quiz(form) {
   const onlineOnly = form.dataset.onlineOnly === "true";
   const held = document.getElementById("quiz-held");
   let submitted = false;
+  let saving = Promise.resolve();
 
   function hold(message) {
     held.textContent = message; held.hidden = !message;
@@ -33,26 +34,36 @@ export function quiz(form) {
     window.location.reload();
   }
 
-  // After a reload (offline, say) the answers still on the device are shown again.
-  pending().then((ops) => {
+  // The device keeps the attempt's latest answers (synced or not): after a reload from the service
+  // worker's copy of the page, older than the answers, they are shown again.
+  const key = "answers:" + attempt;
+  function show(question, choices) {
+    form.querySelectorAll('input[name="q.' + CSS.escape(question) + '"]').forEach((i) => {
+      i.checked = choices.indexOf(i.value) >= 0;
+    });
+  }
+  Promise.all([meta(key), pending()]).then(([kept, ops]) => {
+    Object.keys(kept || {}).forEach((q) => show(q, kept[q]));
     ops.filter((op) => op.attempt === attempt).forEach((op) => {
-      if (op.kind === "answer") {
-        form.querySelectorAll('input[name="q.' + CSS.escape(op.question) + '"]').forEach((i) => {
-          i.checked = op.choices.indexOf(i.value) >= 0;
-        });
-      } else if (op.kind === "submit" && !onlineOnly) { markSubmitted(); }
+      if (op.kind === "answer") { show(op.question, op.choices); }
+      else if (op.kind === "submit" && !onlineOnly) { markSubmitted(); }
     });
   });
 
-  onResult((op, res) => {
-    if (op.kind === "submit" && op.attempt === attempt) { showResult(); }   // stored, or the attempt had ended
+  onResult((op) => {   // stored, or refused because the attempt had ended: either way the result is there
+    if (op.kind === "submit" && op.attempt === attempt) { meta(key, null).then(showResult); }
   });
 
   form.addEventListener("change", (e) => {
     const set = e.target.closest("fieldset[data-question]");
     if (!set) { return; }
-    enqueue({ kind: "answer", ticket, target, attempt, question: set.dataset.question, choices: chosen(set) })
-      .then(() => flush());
+    const choices = chosen(set);
+    // One change after another, so a quick second tap neither overtakes nor overwrites the first.
+    saving = saving
+      .then(() => meta(key))
+      .then((kept) => meta(key, Object.assign(kept || {}, { [set.dataset.question]: choices })))
+      .then(() => enqueue({ kind: "answer", ticket, target, attempt, question: set.dataset.question, choices }));
+    saving.then(() => flush());
   });
 
   function answers() {
@@ -70,7 +81,9 @@ export function quiz(form) {
       flush().then(() => submitForm(form));
       return;
     }
-    enqueue({ kind: "submit", ticket, target, attempt, answers: answers() }).then(() => {
+    const all = answers();
+    saving = saving.then(() => enqueue({ kind: "submit", ticket, target, attempt, answers: all }));
+    saving.then(() => {
       markSubmitted();
       return flush();
     });
