@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ from schemas.cmi5 import (
     MOVEON_CATEGORY,
 )
 
-XAPI_VERSION = "2.0.0"
+XAPI_VERSION: Literal["2.0.0"] = "2.0.0"
 
 # cmi5 §9.3 verb ids (the ADL ones) plus two "cmi5 allowed" verbs from the ADL vocabulary.
 VERBS: dict[str, tuple[str, str, str]] = {

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from player import pages
 from player.i18n import t
@@ -46,7 +47,7 @@ def precache_urls() -> list[str]:
 
 
 @bp.get("/sw.js")
-def worker() -> Response:
+def worker() -> BaseResponse:
     urls = precache_urls()
     # Static URLs carry their fingerprint; the offline page and the manifest change with them.
     revision = hashlib.sha256("|".join(urls).encode()).hexdigest()[:12]

@@ -75,7 +75,7 @@ def sync() -> Response:
 
 def _sync_one(current: Any, raw: Any, device: str, ticket_of: Any) -> Result:
     now = pages.now()
-    op_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else ""
+    op_id = str(raw["id"]) if isinstance(raw, dict) and isinstance(raw.get("id"), str) else ""
     try:
         op = parse_op(raw, now)
     except BadOp as err:
