@@ -45,9 +45,9 @@ run:
 	@$(MAKE) --no-print-directory install
 	$(BIN)/hocvu db upgrade
 	$(BIN)/hocvu face setup
-	$(BIN)/hocvu demo seed
-	HOCVU_DEMO_IDP=$${HOCVU_DEMO_IDP:-1} $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
-		--access-logfile - 'hocvu.wsgi:app'
+	HOCVU_PUBLIC_URL=$${HOCVU_PUBLIC_URL:-http://$(HOST):$(PORT)} $(BIN)/hocvu demo seed
+	HOCVU_PUBLIC_URL=$${HOCVU_PUBLIC_URL:-http://$(HOST):$(PORT)} HOCVU_DEMO_IDP=$${HOCVU_DEMO_IDP:-1} \
+		$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - 'hocvu.wsgi:app'
 
 lint: install
 	$(BIN)/ruff check .
