@@ -136,7 +136,10 @@ def test_a_citizen_learns_offline_and_everything_arrives_once_in_order(served_ap
         wait.until(lambda d: d.find_element(By.ID, "quiz-held").is_displayed())
         assert "tự động nộp khi có mạng" in browser.find_element(By.ID, "quiz-held").text
         assert state(browser) == "waiting"
-        assert seen[cut:] == []          # nothing reached the server meanwhile: the reload came from the device
+        # Nothing of the page reached the server meanwhile: the reload came from the device. (The
+        # browser's own update check of the worker script is no page's request and is not cut by
+        # a target's emulation; it may run after register() and is left out.)
+        assert [r for r in seen[cut:] if r != "GET /sw.js"] == []
     # ... and comes back
     wait.until(lambda d: d.find_elements(By.ID, "score"))
     assert browser.find_element(By.ID, "score").text.startswith(f"Điểm: {quiz.max_score}/{quiz.max_score}")
