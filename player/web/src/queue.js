@@ -5,15 +5,22 @@ import { openDB } from "idb";
 
 const NAME = "hocvu-player";
 let opened = null;
+// Where IndexedDB cannot be opened (an LMS's frame whose storage the browser blocks, a private
+// window), the queue lives in the page: it still syncs in order, it only does not outlive the page.
+const memory = { ops: [], meta: {}, next: 1 };
 
 function db() {
   if (!opened) {
-    opened = openDB(NAME, 1, {
-      upgrade(d) {
-        d.createObjectStore("ops", { keyPath: "seq", autoIncrement: true });
-        d.createObjectStore("meta");
-      },
-    });
+    try {
+      opened = openDB(NAME, 1, {
+        upgrade(d) {
+          d.createObjectStore("ops", { keyPath: "seq", autoIncrement: true });
+          d.createObjectStore("meta");
+        },
+      }).catch(() => null);
+    } catch (e) {
+      opened = Promise.resolve(null);
+    }
   }
   return opened;
 }
@@ -28,8 +35,8 @@ export function uuid() {
 
 export async function meta(key, value) {
   const d = await db();
-  if (value === undefined) { return d.get("meta", key); }
-  await d.put("meta", value, key);
+  if (value === undefined) { return d ? d.get("meta", key) : memory.meta[key]; }
+  if (d) { await d.put("meta", value, key); } else { memory.meta[key] = value; }
   return value;
 }
 
@@ -41,24 +48,28 @@ export async function deviceId() {
 export async function enqueue(op) {
   const d = await db();
   const full = Object.assign({ id: uuid(), at: new Date().toISOString() }, op);
-  full.seq = await d.add("ops", full);
+  if (d) { full.seq = await d.add("ops", full); } else { full.seq = memory.next++; memory.ops.push(full); }
   return full;
 }
 
 export async function pending() {
-  return (await db()).getAll("ops");   // key order: the order they were queued in
+  const d = await db();
+  return d ? d.getAll("ops") : memory.ops.slice();   // key order: the order they were queued in
 }
 
 export async function count() {
-  return (await db()).count("ops");
+  const d = await db();
+  return d ? d.count("ops") : memory.ops.length;
 }
 
 export async function remove(seqs) {
-  const tx = (await db()).transaction("ops", "readwrite");
+  const d = await db();
+  if (!d) { memory.ops = memory.ops.filter((op) => seqs.indexOf(op.seq) < 0); return; }
+  const tx = d.transaction("ops", "readwrite");
   await Promise.all(seqs.map((s) => tx.store.delete(s)).concat([tx.done]));
 }
 
 export async function clear() {
   const d = await db();
-  await d.clear("ops");
+  if (d) { await d.clear("ops"); } else { memory.ops = []; }
 }
