@@ -36,7 +36,9 @@ from lti_tool.http import LtiConfig
 from lti_tool.http import init_app as init_lti
 from player.front import FrontConfig, init_front
 from player.http import init_player
+from player.learning_http import init_learning
 from player.statements import SEALER_KEY
+from player.webapp import init_webapp
 
 
 def audit_policy(settings: Settings, material: Callable[[], Any] | None = None) -> AuditPolicy:
@@ -123,6 +125,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_player(app)
     # The citizen's front door at / and "my learning": the second source of player sessions.
     init_front(app, FrontConfig(settings.national_tenant, settings.national_tenant_name))
+    init_learning(app)   # "my learning" at /learning
+    init_webapp(app)     # the manifest, /sw.js and /offline
     tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
                                    redis_url=settings.redis_url))
     if settings.score_retry_seconds > 0:

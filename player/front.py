@@ -43,14 +43,11 @@ class FrontConfig:
 
 
 def init_front(app: Flask, cfg: FrontConfig) -> None:
-    """Mount the front door, "my learning" and the web app's files at the site's root, and have the
-    player close a citizen's session once its VNeID account is no longer the one signed in."""
-    from player import learning_http, webapp
-
+    """Mount the front door at the site's root, and have the player close a citizen's session once
+    its VNeID account is no longer the one signed in. ("My learning" and the web app's files are
+    mounted beside it by the composition root: ``player.learning_http``, ``player.webapp``.)"""
     app.extensions[CONFIG_EXT] = cfg
     app.register_blueprint(bp)
-    learning_http.init_learning(app)
-    webapp.init_webapp(app)
     pages.register_source_check(app, citizen.SOURCE, lambda opened: citizen.belongs_to(opened,
                                                                                         signed_in_account_id()))
 
