@@ -313,9 +313,11 @@ def set_locale() -> BaseResponse:
     pages.check_csrf(request.form.get("csrf"))
     web.choose_locale(request.form.get("lang"))
     back = request.form.get("next") or ""
-    # Back to the page it was asked on (the player's, the front door's): a path on this site only,
-    # never an open redirect.
-    return _see_other(back if web.is_same_site_path(back) else url_for("player.open"))
+    # Back to the page it was asked on, the player's or the citizen's (the front door, "my learning"):
+    # never elsewhere, on this site (an API) or off it (no open redirect).
+    path = back.split("?", 1)[0]
+    ours = path == "/" or path.startswith((url_for("player.open"), "/learning", "/courses/", "/offline"))
+    return _see_other(back if web.is_same_site_path(back) and ours else url_for("player.open"))
 
 
 def _player_error(err: PlayerError) -> Response:
