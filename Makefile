@@ -11,7 +11,7 @@ PUBLIC_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 RUN_ENV = HOCVU_PUBLIC_URL="$${HOCVU_PUBLIC_URL:-http://$(PUBLIC_HOST):$(PORT)}"
 
 .PHONY: install run test lint bench bench-face bench-chain bench-export bench-forward bench-imports bench-lti \
-	bench-credentials browser clean
+	bench-credentials bench-web browser assets clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ $(VERIFIER)/node_modules/.installed: $(VERIFIER)/package.json $(VERIFIER)/packag
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(VERIFIER) --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the credential tests against @digitalbazaar/vc will be skipped"; fi
 
+# The player's browser code (Workbox service worker, idb queue) and axe-core for the browser tests
+# (npm). The bundles are committed in player/static/player/, so running the hub needs no Node;
+# `make assets` rebuilds them after an edit of player/web/src (a test checks they are current).
+player/web/node_modules/.installed: player/web/package.json player/web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix player/web --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the accessibility (axe-core) and bundle checks will be skipped"; fi
+
+assets: player/web/node_modules/.installed
+	cd player/web && node build.mjs
+
 # Debian's chromium + chromium-driver for the browser tests (they skip, saying why, without them).
 browser:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
@@ -42,7 +52,9 @@ browser:
 		|| echo "could not install chromium: the browser tests will be skipped"; \
 	else echo "chromium not installed and no root apt-get: the browser tests will be skipped"; fi
 
-run: install
+run:
+	@echo "front door: $${HOCVU_PUBLIC_URL:-http://$(PUBLIC_HOST):$(PORT)}/  (set-up first, then the server starts; sign in with the demo VNeID)"
+	@$(MAKE) --no-print-directory install
 	$(RUN_ENV) $(BIN)/hocvu db upgrade
 	$(RUN_ENV) $(BIN)/hocvu face setup
 	$(RUN_ENV) $(BIN)/hocvu demo seed
@@ -54,7 +66,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: install lint tools/oidc/node_modules/.installed $(VERIFIER)/node_modules/.installed browser
+test: install lint tools/oidc/node_modules/.installed $(VERIFIER)/node_modules/.installed \
+	player/web/node_modules/.installed browser
 	$(BIN)/pytest -q
 
 bench: install
@@ -81,5 +94,9 @@ bench-lti: install
 bench-credentials: install
 	$(BIN)/python -m bench.credentials
 
+bench-web: install browser
+	$(BIN)/python -m bench.web
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tools/oidc/node_modules $(VERIFIER)/node_modules
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis tools/oidc/node_modules $(VERIFIER)/node_modules \
+		player/web/node_modules

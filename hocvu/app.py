@@ -9,18 +9,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, request
+from sqlalchemy.orm import Session
 
 from connectors.export import pseudonym_key
 from connectors.http_reports import ReportsConfig
 from connectors.http_reports import init_app as init_reports
+from credentials.config import Holder
 from credentials.hooks import CredentialHooks
 from credentials.http import init_app as init_credentials_http
-from credentials.issuing import ring_of
+from credentials.issuing import credential_url, ring_of
+from credentials.issuing import mine as held_credentials
 from credentials.revocation import sweep
 from hocvu import configs
 from hocvu.availability import init_app as init_availability
 from hocvu.background import PeriodicTask
 from hocvu.body_limit import BodyLimit
+from hocvu.delivery import init_delivery
 from hocvu.settings import Settings
 from identity.auditor.http import AuditorConfig
 from identity.auditor.http import init_app as init_auditor
@@ -36,15 +40,19 @@ from lrs.alternate_syntax import AlternateRequestSyntax
 from lrs.audit.chain import AuditPolicy, JwsSigner, LazySigner
 from lrs.audit.erasure import ERASURE_HOOKS_KEY
 from lrs.http import LrsConfig, init_app
-from lrs.storage import Database
+from lrs.storage import Database, Tenant, as_utc
 from lti_tool.ags import retry_pending_scores
 from lti_tool.http import LtiConfig
 from lti_tool.http import init_app as init_lti
 from player.catalogue import Catalogue
+from player.front import FrontConfig, init_front
 from player.http import init_player
+from player.learning import Certificate
+from player.learning_http import init_learning, register_certificates
 from player.pages import on_attempt_finished
-from player.session import PlayerSession
+from player.session import Learner, PlayerSession
 from player.statements import SEALER_KEY
+from player.webapp import init_webapp
 
 CREDENTIAL_HOOKS = "credentials.hooks"  # app.extensions: the CredentialHooks the player and LTI tool call
 
@@ -156,6 +164,19 @@ def _issue_credential(hooks: CredentialHooks, opened: PlayerSession) -> None:
         hooks.quiz_finished(opened.tenant_id, opened.learner.home_page, opened.learner.account, course)
 
 
+def _certificates(hooks: CredentialHooks, db: Session, tenant_id: int, learner: Learner) -> list[Certificate]:
+    """"My learning"'s certificates: the learner's live credentials (the player does not import the
+    credentials package; this adapter is the composition root's)."""
+    tenant = db.get(Tenant, tenant_id)
+    if tenant is None:
+        return []
+    holder = Holder(tenant_id, learner.home_page, learner.account)
+    return [Certificate(title={"vi": (row.document or {}).get("name", ""), "en": (row.document or {}).get("name", "")},
+                        issued=as_utc(row.issued), url=credential_url(hooks.cfg, tenant.slug, row.public_id),
+                        course_target=f"course/{row.course_id}")
+            for row in held_credentials(db, holder) if row.revoked is None]
+
+
 def _credential_comment(hooks: CredentialHooks, opened: PlayerSession) -> str | None:
     course = _course_of(opened.target)
     return hooks.ags_comment(opened.tenant_id, opened.learner.home_page, opened.learner.account, course) \
@@ -187,8 +208,13 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_identity_gate(app, settings, identity_settings)
     courses = configs.catalogue(settings)
     init_player(app, courses)
+    # The citizen's front door at / and "my learning": the second source of player sessions.
+    init_front(app, FrontConfig(settings.hub.national_tenant, settings.hub.national_tenant_name))
+    init_learning(app)   # "my learning" at /learning
+    init_webapp(app)     # the manifest, /sw.js and /offline
     hooks = init_credentials(app, settings, database, courses)
     on_attempt_finished(app, lambda opened: _issue_credential(hooks, opened))
+    register_certificates(app, lambda db, tenant_id, learner: _certificates(hooks, db, tenant_id, learner))
     tool = init_lti(app, LtiConfig(db=database, secret_key=settings.secret_key, base_url=settings.public_url,
                                    score_comment=lambda opened: _credential_comment(hooks, opened),
                                    redis_url=settings.hub.redis_url, jwks_min_age=settings.lti.lti_jwks_min_age,
@@ -207,6 +233,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
                                     repeated_failures=app.extensions[GATE_CONFIG].policy.repeated_failures))
     # A database that is away is a 503 with Retry-After everywhere; /healthz and /readyz probe.
     init_availability(app, settings, database)
+    init_delivery(app)   # fingerprinted static files, compressed pages (after every blueprint is known)
     # Flask's documented way to wrap its WSGI app (mypy sees the assignment as replacing a method).
     app.wsgi_app = AlternateRequestSyntax(app.wsgi_app,  # type: ignore[method-assign]
                                           max_body=settings.lrs.max_body_bytes)

@@ -50,7 +50,18 @@ def db_upgrade(revision: str) -> None:
     database = Database(settings.database_url)
     # Migration 0090 hashes existing accounts' subjects with the pepper sign-ins use (never made here).
     dbops.upgrade(database, revision, pepper=configs.existing_pepper(settings))
+    if revision == "heads":
+        _ensure_national_tenant(database, settings)
     click.echo(f"database at {database.engine.url.render_as_string(hide_password=True)} is at {revision}")
+
+
+def _ensure_national_tenant(database: Database, settings: Settings) -> None:
+    """The tenant of citizens who learn from the front door (HOCVU_NATIONAL_TENANT) exists."""
+    from player.citizen import national_tenant_id
+
+    with database.session() as session:
+        national_tenant_id(session, settings.hub.national_tenant, settings.hub.national_tenant_name)
+        session.commit()
 
 
 @main.group()
@@ -139,10 +150,15 @@ def demo() -> None:
 
 @demo.command("seed")
 def demo_seed() -> None:
-    """Create the demo tenant, a demo credential and demo auditor/analyst credentials (printed once)."""
+    """Create the national tenant (citizens at the front door), the demo tenant, a demo credential and
+    demo auditor/analyst credentials (printed once). The front door's address comes first."""
     settings = Settings.from_env()
+    front = f"front door:    {settings.public_url}/   (sign in with the demo VNeID; national tenant "\
+            f"{settings.hub.national_tenant})"
+    _ensure_national_tenant(Database(settings.database_url), settings)
     with cli_session() as session:
         if session.scalar(select(Tenant).where(Tenant.slug == DEMO_TENANT)):
+            click.echo(front)
             click.echo(f"demo tenant exists; xAPI endpoint {settings.public_url}/xapi/ "
                        f"(new credential: hocvu credential create --tenant {DEMO_TENANT} --scopes all)")
             return
@@ -152,6 +168,7 @@ def demo_seed() -> None:
         auditor, auditor_secret = credentials.create_national_credential(session, "auditor", "demo auditor")
         analyst, analyst_secret = credentials.create_national_credential(session, "analyst", "demo analyst")
     click.echo("=" * 64)
+    click.echo(front)
     click.echo(f"xAPI endpoint: {settings.public_url}/xapi/")
     click.echo(f"demo key:      {cred.key}")
     click.echo(f"demo secret:   {secret}   (shown once)")

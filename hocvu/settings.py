@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,12 @@ class HubSettings:
                                  default_text="none: in-process")
     courses_dir: Path | None = var(None, "HOCVU_COURSES_DIR", "path", "the course catalogue (YAML files)",
                                    default_text="the shipped courses/")
+    # The tenant whose store keeps the records of citizens who learn from the front door with VNeID
+    # alone (player.citizen); `hocvu db upgrade` and `demo seed` make sure it exists.
+    national_tenant: str = var("quoc-gia", "HOCVU_NATIONAL_TENANT", "str",
+                               "the tenant of citizens learning with VNeID alone (a slug: a-z, 0-9, -)")
+    national_tenant_name: str = var("Bình dân học vụ số — người học trực tiếp (quốc gia)",
+                                    "HOCVU_NATIONAL_TENANT_NAME", "str", "its display name, when it is created")
     # The database as a dependency (hocvu.availability): a PostgreSQL connection or statement that
     # waits longer is a 503 with this Retry-After, never a request held forever.
     db_connect_timeout: int = var(5, "HOCVU_DB_CONNECT_TIMEOUT", "int", "wait for a PostgreSQL connection",
@@ -288,6 +295,13 @@ class Settings:
             var_ = _var(_field(SigningSettings, "signing_key_file" if s.signing_key_file is None else
                                "signing_cert_file"))
             raise SettingError(var_, "", "set both HOCVU_SIGNING_KEY_FILE and HOCVU_SIGNING_CERT_FILE, or neither")
+        slug = self.hub.national_tenant
+        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", slug):
+            raise SettingError(_var(_field(HubSettings, "national_tenant")), slug,
+                               "a tenant slug: 2-63 of a-z, 0-9 and '-', not starting or ending with '-'")
+        if not 1 <= len(self.hub.national_tenant_name.strip()) <= 255:
+            raise SettingError(_var(_field(HubSettings, "national_tenant_name")), self.hub.national_tenant_name,
+                               "1 to 255 characters")
         c = self.credentials
         if c.credentials_status_list_size % 8:
             raise SettingError(_var(_field(CredentialSettings, "credentials_status_list_size")),

@@ -266,8 +266,9 @@ class DemoProvider:
 
 
 PICK_PAGE = """<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>VNeID (demo) — Đăng nhập</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}
+<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>VNeID (demo) — Đăng nhập</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;overflow-wrap:anywhere}
 button{display:block;width:100%;text-align:left;margin:.4rem 0;padding:.6rem;font-size:1rem}
 .note{color:#a33}</style></head><body>
 <h1>VNeID — bản thử nghiệm <small>(demo)</small></h1>

@@ -85,9 +85,10 @@ HINTS: dict[str, dict[str, str]] = {
     },
 }
 PAGE = """<!doctype html>
-<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ t.title }}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-dt{font-weight:600}dd{margin:0 0 .6rem}.err{color:#a33}small{color:#666}</style></head><body>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ t.title }}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;overflow-wrap:anywhere}
+dt{font-weight:600}dd{margin:0 0 .6rem}.err{color:#a33}small{color:#595959}</style></head><body>
 <p style="text-align:right"><a href="?lang={{ t.switch_lang }}">{{ t.switch }}</a></p>
 <h1>{{ t.title }}</h1>
 {% if error %}<h2 class="err">{{ t.error }}</h2><p>{{ hint }}</p>

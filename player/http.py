@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request, send_file, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -38,6 +38,8 @@ from player.domain import (
 )
 from player.grades import hand_off_grade
 from player.i18n import t
+from player.media import file_for, lesson_media
+from player.offline.http import init_offline
 from player.session import PlayerSession
 
 bp = Blueprint("player", __name__, template_folder="templates", static_folder="static/player",
@@ -50,6 +52,7 @@ def init_player(app: Flask, catalogue: Catalogue | None = None) -> None:
     register it with the identity gate as the consumer of ``?target=`` gates."""
     app.extensions[pages.CATALOGUE_EXT] = catalogue or default_catalogue()
     app.register_blueprint(bp, url_prefix="/player")
+    init_offline(app)
     register_consumer(app, "target", player_identity.PlayerGate(), default=True)
     # The player's page errors are the learner's message page wherever they are raised (the gate's
     # pages ask the player for its session, and may get NoLaunch).
@@ -67,8 +70,12 @@ def _nav(launch: PlayerSession, resolved: Resolved) -> dict[str, Any]:
     targets = [r.target for r in path]
     i = targets.index(resolved.target) if resolved.target in targets else -1
     nxt = path[i + 1] if 0 <= i < len(path) - 1 else None
-    return {"outline_url": pages.view_url(root.target) if root.kind in ("course", "module") else None,
-            "next": nxt, "next_url": pages.view_url(nxt.target) if nxt else None, "root": root}
+    outline_url = pages.view_url(root.target) if root.kind in ("course", "module") else None
+    # The pages the device keeps for offline use once the learner opened the target: its outline,
+    # lessons and quizzes, but no quiz that requires identity assurance (it needs the network).
+    keep = [pages.view_url(r.target) for r in path if r.quiz is None or r.quiz.identity is None]
+    return {"outline_url": outline_url, "next": nxt, "next_url": pages.view_url(nxt.target) if nxt else None,
+            "root": root, "offline_pages": [outline_url, *keep] if outline_url else keep}
 
 
 # --- pages ----------------------------------------------------------------------------------------
@@ -85,26 +92,31 @@ def open_launch() -> BaseResponse:
 def view(target: str) -> BaseResponse:
     launch, cat, now = pages.current_launch(), pages.catalogue(), pages.now()
     resolved = resolve_in_launch(cat, launch, target)
+    # A page the service worker fetches ahead, for the learner to open offline later, is only read:
+    # it enters no AU session and ends none (the learner has not opened it yet).
+    ahead = pages.fetched_ahead()
     expired, au, ctx = None, None, {}
     with pages.db() as db:
         if resolved.lesson is not None:
-            au = enter_au(db, launch, cat, resolved, pages.current_au(), now, url_for(
+            au = None if ahead else enter_au(db, launch, cat, resolved, pages.current_au(), now, url_for(
                 "player.view", target=target, _external=True))
             state = lesson_state(db, launch, resolved.target)
         else:
-            pages.leave_au(db, launch, now)
-            expired = quiz_domain.expire_due(db, launch, cat, now)
+            if not ahead:
+                pages.leave_au(db, launch, now)
+                expired = quiz_domain.expire_due(db, launch, cat, now)
             ctx = _quiz_context(db, launch, resolved, now) if resolved.quiz else _outline_context(db, launch, resolved)
-    pages.set_au(au)
+    if not ahead:
+        pages.set_au(au)
     if expired is not None:
         _hand_off(launch)
     if resolved.lesson is not None:
         lesson = resolved.lesson
         lang = pages.locale()
-        return pages.render("player/lesson.html", r=resolved, lesson=lesson, state=state,
+        return pages.render("player/lesson.html", r=resolved, lesson=lesson, state=state, au=au,
                             paragraphs=lesson.paragraphs(lang), vi_only=lang != "vi" and lang not in lesson.transcript,
                             key_points=lesson.key_points.get(lang) or lesson.key_points.get("vi") or (),
-                            **_nav(launch, resolved))
+                            media=lesson_media(resolved), **_nav(launch, resolved))
     template = "player/quiz.html" if resolved.quiz else "player/outline.html"
     return pages.render(template, r=resolved, **ctx, **_nav(launch, resolved))
 
@@ -119,8 +131,16 @@ def _outline_context(db: Session, launch: PlayerSession, resolved: Resolved) -> 
             done = quiz_domain.attempts(db, launch, item.target)
             marks[item.target] = done[0] if done else None
     modules = [resolved.module] if resolved.module is not None else list(resolved.course.modules)
-    return {"modules": modules, "marks": marks, "first_url": pages.view_url(items[0].target) if items else None,
-            "roster_url": _staff_url() if launch.staff else None}
+
+    def finished(item: Resolved) -> bool:
+        mark = marks[item.target]
+        return bool(mark.completed) if item.lesson is not None else bool(mark and mark.passed)
+
+    # Resume: the first lesson not completed or quiz not passed (the first item when all are done).
+    todo = next((item for item in items if not finished(item)), items[0] if items else None)
+    resuming = any(finished(i) or (i.lesson is not None and marks[i.target].progress) for i in items)
+    return {"modules": modules, "marks": marks, "first_url": pages.view_url(todo.target) if todo else None,
+            "resuming": resuming, "roster_url": _staff_url() if launch.staff else None}
 
 
 def _staff_url() -> str | None:
@@ -148,6 +168,22 @@ def _quiz_context(db: Session, launch: PlayerSession, resolved: Resolved, now: d
             "last": last, "review": review, "seconds_left": max(0, int(left)) if left is not None else None,
             "saved": (mine.answers or {}) if mine else {},
             "gate": player_identity.quiz_panel(db, launch, resolved, mine, now)}
+
+
+@bp.get("/media/<course_id>/<lesson_id>/<name>")
+def media(course_id: str, lesson_id: str, name: str) -> Response:
+    """A lesson's low-bitrate video, captions or poster (``player.media``): course content, public like
+    the front door's catalogue; byte ranges answered (a video seeks), fingerprinted URLs cached for good."""
+    course = pages.catalogue().courses.get(course_id)
+    lesson = next((Resolved(course, m, lesson=le) for m in course.modules for le in m.lessons if le.id == lesson_id),
+                  None) if course else None
+    found = file_for(lesson, name) if lesson else None
+    if found is None:
+        abort(404)
+    response = send_file(found.path, conditional=True, etag=found.version, max_age=0)
+    if request.args.get("v") == found.version:
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
 
 
 # --- lesson actions -------------------------------------------------------------------------------
@@ -281,9 +317,11 @@ def set_locale() -> BaseResponse:
     pages.check_csrf(request.form.get("csrf"))
     web.choose_locale(request.form.get("lang"))
     back = request.form.get("next") or ""
-    # Only back into the player: never an open redirect.
-    safe = web.is_same_site_path(back) and back.startswith(url_for("player.open"))
-    return _see_other(back if safe else url_for("player.open"))
+    # Back to the page it was asked on, the player's or the citizen's (the front door, "my learning"):
+    # never elsewhere, on this site (an API) or off it (no open redirect).
+    path = back.split("?", 1)[0]
+    ours = path == "/" or path.startswith((url_for("player.open"), "/learning", "/courses/", "/offline"))
+    return _see_other(back if web.is_same_site_path(back) and ours else url_for("player.open"))
 
 
 def _player_error(err: PlayerError) -> Response:
@@ -307,6 +345,6 @@ def _store_error(err: XapiError) -> Response:
 
 @bp.after_request
 def _no_store(response: Response) -> Response:
-    if request.endpoint != "player.static":
+    if request.endpoint not in ("player.static", "player.media"):
         response.headers["Cache-Control"] = "no-store"  # pages show one learner's state
     return response

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from identity.web import normalise
+from player.i18n_citizen import TEXT as CITIZEN_TEXT
 
 TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "app.name": ("Bình dân học vụ số", "Bình dân học vụ số"),  # the movement's name, in both
@@ -75,10 +76,11 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
                    "You can close this page or go back to your learning system."),
     "error.title": ("Không thực hiện được", "Something went wrong"),
     "error.no_launch_title": ("Mở khoá học từ hệ thống học tập", "Open the course from your learning system"),
-    "error.no_launch": ("Hãy mở khoá học từ hệ thống học tập (LMS) của bạn. Phiên học không có hoặc đã hết hạn, nên "
-                        "trang này không biết bạn là ai.",
-                        "Please open the course from your learning system (LMS). There is no learning session here, "
-                        "or it has expired, so this page does not know who you are."),
+    "error.no_launch": ("Hãy mở khoá học từ hệ thống học tập (LMS) của bạn, hoặc từ trang chủ bằng tài khoản VNeID. "
+                        "Phiên học không có hoặc đã hết hạn, nên trang này không biết bạn là ai.",
+                        "Please open the course from your learning system (LMS), or from the home page with VNeID. "
+                        "There is no learning session here, or it has expired, so this page does not know who you "
+                        "are."),
     "error.not_in_catalogue": ("Liên kết này trỏ tới nội dung không còn trong danh mục khoá học. Hãy báo giảng viên.",
                                "This link points to content that is no longer in the course catalogue. Please tell "
                                "your instructor."),
@@ -94,8 +96,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "error.server": ("Hệ thống gặp lỗi khi lưu kết quả học tập. Lỗi đã được ghi lại; hãy thử lại sau.",
                      "The system failed to save your learning record. The error has been logged; please try again "
                      "later."),
-    # --- identity assurance (identity.gate.http) ---
 }
+TEXT.update(CITIZEN_TEXT)
 
 
 def t(key: str, locale: str, **params: Any) -> str:

@@ -29,7 +29,7 @@ from player.domain import (
     start_au,
 )
 from player.session import PlayerSession
-from player.statements import AuSession, Statements, ticks, write
+from player.statements import AuSession, StatementIds, Statements, ticks, write
 from player.storage import EXPIRED, OPEN, SUBMITTED, QuizAttempt
 
 # Answers arriving this long after the deadline still count: the browser submits at zero, and the
@@ -174,22 +174,25 @@ class Outcome:
 
 
 def submit(db: Session, launch: PlayerSession, resolved: Resolved, attempt: QuizAttempt,
-           answers: Mapping[str, list[str]], now: datetime) -> Outcome:
+           answers: Mapping[str, list[str]], now: datetime, *, ids: StatementIds | None = None,
+           when: datetime | None = None) -> Outcome:
     """End the attempt with ``answers``; after the deadline (plus GRACE) the submitted answers are
-    ignored and the ones saved before the deadline are scored instead."""
+    ignored and the ones saved before the deadline are scored instead. ``now`` is the server's
+    clock, which alone decides lateness; ``when`` (default ``now``) is when the learner submitted,
+    for an attempt without a time limit submitted from a device that was offline."""
     quiz = _quiz_of(resolved)
     if attempt.status != OPEN:
         raise AttemptClosed("this attempt has already ended")
     if attempt.quiz_target != quiz.target:
         raise BadInput("this attempt belongs to another quiz")
     if _late(attempt, now):
-        return finish(db, launch, resolved, attempt, _deadline(attempt), timed_out=True)
+        return finish(db, launch, resolved, attempt, _deadline(attempt), timed_out=True, ids=ids)
     attempt.answers = clean_answers(quiz, answers)
-    return finish(db, launch, resolved, attempt, now, timed_out=False)
+    return finish(db, launch, resolved, attempt, when or now, timed_out=False, ids=ids)
 
 
 def finish(db: Session, launch: PlayerSession, resolved: Resolved, attempt: QuizAttempt, when: datetime, *,
-           timed_out: bool) -> Outcome:
+           timed_out: bool, ids: StatementIds | None = None) -> Outcome:
     """Score the attempt's answers, close it, and write its statements stamped at ``when``."""
     quiz = _quiz_of(resolved)
     # Claim the attempt: of two requests ending it at once (a double tap on Submit, or a submit
@@ -207,7 +210,7 @@ def finish(db: Session, launch: PlayerSession, resolved: Resolved, attempt: Quiz
     first_end = not earlier
     passed_before = any(a.passed for a in earlier)
     au = AuSession(attempt.quiz_target, attempt.registration, attempt.session_id, as_utc(attempt.session_started))
-    st = Statements(launch, resolved, au)
+    st = Statements(launch, resolved, au, ids)
     spent = max(0.0, (when - as_utc(attempt.started)).total_seconds())
     answered = [q for q in quiz.questions if q.id in (attempt.answers or {})]
     stamps = ticks(when, len(answered) + 3)

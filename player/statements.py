@@ -75,6 +75,10 @@ SEALER_KEY = "player.sealer"
 Sealer = Callable[[Session, int, list[dict[str, Any]]], tuple[list[dict[str, Any]], list[AttachmentPart]]]
 
 
+# The ids ``write`` stored in a database session, in order (``db.info``): what one synced op wrote.
+WRITTEN_KEY = "player.written"
+
+
 def write(db: Session, tenant_id: int, statements: list[dict[str, Any]], *, sealer: Sealer | None = None) -> list[str]:
     """Store statements in the tenant's LRS (same validation as the xAPI resource); no commit.
     With a sealer (``sealer``, else ``db.info[SEALER_KEY]``), statements of identity-assured attempts
@@ -85,7 +89,15 @@ def write(db: Session, tenant_id: int, statements: list[dict[str, Any]], *, seal
     sealer = sealer or db.info.get(SEALER_KEY)
     if sealer is not None:
         statements, parts = sealer(db, tenant_id, statements)
-    return lrs_statements.store(db, system_principal(tenant_id), XAPI_VERSION, statements, parts)
+    ids = lrs_statements.store(db, system_principal(tenant_id), XAPI_VERSION, statements, parts)
+    db.info.setdefault(WRITTEN_KEY, []).extend(ids)
+    return ids
+
+
+def written_ids(db: Session) -> list[str]:
+    """Every statement id ``write`` stored in this database session so far."""
+    found: list[str] = db.info.get(WRITTEN_KEY, [])
+    return list(found)
 
 
 def actor(launch: PlayerSession) -> dict[str, Any]:
@@ -120,6 +132,17 @@ def au_activity(resolved: Resolved) -> dict[str, Any]:
     raise ValueError(f"{resolved.target} is not a lesson or quiz")
 
 
+# A statement's id by its role in what one request writes ("launched", "answered/<question>", ...):
+# the player's own requests take fresh UUIDs; a device's queued op (``player.offline``) gives ids
+# derived from its client-generated id, so a replayed op yields the same statements (xAPI 2.0
+# Part 2 §2.2.2: an LRS keeps one statement per id and refuses a different one under a used id).
+StatementIds = Callable[[str], str]
+
+
+def fresh_ids(_role: str) -> str:
+    return str(uuid.uuid4())  # cmi5 §9.1: the AU assigns a UUID
+
+
 @dataclass(frozen=True)
 class AuSession:
     """One cmi5 AU session: from ``launched``/``initialized`` to ``terminated`` (cmi5 §9.3)."""
@@ -145,9 +168,11 @@ class AuSession:
 class Statements:
     """Builds the statements of one AU session for one learner."""
 
-    def __init__(self, launch: PlayerSession, resolved: Resolved, au: AuSession) -> None:
+    def __init__(self, launch: PlayerSession, resolved: Resolved, au: AuSession,
+                 ids: StatementIds | None = None) -> None:
         self.launch, self.resolved, self.au = launch, resolved, au
         self.object = au_activity(resolved)
+        self.ids = ids or fresh_ids
 
     def _context(self, *, defined: bool, moveon: bool = False, parent: list[dict[str, Any]] | None = None,
                  grouping: list[dict[str, Any]] | None = None, extensions: dict[str, Any] | None = None
@@ -172,10 +197,11 @@ class Statements:
         }
 
     def _statement(self, verb: str, when: datetime, context: dict[str, Any], *,
-                   obj: dict[str, Any] | None = None, result: dict[str, Any] | None = None) -> dict[str, Any]:
+                   obj: dict[str, Any] | None = None, result: dict[str, Any] | None = None,
+                   role: str | None = None) -> dict[str, Any]:
         verb_id, vi, en = VERBS[verb]
         st: dict[str, Any] = {
-            "id": str(uuid.uuid4()),  # cmi5 §9.1: the AU assigns a UUID
+            "id": self.ids(role or verb),
             "actor": actor(self.launch),
             "verb": {"id": verb_id, "display": {"vi": vi, "en": en}},
             "object": obj or self.object,
@@ -220,7 +246,7 @@ class Statements:
                             "max": max_score},
                   "success": passed, "duration": schemas.iso_duration(seconds)}
         ctx = self._context(defined=defined, moveon=defined, extensions={EXT_MASTERY: quiz.passing_score})
-        return self._statement("passed" if passed else "failed", when, ctx, result=result)
+        return self._statement("passed" if passed else "failed", when, ctx, result=result, role="judged")
 
     def answered(self, when: datetime, question: Question, response: list[str], success: bool) -> dict[str, Any]:
         # "cmi5 allowed" (cmi5 sample scenario 19): the object is the question; the quiz is its parent.
@@ -231,7 +257,8 @@ class Statements:
                             grouping=[activity(r.course.target, "course", r.course.title),
                                       activity(r.module.target, "module", r.module.title)])
         return self._statement("answered", when, ctx, obj=question_activity(quiz, question),
-                               result={"response": "[,]".join(sorted(response)), "success": success})
+                               result={"response": "[,]".join(sorted(response)), "success": success},
+                               role=f"answered/{question.id}")
 
     def terminated(self, when: datetime) -> dict[str, Any]:
         # cmi5 §9.3.8: the last statement of the session; §9.5.4.1: duration since initialized.

@@ -1,4 +1,5 @@
-"""The course player's one table: quiz attempts (the identity gate's state is ``identity.storage``'s).
+"""The course player's tables: quiz attempts, and the ledger of ops synced from learners' devices
+(the identity gate's state is ``identity.storage``'s).
 
 Lesson progress needs no table: it lives in the learner's xAPI State document (``lrs.documents``),
 where any xAPI reporting tool can read it too. Quiz attempts need server-side state that learners
@@ -12,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -58,3 +60,30 @@ class QuizAttempt(Base):
     score_raw: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score_max: Mapped[int] = mapped_column(Integer)
     passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class SyncedOp(Base):
+    """One op a learner's device queued and the sync endpoint applied (``player.offline``): the
+    ledger that makes a replayed op a no-op (stored exactly once) and keeps a device's ops in order.
+
+    Keyed by the client's op id within the tenant (DESIGN.md: every key starts with tenant_id);
+    ``digest`` is the SHA-256 of the op as first sent, so the same id with other content is refused.
+    Ops the server refused are not kept: sent again, they are judged again.
+    """
+
+    __tablename__ = "player_synced_ops"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "op_id", name="uq_player_synced_ops_op"),
+        Index("ix_player_synced_ops_device", "tenant_id", "learner_key", "device", "seq"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    op_id: Mapped[str] = mapped_column(String(36))
+    learner_key: Mapped[str] = mapped_column(String(IRI_LEN))     # lrs.identifiers.agent_key of the learner
+    device: Mapped[str] = mapped_column(String(36))               # the device's own UUID (its IndexedDB)
+    seq: Mapped[int] = mapped_column(BigInteger)                  # the device's queue order
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(512))
+    digest: Mapped[str] = mapped_column(String(64))
+    statement_ids: Mapped[list[str]] = mapped_column(JSON)        # what the op stored, for a replay's answer
+    synced: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -96,8 +96,9 @@ def test_a_learner_reads_a_lesson_and_takes_the_quiz_on_a_phone(sqlite_app: Flas
     wait.until(lambda d: d.find_element(By.ID, "lesson").get_attribute("data-sent") == "100")
     complete = browser.find_element(By.ID, "complete")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", complete)
-    tap(browser, complete)
-    wait.until(lambda d: d.find_elements(By.ID, "completed"))
+    tap(browser, complete)  # queued on the device, then synced (player.offline): the page says so
+    wait.until(lambda d: d.find_element(By.ID, "completed-offline").is_displayed())
+    wait.until(lambda d: d.find_element(By.ID, "sync-status").get_attribute("data-state") == "synced")
 
     browser.get(f"{server}/player/view/{QUIZ}")
     tap(browser, (By.ID, "start"))

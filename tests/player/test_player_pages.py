@@ -147,6 +147,7 @@ def test_pages_load_nothing_from_elsewhere(sqlite_app: Flask) -> None:
     assert res.headers["Cache-Control"] == "no-store"
     assert 'name="viewport" content="width=device-width, initial-scale=1"' in page
     refs = re.findall(r'<(?:link|script)[^>]+(?:href|src)="([^"]+)"', page)
-    assert refs and all(r.startswith("/player/static/") for r in refs)
+    # The player's files, and the web app's manifest at the site's root (its scope is the whole site).
+    assert refs and all(r.startswith("/player/static/") or r == "/manifest.webmanifest" for r in refs)
     for ref in refs:
         assert client.get(ref).status_code == 200
