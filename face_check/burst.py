@@ -51,7 +51,7 @@ class BurstRefused(Exception):
         self.detail = detail
 
 
-def check_frames(frames: Sequence[tuple[int, bytes]], limits: BurstLimits) -> list[tuple[int, bytes]]:
+def check_frames(frames: object, limits: BurstLimits) -> list[tuple[int, bytes]]:
     """The frames as ``(t_ms, bytes)``, after every limit has been checked; ``BurstRefused`` otherwise."""
     if not isinstance(frames, Sequence) or isinstance(frames, bytes | str):
         raise BurstRefused("unreadable", "frames must be a list of (t_ms, image bytes)")

@@ -128,7 +128,8 @@ def _content(img: NDArray[np.uint8]) -> NDArray[np.uint8]:
     if (h + 2 * by, w + 2 * bx) == (ph, pw) and h > 0 and w > 0 and not (
             img[:by].any() or img[by + h:].any() or img[:, :bx].any() or img[:, bx + w:].any()):
         img = img[by:by + h, bx:bx + w]
-    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    # uint8 in, uint8 out (OpenCV's stubs widen the dtype).
+    return np.asarray(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -165,11 +166,13 @@ class FastDetector:
 
     # dlib's fhog_object_detector interface, as DeepFace uses it ------------------------------------
 
-    def run(self, image: NDArray[Any], upsample_num_times: int = 0, adjust_threshold: float = 0.0) -> tuple:
+    def run(self, image: NDArray[Any], upsample_num_times: int = 0, adjust_threshold: float = 0.0
+            ) -> tuple[Any, ...]:
         if (not self.enabled or upsample_num_times != 1 or adjust_threshold != 0.0
                 or getattr(self._local, "full", False) or not _is_rgb8(image)):
             self.last = ScanReport("passthrough" if not getattr(self._local, "full", False) else "full")
-            return self.detector.run(image, upsample_num_times, adjust_threshold)
+            found: tuple[Any, ...] = self.detector.run(image, upsample_num_times, adjust_threshold)
+            return found
         return self._run_pyramid(np.ascontiguousarray(image))
 
     def __getattr__(self, name: str) -> Any:  # detection_window_width, num_detectors, ...
@@ -186,7 +189,7 @@ class FastDetector:
 
     # ------------------------------------------------------------------------------------------------
 
-    def _run_pyramid(self, img: NDArray[np.uint8]) -> tuple:
+    def _run_pyramid(self, img: NDArray[np.uint8]) -> tuple[Any, ...]:
         content = _content(img)
         first: list[Any] = []  # the first pass's result, or the exception it raised
 
@@ -239,16 +242,18 @@ class FastDetector:
         self.last = ScanReport("pyramid", k, len(widths), rescans)
         return rects, list(found[1]), list(found[2])
 
-    def _full(self, img: NDArray[np.uint8], candidates: int) -> tuple:
+    def _full(self, img: NDArray[np.uint8], candidates: int) -> tuple[Any, ...]:
         self.last = ScanReport("full", 0, candidates)
-        return self.detector.run(img, 1, 0.0)
+        found: tuple[Any, ...] = self.detector.run(img, 1, 0.0)
+        return found
 
     def _upsample(self, img: NDArray[np.uint8]) -> NDArray[np.uint8]:
         # pyramid_up with pyramid_down<2>: size from rect_up of the picture's rectangle, p*2 + (2.5, 1.5)
         # rounded, then a bilinear resize_image; dlib.resize_image is that same resize.
         rows = _lround((img.shape[0] - 1 + 0.75) * 2) + 1
         cols = _lround((img.shape[1] - 1 + 1.25) * 2) + 1
-        return self._dlib.resize_image(img, rows, cols)
+        resized: NDArray[np.uint8] = self._dlib.resize_image(img, rows, cols)
+        return resized
 
     def _grow(self, levels: list[NDArray[np.uint8]]) -> bool:
         """Add the next pyramid level, unless the last one is already too small to hold a window."""

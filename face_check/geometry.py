@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from face_check.landmarks import Points, interocular
 
@@ -73,7 +75,9 @@ def eye_aspect_ratio(points: Points) -> float:
 def planar_residual(reference: Points, moved: Points) -> float:
     """RMS distance of ``moved`` from the homography that best maps ``reference`` onto it, in the
     reference's eye distances. Near landmark noise (about 0.01–0.02) for a picture moved in space."""
-    homography, _ = cv2.findHomography(reference.astype(np.float64), moved.astype(np.float64), 0)
+    # OpenCV's stubs say an array, but a degenerate set of points gives None.
+    homography: NDArray[Any] | None = cv2.findHomography(reference.astype(np.float64), moved.astype(np.float64),
+                                                         0)[0]
     if homography is None:
         return math.inf
     ones = np.ones((len(reference), 1))

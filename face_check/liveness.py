@@ -140,7 +140,8 @@ def evaluate_burst(challenge: Challenge, frames: Sequence[tuple[int, bytes]], re
     if not challenge.valid_at(now):
         return LivenessResult(False, Reason.EXPIRED, "the challenge is not valid at this time", **common)
     tracked: Tracked | None = None
-    count = len(frames) if isinstance(frames, Sequence) and not isinstance(frames, bytes | str) else 0
+    sent: object = frames   # what the caller sent, whatever its annotation says: the count in a refusal
+    count = len(sent) if isinstance(sent, Sequence) and not isinstance(sent, bytes | str) else 0
     try:
         checked = check_frames(frames, limits)
         tracked = track(checked, models or load_dlib(), limits)
