@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from identity import storage as identity_storage
+from identity.stamp import pseudonym_of
 from lrs import credentials
 from lrs.storage import Tenant
 from player.session import Learner, PlayerSession
@@ -46,17 +47,16 @@ class Citizen:
     """A signed-in VNeID account as the player sees it."""
 
     account_id: int
-    subject: str   # pseudonymous (identity.stamp.pseudonymous_subject)
+    subject: str   # pseudonymous (identity.stamp.pseudonym_of)
     name: str      # for the page only; never written to the LRS
 
 
-def citizen_of(db: Session, account_id: int, pepper: bytes) -> Citizen:
+def citizen_of(db: Session, account_id: int) -> Citizen:
     """The citizen behind a signed-in account; ``identity.errors.AccountNotFound`` if it is gone."""
-    from identity.stamp import pseudonymous_subject
-
     account = identity_storage.get_account(db, account_id)
-    return Citizen(account.id, pseudonymous_subject(pepper, account.issuer, account.subject),
-                   account.full_name or "")
+    # The account is keyed by the HMAC of (iss, sub), which is the pseudonym's body: the same
+    # subject the gate stamps (identity.stamp.pseudonymous_subject), without the clear sub.
+    return Citizen(account.id, pseudonym_of(account.subject_hmac), account.full_name or "")
 
 
 def national_tenant_id(db: Session, slug: str, name: str) -> int:

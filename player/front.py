@@ -69,7 +69,7 @@ def current_citizen(db: Session) -> citizen.Citizen | None:
     if account_id is None or not sign_in_ready():
         return None
     try:
-        return citizen.citizen_of(db, account_id, gate_config().pepper)
+        return citizen.citizen_of(db, account_id)
     except AccountNotFound:
         return None
 

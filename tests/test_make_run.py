@@ -21,14 +21,29 @@ def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOCVU_SECRET_KEY", "test-secret")   # no instance secret written by these tests
 
 
-def _recipe(*args: str, env: dict[str, str] | None = None) -> list[str]:
-    """The commands `make run` would execute, as the shell would expand them."""
+def _shown(*args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     base = {k: v for k, v in os.environ.items() if k != "HOCVU_PUBLIC_URL"}
+    full = {**base, **(env or {})}
     shown = subprocess.run(["make", "-n", "--no-print-directory", "run", *args], cwd=ROOT, capture_output=True,
-                           text=True, env={**base, **(env or {})}, check=True).stdout
-    lines = [line for line in shown.replace("\\\n", " ").splitlines() if "HOCVU_PUBLIC_URL" in line]
-    return [subprocess.run(["bash", "-c", f"echo {line.split(' ', 1)[0]}"], capture_output=True, text=True,
-                           env={**base, **(env or {})}).stdout.strip() for line in lines]
+                           text=True, env=full, check=True).stdout
+    return shown.replace("\\\n", " ").splitlines(), full
+
+
+def _expand(word: str, env: dict[str, str]) -> str:
+    return subprocess.run(["bash", "-c", f"echo {word}"], capture_output=True, text=True, env=env).stdout.strip()
+
+
+def _recipe(*args: str, env: dict[str, str] | None = None) -> list[str]:
+    """The address each command `make run` would execute is given, as the shell would expand it."""
+    lines, full = _shown(*args, env=env)
+    return [_expand(line.split(" ", 1)[0], full) for line in lines
+            if "HOCVU_PUBLIC_URL" in line and not line.startswith("echo ")]
+
+
+def _front_door(*args: str, env: dict[str, str] | None = None) -> str:
+    """What `make run` prints first: the address to open."""
+    lines, full = _shown(*args, env=env)
+    return _expand(lines[0].removeprefix("echo "), full)
 
 
 @pytest.mark.parametrize(("args", "url"), [
@@ -41,11 +56,14 @@ def test_every_step_of_make_run_gets_the_served_address(args: tuple[str, ...], u
     steps = _recipe(*args)
     assert len(steps) == 4   # db upgrade, face setup, demo seed, gunicorn
     assert steps == [f'HOCVU_PUBLIC_URL={url}'] * 4
+    assert _front_door(*args).startswith(f"front door: {url}/ ")   # printed before the set-up starts
 
 
 def test_an_explicit_public_url_wins() -> None:
     assert set(_recipe("PORT=8617", env={"HOCVU_PUBLIC_URL": "https://hub.example.vn"})) == {
         "HOCVU_PUBLIC_URL=https://hub.example.vn"}
+    assert _front_door("PORT=8617", env={"HOCVU_PUBLIC_URL": "https://hub.example.vn"}).startswith(
+        "front door: https://hub.example.vn/ ")
 
 
 def test_the_demo_vneid_provider_follows_the_public_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
