@@ -29,15 +29,8 @@ def config() -> CredentialsConfig:
 
 @contextmanager
 def db() -> Iterator[Session]:
-    s = config().db.session()
-    try:
+    with config().db.transaction() as s:
         yield s
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise
-    finally:
-        s.close()
 
 
 def locale() -> str:

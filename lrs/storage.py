@@ -7,6 +7,8 @@ xAPI 1.0.3 Part Three §2.1.3 / IEEE 9274.1.1 §4.1.6.1 (GET Statements).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -279,6 +281,21 @@ class Database:
 
     def session(self) -> Session:
         return self.sessions()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work (the pages' request scope): a session committed when the block ends,
+        rolled back if it raises, closed either way. Not ``sessionmaker.begin()``: code inside may
+        commit early (an LTI grade passback commits before its HTTP call), which that refuses."""
+        s = self.sessions()
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

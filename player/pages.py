@@ -113,16 +113,9 @@ def locale() -> str:
 @contextmanager
 def db() -> Iterator[Session]:
     database: Database = current_app.extensions["hocvu.db"]
-    s = database.session()
-    s.info[SEALER_KEY] = current_app.extensions.get(SEALER_KEY)  # stamps and signs assured attempts
-    try:
+    with database.transaction() as s:
+        s.info[SEALER_KEY] = current_app.extensions.get(SEALER_KEY)  # stamps and signs assured attempts
         yield s
-        s.commit()
-    except BaseException:
-        s.rollback()
-        raise
-    finally:
-        s.close()
 
 
 def current_au() -> AuSession | None:

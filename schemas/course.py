@@ -90,7 +90,7 @@ class LocalizedText(fields.Dict):
         self.required_locales = required_locales
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        result = super()._deserialize(value, attr, data, **kwargs)
+        result = super()._deserialize(value, attr, data, **kwargs)  # type: ignore[no-untyped-call]  # marshmallow's Mapping
         missing_locales = [loc for loc in self.required_locales if loc not in result]
         if missing_locales:
             raise ValidationError(f"needs text in {', '.join(missing_locales)} (Vietnamese 'vi' and English 'en')"

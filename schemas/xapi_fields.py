@@ -28,7 +28,7 @@ _VERSION: ContextVar[XapiVersion] = ContextVar("xapi_version", default="2.0.0")
 def version_scope(version: object) -> Iterator[None]:
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"unsupported xAPI version {version!r}; expected one of {SUPPORTED_VERSIONS}")
-    token = _VERSION.set(version)  # type: ignore[arg-type]  # narrowed by the check above
+    token = _VERSION.set(version)  # narrowed by the check above
     try:
         yield
     finally:
@@ -49,14 +49,19 @@ IRI_MAX_BYTES = 2048
 IRI_LENGTH_MESSAGE = f"is longer than this LRS keeps ({IRI_MAX_BYTES} bytes of UTF-8)"
 
 
+# marshmallow's type for a field's error message table: an instance attribute it merges per class,
+# so the tables below are not ClassVar (mypy would refuse the override) and keep ruff's RUF012 quiet.
+ErrorMessages = dict[str, str | list[Any] | dict[Any, Any]]
+
+
 def too_long(value: str, max_bytes: int) -> bool:
     # A character is at most 4 bytes: short strings need no encoding to be judged.
     return len(value) * 4 > max_bytes and len(value.encode("utf-8", "surrogatepass")) > max_bytes
 
 
-class XapiField(fields.Field):
+class XapiField(fields.Field[Any]):
     # xAPI 1.0.3 §2.2.s4.b1.b1: null is rejected everywhere except inside extensions.
-    default_error_messages: ClassVar[dict[str, str]] = {"required": "is required", "null": "must not be null"}
+    default_error_messages: ErrorMessages = {"required": "is required", "null": "must not be null"}  # noqa: RUF012
 
 
 class Checked(XapiField):
@@ -178,14 +183,14 @@ class Extensions(Checked):
         return errors or None
 
 
-class Array(fields.List):
+class Array(fields.List[Any]):
     """A JSON array; ``only_in`` limits it to some xAPI versions, ``non_empty`` forbids []."""
 
-    default_error_messages: ClassVar[dict[str, str]] = {
+    default_error_messages: ErrorMessages = {  # noqa: RUF012 (marshmallow: an instance attribute)
         "invalid": "must be a JSON array", **XapiField.default_error_messages
     }
 
-    def __init__(self, inner: fields.Field, *, only_in: tuple[XapiVersion, ...] = SUPPORTED_VERSIONS,
+    def __init__(self, inner: fields.Field[Any], *, only_in: tuple[XapiVersion, ...] = SUPPORTED_VERSIONS,
                  non_empty: bool = False, **kwargs: Any) -> None:  # fmt: skip
         super().__init__(inner, **kwargs)
         self.only_in, self.non_empty = only_in, non_empty
@@ -257,7 +262,7 @@ class XapiSchema(Schema):
     # Objects that recur across statements (Agents, Groups, Verbs, Activities) opt in to the
     # memo of valid objects in ``load``; ones that are mostly unique per statement do not.
     memoise: ClassVar[bool] = False
-    error_messages: ClassVar[dict[str, str]] = {
+    error_messages: dict[str, str] = {  # noqa: RUF012 (marshmallow: an instance attribute)
         "unknown": "is not allowed here by the xAPI specification",
         "type": "must be a JSON object",
     }

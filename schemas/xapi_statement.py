@@ -105,14 +105,14 @@ class AttachmentSchema(XapiSchema):
 
 class StatementVersion(Text):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        value = super()._deserialize(value, attr, data, **kwargs)
+        text = str(super()._deserialize(value, attr, data, **kwargs))  # Text checked it is a string
         version = current_version()
-        if not _STATEMENT_VERSIONS[version].fullmatch(value):
+        if not _STATEMENT_VERSIONS[version].fullmatch(text):
             # xAPI 1.0.3 §2.4.10.s3.b2: reject versions not starting with "1.0."; IEEE 9274.1.1
             # §4.2.4.3 adds "2.0." (ADL suites: "1.0", "1.0.9" and "2.0.0" pass, "1.1.0" fails).
             allowed = "1.0.x" if version == "1.0.3" else "1.0.x or 2.0.x"
             raise ValidationError(f"must be a supported xAPI version ({allowed}) under xAPI {version}")
-        return value
+        return text
 
 
 def _object_schema(value: dict[str, Any], *, in_substatement: bool) -> type[Schema]:

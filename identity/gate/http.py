@@ -81,15 +81,8 @@ def _now() -> datetime:
 
 @contextmanager
 def _db() -> Iterator[Session]:
-    db = identity_config().db.session()
-    try:
+    with identity_config().db.transaction() as db:
         yield db
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
-    finally:
-        db.close()
 
 
 def signed_in_at(account_signed_in: datetime) -> datetime:

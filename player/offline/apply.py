@@ -51,7 +51,7 @@ from player.offline.ops import Op
 from player.offline.tickets import BadTicket, Ticket
 from player.session import PlayerSession
 from player.statements import AuSession, StatementIds, actor, ticks, written_ids
-from player.storage import SyncedOp
+from player.storage import QuizAttempt, SyncedOp
 
 STORED, DUPLICATE, REFUSED = "stored", "duplicate", "refused"
 # How far back a device's clock is believed: an op claiming an older time is stamped at the
@@ -157,7 +157,7 @@ def _complete(db: Session, catalogue: Catalogue, ticket: Ticket, session: Player
 
 
 def _open_attempt(db: Session, catalogue: Catalogue, session: PlayerSession, op: Op,
-                  now: datetime) -> tuple[Resolved, quiz_domain.QuizAttempt]:
+                  now: datetime) -> tuple[Resolved, QuizAttempt]:
     resolved = resolve_in_launch(catalogue, session, op.target)
     if resolved.quiz is None:
         raise Refused("error.not_found", f"{op.target} is not a quiz")
