@@ -41,7 +41,7 @@ def store_definitions(session: Session, tenant: int, statements: list[dict[str, 
     if not latest:
         return
     ids = sorted(latest)
-    known = dict(session.execute(select(Activity.activity_id, Activity.definition).where(
+    known: dict[str, Any] = dict(session.execute(select(Activity.activity_id, Activity.definition).where(
         Activity.tenant_id == tenant, Activity.activity_id.in_(ids))).all())
     new = [a for a in ids if a not in known]
     inserted: set[str] = set()

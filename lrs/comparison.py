@@ -105,7 +105,8 @@ def comparable(statement: dict[str, Any], signed: dict[str, Any]) -> dict[str, A
     for key in ("id", "timestamp", "version"):
         if key not in signed:
             out.pop(key, None)
-    return _normalised(out)
+    normalised: dict[str, Any] = _normalised(out)
+    return normalised
 
 
 def _show(value: Any) -> str:

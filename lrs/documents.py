@@ -11,11 +11,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from marshmallow import ValidationError
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 import schemas
@@ -225,7 +225,7 @@ def _now() -> datetime:
 
 def _insert_if_absent(session: Session, values: dict[str, Any]) -> bool:
     stmt = dialect_insert(session)(Document).values(**values).on_conflict_do_nothing()
-    return bool(session.execute(stmt).rowcount)
+    return bool(cast(CursorResult[Any], session.execute(stmt)).rowcount)
 
 
 def _store(session: Session, tenant_id: int, scope: Scope, doc_id: str, current: Document | None,

@@ -50,7 +50,8 @@ def _first_voiders(session: Session, tenant_id: int, targets: list[str]) -> dict
         for target, by in session.execute(select(Statement.object_statement_id, Statement.statement_id).where(
                 Statement.tenant_id == tenant_id, Statement.is_voiding.is_(True),
                 Statement.object_statement_id.in_(targets[i:i + 1000])).order_by(Statement.seq)):
-            found.setdefault(target, by)
+            if target is not None:  # a voiding statement always names its target (is_voiding)
+                found.setdefault(target, by)
     return found
 
 

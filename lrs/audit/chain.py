@@ -34,17 +34,17 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from lrs.jcs import canonical_flat, canonical_json
-from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Tenant, as_utc, dialect_insert
+from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Base, Tenant, as_utc, dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def iso(value: datetime) -> str:
 
 def entry_hash(prev_hash: str, tenant_id: int, position: int, kind: str, statement_id: str | None,
                content: str | None, detail: dict[str, Any] | None, recorded: datetime | str) -> str:
-    fields = {"tenant_id": tenant_id, "position": position, "kind": kind, "statement_id": statement_id,
+    fields: dict[str, Any] = {"tenant_id": tenant_id, "position": position, "kind": kind, "statement_id": statement_id,
               "content_hash": content, "detail": detail,
               "recorded": recorded if isinstance(recorded, str) else iso(recorded)}
     flat = detail is None and type(statement_id) in (str, type(None)) and type(content) in (str, type(None))
@@ -216,15 +216,20 @@ _ENTRY_COLUMNS: Final = ("tenant_id", "position", "kind", "statement_id", "conte
                           "prev_hash", "entry_hash")
 
 
+def _table(model: type[Base]) -> Table:
+    """A mapped class's Table, as SQLAlchemy Core's insert() types it (``__table__`` is typed as a FromClause)."""
+    return cast(Table, model.__table__)
+
+
 def _insert_entries(session: Session, rows: list[dict[str, Any]]) -> None:
     """On PostgreSQL, COPY: half the time of a pipelined executemany for a 500-entry batch (ingest's
     hot path), in the same transaction. Elsewhere a Core executemany."""
     if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(AuditEntry.__table__), rows)
+        session.execute(insert(_table(AuditEntry)), rows)
         return
     from psycopg.types.json import Json
 
-    raw = session.connection().connection.dbapi_connection
+    raw: Any = session.connection().connection.dbapi_connection  # psycopg's Connection (COPY is its own)
     with raw.cursor() as cur, cur.copy(f"COPY audit_entries ({', '.join(_ENTRY_COLUMNS)}) FROM STDIN") as copy:
         for row in rows:
             detail = row["detail"]
@@ -240,7 +245,8 @@ def append(session: Session, tenant_id: int, entries: list[NewEntry], policy: Au
         return []
     now = datetime.now(UTC)
     head = lock_head(session, tenant_id, now)
-    rows, prev, stamp = [], head.entry_hash, iso(now)
+    rows: list[dict[str, Any]] = []
+    prev, stamp = head.entry_hash, iso(now)
     last, signing = head.position + len(entries), policy.signer is not None
     for position, e in enumerate(entries, start=head.position + 1):
         if e.kind not in KINDS:
@@ -312,7 +318,7 @@ def _checkpoint_if_due(session: Session, tenant_id: int, head: _Head, policy: Au
         return None
     cp = AuditCheckpoint(tenant_id=tenant_id, position=head.position, entry_hash=head.entry_hash, created=now,
                          jws=token)
-    session.execute(insert(AuditCheckpoint.__table__), [{"tenant_id": tenant_id, "position": head.position,
+    session.execute(insert(_table(AuditCheckpoint)), [{"tenant_id": tenant_id, "position": head.position,
                                                          "entry_hash": head.entry_hash, "created": now, "jws": token}])
     head.checkpoint_position, head.checkpoint_time = head.position, now
     head.changed.update(checkpoint_position=head.position, checkpoint_time=now)

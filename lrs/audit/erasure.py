@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from lrs.audit.chain import NewEntry, always_appending, append, policy_of
@@ -54,8 +54,8 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
         session.execute(delete(StatementAgent).where(StatementAgent.seq.in_(chunk)))
         session.execute(delete(StatementActivity).where(StatementActivity.seq.in_(chunk)))
         session.execute(delete(Statement).where(Statement.seq.in_(chunk)))
-    documents = session.execute(delete(Document).where(
-        Document.tenant_id == tenant_id, Document.agent_key == key_part(key))).rowcount or 0
+    documents = cast(CursorResult[Any], session.execute(delete(Document).where(
+        Document.tenant_id == tenant_id, Document.agent_key == key_part(key)))).rowcount or 0
     ids = [r.statement_id for r in rows]
     for hook in session.info.get(ERASURE_HOOKS_KEY, ()):
         hook(session, tenant_id, key, ids)

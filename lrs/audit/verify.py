@@ -33,13 +33,13 @@ from lrs.audit.chain import (
     GENESIS,
     KINDS,
     STATEMENT_KINDS,
-    canonical_json,
     content_hash,
     entry_dict,
     iso,
     recompute_entry_hash,
 )
 from lrs.errors import NotFound
+from lrs.jcs import canonical_json
 from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Statement, Tenant
 
 CHUNK = 2000
@@ -305,7 +305,8 @@ def positions_of(session: Session, tenant_id: int, statement_ids: Iterable[str])
         for sid, pos in session.execute(select(AuditEntry.statement_id, AuditEntry.position).where(
                 AuditEntry.tenant_id == tenant_id, AuditEntry.kind == "stored",
                 AuditEntry.statement_id.in_(ids[i:i + 1000]))):
-            found[sid] = max(pos, found.get(sid, 0))
+            if sid is not None:  # a 'stored' entry always names its statement
+                found[sid] = max(pos, found.get(sid, 0))
     return found
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,8 +128,9 @@ def _respond(payload: Any, docs: list[dict[str, Any]], with_attachments: bool, l
     if not with_attachments:
         return json_response(payload, headers=headers)
     hashes = {a["sha2"] for d in docs for a in d.get("attachments") or [] if "sha2" in a}
-    rows = call().session.scalars(select(Attachment).where(Attachment.tenant_id == call().principal.tenant_id,
-                                                           Attachment.sha2.in_(hashes))) if hashes else []
+    tenant_id = call().principal.tenant_id
+    rows: Iterable[Attachment] = call().session.scalars(select(Attachment).where(
+        Attachment.tenant_id == tenant_id, Attachment.sha2.in_(hashes))) if hashes else []
     parts = [AttachmentPart(sha2=r.sha2, content_type=r.content_type, body=r.content) for r in rows]
     ctype, body = build_multipart(json.dumps(payload, ensure_ascii=False, allow_nan=False).encode(), parts)
     return Response(body, headers={**headers, "Content-Type": ctype})
