@@ -232,6 +232,7 @@ def test_each_grade_shows_how_it_reached_the_lms(lti_env: Env, lms: Lms) -> None
                    "/player/roster")
     busy = _card(page, f"{p}-busy")
     assert 'data-delivery="delivered"' in busy and "Điểm đã được gửi về LMS" in busy and "(7.0/7.0)" in busy
+    assert 'id="grades-not-granted"' not in page   # the score scope was granted
     assert "data-delivery" not in _card(page, f"{p}-idle")
 
 
@@ -239,8 +240,9 @@ def test_a_link_granted_no_score_scope_sends_no_grade_and_says_why(lti_env: Env,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
     """LTI AGS 2.0 §3.1: the platform made the link a gradebook column but granted only
     ``lineitem.readonly`` (no score scope, §3.4). The learner's finished quiz sends no score and asks
-    for no token; the grade is not queued, so the roster shows no delivery state for it; a log line
-    says why (issue 11: anything that cannot be delivered is visible)."""
+    for no token; the grade is not queued, so no card shows a delivery state: the roster says the LMS
+    grants no score scope for the link instead, and a log line says why (issue 11: anything that
+    cannot be delivered is visible)."""
     p = uuid.uuid4().hex[:6]
     context_id = _context(lti_env, _members(p))
     lineitem = lti_env.platform.add_line_item(context_id, "Kiểm tra cuối khoá", 7)
@@ -259,3 +261,4 @@ def test_a_link_granted_no_score_scope_sends_no_grade_and_says_why(lti_env: Env,
     _, page = _get(_launch(lti_env, lms, f"{p}-teacher", INSTRUCTOR, context_id, lineitem=lineitem,
                            ags_scopes={LINEITEM_READ_SCOPE}), "/player/roster")
     assert "data-delivery" not in _card(page, f"{p}-busy")
+    assert 'id="grades-not-granted"' in page and "không cấp cho công cụ quyền gửi điểm" in page
