@@ -135,13 +135,19 @@ def _check_target(target: _Target | None) -> _Target:
 
 def can_post_scores(launch: LaunchContext, *, tool: LtiTool | None = None) -> bool:
     """Whether ``post_score`` would take a score for this launch (the player asks before a hand-off)."""
+    return score_refusal(launch, tool=tool) is None
+
+
+def score_refusal(launch: LaunchContext, *, tool: LtiTool | None = None) -> str | None:
+    """Why ``post_score`` would refuse a score for this launch (no line item, or a scope the platform
+    did not grant), or None when it would take it."""
     tool = tool or current_tool()
     with tool.session() as session:
         try:
             _check_target(_target(session, launch))
-        except ServiceNotOffered:
-            return False
-    return True
+        except ServiceNotOffered as exc:
+            return exc.message
+    return None
 
 
 def post_score(launch: LaunchContext, score_given: float, score_max: float, activity_progress: str,

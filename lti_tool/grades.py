@@ -32,8 +32,15 @@ class AgsReporter:
     def __call__(self, db: Session, launch: PlayerSession, grade: LinkGrade) -> bool:
         """True when AGS took the grade (queued or delivered); False when the launch has no line item."""
         context = LaunchContext.of_player(launch)
-        if context is None or not ags.can_post_scores(context):
-            return False  # the platform did not make this link a gradebook column, or granted no score scope
+        if context is None:
+            return False
+        refused = ags.score_refusal(context)
+        if refused is not None:
+            if context.ags_lineitem or context.ags_lineitems:
+                # A gradebook column the grade cannot reach (a scope the platform did not grant, AGS 2.0
+                # §3.1): said in the log, since no outbox row will show it (issue 11: nothing silent).
+                log.warning("grade for %s (learner %s) not sent to the LMS: %s", launch.target, context.sub, refused)
+            return False  # else the platform did not make this link a gradebook column: nothing to send
         ags.post_score(context, grade.score_given, grade.score_max, grade.activity_progress,
                        grade.grading_progress, context.sub, comment=self._comment(launch))
         return True

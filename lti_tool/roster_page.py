@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response
 
+from lti_tool.ags import score_refusal
 from lti_tool.launch_context import LaunchContext
 from lti_tool.roster import RosterNotOffered, roster_progress
 from lti_tool.score_delivery import link_delivery_states
@@ -42,6 +43,12 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "roster.grade.pending": ("Điểm đang chờ gửi về LMS (sẽ thử lại)", "Grade waiting to reach the LMS (retried)"),
     "roster.grade.failed": ("LMS đã từ chối điểm này", "The LMS refused this grade"),
     "roster.grade.reason": ("Lý do", "Reason"),
+    "roster.grade.not_granted": ("Điểm của liên kết này không được gửi về LMS: LMS không cấp cho công cụ quyền gửi "
+                                 "điểm (dịch vụ điểm AGS, quyền “score”). Hãy bật quyền này cho công cụ trong LMS; "
+                                 "các bài làm sau đó sẽ được gửi điểm.",
+                                 "Grades of this link are not sent to the LMS: the LMS does not let the tool send "
+                                 "scores (the AGS “score” scope). Grant it to the tool in the LMS; attempts made "
+                                 "after that are sent."),
     "roster.times": ("Giờ theo UTC (giờ Việt Nam = UTC + 7).", "Times are UTC (Vietnam time = UTC + 7)."),
     "roster.forbidden_title": ("Không được phép", "Not allowed"),
     "roster.forbidden": ("Chỉ giảng viên của lớp mới xem được tiến độ của cả lớp.",
@@ -80,11 +87,14 @@ def roster() -> Response:
         rows = roster_progress(db, launch, cat)
         # What became of each learner's grade on its way to the LMS (AGS): delivered, waiting, refused.
         deliveries = link_delivery_states(db, launch.registration_id, launch.resource_link_id)
+    # A gradebook column the platform granted no score scope for (AGS 2.0 §3.1): no grade of this
+    # link is queued, so no card shows a delivery state; the page says why instead.
+    not_granted = bool(launch.ags_lineitem or launch.ags_lineitems) and score_refusal(launch) is not None
     root = resolve_in_launch(cat, opened, opened.target)
     learners = [p for p in rows if not p.staff]
     return pages.render("lti/roster.html", texts=texts, r=root, launch=launch, learners=learners,
                         staff=[p for p in rows if p.staff], started=sum(1 for p in learners if p.started),
-                        deliveries=deliveries, back_url=pages.view_url(root.target))
+                        deliveries=deliveries, not_granted=not_granted, back_url=pages.view_url(root.target))
 
 
 @bp.errorhandler(PlayerError)

@@ -11,17 +11,23 @@ the auditors' pages — on a 360×740 phone in real headless Chromium:
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
+from credentials.revocation import revoke
+from credentials.storage import IssuedCredential
 from lrs import credentials
-from tests.browser_support import chromium, needs_chromium
+from tests.browser_support import chromium, needs_chromium, tap
 from tests.connectors.test_dashboard_browser import seed
+from tests.credentials.support import cfg, completed, path_of
 from tests.identity.auditor.auditor_support import MATCH, NO_MATCH, new_tenant, write_attempt
 from tests.player.citizen_support import citizen_app, fresh_national_tenant
 
@@ -82,6 +88,11 @@ return out.slice(0, 5).join(', ');
 
 def check(browser: Any, url: str, problems: dict[str, list[str]]) -> None:
     browser.get(url)
+    inspect(browser, url.split("/", 3)[-1] or "/", problems)
+
+
+def inspect(browser: Any, label: str, problems: dict[str, list[str]]) -> None:
+    """The page the browser shows now (also one reached by a form POST), under ``label``."""
     WebDriverWait(browser, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
     found = list(serious(browser))
     viewport = browser.execute_script("var m = document.querySelector('meta[name=viewport]'); return m && m.content")
@@ -93,7 +104,7 @@ def check(browser: Any, url: str, problems: dict[str, list[str]]) -> None:
         widest = browser.execute_script(WIDEST, width)
         found.append(f"{scroll} px wide on a {width} px screen (WCAG 2.2 SC 1.4.10): {widest}")
     if found:
-        problems[url.split("/", 3)[-1] or "/"] = found
+        problems[label] = found
 
 
 def basic(browser: Any, key: str | None = None, secret: str | None = None) -> None:
@@ -150,4 +161,35 @@ def test_every_page_fits_a_phone_and_axe_finds_nothing_serious(site: tuple[Flask
         check(browser, str(detail[0].get_attribute("href")), problems)   # one attempt, its checks and proofs
     finally:
         basic(browser)
+    assert problems == {}, "\n".join(f"{page}:\n  " + "\n  ".join(found) for page, found in problems.items())
+
+
+def test_the_credential_pages_fit_a_phone_and_axe_finds_nothing_serious(site: tuple[Flask, str],
+                                                                        browser: Any) -> None:
+    """Issue 15's pages at 360×740 (WCAG 2.2 SC 1.4.10 Reflow; axe-core serious/critical, WCAG 2.2 A and
+    AA): the credential's own page that "my learning" links to (Vietnamese and English), its printable
+    page with the QR code, the employer's verification form, the result of a pasted credential
+    (valid), of something that is not a credential (malformed), and a revoked credential's page."""
+    app, base = site
+    who, credential = completed(app, name="Nguyễn Thị Thu Hương")
+    [item] = [c for c in who.mine() if c["status"] == "live"]
+    page = base + path_of(credential["id"])
+    problems: dict[str, list[str]] = {}
+    browser.delete_all_cookies()
+    check(browser, page + "?lang=vi", problems)
+    check(browser, page + "?lang=en", problems)
+    check(browser, base + path_of(item["links"]["print"]) + "?lang=vi", problems)
+    for pasted, outcome in ((json.dumps(credential, ensure_ascii=False), "valid"), ("{\"type\": 1", "malformed")):
+        check(browser, f"{base}/credentials/verify?lang=vi", problems)   # the employer's form
+        browser.execute_script("document.getElementById('credential').value = arguments[0];", pasted)
+        tap(browser, (By.CSS_SELECTOR, "form button[type=submit]"))
+        verdict = WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "verdict"))[0]
+        assert verdict.get_attribute("data-outcome") == outcome
+        inspect(browser, f"credentials/verify (POST: {outcome})", problems)
+    with app.extensions["hocvu.db"].session() as s:   # Bitstring Status List v1.0 §3.2: the bit set
+        revoke(s, cfg(app), s.scalars(select(IssuedCredential).where(
+            IssuedCredential.public_id == item["id"].rsplit("/", 1)[1])).all(), "fraud", datetime.now(UTC))
+        s.commit()
+    check(browser, base + path_of(item["id"]) + "?lang=vi", problems)
+    assert browser.find_element(By.ID, "verdict").get_attribute("data-outcome") == "revoked"
     assert problems == {}, "\n".join(f"{page}:\n  " + "\n  ".join(found) for page, found in problems.items())

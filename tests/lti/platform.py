@@ -88,6 +88,8 @@ class Platform(DynamicRegistration):
         self.deep_link_data: dict[str, str] = {}  # data value sent → client_id
         self.links: list[dict[str, Any]] = []     # resource links created from deep-linking answers
         self.registration_tokens: set[str] = set()
+        self.requests: list[str] = []             # "METHOD /path" of every request, in order
+        self.token_uses: list[tuple[str, frozenset[str]]] = []   # (path, scopes of the bearer token used)
         app = Flask("test-lti-platform")
         self._routes(app)
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -210,6 +212,8 @@ class Platform(DynamicRegistration):
             grant = self.tokens.get(token)
         if grant is None:
             abort(401)
+        with self.lock:
+            self.token_uses.append((request.path, frozenset(grant[1])))
         if not grant[1] & set(scopes):
             abort(403)
         return grant[0]
@@ -218,6 +222,8 @@ class Platform(DynamicRegistration):
     def _routes(self, app: Flask) -> None:
         @app.before_request
         def maintenance() -> Response | None:
+            with self.lock:
+                self.requests.append(f"{request.method} {request.path}")
             if self.down and request.path.startswith(("/api/", "/token")):
                 return Response("down for maintenance", status=503)
             return None

@@ -8,20 +8,24 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lti_tool.ags import _claim, post_score, retry_pending_scores
+from lti_tool.ags import _claim, can_post_scores, post_score, read_results, retry_pending_scores
+from lti_tool.ags_links import LINEITEM_READ_SCOPE, SCORE_SCOPE
 from lti_tool.errors import InvalidScore, ServiceNotOffered
 from lti_tool.launch_context import LaunchContext
 from lti_tool.storage import LtiScoreOutbox
 from tests.lti.conftest import Browser, Env, Lms
+from tests.lti.platform import Platform
 
 
-def _graded_launch(browser: Browser, lms: Lms, lineitem: str | None = None) -> tuple[LaunchContext, str]:
+def _graded_launch(browser: Browser, lms: Lms, lineitem: str | None = None, *,
+                   scopes: set[str] | None = None) -> tuple[LaunchContext, str]:
+    """A learner's launch of a graded link; ``scopes``: the AGS scopes the platform grants (all by default)."""
     platform = lms.env.platform
     context_id = f"ctx-{uuid.uuid4().hex[:6]}"
     lineitem = lineitem or platform.add_line_item(context_id, "Bài kiểm tra", 10)
     user = f"learner-{uuid.uuid4().hex[:6]}"
     response = browser.launch(platform.resource_link(lms.client, user=user, context_id=context_id,
-                                                     lineitem=lineitem), user)
+                                                     lineitem=lineitem, ags_scopes=scopes), user)
     assert response.status_code == 303
     return browser.lti_launch(), lineitem.rsplit("/", 1)[1]
 
@@ -147,3 +151,67 @@ def test_background_retries_deliver_without_anyone_running_the_cli(browser: Brow
         task.stop()
     assert len(platform.scores[item_id]) == 1
     assert _row(lti_env, outcome.outbox_id).status == "delivered"
+
+
+# --- only the scopes the platform granted (LTI AGS 2.0 §3.1: the claim's ``scope`` lists what the tool
+# may ask an access token for; §3.2 line items need lineitem[.readonly], §3.3 results result.readonly,
+# §3.4 scores score) -----------------------------------------------------------------------------------
+
+def _since(platform: Platform, mark: int) -> list[str]:
+    with platform.lock:
+        return platform.requests[mark:]
+
+
+def test_a_score_only_grant_posts_to_the_given_line_item_and_touches_nothing_else(
+        browser: Browser, lms: Lms, lti_env: Env) -> None:
+    """LTI AGS 2.0 §3.1: the platform grants only the score scope (Moodle's "grade sync only"). The
+    score still reaches the launch's ``lineitem`` (§3.4), with a token asked for that scope alone; the
+    tool never reads or creates a line item (§3.2) and does not read results (§3.3)."""
+    platform, tool = lti_env.platform, lti_env.tool
+    context, item_id = _graded_launch(browser, lms, scopes={SCORE_SCOPE})
+    assert context.ags_scopes == (SCORE_SCOPE,)
+    mark, uses = len(platform.requests), len(platform.token_uses)
+    outcome = post_score(context, 6, 10, "Completed", "FullyGraded", context.sub, tool=tool)
+    assert outcome.status == "delivered"
+    assert platform.results[item_id][context.sub]["scoreGiven"] == 6.0
+    sent = [r for r in _since(platform, mark) if r != "GET /jwks"]
+    assert f"POST /api/lineitems/{item_id}/scores" in sent
+    assert not [r for r in sent if "/lineitems" in r and not r.endswith("/scores")], sent  # no line item read or made
+    assert {scopes for _, scopes in platform.token_uses[uses:]} == {frozenset({SCORE_SCOPE})}
+    with pytest.raises(ServiceNotOffered, match=r"result\.readonly"):
+        read_results(context, tool=tool)
+    assert not [r for r in _since(platform, mark) if r.endswith("/results")]
+
+
+def test_a_score_only_grant_without_a_line_item_does_not_look_for_one(browser: Browser, lms: Lms,
+                                                                      lti_env: Env) -> None:
+    """LTI AGS 2.0 §3.1/§3.2: a container (``lineitems``) but no lineitem scope: the tool may neither find
+    nor create its column, so it takes no score — nothing queued, nothing sent."""
+    platform, tool = lti_env.platform, lti_env.tool
+    context_id, user = f"ctx-{uuid.uuid4().hex[:6]}", f"learner-{uuid.uuid4().hex[:6]}"
+    response = browser.launch(platform.resource_link(lms.client, user=user, context_id=context_id,
+                                                     lineitems_only=True, ags_scopes={SCORE_SCOPE}), user)
+    assert response.status_code == 303
+    context = browser.lti_launch()
+    mark = len(platform.requests)
+    assert can_post_scores(context, tool=tool) is False
+    with pytest.raises(ServiceNotOffered, match="no lineitem scope"):
+        post_score(context, 6, 10, "Completed", "FullyGraded", context.sub, tool=tool)
+    assert _since(platform, mark) == []
+    with lti_env.db.session() as session:
+        assert session.query(LtiScoreOutbox).filter_by(user_id=user).count() == 0
+
+
+def test_a_lineitem_readonly_grant_posts_no_score(browser: Browser, lms: Lms, lti_env: Env) -> None:
+    """LTI AGS 2.0 §3.1/§3.4: the platform lets the tool read its line item but grants no score scope:
+    the tool posts no score and asks for no token; nothing is queued (the player's reporter asks
+    ``can_post_scores`` first and logs why it sends nothing, see test_lti_roster.py)."""
+    platform, tool = lti_env.platform, lti_env.tool
+    context, item_id = _graded_launch(browser, lms, scopes={LINEITEM_READ_SCOPE})
+    mark = len(platform.requests)
+    assert can_post_scores(context, tool=tool) is False
+    with pytest.raises(ServiceNotOffered, match="score scope"):
+        post_score(context, 6, 10, "Completed", "FullyGraded", context.sub, tool=tool)
+    assert _since(platform, mark) == [] and item_id not in platform.scores
+    with lti_env.db.session() as session:
+        assert session.query(LtiScoreOutbox).filter_by(user_id=context.sub).count() == 0

@@ -3,14 +3,18 @@ from the statements the player wrote for them, all through real launches and the
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
+from lti_tool.ags_links import LINEITEM_READ_SCOPE
 from lti_tool.roster import roster_progress
+from lti_tool.storage import LtiScoreOutbox
 from player.catalogue import Catalogue
 from tests.lti.conftest import Browser, Env, Lms
 from tests.lti.platform import INSTRUCTOR, LEARNER
@@ -228,4 +232,33 @@ def test_each_grade_shows_how_it_reached_the_lms(lti_env: Env, lms: Lms) -> None
                    "/player/roster")
     busy = _card(page, f"{p}-busy")
     assert 'data-delivery="delivered"' in busy and "Điểm đã được gửi về LMS" in busy and "(7.0/7.0)" in busy
+    assert 'id="grades-not-granted"' not in page   # the score scope was granted
     assert "data-delivery" not in _card(page, f"{p}-idle")
+
+
+def test_a_link_granted_no_score_scope_sends_no_grade_and_says_why(lti_env: Env, lms: Lms,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """LTI AGS 2.0 §3.1: the platform made the link a gradebook column but granted only
+    ``lineitem.readonly`` (no score scope, §3.4). The learner's finished quiz sends no score and asks
+    for no token; the grade is not queued, so no card shows a delivery state: the roster says the LMS
+    grants no score scope for the link instead, and a log line says why (issue 11: anything that
+    cannot be delivered is visible)."""
+    p = uuid.uuid4().hex[:6]
+    context_id = _context(lti_env, _members(p))
+    lineitem = lti_env.platform.add_line_item(context_id, "Kiểm tra cuối khoá", 7)
+    item_id = lineitem.rsplit("/", 1)[1]
+    learner = _launch(lti_env, lms, f"{p}-busy", LEARNER, context_id, lineitem=lineitem,
+                      ags_scopes={LINEITEM_READ_SCOPE})
+    mark = len(lti_env.platform.requests)
+    with caplog.at_level(logging.INFO, logger="lti_tool.grades"):
+        _study(lti_env, learner)
+    sent = [r for r in lti_env.platform.requests[mark:] if r != "GET /jwks"]
+    assert sent == [] and item_id not in lti_env.platform.scores
+    with lti_env.db.session() as session:
+        assert session.query(LtiScoreOutbox).filter_by(user_id=f"{p}-busy").count() == 0
+    reasons = [r.getMessage() for r in caplog.records if r.name == "lti_tool.grades"]
+    assert reasons and all("score scope" in r and f"{p}-busy" in r for r in reasons), reasons
+    _, page = _get(_launch(lti_env, lms, f"{p}-teacher", INSTRUCTOR, context_id, lineitem=lineitem,
+                           ags_scopes={LINEITEM_READ_SCOPE}), "/player/roster")
+    assert "data-delivery" not in _card(page, f"{p}-busy")
+    assert 'id="grades-not-granted"' in page and "không cấp cho công cụ quyền gửi điểm" in page

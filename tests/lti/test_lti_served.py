@@ -293,3 +293,44 @@ def test_refused_token_waits_and_retry_scores_sends_it(pg_hub: ServedHub, spec_p
     assert f"{refused.outbox_id}\tfailed" in _cli(pg_hub, "scores", "--failed") and "HTTP 404" in _cli(
         pg_hub, "scores", "--failed")
     tool.db.dispose()
+
+
+@pytest.mark.parametrize("which", ["spec", "lti1p3platform"])
+def test_the_lms_receives_the_credential_link_in_the_score_comment(
+        which: str, sqlite_hub: ServedHub, spec_platform: Platform) -> None:
+    """Issue 15, LMS side: a learner launched from the LMS passes the course's only graded quiz in the
+    player; the completion issues the credential (OB 3.0 §1) and the score the platform receives
+    carries its link in the Score ``comment`` (LTI AGS 2.0 §3.4.5: text the platform shows with the
+    grade). The link opens the credential, which verifies, over HTTP from the served hub."""
+    context_id, user = f"ctx-{uuid.uuid4().hex[:6]}", f"hv-{uuid.uuid4().hex[:6]}"
+    independent = _independent(sqlite_hub) if which == "lti1p3platform" else None
+    try:
+        if independent is not None:
+            start = independent.start_url(user, target=QUIZ, context_id=context_id, ags="declarative")
+        else:
+            client = _spec_client(sqlite_hub, spec_platform)
+            lineitem = spec_platform.add_line_item(context_id, "Kiểm tra cuối khoá", 10)
+            hint = spec_platform.resource_link(client, user=user, target=QUIZ, context_id=context_id,
+                                               lineitem=lineitem)
+            start = spec_login_url(sqlite_hub.url, spec_platform, client, hint, user)
+        browser = HttpBrowser()
+        assert browser.launch(start).response.status_code == 303
+        _take_quiz(browser, sqlite_hub)
+        item = browser.launch_context().ags_lineitem
+        assert item
+        received = (independent.scores if independent is not None else spec_platform.scores)[item.rsplit("/", 1)[1]]
+        [score] = [s for s in received if s["userId"] == user]
+        assert score["activityProgress"] == "Completed" and score["gradingProgress"] == "FullyGraded"
+        prefix = "Chứng chỉ số / Digital credential: "
+        assert score["comment"].startswith(prefix), score
+        link = score["comment"].removeprefix(prefix)
+        assert link.startswith(f"{sqlite_hub.url}/credentials/")
+        credential = browser.send("GET", link, headers={"Accept": "application/vc"})
+        assert credential.status_code == 200
+        document = credential.json()
+        assert "OpenBadgeCredential" in document["type"] and document["id"] == link
+        report = browser.send("POST", f"{sqlite_hub.url}/credentials/api/verify", json=document)
+        assert report.status_code == 200 and report.json()["outcome"] == "valid", report.text
+    finally:
+        if independent is not None:
+            independent.close()

@@ -7,7 +7,9 @@ identity stamp whose subject is the actor's own pseudonym, signed by the hub (xA
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -59,3 +61,12 @@ def test_a_citizen_passes_the_gate_with_no_linking_and_the_attempt_is_stamped(id
     # The registration is the learner's and the course's: the same from any device, after any sign-in.
     same = course_session(tenant_id, Citizen(0, subject, ""), f"course/{COURSE}", "vi")
     assert registration == registration_for(same)
+
+    # "My learning" (issue 14) counts the attempt as identity-verified, and lists the credential the
+    # completion earned (issue 15; the course's only quiz requires VNeID level 2 and a face check).
+    mine = me.page("/learning/").get_data(as_text=True)
+    record = mine.split(f'data-quiz="{QUIZ}"', 1)[1].split("</li>", 1)[0]
+    assert "1 lần làm; 1 lần có xác minh danh tính" in record, record
+    links = re.findall(r'<a href="([^"]+)">', mine.split('id="certificates"', 1)[1].split("</section>", 1)[0])
+    assert len(links) == 1 and f"/credentials/{slug}/" in links[0]
+    assert me.page(urlsplit(links[0]).path).status_code == 200

@@ -6,15 +6,23 @@ preserving erasure (the audit chain still verifies)."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from credentials.http import CONFIG_EXT as CREDENTIALS_CONFIG
+from credentials.issuing import credential_url
+from credentials.revocation import revoke
+from credentials.storage import IssuedCredential
 from identity import storage as identity_storage
 from identity.claims import subject_hmac
 from identity.stamp import pseudonymous_subject
@@ -162,6 +170,52 @@ def test_erasure_needs_confirmation_a_fresh_sign_in_and_keeps_the_chain(front_ap
         assert s.scalars(select(QuizAttempt).where(QuizAttempt.tenant_id == tenant_id)).all() == []
         report = verify_tenant(s, tenant_id, [front_app.extensions["identity.gate"].material().cert_pem])
     assert report.ok, report
+
+
+def _certificate_links(page: str) -> list[tuple[str, str]]:
+    """(href, text) of each link in "my learning"'s certificates section."""
+    section = page.split('id="certificates"', 1)[1].split("</section>", 1)[0]
+    return re.findall(r'<a href="([^"]+)">([^<]+)</a>', section)
+
+
+def test_my_learning_lists_an_issued_credential_with_its_link_and_the_attempt_counts(front_app: Flask) -> None:
+    """Issue 14 "my learning" + issue 15 "the credential appears in my learning": a citizen who fails
+    then passes the course's only graded quiz sees two attempts, none identity-verified (no gate on
+    this course), and the credential the player issued on completion (OB 3.0 §1), linked to its own
+    page; a revoked credential (Bitstring Status List v1.0 §3.2) is no longer listed."""
+    slug = fresh_national_tenant(front_app)
+    me = citizen(front_app)
+    me.sign_in("demo-0005")
+    me.open_course(COURSE)
+    csrf = me.csrf(f"/player/view/{LESSON}")
+    for wrong in (len(answers(QUIZ)), 0):   # all wrong (failed), then all right (passed)
+        assert me.client.post(f"/player/start/{QUIZ}", data={"csrf": csrf}).status_code == 303
+        chosen = {f"q.{q}": c for q, c in answers(QUIZ, wrong=wrong).items()}
+        assert me.client.post(f"/player/submit/{QUIZ}", data={"csrf": csrf, **chosen}).status_code == 303
+        page = me.page("/learning/").get_data(as_text=True)
+        if wrong:
+            assert _certificate_links(page) == [] and "Bạn chưa có chứng chỉ nào" in page
+    record = page.split(f'data-quiz="{QUIZ}"', 1)[1].split("</li>", 1)[0]
+    assert "2 lần làm" in record and '<strong class="ok">đạt</strong>' in record
+    assert "xác minh danh tính" not in record   # no attempt of this course passes the identity gate
+
+    with front_app.extensions["hocvu.db"].session() as s:
+        tenant = credentials.get_tenant(s, slug)
+        [row] = s.scalars(select(IssuedCredential).where(IssuedCredential.tenant_id == tenant.id)).all()
+        assert row.course_id == COURSE and row.revoked is None
+        title = row.document["name"] if row.document else ""
+    [(href, text)] = _certificate_links(page)
+    assert href == credential_url(front_app.extensions[CREDENTIALS_CONFIG], slug, row.public_id)
+    assert html.unescape(text) == title and title
+    shown = me.page(urlsplit(href).path)   # the link opens the credential's page: valid, this course
+    assert shown.status_code == 200
+    assert title in html.unescape(shown.get_data(as_text=True))
+
+    with front_app.extensions["hocvu.db"].session() as s:
+        revoke(s, front_app.extensions[CREDENTIALS_CONFIG], [s.merge(row)], "operator", datetime.now(UTC))
+        s.commit()
+    after = me.page("/learning/").get_data(as_text=True)
+    assert _certificate_links(after) == [] and "Bạn chưa có chứng chỉ nào" in after
 
 
 def test_db_upgrade_and_demo_seed_make_the_national_tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
