@@ -3,6 +3,8 @@ platform verifies against our JWKS, and a launch of the link it created."""
 
 from __future__ import annotations
 
+import re
+
 import requests
 
 from player.session import KEY as PLAYER_SESSION
@@ -89,3 +91,13 @@ def test_learners_cannot_open_the_picker(browser: Browser, lms: Lms, catalogue: 
 def test_forged_launch_id_is_refused(browser: Browser) -> None:
     response = browser.client.post("/lti/deep-link", data={"launch_id": "lti1p3-launch-forged", "target": [QUIZ]})
     assert response.status_code == 400
+
+
+def test_the_vietnamese_picker_names_each_kind_in_vietnamese(browser: Browser, lms: Lms,
+                                                              catalogue: list[StubItem]) -> None:
+    """A launch whose ``launch_presentation.locale`` is vi (LTI 1.3 §5.4.1) gets a picker with no English
+    kind words: khoá học, chương, bài học, bài kiểm tra (issue 14: texts reviewed for Vietnamese)."""
+    _, _, page = _picker(browser, lms)
+    kinds = {kind.split(" · ")[0] for kind in re.findall(r'<span class="kind">([^<]*)</span>', page)}
+    assert kinds and kinds <= {"khoá học", "chương", "bài học", "bài kiểm tra"}, kinds
+    assert "có chấm điểm" in page and "graded" not in page
