@@ -49,6 +49,7 @@ from player.front import FrontConfig, init_front
 from player.http import init_player
 from player.learning import Certificate
 from player.learning_http import init_learning, register_certificates
+from player.packages.http import init_packages
 from player.pages import on_attempt_finished
 from player.session import Learner, PlayerSession
 from player.statements import SEALER_KEY
@@ -208,6 +209,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_identity_gate(app, settings, identity_settings)
     courses = configs.catalogue(settings)
     init_player(app, courses)
+    init_packages(app, configs.package_store(settings))   # imported cmi5/SCORM packages' files
     # The citizen's front door at / and "my learning": the second source of player sessions.
     init_front(app, FrontConfig(settings.hub.national_tenant, settings.hub.national_tenant_name))
     init_learning(app)   # "my learning" at /learning
