@@ -50,6 +50,7 @@ from player.http import init_player
 from player.learning import Certificate
 from player.learning_http import init_learning, register_certificates
 from player.packages.http import init_packages
+from player.packages.scorm_http import init_scorm
 from player.pages import on_attempt_finished
 from player.session import Learner, PlayerSession
 from player.statements import SEALER_KEY
@@ -210,6 +211,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     courses = configs.catalogue(settings)
     init_player(app, courses)
     init_packages(app, configs.package_store(settings))   # imported cmi5/SCORM packages' files
+    init_scorm(app)   # SCORM 1.2/2004 courses' player and run-time (player.packages.scorm_http)
     # The citizen's front door at / and "my learning": the second source of player sessions.
     init_front(app, FrontConfig(settings.hub.national_tenant, settings.hub.national_tenant_name))
     init_learning(app)   # "my learning" at /learning

@@ -363,3 +363,16 @@ def session_statements(values: dict[str, Any], found: list[Interaction], facts: 
     suspended = values.get("exit") == "suspend"
     out.append(statement("end", "suspended" if suspended else "terminated", ended, result=overall or None))
     return out
+
+
+_ISO_SPAN = re.compile(r"P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?"
+                       r"(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?")
+_SPAN_SECONDS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)  # years, months: as SCORM 2004 RTE §4.1.4.1
+
+
+def duration_seconds(value: str) -> float:
+    """An ISO 8601 duration (what ``Model.duration`` gives) in seconds; 0 for one it cannot read."""
+    match = _ISO_SPAN.fullmatch(value.strip())
+    if match is None:
+        return 0.0
+    return sum(float(part) * unit for part, unit in zip(match.groups(), _SPAN_SECONDS, strict=True) if part)

@@ -23,6 +23,8 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
+from player.packages.errors import ManifestInvalid, ManifestMissing
+
 MANIFEST: Final = "imsmanifest.xml"
 MAX_BYTES: Final = 4 * 1024 * 1024   # a manifest of thousands of items is < 1 MB; more is not a manifest
 ADLCP_12: Final = "http://www.adlnet.org/xsd/adlcp_rootv1p2"
@@ -31,15 +33,12 @@ IMSSS: Final = "http://www.imsglobal.org/xsd/imsss"
 XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
 
 
-class ManifestError(Exception):
-    """The package's manifest is missing or not a SCORM manifest; ``message`` says why exactly."""
+class ManifestError(ManifestInvalid):
+    """The package's manifest is not a SCORM manifest; ``message`` says why exactly."""
 
-    status = 422
-    code = "scorm.manifest"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class NoManifest(ManifestMissing):
+    """The package has no ``imsmanifest.xml`` at its root."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def parse_manifest(data: bytes | None, files: frozenset[str] | None = None) -> M
     """The manifest in ``data`` (None: the package had none); ``files``, when given, are the paths in
     the package, and every SCO's launch file must be among them. Raises ManifestError."""
     if data is None:
-        raise ManifestError(f"the package has no {MANIFEST} at its root (SCORM CAM §3.4: every package has one)")
+        raise NoManifest(f"the package has no {MANIFEST} at its root (SCORM CAM §3.4: every package has one)")
     if len(data) > MAX_BYTES:
         raise ManifestError(f"{MANIFEST} is {len(data)} bytes; the limit is {MAX_BYTES}")
     try:

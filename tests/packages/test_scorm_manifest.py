@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from player.packages.scorm_manifest import ManifestError, parse_manifest
+from player.packages.scorm_manifest import ManifestError, NoManifest, parse_manifest
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "scorm"
 
@@ -51,15 +51,16 @@ def test_parameters_and_xml_base_make_the_launch_href() -> None:
 
 
 def test_missing_manifest_is_refused() -> None:
-    with pytest.raises(ManifestError, match=r"^the package has no imsmanifest.xml at its root"):
+    with pytest.raises(NoManifest, match=r"^the package has no imsmanifest.xml at its root") as err:
         parse_manifest(None)
+    assert (err.value.status, err.value.code) == (400, "package_manifest_missing")
 
 
 def test_malformed_xml_is_refused_with_the_parser_reason() -> None:
     with pytest.raises(ManifestError) as err:
         parse_manifest(b"<manifest><organizations></manifest>")
     assert err.value.message.startswith("imsmanifest.xml is not well-formed XML: ")
-    assert err.value.status == 422 and err.value.code == "scorm.manifest"
+    assert (err.value.status, err.value.code) == (400, "package_manifest_invalid")
 
 
 @pytest.mark.parametrize("doctype", [
