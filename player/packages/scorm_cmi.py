@@ -120,8 +120,8 @@ def _value(name: Any, value: Any, problems: list[str]) -> str | None:
     if not isinstance(name, str) or len(name) > 255:
         problems.append(f"{str(name)[:80]!r} is not a data model element name")
         return None
-    if value is None:
-        return None
+    if value is None or value in ({}, []):
+        return None   # an empty collection, as a flattened commit writes cmi.objectives before any is set
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         problems.append(f"{name} must be text or a number, not {type(value).__name__}")
         return None

@@ -191,7 +191,7 @@ def commit(db: Session, launch: PlayerSession, course: ScormCourse, item: ScoIte
     kept = check_commit(course.version, body, launch.learner.account)
     cmi = {**attempt.cmi, **kept}
     problems: list[str] = []
-    values, _ = scorm_xapi.read(course.version, cmi, problems, language)
+    values, _ = scorm_xapi.read(course.version, _scored(course.version, cmi), problems, language)
     attempt.cmi = cmi
     attempt.updated = now
     _summary(attempt, course.version, cmi, values)
@@ -200,7 +200,7 @@ def commit(db: Session, launch: PlayerSession, course: ScormCourse, item: ScoIte
         return Committed(attempt.id, [], False)
     # The session's entry is the hub's (read-only to the SCO): the mapping reads resume from it.
     entry = "resume" if attempt.suspended else ("ab-initio" if attempt.sessions == 0 else "")
-    reported = {**cmi, ("cmi.core.entry" if course.version == "1.2" else "cmi.entry"): entry}
+    reported = {**_scored(course.version, cmi), ("cmi.core.entry" if course.version == "1.2" else "cmi.entry"): entry}
     statements = session_statements(launch, attempt, course.version, reported, course_title=course.title,
                                     sco_title=item.title, started=attempt.session_started, ended=now,
                                     language=language)
@@ -213,6 +213,16 @@ def commit(db: Session, launch: PlayerSession, course: ScormCourse, item: ScoIte
         attempt.ended = now
     db.flush()
     return Committed(attempt.id, ids, True)
+
+
+def _scored(version: str, cmi: dict[str, str]) -> dict[str, str]:
+    """The data without a score's range when no score was given: run-times fill in score.max = 100 by
+    default (scorm-again does), and a range alone is no score (SCORM 1.2 RTE §3.4.2: min and max
+    qualify raw; 2004 RTE §4.2.20: raw or scaled is the score)."""
+    prefix = "cmi.core.score" if version == "1.2" else "cmi.score"
+    if any(cmi.get(f"{prefix}.{part}") for part in ("raw", "scaled")):
+        return cmi
+    return {k: v for k, v in cmi.items() if not k.startswith(prefix + ".")}
 
 
 def _summary(attempt: ScormAttempt, version: str, cmi: dict[str, str], values: dict[str, Any]) -> None:

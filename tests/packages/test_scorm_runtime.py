@@ -191,6 +191,14 @@ def test_commits_need_the_form_token_json_and_the_courses_session(app: Flask) ->
     assert post(client, cid, "kiem-tra", ANSWER_12, csrf=None).status_code == 403
     assert post(client, cid, "kiem-tra", ANSWER_12, csrf="wrong").status_code == 403
     assert post(client, cid, "kiem-tra", ANSWER_12, content_type="text/plain").status_code == 415
+    forged = client.post(f"/player/scorm/{cid}/sco/kiem-tra/commit", data=json.dumps(ANSWER_12),
+                         content_type="application/json",
+                         headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    assert forged.status_code == 403 and forged.get_json()["error"]["code"] == "csrf"
+    beacon = client.post(f"/player/scorm/{cid}/sco/kiem-tra/commit", data=json.dumps(ANSWER_12),
+                         content_type="application/json",
+                         headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"})
+    assert beacon.status_code == 200   # the page's own unload commit: same origin, said by the browser
     other = imported(app, "scorm12")
     res = post(client, other.course_id, "kiem-tra", ANSWER_12)
     assert res.status_code == 403 and res.get_json()["error"]["code"] == "scorm_outside_launch"
