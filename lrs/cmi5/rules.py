@@ -23,6 +23,7 @@ from lrs.cmi5.storage import ENDED, INITIALIZED, LAUNCHED, TERMINATED, Cmi5AuSta
 from lrs.credentials import Principal
 from lrs.errors import Forbidden
 from lrs.identifiers import actor_key
+from lrs.storage import as_utc
 
 KEY_PREFIX = "cmi5-"
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -103,7 +104,7 @@ def check_batch(db: Session, principal: Principal, statements: list[dict[str, An
     if row.state in ENDED:
         raise Cmi5Forbidden(f"cmi5 §9.3.8: the AU session {row.session_id} has ended ({row.state}); "
                             "no statement may follow")
-    if now > row.expires:
+    if now > as_utc(row.expires):
         raise Cmi5Forbidden(f"cmi5 §8.2: the AU session {row.session_id}'s credential has expired")
     status = status_of(db, row)
     walk = _Walk(state=row.state, completed=status.completed, passed=status.passed, failed=row.failed)

@@ -22,7 +22,7 @@ from lrs.cmi5.rules import KEY_PREFIX
 from lrs.cmi5.storage import ENDED, LAUNCHED, Cmi5Session
 from lrs.credentials import hash_secret
 from lrs.identifiers import actor_key
-from lrs.storage import Credential
+from lrs.storage import Credential, as_utc
 
 AU_SCOPES = ["statements/write", "statements/read/mine", "state", "profile"]
 
@@ -65,7 +65,7 @@ def redeem(db: Session, token: str, now: datetime) -> tuple[Cmi5Session, str]:
     if row is None:
         # Used tokens are forgotten (their hash cleared), so reuse and forgery look the same.
         raise FetchRefused(1, "this fetch URL was already used or was never issued")
-    if now > row.expires or row.state in ENDED:
+    if now > as_utc(row.expires) or row.state in ENDED:
         raise FetchRefused(2, "the AU session of this fetch URL has ended")
     secret = secrets.token_urlsafe(32)
     key = KEY_PREFIX + secrets.token_hex(16)

@@ -27,6 +27,7 @@ from lrs import documents
 from lrs.cmi5 import sessions as lrs_sessions
 from lrs.cmi5.rules import VERB
 from lrs.cmi5.storage import ABANDONED, Cmi5Session
+from lrs.storage import as_utc
 from player.packages.cmi5 import model
 from player.packages.cmi5.structure import Au, Block, CourseStructure
 from player.packages.errors import PackageNotFound
@@ -137,7 +138,7 @@ def _launch_data(db: Session, req: LaunchRequest, row: Cmi5Session, au: Au) -> N
     if au.entitlement_key is not None:
         data["entitlementKey"] = {"courseStructure": au.entitlement_key}
     scope = documents.Scope("state", row.au_iri, row.actor_key, req.registration)
-    documents.put(db, req.tenant_id, "2.0.0", scope, LAUNCH_DATA_ID, json.dumps(data).encode(),
+    documents.put(db, req.tenant_id, "1.0.3", scope, LAUNCH_DATA_ID, json.dumps(data).encode(),
                   documents.JSON_TYPE, documents.Preconditions())
 
 
@@ -172,7 +173,7 @@ def _launched(req: LaunchRequest, row: Cmi5Session, au: Au, base_url: str) -> di
 
 
 def _duration(start: datetime, end: datetime) -> str:
-    seconds = max(0.0, (end - start).total_seconds())
+    seconds = max(0.0, (as_utc(end) - as_utc(start)).total_seconds())
     return f"PT{seconds:.2f}S"
 
 
