@@ -26,7 +26,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -51,7 +51,8 @@ CONTENT_TYPES: dict[str, str] = {
     "mp3": "audio/mpeg", "m4a": "audio/mp4", "wav": "audio/wav", "oga": "audio/ogg", "ogg": "audio/ogg",
     "weba": "audio/webm", "mp4": "video/mp4", "m4v": "video/mp4", "webm": "video/webm", "ogv": "video/ogg",
     "woff": "font/woff", "woff2": "font/woff2", "ttf": "font/ttf", "otf": "font/otf",
-    "eot": "application/vnd.ms-fontobject", "pdf": "application/pdf", "wasm": "application/wasm",
+    "eot": "application/vnd.ms-fontobject", "md": "text/plain; charset=utf-8", "pdf": "application/pdf",
+    "wasm": "application/wasm",
 }
 
 
@@ -168,16 +169,21 @@ def read_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes | None:
     return data
 
 
-def extract(zf: zipfile.ZipFile, dest: Path, limits: ArchiveLimits) -> list[Entry]:
+def extract(zf: zipfile.ZipFile, dest: Path, limits: ArchiveLimits,
+            progress: Callable[[int, int], None] | None = None) -> list[Entry]:
     """Check ``zf`` and write its files into the new folder ``dest`` (which must not exist); on any
-    refusal nothing is left. Returns the files written."""
+    refusal nothing is left. Returns the files written. ``progress(done, total)`` is told the
+    uncompressed bytes written so far (a CLI's progress bar)."""
     entries = check(zf, limits)
+    whole = sum(e.size for e in entries)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=dest.parent))
     try:
         total = 0
         for entry in entries:
             total += _write(zf, entry, tmp, limits, limits.max_total_bytes - total)
+            if progress is not None:
+                progress(total, whole)
         os.rename(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from identity import web
 from player import pages
+from player.catalogue import Catalogue, CatalogueItem
 from player.grades import report_grade
 from player.packages.archive import content_type
 from player.packages.errors import PackageError
@@ -32,6 +33,7 @@ from player.packages.http import package_store
 from player.packages.scorm_play import (
     ScormCourse,
     attempts,
+    catalogue_items,
     check_launch,
     commit,
     find_course,
@@ -64,7 +66,15 @@ def _text(key: str, lang: str, **kw: Any) -> str | None:
 
 
 def init_scorm(app: Flask) -> None:
+    """Mount the SCORM player and list the SCORM courses in the catalogue (the Deep Linking picker)."""
     app.register_blueprint(bp, url_prefix="/player/scorm")
+    catalogue: Catalogue = app.extensions[pages.CATALOGUE_EXT]
+
+    def provider(_locale: str) -> list[CatalogueItem]:
+        with pages.db() as db:
+            return catalogue_items(db)
+
+    catalogue.providers.append(provider)
 
 
 def _load(course_id: str, item_id: str | None = None) -> tuple[PlayerSession, ScormCourse]:

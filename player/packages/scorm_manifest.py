@@ -126,7 +126,7 @@ def _child(el: etree._Element, name: str) -> etree._Element | None:
 
 
 def _text(el: etree._Element | None) -> str:
-    return "".join(el.itertext()).strip() if el is not None else ""
+    return "".join(str(t) for t in el.itertext()).strip() if el is not None else ""
 
 
 def parse_manifest(data: bytes | None, files: frozenset[str] | None = None) -> Manifest:
@@ -140,7 +140,7 @@ def parse_manifest(data: bytes | None, files: frozenset[str] | None = None) -> M
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as err:
         raise ManifestError(f"{MANIFEST} is not well-formed XML: {err.msg} (line {err.lineno})") from None
-    if root.getroottree().docinfo.doctype:
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]  # lxml-stubs: DocInfo has doctype
         raise ManifestError(f"{MANIFEST} declares a DOCTYPE; DTDs and entities are never loaded, so the "
                             "package is refused")
     if _local(root) != "manifest":

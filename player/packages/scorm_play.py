@@ -24,7 +24,8 @@ from player.grades import LinkGrade
 from player.packages.errors import PackageError, PackageNotFound
 from player.packages.scorm_cmi import check_commit
 from player.packages.scorm_statements import course_target, sco_target, session_statements, write_session
-from player.packages.scorm_storage import ScormAttempt, ScormPackage
+from player.packages.scorm_storage import ScormAttempt
+from player.packages.storage import ImportedPackage
 from player.session import PlayerSession
 from schemas import scorm_xapi
 from schemas.xapi_formats import iso_duration
@@ -80,29 +81,35 @@ class ScormCourse:
         return (self.items[at - 1] if at > 0 else None, self.items[at + 1] if at + 1 < len(ids) else None)
 
 
-def _course(row: ScormPackage) -> ScormCourse:
+FORMATS = {"1.2": "scorm12", "2004": "scorm2004"}   # ImportedPackage.format of each SCORM version
+
+
+def _course(row: ImportedPackage) -> ScormCourse:
     s = row.structure
     items = tuple(ScoItem(i["id"], i["title"], i["launch"], bool(i["sco"]), i.get("mastery"), i.get("threshold"),
                           i.get("data")) for i in s["items"])
-    return ScormCourse(row.course_id, row.package_id, row.version, row.title, bool(s["choice"]), bool(s["flow"]),
+    title = row.title.get("vi") or next(iter(row.title.values()), row.slug)
+    return ScormCourse(row.slug, row.package_key, str(s["version"]), title, bool(s["choice"]), bool(s["flow"]),
                        items)
 
 
 def find_course(db: Session, course_id: str) -> ScormCourse:
-    row = db.scalar(select(ScormPackage).where(ScormPackage.course_id == course_id))
+    row = db.scalar(select(ImportedPackage).where(ImportedPackage.slug == course_id,
+                                                  ImportedPackage.format.in_(FORMATS.values())))
     if row is None:
         raise PackageNotFound(f"no SCORM course {course_id!r}")
     return _course(row)
 
 
 def all_courses(db: Session) -> list[ScormCourse]:
-    return [_course(r) for r in db.scalars(select(ScormPackage).order_by(ScormPackage.id))]
+    return [_course(r) for r in db.scalars(select(ImportedPackage).where(
+        ImportedPackage.format.in_(FORMATS.values())).order_by(ImportedPackage.slug))]
 
 
 def catalogue_items(db: Session) -> list[CatalogueItem]:
-    """The SCORM courses as rows of the catalogue's picker (``Catalogue.list_items`` has the YAML ones);
-    graded: a SCORM course reports its SCOs' scores (``link_grade``), out of 100 each."""
-    return [CatalogueItem(c.target, c.title, "course", True, 100.0 * max(1, sum(i.sco for i in c.items)))
+    """The SCORM courses as rows of the catalogue's picker (``Catalogue.providers``: after the YAML
+    courses); graded: a SCORM course reports its SCOs' scores (``link_grade``), out of 100 each."""
+    return [CatalogueItem(c.target, c.title, "package", True, 100.0 * max(1, sum(i.sco for i in c.items)))
             for c in all_courses(db)]
 
 

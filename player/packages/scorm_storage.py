@@ -1,9 +1,8 @@
-"""The SCORM player's tables: imported SCORM packages (the catalogue's SCORM courses) and the CMI data
-of each learner's attempts at each SCO.
+"""The SCORM player's table: the CMI data of each learner's attempts at each SCO.
 
-A package row is what ``import_scorm`` registered: the course id its catalogue targets use
-(``scorm/<course_id>``), the store's folder id, the version and the organisation's launchable items
-as the manifest gave them. Packages are the hub's content, like the YAML courses: no tenant.
+The SCORM courses themselves are rows of the imported packages' table (``player.packages.storage.
+ImportedPackage``, format ``scorm12`` / ``scorm2004``, written by ``scorm_import``): one catalogue
+of imported courses whatever the format, its slug the ``<course_id>`` of ``scorm/<course_id>``.
 
 An attempt row is one learner's attempt at one SCO within one resource link (the cmi5-style
 registration ``player.domain.registration_for`` derives from learner and link), keyed by tenant
@@ -17,26 +16,11 @@ session's statements once and clears it, so a repeated one writes nothing twice.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lrs.storage import Base
-
-
-class ScormPackage(Base):
-    __tablename__ = "player_scorm_packages"
-    __table_args__ = (UniqueConstraint("course_id", name="uq_player_scorm_packages_course"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    course_id: Mapped[str] = mapped_column(String(64))
-    package_id: Mapped[str] = mapped_column(String(32))       # player.packages.store folder id
-    version: Mapped[str] = mapped_column(String(8))           # "1.2" | "2004"
-    title: Mapped[str] = mapped_column(String(512))
-    # {"choice": bool, "flow": bool, "items": [{"id", "title", "launch", "sco", "mastery", "threshold",
-    #  "data"}, ...]}: the default organisation's launchable items in flow order (scorm_manifest).
-    structure: Mapped[dict[str, Any]] = mapped_column(JSON)
-    imported: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ScormAttempt(Base):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import shutil
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,11 +67,12 @@ class PackageStore:
         self.config = config
         self.root = config.root
 
-    def put(self, zf: zipfile.ZipFile) -> tuple[str, list[Entry]]:
+    def put(self, zf: zipfile.ZipFile,
+            progress: Callable[[int, int], None] | None = None) -> tuple[str, list[Entry]]:
         """Check and extract ``zf`` as a new package; its id and files. Refusals raise before anything
         is kept (``archive``)."""
         package_id = uuid.uuid4().hex
-        entries = extract(zf, self.root / package_id, self.config.limits)
+        entries = extract(zf, self.root / package_id, self.config.limits, progress)
         return package_id, entries
 
     def folder(self, package_id: str) -> Path:

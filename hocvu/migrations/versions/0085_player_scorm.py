@@ -1,7 +1,7 @@
-"""SCORM player: imported SCORM packages and learners' CMI data per attempt (issue 16)
+"""SCORM player: learners' CMI data per attempt (issue 16)
 
-player.packages.scorm_storage: ScormPackage (the catalogue's SCORM courses) and ScormAttempt (the
-run-time data of each learner's attempt at each SCO, for resume, statements and grades). Extends the
+player.packages.scorm_storage.ScormAttempt: the run-time data of each learner's attempt at each SCO,
+for resume, statements and grades (the SCORM courses are rows of player_packages, 0080). Extends the
 player branch (0060). Written by hand to match the models; tests/test_migrations.py checks they agree.
 
 Revision ID: 0085
@@ -19,17 +19,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('player_scorm_packages',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('course_id', sa.String(length=64), nullable=False),
-    sa.Column('package_id', sa.String(length=32), nullable=False),
-    sa.Column('version', sa.String(length=8), nullable=False),
-    sa.Column('title', sa.String(length=512), nullable=False),
-    sa.Column('structure', sa.JSON(), nullable=False),
-    sa.Column('imported', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('course_id', name='uq_player_scorm_packages_course')
-    )
     op.create_table('player_scorm_attempts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
@@ -60,4 +49,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_player_scorm_attempts_learner', table_name='player_scorm_attempts')
     op.drop_table('player_scorm_attempts')
-    op.drop_table('player_scorm_packages')
