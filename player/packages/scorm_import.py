@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -83,3 +83,13 @@ def remove_scorm(db: Session, store: PackageStore, course_id: str) -> None:
     db.execute(delete(ImportedPackage).where(ImportedPackage.slug == course_id))
     db.flush()
     store.remove(course.package_id)
+
+
+def describe(row: ImportedPackage) -> dict[str, Any]:
+    """A SCORM course of the imported packages' table as the admin listing shows it (the cmi5 one
+    describes AUs; a SCORM course has SCOs and assets)."""
+    s = row.structure
+    return {"slug": row.slug, "format": row.format, "courseId": row.course_iri, "packageKey": row.package_key,
+            "title": row.title, "target": course_target(row.slug), "source": row.source,
+            "imported": row.imported.isoformat(), "version": s.get("version"),
+            "items": [{"id": i["id"], "title": i["title"], "launch": i["launch"], "sco": i["sco"]} for i in s["items"]]}

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from player.packages.archive import ArchiveLimits
 from player.packages.errors import PackageError
 from player.packages.http import package_store
-from player.packages.scorm_import import import_scorm, remove_scorm
+from player.packages.scorm_import import describe, import_scorm, remove_scorm
 from player.packages.scorm_play import all_courses, catalogue_items
 from player.packages.storage import ImportedPackage
 from player.packages.store import PackageStore, StoreConfig
@@ -44,6 +44,11 @@ def test_a_scorm_zip_becomes_a_catalogue_course(app: Flask) -> None:
             assert [(i.id, i.launch, i.sco) for i in course.items] == [("gioi-thieu", "intro.html", True),
                                                                        ("kiem-tra", "quiz.html", True)]
             assert package_store(app).file(course.package_id, "sco.js").is_file()
+            row = db.scalar(select(ImportedPackage).where(ImportedPackage.slug == course.course_id))
+            assert row is not None and row.format == "scorm2004"
+            shown = describe(row)
+            assert (shown["target"], shown["version"], [i["id"] for i in shown["items"]]) == (
+                "scorm/hocvu-test-scorm2004", "2004", ["gioi-thieu", "kiem-tra"])
             item = next(i for i in catalogue_items(db) if i.target == "scorm/hocvu-test-scorm2004")
             assert (item.title, item.kind, item.graded, item.max_score) == ("An toàn mạng (SCORM 2004)", "package",
                                                                             True, 200.0)
