@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lrs.storage import as_utc
 from player.catalogue import CatalogueItem
 from player.domain import registration_for
 from player.grades import LinkGrade
@@ -151,7 +152,13 @@ def open_session(db: Session, launch: PlayerSession, course: ScormCourse, item: 
                                number=(attempt.number + 1) if attempt else 1, cmi={}, suspended=False, sessions=0,
                                total_seconds=0.0, started=now, updated=now)
         db.add(attempt)
-    # A page loaded again without a terminating commit (a closed tab) starts the session afresh.
+    elif attempt.session_started is not None and as_utc(attempt.updated) > as_utc(attempt.session_started):
+        # The last session committed data but never terminated (the tab was closed): it is ended
+        # now, at its last commit, as a suspended one, so its statements are written and the learner
+        # resumes where the data says rather than losing it.
+        exit_el = "cmi.core.exit" if course.version == "1.2" else "cmi.exit"
+        _end_session(db, launch, course, item, attempt, {**attempt.cmi, exit_el: "suspend"},
+                     as_utc(attempt.updated), launch.locale)
     attempt.session_started = now
     db.flush()
     saved = {k: v for k, v in attempt.cmi.items() if k not in _WRITE_ONLY} if attempt.suspended else {}
@@ -205,21 +212,30 @@ def commit(db: Session, launch: PlayerSession, course: ScormCourse, item: ScoIte
     if not terminate or attempt.session_started is None:
         db.flush()
         return Committed(attempt.id, [], False)
+    ids = _end_session(db, launch, course, item, attempt, cmi, now, language)
+    return Committed(attempt.id, ids, True)
+
+
+def _end_session(db: Session, launch: PlayerSession, course: ScormCourse, item: ScoItem, attempt: ScormAttempt,
+                 cmi: dict[str, str], ended: datetime, language: str) -> list[str]:
+    """Write the open session's statements and close it: suspended (the attempt stays open) or ended."""
+    problems: list[str] = []
+    values, _ = scorm_xapi.read(course.version, _scored(course.version, cmi), problems, language)
     # The session's entry is the hub's (read-only to the SCO): the mapping reads resume from it.
     entry = "resume" if attempt.suspended else ("ab-initio" if attempt.sessions == 0 else "")
     reported = {**_scored(course.version, cmi), ("cmi.core.entry" if course.version == "1.2" else "cmi.entry"): entry}
     statements = session_statements(launch, attempt, course.version, reported, course_title=course.title,
-                                    sco_title=item.title, started=attempt.session_started, ended=now,
-                                    language=language)
+                                    sco_title=item.title, ended=ended, language=language,
+                                    started=as_utc(attempt.session_started) if attempt.session_started else None)
     ids = write_session(db, launch, statements)
     attempt.sessions += 1
     attempt.session_started = None
     attempt.total_seconds += _seconds(values.get("duration"))
     attempt.suspended = values.get("exit") == "suspend"
     if not attempt.suspended:
-        attempt.ended = now
+        attempt.ended = ended
     db.flush()
-    return Committed(attempt.id, ids, True)
+    return ids
 
 
 def _scored(version: str, cmi: dict[str, str]) -> dict[str, str]:

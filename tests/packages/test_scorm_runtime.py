@@ -223,3 +223,18 @@ def test_player_open_sends_a_scorm_link_to_its_player(app: Flask) -> None:
     assert res.status_code == 303 and res.headers["Location"].endswith(f"/player/scorm/{cid}/")
     res = client.get(f"/player/scorm/{cid}/")
     assert res.status_code == 303 and res.headers["Location"].endswith(f"/player/scorm/{cid}/sco/gioi-thieu")
+
+
+def test_a_session_closed_without_finish_is_suspended_at_its_last_commit(app: Flask) -> None:
+    # SCORM 1.2 RTE §3.3.2 LMSFinish never called (the tab was closed): the hub ends the session at its
+    # last commit as a suspended one, writes its statements, and the next launch resumes the data
+    cid, launch, client, xapi = _open(app, "scorm12")
+    page_config(client, cid, "kiem-tra")
+    assert post(client, cid, "kiem-tra", ANSWER_12).status_code == 200
+    again = page_config(client, cid, "kiem-tra")
+    assert again["cmi"]["cmi.core.entry"] == "resume" and again["cmi"]["cmi.suspend_data"] == '{"q1":"b"}'
+    assert verbs(read(xapi, launch)) == ["initialized", "responded", "suspended"]
+    [row] = attempt_rows(app, cid)
+    assert row.sessions == 1 and row.suspended and row.session_started is not None
+    page_config(client, cid, "kiem-tra")   # a reload with nothing committed ends nothing
+    assert len(read(xapi, launch)) == 3
