@@ -106,18 +106,20 @@ def sco(course_id: str, item_id: str) -> Response:
         _, cmi = open_session(db, launch, course, item, now) if item.sco else (None, {})
         status = {a.sco: a for a in attempts(db, launch, course_id)}
     previous, following = course.neighbours(item_id)
-    flow = course.flow or course.version == "1.2"   # SCORM 1.2 has no sequencing: the LMS offers both
+    whole = launch.target == course.target   # a link to one SCO navigates nowhere else
+    flow = whole and (course.flow or course.version == "1.2")   # SCORM 1.2 has no sequencing: both offered
+    choice = whole and course.choice
     links = {i.id: url_for("scorm.sco", course_id=course_id, item_id=i.id) for i in course.items}
     config = {
         "version": course.version, "csrf": web.csrf_token(), "cmi": cmi,
         "commitUrl": url_for("scorm.commit_data", course_id=course_id, item_id=item_id),
         "next": links[following.id] if following and flow else None,
         "previous": links[previous.id] if previous and flow else None,
-        "choices": links if course.choice else {},
+        "choices": links if choice else {},
         "exit": links[item_id],
     }
     return pages.render("player/scorm.html", texts=_text, course=course, item=item, marks=status,
-                        links=links if course.choice else {}, previous=previous if flow else None,
+                        links=links if choice else {}, previous=previous if flow else None,
                         following=following if flow else None,
                         frame_url=url_for("scorm.content", course_id=course_id, name=item.launch.split("?")[0])
                         + (("?" + item.launch.split("?", 1)[1]) if "?" in item.launch else ""),

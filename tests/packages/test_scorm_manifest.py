@@ -110,3 +110,15 @@ def test_bad_masteryscore_and_scormtype_are_refused() -> None:
     xml = _read("scorm12").replace(b'adlcp:scormtype="sco"', b'adlcp:scormtype="lesson"')
     with pytest.raises(ManifestError, match=r"adlcp:scormType must be 'sco' or 'asset', not 'lesson'"):
         parse_manifest(xml)
+
+
+def test_nested_items_flatten_to_the_launchable_leaves_in_document_order() -> None:
+    # SCORM 2004 CAM §3.4.1.7: an item without identifierref is a cluster of items
+    xml = _read("scorm2004").replace(
+        b'<item identifier="gioi-thieu" identifierref="res-intro"><title>Gi',
+        b'<item identifier="phan-1"><title>Part 1</title>'
+        b'<item identifier="gioi-thieu" identifierref="res-intro"><title>Gi')
+    xml = xml.replace("thiệu</title></item>".encode(), "thiệu</title></item></item>".encode(), 1)
+    m = parse_manifest(xml)
+    assert [i.identifier for i in m.organization.items] == ["phan-1", "kiem-tra"]
+    assert [i.identifier for i in m.leaves()] == ["gioi-thieu", "kiem-tra"]

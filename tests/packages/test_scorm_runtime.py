@@ -238,3 +238,14 @@ def test_a_session_closed_without_finish_is_suspended_at_its_last_commit(app: Fl
     assert row.sessions == 1 and row.suspended and row.session_started is not None
     page_config(client, cid, "kiem-tra")   # a reload with nothing committed ends nothing
     assert len(read(xapi, launch)) == 3
+
+
+def test_a_link_to_one_sco_opens_that_sco_only(app: Flask) -> None:
+    # a Deep Linking item can name one SCO (scorm/<course>/sco/<item>): no choice or flow beyond it
+    course = imported(app, "scorm2004")
+    _, client, _ = open_player(app, f"{course.target}/sco/kiem-tra", issuer=LMS)
+    res = client.get(f"/player/scorm/{course.course_id}/")
+    assert res.status_code == 303 and res.headers["Location"].endswith("/sco/kiem-tra")
+    config = page_config(client, course.course_id, "kiem-tra")
+    assert (config["next"], config["previous"], config["choices"]) == (None, None, {})
+    assert client.get(f"/player/scorm/{course.course_id}/sco/gioi-thieu").status_code == 403
