@@ -249,3 +249,30 @@ def test_a_link_to_one_sco_opens_that_sco_only(app: Flask) -> None:
     config = page_config(client, course.course_id, "kiem-tra")
     assert (config["next"], config["previous"], config["choices"]) == (None, None, {})
     assert client.get(f"/player/scorm/{course.course_id}/sco/gioi-thieu").status_code == 403
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"cmi.interactions.0.id": "q" * 4001}, "cmi.interactions.0.id is 4001 characters; SCORM 2004 allows 4000"),
+    ({"cmi.location": "x" * 1001}, "cmi.location is 1001 characters; SCORM 2004 allows 1000"),
+    ({"cmi.learner_id": "someone-else"}, "cmi.learner_id is read-only and is this session's learner"),
+    ({"cmi.core.lesson_status": "passed"}, "cmi.core.lesson_status is not a SCORM 2004 data model element"),
+    ({"cmi.score.scaled": "2"}, "cmi.score.scaled 2 is outside -1..1"),
+    ({"cmi.session_time": "00:10:00"}, "is not an ISO 8601 timeinterval"),
+])
+def test_bad_scorm2004_commits_are_refused(app: Flask, body: Any, message: str) -> None:
+    # SCORM 2004 RTE §4.2 (SPMs, read-only cmi.learner_id, the 2004 data model only, score.scaled, timeinterval)
+    cid, _, client, _ = _open(app, "scorm2004")
+    page_config(client, cid, "kiem-tra")
+    res = post(client, cid, "kiem-tra", body)
+    assert res.status_code == 400 and message in res.get_json()["error"]["message"]
+    assert attempt_rows(app, cid)[0].cmi == {}
+
+
+def test_no_commit_after_the_attempt_ended(app: Flask) -> None:
+    # SCORM 2004 RTE §3.1.3.2: after Terminate the run-time takes no more data for that session
+    cid, _, client, _ = _open(app, "scorm2004")
+    page_config(client, cid, "kiem-tra")
+    assert post(client, cid, "kiem-tra", {"cmi.exit": "normal"}, terminate=True).status_code == 200
+    res = post(client, cid, "kiem-tra", {"cmi.location": "late"})
+    assert res.status_code == 409 and res.get_json()["error"]["code"] == "scorm_no_open_attempt"
+    assert "cmi.location" not in attempt_rows(app, cid)[0].cmi
