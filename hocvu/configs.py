@@ -20,6 +20,8 @@ from identity.stamp_guard import extra_certificates
 from lrs.storage import Database
 from player.catalogue import Catalogue, Resolved, activity_id, default_courses_dir, load_catalogue
 from player.domain import NoLaunch
+from player.packages.archive import ArchiveLimits
+from player.packages.store import StoreConfig
 from player.pages import current_launch
 from player.statements import PLAYER_AUTHORITY
 
@@ -121,6 +123,14 @@ def trusted_certificates(settings: Settings) -> list[bytes]:
 
 def catalogue(settings: Settings) -> Catalogue:
     return load_catalogue(settings.hub.courses_dir or default_courses_dir())
+
+
+def package_store(settings: Settings) -> StoreConfig:
+    """Imported packages' folder and import limits (player.packages)."""
+    p = settings.packages
+    limits = ArchiveLimits(max_total_bytes=p.package_max_mb * 1024 * 1024, max_files=p.package_max_files)
+    return StoreConfig(root=p.packages_dir or settings.hub.instance_dir / "packages", limits=limits,
+                       content_origin=p.packages_origin.rstrip("/") if p.packages_origin else None)
 
 
 # --- credentials: the player's facts, handed to a package that may not import the player -------------

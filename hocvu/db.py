@@ -15,7 +15,8 @@ from lrs.storage import Base, Database
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Every package's storage module shares lrs.storage.Base; importing them makes their tables known.
 STORAGE_MODULES = ("lrs.storage", "identity.storage", "lti_tool.storage", "player.storage",
-                   "connectors.storage", "credentials.storage")
+                   "connectors.storage", "credentials.storage", "lrs.cmi5.storage", "player.packages.storage",
+                   "player.packages.scorm_storage")
 
 
 def load_models() -> MetaData:

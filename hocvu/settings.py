@@ -234,10 +234,31 @@ class CredentialSettings:
                                     "the issuer's name written in every credential (1-120 characters)")
 
 
+@dataclass(frozen=True)
+class PackageSettings:
+    """Imported cmi5/SCORM packages (player/packages/): where their files live and the import limits
+    that keep zip bombs and oversize uploads out (player.packages.archive)."""
+
+    packages_dir: Path | None = var(None, "HOCVU_PACKAGES_DIR", "path", "where imported packages' files live",
+                                    default_text="<instance>/packages")
+    # A host of its own for package content keeps it away from the hub's cookies even with
+    # allow-same-origin (player.packages.store); unset, the content is served sandboxed by the hub.
+    packages_origin: str | None = var(None, "HOCVU_PACKAGES_ORIGIN", "url",
+                                      "a separate origin that serves package files", default_text="none: the hub")
+    package_max_mb: int = var(512, "HOCVU_PACKAGE_MAX_MB", "int", "a package's total uncompressed size at most",
+                              unit="MiB", low=1, high=16_384)
+    package_max_files: int = var(10_000, "HOCVU_PACKAGE_MAX_FILES", "int", "files in one package at most",
+                                 unit="files", low=1, high=1_000_000)
+    # cmi5 §8.2: the fetch URL's token; an AU session's LRS credential lives this long.
+    cmi5_session_hours: float = var(12.0, "HOCVU_CMI5_SESSION_HOURS", "float",
+                                    "an AU session's LRS credential is valid this long; an AU session left "
+                                    "open longer is abandoned", unit="hours", low=0.1, high=168)
+
+
 GROUPS: dict[str, type] = {"hub": HubSettings, "lrs": LrsSettings, "audit": AuditSettings, "lti": LtiSettings,
                            "forwarding": ForwardingSettings, "reports": ReportSettings, "vneid": VneidSettings,
                            "assurance": AssuranceSettings, "face": FaceSettings, "signing": SigningSettings,
-                           "credentials": CredentialSettings}
+                           "credentials": CredentialSettings, "packages": PackageSettings}
 
 
 @dataclass(frozen=True)
@@ -253,6 +274,7 @@ class Settings:
     face: FaceSettings = field(default_factory=FaceSettings)
     signing: SigningSettings = field(default_factory=SigningSettings)
     credentials: CredentialSettings = field(default_factory=CredentialSettings)
+    packages: PackageSettings = field(default_factory=PackageSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 import schemas
 from lrs.activity_definitions import store_definitions
 from lrs.audit import chain as audit_chain
+from lrs.cmi5 import rules as cmi5_rules
 from lrs.comparison import equivalent
 from lrs.credentials import Principal
 from lrs.errors import BadRequest, Conflict, PayloadTooLarge
@@ -261,6 +262,9 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
         if reserved:
             check_reserved(statement, [sig.body for sig in sigs], reserved)
 
+    # An AU session's credential (cmi5): the cmi5 statement rules, before anything is written.
+    cmi5_after = cmi5_rules.check_batch(session, principal, statements, stored) if cmi5_rules.applies(principal) \
+        else None
     _check_voiding(session, principal, prepared)
     inserted, newly_voided = _insert(session, principal, prepared, by_hash)
     if len(inserted) < len(prepared):
@@ -272,6 +276,8 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
                    key=lambda p: inserted[p.row["statement_id"]])
     audit_chain.append_statements(session, principal.tenant_id,
                                   [(p.row["statement_id"], p.statement) for p in fresh], newly_voided, audit)
+    if cmi5_after is not None:
+        cmi5_after()  # the session's state, then the LMS's follow-up (satisfied), in this transaction
     return [p.statement["id"] for p in prepared]
 
 

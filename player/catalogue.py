@@ -11,7 +11,7 @@ checked by ``player.catalogue_files``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,7 +20,10 @@ from typing import Any, Literal
 from player.catalogue_files import course_files, read_files
 from schemas.course import duration_seconds
 
-Kind = Literal["course", "module", "lesson", "quiz"]
+Kind = Literal["course", "module", "lesson", "quiz", "package", "au"]
+# More linkable items from elsewhere (imported packages: ``player.packages``), listed after the YAML
+# courses: called with the locale, in an app context.
+ItemsProvider = Callable[[str], "list[CatalogueItem]"]
 # xAPI Activity ids of catalogue items are this prefix + the target (see ``activity_id``).
 ACTIVITY_BASE = "https://hocvu.vn/xapi/activities/"
 DEFAULT_COURSES_DIR = Path(__file__).resolve().parent.parent / "courses"
@@ -204,6 +207,7 @@ def contains(outer: str, inner: str) -> bool:
 class Catalogue:
     def __init__(self, courses: list[Course]) -> None:
         self.courses: dict[str, Course] = {c.id: c for c in courses}
+        self.providers: list[ItemsProvider] = []
 
     def list_items(self, locale: str) -> list[CatalogueItem]:
         """Every linkable item, course by course in file order, titles in ``locale``."""
@@ -216,6 +220,8 @@ class Catalogue:
                              for lesson in module.lessons)
                 items.extend(CatalogueItem(q.target, localized(q.title, locale), "quiz", q.graded,
                                            float(q.max_score) if q.graded else None) for q in module.quizzes)
+        for provider in self.providers:
+            items.extend(provider(locale))
         return items
 
     @staticmethod

@@ -64,12 +64,18 @@ def hand_off_grade(db: Session, catalogue: Catalogue, launch: PlayerSession,
     here must never cost the learner the attempt itself, so every failure is logged, not raised."""
     if launch.reporter is None:
         return False  # the source keeps no grade for this link
+    return report_grade(db, launch, link_grade(db, catalogue, launch), reporters)
+
+
+def report_grade(db: Session, launch: PlayerSession, grade: LinkGrade | None,
+                 reporters: Mapping[str, ScoreReporter]) -> bool:
+    """Send ``grade`` (a link's, however the player computed it: a SCORM course's comes from its SCOs)
+    through the session's reporter; True when it took it. Failures are logged, never raised."""
+    if launch.reporter is None or grade is None:
+        return False
     reporter = reporters.get(launch.reporter)
     if reporter is None:
         log.warning("grade for %s not sent: no score reporter %r is registered", launch.target, launch.reporter)
-        return False
-    grade = link_grade(db, catalogue, launch)
-    if grade is None:
         return False
     try:
         return reporter(db, launch, grade)

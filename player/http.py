@@ -84,6 +84,10 @@ def _nav(launch: PlayerSession, resolved: Resolved) -> dict[str, Any]:
 def open_launch() -> BaseResponse:
     """The launch lands here (lti_tool.http redirects to player.open)."""
     launch = pages.current_launch()
+    if launch.target.startswith("package/"):  # an imported course (player.packages.cmi5.http)
+        return _see_other(url_for("cmi5.course_page", slug=launch.target.split("/")[1]))
+    if launch.target.startswith("scorm/"):  # an imported SCORM course: its own player (player.packages)
+        return _see_other(url_for("scorm.start", course_id=launch.target.split("/")[1]))
     resolved = resolve_in_launch(pages.catalogue(), launch, launch.target)
     return _see_other(pages.view_url(resolved.target))
 

@@ -57,7 +57,6 @@ other types kept as they are.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -79,6 +78,7 @@ from connectors.importers import (
 from connectors.importers.scorm_model import MODELS, Model, interactions
 from connectors.vocabulary import verb
 from lrs.statements import format_time
+from schemas import scorm_xapi
 
 FORMAT: Final = "scorm"
 
@@ -155,42 +155,11 @@ def map_attempt(data: dict[str, Any], home: str, language: str = "vi") -> list[d
         "contextActivities": {"grouping": grouping, "category": [parts.SCORM_PROFILE_ACTIVITY]},
         "extensions": parts.source(f"{FORMAT}-{version}"),
     }
-
-    def statement(kind: str, verb_name: str, when: datetime, obj: dict[str, Any] = sco,
-                  result: dict[str, Any] | None = None, parent: bool = False) -> dict[str, Any]:
-        ctx = context
-        if parent:  # §5 "Reporting learner activity": something within the SCO has the SCO as parent
-            ctx = {**context, "contextActivities": {**context["contextActivities"], "parent": [sco]}}
-        out = {"id": parts.derived_id("scorm", *key, format_time(ended), kind), "actor": actor, "verb": verb(verb_name),
-               "object": obj, "timestamp": format_time(when), "context": ctx}
-        if result:
-            out["result"] = result
-        return out
-
-    out: list[dict[str, Any]] = []
-    if started is not None:
-        resumed = values.get("entry") == "resume"
-        out.append(statement("start", "resumed" if resumed else "initialized", started))
-    for item in found:
-        when = item.timestamp(ended.tzinfo) or ended
-        obj = parts.activity(f"{sco_iri}/interactions/{quote(item.id, safe='')}", "cmi.interaction", None, language,
-                             description=item.description, interactionType=item.type,
-                             correctResponsesPattern=item.patterns)
-        out.append(statement(f"interaction:{item.index}", "responded", when, obj, item.result(), parent=True))
-    score = values.get("score")
-    if values.get("completion") is True:
-        out.append(statement("completed", "completed", ended, result={"completion": True}))
-    if values.get("success") is not None:
-        success = values["success"]
-        out.append(statement("success", "passed" if success else "failed", ended,
-                             result={"success": success, **({"score": score} if score else {})}))
-    if score:
-        out.append(statement("scored", "scored", ended, result={"score": score}))
-    overall = {k: v for k, v in (("completion", values.get("completion")), ("success", values.get("success")),
-                                 ("score", score), ("duration", values.get("duration"))) if v is not None}
-    suspended = values.get("exit") == "suspend"
-    out.append(statement("end", "suspended" if suspended else "terminated", ended, result=overall or None))
-    return out
+    # The mapping itself is the hub's one (schemas.scorm_xapi), shared with the SCORM player.
+    facts = scorm_xapi.SessionFacts(actor, sco, context, ended, started)
+    return scorm_xapi.session_statements(
+        values, found, facts, verb=verb, language=language,
+        statement_id=lambda kind: parts.derived_id("scorm", *key, format_time(ended), kind))
 
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")

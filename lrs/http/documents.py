@@ -15,6 +15,7 @@ from flask import Response, request
 import schemas
 from lrs import documents
 from lrs import statement_query as sq
+from lrs.cmi5 import rules as cmi5_rules
 from lrs.documents import DOC_ID_MAX_BYTES, Kind, Preconditions, Scope, compute_etag, quoted
 from lrs.errors import BadRequest
 from lrs.http.frame import bp, call, http_date, json_response
@@ -172,6 +173,11 @@ def _handle(res: Resource) -> Response:
     else:
         call().principal.require(res.scope)
     target = _parse(res)
+    principal = call().principal
+    if cmi5_rules.applies(principal):  # an AU session's credential: its own learner, AU and registration
+        sc = target.scope
+        cmi5_rules.check_document(call().session, principal, sc.kind, sc.activity_id, sc.agent_key,
+                                  sc.registration, target.doc_id, not reading)
     return _get(target) if reading else _write(target)
 
 

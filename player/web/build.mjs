@@ -16,3 +16,6 @@ const common = {
 };
 await build({ ...common, entryPoints: ["src/player.js"], outfile: path.join(out, "player.js") });
 await build({ ...common, entryPoints: ["src/sw.js"], outfile: path.join(out, "sw.js") });
+// The SCORM player page's run-time API (npm scorm-again), one bundle per SCORM version.
+await build({ ...common, entryPoints: ["src/scorm12.js"], outfile: path.join(out, "scorm12.js") });
+await build({ ...common, entryPoints: ["src/scorm2004.js"], outfile: path.join(out, "scorm2004.js") });

@@ -1,0 +1,183 @@
+"""What the LMS does when an AU reports (cmi5 §9.3.9 satisfied, §9.3.7 waived, §9.3.6 abandoned):
+registered with the LRS (``lrs.cmi5.rules.add_listener``) so it runs in the same transaction as the
+AU's statements, right after them.
+
+moveOn (cmi5 §13.1.4): an AU is satisfied when its statements meet it (Completed, Passed,
+CompletedAndPassed, CompletedOrPassed; NotApplicable at once) or when it is waived. A block is
+satisfied when every AU under it is, the course when every AU of it is; each gets one ``satisfied``
+statement per registration, object the LMS's IRI of it with the publisher's id in grouping
+(9.3.9.0-2/-4/-6/-8, §9.6.2.3). The AU itself gets no satisfied statement (CATAPULT 001 expects the
+block's and the course's right after the AU's own).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lrs.cmi5 import sessions as lrs_sessions
+from lrs.cmi5.rules import add_listener, status_of
+from lrs.cmi5.storage import ABANDONED, ENDED, WAIVED, Cmi5AuStatus, Cmi5Session
+from player.grades import LinkGrade, ScoreReporter
+from player.packages.cmi5 import model
+from player.packages.cmi5.launch import (
+    EXT_REASON,
+    TYPE_BLOCK,
+    TYPE_COURSE,
+    _base,
+    _duration,
+    au_at,
+    lms_activity_id,
+)
+from player.packages.cmi5.structure import Au, Block, CourseStructure, aus_under
+from player.packages.errors import PackageNotFound
+from player.packages.storage import ImportedPackage
+from player.session import PlayerSession
+from player.statements import write
+
+log = logging.getLogger(__name__)
+Reporters = Callable[[], Mapping[str, ScoreReporter]]
+_reporters: list[Reporters] = []
+
+
+def init_progress(reporters: Reporters) -> None:
+    """Start listening to AU statements; ``reporters`` gives the player's score reporters (AGS)."""
+    _reporters[:] = [reporters]
+    add_listener(on_au_statements)
+
+
+def met(move_on: str, completed: bool, passed: bool) -> bool:
+    return {"NotApplicable": True, "Completed": completed, "Passed": passed,
+            "CompletedAndPassed": completed and passed,
+            "CompletedOrPassed": completed or passed}.get(move_on, False)
+
+
+def _package(db: Session, package_key: str) -> ImportedPackage | None:
+    return db.scalars(select(ImportedPackage).where(ImportedPackage.package_key == package_key)).first()
+
+
+def on_au_statements(db: Session, row: Cmi5Session, events: list[tuple[str, dict[str, Any]]]) -> None:
+    package = _package(db, row.package_key)
+    if package is None:
+        return  # the course was removed while a session was open: nothing left to satisfy
+    course = model.from_json(package.structure)
+    now = datetime.now(UTC)
+    settle(db, row, course, now)
+    if any(verb in ("passed", "failed") for verb, _ in events):
+        report_grade(db, row, course)
+
+
+def _au_of(course: CourseStructure, row: Cmi5Session) -> Au | None:
+    return next((au for au in course.aus() if lms_activity_id(course.id, au.id) == row.au_iri), None)
+
+
+def _status(db: Session, tenant_id: int, registration: str, iri: str) -> Cmi5AuStatus | None:
+    return db.scalars(select(Cmi5AuStatus).where(Cmi5AuStatus.tenant_id == tenant_id,
+                                                 Cmi5AuStatus.registration == registration,
+                                                 Cmi5AuStatus.au_iri == iri)).first()
+
+
+def _au_satisfied(db: Session, row: Cmi5Session, course: CourseStructure, au: Au) -> bool:
+    status = _status(db, row.tenant_id, row.registration, lms_activity_id(course.id, au.id))
+    if status is None:
+        return au.move_on == "NotApplicable"
+    return status.waived or status.satisfied or met(au.move_on, status.completed, status.passed)
+
+
+def settle(db: Session, row: Cmi5Session, course: CourseStructure, now: datetime) -> list[str]:
+    """Mark the AU satisfied if its moveOn is met, then write satisfied for each block and the
+    course that just became satisfied (innermost first). Returns the IRIs satisfied now."""
+    au = _au_of(course, row)
+    if au is None:
+        return []
+    status = status_of(db, row)
+    if not status.satisfied and _au_satisfied(db, row, course, au):
+        status.satisfied = True
+    done: list[str] = []
+    statements = []
+    targets: list[tuple[Block | CourseStructure, str]] = [(b, TYPE_BLOCK)
+                                                          for b in reversed(model.parents(course, au.id))]
+    targets.append((course, TYPE_COURSE))
+    for node, kind in targets:
+        aus = aus_under(node) if isinstance(node, Block) else course.aus()
+        if not all(_au_satisfied(db, row, course, a) for a in aus):
+            break
+        iri = lms_activity_id(course.id, node.id)
+        mark = _status(db, row.tenant_id, row.registration, iri)
+        if mark is None:
+            mark = Cmi5AuStatus(tenant_id=row.tenant_id, registration=row.registration, au_iri=iri,
+                                completed=False, passed=False, waived=False, satisfied=False)
+            db.add(mark)
+        if mark.satisfied:
+            continue
+        mark.satisfied = True
+        done.append(iri)
+        obj = {"objectType": "Activity", "id": iri,
+               "definition": {"type": kind, "name": node.title or {"und": node.id}}}
+        statements.append(_base(row, "satisfied", obj, now, grouping=[node.id]))
+    db.flush()
+    write(db, row.tenant_id, statements)
+    return done
+
+
+def report_grade(db: Session, row: Cmi5Session, course: CourseStructure) -> bool:
+    """The AU's score to the learner's score reporter (LTI AGS when the course was opened from an
+    LMS): scaled × 100 out of 100, Completed/FullyGraded once the AU is satisfied."""
+    opener = row.opener or {}
+    if not opener or not _reporters:
+        return False
+    try:
+        launch = PlayerSession.from_session(opener)
+    except (TypeError, KeyError, ValueError):
+        return False
+    reporter = _reporters[0]().get(launch.reporter or "")
+    status = status_of(db, row)
+    if reporter is None or status.score_scaled is None:
+        return False
+    grade = LinkGrade(score_given=round(status.score_scaled * 100, 4), score_max=100.0,
+                      activity_progress="Completed" if status.satisfied else "InProgress",
+                      grading_progress="FullyGraded" if status.satisfied else "Pending")
+    try:
+        return reporter(db, launch, grade)
+    except Exception:
+        log.exception("the cmi5 grade of %s could not be handed to %s", row.au_iri, launch.reporter)
+        return False
+
+
+def waive(db: Session, tenant_id: int, actor: dict[str, Any], registration: str, package: ImportedPackage,
+          au_index: int, reason: str, now: datetime) -> list[str]:
+    """cmi5 §9.3.7: the LMS waives an AU for a registration (``waived``, result success and
+    completion true, the reason extension), then satisfies what that completes."""
+    course, au = au_at(package, au_index)
+    if reason not in ("Tested Out", "Equivalent AU", "Equivalent Outside Activity", "Administrative"):
+        raise PackageNotFound(f"cmi5 §9.5.6: no waive reason {reason!r}")
+    # A session row records the waiver's session id (every LMS statement carries one, §9.6.3.1).
+    row, _ = lrs_sessions.open_session(
+        db, tenant_id=tenant_id, actor=actor, registration=registration, course_iri=course.id,
+        au_iri=lms_activity_id(course.id, au.id), package_key=package.package_key, launch_mode="Normal",
+        move_on=au.move_on, mastery_score=au.mastery_score, now=now, ttl=timedelta(0), opener={})
+    lrs_sessions.end(db, row, WAIVED, now)
+    status = status_of(db, row)
+    if status.waived or status.satisfied:
+        return []
+    status.waived = True
+    write(db, tenant_id, [_base(row, "waived", {"objectType": "Activity", "id": row.au_iri}, now, grouping=[au.id],
+                                result={"success": True, "completion": True, "extensions": {EXT_REASON: reason}})])
+    return settle(db, row, course, now)
+
+
+def abandon_session(db: Session, tenant_id: int, session_id: str, now: datetime) -> bool:
+    """An administrator (or CATAPULT) abandons one open session by its id (cmi5 §9.3.6)."""
+    row = db.scalars(select(Cmi5Session).where(Cmi5Session.tenant_id == tenant_id,
+                                               Cmi5Session.session_id == session_id).with_for_update()).first()
+    if row is None or row.state in ENDED:
+        return False
+    lrs_sessions.end(db, row, ABANDONED, now)
+    write(db, tenant_id, [_base(row, "abandoned", {"objectType": "Activity", "id": row.au_iri}, now,
+                                result={"duration": _duration(row.launched, now)})])
+    return True
