@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,20 +51,22 @@ def pg_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _make_app(url: str) -> Flask:
+def _make_app(url: str, instance: Path) -> Flask:
+    """The app as the tests share it; its instance folder (secrets, keys, package files) is the
+    test run's own, never the checkout's ``instance/``."""
     database = Database(url)
     dbops.upgrade(database)
-    return create_app(Settings.of(database_url=url, secret_key="test-secret"), db=database)
+    return create_app(Settings.of(database_url=url, secret_key="test-secret", instance_dir=instance), db=database)
 
 
 @pytest.fixture(scope="session")
 def sqlite_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
-    return _make_app(f"sqlite:///{tmp_path_factory.mktemp('db') / 'hocvu.db'}")
+    return _make_app(f"sqlite:///{tmp_path_factory.mktemp('db') / 'hocvu.db'}", tmp_path_factory.mktemp("instance"))
 
 
 @pytest.fixture(scope="session")
-def postgresql_app(pg_url: str) -> Flask:
-    return _make_app(pg_url)
+def postgresql_app(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    return _make_app(pg_url, tmp_path_factory.mktemp("instance"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -81,7 +81,7 @@ def build_app(tmp_dir: Any, *, redis_url: str | None = None, memory_cache: bool 
     database = Database(db_url)
     dbops.upgrade(database)
     dispatch.app = create_app(Settings.of(database_url=db_url, secret_key="test-secret", public_url=url,
-                                       redis_url=redis_url), db=database)
+                                       redis_url=redis_url, instance_dir=tmp_dir / "instance"), db=database)
     if memory_cache:
         dispatch.app.extensions["lti_tool"].cache = MemoryCache()
     return dispatch.app, server, url
