@@ -49,7 +49,7 @@ class Au:
         ext: dict[str, Any] = {SESSION: self.session_id}
         if mastery is not None:
             ext[MASTERY] = mastery
-        st: dict[str, Any] = {"id": str(uuid.uuid4()), "actor": self.actor,
+        st: dict[str, Any] = {"id": str(uuid.uuid4()), "actor": self.actor, "timestamp": "2026-12-07T03:00:00Z",
                               "verb": {"id": verb if verb.startswith("http") else V + verb},
                               "object": {"id": self.activity},
                               "context": {"registration": self.registration, "extensions": ext,
@@ -62,6 +62,10 @@ class Au:
     def send(self, st: dict[str, Any]) -> Any:
         return self.client.put("/xapi/statements", query_string={"statementId": st["id"]}, data=json.dumps(st),
                                headers=self.headers())
+
+    def prefs(self) -> Any:
+        return self.client.get("/xapi/agents/profile", headers=self.headers(), query_string={
+            "agent": json.dumps(self.actor), "profileId": "cmi5LearnerPreferences"})
 
     def launch_data(self) -> Any:
         return self.client.get("/xapi/activities/state", headers=self.headers(), query_string={
@@ -90,6 +94,7 @@ def launch(app: Flask, admin: dict[str, str], slug: str, au: int = 0, registrati
 def started(app: Flask, admin: dict[str, str], slug: str, **kw: Any) -> Au:
     au = launch(app, admin, slug, **kw)
     au.auth = au.fetch().get_json()["auth-token"]
+    assert au.prefs().status_code == 404   # cmi5 §11: read before Initialized (none saved yet)
     assert au.send(au.statement("initialized")).status_code == 204
     return au
 
@@ -107,7 +112,7 @@ def test_launch_url_fetch_once_and_launch_data(pkg_app: Flask, admin: dict[str, 
     """cmi5 §8.1 launch parameters; §8.2 fetch once (second: error JSON); §10 LMS.LaunchData."""
     au = launch(pkg_app, admin, course)
     assert set(au.q) >= {"endpoint", "fetch", "actor", "registration", "activityId"}
-    assert au.q["endpoint"].endswith("/xapi/")
+    assert au.q["endpoint"].endswith("/xapi")
     first = au.fetch()
     assert first.status_code == 200 and first.headers["Content-Type"].startswith("application/json")
     au.auth = first.get_json()["auth-token"]
@@ -168,14 +173,23 @@ RULES = [
     ("cmi5 §9.3.4 mastery", lambda au: [au.statement("passed", moveon=True, mastery=0.8,
                                                      result={"success": True, "score": {"scaled": 0.5},
                                                              "duration": "PT1S"})], True),
-    ("cmi5 §9.6.3.2 mastery ext", lambda au: [au.statement("passed", moveon=True,
-                                                           result={"success": True, "duration": "PT1S"})], True),
+    ("cmi5 §9.6.3.2 mastery ext", lambda au: [au.statement("passed", moveon=True, result={
+        "success": True, "score": {"scaled": 0.9}, "duration": "PT1S"})], True),
     ("cmi5 §9.3.3 once", lambda au: [au.statement("completed", moveon=True,
                                                   result={"completion": True, "duration": "PT1S"})] * 0 + [
         au.statement("completed", moveon=True, result={"completion": True, "duration": "PT1S"}),
         au.statement("completed", moveon=True, result={"completion": True, "duration": "PT1S"})], True),
     ("cmi5 §9.3.8 last", lambda au: [au.statement("terminated", result={"duration": "PT1S"}),
                                      au.statement("experienced", cmi5=False)], True),
+    ("cmi5 §9.7 timestamp", lambda au: [{**au.statement("experienced", cmi5=False),
+                                         "timestamp": "2026-12-07T03:00:00-06:00"}], True),
+    ("cmi5 §9.5.3 no completion", lambda au: [au.statement("passed", moveon=True,
+                                                           result={"success": True, "completion": True,
+                                                                   "duration": "PT1S"})], True),
+    ("cmi5 §9.5.1 min max", lambda au: [au.statement("passed", moveon=True, mastery=0.8, result={
+        "success": True, "score": {"scaled": 0.9, "raw": 9}, "duration": "PT1S"})], True),
+    ("cmi5 §9.6.2.2 terminated", lambda au: [au.statement("terminated", moveon=True, result={"duration": "PT1S"})],
+     True),
     ("cmi5 §6.3 voiding", lambda au: [au.statement(V + "voided", cmi5=False,
                                                    object={"objectType": "StatementRef", "id": str(uuid.uuid4())})],
      True),
@@ -198,6 +212,21 @@ def test_cmi5_rule_refused_nothing_stored(pkg_app: Flask, admin: dict[str, str],
     assert r.status_code == 403, (clause, r.get_json())
     assert r.get_json()["error"]["message"].startswith("cmi5 " + clause.split()[1]), r.get_json()
     assert len(by_registration(pkg_app, admin, reg)) == before
+
+
+def test_initialized_needs_learner_preferences(pkg_app: Flask, admin: dict[str, str], course: str) -> None:
+    """cmi5 §11 (CATAPULT 11.0.0.0-3): Initialized only after the AU read cmi5LearnerPreferences;
+    a preferences document that breaks §11 is refused."""
+    au = launch(pkg_app, admin, course)
+    au.auth = au.fetch().get_json()["auth-token"]
+    r = au.send(au.statement("initialized"))
+    assert r.status_code == 403 and r.get_json()["error"]["message"].startswith("cmi5 §11")
+    bad = au.client.put("/xapi/agents/profile", headers={**au.headers(), "If-None-Match": "*"},
+                        data=json.dumps({"languagePreference": "not comma separated", "audioPreference": "on"}),
+                        query_string={"agent": json.dumps(au.actor), "profileId": "cmi5LearnerPreferences"})
+    assert bad.status_code == 403
+    assert au.prefs().status_code == 404
+    assert au.send(au.statement("initialized")).status_code == 204
 
 
 def test_browse_mode_refuses_outcomes(pkg_app: Flask, admin: dict[str, str], course: str) -> None:
@@ -241,6 +270,6 @@ def test_au_documents_limited_to_its_learner(pkg_app: Flask, admin: dict[str, st
         "agent": json.dumps({"mbox": "mailto:someone@example.org"}), "profileId": "cmi5LearnerPreferences"})
     assert r.status_code == 403
     r = au.client.put("/xapi/agents/profile", headers={**au.headers(), "If-None-Match": "*"},
-                      data=json.dumps({"languagePreference": "vi"}),
+                      data=json.dumps({"languagePreference": "vi-VN,en-US", "audioPreference": "on"}),
                       query_string={"agent": json.dumps(au.actor), "profileId": "cmi5LearnerPreferences"})
     assert r.status_code == 204, r.get_json()

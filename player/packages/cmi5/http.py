@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 import schemas
 from identity import web
 from lrs.cmi5 import sessions as lrs_sessions
-from lrs.cmi5.storage import Cmi5AuStatus
+from lrs.cmi5.storage import Cmi5AuStatus, Cmi5Session
 from lrs.credentials import Principal, authenticate, parse_basic
 from lrs.errors import BadRequest, Forbidden, XapiError
 from lrs.identifiers import agent_key
@@ -251,10 +251,18 @@ def admin_launch(slug: str) -> Response:
 
 @bp.post("/admin/packages/<slug>/waive")
 def admin_waive(slug: str) -> Response:
+    """Waive an AU for a registration; without ``actor``, the learner of the registration's last session."""
     body = request.get_json(silent=True) or {}
-    actor, registration = _actor_and_registration(body)
     with pages.db() as db:
         principal = _admin(db)
+        if body.get("actor") is None and isinstance(body.get("registration"), str):
+            last = db.scalars(select(Cmi5Session).where(Cmi5Session.tenant_id == principal.tenant_id,
+                                                        Cmi5Session.registration == body["registration"])
+                              .order_by(Cmi5Session.id.desc())).first()
+            if last is None:
+                raise PackageNotFound(f"no AU session of registration {body['registration']!r}")
+            body["actor"] = last.actor
+        actor, registration = _actor_and_registration(body)
         pkg = _package(db, slug)
         done = progress.waive(db, principal.tenant_id, actor, registration, pkg, int(body.get("au", 0)),
                               str(body.get("reason") or "Administrative"), pages.now())

@@ -101,7 +101,7 @@ def launch_au(db: Session, store: PackageStore, req: LaunchRequest) -> Launched:
     base = au_base_url(store, req.package, au, req.hub_url)
     _launch_data(db, req, row, au)
     write(db, req.tenant_id, [_launched(req, row, au, base)])
-    params = {"endpoint": req.hub_url.rstrip("/") + "/xapi/",
+    params = {"endpoint": req.hub_url.rstrip("/") + "/xapi",
               "fetch": f"{req.hub_url.rstrip('/')}/player/cmi5/fetch/{token}",
               "actor": json.dumps(req.actor, separators=(",", ":")), "registration": req.registration,
               "activityId": au_iri}

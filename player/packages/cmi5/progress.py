@@ -39,6 +39,7 @@ from player.packages.errors import PackageNotFound
 from player.packages.storage import ImportedPackage
 from player.session import PlayerSession
 from player.statements import write
+from schemas.cmi5 import MOVEON_CATEGORY
 
 log = logging.getLogger(__name__)
 Reporters = Callable[[], Mapping[str, ScoreReporter]]
@@ -166,8 +167,11 @@ def waive(db: Session, tenant_id: int, actor: dict[str, Any], registration: str,
     if status.waived or status.satisfied:
         return []
     status.waived = True
-    write(db, tenant_id, [_base(row, "waived", {"objectType": "Activity", "id": row.au_iri}, now, grouping=[au.id],
-                                result={"success": True, "completion": True, "extensions": {EXT_REASON: reason}})])
+    waived = _base(row, "waived", {"objectType": "Activity", "id": row.au_iri}, now, grouping=[au.id],
+                   result={"success": True, "completion": True, "extensions": {EXT_REASON: reason}})
+    # cmi5 §9.6.2.2: waived counts toward moveOn, so it carries the moveOn category too.
+    waived["context"]["contextActivities"]["category"].append({"objectType": "Activity", "id": MOVEON_CATEGORY})
+    write(db, tenant_id, [waived])
     return settle(db, row, course, now)
 
 
