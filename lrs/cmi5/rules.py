@@ -260,8 +260,9 @@ def _check_outcome(row: Cmi5Session, walk: _Walk, st: dict[str, Any], sid: str, 
     if walk.passed:
         raise Cmi5Forbidden(f"cmi5 {clause}: statement {sid}: no Passed or Failed may follow Passed within a "
                             "registration")
-    if not success and walk.failed:
-        raise Cmi5Forbidden(f"cmi5 {clause}: statement {sid}: Failed may be sent once per AU session")
+    if walk.failed:
+        raise Cmi5Forbidden(f"cmi5 {clause}: statement {sid}: no Passed or Failed may follow Failed within an "
+                            "AU session")
     scaled = (result.get("score") or {}).get("scaled")
     if row.mastery_score is not None:
         _check_mastery(row, st, sid, verb, scaled, success)

@@ -179,6 +179,9 @@ RULES = [
                                                   result={"completion": True, "duration": "PT1S"})] * 0 + [
         au.statement("completed", moveon=True, result={"completion": True, "duration": "PT1S"}),
         au.statement("completed", moveon=True, result={"completion": True, "duration": "PT1S"})], True),
+    ("cmi5 §9.3.4 after failed", lambda au: [
+        au.statement("failed", moveon=True, result={"success": False, "duration": "PT1S"}),
+        au.statement("passed", moveon=True, result={"success": True, "duration": "PT1S"})], True),
     ("cmi5 §9.3.8 last", lambda au: [au.statement("terminated", result={"duration": "PT1S"}),
                                      au.statement("experienced", cmi5=False)], True),
     ("cmi5 §9.7 timestamp", lambda au: [{**au.statement("experienced", cmi5=False),
