@@ -23,6 +23,6 @@ trap 'kill $HUB_PID 2>/dev/null || true; wait $HUB_PID 2>/dev/null || true' EXIT
 for _ in $(seq 60); do curl -fs "$HOCVU_URL/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
 cd "$CATAPULT_DIR/lts"
 CATAPULT_LMS="$HERE/lms.hocvu.js" JEST_PUPPETEER_CONFIG="$HERE/jest-puppeteer.config.js" \
-    npx jest --runInBand "$@" || status=$?
+    npx jest --runInBand --testTimeout=60000 "$@" || status=$?
 echo "hub log: $WORK/hub.log"
 exit "${status:-0}"

@@ -98,6 +98,9 @@ def launch_au(db: Session, store: PackageStore, req: LaunchRequest) -> Launched:
         db, tenant_id=req.tenant_id, actor=req.actor, registration=req.registration, course_iri=course.id,
         au_iri=au_iri, package_key=req.package.package_key, launch_mode=req.launch_mode, move_on=au.move_on,
         mastery_score=au.mastery_score, now=req.now, ttl=req.ttl, opener=req.opener or {})
+    # Import here: progress builds on this module's statements.
+    from player.packages.cmi5.progress import settle
+    settle(db, row, course, req.now)  # moveOn evaluated at registration, before launched (§9.6.1.1)
     base = au_base_url(store, req.package, au, req.hub_url)
     _launch_data(db, req, row, au)
     write(db, req.tenant_id, [_launched(req, row, au, base)])

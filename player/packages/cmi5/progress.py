@@ -101,13 +101,14 @@ def settle(db: Session, row: Cmi5Session, course: CourseStructure, now: datetime
         status.satisfied = True
     done: list[str] = []
     statements = []
-    targets: list[tuple[Block | CourseStructure, str]] = [(b, TYPE_BLOCK)
-                                                          for b in reversed(model.parents(course, au.id))]
+    # Every block, inner ones before those holding them, then the course: a registration's first launch
+    # satisfies at once what NotApplicable AUs alone make up (cmi5 §9.6.1.1, CATAPULT 9.6.1.1-3).
+    targets: list[tuple[Block | CourseStructure, str]] = [(b, TYPE_BLOCK) for b in reversed(course.blocks())]
     targets.append((course, TYPE_COURSE))
     for node, kind in targets:
         aus = aus_under(node) if isinstance(node, Block) else course.aus()
         if not all(_au_satisfied(db, row, course, a) for a in aus):
-            break
+            continue
         iri = lms_activity_id(course.id, node.id)
         mark = _status(db, row.tenant_id, row.registration, iri)
         if mark is None:
