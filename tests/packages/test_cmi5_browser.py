@@ -1,0 +1,112 @@
+"""A real cmi5 AU (written with npm ``@xapi/cmi5``, tools/cmi5-au, bundled by esbuild) runs in headless
+Chromium inside the player: the learner opens the imported course from their player session, launches
+the AU, and the AU initializes, completes, passes and terminates in its sandbox against the hub's LRS.
+The statements reach the LRS in cmi5's order and the LMS issues satisfied for the block and the course
+(cmi5 §9.3, §9.3.9)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import shutil
+import subprocess
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from lrs import credentials
+from player.domain import registration_for
+from player.packages.http import STORE_EXT
+from player.packages.store import PackageStore
+from player.session import KEY, Learner, PlayerSession
+from tests.browser_support import chromium, needs_chromium, served
+from tests.conftest import Xapi, new_credential
+from tests.packages.cmi5_support import au_xml, block, structure
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "cmi5-au"
+needs_au = pytest.mark.skipif(not (TOOL / "node_modules" / "@xapi" / "cmi5").is_dir() or not shutil.which("node"),
+                              reason="the test AU's packages are not installed (npm ci --prefix tools/cmi5-au)")
+INDEX = (b'<!doctype html><html lang="vi"><meta charset="utf-8"><title>AU</title>'
+         b'<p id="status">running</p><script src="au.js"></script></html>')
+
+
+def _package(tmp: Path) -> bytes:
+    subprocess.run(["node", str(TOOL / "build.mjs"), str(tmp)], check=True, timeout=120)
+    xml = structure(block(au_xml(1, "index.html", mastery="0.8")),
+                    course_id=f"https://example.org/cmi5/course/browser-{uuid.uuid4().hex[:6]}")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("cmi5.xml", xml)
+        zf.writestr("index.html", INDEX)
+        zf.write(tmp / "au.js", "au.js")
+    return buf.getvalue()
+
+
+@needs_chromium
+@needs_au
+def test_xapi_cmi5_au_completes_in_the_player(sqlite_pkg_app: Flask, tmp_path: Path) -> None:
+    from tests.packages.conftest import national_admin
+    app = sqlite_pkg_app
+    r = app.test_client().post("/player/cmi5/admin/packages", data=_package(tmp_path), headers=national_admin(app))
+    assert r.status_code == 201, r.get_json()
+    slug = r.get_json()["slug"]
+    tenant_slug, key, secret = new_credential(app, ["all"])
+    with app.extensions["hocvu.db"].session() as s:
+        tenant_id = credentials.get_tenant(s, tenant_slug).id
+    launch = PlayerSession(tenant_id=tenant_id, learner=Learner("https://lms.example.org", f"hv-{uuid.uuid4().hex[:8]}"),
+                           link=f"rl-{uuid.uuid4().hex[:8]}", target=f"package/{slug}")
+    with served(app) as server, chromium() as browser, content_origin(app, server):
+        cookie = app.session_interface.get_signing_serializer(app).dumps({KEY: launch.to_session()})  # type: ignore[attr-defined]
+        browser.get(f"{server}/player/cmi5/returned")
+        browser.add_cookie({"name": app.config["SESSION_COOKIE_NAME"], "value": cookie, "path": "/"})
+        browser.get(f"{server}/player/")  # the player sends a package target to its course page
+        assert f"/player/cmi5/course/{slug}" in browser.current_url
+        browser.find_element("id", "launch-0").click()
+        status = _wait_status(browser)
+        assert status == "done", status
+        assert browser.current_url.startswith(server.replace("127.0.0.1", "localhost") + "/player/content/")
+    xapi = Xapi(app.test_client(), key, secret, version="2.0.0")
+    res = xapi.get("statements", registration=registration_for(launch), ascending="true", limit=50)
+    sts: list[dict[str, Any]] = res.get_json()["statements"]
+    verbs = [s["verb"]["id"].rsplit("/", 1)[1] for s in sts]
+    assert verbs == ["launched", "initialized", "completed", "passed", "satisfied", "satisfied", "terminated"], verbs
+    passed = next(s for s in sts if s["verb"]["id"].endswith("/passed"))
+    assert passed["result"]["score"]["scaled"] == 0.9
+    sat = [s["object"]["definition"]["type"].rsplit("/", 1)[1] for s in sts if s["verb"]["id"].endswith("/satisfied")]
+    assert sat == ["block", "course"]
+
+
+@contextmanager
+def content_origin(app: Flask, server: str) -> Iterator[None]:
+    """Package files on an origin of their own (HOCVU_PACKAGES_ORIGIN), as player.packages.store advises
+    for content that needs its own storage: here ``localhost`` beside the hub's ``127.0.0.1``, whose
+    cookies it never sees. (In the default opaque-origin sandbox @xapi/cmi5 stops: axios reads
+    document.cookie, which a sandboxed page may not.)"""
+    store = app.extensions[STORE_EXT]
+    origin = server.replace("127.0.0.1", "localhost")
+    app.extensions[STORE_EXT] = PackageStore(dataclasses.replace(store.config, content_origin=origin))
+    try:
+        yield
+    finally:
+        app.extensions[STORE_EXT] = store
+
+
+def _wait_status(browser: Any, timeout: float = 30) -> str:
+    end = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < end:
+        try:
+            text = browser.find_element("id", "status").text
+        except Exception:
+            text = ""
+        if text and text != "running":
+            return text
+        time.sleep(0.3)
+    return text
