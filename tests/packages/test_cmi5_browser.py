@@ -60,7 +60,8 @@ def test_xapi_cmi5_au_completes_in_the_player(sqlite_pkg_app: Flask, tmp_path: P
     tenant_slug, key, secret = new_credential(app, ["all"])
     with app.extensions["hocvu.db"].session() as s:
         tenant_id = credentials.get_tenant(s, tenant_slug).id
-    launch = PlayerSession(tenant_id=tenant_id, learner=Learner("https://lms.example.org", f"hv-{uuid.uuid4().hex[:8]}"),
+    learner = Learner("https://lms.example.org", f"hv-{uuid.uuid4().hex[:8]}")
+    launch = PlayerSession(tenant_id=tenant_id, learner=learner,
                            link=f"rl-{uuid.uuid4().hex[:8]}", target=f"package/{slug}")
     with served(app) as server, chromium() as browser, content_origin(app, server):
         cookie = app.session_interface.get_signing_serializer(app).dumps({KEY: launch.to_session()})  # type: ignore[attr-defined]
