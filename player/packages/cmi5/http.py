@@ -34,7 +34,8 @@ from player.domain import OutsideLaunch, registration_for
 from player.grades import ScoreReporter
 from player.packages import listing
 from player.packages.cmi5 import importer, model, progress
-from player.packages.cmi5.launch import LaunchRequest, launch_au, lms_activity_id
+from player.packages.cmi5.launch import LaunchRequest, launch_au
+from player.packages.cmi5.lms_statements import lms_activity_id
 from player.packages.errors import PackageError, PackageNotFound
 from player.packages.http import package_store
 from player.packages.storage import ImportedPackage
@@ -124,10 +125,10 @@ def course_page(slug: str) -> Response:
         parsed = listing.parse_target(launch.target)
         if parsed and parsed[1] is not None:
             aus = [a for a in aus if a[0] == parsed[1]]
-        title = listing._title(pkg.title, pages.locale())
-        description = listing._title(pkg.description, pages.locale())
+        title = listing.title_in(pkg.title, pages.locale())
+        description = listing.title_in(pkg.description, pages.locale())
     return pages.render("player/cmi5_course.html", texts=_text, title=title, description=description,
-                        aus=aus, slug=slug, name=lambda text: listing._title(text, pages.locale()))
+                        aus=aus, slug=slug, name=lambda text: listing.title_in(text, pages.locale()))
 
 
 @bp.post("/course/<slug>/au/<int:index>")

@@ -22,19 +22,13 @@ from sqlalchemy.orm import Session
 
 from lrs.cmi5 import sessions as lrs_sessions
 from lrs.cmi5.rules import add_listener, status_of
-from lrs.cmi5.storage import ABANDONED, ENDED, WAIVED, Cmi5AuStatus, Cmi5Session
+from lrs.cmi5.storage import ABANDONED, ENDED, WAIVED, Cmi5Session
 from player.grades import LinkGrade, ScoreReporter
 from player.packages.cmi5 import model
-from player.packages.cmi5.launch import (
-    EXT_REASON,
-    TYPE_BLOCK,
-    TYPE_COURSE,
-    _base,
-    _duration,
-    au_at,
-    lms_activity_id,
-)
-from player.packages.cmi5.structure import Au, Block, CourseStructure, aus_under
+from player.packages.cmi5.launch import au_at
+from player.packages.cmi5.lms_statements import EXT_REASON, base, duration, lms_activity_id
+from player.packages.cmi5.satisfaction import settle
+from player.packages.cmi5.structure import CourseStructure
 from player.packages.errors import PackageNotFound
 from player.packages.storage import ImportedPackage
 from player.session import PlayerSession
@@ -52,12 +46,6 @@ def init_progress(reporters: Reporters) -> None:
     add_listener(on_au_statements)
 
 
-def met(move_on: str, completed: bool, passed: bool) -> bool:
-    return {"NotApplicable": True, "Completed": completed, "Passed": passed,
-            "CompletedAndPassed": completed and passed,
-            "CompletedOrPassed": completed or passed}.get(move_on, False)
-
-
 def _package(db: Session, package_key: str) -> ImportedPackage | None:
     return db.scalars(select(ImportedPackage).where(ImportedPackage.package_key == package_key)).first()
 
@@ -71,60 +59,6 @@ def on_au_statements(db: Session, row: Cmi5Session, events: list[tuple[str, dict
     settle(db, row, course, now)
     if any(verb in ("passed", "failed") for verb, _ in events):
         report_grade(db, row, course)
-
-
-def _au_of(course: CourseStructure, row: Cmi5Session) -> Au | None:
-    return next((au for au in course.aus() if lms_activity_id(course.id, au.id) == row.au_iri), None)
-
-
-def _status(db: Session, tenant_id: int, registration: str, iri: str) -> Cmi5AuStatus | None:
-    return db.scalars(select(Cmi5AuStatus).where(Cmi5AuStatus.tenant_id == tenant_id,
-                                                 Cmi5AuStatus.registration == registration,
-                                                 Cmi5AuStatus.au_iri == iri)).first()
-
-
-def _au_satisfied(db: Session, row: Cmi5Session, course: CourseStructure, au: Au) -> bool:
-    status = _status(db, row.tenant_id, row.registration, lms_activity_id(course.id, au.id))
-    if status is None:
-        return au.move_on == "NotApplicable"
-    return status.waived or status.satisfied or met(au.move_on, status.completed, status.passed)
-
-
-def settle(db: Session, row: Cmi5Session, course: CourseStructure, now: datetime) -> list[str]:
-    """Mark the AU satisfied if its moveOn is met, then write satisfied for each block and the
-    course that just became satisfied (innermost first). Returns the IRIs satisfied now."""
-    au = _au_of(course, row)
-    if au is None:
-        return []
-    status = status_of(db, row)
-    if not status.satisfied and _au_satisfied(db, row, course, au):
-        status.satisfied = True
-    done: list[str] = []
-    statements = []
-    # Every block, inner ones before those holding them, then the course: a registration's first launch
-    # satisfies at once what NotApplicable AUs alone make up (cmi5 §9.6.1.1, CATAPULT 9.6.1.1-3).
-    targets: list[tuple[Block | CourseStructure, str]] = [(b, TYPE_BLOCK) for b in reversed(course.blocks())]
-    targets.append((course, TYPE_COURSE))
-    for node, kind in targets:
-        aus = aus_under(node) if isinstance(node, Block) else course.aus()
-        if not all(_au_satisfied(db, row, course, a) for a in aus):
-            continue
-        iri = lms_activity_id(course.id, node.id)
-        mark = _status(db, row.tenant_id, row.registration, iri)
-        if mark is None:
-            mark = Cmi5AuStatus(tenant_id=row.tenant_id, registration=row.registration, au_iri=iri,
-                                completed=False, passed=False, waived=False, satisfied=False)
-            db.add(mark)
-        if mark.satisfied:
-            continue
-        mark.satisfied = True
-        done.append(iri)
-        obj = {"objectType": "Activity", "id": iri,
-               "definition": {"type": kind, "name": node.title or {"und": node.id}}}
-        statements.append(_base(row, "satisfied", obj, now, grouping=[node.id]))
-    db.flush()
-    write(db, row.tenant_id, statements)
-    return done
 
 
 def report_grade(db: Session, row: Cmi5Session, course: CourseStructure) -> bool:
@@ -168,7 +102,7 @@ def waive(db: Session, tenant_id: int, actor: dict[str, Any], registration: str,
     if status.waived or status.satisfied:
         return []
     status.waived = True
-    waived = _base(row, "waived", {"objectType": "Activity", "id": row.au_iri}, now, grouping=[au.id],
+    waived = base(row, "waived", {"objectType": "Activity", "id": row.au_iri}, now, grouping=[au.id],
                    result={"success": True, "completion": True, "extensions": {EXT_REASON: reason}})
     # cmi5 §9.6.2.2: waived counts toward moveOn, so it carries the moveOn category too.
     waived["context"]["contextActivities"]["category"].append({"objectType": "Activity", "id": MOVEON_CATEGORY})
@@ -183,6 +117,6 @@ def abandon_session(db: Session, tenant_id: int, session_id: str, now: datetime)
     if row is None or row.state in ENDED:
         return False
     lrs_sessions.end(db, row, ABANDONED, now)
-    write(db, tenant_id, [_base(row, "abandoned", {"objectType": "Activity", "id": row.au_iri}, now,
-                                result={"duration": _duration(row.launched, now)})])
+    write(db, tenant_id, [base(row, "abandoned", {"objectType": "Activity", "id": row.au_iri}, now,
+                                result={"duration": duration(row.launched, now)})])
     return True
