@@ -276,3 +276,40 @@ def test_au_documents_limited_to_its_learner(pkg_app: Flask, admin: dict[str, st
                       data=json.dumps({"languagePreference": "vi-VN,en-US", "audioPreference": "on"}),
                       query_string={"agent": json.dumps(au.actor), "profileId": "cmi5LearnerPreferences"})
     assert r.status_code == 204, r.get_json()
+
+
+def test_grade_goes_to_the_learners_score_reporter(pkg_app: Flask, admin: dict[str, str], course: str) -> None:
+    """The learner opened the course from an LMS (a player session with a score reporter, LTI AGS in
+    production): the AU's judged score goes back through it, 0-100, FullyGraded once satisfied."""
+    from player.pages import register_reporter
+    from player.session import KEY, Learner, PlayerSession
+    from tests.conftest import new_credential
+
+    got: list[Any] = []
+    register_reporter(pkg_app, "test-gradebook", lambda db, launch, grade: got.append((launch.target, grade)) or True)
+    slug, _, _ = new_credential(pkg_app, ["all"])
+    from lrs import credentials
+    with pkg_app.extensions["hocvu.db"].session() as s:
+        tenant_id = credentials.get_tenant(s, slug).id
+    learner = Learner("https://lms.example.org", f"u-{uuid.uuid4().hex[:6]}")
+    opened = PlayerSession(tenant_id=tenant_id, learner=learner, link="rl-1", target=f"package/{course}", reporter="test-gradebook")
+    client = pkg_app.test_client()
+    with client.session_transaction() as sess:
+        sess[KEY] = opened.to_session()
+        sess["csrf"] = "t"
+    page = client.get(f"/player/cmi5/course/{course}")
+    assert page.status_code == 200 and b'id="launch-0"' in page.data
+    r = client.post(f"/player/cmi5/course/{course}/au/0", data={"csrf": "t"})
+    assert r.status_code == 303
+    q = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["Location"]).query).items()}
+    au = Au(pkg_app.test_client(), {"url": r.headers["Location"], "sessionId": "", "registration": q["registration"]})
+    au.auth = au.fetch().get_json()["auth-token"]
+    au.session_id = au.launch_data().get_json()["contextTemplate"]["extensions"][SESSION]
+    assert au.prefs().status_code == 404
+    assert au.send(au.statement("initialized")).status_code == 204
+    assert au.send(au.statement("passed", moveon=True, mastery=0.8, result={
+        "success": True, "score": {"scaled": 0.9}, "duration": "PT1M"})).status_code == 204
+    assert len(got) == 1
+    target, grade = got[0]
+    assert target == f"package/{course}" and (grade.score_given, grade.score_max) == (90.0, 100.0)
+    assert grade.grading_progress == "Pending"  # CompletedAndPassed: not satisfied until completed too
