@@ -292,7 +292,8 @@ def test_grade_goes_to_the_learners_score_reporter(pkg_app: Flask, admin: dict[s
     with pkg_app.extensions["hocvu.db"].session() as s:
         tenant_id = credentials.get_tenant(s, slug).id
     learner = Learner("https://lms.example.org", f"u-{uuid.uuid4().hex[:6]}")
-    opened = PlayerSession(tenant_id=tenant_id, learner=learner, link="rl-1", target=f"package/{course}", reporter="test-gradebook")
+    opened = PlayerSession(tenant_id=tenant_id, learner=learner, link="rl-1", target=f"package/{course}",
+                           reporter="test-gradebook")
     client = pkg_app.test_client()
     with client.session_transaction() as sess:
         sess[KEY] = opened.to_session()
