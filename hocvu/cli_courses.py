@@ -16,7 +16,7 @@ from hocvu.cli_session import cli_session
 from hocvu.settings import Settings
 from player import catalogue, catalogue_files
 from player.packages import listing
-from player.packages.cmi5 import importer, model
+from player.packages.cmi5 import importer, model, progress
 from player.packages.cmi5.export import export_course
 from player.packages.errors import PackageError
 from player.packages.storage import ImportedPackage
@@ -140,3 +140,11 @@ def courses_export(course_id: str, output: Path | None) -> None:
     out = output or Path(f"{course_id}.cmi5.zip")
     out.write_bytes(export_course(course))
     click.echo(f"wrote {out}")
+
+
+@courses.command("sweep")
+def courses_sweep() -> None:
+    """Abandon cmi5 AU sessions left open past HOCVU_CMI5_SESSION_HOURS (cmi5 §9.3.6); for cron."""
+    with cli_session(errors=(PackageError,)) as db:
+        count = progress.abandon_expired(db, datetime.now(UTC))
+    click.echo(f"{count} AU session(s) abandoned")

@@ -314,3 +314,18 @@ def test_grade_goes_to_the_learners_score_reporter(pkg_app: Flask, admin: dict[s
     target, grade = got[0]
     assert target == f"package/{course}" and (grade.score_given, grade.score_max) == (90.0, 100.0)
     assert grade.grading_progress == "Pending"  # CompletedAndPassed: not satisfied until completed too
+
+
+def test_session_past_its_lifetime_is_abandoned(pkg_app: Flask, admin: dict[str, str], course: str) -> None:
+    """cmi5 §9.3.6: a session left open past its lifetime is abandoned by the sweep, with its duration."""
+    from datetime import UTC, datetime, timedelta
+
+    from player.packages.cmi5.progress import abandon_expired
+    reg = str(uuid.uuid4())
+    au = started(pkg_app, admin, course, registration=reg)
+    with pkg_app.extensions["hocvu.db"].session() as db:
+        assert abandon_expired(db, datetime.now(UTC) + timedelta(days=2)) >= 1
+        db.commit()
+    last = by_registration(pkg_app, admin, reg)[-1]
+    assert last["verb"]["id"].endswith("/abandoned") and last["result"]["duration"].startswith("PT")
+    assert last["context"]["extensions"][SESSION] == au.session_id

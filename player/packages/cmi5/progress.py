@@ -120,3 +120,15 @@ def abandon_session(db: Session, tenant_id: int, session_id: str, now: datetime)
     write(db, tenant_id, [base(row, "abandoned", {"objectType": "Activity", "id": row.au_iri}, now,
                                 result={"duration": duration(row.launched, now)})])
     return True
+
+
+def abandon_expired(db: Session, now: datetime) -> int:
+    """cmi5 §9.3.6: sessions still open past their credential's lifetime (HOCVU_CMI5_SESSION_HOURS) are
+    abandoned, in every tenant; run by ``hocvu courses sweep`` (cron). Returns how many."""
+    rows = list(db.scalars(select(Cmi5Session).where(Cmi5Session.state.not_in(ENDED), Cmi5Session.expires < now)
+                           .with_for_update()))
+    for row in rows:
+        lrs_sessions.end(db, row, ABANDONED, now)
+        write(db, row.tenant_id, [base(row, "abandoned", {"objectType": "Activity", "id": row.au_iri}, now,
+                                       result={"duration": duration(row.launched, now)})])
+    return len(rows)
