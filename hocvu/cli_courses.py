@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from hocvu import configs
 from hocvu.cli_session import cli_session
@@ -53,9 +54,9 @@ def courses_validate(files: tuple[Path, ...]) -> None:
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
               help="Catalogue directory (default: HOCVU_COURSES_DIR or the shipped courses/).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.option("--packages/--no-packages", default=True, show_default=True,
-              help="Also list imported packages (needs the database).")
-def courses_list(locale: str, directory: Path | None, as_json: bool, packages: bool) -> None:
+@click.option("--packages/--no-packages", default=None,
+              help="Also list imported packages, from the database (default: yes, unless --dir is given).")
+def courses_list(locale: str, directory: Path | None, as_json: bool, packages: bool | None) -> None:
     """List every linkable item: its target, kind, whether it is graded, and its title; the YAML
     courses first, then imported packages (``package/<slug>``)."""
     try:
@@ -63,9 +64,13 @@ def courses_list(locale: str, directory: Path | None, as_json: bool, packages: b
     except catalogue.CatalogueError as err:
         raise click.ClickException(str(err)) from None
     items = cat.list_items(locale)
-    if packages:
-        with cli_session() as db:
-            items += listing.items(db, locale)
+    if packages or (packages is None and directory is None):
+        try:
+            with cli_session() as db:
+                items += listing.items(db, locale)
+        except SQLAlchemyError as err:
+            # The YAML catalogue is still worth listing when no database is set up yet.
+            click.echo(f"imported packages not listed: the database cannot be read ({type(err).__name__})", err=True)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(i) for i in items], ensure_ascii=False))
         return
