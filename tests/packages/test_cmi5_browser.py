@@ -111,3 +111,56 @@ def _wait_status(browser: Any, timeout: float = 30) -> str:
             return text
         time.sleep(0.3)
     return text
+
+
+@needs_chromium
+def test_exported_lesson_runs_in_the_default_sandbox(sqlite_pkg_app: Flask) -> None:
+    """Our own export (player.packages.cmi5.export, its au.js runtime) plays as a cmi5 AU in the default
+    opaque-origin sandbox: launched, initialized, completed, terminated (cmi5 §9.3)."""
+    from player.catalogue import default_catalogue
+    from player.packages.cmi5.export import export_course
+    from tests.packages.conftest import national_admin
+    app = sqlite_pkg_app
+    course = default_catalogue().courses["ky-nang-so-vneid"]
+    admin = national_admin(app)
+    for p in app.test_client().get("/player/cmi5/admin/packages", headers=admin).get_json():
+        if p["slug"] == "ky-nang-so-vneid":
+            app.test_client().delete(f"/player/cmi5/admin/packages/{p['slug']}", headers=admin)
+    r = app.test_client().post("/player/cmi5/admin/packages", data=export_course(course), headers=admin)
+    assert r.status_code == 201, r.get_json()
+    slug = r.get_json()["slug"]
+    tenant_slug, key, secret = new_credential(app, ["all"])
+    with app.extensions["hocvu.db"].session() as s:
+        tenant_id = credentials.get_tenant(s, tenant_slug).id
+    learner = Learner("https://lms.example.org", f"hv-{uuid.uuid4().hex[:8]}")
+    launch = PlayerSession(tenant_id=tenant_id, learner=learner, link=f"rl-{uuid.uuid4().hex[:8]}",
+                           target=f"package/{slug}/au/0")
+    with served(app) as server, chromium() as browser:
+        cookie = app.session_interface.get_signing_serializer(app).dumps({KEY: launch.to_session()})  # type: ignore[attr-defined]
+        browser.get(f"{server}/player/cmi5/returned")
+        browser.add_cookie({"name": app.config["SESSION_COOKIE_NAME"], "value": cookie, "path": "/"})
+        browser.get(f"{server}/player/")
+        browser.find_element("id", "launch-0").click()
+        button = _wait_button(browser)
+        assert button is not None, browser.find_element("id", "au").text
+        button.click()
+        xapi = Xapi(app.test_client(), key, secret, version="2.0.0")
+        end = time.monotonic() + 20
+        verbs: list[str] = []
+        while time.monotonic() < end:
+            res = xapi.get("statements", registration=registration_for(launch), ascending="true", limit=50)
+            verbs = [s["verb"]["id"].rsplit("/", 1)[1] for s in res.get_json()["statements"]]
+            if "terminated" in verbs:
+                break
+            time.sleep(0.3)
+    assert verbs == ["launched", "initialized", "completed", "terminated"], verbs
+
+
+def _wait_button(browser: Any, timeout: float = 20) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = browser.find_elements("css selector", "#au button")
+        if found:
+            return found[0]
+        time.sleep(0.3)
+    return None
