@@ -58,12 +58,15 @@ def init_cmi5(app: Flask, config: Cmi5Config) -> None:
     app.register_blueprint(bp, url_prefix="/player/cmi5")
     progress.init_progress(_reporters)
     catalogue = app.extensions[pages.CATALOGUE_EXT]
+    # Once per catalogue: one catalogue object may serve several apps (each reads its own database).
+    if cmi5_packages not in catalogue.providers:
+        catalogue.providers.append(cmi5_packages)
 
-    def provider(locale: str) -> list[Any]:
-        with pages.db() as db:
-            return listing.items(db, locale)
 
-    catalogue.providers.append(provider)
+def cmi5_packages(locale: str) -> list[Any]:
+    """The imported courses as catalogue items (Catalogue.providers), from the current app's database."""
+    with pages.db() as db:
+        return listing.items(db, locale)
 
 
 def _reporters() -> Mapping[str, ScoreReporter]:
