@@ -329,3 +329,11 @@ def test_session_past_its_lifetime_is_abandoned(pkg_app: Flask, admin: dict[str,
     last = by_registration(pkg_app, admin, reg)[-1]
     assert last["verb"]["id"].endswith("/abandoned") and last["result"]["duration"].startswith("PT")
     assert last["context"]["extensions"][SESSION] == au.session_id
+
+
+@pytest.mark.parametrize("body", [{"au": "0"}, {"au": -1}, {"au": 99}, {"actor": {"name": "no ifi"}},
+                                  {"registration": "not-a-uuid"}, {"launchMode": "Sneaky"}])
+def test_admin_launch_bad_input(pkg_app: Flask, admin: dict[str, str], course: str, body: dict[str, Any]) -> None:
+    """Bad input to the admin launch: a clear 4xx with the error shape, no session opened."""
+    r = pkg_app.test_client().post(f"{API}/{course}/launch", json={"actor": ACTOR, **body}, headers=admin)
+    assert 400 <= r.status_code < 500 and "error" in r.get_json(), r.get_json()

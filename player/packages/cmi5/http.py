@@ -237,6 +237,13 @@ def _actor_and_registration(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return actor, registration
 
 
+def _au_index(body: dict[str, Any]) -> int:
+    index = body.get("au", 0)
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise BadRequest("au must be the AU's index in the course structure (0, 1, ...)")
+    return index
+
+
 @bp.post("/admin/packages/<slug>/launch")
 def admin_launch(slug: str) -> Response:
     body = request.get_json(silent=True) or {}
@@ -246,7 +253,7 @@ def admin_launch(slug: str) -> Response:
         pkg = _package(db, slug)
         launched = launch_au(db, package_store(), LaunchRequest(
             tenant_id=principal.tenant_id, actor=actor, registration=registration, package=pkg,
-            au_index=int(body.get("au", 0)), hub_url=_hub_url(),
+            au_index=_au_index(body), hub_url=_hub_url(),
             return_url=str(body.get("returnURL") or f"{_hub_url()}/player/cmi5/returned"), now=pages.now(),
             ttl=_config().session_ttl, launch_mode=str(body.get("launchMode") or "Normal")))
         return jsonify(url=launched.url, registration=registration, sessionId=launched.session.session_id,
@@ -268,7 +275,7 @@ def admin_waive(slug: str) -> Response:
             body["actor"] = last.actor
         actor, registration = _actor_and_registration(body)
         pkg = _package(db, slug)
-        done = progress.waive(db, principal.tenant_id, actor, registration, pkg, int(body.get("au", 0)),
+        done = progress.waive(db, principal.tenant_id, actor, registration, pkg, _au_index(body),
                               str(body.get("reason") or "Administrative"), pages.now())
     return jsonify(satisfied=done)
 
