@@ -29,7 +29,7 @@ from player.packages.cmi5 import model
 from player.packages.cmi5.lms_statements import base, duration, lms_activity_id
 from player.packages.cmi5.satisfaction import settle
 from player.packages.cmi5.structure import Au, CourseStructure
-from player.packages.errors import PackageNotFound
+from player.packages.errors import PackageError, PackageNotFound
 from player.packages.storage import ImportedPackage
 from player.packages.store import PackageStore
 from player.statements import write
@@ -79,7 +79,7 @@ def au_at(package: ImportedPackage, index: int) -> tuple[CourseStructure, Au]:
 
 def launch_au(db: Session, store: PackageStore, req: LaunchRequest) -> Launched:
     if req.launch_mode not in LAUNCH_MODES:
-        raise PackageNotFound(f"no launch mode {req.launch_mode!r}")
+        raise PackageError(f"cmi5 §10.2.2: launchMode is Normal, Browse or Review, not {req.launch_mode!r}")
     course, au = au_at(req.package, req.au_index)
     abandon_open(db, req.tenant_id, req.registration, req.now)
     au_iri = lms_activity_id(course.id, au.id)

@@ -29,7 +29,7 @@ from player.packages.cmi5.launch import au_at
 from player.packages.cmi5.lms_statements import EXT_REASON, base, duration, lms_activity_id
 from player.packages.cmi5.satisfaction import settle
 from player.packages.cmi5.structure import CourseStructure
-from player.packages.errors import PackageNotFound
+from player.packages.errors import PackageError
 from player.packages.storage import ImportedPackage
 from player.session import PlayerSession
 from player.statements import write
@@ -91,7 +91,8 @@ def waive(db: Session, tenant_id: int, actor: dict[str, Any], registration: str,
     completion true, the reason extension), then satisfies what that completes."""
     course, au = au_at(package, au_index)
     if reason not in ("Tested Out", "Equivalent AU", "Equivalent Outside Activity", "Administrative"):
-        raise PackageNotFound(f"cmi5 §9.5.6: no waive reason {reason!r}")
+        raise PackageError(f"cmi5 §9.5.5.2: the waive reason is Tested Out, Equivalent AU, Equivalent Outside "
+                           f"Activity or Administrative, not {reason!r}")
     # A session row records the waiver's session id (every LMS statement carries one, §9.6.3.1).
     row, _ = lrs_sessions.open_session(
         db, tenant_id=tenant_id, actor=actor, registration=registration, course_iri=course.id,
