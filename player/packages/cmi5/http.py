@@ -169,7 +169,7 @@ def _text(key: str, locale: str, **params: Any) -> str | None:
 
 # --- the admin API ---------------------------------------------------------------------------------
 
-def _admin(db: Session) -> Principal:
+def admin_principal(db: Session) -> Principal:
     key, secret = parse_basic(request.headers.get("Authorization"))
     principal = authenticate(db, key, secret)
     principal.require("all")
@@ -193,7 +193,7 @@ def describe(pkg: ImportedPackage) -> dict[str, Any]:
 def admin_import() -> tuple[Response, int]:
     store = package_store()
     with pages.db() as db:
-        _admin(db)
+        admin_principal(db)
         if request.is_json:
             url = (request.get_json(silent=True) or {}).get("url")
             if not isinstance(url, str):
@@ -211,14 +211,14 @@ def admin_import() -> tuple[Response, int]:
 @bp.get("/admin/packages")
 def admin_list() -> Response:
     with pages.db() as db:
-        _admin(db)
+        admin_principal(db)
         return jsonify([describe(p) for p in db.scalars(select(ImportedPackage).order_by(ImportedPackage.slug))])
 
 
 @bp.delete("/admin/packages/<slug>")
 def admin_remove(slug: str) -> Response:
     with pages.db() as db:
-        _admin(db)
+        admin_principal(db)
         pkg = _package(db, slug)
         key, files = pkg.package_key, pkg.has_files
         db.delete(pkg)
@@ -249,7 +249,7 @@ def admin_launch(slug: str) -> Response:
     body = request.get_json(silent=True) or {}
     actor, registration = _actor_and_registration(body)
     with pages.db() as db:
-        principal = _admin(db)
+        principal = admin_principal(db)
         pkg = _package(db, slug)
         launched = launch_au(db, package_store(), LaunchRequest(
             tenant_id=principal.tenant_id, actor=actor, registration=registration, package=pkg,
@@ -265,7 +265,7 @@ def admin_waive(slug: str) -> Response:
     """Waive an AU for a registration; without ``actor``, the learner of the registration's last session."""
     body = request.get_json(silent=True) or {}
     with pages.db() as db:
-        principal = _admin(db)
+        principal = admin_principal(db)
         if body.get("actor") is None and isinstance(body.get("registration"), str):
             last = db.scalars(select(Cmi5Session).where(Cmi5Session.tenant_id == principal.tenant_id,
                                                         Cmi5Session.registration == body["registration"])
@@ -283,7 +283,7 @@ def admin_waive(slug: str) -> Response:
 @bp.post("/admin/sessions/<session_id>/abandon")
 def admin_abandon(session_id: str) -> Response:
     with pages.db() as db:
-        principal = _admin(db)
+        principal = admin_principal(db)
         ended = progress.abandon_session(db, principal.tenant_id, session_id, pages.now())
     return jsonify(abandoned=ended)
 
