@@ -164,3 +164,43 @@ def _wait_button(browser: Any, timeout: float = 20) -> Any:
             return found[0]
         time.sleep(0.3)
     return None
+
+
+@needs_chromium
+def test_course_page_accessible_on_a_phone(sqlite_pkg_app: Flask) -> None:
+    """The learner's page of an imported course: axe-core finds no serious or critical violation; it fits 360 px."""
+    axe = Path(__file__).resolve().parents[2] / "player" / "web" / "node_modules" / "axe-core" / "axe.min.js"
+    if not axe.is_file():
+        pytest.skip("axe-core is not installed (npm ci --prefix player/web)")
+    from tests.packages.conftest import national_admin
+    app = sqlite_pkg_app
+    xml = structure(block(au_xml(1, "index.html")), course_id=f"https://example.org/cmi5/course/a11y-{uuid.uuid4().hex[:6]}")
+    r = app.test_client().post("/player/cmi5/admin/packages", headers=national_admin(app), data=_zip(xml))
+    assert r.status_code == 201, r.get_json()
+    tenant_slug, _, _ = new_credential(app, ["all"])
+    with app.extensions["hocvu.db"].session() as s:
+        tenant_id = credentials.get_tenant(s, tenant_slug).id
+    launch = PlayerSession(tenant_id=tenant_id, learner=Learner("https://lms.example.org", "a11y"), link="rl",
+                           target=f"package/{r.get_json()['slug']}")
+    with served(app) as server, chromium(phone={"width": 360, "height": 740, "pixelRatio": 2}) as browser:
+        cookie = app.session_interface.get_signing_serializer(app).dumps({KEY: launch.to_session()})  # type: ignore[attr-defined]
+        browser.get(f"{server}/player/cmi5/returned")
+        browser.add_cookie({"name": app.config["SESSION_COOKIE_NAME"], "value": cookie, "path": "/"})
+        browser.get(f"{server}/player/")
+        browser.execute_script(axe.read_text())
+        found = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.filter("
+            "v => ['serious', 'critical'].includes(v.impact)).map(v => v.id)), e => done(String(e)));")
+        assert found == [], found
+        width, scroll = browser.execute_script(
+            "return [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+        assert scroll <= width
+
+
+def _zip(xml: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("cmi5.xml", xml)
+        zf.writestr("index.html", INDEX)
+    return buf.getvalue()
