@@ -49,7 +49,7 @@ from player.front import FrontConfig, init_front
 from player.http import init_player
 from player.learning import Certificate
 from player.learning_http import init_learning, register_certificates
-from player.packages.cmi5.http import Cmi5Config, init_cmi5
+from player.packages.cmi5.web import Cmi5Config, init_cmi5_web
 from player.packages.http import init_packages
 from player.packages.scorm_http import init_scorm
 from player.pages import on_attempt_finished
@@ -212,8 +212,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     courses = configs.catalogue(settings)
     init_player(app, courses)
     init_packages(app, configs.package_store(settings))   # imported cmi5/SCORM packages' files
-    init_cmi5(app, Cmi5Config(settings.hub.national_tenant,   # cmi5: fetch URL, launch, admin API
-                              timedelta(hours=settings.packages.cmi5_session_hours)))
+    init_cmi5_web(app, Cmi5Config(settings.hub.national_tenant,   # cmi5: fetch URL, launch, admin API and page
+                                  timedelta(hours=settings.packages.cmi5_session_hours)))
     init_scorm(app)   # SCORM 1.2/2004 courses' player and run-time (player.packages.scorm_http)
     # The citizen's front door at / and "my learning": the second source of player sessions.
     init_front(app, FrontConfig(settings.hub.national_tenant, settings.hub.national_tenant_name))

@@ -1,15 +1,27 @@
-"""``hocvu courses``: check and list the course catalogue (``courses/*.yaml``, or HOCVU_COURSES_DIR)."""
+"""``hocvu courses``: check and list the course catalogue (``courses/*.yaml``, or HOCVU_COURSES_DIR); import,
+list, remove and export cmi5 packages (player.packages)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from hocvu import configs
+from hocvu.cli_session import cli_session
 from hocvu.settings import Settings
 from player import catalogue, catalogue_files
+from player.packages import listing
+from player.packages.cmi5 import importer, model, progress
+from player.packages.cmi5.export import export_course
+from player.packages.errors import PackageError
+from player.packages.storage import ImportedPackage
+from player.packages.store import PackageStore
 
 
 def _courses_dir() -> Path:
@@ -42,16 +54,102 @@ def courses_validate(files: tuple[Path, ...]) -> None:
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
               help="Catalogue directory (default: HOCVU_COURSES_DIR or the shipped courses/).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def courses_list(locale: str, directory: Path | None, as_json: bool) -> None:
-    """List every linkable item: its target, kind, whether it is graded, and its title."""
+@click.option("--packages/--no-packages", default=None,
+              help="Also list imported packages, from the database (default: yes, unless --dir is given).")
+def courses_list(locale: str, directory: Path | None, as_json: bool, packages: bool | None) -> None:
+    """List every linkable item: its target, kind, whether it is graded, and its title; the YAML
+    courses first, then imported packages (``package/<slug>``)."""
     try:
         cat = catalogue.load_catalogue(directory or _courses_dir())
     except catalogue.CatalogueError as err:
         raise click.ClickException(str(err)) from None
     items = cat.list_items(locale)
+    if packages or (packages is None and directory is None):
+        try:
+            with cli_session() as db:
+                items += listing.items(db, locale)
+        except SQLAlchemyError as err:
+            # The YAML catalogue is still worth listing when no database is set up yet.
+            click.echo(f"imported packages not listed: the database cannot be read ({type(err).__name__})", err=True)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(i) for i in items], ensure_ascii=False))
         return
     for i in items:
         grade = f"graded /{i.max_score:g}" if i.graded and i.max_score is not None else "-"
         click.echo(f"{i.target}\t{i.kind}\t{grade}\t{i.title}")
+
+
+
+def _store() -> PackageStore:
+    return PackageStore(configs.package_store(Settings.from_env()))
+
+
+@courses.command("import")
+@click.argument("source")
+def courses_import(source: str) -> None:
+    """Import a cmi5 package (a zip, or a cmi5.xml) from a file PATH or a URL; refused packages store nothing."""
+    store = _store()
+    started = datetime.now(UTC)
+    with click.progressbar(length=1, label=f"{source}", show_percent=True) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        with cli_session(errors=(PackageError,)) as db:
+            if source.startswith(("http://", "https://")):
+                data = importer.fetch_url(source, store.config.limits.max_total_bytes)
+                pkg = importer.import_bytes(db, store, data, source, started, progress)
+            else:
+                path = Path(source)
+                if not path.is_file():
+                    raise click.ClickException(f"{source}: no such file")
+                pkg = importer.import_path(db, store, path, started, progress)
+            slug, count = pkg.slug, len(listing_aus(pkg))
+        importer.after_commit(db, store)
+    click.echo(f"imported package/{slug}: {count} AU(s)")
+
+
+def listing_aus(pkg: ImportedPackage) -> list[object]:
+    return list(model.from_json(pkg.structure).aus())
+
+
+@courses.command("remove")
+@click.argument("slug")
+def courses_remove(slug: str) -> None:
+    """Remove the imported course package/SLUG and its files (LMS links to it stop working)."""
+    store = _store()
+    with cli_session(errors=(PackageError,)) as db:
+        pkg = db.scalars(select(ImportedPackage).where(ImportedPackage.slug == slug)).first()
+        if pkg is None:
+            raise click.ClickException(f"no imported course {slug!r} (see `hocvu courses list`)")
+        key, files = pkg.package_key, pkg.has_files
+        db.delete(pkg)
+    if files:
+        store.remove(key)
+    click.echo(f"removed package/{slug}")
+
+
+@courses.command("export")
+@click.argument("course_id")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="The zip to write (default: <course>.cmi5.zip).")
+def courses_export(course_id: str, output: Path | None) -> None:
+    """Export the YAML course COURSE_ID as a cmi5 package any cmi5 LMS can import."""
+    try:
+        cat = catalogue.load_catalogue(_courses_dir())
+    except catalogue.CatalogueError as err:
+        raise click.ClickException(str(err)) from None
+    course = cat.courses.get(course_id)
+    if course is None:
+        raise click.ClickException(f"no course {course_id!r}; courses: {', '.join(sorted(cat.courses))}")
+    out = output or Path(f"{course_id}.cmi5.zip")
+    out.write_bytes(export_course(course))
+    click.echo(f"wrote {out}")
+
+
+@courses.command("sweep")
+def courses_sweep() -> None:
+    """Abandon cmi5 AU sessions left open past HOCVU_CMI5_SESSION_HOURS (cmi5 §9.3.6); for cron."""
+    with cli_session(errors=(PackageError,)) as db:
+        count = progress.abandon_expired(db, datetime.now(UTC))
+    click.echo(f"{count} AU session(s) abandoned")

@@ -263,8 +263,8 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
             check_reserved(statement, [sig.body for sig in sigs], reserved)
 
     # An AU session's credential (cmi5): the cmi5 statement rules, before anything is written.
-    cmi5_after = cmi5_rules.check_batch(session, principal, statements, stored) if cmi5_rules.applies(principal) \
-        else None
+    cmi5_after = cmi5_rules.check_batch(session, principal, statements, stored, batch) \
+        if cmi5_rules.applies(principal) else None
     _check_voiding(session, principal, prepared)
     inserted, newly_voided = _insert(session, principal, prepared, by_hash)
     if len(inserted) < len(prepared):

@@ -11,6 +11,8 @@ AU credential: an AU that sends one is refused (§9.3.1, §9.3.6, §9.3.7, §9.3
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,9 +99,12 @@ def status_of(db: Session, row: Cmi5Session) -> Cmi5AuStatus:
 
 
 def check_batch(db: Session, principal: Principal, statements: list[dict[str, Any]],
-                now: datetime) -> Callable[[], None]:
-    """Check ``statements`` (in order) against the credential's AU session; Cmi5Forbidden on the
-    first that breaks a rule. Returns what to run once they are stored (state, then listeners)."""
+                now: datetime, sent: list[Any] | None = None) -> Callable[[], None]:
+    """Check ``statements`` (in order; ``sent``: as the AU sent them, before the LRS filled in ids
+    and timestamps) against the credential's AU session; Cmi5Forbidden on the first that breaks a
+    rule. Returns what to run once they are stored (state, then listeners)."""
+    for raw in sent or []:
+        _check_sent(raw)
     row = session_of(db, principal)
     if row.state in ENDED:
         raise Cmi5Forbidden(f"cmi5 §9.3.8: the AU session {row.session_id} has ended ({row.state}); "
@@ -148,9 +153,15 @@ def _check_one(row: Cmi5Session, walk: _Walk, st: dict[str, Any]) -> None:
                                 "the cmi5 or moveOn category")
         return
     _check_defined(row, st, sid, categories)
+    if verb in ("initialized", "terminated") and CATEGORY_MOVEON in categories:
+        raise Cmi5Forbidden(f"cmi5 §9.6.2.2: statement {sid}: only Completed, Passed and Failed carry the moveOn "
+                            "category")
     if verb == "initialized":
         if walk.state != LAUNCHED:
             raise Cmi5Forbidden(f"cmi5 §9.3.2: statement {sid}: Initialized may be sent once per AU session")
+        if not row.prefs_read:
+            raise Cmi5Forbidden(f"cmi5 §11: statement {sid}: the AU must read the learner preferences "
+                                "(cmi5LearnerPreferences) before it sends Initialized")
         walk.state = INITIALIZED
     elif verb == "terminated":
         _need_duration(st, sid, "§9.5.4.1", verb)
@@ -160,7 +171,22 @@ def _check_one(row: Cmi5Session, walk: _Walk, st: dict[str, Any]) -> None:
     walk.events.append((verb, st))
 
 
+def _check_sent(raw: Any) -> None:
+    """What the AU itself must fill in (the LRS would otherwise supply it)."""
+    if not isinstance(raw, dict):
+        return  # the xAPI validation has refused it already
+    if not raw.get("id"):
+        raise Cmi5Forbidden("cmi5 §9.1: an AU's statement must carry its own id")
+    stamp = raw.get("timestamp")
+    if not isinstance(stamp, str):
+        raise Cmi5Forbidden(f"cmi5 §9.7: statement {raw['id']}: an AU's statement must carry a timestamp")
+    if not (stamp.endswith("Z") or stamp.endswith("+00:00")):
+        raise Cmi5Forbidden(f"cmi5 §9.7: statement {raw['id']}: the timestamp must be in UTC, not {stamp!r}")
+
+
 def _check_identity(row: Cmi5Session, st: dict[str, Any], sid: str) -> None:
+    if (st.get("actor") or {}).get("objectType", "Agent") != "Agent":
+        raise Cmi5Forbidden(f"cmi5 §9.2: statement {sid}: the actor must be an Agent")
     try:
         same_actor = actor_key(st.get("actor") or {}) == row.actor_key
     except (KeyError, TypeError, ValueError):
@@ -211,7 +237,13 @@ def _check_outcome(row: Cmi5Session, walk: _Walk, st: dict[str, Any], sid: str, 
                             f"moveOn category {CATEGORY_MOVEON}")
     _need_duration(st, sid, "§9.5.4.1", verb)
     result = st.get("result") or {}
+    score = result.get("score")
+    if isinstance(score, dict) and "raw" in score and ("min" not in score or "max" not in score):
+        raise Cmi5Forbidden(f"cmi5 §9.5.1: statement {sid}: a score with raw must have min and max")
     if verb == "completed":
+        if "success" in result or score is not None:
+            raise Cmi5Forbidden(f"cmi5 §9.5.1/§9.5.2: statement {sid}: a Completed statement carries neither "
+                                "success nor score")
         if walk.completed:
             raise Cmi5Forbidden(f"cmi5 {clause}: statement {sid}: Completed may be sent once per AU and registration")
         if result.get("completion") is not True:
@@ -220,14 +252,17 @@ def _check_outcome(row: Cmi5Session, walk: _Walk, st: dict[str, Any], sid: str, 
         walk.completed = True
         return
     success = verb == "passed"
+    if "completion" in result:
+        raise Cmi5Forbidden(f"cmi5 §9.5.3: statement {sid}: a {verb.capitalize()} statement carries no completion")
     if result.get("success") is not success:
         raise Cmi5Forbidden(f"cmi5 §9.5.2: statement {sid}: a {verb.capitalize()} statement must have "
                             f"result.success {str(success).lower()}")
     if walk.passed:
         raise Cmi5Forbidden(f"cmi5 {clause}: statement {sid}: no Passed or Failed may follow Passed within a "
                             "registration")
-    if not success and walk.failed:
-        raise Cmi5Forbidden(f"cmi5 {clause}: statement {sid}: Failed may be sent once per AU session")
+    if walk.failed:
+        raise Cmi5Forbidden(f"cmi5 {clause}: statement {sid}: no Passed or Failed may follow Failed within an "
+                            "AU session")
     scaled = (result.get("score") or {}).get("scaled")
     if row.mastery_score is not None:
         _check_mastery(row, st, sid, verb, scaled, success)
@@ -241,11 +276,12 @@ def _check_mastery(row: Cmi5Session, st: dict[str, Any], sid: str, verb: str, sc
     mastery = row.mastery_score
     assert mastery is not None
     ext = ((st.get("context") or {}).get("extensions") or {}).get(MASTERY_EXT)
-    if ext is None or abs(float(ext) - mastery) > 1e-9:
-        raise Cmi5Forbidden(f"cmi5 §9.6.3.2: statement {sid}: a {verb.capitalize()} statement of an AU with a "
-                            f"masteryScore must carry the context extension {MASTERY_EXT} = {mastery:g}")
     if not isinstance(scaled, int | float):
         return  # a judged outcome without a score is allowed (cmi5 §9.5.1: score is optional)
+    # cmi5 §9.6.3.2: a judged score is judged against the launch's masteryScore, which it names.
+    if not isinstance(ext, int | float) or abs(float(ext) - mastery) > 1e-9:
+        raise Cmi5Forbidden(f"cmi5 §9.6.3.2: statement {sid}: a scored {verb.capitalize()} statement must carry "
+                            f"the context extension {MASTERY_EXT} = the launch's masteryScore {mastery:g}")
     if success and scaled < mastery:
         raise Cmi5Forbidden(f"cmi5 §9.3.4: statement {sid}: Passed with score.scaled {scaled:g}, below the "
                             f"masteryScore {mastery:g}")
@@ -255,7 +291,8 @@ def _check_mastery(row: Cmi5Session, st: dict[str, Any], sid: str, verb: str, sc
 
 
 def check_document(db: Session, principal: Principal, kind: str, activity_id: str, agent: str,
-                   registration: str | None, doc_id: str | None, writing: bool) -> None:
+                   registration: str | None, doc_id: str | None, writing: bool,
+                   content: bytes = b"", content_type: str = "") -> bool:
     """An AU session's credential reaches only its own learner's documents: the State of its AU and
     registration (cmi5 §10; LMS.LaunchData read-only, §10.0) and its learner's Agent Profile (cmi5 §11).
     Activity Profiles are shared by every learner: read-only for an AU."""
@@ -263,15 +300,47 @@ def check_document(db: Session, principal: Principal, kind: str, activity_id: st
                                                Cmi5Session.credential_id == principal.credential_id)).first()
     if row is None:
         raise Cmi5Forbidden("cmi5 §8.2: this credential belongs to no AU session")
+    if row.state in ENDED:
+        raise Cmi5Forbidden(f"cmi5 §8.1.2: the AU session {row.session_id} has ended ({row.state}); its "
+                            "credential no longer reaches documents")
     if kind == "activity_profile":
         if writing:
             raise Cmi5Forbidden("cmi5 §8.2: an AU session's credential may not write Activity Profiles")
-        return
+        return False
     if agent != row.actor_key:
         raise Cmi5Forbidden("cmi5 §11: an AU session's credential reaches only its own learner's documents")
+    if kind == "agent_profile" and doc_id == LEARNER_PREFS:
+        if writing:
+            _check_prefs(content, content_type)
+        elif not row.prefs_read:
+            row.prefs_read = True
+            return True
     if kind == "state":
         if activity_id != row.au_iri or registration not in (row.registration, None):
             raise Cmi5Forbidden(f"cmi5 §10: an AU session's credential reaches only the State of its AU "
                                 f"{row.au_iri} and registration {row.registration}")
         if writing and (doc_id == "LMS.LaunchData" or doc_id is None):
             raise Cmi5Forbidden("cmi5 §10: LMS.LaunchData is written by the LMS only")
+    return False
+
+
+LEARNER_PREFS = "cmi5LearnerPreferences"
+_LANG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+
+
+def _check_prefs(content: bytes, content_type: str) -> None:
+    """cmi5 §11: the learner preferences document is a JSON object with languagePreference (a
+    comma-separated list of RFC 5646 tags) and audioPreference ("on" or "off")."""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise Cmi5Forbidden("cmi5 §11: cmi5LearnerPreferences is sent as application/json")
+    try:
+        doc = json.loads(content)
+    except ValueError:
+        raise Cmi5Forbidden("cmi5 §11: cmi5LearnerPreferences is not JSON") from None
+    if not isinstance(doc, dict):
+        raise Cmi5Forbidden("cmi5 §11: cmi5LearnerPreferences is a JSON object")
+    langs = doc.get("languagePreference")
+    if not isinstance(langs, str) or not langs or not all(_LANG.match(x) for x in langs.split(",")):
+        raise Cmi5Forbidden("cmi5 §11: languagePreference is a comma-separated list of language tags")
+    if doc.get("audioPreference") not in ("on", "off"):
+        raise Cmi5Forbidden("cmi5 §11: audioPreference is \"on\" or \"off\"")

@@ -52,7 +52,7 @@ def open_session(db: Session, *, tenant_id: int, actor: dict[str, Any], registra
                       actor_key=actor_key(actor), course_iri=course_iri, au_iri=au_iri, package_key=package_key,
                       launch_mode=launch_mode, move_on=move_on, mastery_score=mastery_score,
                       fetch_hash=_digest(token), credential_id=None, state=LAUNCHED, launched=now,
-                      expires=now + ttl, failed=False, opener=opener)
+                      expires=now + ttl, failed=False, prefs_read=False, opener=opener)
     db.add(row)
     db.flush()
     return row, token

@@ -52,6 +52,7 @@ class Cmi5Session(Base):
     last_statement: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     failed: Mapped[bool] = mapped_column(Boolean, default=False)  # a Failed statement in this session
+    prefs_read: Mapped[bool] = mapped_column(Boolean, default=False)  # the AU read cmi5LearnerPreferences (§11)
     # Who opened it, for the LMS's own follow-up (the player session of the learner, opaque here).
     opener: Mapped[dict[str, Any]] = mapped_column(JSON)
 

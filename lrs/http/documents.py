@@ -176,8 +176,10 @@ def _handle(res: Resource) -> Response:
     principal = call().principal
     if cmi5_rules.applies(principal):  # an AU session's credential: its own learner, AU and registration
         sc = target.scope
-        cmi5_rules.check_document(call().session, principal, sc.kind, sc.activity_id, sc.agent_key,
-                                  sc.registration, target.doc_id, not reading)
+        if cmi5_rules.check_document(call().session, principal, sc.kind, sc.activity_id, sc.agent_key,
+                                     sc.registration, target.doc_id, not reading, request.get_data(),
+                                     request.headers.get("Content-Type", "")):
+            call().session.commit()  # the session now knows its AU read the learner preferences
     return _get(target) if reading else _write(target)
 
 

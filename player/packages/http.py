@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, send_file
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, request, send_file
+from werkzeug.wrappers import Response as BaseResponse
 
 from player.packages.errors import PackageError
 from player.packages.store import PackageStore, StoreConfig, content_headers
@@ -26,8 +29,13 @@ def package_store(app: Flask | None = None) -> PackageStore:
 
 
 @bp.get("/<package_id>/<path:name>")
-def content(package_id: str, name: str) -> Response:
+def content(package_id: str, name: str) -> BaseResponse:
     store = package_store()
+    origin = store.config.content_origin
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        # With a content origin the sandbox allows same-origin: served on the hub's own host, that would
+        # put the package in the hub's origin, beside its cookies. Send it where it belongs instead.
+        return redirect(origin.rstrip("/") + request.full_path.rstrip("?"), code=308)
     path = store.file(package_id, name)
     response = send_file(path, conditional=True, max_age=0)
     for key, value in store_headers(store, name).items():

@@ -15,7 +15,7 @@ from player.packages.storage import ImportedPackage
 PREFIX = "package/"
 
 
-def _title(text: dict[str, str], locale: str) -> str:
+def title_in(text: dict[str, str], locale: str) -> str:
     if not text:
         return ""
     for lang in (locale, "vi", "en", "en-US"):
@@ -33,9 +33,9 @@ def items(db: Session, locale: str) -> list[CatalogueItem]:
         aus = course.aus()
         graded = [au.move_on in ("Passed", "CompletedAndPassed", "CompletedOrPassed") or au.mastery_score is not None
                   for au in aus]
-        out.append(CatalogueItem(f"{PREFIX}{pkg.slug}", _title(pkg.title, locale), "package", any(graded),
+        out.append(CatalogueItem(f"{PREFIX}{pkg.slug}", title_in(pkg.title, locale), "package", any(graded),
                                  100.0 if any(graded) else None))
-        out.extend(CatalogueItem(f"{PREFIX}{pkg.slug}/au/{i}", _title(au.title, locale), "au", g,
+        out.extend(CatalogueItem(f"{PREFIX}{pkg.slug}/au/{i}", title_in(au.title, locale), "au", g,
                                  100.0 if g else None) for i, (au, g) in enumerate(zip(aus, graded, strict=True)))
     return out
 

@@ -21,8 +21,7 @@ someone else's HTML and JavaScript, so they are kept away from the hub's cookies
   that origin never holds them, and ``allow-same-origin`` may be kept in the sandbox (content that
   needs real storage, or SCORM's same-origin API walk, works there).
 - ``X-Content-Type-Options: nosniff`` with the type from ``archive.CONTENT_TYPES`` (never guessed);
-  ``Referrer-Policy: no-referrer`` (launch URLs carry the one-time fetch URL);
-  ``Cross-Origin-Resource-Policy: same-site``.
+  ``Referrer-Policy: no-referrer`` (launch URLs carry the one-time fetch URL).
 """
 
 from __future__ import annotations
@@ -54,7 +53,9 @@ def content_headers(name: str, *, separate_origin: bool = False) -> dict[str, st
         "Content-Security-Policy": f"{sandbox}; frame-ancestors 'self'",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
-        "Cross-Origin-Resource-Policy": "same-site",
+        # The sandboxed page is an opaque origin, so even its own scripts and images are cross-origin
+        # loads: "same-site" would block them (package files are course material, public like media).
+        "Cross-Origin-Resource-Policy": "cross-origin",
     }
     ctype = content_type(name)
     if ctype is not None:

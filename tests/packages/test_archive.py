@@ -169,3 +169,20 @@ def test_served_sandboxed_with_safe_type(tmp_path: Path) -> None:
     assert r.status_code in (400, 404)
     r = client.get(f"/player/content/{package_id}/nothing.html")
     assert r.status_code == 404 and r.json["error"]["code"] == "package_not_found"
+
+
+def test_separate_origin_only_serves_on_its_host(tmp_path: Path) -> None:
+    """With HOCVU_PACKAGES_ORIGIN the sandbox allows same-origin, so the hub's own host never serves
+    package files (they would run in the hub's origin): it sends the browser to the content origin."""
+    from flask import Flask
+
+    from player.packages.http import init_packages
+    app = Flask(__name__)
+    store = init_packages(app, StoreConfig(root=tmp_path / "packages", content_origin="http://content.example"))
+    with open_zip(make_zip(GOOD)) as zf:
+        package_id, _ = store.put(zf)
+    client = app.test_client()
+    r = client.get(f"/player/content/{package_id}/au/index.html?x=1", base_url="http://hub.example")
+    assert r.status_code == 308 and r.headers["Location"] == f"http://content.example/player/content/{package_id}/au/index.html?x=1"
+    r = client.get(f"/player/content/{package_id}/au/index.html", base_url="http://content.example")
+    assert r.status_code == 200 and "allow-same-origin" in r.headers["Content-Security-Policy"]

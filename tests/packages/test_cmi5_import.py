@@ -133,3 +133,24 @@ def test_admin_only_national(pkg_app: Flask) -> None:
     assert r.status_code == 403
     r = pkg_app.test_client().post(API, data=b"x")
     assert r.status_code == 401
+
+
+def test_import_by_url(pkg_app: Flask, admin: dict[str, str], tmp_path: Path) -> None:
+    """cmi5 §14: a package or a cmi5.xml named by URL is fetched (size-limited) and imported; a URL that
+    answers an error is refused with the reason, nothing stored."""
+    from flask import Flask as Site
+
+    from tests.browser_support import served
+    _remove_all(pkg_app, admin)
+    site = Site("site")
+    site.add_url_rule("/course.zip", "zip", lambda: package(structure(au_xml(1)), {"au.html": b"<p>1"}))
+    with served(site) as base:
+        r = pkg_app.test_client().post(API, json={"url": f"{base}/course.zip"}, headers=admin)
+        assert r.status_code == 201, r.get_json()
+        assert r.get_json()["source"] == f"{base}/course.zip"
+        _remove_all(pkg_app, admin)
+        r = pkg_app.test_client().post(API, json={"url": f"{base}/missing.zip"}, headers=admin)
+        assert r.status_code == 502 and r.get_json()["error"]["code"] == "package_fetch_failed"
+    r = pkg_app.test_client().post(API, json={"url": "file:///etc/passwd"}, headers=admin)
+    assert r.status_code == 400 and "only http and https" in r.get_json()["error"]["message"]
+    assert _files(pkg_app) == []

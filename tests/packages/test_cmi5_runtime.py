@@ -49,7 +49,7 @@ class Au:
         ext: dict[str, Any] = {SESSION: self.session_id}
         if mastery is not None:
             ext[MASTERY] = mastery
-        st: dict[str, Any] = {"id": str(uuid.uuid4()), "actor": self.actor,
+        st: dict[str, Any] = {"id": str(uuid.uuid4()), "actor": self.actor, "timestamp": "2026-12-07T03:00:00Z",
                               "verb": {"id": verb if verb.startswith("http") else V + verb},
                               "object": {"id": self.activity},
                               "context": {"registration": self.registration, "extensions": ext,
@@ -62,6 +62,10 @@ class Au:
     def send(self, st: dict[str, Any]) -> Any:
         return self.client.put("/xapi/statements", query_string={"statementId": st["id"]}, data=json.dumps(st),
                                headers=self.headers())
+
+    def prefs(self) -> Any:
+        return self.client.get("/xapi/agents/profile", headers=self.headers(), query_string={
+            "agent": json.dumps(self.actor), "profileId": "cmi5LearnerPreferences"})
 
     def launch_data(self) -> Any:
         return self.client.get("/xapi/activities/state", headers=self.headers(), query_string={
@@ -90,6 +94,7 @@ def launch(app: Flask, admin: dict[str, str], slug: str, au: int = 0, registrati
 def started(app: Flask, admin: dict[str, str], slug: str, **kw: Any) -> Au:
     au = launch(app, admin, slug, **kw)
     au.auth = au.fetch().get_json()["auth-token"]
+    assert au.prefs().status_code in (200, 404)   # cmi5 §11: read before Initialized (saved or not)
     assert au.send(au.statement("initialized")).status_code == 204
     return au
 
@@ -107,7 +112,7 @@ def test_launch_url_fetch_once_and_launch_data(pkg_app: Flask, admin: dict[str, 
     """cmi5 §8.1 launch parameters; §8.2 fetch once (second: error JSON); §10 LMS.LaunchData."""
     au = launch(pkg_app, admin, course)
     assert set(au.q) >= {"endpoint", "fetch", "actor", "registration", "activityId"}
-    assert au.q["endpoint"].endswith("/xapi/")
+    assert au.q["endpoint"].endswith("/xapi")
     first = au.fetch()
     assert first.status_code == 200 and first.headers["Content-Type"].startswith("application/json")
     au.auth = first.get_json()["auth-token"]
@@ -168,14 +173,26 @@ RULES = [
     ("cmi5 §9.3.4 mastery", lambda au: [au.statement("passed", moveon=True, mastery=0.8,
                                                      result={"success": True, "score": {"scaled": 0.5},
                                                              "duration": "PT1S"})], True),
-    ("cmi5 §9.6.3.2 mastery ext", lambda au: [au.statement("passed", moveon=True,
-                                                           result={"success": True, "duration": "PT1S"})], True),
+    ("cmi5 §9.6.3.2 mastery ext", lambda au: [au.statement("passed", moveon=True, result={
+        "success": True, "score": {"scaled": 0.9}, "duration": "PT1S"})], True),
     ("cmi5 §9.3.3 once", lambda au: [au.statement("completed", moveon=True,
                                                   result={"completion": True, "duration": "PT1S"})] * 0 + [
         au.statement("completed", moveon=True, result={"completion": True, "duration": "PT1S"}),
         au.statement("completed", moveon=True, result={"completion": True, "duration": "PT1S"})], True),
+    ("cmi5 §9.3.4 after failed", lambda au: [
+        au.statement("failed", moveon=True, result={"success": False, "duration": "PT1S"}),
+        au.statement("passed", moveon=True, result={"success": True, "duration": "PT1S"})], True),
     ("cmi5 §9.3.8 last", lambda au: [au.statement("terminated", result={"duration": "PT1S"}),
                                      au.statement("experienced", cmi5=False)], True),
+    ("cmi5 §9.7 timestamp", lambda au: [{**au.statement("experienced", cmi5=False),
+                                         "timestamp": "2026-12-07T03:00:00-06:00"}], True),
+    ("cmi5 §9.5.3 no completion", lambda au: [au.statement("passed", moveon=True,
+                                                           result={"success": True, "completion": True,
+                                                                   "duration": "PT1S"})], True),
+    ("cmi5 §9.5.1 min max", lambda au: [au.statement("passed", moveon=True, mastery=0.8, result={
+        "success": True, "score": {"scaled": 0.9, "raw": 9}, "duration": "PT1S"})], True),
+    ("cmi5 §9.6.2.2 terminated", lambda au: [au.statement("terminated", moveon=True, result={"duration": "PT1S"})],
+     True),
     ("cmi5 §6.3 voiding", lambda au: [au.statement(V + "voided", cmi5=False,
                                                    object={"objectType": "StatementRef", "id": str(uuid.uuid4())})],
      True),
@@ -198,6 +215,21 @@ def test_cmi5_rule_refused_nothing_stored(pkg_app: Flask, admin: dict[str, str],
     assert r.status_code == 403, (clause, r.get_json())
     assert r.get_json()["error"]["message"].startswith("cmi5 " + clause.split()[1]), r.get_json()
     assert len(by_registration(pkg_app, admin, reg)) == before
+
+
+def test_initialized_needs_learner_preferences(pkg_app: Flask, admin: dict[str, str], course: str) -> None:
+    """cmi5 §11 (CATAPULT 11.0.0.0-3): Initialized only after the AU read cmi5LearnerPreferences;
+    a preferences document that breaks §11 is refused."""
+    au = launch(pkg_app, admin, course)
+    au.auth = au.fetch().get_json()["auth-token"]
+    r = au.send(au.statement("initialized"))
+    assert r.status_code == 403 and r.get_json()["error"]["message"].startswith("cmi5 §11")
+    bad = au.client.put("/xapi/agents/profile", headers={**au.headers(), "If-None-Match": "*"},
+                        data=json.dumps({"languagePreference": "not comma separated", "audioPreference": "on"}),
+                        query_string={"agent": json.dumps(au.actor), "profileId": "cmi5LearnerPreferences"})
+    assert bad.status_code == 403
+    assert au.prefs().status_code == 404
+    assert au.send(au.statement("initialized")).status_code == 204
 
 
 def test_browse_mode_refuses_outcomes(pkg_app: Flask, admin: dict[str, str], course: str) -> None:
@@ -241,6 +273,67 @@ def test_au_documents_limited_to_its_learner(pkg_app: Flask, admin: dict[str, st
         "agent": json.dumps({"mbox": "mailto:someone@example.org"}), "profileId": "cmi5LearnerPreferences"})
     assert r.status_code == 403
     r = au.client.put("/xapi/agents/profile", headers={**au.headers(), "If-None-Match": "*"},
-                      data=json.dumps({"languagePreference": "vi"}),
+                      data=json.dumps({"languagePreference": "vi-VN,en-US", "audioPreference": "on"}),
                       query_string={"agent": json.dumps(au.actor), "profileId": "cmi5LearnerPreferences"})
     assert r.status_code == 204, r.get_json()
+
+
+def test_grade_goes_to_the_learners_score_reporter(pkg_app: Flask, admin: dict[str, str], course: str) -> None:
+    """The learner opened the course from an LMS (a player session with a score reporter, LTI AGS in
+    production): the AU's judged score goes back through it, 0-100, FullyGraded once satisfied."""
+    from player.pages import register_reporter
+    from player.session import KEY, Learner, PlayerSession
+    from tests.conftest import new_credential
+
+    got: list[Any] = []
+    register_reporter(pkg_app, "test-gradebook", lambda db, launch, grade: got.append((launch.target, grade)) or True)
+    slug, _, _ = new_credential(pkg_app, ["all"])
+    from lrs import credentials
+    with pkg_app.extensions["hocvu.db"].session() as s:
+        tenant_id = credentials.get_tenant(s, slug).id
+    learner = Learner("https://lms.example.org", f"u-{uuid.uuid4().hex[:6]}")
+    opened = PlayerSession(tenant_id=tenant_id, learner=learner, link="rl-1", target=f"package/{course}",
+                           reporter="test-gradebook")
+    client = pkg_app.test_client()
+    with client.session_transaction() as sess:
+        sess[KEY] = opened.to_session()
+        sess["csrf"] = "t"
+    page = client.get(f"/player/cmi5/course/{course}")
+    assert page.status_code == 200 and b'id="launch-0"' in page.data
+    r = client.post(f"/player/cmi5/course/{course}/au/0", data={"csrf": "t"})
+    assert r.status_code == 303
+    q = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["Location"]).query).items()}
+    au = Au(pkg_app.test_client(), {"url": r.headers["Location"], "sessionId": "", "registration": q["registration"]})
+    au.auth = au.fetch().get_json()["auth-token"]
+    au.session_id = au.launch_data().get_json()["contextTemplate"]["extensions"][SESSION]
+    assert au.prefs().status_code == 404
+    assert au.send(au.statement("initialized")).status_code == 204
+    assert au.send(au.statement("passed", moveon=True, mastery=0.8, result={
+        "success": True, "score": {"scaled": 0.9}, "duration": "PT1M"})).status_code == 204
+    assert len(got) == 1
+    target, grade = got[0]
+    assert target == f"package/{course}" and (grade.score_given, grade.score_max) == (90.0, 100.0)
+    assert grade.grading_progress == "Pending"  # CompletedAndPassed: not satisfied until completed too
+
+
+def test_session_past_its_lifetime_is_abandoned(pkg_app: Flask, admin: dict[str, str], course: str) -> None:
+    """cmi5 §9.3.6: a session left open past its lifetime is abandoned by the sweep, with its duration."""
+    from datetime import UTC, datetime, timedelta
+
+    from player.packages.cmi5.progress import abandon_expired
+    reg = str(uuid.uuid4())
+    au = started(pkg_app, admin, course, registration=reg)
+    with pkg_app.extensions["hocvu.db"].session() as db:
+        assert abandon_expired(db, datetime.now(UTC) + timedelta(days=2)) >= 1
+        db.commit()
+    last = by_registration(pkg_app, admin, reg)[-1]
+    assert last["verb"]["id"].endswith("/abandoned") and last["result"]["duration"].startswith("PT")
+    assert last["context"]["extensions"][SESSION] == au.session_id
+
+
+@pytest.mark.parametrize("body", [{"au": "0"}, {"au": -1}, {"au": 99}, {"actor": {"name": "no ifi"}},
+                                  {"registration": "not-a-uuid"}, {"launchMode": "Sneaky"}])
+def test_admin_launch_bad_input(pkg_app: Flask, admin: dict[str, str], course: str, body: dict[str, Any]) -> None:
+    """Bad input to the admin launch: a clear 4xx with the error shape, no session opened."""
+    r = pkg_app.test_client().post(f"{API}/{course}/launch", json={"actor": ACTOR, **body}, headers=admin)
+    assert 400 <= r.status_code < 500 and "error" in r.get_json(), r.get_json()

@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('last_statement', sa.DateTime(timezone=True), nullable=True),
     sa.Column('ended', sa.DateTime(timezone=True), nullable=True),
     sa.Column('failed', sa.Boolean(), nullable=False),
+    sa.Column('prefs_read', sa.Boolean(), nullable=False),
     sa.Column('opener', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['credential_id'], ['credentials.id'], ),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ),

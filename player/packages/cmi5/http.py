@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 import schemas
 from identity import web
 from lrs.cmi5 import sessions as lrs_sessions
-from lrs.cmi5.storage import Cmi5AuStatus
+from lrs.cmi5.storage import Cmi5AuStatus, Cmi5Session
 from lrs.credentials import Principal, authenticate, parse_basic
 from lrs.errors import BadRequest, Forbidden, XapiError
 from lrs.identifiers import agent_key
@@ -34,7 +34,8 @@ from player.domain import OutsideLaunch, registration_for
 from player.grades import ScoreReporter
 from player.packages import listing
 from player.packages.cmi5 import importer, model, progress
-from player.packages.cmi5.launch import LaunchRequest, launch_au, lms_activity_id
+from player.packages.cmi5.launch import LaunchRequest, launch_au
+from player.packages.cmi5.lms_statements import lms_activity_id
 from player.packages.errors import PackageError, PackageNotFound
 from player.packages.http import package_store
 from player.packages.storage import ImportedPackage
@@ -57,12 +58,15 @@ def init_cmi5(app: Flask, config: Cmi5Config) -> None:
     app.register_blueprint(bp, url_prefix="/player/cmi5")
     progress.init_progress(_reporters)
     catalogue = app.extensions[pages.CATALOGUE_EXT]
+    # Once per catalogue: one catalogue object may serve several apps (each reads its own database).
+    if cmi5_packages not in catalogue.providers:
+        catalogue.providers.append(cmi5_packages)
 
-    def provider(locale: str) -> list[Any]:
-        with pages.db() as db:
-            return listing.items(db, locale)
 
-    catalogue.providers.append(provider)
+def cmi5_packages(locale: str) -> list[Any]:
+    """The imported courses as catalogue items (Catalogue.providers), from the current app's database."""
+    with pages.db() as db:
+        return listing.items(db, locale)
 
 
 def _reporters() -> Mapping[str, ScoreReporter]:
@@ -124,10 +128,10 @@ def course_page(slug: str) -> Response:
         parsed = listing.parse_target(launch.target)
         if parsed and parsed[1] is not None:
             aus = [a for a in aus if a[0] == parsed[1]]
-        title = listing._title(pkg.title, pages.locale())
-        description = listing._title(pkg.description, pages.locale())
+        title = listing.title_in(pkg.title, pages.locale())
+        description = listing.title_in(pkg.description, pages.locale())
     return pages.render("player/cmi5_course.html", texts=_text, title=title, description=description,
-                        aus=aus, slug=slug, name=lambda text: listing._title(text, pages.locale()))
+                        aus=aus, slug=slug, name=lambda text: listing.title_in(text, pages.locale()))
 
 
 @bp.post("/course/<slug>/au/<int:index>")
@@ -165,7 +169,7 @@ def _text(key: str, locale: str, **params: Any) -> str | None:
 
 # --- the admin API ---------------------------------------------------------------------------------
 
-def _admin(db: Session) -> Principal:
+def admin_principal(db: Session) -> Principal:
     key, secret = parse_basic(request.headers.get("Authorization"))
     principal = authenticate(db, key, secret)
     principal.require("all")
@@ -189,7 +193,7 @@ def describe(pkg: ImportedPackage) -> dict[str, Any]:
 def admin_import() -> tuple[Response, int]:
     store = package_store()
     with pages.db() as db:
-        _admin(db)
+        admin_principal(db)
         if request.is_json:
             url = (request.get_json(silent=True) or {}).get("url")
             if not isinstance(url, str):
@@ -207,14 +211,14 @@ def admin_import() -> tuple[Response, int]:
 @bp.get("/admin/packages")
 def admin_list() -> Response:
     with pages.db() as db:
-        _admin(db)
+        admin_principal(db)
         return jsonify([describe(p) for p in db.scalars(select(ImportedPackage).order_by(ImportedPackage.slug))])
 
 
 @bp.delete("/admin/packages/<slug>")
 def admin_remove(slug: str) -> Response:
     with pages.db() as db:
-        _admin(db)
+        admin_principal(db)
         pkg = _package(db, slug)
         key, files = pkg.package_key, pkg.has_files
         db.delete(pkg)
@@ -233,16 +237,23 @@ def _actor_and_registration(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return actor, registration
 
 
+def _au_index(body: dict[str, Any]) -> int:
+    index = body.get("au", 0)
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise BadRequest("au must be the AU's index in the course structure (0, 1, ...)")
+    return index
+
+
 @bp.post("/admin/packages/<slug>/launch")
 def admin_launch(slug: str) -> Response:
     body = request.get_json(silent=True) or {}
     actor, registration = _actor_and_registration(body)
     with pages.db() as db:
-        principal = _admin(db)
+        principal = admin_principal(db)
         pkg = _package(db, slug)
         launched = launch_au(db, package_store(), LaunchRequest(
             tenant_id=principal.tenant_id, actor=actor, registration=registration, package=pkg,
-            au_index=int(body.get("au", 0)), hub_url=_hub_url(),
+            au_index=_au_index(body), hub_url=_hub_url(),
             return_url=str(body.get("returnURL") or f"{_hub_url()}/player/cmi5/returned"), now=pages.now(),
             ttl=_config().session_ttl, launch_mode=str(body.get("launchMode") or "Normal")))
         return jsonify(url=launched.url, registration=registration, sessionId=launched.session.session_id,
@@ -251,12 +262,20 @@ def admin_launch(slug: str) -> Response:
 
 @bp.post("/admin/packages/<slug>/waive")
 def admin_waive(slug: str) -> Response:
+    """Waive an AU for a registration; without ``actor``, the learner of the registration's last session."""
     body = request.get_json(silent=True) or {}
-    actor, registration = _actor_and_registration(body)
     with pages.db() as db:
-        principal = _admin(db)
+        principal = admin_principal(db)
+        if body.get("actor") is None and isinstance(body.get("registration"), str):
+            last = db.scalars(select(Cmi5Session).where(Cmi5Session.tenant_id == principal.tenant_id,
+                                                        Cmi5Session.registration == body["registration"])
+                              .order_by(Cmi5Session.id.desc())).first()
+            if last is None:
+                raise PackageNotFound(f"no AU session of registration {body['registration']!r}")
+            body["actor"] = last.actor
+        actor, registration = _actor_and_registration(body)
         pkg = _package(db, slug)
-        done = progress.waive(db, principal.tenant_id, actor, registration, pkg, int(body.get("au", 0)),
+        done = progress.waive(db, principal.tenant_id, actor, registration, pkg, _au_index(body),
                               str(body.get("reason") or "Administrative"), pages.now())
     return jsonify(satisfied=done)
 
@@ -264,7 +283,7 @@ def admin_waive(slug: str) -> Response:
 @bp.post("/admin/sessions/<session_id>/abandon")
 def admin_abandon(session_id: str) -> Response:
     with pages.db() as db:
-        principal = _admin(db)
+        principal = admin_principal(db)
         ended = progress.abandon_session(db, principal.tenant_id, session_id, pages.now())
     return jsonify(abandoned=ended)
 

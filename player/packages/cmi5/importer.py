@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 
 from player.packages.archive import check, open_zip, read_member, safe_name
 from player.packages.cmi5 import model, structure
-from player.packages.errors import FetchFailed, ManifestInvalid, ManifestMissing, NotAnArchive, TooLarge
+from player.packages.errors import (
+    FetchFailed,
+    ManifestInvalid,
+    ManifestMissing,
+    NotAnArchive,
+    PackageError,
+    TooLarge,
+)
 from player.packages.storage import ImportedPackage
 from player.packages.store import PackageStore
 
@@ -127,7 +134,7 @@ def _slug(db: Session, course: structure.CourseStructure) -> str:
 def fetch_url(url: str, limit: int, timeout: float = 30.0) -> bytes:
     """The bytes at ``url`` (http or https), at most ``limit`` of them; FetchFailed with the reason."""
     if not url.startswith(("https://", "http://")):
-        raise FetchFailed(f"{url!r}: only http and https URLs can be imported")
+        raise PackageError(f"{url!r}: only http and https URLs can be imported")
     try:
         with requests.get(url, stream=True, timeout=timeout) as r:
             if r.status_code != 200:

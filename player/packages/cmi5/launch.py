@@ -15,7 +15,6 @@ the same one; the publisher's id goes in ``contextActivities.grouping`` (§9.6.2
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,17 +24,16 @@ from sqlalchemy.orm import Session
 
 from lrs import documents
 from lrs.cmi5 import sessions as lrs_sessions
-from lrs.cmi5.rules import VERB
 from lrs.cmi5.storage import ABANDONED, Cmi5Session
-from lrs.storage import as_utc
 from player.packages.cmi5 import model
-from player.packages.cmi5.structure import Au, Block, CourseStructure
-from player.packages.errors import PackageNotFound
+from player.packages.cmi5.lms_statements import base, duration, lms_activity_id
+from player.packages.cmi5.satisfaction import settle
+from player.packages.cmi5.structure import Au, CourseStructure
+from player.packages.errors import PackageError, PackageNotFound
 from player.packages.storage import ImportedPackage
 from player.packages.store import PackageStore
 from player.statements import write
 from schemas.cmi5 import (
-    CMI5_CATEGORY,
     EXT_LAUNCH_MODE,
     EXT_LAUNCH_URL,
     EXT_MASTERY,
@@ -46,16 +44,7 @@ from schemas.cmi5 import (
 LAUNCH_DATA_ID = "LMS.LaunchData"                       # cmi5 §10
 LEARNER_PREFS_ID = "cmi5LearnerPreferences"             # cmi5 §11
 EXT_LAUNCH_PARAMETERS = "https://w3id.org/xapi/cmi5/context/extensions/launchparameters"  # cmi5 §9.6.3.7
-EXT_REASON = "https://w3id.org/xapi/cmi5/result/extensions/reason"
-ACTIVITY_NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://hocvu.vn/xapi/activities/cmi5")
-TYPE_COURSE = "https://w3id.org/xapi/cmi5/activitytype/course"
-TYPE_BLOCK = "https://w3id.org/xapi/cmi5/activitytype/block"
 LAUNCH_MODES = ("Normal", "Browse", "Review")
-
-
-def lms_activity_id(course_iri: str, publisher_id: str) -> str:
-    """The LMS's IRI for an AU, block or course of an imported course."""
-    return f"https://hocvu.vn/xapi/activities/cmi5/{uuid.uuid5(ACTIVITY_NS, course_iri + ' ' + publisher_id)}"
 
 
 @dataclass(frozen=True)
@@ -90,7 +79,7 @@ def au_at(package: ImportedPackage, index: int) -> tuple[CourseStructure, Au]:
 
 def launch_au(db: Session, store: PackageStore, req: LaunchRequest) -> Launched:
     if req.launch_mode not in LAUNCH_MODES:
-        raise PackageNotFound(f"no launch mode {req.launch_mode!r}")
+        raise PackageError(f"cmi5 §10.2.2: launchMode is Normal, Browse or Review, not {req.launch_mode!r}")
     course, au = au_at(req.package, req.au_index)
     abandon_open(db, req.tenant_id, req.registration, req.now)
     au_iri = lms_activity_id(course.id, au.id)
@@ -98,10 +87,11 @@ def launch_au(db: Session, store: PackageStore, req: LaunchRequest) -> Launched:
         db, tenant_id=req.tenant_id, actor=req.actor, registration=req.registration, course_iri=course.id,
         au_iri=au_iri, package_key=req.package.package_key, launch_mode=req.launch_mode, move_on=au.move_on,
         mastery_score=au.mastery_score, now=req.now, ttl=req.ttl, opener=req.opener or {})
+    settle(db, row, course, req.now)  # moveOn evaluated at registration, before launched (§9.6.1.1)
     base = au_base_url(store, req.package, au, req.hub_url)
     _launch_data(db, req, row, au)
     write(db, req.tenant_id, [_launched(req, row, au, base)])
-    params = {"endpoint": req.hub_url.rstrip("/") + "/xapi/",
+    params = {"endpoint": req.hub_url.rstrip("/") + "/xapi",
               "fetch": f"{req.hub_url.rstrip('/')}/player/cmi5/fetch/{token}",
               "actor": json.dumps(req.actor, separators=(",", ":")), "registration": req.registration,
               "activityId": au_iri}
@@ -142,22 +132,6 @@ def _launch_data(db: Session, req: LaunchRequest, row: Cmi5Session, au: Au) -> N
                   documents.JSON_TYPE, documents.Preconditions())
 
 
-def _base(row: Cmi5Session, verb: str, obj: dict[str, Any], now: datetime, *,
-          grouping: list[str] | None = None, extensions: dict[str, Any] | None = None,
-          result: dict[str, Any] | None = None) -> dict[str, Any]:
-    ctx: dict[str, Any] = {"registration": row.registration,
-                           "contextActivities": {"category": [{"objectType": "Activity", "id": CMI5_CATEGORY}]},
-                           "extensions": {EXT_SESSION: row.session_id, **(extensions or {})}}
-    if grouping:
-        ctx["contextActivities"]["grouping"] = [{"objectType": "Activity", "id": g} for g in grouping]
-    st: dict[str, Any] = {"id": str(uuid.uuid4()), "actor": row.actor,
-                          "verb": {"id": VERB[verb], "display": {"en-US": verb}}, "object": obj,
-                          "context": ctx, "timestamp": now.isoformat()}
-    if result:
-        st["result"] = result
-    return st
-
-
 def _au_object(row: Cmi5Session, au: Au) -> dict[str, Any]:
     return {"objectType": "Activity", "id": row.au_iri,
             "definition": {"name": au.title or {"und": au.id}, "description": au.description or {"und": au.id}}}
@@ -169,12 +143,7 @@ def _launched(req: LaunchRequest, row: Cmi5Session, au: Au, base_url: str) -> di
         ext[EXT_MASTERY] = au.mastery_score
     if au.launch_parameters is not None:
         ext[EXT_LAUNCH_PARAMETERS] = au.launch_parameters
-    return _base(row, "launched", _au_object(row, au), req.now, grouping=[au.id], extensions=ext)
-
-
-def _duration(start: datetime, end: datetime) -> str:
-    seconds = max(0.0, (as_utc(end) - as_utc(start)).total_seconds())
-    return f"PT{seconds:.2f}S"
+    return base(row, "launched", _au_object(row, au), req.now, grouping=[au.id], extensions=ext)
 
 
 def abandon_open(db: Session, tenant_id: int, registration: str, now: datetime) -> list[Cmi5Session]:
@@ -183,11 +152,9 @@ def abandon_open(db: Session, tenant_id: int, registration: str, now: datetime) 
     statements = []
     for row in rows:
         lrs_sessions.end(db, row, ABANDONED, now)
-        statements.append(_base(row, "abandoned", {"objectType": "Activity", "id": row.au_iri}, now,
-                                result={"duration": _duration(row.launched, now)}))
+        statements.append(base(row, "abandoned", {"objectType": "Activity", "id": row.au_iri}, now,
+                                result={"duration": duration(row.launched, now)}))
     write(db, tenant_id, statements)
     return rows
 
 
-def structure_parents(course: CourseStructure, au: Au) -> list[Block]:
-    return model.parents(course, au.id)

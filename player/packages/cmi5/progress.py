@@ -22,23 +22,18 @@ from sqlalchemy.orm import Session
 
 from lrs.cmi5 import sessions as lrs_sessions
 from lrs.cmi5.rules import add_listener, status_of
-from lrs.cmi5.storage import ABANDONED, ENDED, WAIVED, Cmi5AuStatus, Cmi5Session
+from lrs.cmi5.storage import ABANDONED, ENDED, WAIVED, Cmi5Session
 from player.grades import LinkGrade, ScoreReporter
 from player.packages.cmi5 import model
-from player.packages.cmi5.launch import (
-    EXT_REASON,
-    TYPE_BLOCK,
-    TYPE_COURSE,
-    _base,
-    _duration,
-    au_at,
-    lms_activity_id,
-)
-from player.packages.cmi5.structure import Au, Block, CourseStructure, aus_under
-from player.packages.errors import PackageNotFound
+from player.packages.cmi5.launch import au_at
+from player.packages.cmi5.lms_statements import EXT_REASON, base, duration, lms_activity_id
+from player.packages.cmi5.satisfaction import settle
+from player.packages.cmi5.structure import CourseStructure
+from player.packages.errors import PackageError
 from player.packages.storage import ImportedPackage
 from player.session import PlayerSession
 from player.statements import write
+from schemas.cmi5 import MOVEON_CATEGORY
 
 log = logging.getLogger(__name__)
 Reporters = Callable[[], Mapping[str, ScoreReporter]]
@@ -49,12 +44,6 @@ def init_progress(reporters: Reporters) -> None:
     """Start listening to AU statements; ``reporters`` gives the player's score reporters (AGS)."""
     _reporters[:] = [reporters]
     add_listener(on_au_statements)
-
-
-def met(move_on: str, completed: bool, passed: bool) -> bool:
-    return {"NotApplicable": True, "Completed": completed, "Passed": passed,
-            "CompletedAndPassed": completed and passed,
-            "CompletedOrPassed": completed or passed}.get(move_on, False)
 
 
 def _package(db: Session, package_key: str) -> ImportedPackage | None:
@@ -70,59 +59,6 @@ def on_au_statements(db: Session, row: Cmi5Session, events: list[tuple[str, dict
     settle(db, row, course, now)
     if any(verb in ("passed", "failed") for verb, _ in events):
         report_grade(db, row, course)
-
-
-def _au_of(course: CourseStructure, row: Cmi5Session) -> Au | None:
-    return next((au for au in course.aus() if lms_activity_id(course.id, au.id) == row.au_iri), None)
-
-
-def _status(db: Session, tenant_id: int, registration: str, iri: str) -> Cmi5AuStatus | None:
-    return db.scalars(select(Cmi5AuStatus).where(Cmi5AuStatus.tenant_id == tenant_id,
-                                                 Cmi5AuStatus.registration == registration,
-                                                 Cmi5AuStatus.au_iri == iri)).first()
-
-
-def _au_satisfied(db: Session, row: Cmi5Session, course: CourseStructure, au: Au) -> bool:
-    status = _status(db, row.tenant_id, row.registration, lms_activity_id(course.id, au.id))
-    if status is None:
-        return au.move_on == "NotApplicable"
-    return status.waived or status.satisfied or met(au.move_on, status.completed, status.passed)
-
-
-def settle(db: Session, row: Cmi5Session, course: CourseStructure, now: datetime) -> list[str]:
-    """Mark the AU satisfied if its moveOn is met, then write satisfied for each block and the
-    course that just became satisfied (innermost first). Returns the IRIs satisfied now."""
-    au = _au_of(course, row)
-    if au is None:
-        return []
-    status = status_of(db, row)
-    if not status.satisfied and _au_satisfied(db, row, course, au):
-        status.satisfied = True
-    done: list[str] = []
-    statements = []
-    targets: list[tuple[Block | CourseStructure, str]] = [(b, TYPE_BLOCK)
-                                                          for b in reversed(model.parents(course, au.id))]
-    targets.append((course, TYPE_COURSE))
-    for node, kind in targets:
-        aus = aus_under(node) if isinstance(node, Block) else course.aus()
-        if not all(_au_satisfied(db, row, course, a) for a in aus):
-            break
-        iri = lms_activity_id(course.id, node.id)
-        mark = _status(db, row.tenant_id, row.registration, iri)
-        if mark is None:
-            mark = Cmi5AuStatus(tenant_id=row.tenant_id, registration=row.registration, au_iri=iri,
-                                completed=False, passed=False, waived=False, satisfied=False)
-            db.add(mark)
-        if mark.satisfied:
-            continue
-        mark.satisfied = True
-        done.append(iri)
-        obj = {"objectType": "Activity", "id": iri,
-               "definition": {"type": kind, "name": node.title or {"und": node.id}}}
-        statements.append(_base(row, "satisfied", obj, now, grouping=[node.id]))
-    db.flush()
-    write(db, row.tenant_id, statements)
-    return done
 
 
 def report_grade(db: Session, row: Cmi5Session, course: CourseStructure) -> bool:
@@ -155,7 +91,8 @@ def waive(db: Session, tenant_id: int, actor: dict[str, Any], registration: str,
     completion true, the reason extension), then satisfies what that completes."""
     course, au = au_at(package, au_index)
     if reason not in ("Tested Out", "Equivalent AU", "Equivalent Outside Activity", "Administrative"):
-        raise PackageNotFound(f"cmi5 §9.5.6: no waive reason {reason!r}")
+        raise PackageError(f"cmi5 §9.5.5.2: the waive reason is Tested Out, Equivalent AU, Equivalent Outside "
+                           f"Activity or Administrative, not {reason!r}")
     # A session row records the waiver's session id (every LMS statement carries one, §9.6.3.1).
     row, _ = lrs_sessions.open_session(
         db, tenant_id=tenant_id, actor=actor, registration=registration, course_iri=course.id,
@@ -166,8 +103,11 @@ def waive(db: Session, tenant_id: int, actor: dict[str, Any], registration: str,
     if status.waived or status.satisfied:
         return []
     status.waived = True
-    write(db, tenant_id, [_base(row, "waived", {"objectType": "Activity", "id": row.au_iri}, now, grouping=[au.id],
-                                result={"success": True, "completion": True, "extensions": {EXT_REASON: reason}})])
+    waived = base(row, "waived", {"objectType": "Activity", "id": row.au_iri}, now, grouping=[au.id],
+                   result={"success": True, "completion": True, "extensions": {EXT_REASON: reason}})
+    # cmi5 §9.6.2.2: waived counts toward moveOn, so it carries the moveOn category too.
+    waived["context"]["contextActivities"]["category"].append({"objectType": "Activity", "id": MOVEON_CATEGORY})
+    write(db, tenant_id, [waived])
     return settle(db, row, course, now)
 
 
@@ -178,6 +118,18 @@ def abandon_session(db: Session, tenant_id: int, session_id: str, now: datetime)
     if row is None or row.state in ENDED:
         return False
     lrs_sessions.end(db, row, ABANDONED, now)
-    write(db, tenant_id, [_base(row, "abandoned", {"objectType": "Activity", "id": row.au_iri}, now,
-                                result={"duration": _duration(row.launched, now)})])
+    write(db, tenant_id, [base(row, "abandoned", {"objectType": "Activity", "id": row.au_iri}, now,
+                                result={"duration": duration(row.launched, now)})])
     return True
+
+
+def abandon_expired(db: Session, now: datetime) -> int:
+    """cmi5 §9.3.6: sessions still open past their credential's lifetime (HOCVU_CMI5_SESSION_HOURS) are
+    abandoned, in every tenant; run by ``hocvu courses sweep`` (cron). Returns how many."""
+    rows = list(db.scalars(select(Cmi5Session).where(Cmi5Session.state.not_in(ENDED), Cmi5Session.expires < now)
+                           .with_for_update()))
+    for row in rows:
+        lrs_sessions.end(db, row, ABANDONED, now)
+        write(db, row.tenant_id, [base(row, "abandoned", {"objectType": "Activity", "id": row.au_iri}, now,
+                                       result={"duration": duration(row.launched, now)})])
+    return len(rows)

@@ -1,0 +1,80 @@
+"""The administrators' packages page (/player/cmi5/admin/page): Basic auth of a national-tenant ``all``
+credential, CSRF on every POST, import by file, a refused package shown with its exact reason (nothing
+stored), removal; Vietnamese first."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from flask import Flask
+
+from tests.conftest import new_credential
+from tests.packages.cmi5_support import au_xml, package, structure
+
+PAGE = "/player/cmi5/admin/page"
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def test_admin_page_imports_lists_refuses_removes(sqlite_pkg_app: Flask) -> None:
+    from tests.packages.conftest import national_admin
+    app = sqlite_pkg_app
+    admin = national_admin(app)
+    client = app.test_client()
+    assert client.get(PAGE).status_code == 401
+    assert client.get(PAGE).headers["WWW-Authenticate"].startswith("Basic")
+    import base64
+    _, key, secret = new_credential(app, ["all"])  # another tenant's administrator
+    other = {"Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()}
+    assert client.get(PAGE, headers=other).status_code == 403
+    page = client.get(PAGE, headers=admin)
+    assert page.status_code == 200 and "Khoá học nhập từ gói cmi5" in page.get_data(as_text=True)
+    csrf = _csrf(page.get_data(as_text=True))
+    good = package(structure(au_xml(1)), {"au.html": b"<p>1"})
+    r = client.post(f"{PAGE}/import", headers=admin, data={"csrf": "wrong", "package": (io.BytesIO(good), "c.zip")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400  # no form token, nothing imported
+    r = client.post(f"{PAGE}/import", headers=admin, data={"csrf": csrf, "package": (io.BytesIO(good), "c.zip")},
+                    content_type="multipart/form-data", follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "Đã nhập: demo" in html and "package/demo" in html
+    bad = package(structure(au_xml(1)), {"au.html": b"x", "/etc/evil.html": b"x"})
+    r = client.post(f"{PAGE}/import", headers=admin, data={"csrf": csrf, "package": (io.BytesIO(bad), "bad.zip")},
+                    content_type="multipart/form-data", follow_redirects=True)
+    assert "Gói bị từ chối: entry &#39;/etc/evil.html&#39;: an absolute path" in r.get_data(as_text=True)
+    r = client.post(f"{PAGE}/remove/demo", headers=admin, data={"csrf": csrf}, follow_redirects=True)
+    assert "Đã xoá: demo" in r.get_data(as_text=True)
+    assert "demo" not in [p["slug"] for p in client.get("/player/cmi5/admin/packages", headers=admin).get_json()]
+
+
+def test_admin_page_accessible_on_a_phone(sqlite_pkg_app: Flask) -> None:
+    """axe-core finds no serious or critical violation, and the page fits 360 px."""
+    import base64
+    from pathlib import Path
+
+    import pytest
+
+    from tests.browser_support import CHROMEDRIVER, CHROMIUM, chromium, served
+    axe = Path(__file__).resolve().parents[2] / "player" / "web" / "node_modules" / "axe-core" / "axe.min.js"
+    if not (CHROMIUM and CHROMEDRIVER) or not axe.is_file():
+        pytest.skip("needs chromium, chromedriver and axe-core (npm ci --prefix player/web)")
+    from tests.packages.conftest import national_admin
+    token = national_admin(sqlite_pkg_app)["Authorization"].split()[1]
+    key, secret = base64.b64decode(token).decode().split(":", 1)
+    with served(sqlite_pkg_app) as server, chromium(phone={"width": 360, "height": 740, "pixelRatio": 2}) as browser:
+        browser.get(server.replace("http://", f"http://{key}:{secret}@") + PAGE)
+        assert "cmi5" in browser.title
+        browser.execute_script(axe.read_text())
+        found = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.filter("
+            "v => ['serious', 'critical'].includes(v.impact)).map(v => v.id)), e => done(String(e)));")
+        assert found == [], found
+        width, scroll = browser.execute_script(
+            "return [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+        assert scroll <= width
