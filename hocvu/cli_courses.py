@@ -16,8 +16,8 @@ from hocvu import configs
 from hocvu.cli_session import cli_session
 from hocvu.settings import Settings
 from player import catalogue, catalogue_files
-from player.packages import listing
-from player.packages.cmi5 import importer, model, progress
+from player.packages import imports
+from player.packages.cmi5 import importer, progress
 from player.packages.cmi5.export import export_course
 from player.packages.errors import PackageError
 from player.packages.storage import ImportedPackage
@@ -67,7 +67,7 @@ def courses_list(locale: str, directory: Path | None, as_json: bool, packages: b
     if packages or (packages is None and directory is None):
         try:
             with cli_session() as db:
-                items += listing.items(db, locale)
+                items += imports.catalogue_items(db, locale)
         except SQLAlchemyError as err:
             # The YAML catalogue is still worth listing when no database is set up yet.
             click.echo(f"imported packages not listed: the database cannot be read ({type(err).__name__})", err=True)
@@ -98,19 +98,17 @@ def courses_import(source: str) -> None:
         with cli_session(errors=(PackageError,)) as db:
             if source.startswith(("http://", "https://")):
                 data = importer.fetch_url(source, store.config.limits.max_total_bytes)
-                pkg = importer.import_bytes(db, store, data, source, started, progress)
+                pkg = imports.import_package(db, store, data, source, started, progress)
             else:
                 path = Path(source)
                 if not path.is_file():
                     raise click.ClickException(f"{source}: no such file")
-                pkg = importer.import_path(db, store, path, started, progress)
-            slug, count = pkg.slug, len(listing_aus(pkg))
-        importer.after_commit(db, store)
-    click.echo(f"imported package/{slug}: {count} AU(s)")
-
-
-def listing_aus(pkg: ImportedPackage) -> list[object]:
-    return list(model.from_json(pkg.structure).aus())
+                with open(path, "rb") as fh:
+                    pkg = imports.import_package(db, store, fh, path.name, started, progress)
+            described = imports.describe(pkg)
+        imports.after_commit(db, store)
+    units = "AU(s)" if pkg.format == "cmi5" else "item(s)"   # cmi5 AUs; a SCORM organisation's SCOs and assets
+    click.echo(f"imported {described['target']}: {imports.unit_count(pkg)} {units}")
 
 
 @courses.command("remove")
@@ -122,11 +120,11 @@ def courses_remove(slug: str) -> None:
         pkg = db.scalars(select(ImportedPackage).where(ImportedPackage.slug == slug)).first()
         if pkg is None:
             raise click.ClickException(f"no imported course {slug!r} (see `hocvu courses list`)")
-        key, files = pkg.package_key, pkg.has_files
+        key, files, target = pkg.package_key, pkg.has_files, imports.describe(pkg)["target"]
         db.delete(pkg)
     if files:
         store.remove(key)
-    click.echo(f"removed package/{slug}")
+    click.echo(f"removed {target}")
 
 
 @courses.command("export")

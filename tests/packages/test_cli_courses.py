@@ -5,6 +5,7 @@ with its exact reason and nothing stored; a YAML course exported and imported ba
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,18 @@ def test_export_then_import(workdir: Path) -> None:
     hocvu(workdir, "courses", "export", "ky-nang-so-vneid", "-o", str(out))
     assert "imported package/ky-nang-so-vneid" in hocvu(workdir, "courses", "import", str(out)).stdout
     hocvu(workdir, "courses", "remove", "ky-nang-so-vneid")
+
+
+def test_a_scorm_package_goes_to_the_scorm_importer(workdir: Path) -> None:
+    """One ``hocvu courses import`` for every format: a zip with imsmanifest.xml at its root (SCORM CAM
+    §3.2.1) is a SCORM course at scorm/<id>, listed, and removed with its files."""
+    from tests.packages.scorm_support import package_zip
+    zipped = workdir / "scorm12.zip"
+    zipped.write_bytes(package_zip("scorm12").getvalue())
+    out = hocvu(workdir, "courses", "import", str(zipped)).stdout
+    imported = re.search(r"imported (scorm/[a-z0-9-]+): (\d+) item\(s\)", out)
+    assert imported, out
+    assert imported.group(1) in hocvu(workdir, "courses", "list").stdout
+    assert hocvu(workdir, "courses", "remove", imported.group(1).split("/", 1)[1]).stdout.strip() == (
+        f"removed {imported.group(1)}")
+    assert imported.group(1) not in hocvu(workdir, "courses", "list").stdout

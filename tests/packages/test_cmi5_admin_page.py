@@ -78,3 +78,26 @@ def test_admin_page_accessible_on_a_phone(sqlite_pkg_app: Flask) -> None:
         width, scroll = browser.execute_script(
             "return [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
         assert scroll <= width
+
+
+def test_the_admin_api_imports_and_lists_every_format(sqlite_pkg_app: Flask) -> None:
+    """The admin API takes a SCORM zip as well as a cmi5 one (one way in: player.packages.imports) and
+    lists both, each described in its own terms (cmi5 AUs, SCORM items)."""
+    from tests.packages.conftest import national_admin
+    from tests.packages.scorm_support import package_zip
+    app = sqlite_pkg_app
+    admin = {**national_admin(app), "X-Filename": "scorm.zip"}
+    client = app.test_client()
+    r = client.post("/player/cmi5/admin/packages", headers=admin, data=package_zip("scorm2004").getvalue(),
+                    content_type="application/zip")
+    assert r.status_code == 201, r.get_data(as_text=True)
+    scorm = r.get_json()
+    assert scorm["format"] == "scorm2004" and scorm["target"].startswith("scorm/") and scorm["items"]
+    good = package(structure(au_xml(1)), {"au.html": b"<p>1"})
+    assert client.post("/player/cmi5/admin/packages", headers=admin, data=good,
+                       content_type="application/zip").status_code == 201
+    listed = {p["slug"]: p for p in client.get("/player/cmi5/admin/packages", headers=admin).get_json()}
+    assert listed[scorm["slug"]]["format"] == "scorm2004" and listed["demo"]["aus"]
+    assert client.get(PAGE, headers=national_admin(app)).status_code == 200  # the page lists both
+    assert client.delete(f"/player/cmi5/admin/packages/{scorm['slug']}", headers=admin).status_code in (200, 204)
+    assert client.delete("/player/cmi5/admin/packages/demo", headers=admin).status_code in (200, 204)

@@ -15,8 +15,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from identity import web
 from lrs.errors import Unauthorized
 from player import pages
+from player.packages import imports
 from player.packages.cmi5 import importer
-from player.packages.cmi5.http import admin_principal, describe
+from player.packages.cmi5.http import admin_principal
 from player.packages.errors import PackageError
 from player.packages.http import package_store
 from player.packages.listing import title_in
@@ -56,7 +57,7 @@ def page() -> Response:
             admin_principal(db)
         except Unauthorized:
             return _challenge()
-        rows = [describe(p) for p in db.scalars(select(ImportedPackage).order_by(ImportedPackage.slug))]
+        rows = [imports.describe(p) for p in db.scalars(select(ImportedPackage).order_by(ImportedPackage.slug))]
     lang = pages.locale()
     for row in rows:
         row["name"] = title_in(row["title"], lang)
@@ -82,17 +83,17 @@ def import_package() -> BaseResponse:
         url = (request.form.get("url") or "").strip()
         try:
             if upload is not None and upload.filename:
-                pkg = importer.import_bytes(db, store, upload.stream.read(), upload.filename, pages.now())
+                pkg = imports.import_package(db, store, upload.stream.read(), upload.filename, pages.now())
             elif url:
                 data = importer.fetch_url(url, store.config.limits.max_total_bytes)
-                pkg = importer.import_bytes(db, store, data, url, pages.now())
+                pkg = imports.import_package(db, store, data, url, pages.now())
             else:
                 raise PackageError("no file and no URL")
             slug = pkg.slug
         except PackageError as err:
             db.rollback()
             return _back("error", _text("admin.refused", lang, reason=err.message) or err.message)
-    importer.after_commit(db, store)
+    imports.after_commit(db, store)
     return _back("done", _text("admin.done", lang, slug=slug) or slug)
 
 

@@ -32,7 +32,7 @@ from lrs.storage import Tenant
 from player import pages
 from player.domain import OutsideLaunch, registration_for
 from player.grades import ScoreReporter
-from player.packages import listing
+from player.packages import imports, listing
 from player.packages.cmi5 import importer, model, progress
 from player.packages.cmi5.launch import LaunchRequest, launch_au
 from player.packages.cmi5.lms_statements import lms_activity_id
@@ -108,7 +108,7 @@ def fetch(token: str) -> Response:
 
 def _package(db: Session, slug: str) -> ImportedPackage:
     pkg = db.scalars(select(ImportedPackage).where(ImportedPackage.slug == slug)).first()
-    if pkg is None:
+    if pkg is None or pkg.format != importer.FORMAT:  # a SCORM course plays at scorm/<id>
         raise PackageNotFound(f"no imported course {slug!r}")
     return pkg
 
@@ -179,16 +179,6 @@ def admin_principal(db: Session) -> Principal:
     return principal
 
 
-def describe(pkg: ImportedPackage) -> dict[str, Any]:
-    course = model.from_json(pkg.structure)
-    return {"slug": pkg.slug, "format": pkg.format, "courseId": pkg.course_iri, "packageKey": pkg.package_key,
-            "title": pkg.title, "target": f"{listing.PREFIX}{pkg.slug}", "source": pkg.source,
-            "imported": pkg.imported.isoformat(),
-            "aus": [{"index": i, "id": au.id, "title": au.title, "moveOn": au.move_on,
-                     "masteryScore": au.mastery_score, "launchMethod": au.launch_method}
-                    for i, au in enumerate(course.aus())]}
-
-
 @bp.post("/admin/packages")
 def admin_import() -> tuple[Response, int]:
     store = package_store()
@@ -202,9 +192,9 @@ def admin_import() -> tuple[Response, int]:
         else:
             data = request.get_data()
             source = request.headers.get("X-Filename") or "upload"
-        pkg = importer.import_bytes(db, store, data, source, pages.now())
-        body = describe(pkg)
-    importer.after_commit(db, store)
+        pkg = imports.import_package(db, store, data, source, pages.now())
+        body = imports.describe(pkg)
+    imports.after_commit(db, store)
     return jsonify(body), 201
 
 
@@ -212,14 +202,17 @@ def admin_import() -> tuple[Response, int]:
 def admin_list() -> Response:
     with pages.db() as db:
         admin_principal(db)
-        return jsonify([describe(p) for p in db.scalars(select(ImportedPackage).order_by(ImportedPackage.slug))])
+        rows = db.scalars(select(ImportedPackage).order_by(ImportedPackage.slug))
+        return jsonify([imports.describe(p) for p in rows])
 
 
 @bp.delete("/admin/packages/<slug>")
 def admin_remove(slug: str) -> Response:
     with pages.db() as db:
         admin_principal(db)
-        pkg = _package(db, slug)
+        pkg = db.scalars(select(ImportedPackage).where(ImportedPackage.slug == slug)).first()  # any format
+        if pkg is None:
+            raise PackageNotFound(f"no imported course {slug!r}")
         key, files = pkg.package_key, pkg.has_files
         db.delete(pkg)
     if files:

@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import unquote
 
 import requests
@@ -32,6 +32,7 @@ from player.packages.errors import (
     PackageError,
     TooLarge,
 )
+from player.packages.listing import PREFIX
 from player.packages.storage import ImportedPackage
 from player.packages.store import PackageStore
 
@@ -156,3 +157,13 @@ def import_path(db: Session, store: PackageStore, path: Path, now: datetime,
                 progress: Progress | None = None) -> ImportedPackage:
     with open(path, "rb") as fh:
         return import_bytes(db, store, fh, path.name, now, progress)
+
+
+def describe(pkg: ImportedPackage) -> dict[str, Any]:
+    course = model.from_json(pkg.structure)
+    return {"slug": pkg.slug, "format": pkg.format, "courseId": pkg.course_iri, "packageKey": pkg.package_key,
+            "title": pkg.title, "target": f"{PREFIX}{pkg.slug}", "source": pkg.source,
+            "imported": pkg.imported.isoformat(),
+            "aus": [{"index": i, "id": au.id, "title": au.title, "moveOn": au.move_on,
+                     "masteryScore": au.mastery_score, "launchMethod": au.launch_method}
+                    for i, au in enumerate(course.aus())]}
