@@ -41,6 +41,11 @@ player/web/node_modules/.installed: player/web/package.json player/web/package-l
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix player/web --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the accessibility (axe-core) and bundle checks will be skipped"; fi
 
+# The cmi5 AU the package tests run in headless Chromium (npm @xapi/cmi5, a real AU-side client; not shipped).
+tools/cmi5-au/node_modules/.installed: tools/cmi5-au/package.json tools/cmi5-au/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tools/cmi5-au --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the cmi5 AU browser test will be skipped"; fi
+
 assets: player/web/node_modules/.installed
 	cd player/web && node build.mjs
 
@@ -67,7 +72,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: install lint tools/oidc/node_modules/.installed $(VERIFIER)/node_modules/.installed \
-	player/web/node_modules/.installed browser
+	player/web/node_modules/.installed tools/cmi5-au/node_modules/.installed browser
 	$(BIN)/pytest -q
 
 bench: install
