@@ -138,7 +138,8 @@ def _get(target: Target) -> Response:
     documents.check_preconditions(Preconditions(if_match=request.headers.get("If-Match")), doc)
     response = Response(doc.content, status=200, content_type=doc.content_type,
                         headers=_doc_headers(doc.etag, doc.updated))
-    return response.make_conditional(request)
+    response.make_conditional(request)  # RFC 7232 §4.1: turns itself into a 304 when it may
+    return response
 
 
 def _write(target: Target) -> Response:
