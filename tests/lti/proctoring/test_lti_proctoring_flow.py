@@ -33,7 +33,7 @@ from tests.identity.gate.gate_support import jwcrypto_payload, signed_statements
 from tests.lti.conftest import Browser, Env, Lms, form, register_lms
 from tests.lti.proctoring.platform_proctoring import ACS_SCOPE, AP, GATE_TARGET, ProctoringPlatform
 
-CITIZEN, CITIZEN_NAME = "demo-0001", "Nguyễn Văn An"   # enrolled with A_img1.jpg by the identity_env fixture
+CITIZEN, CITIZEN_NAME = "demo-0001", "Nguyễn Văn An"   # enrolled with a burst of A_img2.jpg by identity_env
 LEVEL_1_CITIZEN = "demo-0003"                          # identification level 1
 
 
