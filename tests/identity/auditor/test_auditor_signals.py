@@ -27,13 +27,16 @@ from identity.stamp import pseudonym_of
 from identity.storage import AttemptAssurance, IdentityAccount
 from lrs import credentials
 from tests.identity.auditor.auditor_support import basic
-from tests.identity.gate.gate_support import IdentityEnv, Learner, account_key, build_identity_env
+from tests.identity.gate.gate_support import IdentityEnv, Learner, account_key, build_identity_env, fix_challenges
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityEnv]:
+    patch = pytest.MonkeyPatch()
     built, server = build_identity_env(tmp_path_factory.mktemp("auditor-signals"))
+    built.new_challenge = fix_challenges(patch)   # the same steps every time: bursts rendered once
     yield built
+    patch.undo()
     server.shutdown()
     server.server_close()
 
@@ -125,6 +128,26 @@ def test_repeated_failures_are_flagged(env: IdentityEnv, story: dict[str, Any]) 
     first = attempts[_session_of(story["first"])]
     assert [c["outcome"] for c in first["checks"]] == ["match", "several_faces"]
     assert first["signals"]["suspicious_failures"] == 1 and "repeated_failures" not in first["problems"]
+
+
+def test_checks_failing_liveness_count_as_repeated_failures(env: IdentityEnv, story: dict[str, Any]) -> None:
+    """ISO/IEC 30107-1 §5.2: a photo held up to the camera three times in one attempt's gate (each a burst
+    that is ``not_live``) is the pattern "repeated failures" flags; the JSON shows each check's liveness
+    and the attempt's assurance level."""
+    from tests.face_check.synthetic import decode, place, still
+
+    learner = env.learner()               # demo-0002 (enrolled with B by the story), in a tenant of its own
+    learner.ready("demo-0002")
+    picture = place(decode(env.photos["B_img42.jpg"]))
+    for _ in range(3):
+        assert learner.check(lambda ch: still(picture, ch, noise=2.0)).status_code == 303
+    attempt = _attempts(env, _auditor(env), tenant=env.tenant_of(learner))[_session_of(learner)]
+    assert [c["outcome"] for c in attempt["checks"]] == ["not_live"] * 3
+    assert [(c["liveness"], c["liveness_result"]) for c in attempt["checks"]] == [
+        ("active-challenge-v1", "static")] * 3
+    assert attempt["signals"]["suspicious_failures"] == 3 and "repeated_failures" in attempt["problems"]
+    assert (attempt["assurance"], attempt["liveness"], attempt["liveness_result"]) == (
+        "none", "active-challenge-v1", "static")
 
 
 def test_one_vneid_linked_to_several_lms_accounts_is_flagged(env: IdentityEnv, story: dict[str, Any]) -> None:
