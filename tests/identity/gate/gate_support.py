@@ -336,3 +336,17 @@ def fix_challenges(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
 
     monkeypatch.setattr(fc, "new_challenge", seeded)
     return original
+
+
+def answer_challenge(client: FlaskClient, env: IdentityEnv, capture: Capture, *, challenge_url: str,
+                     asked: dict[str, Any], url: str, data: dict[str, Any],
+                     headers: dict[str, str] | None = None) -> TestResponse:
+    """What identity.js does with any client: ask ``challenge_url`` for a challenge (form ``asked``), then
+    post a burst made from ``capture`` for it to ``url`` with the form ``data``."""
+    got = client.post(challenge_url, data=asked)
+    assert got.status_code == 200, got.get_data(as_text=True)[:300]
+    doc = got.get_json()
+    frames = burst_for(env, capture, doc)
+    body = {**data, "nonce": doc["nonce"], "times": ",".join(str(t) for t, _ in frames),
+            "frame": [(io.BytesIO(b), f"{t}.jpg") for t, b in frames]}
+    return client.post(url, data=body, content_type="multipart/form-data", headers=headers or {})
