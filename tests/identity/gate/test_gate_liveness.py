@@ -277,3 +277,34 @@ def test_the_challenge_needs_the_form_token(identity_env: IdentityEnv) -> None:
     learner = checked(identity_env)
     res = learner.client.post("/player/identity/challenge", data={"target": QUIZ, "csrf": CSRF + "x"})
     assert res.status_code == 400
+
+
+def test_enrolment_by_photo_only_with_the_fallback(identity_env: IdentityEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enrolment takes a burst; a photo is refused (403, nothing stored) unless the fallback is on, and
+    then a photo-enrolled learner's photo check is "photo-only", never "verified"."""
+    from identity import storage as identity_storage
+    from tests.identity.gate.gate_support import account_key
+
+    learner = identity_env.learner()
+    learner.ready("demo-0002")
+    with identity_env.db.session() as s:
+        account = s.scalar(select(identity_storage.IdentityAccount).where(
+            identity_storage.IdentityAccount.subject_hmac == account_key(identity_env, "demo-0002")))
+        assert account is not None
+        account_id = account.id
+        identity_storage.delete_face_enrolment(s, account_id)
+        s.commit()
+    try:
+        res = learner.upload("/player/identity/enrol", "B_img42.jpg", consent="yes", js=True)
+        assert res.status_code == 403 and res.get_json()["error"]["code"] == "identity.error.photo_not_allowed"
+        with identity_env.db.session() as s:
+            assert identity_storage.face_enrolment(s, account_id) is None
+        monkeypatch.setattr(identity_env.cfg, "policy",
+                            dataclasses.replace(identity_env.cfg.policy, photo_fallback=True))
+        assert learner.upload("/player/identity/enrol", "B_img42.jpg", consent="yes").status_code == 303
+        assert learner.upload("/player/identity/check", "B_img26.jpg").status_code == 303
+        assert stamp_outcome(learner) == PHOTO_ONLY
+    finally:
+        with identity_env.db.session() as s:
+            identity_storage.delete_face_enrolment(s, account_id)
+            s.commit()
