@@ -69,15 +69,16 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
                                  "việc gì khác.",
                                  "Purpose: only to verify that it is you who takes the quizzes that require identity "
                                  "verification, and to let auditors detect cheating. Nothing else."),
-    "identity.consent.data": ("Dữ liệu được lưu: từ ảnh bạn chụp, chỉ một dãy số đặc trưng khuôn mặt (embedding) đã "
-                              "được mã hoá — đây là dữ liệu sinh trắc học, dữ liệu cá nhân nhạy cảm; không lưu ảnh. "
-                              "Khi một lần kiểm tra không khớp, khuôn mặt trong ảnh được so (trong bộ nhớ, không "
-                              "lưu) với mẫu của những người học khác trong cùng đơn vị để phát hiện làm bài hộ.",
-                              "What is kept: from your photo, only an encrypted list of numbers describing your face "
-                              "(an embedding) — biometric data, sensitive personal data. The photo is not kept. When a "
-                              "check does not match, the face in it is compared (in memory, not kept) with the "
-                              "references of other learners of the same organisation, to detect someone sitting the "
-                              "quiz for another."),
+    "identity.consent.data": ("Dữ liệu được lưu: từ vài giây camera ghi khi bạn làm theo các động tác, chỉ một dãy số "
+                              "đặc trưng khuôn mặt (embedding) đã được mã hoá — đây là dữ liệu sinh trắc học, dữ liệu "
+                              "cá nhân nhạy cảm; không lưu ảnh hay đoạn ghi nào. Khi một lần kiểm tra không khớp, "
+                              "khuôn mặt trong đoạn ghi được so (trong bộ nhớ, không lưu) với mẫu của những người học "
+                              "khác trong cùng đơn vị để phát hiện làm bài hộ.",
+                              "What is kept: from the few seconds the camera records while you make the moves asked, "
+                              "only an encrypted list of numbers describing your face (an embedding) — biometric data, "
+                              "sensitive personal data. No photo or recording is kept. When a check does not match, "
+                              "the face in it is compared (in memory, not kept) with the references of other learners "
+                              "of the same organisation, to detect someone sitting the quiz for another."),
     "identity.consent.retention": ("Thời hạn lưu: {days} ngày kể từ khi bạn đồng ý; sau đó mẫu tự động bị xoá và bạn "
                                    "đăng ký lại nếu cần.",
                                    "Kept for: {days} days from your consent; then the reference is deleted "
