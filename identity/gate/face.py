@@ -29,7 +29,7 @@ import binascii
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -238,6 +238,8 @@ def _judge(cfg: AssuranceConfig, row: AttemptAssurance, ciphertext: bytes, captu
     service = cfg.face()
     if isinstance(capture, Photo):
         result = service.verify_frame(row.subject, ciphertext, capture.data).result
+        if result.distance is not None:
+            result = replace(result, distance=round(result.distance, 6))
         probe = None
         if result.outcome is Outcome.NO_MATCH:
             try:
@@ -248,7 +250,8 @@ def _judge(cfg: AssuranceConfig, row: AttemptAssurance, ciphertext: bytes, captu
     lr = service.verify_burst(row.subject, ciphertext, capture.challenge, capture.frames, now=now).liveness
     outcome = gate_outcome(lr.reason.value)
     known = outcome in {o.value for o in Outcome}
-    result = CheckResult(Outcome(outcome) if known else Outcome.NO_MATCH, lr.distance, lr.accept_threshold,
+    distance = None if lr.distance is None else round(lr.distance, 6)
+    result = CheckResult(Outcome(outcome) if known else Outcome.NO_MATCH, distance, lr.accept_threshold,
                          lr.metric, lr.model, lr.detector, 1 if lr.frames_with_face else 0,
                          detail=lr.detail, reject_threshold=lr.reject_threshold)
     check = GateCheck(result, lr.method, lr.reason.value, None if known else outcome)
@@ -342,7 +345,18 @@ def check_statement(where: CheckContext, row: AttemptAssurance, check: GateCheck
 
 
 def _liveness_detail(found: dict[str, Any]) -> dict[str, Any]:
-    """The liveness decision as the statement keeps it: what was decided and why, no timing."""
+    """The liveness decision as the statement keeps it: what was decided and why, no timing; numbers to
+    six decimals (more says nothing, and a long run of digits reads like an identity number)."""
     keep = ("method", "passed", "reason", "detail", "landmarks", "steps", "frames", "frames_with_face", "motion",
             "planar_residual", "frontal_gap", "turned_gap")
-    return {k: found[k] for k in keep if k in found and found[k] is not None}
+    return {k: _rounded(found[k]) for k in keep if k in found and found[k] is not None}
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
