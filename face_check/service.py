@@ -28,7 +28,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from face_check.alignment import verify_aligned
+from face_check.alignment import embed_aligned, verify_aligned
 from face_check.burst import DEFAULT_BURST_LIMITS, BurstLimits
 from face_check.calibration import DEFAULT_BAND, Band
 from face_check.challenge import Challenge
@@ -215,6 +215,16 @@ class FaceService:
         result = evaluate_burst(challenge, frames, reference, now=when, band=self.band, limits=self.burst_limits,
                                 params=self.liveness)
         return BurstVerification(subject, result, when, self._kept(frames))
+
+    def enrol_frame(self, subject: str, image_bytes: bytes, *, consent: bool) -> tuple[bytes, str, str]:
+        """The single-photo fallback's enrolment: the picture's aligned embedding sealed for ``subject``
+        (what ``verify_frame`` and ``verify_burst`` read), with its model and detector. No liveness.
+        Raises ``ConsentRequired``, ``NoUsableFace`` or ``ModelMissing``."""
+        if consent is not True:
+            raise ConsentRequired("face enrolment needs the learner's explicit consent")
+        _aad(subject)
+        embedding = embed_aligned(image_bytes, limits=self.limits)
+        return seal_embedding(self._key, subject, embedding), embedding.model, embedding.detector
 
     def verify_frame(self, subject: str, ciphertext: bytes, frame_bytes: bytes) -> Verification:
         """One picture against the subject's sealed aligned reference (from ``enrol_burst``): ``match``,

@@ -104,7 +104,8 @@ def assurance_policy(settings: Settings) -> AssurancePolicy:
     a = settings.assurance
     return AssurancePolicy(controller=a.data_controller.strip(), controller_contact=a.data_controller_contact.strip(),
                            face_retention_days=a.face_retention_days, face_purge_seconds=a.face_purge_seconds,
-                           cross_match_max=a.face_crossmatch_max, repeated_failures=a.audit_repeated_failures)
+                           cross_match_max=a.face_crossmatch_max, repeated_failures=a.audit_repeated_failures,
+                           photo_fallback=a.face_photo_fallback)
 
 
 def existing_pepper(settings: Settings) -> bytes | None:

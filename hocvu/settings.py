@@ -190,6 +190,10 @@ class AssuranceSettings:
     audit_repeated_failures: int = var(3, "HOCVU_AUDIT_REPEATED_FAILURES", "int",
                                        "checks seeing someone else's face before an attempt is flagged",
                                        unit="checks", low=2, high=20)
+    # Accessibility fallback (issue 12): a photo instead of the liveness burst, stamped at a lower level.
+    face_photo_fallback: bool = var(False, "HOCVU_FACE_PHOTO_FALLBACK", "bool",
+                                    "accept a photo upload instead of the camera challenge (stamped "
+                                    "liveness: none, face-photo level, never verified)")
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,10 @@ class AssurancePolicy:
     face_purge_seconds: float = 21600.0
     # Enrolments of the tenant a failed check is compared with ("matches another learner's enrolment").
     cross_match_max: int = 1000
-    # An attempt with this many checks that saw someone else's face (or several) is flagged.
+    # An attempt with this many checks that saw someone else's face (or several, or no live person) is flagged.
     repeated_failures: int = 3
+    # A single photo instead of the camera's liveness burst, for learners who cannot do the challenge
+    # (accessibility). Off by default: a photo proves "same face", not "a live person"; when on, such
+    # checks are stamped ``liveness: none`` at the lower "face-photo" level, never "verified".
+    photo_fallback: bool = False
 

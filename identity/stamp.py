@@ -40,7 +40,15 @@ if TYPE_CHECKING:  # annotations only: the stamp loads without the face extra (O
 #   faceOutcome     the face check's own outcome ("match", "no_match", "no_face", ...)
 #   faceDistance    distance between live frame and enrolment; absent when no single face
 #   threshold, metric, model, detector   what the distance was compared with, and how made
-#   outcome         "verified" or "unverified" (derived, see below); "supervised" for a supervised check
+#   liveness        how the face was shown to be live: the challenge method (e.g. "active-challenge-v1":
+#                   random head turns / blink in timed slots, decided from the burst's frames), or "none"
+#                   for a single photo (the accessibility fallback a tenant may allow)
+#   livenessResult  the liveness decision ("passed", "static", "planar", "step_missing", ...); absent
+#                   with liveness "none"
+#   assurance       the assurance level: "face-liveness" (a live burst matched the enrolment),
+#                   "face-photo" (a photo matched: lower, the same face only), "none" (no match)
+#   outcome         "verified" (face-liveness matched), "photo-only" (face-photo matched: never
+#                   "verified"), "unverified" (derived, see below); "supervised" for a supervised check
 #   subject         pseudonymous subject (see ``pseudonymous_subject``), never a citizen ID
 # A supervised in-person check (``build_supervised_stamp``: the alternative for a learner who refuses
 # face enrolment) has method "supervised", assurance "supervised", supervisedAt, supervisor, document
@@ -50,6 +58,12 @@ STAMP_IRI: Final = "https://hocvu.vn/xapi/extensions/identity-verification"
 
 VERIFIED: Final = "verified"
 UNVERIFIED: Final = "unverified"
+PHOTO_ONLY: Final = "photo-only"        # a photo matched, no liveness: a lower assurance, never "verified"
+LIVENESS_NONE: Final = "none"
+LIVENESS_PASSED: Final = "passed"       # face_check.Reason.PASSED
+ASSURANCE_LIVENESS: Final = "face-liveness"
+ASSURANCE_PHOTO: Final = "face-photo"
+ASSURANCE_NONE: Final = "none"
 SUPERVISED: Final = "supervised"
 DOCUMENTS: Final = ("cccd", "passport", "other")  # the kind of identity document a supervisor checked
 LEVELS: Final = (1, 2)
@@ -97,22 +111,35 @@ def _check_subject(subject: str) -> None:
         raise ValueError("the stamp subject looks like a citizen ID; pass a pseudonymous subject")
 
 
-def derive_outcome(check: CheckResult | None, level: int | None) -> str:
-    """"verified" only after a face check that matched with a distance within its threshold,
-    for a person signed in at a known VNeID level; anything else is "unverified"."""
+def derive_outcome(check: CheckResult | None, level: int | None, *, liveness: str | None = None,
+                   liveness_result: str | None = None) -> str:
+    """"verified" only after a face check that matched with a distance within its threshold, whose
+    liveness challenge passed (``liveness`` names its method), for a person signed in at a known VNeID
+    level; the same match without liveness (a photo) is "photo-only"; anything else is "unverified"."""
     if check is None or level not in LEVELS or not check.matched:
         return UNVERIFIED
     # Belt and braces: a MATCH must also carry the number that justifies it.
     if check.distance is None or not math.isfinite(check.distance) or check.distance > check.threshold:
         return UNVERIFIED
-    return VERIFIED
+    if liveness in (None, LIVENESS_NONE):
+        return PHOTO_ONLY
+    return VERIFIED if liveness_result == LIVENESS_PASSED else UNVERIFIED
+
+
+def assurance_of(outcome: str) -> str:
+    """The assurance level a derived outcome gives."""
+    return {VERIFIED: ASSURANCE_LIVENESS, PHOTO_ONLY: ASSURANCE_PHOTO}.get(outcome, ASSURANCE_NONE)
 
 
 def build_stamp(*, subject: str, signed_in_at: datetime, level: int | None,
                 check: CheckResult | None, checked_at: datetime | None = None,
-                method: str = "vneid+face") -> dict[str, Any]:
+                method: str = "vneid+face", liveness: str | None = None,
+                liveness_result: str | None = None, face_outcome: str | None = None) -> dict[str, Any]:
     """The stamp for ``STAMP_IRI``. ``check`` is the last face check (None: none was made) and
-    ``checked_at`` when it was made (required with a check). The outcome is derived from them."""
+    ``checked_at`` when it was made (required with a check); ``liveness`` the method that showed the
+    face live (None: a photo, "none") and ``liveness_result`` its decision. The outcome and the
+    assurance level are derived from them. ``face_outcome`` is the gate's outcome when it is not the
+    comparison's own ("not_live": the burst failed its liveness challenge)."""
     _check_subject(subject)
     if level is not None and level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS} or None, not {level!r}")
@@ -125,11 +152,16 @@ def build_stamp(*, subject: str, signed_in_at: datetime, level: int | None,
         # Keys are left out rather than set to null: absent says "not measured" just as well and
         # keeps the extension free of nulls some LRS consumers mishandle.
         stamp["faceCheckedAt"] = _utc(checked_at, "checked_at")
-        stamp["faceOutcome"] = check.outcome.value
+        stamp["faceOutcome"] = face_outcome or check.outcome.value
         if check.distance is not None:
             stamp["faceDistance"] = check.distance
         stamp.update(threshold=check.threshold, metric=check.metric, model=check.model, detector=check.detector)
-    stamp["outcome"] = derive_outcome(check, level)
+        stamp["liveness"] = liveness or LIVENESS_NONE
+        if liveness not in (None, LIVENESS_NONE) and liveness_result:
+            stamp["livenessResult"] = liveness_result
+    outcome = derive_outcome(check, level, liveness=liveness, liveness_result=liveness_result)
+    stamp["assurance"] = assurance_of(outcome)
+    stamp["outcome"] = outcome
     stamp["subject"] = subject
     return stamp
 

@@ -16,7 +16,7 @@ migration 0090 turned the clear ``subject`` of older rows into that hash.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -32,6 +32,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -270,6 +271,13 @@ class AttemptAssurance(Base):
     check_model: Mapped[str | None] = mapped_column(String(32), nullable=True)
     check_detector: Mapped[str | None] = mapped_column(String(32), nullable=True)
     checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # How liveness was established for that check (issue 12; migration 0100): the challenge method
+    # (face_check.LIVENESS_METHOD) or None for a single photo (the fallback, ``liveness: none``), the
+    # liveness decision (face_check.Reason: "passed", "static", ...) and the assurance level it gives
+    # (identity.stamp.ASSURANCE_*). Rows older than 0100 have none: their check was a photo.
+    check_liveness: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    check_liveness_result: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    check_assurance: Mapped[str | None] = mapped_column(String(24), nullable=True)
     checks: Mapped[int] = mapped_column(Integer)
     last_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -277,3 +285,41 @@ class AttemptAssurance(Base):
     recheck_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
     recheck_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GateChallenge(Base):
+    """A liveness challenge the gate issued (``identity.gate.challenges``): kept here, not in the
+    cookie, so it is used once whichever process receives the burst. Bound to the VNeID account and
+    to what it is for (``scope``: an enrolment of that account, or the gate row whose check it is),
+    expiring with the challenge. Holds no biometric data; deleted a day after it expired."""
+
+    __tablename__ = "identity_challenges"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    scope: Mapped[str] = mapped_column(String(80))
+    document: Mapped[str] = mapped_column(String(2000))  # face_check.Challenge.to_dict() as JSON
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+def save_challenge(session: Session, *, nonce: str, account_id: int, scope: str, document: str,
+                   expires_at: datetime, now: datetime) -> None:
+    """Keep a new challenge; challenges expired for a day are deleted on the way. The caller commits."""
+    session.execute(delete(GateChallenge).where(GateChallenge.expires_at < now - timedelta(days=1)))
+    session.add(GateChallenge(nonce=nonce, account_id=account_id, scope=scope, document=document,
+                              expires_at=expires_at))
+    session.flush()
+
+
+def take_challenge(session: Session, *, nonce: str, account_id: int, scope: str, now: datetime) -> str | None:
+    """Mark the challenge ``nonce`` used and return its document, if it is ``account_id``'s, for
+    ``scope``, unexpired and not used yet; None otherwise. One conditional UPDATE: of two requests
+    racing with the same nonce, one wins."""
+    result = session.execute(
+        update(GateChallenge).where(GateChallenge.nonce == nonce, GateChallenge.account_id == account_id,
+                                    GateChallenge.scope == scope, GateChallenge.used_at.is_(None),
+                                    GateChallenge.expires_at >= now)
+        .values(used_at=now).execution_options(synchronize_session=False))
+    if int(getattr(result, "rowcount", 0) or 0) != 1:
+        return None
+    return session.scalar(select(GateChallenge.document).where(GateChallenge.nonce == nonce))

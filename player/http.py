@@ -308,6 +308,12 @@ def _hand_off(launch: PlayerSession) -> None:
         hand_off_grade(db, pages.catalogue(), launch, pages.reporters())
 
 
+@bp.post("/identity/challenge/<path:target>")
+def recheck_challenge(target: str) -> Response:
+    """A liveness challenge for the next repeated check at ``target`` (``player.identity.recheck_challenge``)."""
+    return player_identity.recheck_challenge(target)
+
+
 @bp.post("/identity/recheck/<path:target>")
 def recheck(target: str) -> BaseResponse:
     """A repeated face check during the open attempt at ``target`` (``player.identity.recheck``)."""

@@ -15,13 +15,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, jsonify, request, url_for
+from flask import Response, current_app, jsonify, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from identity import web
+from identity.gate import challenges, face
 from identity.gate import domain as gate
-from identity.gate import face
 from identity.gate import http as gate_http
 from identity.gate.consumers import CheckContext, GateFor
 from identity.gate.domain import STEP_ERRORS, ExternalId, GateKey, Step
@@ -121,7 +121,8 @@ def quiz_panel(db: Session, launch: PlayerSession, resolved: Resolved, attempt: 
     if attempt is not None:
         row = gate.assurance_for(db, attempt.tenant_id, attempt.session_id)
         panel.update(row=row, recheck_in=gate.seconds_to_recheck(row, now),
-                     recheck_url=url_for("player.recheck", target=quiz.target))
+                     recheck_url=url_for("player.recheck", target=quiz.target),
+                     challenge_url=url_for("player.recheck_challenge", target=quiz.target))
     else:
         try:
             who = gate_http.learner(db, external_of(launch))
@@ -133,26 +134,48 @@ def quiz_panel(db: Session, launch: PlayerSession, resolved: Resolved, attempt: 
     return panel
 
 
+def _attempt_row(db: Session, launch: Any, target: str) -> Any:
+    """The gate row of the open attempt at ``target`` (``AttemptClosed`` when there is none)."""
+    attempt = quiz_domain.open_attempt(db, launch)
+    row = gate.assurance_for(db, attempt.tenant_id, attempt.session_id) \
+        if attempt is not None and attempt.quiz_target == target else None
+    if row is None:
+        raise AttemptClosed("no open attempt with identity assurance at this quiz")
+    return row
+
+
+def recheck_challenge(target: str) -> Response:
+    """``POST /player/identity/challenge/<target>``: a liveness challenge for the next repeated check of
+    the open attempt at ``target`` (bound to that attempt's gate row and its learner)."""
+    launch, now = pages.current_launch(), pages.now()
+    pages.check_csrf(request.form.get("csrf"))
+    resolve_in_launch(pages.catalogue(), launch, target)
+    with pages.db() as db:
+        row = _attempt_row(db, launch, target)
+        return gate_http.challenge_response(db, row.account_id, challenges.check_scope(row.session_id), now,
+                                            launch.locale)
+
+
 def recheck(target: str) -> BaseResponse:
-    """``POST /player/identity/recheck/<target>``: a repeated check during the open attempt at ``target``."""
+    """``POST /player/identity/recheck/<target>``: a repeated check during the open attempt at ``target``,
+    a burst answering a challenge from ``recheck_challenge`` (or a photo where the fallback is allowed)."""
     gate_http.use_memory_for_uploads()
     launch, now = pages.current_launch(), pages.now()
     pages.check_csrf(request.form.get("csrf"))
     resolved = resolve_in_launch(pages.catalogue(), launch, target)
-    photo = gate_http.read_photo()
     with pages.db() as db:
-        attempt = quiz_domain.open_attempt(db, launch)
-        row = gate.assurance_for(db, attempt.tenant_id, attempt.session_id) \
-            if attempt is not None and attempt.quiz_target == target else None
-        if row is None:
-            raise AttemptClosed("no open attempt with identity assurance at this quiz")
-        result = face.run_check(db, gate_http.gate_config(), check_context(launch, resolved), row, photo, now)
+        row = _attempt_row(db, launch, target)
+        account_id, scope = row.account_id, challenges.check_scope(row.session_id)
+    capture = gate_http.read_capture(account_id, scope, now)
+    with pages.db() as db:
+        row = _attempt_row(db, launch, target)
+        result = face.run_check(db, gate_http.gate_config(), check_context(launch, resolved), row, capture, now)
         recheck_in = gate.seconds_to_recheck(row, now)
         unverified = row.failed_at is not None
-    del photo
-    where = pages.view_url(target, identity_outcome=result.outcome.value)
+    del capture
+    where = pages.view_url(target, identity_outcome=result.outcome)
     if web.wants_json():
-        return jsonify(redirect=where, outcome=result.outcome.value, matched=result.matched,
-                       message=gate_http.outcome_text(result.outcome.value), recheck_in=recheck_in,
+        return jsonify(redirect=where, outcome=result.outcome, matched=result.result.matched,
+                       message=gate_http.outcome_text(result.outcome), recheck_in=recheck_in,
                        unverified=unverified)
     return web.see_other(where)

@@ -162,13 +162,16 @@ def statement(**overrides: Any) -> dict[str, Any]:
 def identity_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The app with the demo VNeID provider on loopback and a real face service, with one learner
     (``ENROLLED``) enrolled once for every test (tests/identity/gate/gate_support.py)."""
-    from tests.identity.gate.gate_support import ENROLLED, build_identity_env
+    from tests.identity.gate.gate_support import ENROLLED, build_identity_env, fix_challenges
 
+    patch = pytest.MonkeyPatch()
     env, server = build_identity_env(tmp_path_factory.mktemp("player-identity"))
+    env.new_challenge = fix_challenges(patch)   # the same steps every time: bursts rendered once
     learner = env.learner()
     learner.ready(ENROLLED)
-    assert learner.enrol("A_img1.jpg").status_code == 303
+    assert learner.enrol("A_img2.jpg").status_code == 303
     env.enrolled.add(ENROLLED)
     yield env
+    patch.undo()
     server.shutdown()
     server.server_close()

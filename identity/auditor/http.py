@@ -55,13 +55,16 @@ CSP: Final = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'
 HTML_VIEWS: Final = ("auditor.attempts_page", "auditor.attempt_page")
 LOGGED_IDS: Final = 40  # attempts or statements named in one access entry (it must stay small)
 # v2 (issue 12): the signals' three columns at the end (identity.auditor.signals).
-CSV_SCHEMA: Final = "hocvu.audit.attempts.v2"
+# v3 (issue 12, liveness): the attempt's assurance level and liveness (method, result), and each check's
+# liveness, at the end; outcome may also be "photo-only" (the photo fallback, a lower level).
+CSV_SCHEMA: Final = "hocvu.audit.attempts.v3"
 # One row per attempt (RFC 4180). The face checks' values are joined with ';' in check order.
 CSV_COLUMNS: Final = (
     "tenant", "registration", "session_id", "course", "activity", "learner_pseudonym", "level", "outcome",
     "started", "ended", "statements", "checks", "failed_checks", "check_times", "check_outcomes",
     "check_distances", "check_thresholds", "signatures_valid", "signatures_invalid", "chain_included",
     "chain_problems", "problems", "lms_accounts", "suspicious_failures", "matched_other_learners",
+    "assurance", "liveness", "liveness_result", "check_liveness",
 )
 
 
@@ -70,6 +73,7 @@ PROBLEM_LABELS: Final = {
     "unverified": "chưa xác minh / unverified", "failed_checks": "kiểm tra thất bại / failed checks",
     "signature_invalid": "chữ ký sai / signature invalid",
     "supervised": "kiểm tra trực tiếp có giám sát (mức thấp hơn) / supervised in person (lower level)",
+    "photo_only": "chỉ bằng ảnh, không kiểm tra người thật (mức thấp hơn) / photo only, no liveness (lower level)",
     "several_lms_accounts": "một VNeID, nhiều tài khoản học / one VNeID, several LMS accounts",
     "repeated_failures": "thất bại lặp lại / repeated failures",
     "matches_other_learner": "khớp khuôn mặt người học khác / matches another learner's face",
@@ -226,7 +230,15 @@ def csv_row(a: aq.Attempt) -> list[str]:
             str(sum(s.signature == "valid" for s in a.statements)), str(a.signatures_invalid),
             str(sum(s.chain == "included" for s in a.statements)), str(a.chain_problems),
             ";".join(sorted(a.problems())), str(a.signals.lms_accounts), str(a.signals.suspicious_failures),
-            ";".join(a.signals.matched_others)]
+            ";".join(a.signals.matched_others), a.assurance or "", a.liveness or "", a.liveness_result or "",
+            ";".join(_check_liveness(c) for c in a.checks)]
+
+
+def _check_liveness(c: Any) -> str:
+    """A check's liveness in one cell: "method:result", "none" (a photo), "" (not said)."""
+    if c.liveness and c.liveness_result:
+        return f"{c.liveness}:{c.liveness_result}"
+    return c.liveness or ""
 
 
 def _csv(db: Database, certificates: Sequence[bytes], q: aq.AttemptQuery) -> Iterator[bytes]:

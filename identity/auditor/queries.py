@@ -51,9 +51,12 @@ MAX_SCAN: Final = 5000
 MAX_LIMIT: Final = 200
 # Problems of the record itself, then the signals about who made it (identity.auditor.signals).
 # "supervised": checked in person by an instructor (identity.gate.supervised), a lower assurance level.
-PROBLEMS: Final = ("unverified", "failed_checks", "signature_invalid", "supervised", *SIGNALS)
+# "photo_only": a photo matched without liveness (the accessibility fallback, issue 12): a lower level.
+PROBLEMS: Final = ("unverified", "failed_checks", "signature_invalid", "supervised", "photo_only", *SIGNALS)
 VERIFIED: Final = "verified"  # identity.stamp.VERIFIED
 SUPERVISED: Final = "supervised"  # identity.stamp.SUPERVISED
+PHOTO_ONLY: Final = "photo-only"  # identity.stamp.PHOTO_ONLY
+OUTCOMES: Final = (VERIFIED, SUPERVISED, PHOTO_ONLY)  # the stamp's outcomes kept as they are
 
 
 @dataclass(frozen=True)
@@ -101,13 +104,18 @@ class Attempt:
     course: str | None                # the course grouping it, when the statements name one
     subject: str | None               # the learner's pseudonym
     level: int | None
-    outcome: str                      # the latest stamp's: verified, supervised, else "unverified"
+    outcome: str                      # the latest stamp's: verified, supervised, photo-only, else "unverified"
     started: str
     ended: str
     checks: list[FaceCheck]
     statements: list[StatementAudit]
     signals: Signals = field(default_factory=Signals)
     anchor: int = 0                   # seq of the check it is listed at (the cursor)
+    # The latest stamp's assurance level (face-liveness, face-photo, supervised, none) and liveness (the
+    # challenge method and its result, or "none" for a photo); None in stamps older than issue 12's.
+    assurance: str | None = None
+    liveness: str | None = None
+    liveness_result: str | None = None
 
     @property
     def failed_checks(self) -> int:
@@ -123,10 +131,12 @@ class Attempt:
 
     def problems(self) -> set[str]:
         found = set()
-        if self.outcome not in (VERIFIED, SUPERVISED):
+        if self.outcome not in OUTCOMES:
             found.add("unverified")
         if self.outcome == SUPERVISED:
             found.add("supervised")
+        if self.outcome == PHOTO_ONLY:
+            found.add("photo_only")
         if self.failed_checks:
             found.add("failed_checks")
         if self.signatures_invalid:
@@ -351,9 +361,15 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
     pseudonym = subject if isinstance(subject, str) else None
     return Attempt(tenant_id, slug, registration, session_id, activity, course, pseudonym,
                    level if isinstance(level, int) else None,
-                   next((o for o in (VERIFIED, SUPERVISED) if stamp.get("outcome") == o), "unverified"),
+                   next((o for o in OUTCOMES if stamp.get("outcome") == o), "unverified"),
                    str(group[0].full.get("timestamp", "")), str(group[-1].full.get("timestamp", "")), checks, audits,
-                   signals_for(session, tenant_id, pseudonym, checks, repeated_failures))
+                   signals_for(session, tenant_id, pseudonym, checks, repeated_failures),
+                   assurance=_text(stamp.get("assurance")), liveness=_text(stamp.get("liveness")),
+                   liveness_result=_text(stamp.get("livenessResult")))
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _audit(row: Statement, stamp: dict[str, Any] | None, tokens: dict[str, bytes], entry: tuple[int, str | None] | None,

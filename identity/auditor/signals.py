@@ -11,7 +11,8 @@ JSON and a CSV column, and a filter (``identity.auditor.queries.PROBLEMS``).
     second one is linked.
 ``repeated_failures``
     At least ``AssurancePolicy.repeated_failures`` (default 3) checks of the attempt saw a face that was
-    not the learner's (``no_match``) or several faces (``several_faces``, someone beside the learner).
+    not the learner's (``no_match``), several faces (``several_faces``, someone beside the learner) or
+    no live person doing the challenge (``not_live``: a photo, a print, a screen, a recording).
     ``no_face`` and ``unreadable`` are not counted: bad light or a camera hiccup say nothing about who
     sat there. Why 3: on the held-out test faces every genuine pair matched (30/30, README), so a genuine
     learner's ``no_match`` comes from poor conditions, a few per cent of checks at worst; three in one
@@ -38,7 +39,7 @@ from lrs.storage import Statement
 
 SIGNALS: Final = ("several_lms_accounts", "repeated_failures", "matches_other_learner")
 # Outcomes that say something about who was in front of the camera (see the module docstring).
-SUSPICIOUS_OUTCOMES: Final = frozenset({"no_match", "several_faces"})
+SUSPICIOUS_OUTCOMES: Final = frozenset({"no_match", "several_faces", "not_live"})
 DEFAULT_REPEATED_FAILURES: Final = 3  # identity.settings.AssurancePolicy.repeated_failures
 
 
@@ -56,6 +57,10 @@ class FaceCheck:
     # Another learner's enrolment the face matched (identity.gate.crossmatch): pseudonyms, nearest first.
     matches_others: list[str] = field(default_factory=list)
     others_compared: int | None = None   # enrolments compared (None: no comparison was made)
+    # How the face was shown live: the challenge method, "none" (a photo), None (not said: before 0100).
+    liveness: str | None = None
+    liveness_result: str | None = None   # the liveness decision: "passed", "static", "planar", ...
+    assurance: str | None = None         # face-liveness, face-photo, none (identity.stamp.ASSURANCE_*)
 
     @property
     def failed(self) -> bool:
@@ -84,10 +89,16 @@ def face_check(row: Statement) -> FaceCheck:
                if isinstance(m, dict) and isinstance(m.get("subject"), str)]
     compared = others.get("compared")
     success = result.get("success")
+    liveness = detail.get("liveness")
+    method, decision = (liveness.get("method"), liveness.get("reason")) if isinstance(liveness, dict) else (
+        liveness if isinstance(liveness, str) else None, None)
+    assurance = detail.get("assurance")
     return FaceCheck(row.statement_id, str(row.full.get("timestamp", "")), detail.get("kind"), detail.get("outcome"),
                      success if isinstance(success, bool) else None, _number(detail, "distance"),
                      _number(detail, "threshold"), detail.get("metric"), detail.get("model"), matches,
-                     compared if isinstance(compared, int) and not isinstance(compared, bool) else None)
+                     compared if isinstance(compared, int) and not isinstance(compared, bool) else None,
+                     method if isinstance(method, str) else None, decision if isinstance(decision, str) else None,
+                     assurance if isinstance(assurance, str) else None)
 
 
 @dataclass
@@ -95,7 +106,7 @@ class Signals:
     """An attempt's signals (see the module docstring)."""
 
     lms_accounts: int = 0              # learner accounts of the tenant linked to the VNeID account
-    suspicious_failures: int = 0       # checks with a no_match or several_faces outcome
+    suspicious_failures: int = 0       # checks with a no_match, several_faces or not_live outcome
     repeated_at: int = DEFAULT_REPEATED_FAILURES
     matched_others: list[str] = field(default_factory=list)  # pseudonyms, each once, in check order
 

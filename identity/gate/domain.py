@@ -153,20 +153,61 @@ def pending_gate(db: Session, key: GateKey) -> AttemptAssurance | None:
     return db.scalar(select(AttemptAssurance).where(AttemptAssurance.pending_key == key.pending_key))
 
 
-def check_of(row: AttemptAssurance) -> CheckResult | None:
-    """The check the row's stamp reports, as ``face_check`` describes it."""
+# A liveness decision (face_check.Reason) as the gate's outcome: the burst's own failures are one
+# outcome, "not_live", for the learner, the statement and the repeated-failures signal; the reason
+# itself is kept beside it (``check_liveness_result``).
+_REASON_OUTCOME: Final[Mapping[str, str]] = {
+    "passed": "match", "no_match": "no_match", "retry": "retry", "no_face": "no_face",
+    "several_faces": "several_faces", "unreadable": "unreadable", "over_limits": "unreadable",
+    "too_few_frames": "unreadable"}
+NOT_LIVE: Final = "not_live"
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One face check as the gate keeps it: face_check's comparison (``result``; for a burst, the mean
+    frontal embedding against the enrolment) and how liveness was shown: ``liveness`` is the challenge
+    method, None for a single photo (the fallback); ``liveness_result`` its decision."""
+
+    result: CheckResult
+    liveness: str | None = None
+    liveness_result: str | None = None
+    # The gate's outcome when it is not the comparison's ("not_live"; ``result`` then says no_match).
+    outcome_value: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        return self.outcome_value or self.result.outcome.value
+
+    def derived(self, level: int | None) -> str:
+        from identity.stamp import derive_outcome
+
+        return derive_outcome(self.result, level, liveness=self.liveness, liveness_result=self.liveness_result)
+
+
+def gate_outcome(reason: str) -> str:
+    """The gate's outcome for a liveness decision (see ``_REASON_OUTCOME``)."""
+    return _REASON_OUTCOME.get(reason, NOT_LIVE)
+
+
+def check_of(row: AttemptAssurance) -> GateCheck | None:
+    """The check the row's stamp reports."""
     from face_check.verification import CheckResult, Outcome
 
     if row.check_outcome is None or row.check_threshold is None:
         return None
-    return CheckResult(Outcome(row.check_outcome), row.check_distance, row.check_threshold, row.check_metric or "",
-                       row.check_model or "", row.check_detector or "")
+    known = row.check_outcome in {o.value for o in Outcome}
+    result = CheckResult(Outcome(row.check_outcome) if known else Outcome.NO_MATCH, row.check_distance,
+                         row.check_threshold, row.check_metric or "", row.check_model or "", row.check_detector or "")
+    return GateCheck(result, row.check_liveness, row.check_liveness_result, None if known else row.check_outcome)
 
 
 def _verified(row: AttemptAssurance) -> bool:
-    from identity.stamp import VERIFIED, derive_outcome
+    """The latest check opens the gate: verified (live), or photo-only when the tenant allows the fallback."""
+    from identity.stamp import PHOTO_ONLY, VERIFIED
 
-    return derive_outcome(check_of(row), row.level) == VERIFIED
+    check = check_of(row)
+    return check is not None and check.derived(row.level) in (VERIFIED, PHOTO_ONLY)
 
 
 def _passed(row: AttemptAssurance, now: datetime) -> bool:
@@ -250,28 +291,39 @@ def _schedule(row: AttemptAssurance, when: datetime, rng: Any = None) -> None:
     row.recheck_due = when + timedelta(seconds=draw)
 
 
-def _set_check(row: AttemptAssurance, result: CheckResult | None, when: datetime | None) -> None:
-    row.check_outcome = result.outcome.value if result else None
+def _set_check(row: AttemptAssurance, check: GateCheck | None, when: datetime | None) -> None:
+    result = check.result if check else None
+    row.check_outcome = check.outcome if check else None
     row.check_distance = result.distance if result else None
     row.check_threshold = result.threshold if result else None
     row.check_metric = result.metric if result else None
     row.check_model = result.model if result else None
     row.check_detector = result.detector if result else None
+    row.check_liveness = check.liveness if check else None
+    row.check_liveness_result = check.liveness_result if check else None
+    row.check_assurance = _assurance(check, row.level) if check else None
     row.checked_at = when
 
 
-def record_check(db: Session, row: AttemptAssurance, result: CheckResult, when: datetime,
+def _assurance(check: GateCheck, level: int | None) -> str:
+    from identity.stamp import assurance_of
+
+    return assurance_of(check.derived(level))
+
+
+def record_check(db: Session, row: AttemptAssurance, check: GateCheck, when: datetime,
                  rng: Any = None) -> bool:
-    """Keep one face check on the gate; True when it verified. Before the attempt the latest check
-    counts (a bad photo can be taken again); during it, the first failed check stays in the stamp
-    for the rest of the attempt. During an attempt the next recheck is scheduled either way."""
-    from identity.stamp import VERIFIED, derive_outcome
+    """Keep one face check on the gate; True when it verified (live, or photo-only where allowed).
+    Before the attempt the latest check counts (a bad capture can be taken again); during it, the
+    first failed check stays in the stamp for the rest of the attempt. During an attempt the next
+    recheck is scheduled either way."""
+    from identity.stamp import PHOTO_ONLY, VERIFIED
 
     attached = row.pending_key is None
-    verified = derive_outcome(result, row.level) == VERIFIED
+    verified = check.derived(row.level) in (VERIFIED, PHOTO_ONLY)
     row.checks, row.last_check_at = row.checks + 1, when
     if not attached or row.failed_at is None:
-        _set_check(row, result, when)
+        _set_check(row, check, when)
         if attached and not verified:
             row.failed_at = when
     if attached:
@@ -307,8 +359,12 @@ def stamp_for(row: AttemptAssurance) -> dict[str, Any]:
     from identity.stamp import build_stamp
 
     check = check_of(row)
-    return build_stamp(subject=row.subject, signed_in_at=as_utc(row.signed_in_at), level=row.level, check=check,
-                       checked_at=as_utc(row.checked_at) if check is not None and row.checked_at else None)
+    return build_stamp(subject=row.subject, signed_in_at=as_utc(row.signed_in_at), level=row.level,
+                       check=check.result if check is not None else None,
+                       checked_at=as_utc(row.checked_at) if check is not None and row.checked_at else None,
+                       liveness=check.liveness if check else None,
+                       liveness_result=check.liveness_result if check else None,
+                       face_outcome=check.outcome if check else None)
 
 
 def _session_of(statement: dict[str, Any]) -> str | None:

@@ -92,3 +92,28 @@ class NotOpened(GateError):
     knows): the learner starts again from where they came."""
 
     status, key = 403, "identity.error.not_opened"
+
+
+class ChallengeInvalid(GateError):
+    """The burst names a challenge that is unknown, used, expired or issued to another learner or gate."""
+
+    status, key = 409, "identity.error.challenge_invalid"
+
+
+class BurstMissing(GateError):
+    """No burst of camera frames (or a malformed one) was sent where one is required."""
+
+    status, key = 400, "identity.error.burst_missing"
+
+
+class PhotoNotAllowed(GateError):
+    """A photo was sent for an assessed check or an enrolment: only camera bursts, unless the operator
+    allows the accessibility fallback (HOCVU_FACE_PHOTO_FALLBACK)."""
+
+    status, key = 403, "identity.error.photo_not_allowed"
+
+
+class BurstRefused(GateError):
+    """An enrolment burst that did not show a live person doing the challenge (``outcome`` says why)."""
+
+    status, key = 422, "identity.error.burst_refused"

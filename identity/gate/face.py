@@ -29,6 +29,7 @@ import binascii
 import logging
 import threading
 import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -40,14 +41,16 @@ from sqlalchemy.orm import Session
 from identity import storage as identity_storage
 from identity.gate.consumers import CheckContext
 from identity.gate.crossmatch import CrossMatch, cross_match
-from identity.gate.domain import Learner, record_check
+from identity.gate.domain import GateCheck, Learner, gate_outcome, record_check
 from identity.gate.errors import (
+    BurstRefused,
     ConsentMissing,
     EnrolmentRequired,
     EnrolmentUnreadable,
     FaceUnavailable,
     GateUnavailable,
     PhotoMissing,
+    PhotoNotAllowed,
     UnusablePhoto,
 )
 from identity.settings import AssurancePolicy
@@ -58,8 +61,9 @@ from lrs.storage import as_utc
 from schemas.cmi5 import EXT_SESSION
 
 if TYPE_CHECKING:
+    from face_check.challenge import Challenge
     from face_check.service import FaceService
-    from face_check.verification import CheckResult, Embedding
+    from face_check.verification import Embedding
 
 log = logging.getLogger(__name__)
 
@@ -157,21 +161,58 @@ class AssuranceConfig:
 
 # --- face operations ------------------------------------------------------------------------------
 
-def enrol(db: Session, cfg: AssuranceConfig, learner: Learner, photo: bytes, *, consent: bool,
+@dataclass(frozen=True)
+class Burst:
+    """A camera burst answering the challenge ``challenge`` (already taken: used once, see
+    ``identity.gate.challenges``): ``(t_ms, JPEG)`` frames in capture order. Held in memory only."""
+
+    challenge: Challenge
+    frames: list[tuple[int, bytes]]
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A single photo: only the accessibility fallback (``AssurancePolicy.photo_fallback``)."""
+
+    data: bytes
+
+
+Capture = Burst | Photo
+
+
+def _allow_photo(cfg: AssuranceConfig, capture: Capture) -> None:
+    if isinstance(capture, Photo):
+        if not cfg.policy.photo_fallback:
+            raise PhotoNotAllowed("photos are not accepted: a camera burst answering a challenge is")
+        if not capture.data:
+            raise PhotoMissing("no photo was sent")
+
+
+def enrol(db: Session, cfg: AssuranceConfig, learner: Learner, capture: Capture, *, consent: bool,
           now: datetime) -> None:
-    """Enrol the learner's face with their explicit consent: only the sealed embedding is kept."""
+    """Enrol the learner's face with their explicit consent, from a live burst (the reference is the
+    burst's mean aligned embedding) or, where allowed, a photo: only the sealed embedding is kept."""
     from face_check.errors import NoUsableFace
 
     if consent is not True:
         raise ConsentMissing("enrolment needs the learner's explicit consent")
-    if not photo:
-        raise PhotoMissing("no photo was sent")
-    try:
-        enrolment = cfg.face().enrol(learner.subject, photo, consent=True)
-    except NoUsableFace as err:
-        raise UnusablePhoto(err.message, outcome=err.outcome) from None
-    identity_storage.save_face_enrolment(db, learner.account_id, ciphertext=enrolment.ciphertext,
-                                         model=enrolment.model, detector=enrolment.detector, consent_at=now, now=now)
+    _allow_photo(cfg, capture)
+    service = cfg.face()
+    if isinstance(capture, Photo):
+        try:
+            sealed, model, detector = service.enrol_frame(learner.subject, capture.data, consent=True)
+        except NoUsableFace as err:
+            raise UnusablePhoto(err.message, outcome=err.outcome) from None
+    else:
+        enrolment = service.enrol_burst(learner.subject, capture.challenge, capture.frames, consent=True, now=now)
+        if enrolment.ciphertext is None:
+            outcome = gate_outcome(enrolment.liveness.reason.value)
+            log.info("identity gate: enrolment burst of account %s refused: %s", learner.account_id,
+                     enrolment.liveness.reason.value)
+            raise BurstRefused(enrolment.liveness.detail, outcome=outcome)
+        sealed, model, detector = enrolment.ciphertext, enrolment.liveness.model, enrolment.liveness.detector
+    identity_storage.save_face_enrolment(db, learner.account_id, ciphertext=sealed, model=model, detector=detector,
+                                         consent_at=now, now=now)
 
 
 def withdraw(db: Session, cfg: AssuranceConfig, learner: Learner) -> bool:
@@ -186,33 +227,64 @@ def withdraw(db: Session, cfg: AssuranceConfig, learner: Learner) -> bool:
     return True
 
 
-def run_check(db: Session, cfg: AssuranceConfig, where: CheckContext, row: AttemptAssurance, photo: bytes,
-              now: datetime, *, rng: Any = None) -> CheckResult:
-    """One face check of ``row``'s learner: compare, keep on the gate, write its statement where
-    the consumer says (``where``). A face that is not the learner's is also compared with the tenant's
-    other enrolments (``identity.gate.crossmatch``), for the auditors."""
-    from face_check.errors import EmbeddingInvalid
-    from face_check.verification import Outcome
+def _judge(cfg: AssuranceConfig, row: AttemptAssurance, ciphertext: bytes, capture: Capture,
+           now: datetime) -> tuple[GateCheck, Embedding | None, dict[str, Any] | None]:
+    """The check itself: the gate's record of it, the probe embedding (for the cross-match) and the
+    liveness decision as plain data (for the statement)."""
+    from face_check.alignment import embed_aligned
+    from face_check.errors import NoUsableFace
+    from face_check.verification import CheckResult, Outcome
 
-    if not photo:
-        raise PhotoMissing("no photo was sent")
+    service = cfg.face()
+    if isinstance(capture, Photo):
+        result = service.verify_frame(row.subject, ciphertext, capture.data).result
+        if result.distance is not None:
+            result = replace(result, distance=round(result.distance, 6))
+        probe = None
+        if result.outcome is Outcome.NO_MATCH:
+            try:
+                probe = embed_aligned(capture.data, limits=service.limits)
+            except NoUsableFace:
+                probe = None
+        return GateCheck(result), probe, None
+    lr = service.verify_burst(row.subject, ciphertext, capture.challenge, capture.frames, now=now).liveness
+    outcome = gate_outcome(lr.reason.value)
+    known = outcome in {o.value for o in Outcome}
+    distance = None if lr.distance is None else round(lr.distance, 6)
+    result = CheckResult(Outcome(outcome) if known else Outcome.NO_MATCH, distance, lr.accept_threshold,
+                         lr.metric, lr.model, lr.detector, 1 if lr.frames_with_face else 0,
+                         detail=lr.detail, reject_threshold=lr.reject_threshold)
+    check = GateCheck(result, lr.method, lr.reason.value, None if known else outcome)
+    return check, lr.embedding, lr.to_dict()
+
+
+def run_check(db: Session, cfg: AssuranceConfig, where: CheckContext, row: AttemptAssurance, capture: Capture,
+              now: datetime, *, rng: Any = None) -> GateCheck:
+    """One face check of ``row``'s learner: a burst answering its challenge (liveness, one identity
+    through it, the enrolled person), or a photo where the fallback is allowed; kept on the gate, its
+    statement written where the consumer says (``where``). A live face that is not the learner's is
+    also compared with the tenant's other enrolments (``identity.gate.crossmatch``), for the auditors."""
+    from face_check.errors import EmbeddingInvalid
+
+    _allow_photo(cfg, capture)
     enrolment = current_enrolment(db, cfg, row.account_id, now)
     if enrolment is None:
         raise EnrolmentRequired("no face reference is enrolled")
     try:
-        result = cfg.face().verify(row.subject, enrolment.ciphertext, photo).result
+        check, probe, liveness = _judge(cfg, row, enrolment.ciphertext, capture, now)
     except EmbeddingInvalid:
         raise EnrolmentUnreadable("the enrolled reference cannot be read; enrol again") from None
     others = None
-    if result.outcome is Outcome.NO_MATCH:
-        others = cross_match(db, cfg, tenant_id=row.tenant_id, account_id=row.account_id, photo=photo)
+    if check.outcome == "no_match" and probe is not None:
+        others = cross_match(db, cfg, tenant_id=row.tenant_id, account_id=row.account_id, probe=probe)
         if others is not None and others.matches:
             log.warning("identity gate: a failed check of account %s matches %d other enrolment(s) of tenant %s",
                         row.account_id, len(others.matches), row.tenant_id)
+    del probe  # the probe embedding is not kept past the comparison
     kind = "recheck" if row.pending_key is None else "initial"
-    record_check(db, row, result, now, rng)
-    where.write(db, [check_statement(where, row, result, now, kind, others)])
-    return result
+    record_check(db, row, check, now, rng)
+    where.write(db, [check_statement(where, row, check, now, kind, others, liveness)])
+    return check
 
 
 def current_enrolment(db: Session, cfg: AssuranceConfig, account_id: int,
@@ -239,14 +311,21 @@ def purge_expired(db: Session, policy: AssurancePolicy, now: datetime) -> int:
 
 # --- statements -----------------------------------------------------------------------------------
 
-def check_statement(where: CheckContext, row: AttemptAssurance, result: CheckResult, when: datetime,
-                    kind: str, others: CrossMatch | None = None) -> dict[str, Any]:
+def check_statement(where: CheckContext, row: AttemptAssurance, check: GateCheck, when: datetime,
+                    kind: str, others: CrossMatch | None = None,
+                    liveness: dict[str, Any] | None = None) -> dict[str, Any]:
     """The face check as an xAPI statement (see the module's docstring); the sealer adds the stamp."""
-    detail: dict[str, Any] = {"kind": kind, "outcome": result.outcome.value, "threshold": result.threshold,
+    from identity.stamp import LIVENESS_NONE, assurance_of
+
+    result = check.result
+    detail: dict[str, Any] = {"kind": kind, "outcome": check.outcome, "threshold": result.threshold,
                               "metric": result.metric, "model": result.model, "detector": result.detector,
-                              "faces": result.faces}
+                              "faces": result.faces, "assurance": assurance_of(check.derived(row.level))}
+    if result.reject_threshold is not None:
+        detail["rejectThreshold"] = result.reject_threshold
     if result.distance is not None:
         detail["distance"] = result.distance
+    detail["liveness"] = _liveness_detail(liveness) if liveness is not None else LIVENESS_NONE
     if others is not None:
         detail["otherEnrolments"] = others.detail()
     activities: dict[str, Any] = {"parent": [dict(where.parent)]}
@@ -263,3 +342,21 @@ def check_statement(where: CheckContext, row: AttemptAssurance, result: CheckRes
                     "extensions": {EXT_SESSION: row.session_id}},
         "timestamp": format_time(when),
     }
+
+
+def _liveness_detail(found: dict[str, Any]) -> dict[str, Any]:
+    """The liveness decision as the statement keeps it: what was decided and why, no timing; numbers to
+    six decimals (more says nothing, and a long run of digits reads like an identity number)."""
+    keep = ("method", "passed", "reason", "detail", "landmarks", "steps", "frames", "frames_with_face", "motion",
+            "planar_residual", "frontal_gap", "turned_gap")
+    return {k: _rounded(found[k]) for k in keep if k in found and found[k] is not None}
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value

@@ -9,9 +9,16 @@ registers ``target`` (a catalogue item of its session; none: the session's own),
 ``proctoring`` (a proctoring session this browser was launched into). The consumer says who the
 learner is, what the gate requires and where the check statements go; the gate knows neither.
 
-Every page works without JavaScript (forms, ``<input type=file capture=user>``); identity.js adds
-the camera (getUserMedia, a 640×480 JPEG frame), the sign-in window when an LMS frames the page, and
-the repeated checks on a consumer's page (``render_panel``).
+Enrolment and every assessed check take a *burst* from the camera answering a liveness challenge
+(issue 12): ``POST /player/identity/challenge`` (``purpose`` enrol or check) issues a random challenge,
+kept server-side, single use, expiring, bound to the VNeID account and to the enrolment or gate row
+(``identity.gate.challenges``); identity.js shows its steps, captures ``(t_ms, JPEG)`` frames with
+getUserMedia and posts them with the nonce (``nonce``, ``times``, one ``frame`` part per frame). There is
+no upload path, except the single photo (``photo``) where the operator allows the accessibility
+fallback (``AssurancePolicy.photo_fallback``): stamped ``liveness: none`` at a lower level. Sign-in and
+linking work without JavaScript; the camera needs it (the page says so). identity.js also opens the
+sign-in window when an LMS frames the page and runs the repeated checks on a consumer's page
+(``render_panel``).
 """
 
 from __future__ import annotations
@@ -30,10 +37,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
 from identity import web
-from identity.gate import domain, face
+from identity.gate import challenges, domain, face
 from identity.gate.consumers import GateFor, consumers
 from identity.gate.domain import STEP_ERRORS, ExternalId, Learner, Sealer, Step
-from identity.gate.errors import GateError, NotOpened, PhotoMissing, PhotoTooLarge, SignInRequired
+from identity.gate.errors import BurstMissing, GateError, NotOpened, PhotoTooLarge, SignInRequired
 from identity.gate.face import AssuranceConfig
 from identity.gate.texts import t
 from identity.http import config as identity_config
@@ -46,7 +53,9 @@ CONFIG_EXT = "identity.gate"
 SEALER_EXT = "identity.gate.sealer"
 SIGNED_IN_AT_KEY = "identity.signed_in_at"  # written by identity.http's callback
 MAX_PHOTO_BYTES = 10 * 1024 * 1024          # face_check.ImageLimits.max_bytes: larger is unreadable anyway
-OUTCOMES = ("match", "no_match", "no_face", "several_faces", "unreadable")   # face_check.Outcome values
+# The gate's outcomes: face_check.Outcome's values and "not_live" (the burst failed its challenge).
+OUTCOMES = ("match", "no_match", "no_face", "several_faces", "unreadable", "retry", "not_live")
+MAX_FRAMES = 200   # parts read from one burst; face_check.BurstLimits refuses over 80 with a clear reason
 
 
 def init_app(app: Flask, cfg: AssuranceConfig) -> None:
@@ -125,12 +134,38 @@ def _in_memory(*args: Any, **kwargs: Any) -> IO[bytes]:
     return io.BytesIO()
 
 
-def read_photo() -> bytes:
-    """The uploaded ``photo`` field, read in memory only, bounded; the caller drops it once embedded."""
-    upload = request.files.get("photo")
-    if upload is None:
-        raise PhotoMissing("no photo was sent")
-    return upload.stream.read(MAX_PHOTO_BYTES + 1)
+def read_capture(account_id: int, scope: str, now: datetime) -> face.Capture:
+    """What the form sent, in memory only: a burst answering a challenge (``nonce``, ``times``,
+    ``frame`` parts), whose challenge is taken now (used once, committed at once, so a refused burst
+    cannot try it again), or a single ``photo`` (refused later unless the fallback is allowed)."""
+    nonce = request.form.get("nonce")
+    if not nonce:
+        upload = request.files.get("photo")
+        if upload is None:
+            raise BurstMissing("neither a camera burst nor a photo was sent")
+        return face.Photo(upload.stream.read(MAX_PHOTO_BYTES + 1))
+    with _db() as db:
+        challenge = challenges.take(db, nonce, account_id, scope, now)
+    return face.Burst(challenge, read_frames())
+
+
+def read_frames() -> list[tuple[int, bytes]]:
+    """The burst's ``(t_ms, bytes)`` frames: ``times`` (comma-separated integers) paired with the
+    ``frame`` parts in order; ``BurstMissing`` when they do not pair up."""
+    parts = request.files.getlist("frame")
+    try:
+        times = [int(v) for v in (request.form.get("times") or "").split(",") if v.strip()]
+    except ValueError:
+        raise BurstMissing("the frame times are not integers") from None
+    if not parts or len(parts) != len(times) or len(parts) > MAX_FRAMES:
+        raise BurstMissing(f"{len(parts)} frames for {len(times)} times")
+    return [(t, part.stream.read(MAX_PHOTO_BYTES + 1)) for t, part in zip(times, parts, strict=True)]
+
+
+def challenge_response(db: Session, account_id: int, scope: str, now: datetime, locale: str | None = None) -> Response:
+    """A new challenge for ``scope`` as the browser needs it (JSON)."""
+    challenge = challenges.issue(db, account_id, scope, now)
+    return jsonify(challenges.public(challenge, web.page_locale(locale)))
 
 
 bp.before_request(use_memory_for_uploads)
@@ -191,7 +226,7 @@ def gate() -> BaseResponse:
                   popup_url=url_for("identity.login", next=url_for("identity_gate.signed_in")),
                   status_url=url_for("identity_gate.status"), signed_in_at=session.get(SIGNED_IN_AT_KEY) or "",
                   ttl_minutes=int(domain.GATE_TTL.total_seconds() // 60), back_url=g.next, back_here=g.url(),
-                  consent=consent_terms())
+                  consent=consent_terms(), photo_fallback=gate_config().policy.photo_fallback)
 
 
 @bp.post("/bind")
@@ -224,17 +259,43 @@ def require_bound(db: Session, g: GateFor) -> Learner:
     return who
 
 
+@bp.post("/challenge")
+def challenge() -> Response:
+    """A liveness challenge for the enrolment (``purpose=enrol``) or the check (``purpose=check``) of
+    this gate, for the learner signed in (JSON; see ``identity.gate.challenges``)."""
+    g, now = _gate_for(), _now()
+    _check_form()
+    with _db() as db:
+        if request.form.get("purpose") == "enrol":
+            who = require_fresh(db, g, now)
+            if not who.bound:
+                raise STEP_ERRORS[Step.BIND]("the identity is not linked yet", gate_url=_way(g))
+            return challenge_response(db, who.account_id, challenges.enrol_scope(who.account_id), now, g.locale)
+        who, row = _checkable(db, g, now)
+        return challenge_response(db, who.account_id, challenges.check_scope(row.session_id), now, g.locale)
+
+
+def _checkable(db: Session, g: GateFor, now: datetime) -> tuple[Learner, Any]:
+    """The learner and the pending gate row a check before the attempt is for."""
+    who = require_bound(db, g)
+    step = domain.gate_step(db, g.key, who, g.min_level, now)
+    if step not in (Step.CHECK, Step.PASSED):
+        raise STEP_ERRORS[step](f"identity gate: {step}", gate_url=g.url())
+    return who, domain.start_gate(db, g.key, who, g.min_level, now)
+
+
 @bp.post("/enrol")
 def enrol() -> BaseResponse:
     g, now = _gate_for(), _now()
     _check_form()
-    photo = read_photo()
     with _db() as db:
         who = require_fresh(db, g, now)
         if not who.bound:
             raise STEP_ERRORS[Step.BIND]("the identity is not linked yet", gate_url=_way(g))
-        face.enrol(db, gate_config(), who, photo, consent=request.form.get("consent") == "yes", now=now)
-    del photo
+    capture = read_capture(who.account_id, challenges.enrol_scope(who.account_id), now)
+    with _db() as db:
+        face.enrol(db, gate_config(), who, capture, consent=request.form.get("consent") == "yes", now=now)
+    del capture
     return _back(g.url(), enrolled=True)
 
 
@@ -253,18 +314,19 @@ def check() -> BaseResponse:
     """The face check before the attempt (initial): a statement either way; the gate opens on a match."""
     g, now = _gate_for(), _now()
     _check_form()
-    photo = read_photo()
     with _db() as db:
-        who = require_bound(db, g)
-        step = domain.gate_step(db, g.key, who, g.min_level, now)
-        if step not in (Step.CHECK, Step.PASSED):
-            raise STEP_ERRORS[step](f"identity gate: {step}", gate_url=g.url())
-        row = domain.start_gate(db, g.key, who, g.min_level, now)
-        result = face.run_check(db, gate_config(), g.checks, row, photo, now)
-    del photo
-    where = g.next if result.matched else g.url(outcome=result.outcome.value)
-    return _back(where, outcome=result.outcome.value, matched=result.matched,
-                 message=outcome_text(result.outcome.value, web.page_locale(g.locale)))
+        who, row = _checkable(db, g, now)
+        scope = challenges.check_scope(row.session_id)
+    capture = read_capture(who.account_id, scope, now)
+    with _db() as db:
+        who, row = _checkable(db, g, now)
+        if challenges.check_scope(row.session_id) != scope:   # another learner's check reset the gate meanwhile
+            raise GateError("the gate changed during the check")
+        result = face.run_check(db, gate_config(), g.checks, row, capture, now)
+    del capture
+    where = g.next if result.result.matched else g.url(outcome=result.outcome)
+    return _back(where, outcome=result.outcome, matched=result.result.matched,
+                 message=outcome_text(result.outcome, web.page_locale(g.locale)))
 
 
 @bp.get("/status")
@@ -296,7 +358,8 @@ def render_panel(panel: dict[str, Any]) -> Markup:
     locale = web.page_locale(panel.get("locale"))
     html = render_template("gate/panel.html", gate=panel, attempt=panel.get("row") is not None or
                            panel.get("attempt", False), locale=locale, csrf=web.csrf_token(),
-                           t=lambda key, **kw: t(key, locale, **kw))
+                           t=lambda key, **kw: t(key, locale, **kw),
+                           photo_fallback=gate_config().policy.photo_fallback)
     return Markup(html)  # rendered by Jinja with autoescape: already escaped
 
 

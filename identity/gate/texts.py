@@ -69,15 +69,16 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
                                  "việc gì khác.",
                                  "Purpose: only to verify that it is you who takes the quizzes that require identity "
                                  "verification, and to let auditors detect cheating. Nothing else."),
-    "identity.consent.data": ("Dữ liệu được lưu: từ ảnh bạn chụp, chỉ một dãy số đặc trưng khuôn mặt (embedding) đã "
-                              "được mã hoá — đây là dữ liệu sinh trắc học, dữ liệu cá nhân nhạy cảm; không lưu ảnh. "
-                              "Khi một lần kiểm tra không khớp, khuôn mặt trong ảnh được so (trong bộ nhớ, không "
-                              "lưu) với mẫu của những người học khác trong cùng đơn vị để phát hiện làm bài hộ.",
-                              "What is kept: from your photo, only an encrypted list of numbers describing your face "
-                              "(an embedding) — biometric data, sensitive personal data. The photo is not kept. When a "
-                              "check does not match, the face in it is compared (in memory, not kept) with the "
-                              "references of other learners of the same organisation, to detect someone sitting the "
-                              "quiz for another."),
+    "identity.consent.data": ("Dữ liệu được lưu: từ vài giây camera ghi khi bạn làm theo các động tác, chỉ một dãy số "
+                              "đặc trưng khuôn mặt (embedding) đã được mã hoá — đây là dữ liệu sinh trắc học, dữ liệu "
+                              "cá nhân nhạy cảm; không lưu ảnh hay đoạn ghi nào. Khi một lần kiểm tra không khớp, "
+                              "khuôn mặt trong đoạn ghi được so (trong bộ nhớ, không lưu) với mẫu của những người học "
+                              "khác trong cùng đơn vị để phát hiện làm bài hộ.",
+                              "What is kept: from the few seconds the camera records while you make the moves asked, "
+                              "only an encrypted list of numbers describing your face (an embedding) — biometric data, "
+                              "sensitive personal data. No photo or recording is kept. When a check does not match, "
+                              "the face in it is compared (in memory, not kept) with the references of other learners "
+                              "of the same organisation, to detect someone sitting the quiz for another."),
     "identity.consent.retention": ("Thời hạn lưu: {days} ngày kể từ khi bạn đồng ý; sau đó mẫu tự động bị xoá và bạn "
                                    "đăng ký lại nếu cần.",
                                    "Kept for: {days} days from your consent; then the reference is deleted "
@@ -101,15 +102,25 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
                              "Law 2025 (No. 91/2025/QH15)."),
     # What a "verified" attempt proves, said to the learner before the check (issue 12, item 3).
     "identity.proves_title": ("«Đã xác thực» nghĩa là gì?", "What does \u201cverified\u201d mean?"),
-    "identity.proves": ("Khi bạn qua kiểm tra, lượt làm bài được hệ thống ký và ghi là «đã xác thực». Điều đó chỉ "
-                        "chứng minh: người đã đăng nhập VNeID của bạn và khuôn mặt trong ảnh kiểm tra khớp với mẫu bạn "
-                        "đã đăng ký, vào đúng những thời điểm kiểm tra. Nó không chứng minh rằng bạn làm bài một mình: "
-                        "hệ thống không thấy ai ngồi cạnh bạn hay điều gì xảy ra giữa các lần kiểm tra. Mỗi lần kiểm "
-                        "tra (cả lần không đạt) đều được ghi lại cho kiểm toán viên.",
-                        "When you pass, the attempt is signed by the system and recorded as \u201cverified\u201d. "
-                        "That proves only this: whoever signed in with your VNeID and the face in the check photo "
-                        "match the reference you enrolled, at the moments of the checks. It does not prove that you "
-                        "worked alone: the system does not see who sits beside you or what happens between checks. "
+    "identity.proves": ("Khi bạn qua kiểm tra, lượt làm bài được hệ thống ký và ghi là «đã xác thực». Mỗi lần kiểm "
+                        "tra, bạn làm theo vài động tác ngẫu nhiên trước camera (quay đầu, ngước lên, chớp mắt) theo "
+                        "đúng thứ tự và thời gian hệ thống yêu cầu. Điều đó chứng minh: người đã đăng nhập VNeID của "
+                        "bạn có mặt trước camera, là người thật cử động theo yêu cầu (một ảnh, một ảnh in hay ảnh trên "
+                        "màn hình không qua được), và khuôn mặt khớp với mẫu bạn đã đăng ký, vào đúng những thời điểm "
+                        "kiểm tra. Nó không chứng minh rằng bạn làm bài một mình: hệ thống không thấy ai ngồi cạnh "
+                        "bạn hay điều gì xảy ra giữa các lần kiểm tra, và không chặn được một video giả mạo tinh vi. "
+                        "Khi đơn vị cho phép gửi ảnh thay camera (vì lý do tiếp cận), lượt làm bài chỉ được ghi "
+                        "«chỉ bằng ảnh», ở mức bảo đảm thấp hơn, không phải «đã xác thực». Mỗi lần kiểm tra (cả lần "
+                        "không đạt) đều được ghi lại cho kiểm toán viên.",
+                        "When you pass, the attempt is signed by the system and recorded as \u201cverified\u201d. At "
+                        "each check you make a few random moves in front of the camera (turn your head, look up, "
+                        "blink) in the order and at the times the system asks. That proves: whoever signed in with "
+                        "your VNeID was in front of the camera, a live person moving as asked (a photo, a print or a "
+                        "picture on a screen does not pass), and the face matches the reference you enrolled, at the "
+                        "moments of the checks. It does not prove that you worked alone: the system does not see who "
+                        "sits beside you or what happens between checks, and it cannot stop an elaborate fake video. "
+                        "Where your organisation allows a photo instead of the camera (for accessibility), the attempt "
+                        "is recorded as \u201cphoto only\u201d, at a lower assurance level, not \u201cverified\u201d. "
                         "Every check (failed ones too) is recorded for auditors."),
     "identity.consent_agree": ("Tôi đồng ý cho hệ thống lưu dữ liệu khuôn mặt đã mã hoá của tôi cho mục đích trên.",
                                "I agree that the system keeps my encrypted face data for this purpose."),
@@ -179,6 +190,52 @@ TEXT: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "identity.error.consent_required": ("Hãy đánh dấu ô đồng ý trước khi đăng ký khuôn mặt.",
                                         "Please tick the consent box before enrolling your face."),
     "identity.error.photo_missing": ("Chưa có ảnh nào được gửi.", "No photo was sent."),
+    # The liveness challenge (issue 12): the prompts shown one after another while the camera records.
+    "identity.action.turn_left": ("Quay đầu sang TRÁI của bạn", "Turn your head to YOUR LEFT"),
+    "identity.action.turn_right": ("Quay đầu sang PHẢI của bạn", "Turn your head to YOUR RIGHT"),
+    "identity.action.look_up": ("Ngước mặt LÊN", "Look UP"),
+    "identity.action.blink": ("CHỚP MẮT một lần", "BLINK once"),
+    "identity.challenge_text": ("Khi bấm nút, camera ghi vài giây. Nhìn thẳng vào camera, rồi làm theo từng yêu cầu "
+                                "hiện trên màn hình (và được đọc cho trình đọc màn hình), sau mỗi động tác nhìn thẳng "
+                                "lại. Chỉ một mình bạn trong khung hình, đủ ánh sáng.",
+                                "When you press the button, the camera records for a few seconds. Look straight at "
+                                "the camera, then do each move shown on the screen (and read out to screen readers), "
+                                "looking straight again after each. Be alone in the picture, in good light."),
+    "identity.challenge_start": ("Bắt đầu (bật camera)", "Start (turn on the camera)"),
+    "identity.challenge_look": ("Nhìn thẳng vào camera", "Look straight at the camera"),
+    "identity.challenge_done": ("Xong. Đang gửi để kiểm tra…", "Done. Sending for the check…"),
+    "identity.challenge_step": ("Bước {n}/{total}: {prompt}", "Step {n} of {total}: {prompt}"),
+    "identity.camera_needed": ("Cần camera và JavaScript để kiểm tra khuôn mặt (hệ thống không nhận ảnh tải lên cho "
+                               "bài kiểm tra). Nếu bạn không dùng được camera, hãy đề nghị kiểm tra trực tiếp có "
+                               "giám sát.",
+                               "The face check needs a camera and JavaScript (no uploaded photo is accepted for a "
+                               "quiz). If you cannot use a camera, ask for a supervised in-person check."),
+    "identity.fallback_title": ("Không dùng được camera? Gửi ảnh chân dung (mức bảo đảm thấp hơn)",
+                                "Cannot use the camera? Send a portrait photo (lower assurance)"),
+    "identity.fallback_text": ("Đơn vị của bạn cho phép gửi ảnh thay cho camera vì lý do tiếp cận. Ảnh không chứng "
+                               "minh bạn có mặt trực tiếp: lượt làm bài sẽ được ghi «chỉ bằng ảnh», không phải «đã "
+                               "xác thực».",
+                               "Your organisation allows a photo instead of the camera, for accessibility. A photo "
+                               "does not show that you are there in person: the attempt is recorded as \u201cphoto "
+                               "only\u201d, not \u201cverified\u201d."),
+    "identity.outcome.retry": ("Chưa đủ chắc chắn để quyết định. Hãy thử lại, nhìn thẳng, đủ ánh sáng.",
+                               "Not sure enough to decide. Please try again, looking straight, in good light."),
+    "identity.outcome.not_live": ("Không xác nhận được người thật làm đúng các động tác yêu cầu (đúng thứ tự, đúng "
+                                  "lúc). Hãy thử lại và làm theo từng yêu cầu trên màn hình.",
+                                  "The moves asked for were not seen from a live person (in order, on time). Please "
+                                  "try again and follow each prompt on the screen."),
+    "identity.error.challenge_invalid": ("Yêu cầu kiểm tra này đã được dùng, đã hết hạn hoặc không phải của bạn. "
+                                         "Hãy bắt đầu lại.",
+                                         "This check request was already used, has expired or is not yours. Please "
+                                         "start again."),
+    "identity.error.burst_refused": ("Không đăng ký được: hệ thống không xác nhận được một người thật, một mình, làm "
+                                     "đúng các động tác yêu cầu. Hãy thử lại.",
+                                     "Enrolment failed: the system could not confirm one live person doing the moves "
+                                     "asked for. Please try again."),
+    "identity.error.burst_missing": ("Chưa nhận được đoạn ghi từ camera.", "No camera recording was received."),
+    "identity.error.photo_not_allowed": ("Không nhận ảnh tải lên: hãy dùng camera và làm theo các yêu cầu.",
+                                         "Uploaded photos are not accepted: please use the camera and follow the "
+                                         "prompts."),
     "identity.error.enrolment_unreadable": ("Không đọc được mẫu khuôn mặt đã đăng ký. Hãy xoá và đăng ký lại.",
                                             "The enrolled face reference cannot be read. Delete it and enrol "
                                             "again."),

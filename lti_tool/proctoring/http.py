@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
+from identity.gate import challenges
 from identity.gate import domain as gate
 from identity.gate import face as gate_face
 from identity.gate import http as gate_http
@@ -60,12 +61,11 @@ SESSION_KEY = "lti_proctoring"   # the proctoring sessions this browser was laun
 GATE_KEY = "lti_proctoring.gate"  # per proctoring session id: its GateSettings
 CSRF_KEY = "lti_proctoring.csrf"
 MAX_OWNED = 5                    # a few at once (tabs, retries); the cookie stays small
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
 # Seconds between repeated checks during a proctored assessment when the catalogue target's identity
 # requirement sets none: drawn at random by the gate (player_assurance.consume). The platform's own
 # assessment (no target) has none unless the link's hocvu_recheck_min/_max custom parameters set them.
 DEFAULT_RECHECK = (180, 420)
-OUTCOMES = ("match", "no_match", "no_face", "several_faces", "unreadable")   # face_check.Outcome values
+OUTCOMES = gate_http.OUTCOMES   # the gate's outcomes (face_check.Outcome values, "not_live")
 
 
 def _no_store(response: BaseResponse) -> BaseResponse:
@@ -242,38 +242,62 @@ def monitor(public_id: str) -> BaseResponse:
     return _no_store(Response(render_template(
         "proctoring/monitor.html", state=state, flags=flags, recheck_in=due, csrf=_csrf(),
         check_url=url_for("lti_proctoring.check", public_id=public_id),
+        challenge_url=url_for("lti_proctoring.challenge", public_id=public_id),
         result=request.args.get("outcome") if request.args.get("outcome") in OUTCOMES else None)))
+
+
+def _check_csrf() -> None:
+    expected = session.get(CSRF_KEY)
+    if not isinstance(expected, str) or not hmac.compare_digest(expected, request.form.get("csrf", "")):
+        raise BadLaunch("the check form has expired; reload the monitoring window")
+
+
+@bp.post("/<public_id>/challenge")
+def challenge(public_id: str) -> BaseResponse:
+    """A liveness challenge for the next repeated check of this session (bound to its gate row and
+    learner; ``identity.gate.challenges``)."""
+    _require_owned(public_id)
+    _check_csrf()
+    with current_tool().session() as db:
+        _row, assurance = _started(db, public_id)
+        response = gate_http.challenge_response(db, assurance.account_id, challenges.check_scope(assurance.session_id),
+                                                _now())
+        db.commit()
+    return _no_store(response)
 
 
 @bp.post("/<public_id>/check")
 def check(public_id: str) -> BaseResponse:
-    """A repeated face check during the assessment (the gate's domain keeps it and writes its
-    statement); a check that fails is reported to the platform through ACS."""
+    """A repeated face check during the assessment: a burst answering a challenge of this session (the
+    gate's domain keeps it and writes its statement); a check that fails is reported to the platform
+    through ACS."""
+    gate_http.use_memory_for_uploads()   # the frames stay in memory, the body bounded
     _require_owned(public_id)
-    expected = session.get(CSRF_KEY)
-    if not isinstance(expected, str) or not hmac.compare_digest(expected, request.form.get("csrf", "")):
-        raise BadLaunch("the check form has expired; reload the monitoring window")
-    upload = request.files.get("photo")
-    photo = upload.stream.read(MAX_PHOTO_BYTES + 1) if upload is not None else b""
+    _check_csrf()
     tool, now = current_tool(), _now()
+    with tool.session() as db:
+        _row, assurance = _started(db, public_id)
+        account_id, scope = assurance.account_id, challenges.check_scope(assurance.session_id)
+    capture = gate_http.read_capture(account_id, scope, now)
     with tool.session() as db:
         row, assurance = _started(db, public_id)
         # Its statement is stamped (unverified once a check failed) and signed like every other one.
         result = gate_face.run_check(db, gate_http.gate_config(), _checks(row, _settings(public_id)), assurance,
-                                     photo, now)
-        verified = assurance.failed_at is None and result.matched
+                                     capture, now)
+        matched = result.result.matched
+        verified = assurance.failed_at is None and matched
         db.commit()
         recheck_in = gate.seconds_to_recheck(assurance, now)
-    del photo
+    del capture
     acs = None
-    if not result.matched:
+    if not matched:
         # Proctoring, Assessment Control Service: flag (or terminate, per the course) the attempt.
         acs = proctoring_acs.report_failed_check(public_id, tool=tool, checked_at=now).outcome
     if request.accept_mimetypes.best == "application/json":
-        return _no_store(jsonify(outcome=result.outcome.value, matched=result.matched, verified=verified,
+        return _no_store(jsonify(outcome=result.outcome, matched=matched, verified=verified,
                                  acs=acs, recheck_in=recheck_in))
     return _no_store(redirect(url_for("lti_proctoring.monitor", public_id=public_id,
-                                      outcome=result.outcome.value), 303))
+                                      outcome=result.outcome), 303))
 
 
 def _render_error(err: LtiError) -> BaseResponse:

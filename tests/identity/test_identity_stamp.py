@@ -29,6 +29,7 @@ from jwcrypto import jws as jwcrypto_jws
 from jwt import api_jws
 from jwt.exceptions import InvalidSignatureError
 
+from face_check.challenge import LIVENESS_METHOD
 from face_check.verification import CheckResult, Outcome
 from hocvu import configs
 from hocvu.settings import SettingError, Settings
@@ -40,7 +41,19 @@ from identity.signing import (
     sign_statement,
     verify_stamped,
 )
-from identity.stamp import STAMP_IRI, UNVERIFIED, VERIFIED, build_stamp, pseudonymous_subject, stamp_statement
+from identity.stamp import (
+    ASSURANCE_LIVENESS,
+    ASSURANCE_NONE,
+    ASSURANCE_PHOTO,
+    LIVENESS_NONE,
+    PHOTO_ONLY,
+    STAMP_IRI,
+    UNVERIFIED,
+    VERIFIED,
+    build_stamp,
+    pseudonymous_subject,
+    stamp_statement,
+)
 from lrs.comparison import SIGNATURE_USAGE_TYPE
 from tests.conftest import Xapi, statement
 
@@ -60,7 +73,8 @@ def material(tmp_path_factory: pytest.TempPathFactory) -> SigningMaterial:
 
 def verified_stamp() -> dict[str, Any]:
     subject = pseudonymous_subject(PEPPER, ISSUER, "demo-0001")
-    return build_stamp(subject=subject, signed_in_at=SIGNED_IN, level=2, check=MATCH, checked_at=CHECKED)
+    return build_stamp(subject=subject, signed_in_at=SIGNED_IN, level=2, check=MATCH, checked_at=CHECKED,
+                       liveness=LIVENESS_METHOD, liveness_result="passed")
 
 
 def signed_statement(material: SigningMaterial) -> tuple[dict[str, Any], dict[str, Any], bytes]:
@@ -239,6 +253,24 @@ def test_verified_stamp_carries_the_check() -> None:
     assert stamp["faceCheckedAt"] == "2025-03-01T01:09:03.456789+00:00"
     assert (stamp["faceDistance"], stamp["threshold"], stamp["metric"]) == (0.31, 0.40, "euclidean_l2")
     assert stamp["model"] == MATCH.model and stamp["detector"] == MATCH.detector
+    assert stamp["liveness"] == LIVENESS_METHOD and stamp["livenessResult"] == "passed"
+    assert stamp["assurance"] == ASSURANCE_LIVENESS
+
+
+@pytest.mark.parametrize(("liveness", "result", "outcome", "assurance"), [
+    (None, None, PHOTO_ONLY, ASSURANCE_PHOTO),             # a photo (the fallback): lower, never verified
+    (LIVENESS_NONE, None, PHOTO_ONLY, ASSURANCE_PHOTO),
+    (LIVENESS_METHOD, "static", UNVERIFIED, ASSURANCE_NONE),   # a match on a burst that failed liveness
+    (LIVENESS_METHOD, "passed", VERIFIED, ASSURANCE_LIVENESS),
+], ids=["photo", "liveness-none", "not-live", "live"])
+def test_verified_needs_liveness(liveness: str | None, result: str | None, outcome: str, assurance: str) -> None:
+    """ISO/IEC 30107-1 §5.2 / issue 12: the same face match is "verified" only with a passed liveness
+    challenge; without liveness it is "photo-only" at the "face-photo" level and says ``liveness: none``."""
+    stamp = build_stamp(subject=pseudonymous_subject(PEPPER, ISSUER, "demo-0001"), signed_in_at=SIGNED_IN, level=2,
+                        check=MATCH, checked_at=CHECKED, liveness=liveness, liveness_result=result)
+    assert (stamp["outcome"], stamp["assurance"]) == (outcome, assurance)
+    assert stamp["liveness"] == (liveness or LIVENESS_NONE)
+    assert ("livenessResult" in stamp) == (liveness not in (None, LIVENESS_NONE))
 
 
 @pytest.mark.parametrize(("check", "level"), [

@@ -49,7 +49,8 @@ def stranger(tmp_path_factory: pytest.TempPathFactory) -> SigningMaterial:
 def stamped() -> dict[str, Any]:
     now = datetime.now(UTC)
     stamp = build_stamp(subject=pseudonymous_subject(PEPPER, "https://vneid.example", "x"),
-                        signed_in_at=now - timedelta(minutes=2), level=2, check=MATCH, checked_at=now)
+                        signed_in_at=now - timedelta(minutes=2), level=2, check=MATCH, checked_at=now,
+                        liveness="active-challenge-v1", liveness_result="passed")
     return stamp_statement(statement(id=str(uuid.uuid4())), stamp)
 
 

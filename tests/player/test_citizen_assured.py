@@ -6,7 +6,6 @@ identity stamp whose subject is the actor's own pseudonym, signed by the hub (xA
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +15,15 @@ import pytest
 from lrs import credentials
 from player.citizen import CITIZEN_HOME, Citizen, course_session
 from player.domain import registration_for
-from tests.identity.gate.gate_support import ENROLLED, QUIZ, IdentityEnv, jwcrypto_payload, signed_statements, stamp
+from tests.identity.gate.gate_support import (
+    ENROLLED,
+    QUIZ,
+    IdentityEnv,
+    answer_challenge,
+    jwcrypto_payload,
+    signed_statements,
+    stamp,
+)
 from tests.player.citizen_support import citizen, fresh_national_tenant, reader
 from tests.player.player_support import answers
 
@@ -35,8 +42,9 @@ def test_a_citizen_passes_the_gate_with_no_linking_and_the_attempt_is_stamped(id
     quiz_page = me.page(f"/player/view/{QUIZ}").get_data(as_text=True)
     assert "cần kết nối mạng" in quiz_page   # a timed, assured quiz says plainly it needs the network
     csrf = me.csrf(f"/player/view/{QUIZ}")
-    photo: dict[str, Any] = {"csrf": csrf, "target": QUIZ, "photo": (io.BytesIO(env.photos["A_img2.jpg"]), "f.jpg")}
-    checked = me.client.post("/player/identity/check", data=photo, content_type="multipart/form-data")
+    form: dict[str, Any] = {"csrf": csrf, "target": QUIZ}
+    checked = answer_challenge(me.client, env, "A_img2.jpg", challenge_url="/player/identity/challenge",
+                               asked={**form, "purpose": "check"}, url="/player/identity/check", data=form)
     assert checked.status_code == 303, checked.get_data(as_text=True)
     assert me.client.post(f"/player/start/{QUIZ}", data={"csrf": csrf}).status_code == 303
     attempt_page = me.page(f"/player/view/{QUIZ}").get_data(as_text=True)

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
+from face_check.challenge import LIVENESS_METHOD
 from face_check.verification import CheckResult, Outcome
 from identity.gate.face import CHECK_TYPE, CHECK_VERB, EXT_FACE_CHECK
 from identity.gate.http import CONFIG_EXT
@@ -115,7 +116,8 @@ def write_attempt(app: Flask, tenant: tuple[str, int], *, course: str, checks: l
     for i, check in enumerate(checks):
         when = start + timedelta(minutes=5 * i)
         stamp = build_stamp(subject=subject, signed_in_at=start - timedelta(minutes=1), level=level, check=check,
-                            checked_at=when)
+                            checked_at=when, liveness=LIVENESS_METHOD,
+                            liveness_result="passed" if check.matched else check.outcome.value)
         detail = {"kind": "initial" if i == 0 else "recheck", "outcome": check.outcome.value,
                   "threshold": check.threshold, "metric": check.metric, "model": check.model,
                   "detector": check.detector, "faces": 1, "distance": check.distance}

@@ -59,8 +59,8 @@ def test_the_auditor_pages_render_in_a_browser(sqlite_app: Flask, server: str, b
     options = [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, 'select[name="tenant"] option')]
     assert clean.tenant in options and failed.tenant in options
     boxes = [b.get_attribute("value") for b in browser.find_elements(By.CSS_SELECTOR, 'input[name="problem"]')]
-    assert boxes == ["unverified", "failed_checks", "signature_invalid", "supervised", "several_lms_accounts",
-                     "repeated_failures", "matches_other_learner"]
+    assert boxes == ["unverified", "failed_checks", "signature_invalid", "supervised", "photo_only",
+                     "several_lms_accounts", "repeated_failures", "matches_other_learner"]
     assert browser.find_element(By.NAME, "since").get_attribute("type") == "date"
     # The table: one row per attempt, laid out (a real size), with its face checks listed.
     assert {r.get_attribute("data-session") for r in rows(browser)} == {clean.session_id, failed.session_id}

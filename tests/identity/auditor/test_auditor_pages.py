@@ -210,7 +210,7 @@ def test_the_csv_has_one_row_per_attempt_with_the_documented_columns(app: Flask,
     write_attempt(app, tenant, course=where, checks=[MATCH])
     res = app.test_client().get("/audit/attempts.csv", query_string={"tenant": tenant[0], "course": where},
                                 headers=auditor)
-    assert res.status_code == 200 and res.headers["X-Hocvu-Export-Schema"] == "hocvu.audit.attempts.v2"
+    assert res.status_code == 200 and res.headers["X-Hocvu-Export-Schema"] == "hocvu.audit.attempts.v3"
     assert res.headers["Content-Disposition"].startswith("attachment;")
     rows = list(csv.reader(io.StringIO(res.get_data(as_text=True))))
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 3
@@ -222,3 +222,5 @@ def test_the_csv_has_one_row_per_attempt_with_the_documented_columns(app: Flask,
     assert row["check_thresholds"] == "0.4;0.4" and row["signatures_valid"] == "4" and row["signatures_invalid"] == "0"
     assert row["chain_included"] == "4" and row["chain_problems"] == "0"
     assert row["problems"] == "failed_checks;unverified"
+    # v3: the assurance level and liveness of the latest stamp, and each check's liveness.
+    assert (row["assurance"], row["liveness"], row["liveness_result"]) == ("none", "active-challenge-v1", "no_match")

@@ -37,7 +37,7 @@ def test_an_attempt_written_by_the_course_player(env: Any, tmp_path: Path) -> No
 
     learner = env.learner()
     learner.ready(ENROLLED)
-    assert learner.enrol("A_img1.jpg").status_code == 303
+    assert learner.enrol("A_img2.jpg").status_code == 303
     assert learner.check("A_img2.jpg").status_code == 303
     assert learner.start().status_code == 303
     [row] = learner.assurance()

@@ -27,13 +27,16 @@ from identity.stamp import pseudonym_of
 from identity.storage import AttemptAssurance, IdentityAccount
 from lrs import credentials
 from tests.identity.auditor.auditor_support import basic
-from tests.identity.gate.gate_support import IdentityEnv, Learner, account_key, build_identity_env
+from tests.identity.gate.gate_support import IdentityEnv, Learner, account_key, build_identity_env, fix_challenges
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityEnv]:
+    patch = pytest.MonkeyPatch()
     built, server = build_identity_env(tmp_path_factory.mktemp("auditor-signals"))
+    built.new_challenge = fix_challenges(patch)   # the same steps every time: bursts rendered once
     yield built
+    patch.undo()
     server.shutdown()
     server.server_close()
 
@@ -59,13 +62,13 @@ def _session_of(learner: Learner) -> str:
 
 @pytest.fixture(scope="module")
 def story(env: IdentityEnv) -> dict[str, Any]:
-    first = _enrolled(env, "demo-0001", "A_img1.jpg")
+    first = _enrolled(env, "demo-0001", "A_img2.jpg")
     tenant = env.tenant_of(first)
     assert first.check("A_img2.jpg").status_code == 303          # learner 1 passes on A
-    assert first.check("extra_couple.jpg").status_code == 303    # one "several faces": below the threshold
-    other_tenant = _enrolled(env, "demo-0005", "A_img5.jpg")     # A's face enrolled in another tenant too
+    assert first.check(env.photos["extra_couple.jpg"]).status_code == 303    # one "several faces": below the threshold
+    other_tenant = _enrolled(env, "demo-0005", "A_img2.jpg")     # A's face enrolled in another tenant too
     second = _enrolled(env, "demo-0002", "B_img26.jpg", tenant)
-    crossed = second.check("A_img4.jpg", js=True)                # A sits learner 2's check
+    crossed = second.check("A_img2.jpg", js=True)                # A sits learner 2's check
     for photo in ("C_img47.jpg", "C_img8.jpg"):                  # then C, twice
         assert second.check(photo).status_code == 303
     again = env.learner(tenant=tenant)                           # a second LMS account, the same VNeID
@@ -127,6 +130,26 @@ def test_repeated_failures_are_flagged(env: IdentityEnv, story: dict[str, Any]) 
     assert first["signals"]["suspicious_failures"] == 1 and "repeated_failures" not in first["problems"]
 
 
+def test_checks_failing_liveness_count_as_repeated_failures(env: IdentityEnv, story: dict[str, Any]) -> None:
+    """ISO/IEC 30107-1 §5.2: a photo held up to the camera three times in one attempt's gate (each a burst
+    that is ``not_live``) is the pattern "repeated failures" flags; the JSON shows each check's liveness
+    and the attempt's assurance level."""
+    from tests.face_check.synthetic import decode, place, still
+
+    learner = env.learner()               # demo-0002 (enrolled with B by the story), in a tenant of its own
+    learner.ready("demo-0002")
+    picture = place(decode(env.photos["B_img42.jpg"]))
+    for _ in range(3):
+        assert learner.check(lambda ch: still(picture, ch, noise=2.0)).status_code == 303
+    attempt = _attempts(env, _auditor(env), tenant=env.tenant_of(learner))[_session_of(learner)]
+    assert [c["outcome"] for c in attempt["checks"]] == ["not_live"] * 3
+    assert [(c["liveness"], c["liveness_result"]) for c in attempt["checks"]] == [
+        ("active-challenge-v1", "static")] * 3
+    assert attempt["signals"]["suspicious_failures"] == 3 and "repeated_failures" in attempt["problems"]
+    assert (attempt["assurance"], attempt["liveness"], attempt["liveness_result"]) == (
+        "none", "active-challenge-v1", "static")
+
+
 def test_one_vneid_linked_to_several_lms_accounts_is_flagged(env: IdentityEnv, story: dict[str, Any]) -> None:
     """The second LMS account of tenant T signed in with demo-0001 passed on learner 1's enrolment (allowed),
     and both of demo-0001's attempts are flagged; learner 2's (one LMS account) is not. On every view."""
@@ -162,7 +185,7 @@ def test_one_vneid_linked_to_several_lms_accounts_is_flagged(env: IdentityEnv, s
 def test_the_other_tenant_sees_no_signal(env: IdentityEnv, story: dict[str, Any], tmp_path: Path) -> None:
     """demo-0005 enrolled A's face in its own tenant: nothing of tenant T's story reaches its attempts."""
     learner = story["other_tenant"]
-    assert learner.check("A_img1.jpg").status_code == 303
+    assert learner.check("A_img2.jpg").status_code == 303
     attempts = _attempts(env, _auditor(env), tenant=env.tenant_of(learner))
     [attempt] = attempts.values()
     assert attempt["problems"] == [] and attempt["signals"]["lms_accounts"] == 1
@@ -178,7 +201,7 @@ def test_the_comparison_is_bounded(env: IdentityEnv, story: dict[str, Any]) -> N
     policy = env.cfg.policy
     env.cfg.policy = replace(policy, cross_match_max=1)
     try:
-        assert story["second"].check("A_img5.jpg").status_code == 303
+        assert story["second"].check("A_img2.jpg").status_code == 303
     finally:
         env.cfg.policy = policy
     last = [st for st, _ in story["second"].statements() if st["verb"]["id"] == CHECK_VERB][-1]

@@ -3,6 +3,13 @@ with the built-in demo VNeID provider, served on loopback for the hub's back cha
 token, JWKS), a real FaceService (Dlib model from ``hocvu face setup``'s packaged weights) and the
 photos of ../shared/faces; a learner's browser (the Flask test client) that signs in, links,
 enrols and checks through the real pages; and a reader for the statements with their signatures.
+
+Enrolment and checks are camera bursts answering the server's liveness challenge (issue 12): the
+learner asks for a challenge, and the burst is rendered for it from a photo
+(``tests.face_check.synthetic``: the head turned, nodded, blinking in the challenge's slots). A
+photo's name gives a genuine burst of it; bytes give that picture held still through the burst (a
+cheat, or no face); a callable makes any burst for the challenge. ``fixed_challenges`` makes the
+server draw the same steps every time (fresh nonce, fresh time), so bursts are rendered once.
 """
 
 from __future__ import annotations
@@ -47,13 +54,16 @@ from player.domain import registration_for
 from tests.conftest import Xapi
 from tests.player.player_support import CSRF, answers, form, open_player
 
+# Photos whose synthetic renders pass the challenge (the head-pose renders of some photos drift in
+# identity when turned: see tests/face_check/test_liveness_bursts.py).
+CHALLENGE_SEED = 5
 FACES = Path(__file__).resolve().parents[3].parent / "shared" / "faces"
 PEPPER = b"player-identity-test-pepper-0123456789"
 CALLBACK = "http://localhost/identity/callback"  # the Flask test client's default host
 ISSUER = "https://lms.moha.example.vn"
 # The shipped course whose quiz requires VNeID level 2 and a face check, rechecked every 3-7 minutes.
 QUIZ = "course/tro-ly-ai-hanh-chinh/module/tra-cuu-va-phuc-vu-nguoi-dan/quiz/kiem-tra"
-ENROLLED = "demo-0001"  # level 2, enrolled once per session with A_img1 (person A)
+ENROLLED = "demo-0001"  # level 2, enrolled once per session with a burst of A_img2 (person A)
 FACE_CHECKED_VERB = "https://hocvu.vn/xapi/verbs/checked-identity"
 
 
@@ -65,6 +75,7 @@ class IdentityEnv:
     instance_dir: Path
     photos: dict[str, bytes]
     enrolled: set[str] = field(default_factory=set)
+    new_challenge: Callable[..., Any] | None = None   # the server's own random drawer (fix_challenges)
 
     @property
     def db(self) -> Database:
@@ -147,24 +158,54 @@ class Learner:
     def bind(self, target: str = QUIZ) -> TestResponse:
         return self.client.post("/player/identity/bind", data={"csrf": CSRF, "target": target})
 
-    def enrol(self, photo: str, target: str = QUIZ, *, consent: bool = True) -> TestResponse:
-        data: dict[str, Any] = {"csrf": CSRF, "target": target, "photo": (io.BytesIO(self.env.photos[photo]), photo)}
+    def challenge(self, purpose: str = "check", target: str = QUIZ, url: str | None = None) -> TestResponse:
+        """Ask the server for a liveness challenge (the gate's, or ``url``'s: a recheck's)."""
+        if url is not None:
+            return self.client.post(url, data={"csrf": CSRF})
+        return self.client.post("/player/identity/challenge", data={"csrf": CSRF, "target": target,
+                                                                    "purpose": purpose})
+
+    def burst_for(self, capture: Capture, challenge: dict[str, Any], seed: int = 1) -> list[tuple[int, bytes]]:
+        return burst_for(self.env, capture, challenge, seed)
+
+    def post_burst(self, url: str, frames: list[tuple[int, bytes]], nonce: str, *, js: bool = False,
+                   **fields: Any) -> TestResponse:
+        data: dict[str, Any] = {"csrf": CSRF, "nonce": nonce, "times": ",".join(str(t) for t, _ in frames),
+                                "frame": [(io.BytesIO(b), f"{t}.jpg") for t, b in frames], **fields}
+        headers = {"Accept": "application/json"} if js else {}
+        return self.client.post(url, data=data, content_type="multipart/form-data", headers=headers)
+
+    def _answer(self, url: str, asked: TestResponse, capture: Capture, *, js: bool, seed: int = 1,
+                **fields: Any) -> TestResponse:
+        if asked.status_code != 200:
+            return asked
+        challenge = asked.get_json()
+        return self.post_burst(url, self.burst_for(capture, challenge, seed), challenge["nonce"], js=js, **fields)
+
+    def enrol(self, photo: Capture, target: str = QUIZ, *, consent: bool = True, js: bool = False) -> TestResponse:
+        """Enrol with a burst made from ``photo`` for a fresh challenge."""
+        fields: dict[str, Any] = {"target": target}
         if consent:
-            data["consent"] = "yes"
-        return self.client.post("/player/identity/enrol", data=data, content_type="multipart/form-data")
+            fields["consent"] = "yes"
+        # Rendered with other noise than the checks' bursts (seed 0): enrolment and check differ like two captures.
+        return self._answer("/player/identity/enrol", self.challenge("enrol", target), photo, js=js, seed=0, **fields)
 
-    def check(self, photo: str | bytes, target: str = QUIZ, *, js: bool = False) -> TestResponse:
-        body = self.env.photos[photo] if isinstance(photo, str) else photo
-        data = {"csrf": CSRF, "target": target, "photo": (io.BytesIO(body), "frame.jpg")}
-        headers = {"Accept": "application/json"} if js else {}
-        return self.client.post("/player/identity/check", data=data, content_type="multipart/form-data",
-                                headers=headers)
+    def check(self, photo: Capture, target: str = QUIZ, *, js: bool = False) -> TestResponse:
+        """The check before the attempt, a burst made from ``photo`` for a fresh challenge."""
+        return self._answer("/player/identity/check", self.challenge("check", target), photo, js=js, target=target)
 
-    def recheck(self, photo: str | bytes, target: str = QUIZ, *, js: bool = True) -> TestResponse:
+    def recheck(self, photo: Capture, target: str = QUIZ, *, js: bool = True) -> TestResponse:
+        """A repeated check during the attempt, a burst made from ``photo`` for a fresh challenge."""
+        asked = self.challenge(url=f"/player/identity/challenge/{target}")
+        return self._answer(f"/player/identity/recheck/{target}", asked, photo, js=js)
+
+    def upload(self, endpoint: str, photo: str | bytes, target: str = QUIZ, *, js: bool = False,
+               **fields: Any) -> TestResponse:
+        """A single photo sent where a burst is expected (only the fallback accepts it)."""
         body = self.env.photos[photo] if isinstance(photo, str) else photo
+        data = {"csrf": CSRF, "target": target, "photo": (io.BytesIO(body), "frame.jpg"), **fields}
         headers = {"Accept": "application/json"} if js else {}
-        return self.client.post(f"/player/identity/recheck/{target}", content_type="multipart/form-data",
-                                data={"csrf": CSRF, "photo": (io.BytesIO(body), "frame.jpg")}, headers=headers)
+        return self.client.post(endpoint, data=data, content_type="multipart/form-data", headers=headers)
 
     def ready(self, citizen: str = ENROLLED, target: str = QUIZ) -> None:
         """Signed in and linked (the session's account is enrolled already)."""
@@ -226,3 +267,86 @@ def jwcrypto_payload(token: bytes, cert_pem: bytes) -> dict[str, Any]:
 def stamp(statement: dict[str, Any]) -> dict[str, Any] | None:
     value = statement.get("context", {}).get("extensions", {}).get(STAMP_IRI)
     return value if isinstance(value, dict) else None
+
+
+# --- bursts -----------------------------------------------------------------------------------------
+
+Capture = str | bytes | Callable[[Any], list[tuple[int, bytes]]]
+_SCENES: dict[str, Any] = {}
+_BURSTS: dict[tuple[str, int, tuple[tuple[str, int, int], ...]], list[tuple[int, bytes]]] = {}
+
+
+def challenge_of(doc: dict[str, Any]) -> Any:
+    """The server's challenge as face_check's object (the browser's JSON has no issue time: any will do
+    for rendering)."""
+    from datetime import UTC, datetime, timedelta
+
+    from face_check.challenge import Action, Challenge, Step
+
+    now = datetime.now(UTC)
+    steps = tuple(Step(Action(s["action"]), int(s["at_ms"]), int(s["within_ms"])) for s in doc["steps"])
+    return Challenge(doc["nonce"], now, now + timedelta(minutes=2), steps)
+
+
+def burst_for(env: IdentityEnv, capture: Capture, doc: dict[str, Any], seed: int = 1) -> list[tuple[int, bytes]]:
+    """Frames answering the challenge ``doc`` (see the module docstring)."""
+    from tests.face_check.synthetic import Scene, burst, decode, perform, place, still
+
+    challenge = challenge_of(doc)
+    if callable(capture):
+        return capture(challenge)
+    if isinstance(capture, bytes):
+        return still(place(decode(capture)) if _decodes(capture) else _grey(), challenge)
+    key = (capture, seed, tuple((s.action.value, s.at_ms, s.within_ms) for s in challenge.steps))
+    if key not in _BURSTS:
+        if capture not in _SCENES:
+            _SCENES[capture] = Scene.from_photo(env.photos[capture])
+        _BURSTS[key] = burst(_SCENES[capture], challenge, perform(challenge), seed=seed)
+    return _BURSTS[key]
+
+
+def _decodes(data: bytes) -> bool:
+    import cv2
+    import numpy as np
+
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is not None
+
+
+def _grey() -> Any:
+    import numpy as np
+
+    return np.full((480, 640, 3), 128, np.uint8)
+
+
+def fix_challenges(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """The server draws the same steps for every challenge (seed ``CHALLENGE_SEED``), with a fresh
+    nonce and issue time each: the bursts are rendered once per photo. Returns the real drawer
+    (for the tests that want the server's random challenges: monkeypatch it back)."""
+    import dataclasses
+    import random
+    import secrets
+
+    import face_check.challenge as fc
+
+    original: Callable[..., Any] = fc.new_challenge
+
+    def seeded(rng: Any = None, *, now: Any = None, **kw: Any) -> Any:
+        made = original(random.Random(CHALLENGE_SEED), now=now, **kw)
+        return dataclasses.replace(made, nonce=secrets.token_hex(16))
+
+    monkeypatch.setattr(fc, "new_challenge", seeded)
+    return original
+
+
+def answer_challenge(client: FlaskClient, env: IdentityEnv, capture: Capture, *, challenge_url: str,
+                     asked: dict[str, Any], url: str, data: dict[str, Any],
+                     headers: dict[str, str] | None = None) -> TestResponse:
+    """What identity.js does with any client: ask ``challenge_url`` for a challenge (form ``asked``), then
+    post a burst made from ``capture`` for it to ``url`` with the form ``data``."""
+    got = client.post(challenge_url, data=asked)
+    assert got.status_code == 200, got.get_data(as_text=True)[:300]
+    doc = got.get_json()
+    frames = burst_for(env, capture, doc)
+    body = {**data, "nonce": doc["nonce"], "times": ",".join(str(t) for t, _ in frames),
+            "frame": [(io.BytesIO(b), f"{t}.jpg") for t, b in frames]}
+    return client.post(url, data=body, content_type="multipart/form-data", headers=headers or {})

@@ -99,7 +99,7 @@ def test_a_citizen_id_as_sub_is_kept_nowhere(citizen_env: tuple[IdentityEnv, str
     learner = env.learner()
     with caplog.at_level(logging.DEBUG):  # every logger, at its most talkative
         _sign_in(learner, provider)
-        for res in (learner.gate(), learner.bind(), learner.enrol("A_img1.jpg"), learner.gate(),
+        for res in (learner.gate(), learner.bind(), learner.enrol("A_img2.jpg"), learner.gate(),
                     learner.check("A_img2.jpg"), learner.start(), learner.submit(), learner.gate(manage="1"),
                     learner.client.get("/identity/")):
             assert res.status_code in (200, 303), res.get_data(as_text=True)[:500]

@@ -29,7 +29,7 @@ def blank_jpeg() -> bytes:
 
 
 def started(env: IdentityEnv) -> Learner:
-    """demo-0001 (enrolled with A_img1) passes the check with A_img2 and starts the quiz."""
+    """demo-0001 (enrolled with a burst of A_img2) passes the check with another burst of it and starts."""
     learner = env.learner()
     learner.ready()
     assert learner.check("A_img2.jpg").status_code == 303
@@ -90,7 +90,7 @@ def test_no_face_and_several_faces_are_refused_with_a_statement(identity_env: Id
     assert none.status_code == 303 and "outcome=no_face" in none.headers["Location"]
     page = learner.client.get(none.headers["Location"]).get_data(as_text=True)
     assert "Không thấy khuôn mặt nào" in page and 'data-step="check"' in page
-    several = learner.check("extra_couple.jpg", js=True)  # identity.js's request: JSON back
+    several = learner.check(identity_env.photos["extra_couple.jpg"], js=True)  # identity.js's request: JSON back
     assert several.status_code == 200
     body = several.get_json()
     assert body["matched"] is False and body["outcome"] == "several_faces"
@@ -121,7 +121,7 @@ def test_overdue_recheck_holds_answers_back_until_passed(identity_env: IdentityE
     panel = view.split('id="identity-recheck"')[1][:80]
     assert panel.startswith(' data-recheck-in="-') and " hidden" not in panel  # shown, even without JavaScript
 
-    res = learner.recheck("A_img4.jpg", js=False)  # the page's form, without JavaScript
+    res = learner.recheck("A_img2.jpg", js=False)  # the page's form, without JavaScript
     assert res.status_code == 303 and "identity_outcome=match" in res.headers["Location"]
     assert learner.answer("ao-giac", ["b"]).status_code == 200
     assert learner.submit().status_code == 303

@@ -113,7 +113,7 @@ def _check_and_withdraw(env: IdentityEnv, learner: Any, private_tmp: Temporary) 
     assert learner.enrol(PHOTOS[0]).status_code == 303
     assert learner.check(PHOTOS[1]).status_code == 303
     assert learner.start().status_code == 303
-    assert learner.recheck(big).get_json()["matched"] is True
+    assert learner.recheck(PHOTOS[2]).get_json()["matched"] is True
 
     photos = [env.photos[PHOTOS[0]], env.photos[PHOTOS[1]], big]
     assert scan_database(env, photos) == []
@@ -125,7 +125,7 @@ def _check_and_withdraw(env: IdentityEnv, learner: Any, private_tmp: Temporary) 
         enrolment = identity_storage.face_enrolment(s, account.id)
         assert enrolment is not None and enrolment.ciphertext.startswith(b"hvfe1")
         assert b"vector" not in enrolment.ciphertext and len(enrolment.ciphertext) < 4096
-        assert enrolment.consent_at is not None and enrolment.model == "Dlib"
+        assert enrolment.consent_at is not None and enrolment.model == "dlib_resnet_v1/chip150"
         account_id = account.id
     # No new file in the instance folder (the hub's key was made before); none in the temporary folder.
     after = files_under(env.instance_dir)

@@ -9,7 +9,6 @@ own assessment (no custom target: the usual case, an LMS quiz) and for a link na
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from typing import Any
@@ -29,11 +28,11 @@ from lti_tool.storage import LtiProctoringControl, LtiProctoringSession
 from player.session import KEY as PLAYER_SESSION
 from schemas.cmi5 import EXT_SESSION
 from tests.conftest import Xapi, new_credential
-from tests.identity.gate.gate_support import jwcrypto_payload, signed_statements
+from tests.identity.gate.gate_support import answer_challenge, jwcrypto_payload, signed_statements
 from tests.lti.conftest import Browser, Env, Lms, form, register_lms
 from tests.lti.proctoring.platform_proctoring import ACS_SCOPE, AP, GATE_TARGET, ProctoringPlatform
 
-CITIZEN, CITIZEN_NAME = "demo-0001", "Nguyễn Văn An"   # enrolled with A_img1.jpg by the identity_env fixture
+CITIZEN, CITIZEN_NAME = "demo-0001", "Nguyễn Văn An"   # enrolled with a burst of A_img2.jpg by identity_env
 LEVEL_1_CITIZEN = "demo-0003"                          # identification level 1
 
 
@@ -66,8 +65,17 @@ def _sign_in(browser: Browser, next_url: str, citizen: str = CITIZEN) -> None:
     assert done.status_code == 303 and done.headers["Location"] == next_url, done.get_data(as_text=True)
 
 
-def _photo(env: Any, name: str) -> tuple[io.BytesIO, str]:
-    return io.BytesIO(env.photos[name]), "frame.jpg"
+def _gate_check(browser: Any, env: Any, fields: dict[str, str], photo: str) -> Any:
+    """The gate's check as identity.js makes it: a challenge, then a burst of ``photo`` answering it."""
+    return answer_challenge(browser.client, env, photo, challenge_url="/player/identity/challenge",
+                            asked={**fields, "purpose": "check"}, url="/player/identity/check", data=fields)
+
+
+def _monitor_check(browser: Any, env: Any, public_id: str, csrf: str, photo: str) -> Any:
+    """A repeated check from the monitoring window: its own challenge, then the burst (JSON back)."""
+    return answer_challenge(browser.client, env, photo, challenge_url=f"/lti/proctoring/{public_id}/challenge",
+                            asked={"csrf": csrf}, url=f"/lti/proctoring/{public_id}/check", data={"csrf": csrf},
+                            headers={"Accept": "application/json"})
 
 
 def test_round_trip_start_proctoring_gate_start_assessment_acs_end(flow: tuple[Any, Lms, Browser]) -> None:
@@ -92,8 +100,7 @@ def test_round_trip_start_proctoring_gate_start_assessment_acs_end(flow: tuple[A
     assert fields == {"csrf": _csrf(page), "proctoring": parse_qs(urlsplit(gate_url).query)["proctoring"][0],
                       "next": next_url}
     assert browser.client.post("/player/identity/bind", data=fields).status_code == 303
-    checked = browser.client.post("/player/identity/check", data={**fields, "photo": _photo(env, "A_img2.jpg")},
-                                  content_type="multipart/form-data")
+    checked = _gate_check(browser, env, fields, "A_img2.jpg")
     assert checked.status_code == 303 and checked.headers["Location"] == next_url, checked.get_data(as_text=True)
 
     # 3. Start Assessment message (§3.3): auto-POSTed to start_assessment_url; the platform checks
@@ -129,10 +136,7 @@ def test_round_trip_start_proctoring_gate_start_assessment_acs_end(flow: tuple[A
     monitor = browser.client.get(f"/lti/proctoring/{public_id}/monitor")
     assert monitor.status_code == 200 and 'data-recheck-in="' in monitor.get_data(as_text=True)
     tokens_before = len(platform.tokens)
-    failed = browser.client.post(f"/lti/proctoring/{public_id}/check", content_type="multipart/form-data",
-                                 data={"csrf": _csrf(monitor.get_data(as_text=True)),
-                                       "photo": _photo(env, "B_img26.jpg")},
-                                 headers={"Accept": "application/json"})
+    failed = _monitor_check(browser, env, public_id, _csrf(monitor.get_data(as_text=True)), "B_img26.jpg")
     assert failed.status_code == 200, failed.get_data(as_text=True)
     answer = failed.get_json()
     assert answer["matched"] is False and answer["acs"] == "sent" and answer["recheck_in"] is not None
@@ -172,8 +176,7 @@ def test_start_page_before_the_gate_passes_goes_back_to_the_gate(flow: tuple[Any
     _sign_in(browser, gate_url)
     fields = _gate_fields(browser.client.get(gate_url).get_data(as_text=True))
     assert browser.client.post("/player/identity/bind", data=fields).status_code == 303
-    mismatch = browser.client.post("/player/identity/check", data={**fields, "photo": _photo(env, "C_img8.jpg")},
-                                   content_type="multipart/form-data")
+    mismatch = _gate_check(browser, env, fields, "C_img8.jpg")
     assert mismatch.status_code == 303 and "outcome=no_match" in mismatch.headers["Location"]
     again = browser.client.get(next_url)
     assert again.status_code == 303 and urlsplit(again.headers["Location"]).path == "/player/identity/gate"
@@ -218,8 +221,7 @@ def test_round_trip_for_the_platforms_own_assessment_without_target(flow: tuple[
     bound = browser.client.post("/player/identity/bind", data=fields)
     assert bound.status_code == 303 and "proctoring=" + public_id in bound.headers["Location"]
     assert 'data-step="check"' in browser.client.get(bound.headers["Location"]).get_data(as_text=True)
-    checked = browser.client.post("/player/identity/check", data={**fields, "photo": _photo(env, "A_img2.jpg")},
-                                  content_type="multipart/form-data")
+    checked = _gate_check(browser, env, fields, "A_img2.jpg")
     assert checked.status_code == 303 and checked.headers["Location"] == next_url, checked.get_data(as_text=True)
 
     # 3. LtiStartAssessment (§3.3), verified by the platform with the tool's JWKS.
@@ -247,10 +249,7 @@ def test_round_trip_for_the_platforms_own_assessment_without_target(flow: tuple[
     # 4. A repeated check with someone else's face → ACS "flag".
     monitor = browser.client.get(f"/lti/proctoring/{public_id}/monitor")
     assert monitor.status_code == 200
-    failed = browser.client.post(f"/lti/proctoring/{public_id}/check", content_type="multipart/form-data",
-                                 data={"csrf": _csrf(monitor.get_data(as_text=True)),
-                                       "photo": _photo(env, "B_img26.jpg")},
-                                 headers={"Accept": "application/json"})
+    failed = _monitor_check(browser, env, public_id, _csrf(monitor.get_data(as_text=True)), "B_img26.jpg")
     assert failed.status_code == 200, failed.get_data(as_text=True)
     assert failed.get_json()["matched"] is False and failed.get_json()["acs"] == "sent"
     [control] = attempt.controls
