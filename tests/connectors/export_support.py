@@ -10,8 +10,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from face_check.challenge import LIVENESS_METHOD
 from face_check.verification import CheckResult, Outcome
-from identity.stamp import build_stamp, pseudonymous_subject, stamp_statement
+from identity.stamp import LIVENESS_PASSED, build_stamp, pseudonymous_subject, stamp_statement
 from lrs.storage import Credential, Database, Tenant
 from tests.conftest import Xapi, statement
 
@@ -43,8 +44,10 @@ def learner(name: str) -> dict[str, Any]:
 
 
 def stamp(level: int | None, check: CheckResult | None) -> dict[str, Any]:
+    """A stamp as the gate makes it after a camera burst whose liveness challenge passed."""
     return build_stamp(subject=pseudonymous_subject(PEPPER, "https://vneid.example", "sub-1"),
-                       signed_in_at=SIGNED_IN, level=level, check=check, checked_at=CHECKED if check else None)
+                       signed_in_at=SIGNED_IN, level=level, check=check, checked_at=CHECKED if check else None,
+                       liveness=LIVENESS_METHOD if check else None, liveness_result=LIVENESS_PASSED if check else None)
 
 
 MATCH = CheckResult(Outcome.MATCH, 0.31, 0.40, "euclidean_l2")
