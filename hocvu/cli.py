@@ -223,6 +223,7 @@ def _register_package_commands() -> None:
     from hocvu.cli_identity import identity
     from hocvu.cli_identity_supervised import register as register_supervised
     from hocvu.cli_import import import_group
+    from hocvu.cli_lake import lake
     from hocvu.cli_lti import lti
     from hocvu.cli_national import national
     from hocvu.cli_rollups import rollups
@@ -230,8 +231,8 @@ def _register_package_commands() -> None:
 
     register_audit_bundle(audit)  # `hocvu audit bundle` and `verify-bundle` (identity.auditor.proof_bundle)
     register_supervised(identity)  # `hocvu identity supervised-check` (identity.gate.supervised)
-    for group in (audit, courses, credentials_group, export, face, forward, identity, import_group, lti, national,
-                  report, rollups, settings_group):
+    for group in (audit, courses, credentials_group, export, face, forward, identity, import_group, lake, lti,
+                  national, report, rollups, settings_group):
         main.add_command(group)
 
 

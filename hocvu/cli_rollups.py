@@ -24,14 +24,18 @@ def rollups() -> None:
               help="Seconds to stay behind the present, so statements still committing are not passed over.")
 @click.option("--batch", type=click.IntRange(1, 100_000), default=5000, show_default=True,
               help="Statements per transaction.")
+@click.option("--rebuild", is_flag=True, help="Forget the rollups first and recompute them from every statement.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def refresh_command(tenants: tuple[str, ...], settle: float, batch: int, as_json: bool) -> None:
+def refresh_command(tenants: tuple[str, ...], settle: float, batch: int, rebuild: bool, as_json: bool) -> None:
     """Add the statements stored since the last refresh (voided ones leave the figures). Safe to run
     from several machines at once: each tenant's watermark row is locked while it moves."""
+    from connectors.rollups import rebuild as forget
     from connectors.rollups import refresh
 
     database = Database(Settings.from_env().database_url)
     try:
+        if rebuild:
+            forget(database, list(tenants) or None)
         done = refresh(database, tenants=list(tenants) or None, settle=timedelta(seconds=settle), batch=batch)
     finally:
         database.dispose()

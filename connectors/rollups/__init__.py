@@ -31,6 +31,6 @@ Province: the learner's record (roster import), else the tenant's own province (
 set``), else unknown; ``restate_provinces`` moves enrolments when either changes.
 """
 
-from connectors.rollups.refresh import Counted, forget_learner, lag, refresh, restate_provinces, tail
+from connectors.rollups.refresh import Counted, forget_learner, lag, rebuild, refresh, restate_provinces, tail
 
-__all__ = ["Counted", "forget_learner", "lag", "refresh", "restate_provinces", "tail"]
+__all__ = ["Counted", "forget_learner", "lag", "rebuild", "refresh", "restate_provinces", "tail"]

@@ -109,6 +109,27 @@ def refresh(db: Database, *, tenants: list[str] | None = None, settle: timedelta
     return done
 
 
+def rebuild(db: Database, tenants: list[str] | None = None) -> None:
+    """Forget the rollups of ``tenants`` (None: all): the next refresh recomputes them from every
+    statement. For what no incremental path sees (an erasure's removal of *other* learners'
+    statements that named the erased one)."""
+    from sqlalchemy import delete
+
+    from connectors.storage import RollupGroup, RollupLearner
+
+    with db.session() as session:
+        query = select(Tenant.id)
+        if tenants is not None:
+            query = query.where(Tenant.slug.in_(tenants))
+        for tenant_id in list(session.scalars(query)):
+            _claim(session, tenant_id)  # waits for a refresher of the tenant, then holds it off
+            for table in (RollupEnrolment, RollupGroup, RollupLearner):
+                session.execute(delete(table).where(table.tenant_id == tenant_id))
+            session.execute(update(RollupState).where(RollupState.tenant_id == tenant_id)
+                            .values(stored=None, seq=0, statements=0))
+            session.commit()
+
+
 def tail(session: Session, tenant: Tenant, limit: int = TAIL_MAX) -> Delta | None:
     """The difference the statements after the tenant's watermark make, up to now, computed and not
     written (a report adds it to what it reads). None when more than ``limit`` are waiting: the

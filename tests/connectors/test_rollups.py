@@ -188,3 +188,39 @@ def test_two_refreshers_at_once_count_each_statement_once(postgresql_app: Flask)
         state = s.get(RollupState, tid)
         assert state is not None and state.statements == len(wave)
     assert_same(app, slug)
+
+
+def test_erasure_and_rebuild(app: Flask, xapi: Xapi) -> None:
+    """GDPR-style erasure (lrs.audit.erasure) takes the learner out of the rollups in its own
+    transaction (the hook the app registers); a rebuild from zero gives the same figures."""
+    from lrs.audit.erasure import erase_agent
+
+    slug = tenant_slug(app, xapi)
+    courses = [f"https://hocvu.vn/courses/{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    assert post_statements(xapi, first_wave(courses)).status_code == 200
+    refresh(app, slug)
+    with database(app).session() as s:
+        tid = s.scalar(select(Tenant.id).where(Tenant.slug == slug))
+        assert tid is not None
+        erase_agent(s, tid, learner("l0"), actor="test")
+        s.commit()
+    assert_same(app, slug)
+    assert both(app, slug, 1)[1].breakdowns["tenant"].total.learners == 8
+    before = rounded(figures_json(both(app, slug, 1, fresh=False)[1]))
+    rollups.rebuild(database(app), [slug])
+    assert both(app, slug, 1, fresh=False)[1].breakdowns["tenant"].total.learners is None  # forgotten
+    refresh(app, slug)
+    assert rounded(figures_json(both(app, slug, 1, fresh=False)[1])) == before
+
+
+def test_rollup_and_replica_settings() -> None:
+    from hocvu.settings import SettingError, Settings
+
+    assert Settings.from_env({}).reports.rollup_seconds == 60.0
+    assert Settings.from_env({"HOCVU_ROLLUP_SECONDS": "0"}).reports.rollup_seconds == 0.0
+    with pytest.raises(SettingError, match="HOCVU_ROLLUP_SECONDS='-1'"):
+        Settings.from_env({"HOCVU_ROLLUP_SECONDS": "-1"})
+    assert Settings.from_env({}).hub.database_replica_url is None
+    url = "postgresql://reader@replica:5432/hocvu"
+    assert Settings.from_env({"HOCVU_DATABASE_REPLICA_URL": url}).hub.database_replica_url == url
+    assert Settings.of().reports.rollup_seconds == 0.0  # embedding: the loop stays off unless asked
