@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.export import flatten
-from connectors.rollups.state import _I, FIGURES, UNKNOWN_PROVINCE, VOIDED, State, state_of, write_state
+from connectors.rollups.state import _I, FIGURES, UNKNOWN_PROVINCE, VOIDED, State, iso_week
 from connectors.storage import LearnerRecord, RollupEnrolment, RollupGroup, RollupLearner
-from lrs.storage import Statement, StatementAgent, Tenant, as_utc
+from lrs.storage import Statement, StatementAgent, Tenant, as_utc, dialect_insert
 
 CHUNK = 500  # bounded IN lists
 COLUMNS = (Statement.seq, Statement.statement_id, Statement.stored, Statement.actor_key, Statement.verb_id,
@@ -40,17 +40,16 @@ def course_row(row: Any, slug: str) -> tuple[str | None, tuple[Any, ...]]:
 
 @dataclass
 class Delta:
-    """One tenant's changes: enrolment rows to write, and per group / group learner the differences."""
+    """One tenant's changes: enrolments' new states, and per group / group learner the differences."""
 
     tenant_id: int
-    enrolments: list[tuple[Key, RollupEnrolment | None, State | None]] = field(default_factory=list)
+    enrolments: list[tuple[Key, bool, State | None]] = field(default_factory=list)  # key, existed, new state
     groups: dict[GroupKey, dict[str, float]] = field(default_factory=lambda: defaultdict(
         lambda: dict.fromkeys(FIGURES, 0)))
     counts: dict[GroupKey, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
-    # group learners touched, before and after: (enrolments, graded); the ORM rows to write
+    # group learners touched, before and after: (enrolments, graded)
     before: dict[LearnerKey, tuple[int, int]] = field(default_factory=dict)
     after: dict[LearnerKey, tuple[int, int]] = field(default_factory=dict)
-    learner_rows: dict[LearnerKey, RollupLearner] = field(default_factory=dict)
 
 
 def batch_changes(session: Session, tenant: Tenant, rows: Sequence[Any]) -> tuple[dict[Key, State], set[Key]]:
@@ -112,11 +111,7 @@ def compute(session: Session, tenant: Tenant, deltas: dict[Key, State], dirty: s
     """The ``Delta`` of adding ``deltas`` and recomputing ``dirty`` (reads only)."""
     keys = set(deltas) | dirty
     actors = sorted({a for _, a in keys})
-    rows: dict[Key, RollupEnrolment] = {}
-    for part in chunks(actors):
-        for row in session.scalars(select(RollupEnrolment).where(RollupEnrolment.tenant_id == tenant.id,
-                                                                 RollupEnrolment.actor_key.in_(part))):
-            rows[(row.course_id, row.actor_key)] = row
+    rows = load_enrolments(session, tenant.id, actors)
     where = provinces(session, tenant.id, actors, tenant.province)
     by_actor: dict[str, set[str]] = defaultdict(set)
     for course, actor in dirty:
@@ -124,16 +119,32 @@ def compute(session: Session, tenant: Tenant, deltas: dict[Key, State], dirty: s
     fresh = {(course, actor): st for actor, courses in by_actor.items()
              for course, st in _recompute(session, tenant, actor, courses, upto).items()}
     delta = Delta(tenant.id)
+    changes: list[tuple[Key, State | None, State | None]] = []
     for key in sorted(keys):
-        found = rows.get(key)
-        old = state_of(found) if found is not None else None
+        old = rows.get(key)
         new = fresh.get(key) if key in dirty else (old.merged(deltas[key]) if old is not None else deltas[key])
         if new is not None:
             new.province = where[key[1]]
         if old != new:
-            delta.enrolments.append((key, found, new))
-    moves(session, tenant, delta, [(k, state_of(r) if r is not None else None, n) for k, r, n in delta.enrolments])
+            delta.enrolments.append((key, old is not None, new))
+            changes.append((key, old, new))
+    moves(session, tenant, delta, changes)
     return delta
+
+
+_E = RollupEnrolment.__table__.c
+_STATE_COLUMNS = ("first", "province", "completed", "judged", "passed", "verified", "session_seconds", "session_n",
+                  "any_seconds", "any_n")
+
+
+def load_enrolments(session: Session, tenant_id: int, actors: Sequence[str]) -> dict[Key, State]:
+    """The stored states of these learners' enrolments (Core rows: no ORM objects on this path)."""
+    found: dict[Key, State] = {}
+    for part in chunks(actors):
+        for row in session.execute(select(_E.course_id, _E.actor_key, *(_E[c] for c in _STATE_COLUMNS)).where(
+                _E.tenant_id == tenant_id, _E.actor_key.in_(part))):
+            found[(row[0], row[1])] = State(as_utc(row[2]), *row[3:])
+    return found
 
 
 def moves(session: Session, tenant: Tenant, delta: Delta, changes: list[tuple[Key, State | None, State | None]]
@@ -153,12 +164,11 @@ def moves(session: Session, tenant: Tenant, delta: Delta, changes: list[tuple[Ke
                 m[0] += sign
                 m[1] += sign * int(st.judged > 0)
     actors = sorted({a for _, _, a in m_delta})
+    lc = RollupLearner.__table__.c
     for part in chunks(actors):
-        for row in session.scalars(select(RollupLearner).where(RollupLearner.tenant_id == tenant.id,
-                                                               RollupLearner.actor_key.in_(part))):
-            key = (row.dimension, row.group_key, row.actor_key)
-            delta.learner_rows[key] = row
-            delta.before[key] = (row.enrolments, row.graded)
+        for row in session.execute(select(lc.dimension, lc.group_key, lc.actor_key, lc.enrolments, lc.graded).where(
+                lc.tenant_id == tenant.id, lc.actor_key.in_(part))):
+            delta.before[(row[0], row[1], row[2])] = (row[3], row[4])
     for key, (d_enr, d_graded) in m_delta.items():
         before = delta.before.setdefault(key, (0, 0))
         after = (before[0] + d_enr, before[1] + d_graded)
@@ -168,54 +178,69 @@ def moves(session: Session, tenant: Tenant, delta: Delta, changes: list[tuple[Ke
         c[1] += (after[1] > 0) - (before[1] > 0)
 
 
+def _upsert(session: Session, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    if rows:
+        ins = dialect_insert(session)(table)
+        values = {c.name: ins.excluded[c.name] for c in table.c if c.name not in keys}
+        session.execute(ins.on_conflict_do_update(index_elements=list(keys), set_=values), rows)
+
+
+def _delete(session: Session, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(delete(table).where(*(table.c[k] == bindparam("k_" + k) for k in keys)),
+                        [{"k_" + k: r[k] for k in keys} for r in rows])
+
+
 def write(session: Session, delta: Delta) -> None:
-    """Apply ``delta`` to the tables (in the caller's transaction)."""
-    for (course, actor), row, new in delta.enrolments:
+    """Apply ``delta`` to the tables (in the caller's transaction), in bulk statements."""
+    e_keys = ("tenant_id", "course_id", "actor_key")
+    upserts, gone = [], []
+    for (course, actor), existed, new in delta.enrolments:
+        ident = {"tenant_id": delta.tenant_id, "course_id": course, "actor_key": actor}
         if new is None:
-            if row is not None:
-                session.delete(row)
-            continue
-        if row is None:
-            row = RollupEnrolment(tenant_id=delta.tenant_id, course_id=course, actor_key=actor)
-            session.add(row)
-        write_state(row, new)
-    for key, after in delta.after.items():
-        learner = delta.learner_rows.get(key)
-        if learner is None:
-            if after[0] > 0:
-                session.add(RollupLearner(tenant_id=delta.tenant_id, dimension=key[0], group_key=key[1],
-                                          actor_key=key[2], enrolments=after[0], graded=after[1]))
-        elif after[0] <= 0:
-            session.delete(learner)
+            if existed:
+                gone.append(ident)
         else:
-            learner.enrolments, learner.graded = after
+            upserts.append({**ident, "week": iso_week(new.first), **{c: getattr(new, c) for c in _STATE_COLUMNS}})
+    _upsert(session, RollupEnrolment.__table__, e_keys, upserts)
+    _delete(session, RollupEnrolment.__table__, e_keys, gone)
+    m_keys = ("tenant_id", "dimension", "group_key", "actor_key")
+    upserts, gone = [], []
+    for (dimension, key, actor), after in delta.after.items():
+        ident = {"tenant_id": delta.tenant_id, "dimension": dimension, "group_key": key, "actor_key": actor}
+        if after[0] > 0:
+            upserts.append({**ident, "enrolments": after[0], "graded": after[1]})
+        elif delta.before.get((dimension, key, actor), (0, 0))[0] > 0:
+            gone.append(ident)
+    _upsert(session, RollupLearner.__table__, m_keys, upserts)
+    _delete(session, RollupLearner.__table__, m_keys, gone)
     _write_groups(session, delta)
 
 
+_G_SUMS = ("learners", "graded_learners", *FIGURES)
+
+
 def _write_groups(session: Session, delta: Delta) -> None:
+    g = RollupGroup.__table__.c
     keys = sorted({k for _, k in delta.groups})
-    rows: dict[GroupKey, RollupGroup] = {}
+    current: dict[GroupKey, dict[str, float]] = {}
     for part in chunks(keys):
-        for row in session.scalars(select(RollupGroup).where(RollupGroup.tenant_id == delta.tenant_id,
-                                                             RollupGroup.group_key.in_(part))):
-            rows[(row.dimension, row.group_key)] = row
+        for row in session.execute(select(g.dimension, g.group_key, *(g[n] for n in _G_SUMS)).where(
+                g.tenant_id == delta.tenant_id, g.group_key.in_(part))):
+            current[(row[0], row[1])] = dict(zip(_G_SUMS, row[2:], strict=True))
+    upserts, gone = [], []
     for group, change in delta.groups.items():
-        existing = rows.get(group)
-        row = existing if existing is not None else _new_group(delta.tenant_id, group)
-        if existing is None:
-            session.add(row)
+        values = dict(current.get(group) or dict.fromkeys(_G_SUMS, 0))
         for name, value in change.items():
-            setattr(row, name, getattr(row, name) + value)
-        c = delta.counts.get(group, [0, 0])
-        row.learners += c[0]
-        row.graded_learners += c[1]
-        if row.enrolments <= 0:  # no enrolment left in the group: the row goes
-            if row in session.new:
-                session.expunge(row)
-            else:
-                session.delete(row)
-
-
-def _new_group(tenant_id: int, group: GroupKey) -> RollupGroup:
-    return RollupGroup(tenant_id=tenant_id, dimension=group[0], group_key=group[1], learners=0, graded_learners=0,
-                       seconds=0.0, **{n: 0 for n in FIGURES if n != "seconds"})
+            values[name] += value
+        counted = delta.counts.get(group, [0, 0])
+        values["learners"] += counted[0]
+        values["graded_learners"] += counted[1]
+        ident = {"tenant_id": delta.tenant_id, "dimension": group[0], "group_key": group[1]}
+        if values["enrolments"] > 0:
+            upserts.append({**ident, **values})
+        elif group in current:  # no enrolment left in the group: the row goes
+            gone.append(ident)
+    g_keys = ("tenant_id", "dimension", "group_key")
+    _upsert(session, RollupGroup.__table__, g_keys, upserts)
+    _delete(session, RollupGroup.__table__, g_keys, gone)

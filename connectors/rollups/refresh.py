@@ -13,8 +13,19 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connectors.rollups.delta import COLUMNS, Delta, batch_changes, chunks, compute, moves, provinces, write
-from connectors.rollups.state import state_of
+from connectors.rollups.delta import (
+    COLUMNS,
+    Delta,
+    Key,
+    batch_changes,
+    chunks,
+    compute,
+    load_enrolments,
+    moves,
+    provinces,
+    write,
+)
+from connectors.rollups.state import State
 from connectors.storage import RollupEnrolment, RollupState
 from lrs.storage import Database, Statement, Tenant, as_utc
 
@@ -170,15 +181,15 @@ def restate_provinces(session: Session, tenant_id: int, learners: list[str] | No
     for part in chunks(actors):
         where = provinces(session, tenant_id, part, tenant.province)
         delta = Delta(tenant_id)
-        for row in session.scalars(select(RollupEnrolment).where(RollupEnrolment.tenant_id == tenant_id,
-                                                                 RollupEnrolment.actor_key.in_(part))):
-            old = state_of(row)
-            if old.province != where[row.actor_key]:
-                delta.enrolments.append(((row.course_id, row.actor_key), row,
-                                         replace(old, province=where[row.actor_key])))
-        moves(session, tenant, delta, [(k, state_of(r), n) for k, r, n in delta.enrolments if r is not None])
+        changes: list[tuple[Key, State | None, State | None]] = []
+        for (course, actor), old in load_enrolments(session, tenant_id, part).items():
+            if old.province != where[actor]:
+                new = replace(old, province=where[actor])
+                delta.enrolments.append(((course, actor), True, new))
+                changes.append(((course, actor), old, new))
+        moves(session, tenant, delta, changes)
         write(session, delta)
-        moved += len(delta.enrolments)
+        moved += len(changes)
     return moved
 
 

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from connectors.export_schema import NAMES
-from connectors.storage import RollupEnrolment
 from lrs.storage import as_utc
 
 ADL: Final = "http://adlnet.gov/expapi/verbs/"
@@ -80,15 +79,3 @@ class State:
 
     def groups(self, slug: str, course: str) -> list[tuple[str, str]]:
         return [("tenant", slug), ("course", course), ("province", self.province), ("week", iso_week(self.first))]
-
-
-def state_of(row: RollupEnrolment) -> State:
-    return State(as_utc(row.first), row.province, row.completed, row.judged, row.passed, row.verified,
-                 row.session_seconds, row.session_n, row.any_seconds, row.any_n)
-
-
-def write_state(row: RollupEnrolment, st: State) -> None:
-    row.first, row.week, row.province = st.first, iso_week(st.first), st.province
-    row.completed, row.judged, row.passed, row.verified = st.completed, st.judged, st.passed, st.verified
-    row.session_seconds, row.session_n, row.any_seconds, row.any_n = (st.session_seconds, st.session_n,
-                                                                      st.any_seconds, st.any_n)
