@@ -151,7 +151,7 @@ def enrolments(frame: pd.DataFrame, provinces: pd.DataFrame | None = None,
     return enr.drop(columns=["session_seconds", "any_seconds"])
 
 
-def _finite(value: float | None, what: str, key: str) -> float | None:
+def finite(value: float | None, what: str, key: str) -> float | None:
     """A figure a page and JSON can show: a sum that overflowed (absurd durations in legacy rows,
     each finite, can add up to Infinity) is left out and logged, not written as Infinity."""
     if value is None or math.isfinite(value):
@@ -173,12 +173,12 @@ def _figures(rows: pd.DataFrame, key: str, label: str, k: int) -> Group:
         completion_rate=float(rows["completed"].sum()) / len(rows) if len(rows) else None,
         pass_rate=float(rows["passed"].sum()) / judged if judged and graded_ok else None,
         verified_rate=float(rows["verified"].sum()) / attempts if attempts and graded_ok else None,
-        hours=_finite(total / 3600 if total is not None else None, "hours", key),
-        minutes_per_enrolment=_finite(total / len(timed) / 60 if total is not None else None, "minutes", key),
+        hours=finite(total / 3600 if total is not None else None, "hours", key),
+        minutes_per_enrolment=finite(total / len(timed) / 60 if total is not None else None, "minutes", key),
     )
 
 
-def _hidden(key: str, label: str, why: str) -> Group:
+def hidden_group(key: str, label: str, why: str) -> Group:
     return Group(key, label, None, None, None, None, None, None, None, suppressed=why)
 
 
@@ -190,7 +190,7 @@ def breakdown(enr: pd.DataFrame, dimension: str, k: int, label_of: Callable[[str
     learners = {key: rows["learner"].nunique() for key, rows in parts.items()}
     if total.learners is None or total.learners < k:
         hidden = set(parts)
-        total = _hidden("total", total.label, "small")
+        total = hidden_group("total", total.label, "small")
     else:
         hidden = {key for key, n in learners.items() if n < k}
         small = set(hidden)
@@ -205,7 +205,8 @@ def breakdown(enr: pd.DataFrame, dimension: str, k: int, label_of: Callable[[str
     groups = []
     for key in sorted(parts):
         if key in hidden:
-            groups.append(_hidden(key, label_of(key), "small" if total.suppressed or key in small else "complementary"))
+            why = "small" if total.suppressed or key in small else "complementary"
+            groups.append(hidden_group(key, label_of(key), why))
         else:
             groups.append(_figures(parts[key], key, label_of(key), k))
     return Breakdown(dimension, title, groups, total)

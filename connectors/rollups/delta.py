@@ -15,7 +15,7 @@ from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.export import flatten
-from connectors.rollups.state import _I, FIGURES, UNKNOWN_PROVINCE, VOIDED, State, iso_week
+from connectors.rollups.state import FIGURES, INDEX, UNKNOWN_PROVINCE, VOIDED, State, iso_week
 from connectors.storage import LearnerRecord, RollupEnrolment, RollupGroup, RollupLearner
 from lrs.storage import Statement, StatementAgent, Tenant, as_utc, dialect_insert
 
@@ -35,7 +35,7 @@ def chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
 
 def course_row(row: Any, slug: str) -> tuple[str | None, tuple[Any, ...]]:
     flat = flatten(row, slug)
-    return flat[_I["course_id"]], flat
+    return flat[INDEX["course_id"]], flat
 
 
 @dataclass
@@ -70,7 +70,7 @@ def batch_changes(session: Session, tenant: Tenant, rows: Sequence[Any]) -> tupl
             continue
         course, flat = course_row(row, tenant.slug)
         if course is not None:
-            deltas.setdefault((course, row.actor_key), State(as_utc(flat[_I["timestamp"]]))).add(flat)
+            deltas.setdefault((course, row.actor_key), State(as_utc(flat[INDEX["timestamp"]]))).add(flat)
     return deltas, dirty
 
 
@@ -89,7 +89,7 @@ def _recompute(session: Session, tenant: Tenant, actor: str, courses: set[str],
             continue
         course, flat = course_row(row, tenant.slug)
         if course in courses:
-            states.setdefault(course, State(as_utc(flat[_I["timestamp"]]))).add(flat)
+            states.setdefault(course, State(as_utc(flat[INDEX["timestamp"]]))).add(flat)
     return states
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors.reports import DIMENSIONS, Breakdown, Group, Report, _finite, _hidden, course_names
+from connectors.reports import DIMENSIONS, Breakdown, Group, Report, course_names, finite, hidden_group
 from connectors.rollups.delta import Delta
 from connectors.rollups.refresh import lag, tail
 from connectors.storage import RollupGroup, RollupLearner
@@ -38,8 +38,8 @@ def group_figures(s: Sums, key: str, label: str, k: int) -> Group:
         completion_rate=s["completed"] / enrolments if enrolments else None,
         pass_rate=s["passed"] / judged if judged and graded_ok else None,
         verified_rate=s["verified"] / attempts if attempts and graded_ok else None,
-        hours=_finite(total / 3600 if total is not None else None, "hours", key),
-        minutes_per_enrolment=_finite(total / s["timed"] / 60 if total is not None else None, "minutes", key),
+        hours=finite(total / 3600 if total is not None else None, "hours", key),
+        minutes_per_enrolment=finite(total / s["timed"] / 60 if total is not None else None, "minutes", key),
     )
 
 
@@ -73,7 +73,7 @@ def breakdown(dimension: str, parts: Mapping[str, Sums], total_sums: Sums, k: in
     small: set[str] = set()
     if total.learners is None or total.learners < k:
         hidden = set(parts)
-        total = _hidden("total", total.label, "small")
+        total = hidden_group("total", total.label, "small")
     else:
         hidden = {key for key, n in learners.items() if n < k}
         small = set(hidden)
@@ -84,7 +84,7 @@ def breakdown(dimension: str, parts: Mapping[str, Sums], total_sums: Sums, k: in
             if not shown:
                 break
             hidden.add(shown[0][1])  # complementary: the smallest group still shown
-    groups = [_hidden(key, label_of(key), "small" if total.suppressed or key in small else "complementary")
+    groups = [hidden_group(key, label_of(key), "small" if total.suppressed or key in small else "complementary")
               if key in hidden else group_figures(parts[key], key, label_of(key), k) for key in sorted(parts)]
     return Breakdown(dimension, title, groups, total)
 

@@ -16,7 +16,7 @@ COMPLETED, PASSED, FAILED, TERMINATED, VOIDED = (ADL + v for v in ("completed", 
                                                                       "voided"))
 UNKNOWN_PROVINCE: Final = "Chưa rõ / Unknown"
 FIGURES: Final = ("enrolments", "completed", "judged", "passed", "attempts", "verified", "seconds", "timed")
-_I = {name: NAMES.index(name) for name in ("timestamp", "verb_id", "course_id", "completion", "duration_seconds",
+INDEX = {name: NAMES.index(name) for name in ("timestamp", "verb_id", "course_id", "completion", "duration_seconds",
                                            "verification_outcome")}
 
 
@@ -48,14 +48,14 @@ class State:
         return self.any_seconds if self.any_n else None
 
     def add(self, row: Sequence[Any]) -> None:
-        verb = row[_I["verb_id"]]
-        self.first = min(self.first, as_utc(row[_I["timestamp"]]))
-        self.completed += verb == COMPLETED or row[_I["completion"]] is True
+        verb = row[INDEX["verb_id"]]
+        self.first = min(self.first, as_utc(row[INDEX["timestamp"]]))
+        self.completed += verb == COMPLETED or row[INDEX["completion"]] is True
         judged = verb in (PASSED, FAILED)
         self.judged += judged
         self.passed += verb == PASSED
-        self.verified += judged and row[_I["verification_outcome"]] == "verified"
-        duration = row[_I["duration_seconds"]]
+        self.verified += judged and row[INDEX["verification_outcome"]] == "verified"
+        duration = row[INDEX["duration_seconds"]]
         if duration is not None:
             self.any_seconds += duration
             self.any_n += 1
