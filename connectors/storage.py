@@ -186,8 +186,9 @@ class RollupLearner(Base):
     """A learner's enrolments in one group: what distinct-learner counts (k-anonymity) rest on."""
 
     __tablename__ = "report_group_learners"
-    __table_args__ = (Index("ix_report_group_learners_tenant_actor", "tenant_id", "actor_key"),
-                      Index("ix_report_group_learners_group", "dimension", "group_key"))
+    # No index led by (dimension, group_key): without fresh statistics PostgreSQL would take it for a
+    # keyed DELETE and scan a whole group; the primary key serves the hidden groups' count (tenant_id IN ...).
+    __table_args__ = (Index("ix_report_group_learners_tenant_actor", "tenant_id", "actor_key"),)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
     group_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)

@@ -73,7 +73,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('tenant_id', 'dimension', 'group_key', 'actor_key'),
     )
     op.create_index('ix_report_group_learners_tenant_actor', 'report_group_learners', ['tenant_id', 'actor_key'])
-    op.create_index('ix_report_group_learners_group', 'report_group_learners', ['dimension', 'group_key'])
 
 
 def downgrade() -> None:
