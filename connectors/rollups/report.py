@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from connectors.reports import DIMENSIONS, Breakdown, Group, Report, course_names, finite, hidden_group
 from connectors.rollups.delta import Delta
-from connectors.rollups.refresh import lag, tail
+from connectors.rollups.refresh import TAIL_MAX, lag, tail
 from connectors.storage import RollupGroup, RollupLearner
 from lrs.storage import Tenant
 
@@ -90,14 +90,17 @@ def breakdown(dimension: str, parts: Mapping[str, Sums], total_sums: Sums, k: in
 
 
 def _tails(session: Session, ids: Sequence[int]) -> tuple[list[Delta], bool]:
+    """The tails of these tenants within one budget of fresh statements (TAIL_MAX); False when a
+    tenant's did not fit (its figures are then as of its watermark)."""
     tails: list[Delta] = []
-    complete = True
-    for tenant in session.scalars(select(Tenant).where(Tenant.id.in_(list(ids)))):
-        d = tail(session, tenant)
+    complete, budget = True, TAIL_MAX
+    for tenant in session.scalars(select(Tenant).where(Tenant.id.in_(list(ids))).order_by(Tenant.id)):
+        d, read = tail(session, tenant, budget)
         if d is None:
             complete = False
-        else:
-            tails.append(d)
+            continue
+        tails.append(d)
+        budget -= read
     return tails, complete
 
 

@@ -224,3 +224,25 @@ def test_rollup_and_replica_settings() -> None:
     url = "postgresql://reader@replica:5432/hocvu"
     assert Settings.from_env({"HOCVU_DATABASE_REPLICA_URL": url}).hub.database_replica_url == url
     assert Settings.of().reports.rollup_seconds == 0.0  # embedding: the loop stays off unless asked
+
+
+def test_a_tail_over_the_budget_shows_the_watermark(app: Flask, xapi: Xapi, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page adds at most TAIL_MAX fresh statements: past that it shows the rollups as of their
+    watermark and says so (asOf), so its cost stays bounded whatever the ingest rate."""
+    import connectors.rollups.report as report_module
+
+    slug = tenant_slug(app, xapi)
+    courses = [f"https://hocvu.vn/courses/{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    assert post_statements(xapi, first_wave(courses)).status_code == 200
+    refresh(app, slug)
+    with database(app).session() as s:
+        mark = s.scalar(select(RollupState.stored).join(Tenant, Tenant.id == RollupState.tenant_id)
+                        .where(Tenant.slug == slug))
+    more = [made(f"n{i}", "completed", courses[0], W10) for i in range(4)]
+    assert post_statements(xapi, more).status_code == 200
+    monkeypatch.setattr(report_module, "TAIL_MAX", 3)
+    behind = both(app, slug, 1)[1]
+    assert behind.breakdowns["tenant"].total.learners == 9 and behind.as_of is not None and mark is not None
+    assert behind.as_of.replace(tzinfo=None) == mark.replace(tzinfo=None)
+    monkeypatch.setattr(report_module, "TAIL_MAX", 4)
+    assert both(app, slug, 1)[1].breakdowns["tenant"].total.learners == 13
