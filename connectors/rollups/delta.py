@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_
+from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.export import flatten
@@ -178,20 +178,19 @@ def moves(session: Session, tenant: Tenant, delta: Delta, changes: list[tuple[Ke
         c[1] += (after[1] > 0) - (before[1] > 0)
 
 
-ROWS_PER_STATEMENT = 500  # one multi-row statement per this many rows: parsed once, not once a row
-
-
 def _upsert(session: Session, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        ins = dialect_insert(session)(table).values(rows[start:start + ROWS_PER_STATEMENT])
+    # One statement executed for many rows (psycopg pipelines them): a multi-row VALUES statement
+    # was measured slower, SQLAlchemy compiling thousands of parameters each time (docs/scale.md).
+    if rows:
+        ins = dialect_insert(session)(table)
         values = {c.name: ins.excluded[c.name] for c in table.c if c.name not in keys}
-        session.execute(ins.on_conflict_do_update(index_elements=list(keys), set_=values))
+        session.execute(ins.on_conflict_do_update(index_elements=list(keys), set_=values), rows)
 
 
 def _delete(session: Session, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = [tuple(r[k] for k in keys) for r in rows[start:start + ROWS_PER_STATEMENT]]
-        session.execute(delete(table).where(tuple_(*(table.c[k] for k in keys)).in_(chunk)))
+    if rows:
+        session.execute(delete(table).where(*(table.c[k] == bindparam("k_" + k) for k in keys)),
+                        [{"k_" + k: r[k] for k in keys} for r in rows])
 
 
 def write(session: Session, delta: Delta) -> None:
