@@ -185,4 +185,5 @@ def open_engine(name: str) -> Engine:
     try:
         return DuckDB() if name == "duckdb" else Spark()
     except ImportError as err:
-        raise RuntimeError(f"the {name} engine needs its package: pip install 'hocvu[lake]' ({err})") from None
+        extra = "lake" if name == "spark" else "connectors"
+        raise RuntimeError(f"the {name} engine needs its package: pip install 'hocvu[{extra}]' ({err})") from None

@@ -46,7 +46,7 @@ def engine_named(name: str, request: pytest.FixtureRequest) -> Engine:
         made: Engine = request.getfixturevalue("spark")
         return made
     if importlib.util.find_spec("duckdb") is None:
-        pytest.skip("duckdb is not installed (pip install -e '.[lake]')")
+        pytest.skip("duckdb is not installed (pip install -e '.[connectors]')")
     return DuckDB()
 
 

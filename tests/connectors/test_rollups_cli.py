@@ -79,3 +79,21 @@ def test_bad_tenant_metadata_is_refused_and_nothing_changes(workdir: Path) -> No
     r = hocvu(workdir, "tenant", "set", "no-such-tenant", "--province", "Huế", check=False)
     assert r.returncode == 1 and "no-such-tenant" in r.stderr
     assert hocvu(workdir, "tenant", "list", "--json").stdout == before
+
+
+def test_lake_figures_from_the_command_line(workdir: Path, tmp_path: Path) -> None:
+    """`hocvu lake figures` recomputes the dashboard's figures from a Parquet export with DuckDB and
+    prints what report.json would (issue 17 item 5a); an engine that is not installed is a clear error."""
+    pytest.importorskip("duckdb")
+    seed(workdir, 6)  # the same six learners again: the test stands alone or after the others
+    hocvu(workdir, "tenant", "set", "bo-tc", "--province", "Hà Nội")
+    lake = tmp_path / "lake"
+    hocvu(workdir, "export", "statements", "--format", "parquet", "--out", str(lake), "--settle", "0",
+          "--pseudonymise", "--tenant", "bo-tc")
+    out = json.loads(hocvu(workdir, "lake", "figures", "--lake", str(lake), "--pseudonymised", "--min-group",
+                           "1").stdout)
+    assert out["source"] == "lake" and out["pseudonymised"] is True
+    assert out["breakdowns"]["tenant"]["total"]["learners"] == 6
+    assert [g["key"] for g in out["breakdowns"]["province"]["groups"]] == ["Hà Nội"]  # the tenant's province
+    r = hocvu(workdir, "lake", "figures", "--lake", str(tmp_path / "absent"), check=False)
+    assert r.returncode == 2 and "does not exist" in r.stderr
