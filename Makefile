@@ -99,6 +99,10 @@ bench-lti: install
 bench-credentials: install
 	$(BIN)/python -m bench.credentials
 
+.PHONY: bench-dashboard
+bench-dashboard: install
+	$(BIN)/python -m bench.dashboard
+
 bench-web: install browser
 	$(BIN)/python -m bench.web
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final
 
@@ -119,8 +121,40 @@ def value_chart(b: Breakdown, attr: str, title: str, unit: str, *, vertical: boo
     return to_svg(fig)
 
 
+_CACHE: OrderedDict[tuple[object, ...], list[tuple[str, str]]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHED: Final = 32
+
+
+def _drawn(b: Breakdown) -> tuple[object, ...]:
+    """What the charts show of a breakdown, at the precision they draw it (0.1 % of a rate, 0.1
+    minute): two reports that differ by less draw the same charts."""
+    def r(v: float | None, digits: int) -> float | None:
+        return None if v is None else round(v, digits)
+
+    return tuple((g.label, g.suppressed, g.enrolments, r(g.completion_rate, 3), r(g.pass_rate, 3),
+                  r(g.verified_rate, 3), r(g.minutes_per_enrolment, 1)) for g in b.groups)
+
+
 def report_charts(breakdowns: dict[str, Breakdown]) -> list[tuple[str, str]]:
-    """(id, svg) of every chart on the report page, in page order."""
+    """(id, svg) of every chart on the report page, in page order. Drawing takes most of the page's
+    time (matplotlib, glyphs as paths); the last few chart sets are kept, keyed by what they show,
+    so repeated views of the same figures are not drawn again."""
+    key = tuple(_drawn(breakdowns[d]) for d in ("week", "tenant", "course", "province"))
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
+        if found is not None:
+            _CACHE.move_to_end(key)
+            return found
+    charts = _draw(breakdowns)
+    with _CACHE_LOCK:
+        _CACHE[key] = charts
+        while len(_CACHE) > CACHED:
+            _CACHE.popitem(last=False)
+    return charts
+
+
+def _draw(breakdowns: dict[str, Breakdown]) -> list[tuple[str, str]]:
     return [
         ("enrolments-by-week", value_chart(breakdowns["week"], "enrolments",
                                            "Ghi danh theo tuần / Enrolments by week", "ghi danh / enrolments",

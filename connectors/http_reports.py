@@ -19,6 +19,7 @@ process (and an install without the ``connectors`` extra) starts without them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session
 from connectors.export import DEFAULT_SETTLE, ExportQuery, Plan, iter_rows, parse_time, parse_until, plan
 from connectors.export_files import csv_chunks, jsonl_chunks
 from connectors.export_schema import SCHEMA
+from connectors.replica import replica_lag, replica_now
 from lrs.credentials import authenticate, authenticate_national, parse_basic
 from lrs.errors import BadRequest, Forbidden, Unauthorized, XapiError
 from lrs.storage import Database, Tenant
@@ -53,6 +55,13 @@ class ReportsConfig:
     db: Database
     pseudonym_key: bytes  # connectors.export.pseudonym_key(app secret)
     min_group: int = 5        # k of k-anonymity: HOCVU_REPORT_MIN_GROUP
+    # A streaming replica (HOCVU_DATABASE_REPLICA_URL) that reports and exports read from; sign-in
+    # (a revoked credential must stop at once) stays on the primary ``db``.
+    read_db: Database | None = None
+
+    @property
+    def reader(self) -> Database:
+        return self.read_db or self.db
 
 
 @dataclass(frozen=True)
@@ -134,14 +143,32 @@ def _secure(response: Response) -> Response:
     return response
 
 
+def _report(q: ExportQuery) -> Any:
+    """The report, read from the replica when there is one (its lag on the report): from the rollups
+    (and their tail of fresh statements) over the whole history; from the statements themselves for
+    a time window (since/until), which rollups do not keep."""
+    cfg = _config()
+    with cfg.reader.session() as session:
+        lag = replica_lag(session) if cfg.read_db is not None else None
+        if q.since is None and q.until is None:
+            from connectors.rollups.report import rollup_report
+
+            p = plan(session, q, pseudonym_key=cfg.pseudonym_key)
+            return rollup_report(session, p.tenants, min_group=cfg.min_group, pseudonymised=q.pseudonymise,
+                                 replica_lag=lag)
+        from connectors.reports import load_report
+
+        report = load_report(session, q, min_group=cfg.min_group, pseudonym_key=cfg.pseudonym_key)
+        return dataclasses.replace(report, replica_lag=lag)
+
+
 @bp.get("/")
 def dashboard() -> Response:
     session, v, q = _open(timedelta(0))
     try:
         from connectors.report_page import render
-        from connectors.reports import load_report
 
-        report = load_report(session, q, min_group=_config().min_group, pseudonym_key=_config().pseudonym_key)
+        report = _report(q)
         choices = None
         if v.tenant_id is None:
             choices = [(t.slug, t.name) for t in session.scalars(select(Tenant).order_by(Tenant.name))]
@@ -164,9 +191,7 @@ def dashboard() -> Response:
 def report_json() -> Response:
     session, _, q = _open(timedelta(0))
     try:
-        from connectors.reports import load_report
-
-        report = load_report(session, q, min_group=_config().min_group, pseudonym_key=_config().pseudonym_key)
+        report = _report(q)
     finally:
         session.close()
     body = json.dumps(report.to_json(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -191,13 +216,13 @@ def export(fmt: str) -> Response:
     if fmt not in ("csv", "jsonl"):
         raise BadRequest("exports over HTTP are export.csv or export.jsonl (Parquet: hocvu export statements)")
     session, _, q = _open(_settle())
-    try:
-        p = plan(session, q, pseudonym_key=_config().pseudonym_key)
-    finally:
-        session.close()
+    session.close()
+    with _config().reader.session() as reads:
+        # On a replica, "now" is what it has replayed: the cursor never passes what it has not seen.
+        p = plan(reads, q, pseudonym_key=_config().pseudonym_key, now=replica_now(reads))
     scope = q.tenants[0] if q.tenants else "all"
     name = f"statements-{scope}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
-    response = Response(_stream(_config().db, p, fmt), content_type="text/csv; charset=utf-8" if fmt == "csv"
+    response = Response(_stream(_config().reader, p, fmt), content_type="text/csv; charset=utf-8" if fmt == "csv"
                         else "application/jsonl; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers[CURSOR_HEADER] = p.cursor

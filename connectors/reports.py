@@ -3,6 +3,8 @@ by tenant (ministry), course, province and ISO week, with small groups suppresse
 
 Definitions (shown on the report page too):
 
+* a **learner** is one ``actor_key`` of one tenant (tenants' stores do not share identities: a key
+  seen by two ministries counts in each);
 * an **enrolment** is one learner (``actor_key``) in one course (``course_id``, see the export
   schema) of one tenant, counted from the first statement about it; by week, an enrolment belongs to
   the ISO week of that first statement (a cohort);
@@ -91,6 +93,11 @@ class Report:
     breakdowns: dict[str, Breakdown]
     generated: datetime = field(default_factory=lambda: datetime.now(UTC))
     pseudonymised: bool = False
+    # Where the figures come from: "rollups" (``as_of``: every statement stored up to then is in)
+    # or "statements" (read for this report); ``replica_lag``: seconds the replica read is behind.
+    source: str = "statements"
+    as_of: datetime | None = None
+    replica_lag: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         def when(v: datetime | None) -> str | None:
@@ -98,6 +105,7 @@ class Report:
 
         return {"minGroup": self.min_group, "since": when(self.since), "until": when(self.until),
                 "generated": when(self.generated), "tenants": self.tenants, "pseudonymised": self.pseudonymised,
+                "source": self.source, "asOf": when(self.as_of), "replicaLagSeconds": self.replica_lag,
                 "breakdowns": {k: {"title": b.title, "groups": [asdict(g) for g in b.groups],
                                    "total": asdict(b.total)} for k, b in self.breakdowns.items()}}
 
@@ -107,11 +115,12 @@ def iso_week(moment: pd.Timestamp) -> str:
     return f"{year}-W{week:02d}"
 
 
-def enrolments(frame: pd.DataFrame, provinces: pd.DataFrame | None = None) -> pd.DataFrame:
+def enrolments(frame: pd.DataFrame, provinces: pd.DataFrame | None = None,
+               tenant_provinces: Mapping[str, str | None] | None = None) -> pd.DataFrame:
     """One row per (tenant, course_id, actor_key) with what the metrics need.
 
     ``provinces``: columns tenant, actor_key, province (from learner records); learners without one
-    are in ``UNKNOWN_PROVINCE``."""
+    are in their tenant's province (``tenant_provinces``, by slug), else in ``UNKNOWN_PROVINCE``."""
     f = frame.loc[frame["course_id"].notna() & (frame["verb_id"] != VOIDED)]
     verb = f["verb_id"]
     judged = verb.isin([PASSED, FAILED])
@@ -136,11 +145,13 @@ def enrolments(frame: pd.DataFrame, provinces: pd.DataFrame | None = None) -> pd
                         on=["tenant", "actor_key"], how="left")
     else:
         enr["province"] = None
-    enr["province"] = enr["province"].where(enr["province"].notna() & (enr["province"] != ""), UNKNOWN_PROVINCE)
+    fallback = enr["tenant"].map(lambda t: (tenant_provinces or {}).get(t) or UNKNOWN_PROVINCE)
+    enr["province"] = enr["province"].where(enr["province"].notna() & (enr["province"] != ""), fallback)
+    enr["learner"] = enr["tenant"].astype(str) + "\n" + enr["actor_key"].astype(str)
     return enr.drop(columns=["session_seconds", "any_seconds"])
 
 
-def _finite(value: float | None, what: str, key: str) -> float | None:
+def finite(value: float | None, what: str, key: str) -> float | None:
     """A figure a page and JSON can show: a sum that overflowed (absurd durations in legacy rows,
     each finite, can add up to Infinity) is left out and logged, not written as Infinity."""
     if value is None or math.isfinite(value):
@@ -150,8 +161,8 @@ def _finite(value: float | None, what: str, key: str) -> float | None:
 
 
 def _figures(rows: pd.DataFrame, key: str, label: str, k: int) -> Group:
-    learners = int(rows["actor_key"].nunique())
-    graded_learners = int(rows.loc[rows["judged"], "actor_key"].nunique())
+    learners = int(rows["learner"].nunique())
+    graded_learners = int(rows.loc[rows["judged"], "learner"].nunique())
     attempts = int(rows["attempts"].sum())
     judged = int(rows["judged"].sum())
     timed = rows["seconds"].dropna()
@@ -162,12 +173,12 @@ def _figures(rows: pd.DataFrame, key: str, label: str, k: int) -> Group:
         completion_rate=float(rows["completed"].sum()) / len(rows) if len(rows) else None,
         pass_rate=float(rows["passed"].sum()) / judged if judged and graded_ok else None,
         verified_rate=float(rows["verified"].sum()) / attempts if attempts and graded_ok else None,
-        hours=_finite(total / 3600 if total is not None else None, "hours", key),
-        minutes_per_enrolment=_finite(total / len(timed) / 60 if total is not None else None, "minutes", key),
+        hours=finite(total / 3600 if total is not None else None, "hours", key),
+        minutes_per_enrolment=finite(total / len(timed) / 60 if total is not None else None, "minutes", key),
     )
 
 
-def _hidden(key: str, label: str, why: str) -> Group:
+def hidden_group(key: str, label: str, why: str) -> Group:
     return Group(key, label, None, None, None, None, None, None, None, suppressed=why)
 
 
@@ -176,15 +187,15 @@ def breakdown(enr: pd.DataFrame, dimension: str, k: int, label_of: Callable[[str
     column, title = DIMENSIONS[dimension]
     total = _figures(enr, "total", "Tổng / Total", k)
     parts = {str(key): rows for key, rows in enr.groupby(column, sort=True)}
-    learners = {key: rows["actor_key"].nunique() for key, rows in parts.items()}
+    learners = {key: rows["learner"].nunique() for key, rows in parts.items()}
     if total.learners is None or total.learners < k:
         hidden = set(parts)
-        total = _hidden("total", total.label, "small")
+        total = hidden_group("total", total.label, "small")
     else:
         hidden = {key for key, n in learners.items() if n < k}
         small = set(hidden)
         while hidden:
-            union = pd.concat([parts[h]["actor_key"] for h in hidden]).nunique()
+            union = pd.concat([parts[h]["learner"] for h in hidden]).nunique()
             if union >= k:
                 break
             shown = sorted((n, key) for key, n in learners.items() if key not in hidden)
@@ -194,7 +205,8 @@ def breakdown(enr: pd.DataFrame, dimension: str, k: int, label_of: Callable[[str
     groups = []
     for key in sorted(parts):
         if key in hidden:
-            groups.append(_hidden(key, label_of(key), "small" if total.suppressed or key in small else "complementary"))
+            why = "small" if total.suppressed or key in small else "complementary"
+            groups.append(hidden_group(key, label_of(key), why))
         else:
             groups.append(_figures(parts[key], key, label_of(key), k))
     return Breakdown(dimension, title, groups, total)
@@ -202,12 +214,12 @@ def breakdown(enr: pd.DataFrame, dimension: str, k: int, label_of: Callable[[str
 
 def build_report(frame: pd.DataFrame, *, min_group: int, provinces: pd.DataFrame | None = None,
                  tenant_names: Mapping[str, str] | None = None, course_names: Mapping[str, str] | None = None,
-                 since: datetime | None = None, until: datetime | None = None, pseudonymised: bool = False
-                 ) -> Report:
+                 since: datetime | None = None, until: datetime | None = None, pseudonymised: bool = False,
+                 tenant_provinces: Mapping[str, str | None] | None = None) -> Report:
     """The report over a statements frame (``connectors.frames``), every breakdown suppressed at k."""
     if min_group < 1:
         raise ValueError("the minimum group size k must be at least 1")
-    enr = enrolments(frame, provinces)
+    enr = enrolments(frame, provinces, tenant_provinces)
     tenant_names, course_names = tenant_names or {}, course_names or {}
     labels: dict[str, Callable[[str], str]] = {
         "tenant": lambda s: tenant_names.get(s, s), "course": lambda c: course_names.get(c, c),
@@ -247,16 +259,22 @@ def load_report(session: Session, query: ExportQuery, *, min_group: int, pseudon
     provinces = pd.DataFrame(
         [(slug_of[t], pseudo.agent(key) if pseudo else key, province) for t, key, province in records],
         columns=["tenant", "actor_key", "province"])
-    tenant_names = {t.slug: t.name for t in session.scalars(select(Tenant).where(Tenant.id.in_(ids)))}
+    tenants = list(session.scalars(select(Tenant).where(Tenant.id.in_(ids))))
+    tenant_names = {t.slug: t.name for t in tenants}
     courses = sorted(set(frame["course_id"].dropna().astype(str)))
-    course_names: dict[str, str] = {}
+    return build_report(frame, min_group=min_group, provinces=provinces, tenant_names=tenant_names,
+                        course_names=course_names(session, ids, courses), since=p.since, until=query.until,
+                        pseudonymised=pseudo is not None, tenant_provinces={t.slug: t.province for t in tenants})
+
+
+def course_names(session: Session, tenant_ids: list[int], courses: list[str]) -> dict[str, str]:
+    """Course ids' names from the Activity definitions the store keeps (Vietnamese first)."""
+    names: dict[str, str] = {}
     for start in range(0, len(courses), 500):  # bounded IN lists
         for activity_id, definition in session.execute(
                 select(Activity.activity_id, Activity.definition)
-                .where(Activity.tenant_id.in_(ids), Activity.activity_id.in_(courses[start:start + 500]))):
+                .where(Activity.tenant_id.in_(tenant_ids), Activity.activity_id.in_(courses[start:start + 500]))):
             name = _name(definition)
             if name:
-                course_names.setdefault(activity_id, name)
-    return build_report(frame, min_group=min_group, provinces=provinces, tenant_names=tenant_names,
-                        course_names=course_names, since=p.since, until=query.until,
-                        pseudonymised=pseudo is not None)
+                names.setdefault(activity_id, name)
+    return names

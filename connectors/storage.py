@@ -1,4 +1,5 @@
-"""The connectors' tables: forwarding targets and their cursors, dead letters, learner records.
+"""The connectors' tables: forwarding targets and their cursors, dead letters, learner records, and
+the reports' rollups (``connectors.rollups``).
 
 One storage module for the package (DESIGN.md); every model shares ``lrs.storage.Base`` so one
 Alembic history covers all packages.
@@ -9,7 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lrs.storage import IRI_LEN, Base, SeqInt
@@ -108,3 +121,77 @@ class ForwardHorizon(Base):
     scanned_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     safe_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# --- report rollups (connectors.rollups) ------------------------------------------------------------
+# Every key starts with tenant_id (DESIGN.md, Scale: distributable by tenant on Citus).
+
+
+class RollupState(Base):
+    """How far one tenant's statements are rolled up: every statement at or before the keyset
+    (``stored``, ``seq``) is in the rollups. The row is also the refresh's lock (one refresher per
+    tenant at a time, whatever the number of workers)."""
+
+    __tablename__ = "report_rollup_state"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True, autoincrement=False)
+    stored: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    statements: Mapped[int] = mapped_column(BigInteger, default=0)  # statements read so far (all kinds)
+    runs: Mapped[int] = mapped_column(BigInteger, default=0)
+    refreshed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RollupEnrolment(Base):
+    """One enrolment (a learner in a course of a tenant) as sums over its statements not voided, so
+    a new statement adds to it and a voided one is taken out by recomputing this one row."""
+
+    __tablename__ = "report_enrolments"
+    __table_args__ = (Index("ix_report_enrolments_tenant_actor", "tenant_id", "actor_key"),)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    course_id: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
+    actor_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
+    first: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # earliest statement timestamp
+    week: Mapped[str] = mapped_column(String(10))
+    province: Mapped[str] = mapped_column(String(128))
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    judged: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    verified: Mapped[int] = mapped_column(Integer, default=0)
+    session_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    session_n: Mapped[int] = mapped_column(Integer, default=0)
+    any_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    any_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupGroup(Base):
+    """A tenant's figures for one group of one breakdown (dimension tenant, course, province or week)."""
+
+    __tablename__ = "report_groups"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
+    learners: Mapped[int] = mapped_column(BigInteger, default=0)
+    graded_learners: Mapped[int] = mapped_column(BigInteger, default=0)
+    enrolments: Mapped[int] = mapped_column(BigInteger, default=0)
+    completed: Mapped[int] = mapped_column(BigInteger, default=0)
+    judged: Mapped[int] = mapped_column(BigInteger, default=0)
+    passed: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(BigInteger, default=0)
+    verified: Mapped[int] = mapped_column(BigInteger, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    timed: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RollupLearner(Base):
+    """A learner's enrolments in one group: what distinct-learner counts (k-anonymity) rest on."""
+
+    __tablename__ = "report_group_learners"
+    # No index led by (dimension, group_key): without fresh statistics PostgreSQL would take it for a
+    # keyed DELETE and scan a whole group; the primary key serves the hidden groups' count (tenant_id IN ...).
+    __table_args__ = (Index("ix_report_group_learners_tenant_actor", "tenant_id", "actor_key"),)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
+    actor_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
+    enrolments: Mapped[int] = mapped_column(Integer, default=0)
+    graded: Mapped[int] = mapped_column(Integer, default=0)

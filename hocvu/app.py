@@ -111,6 +111,27 @@ def init_forwarding(app: Flask, settings: Settings, database: Database) -> objec
     return forwarder
 
 
+def init_rollups(app: Flask, settings: Settings, database: Database) -> Database | None:
+    """Report rollups (connectors.rollups): refreshed every HOCVU_ROLLUP_SECONDS in this process (the
+    watermark's row lock lets every worker do so), and told of erasures in the erasure's transaction.
+    Returns the read replica (HOCVU_DATABASE_REPLICA_URL) reports, exports and auditors read from."""
+    from connectors.rollups import forget_learner, refresh
+
+    info = dict(database.sessions.kw.get("info") or {})
+    info[ERASURE_HOOKS_KEY] = (*info.get(ERASURE_HOOKS_KEY, ()), forget_learner)
+    database.sessions.configure(info=info)
+    if settings.reports.rollup_seconds > 0:
+        app.extensions["connectors.rollups"] = PeriodicTask("report-rollups", settings.reports.rollup_seconds,
+                                                            lambda: refresh(database)).start()
+    url = settings.hub.database_replica_url
+    if not url:
+        return None
+    replica = Database(url, connect_timeout=settings.hub.db_connect_timeout,
+                       statement_timeout=settings.hub.db_statement_timeout or None)
+    app.extensions["hocvu.replica_db"] = replica
+    return replica
+
+
 def init_identity_gate(app: Flask, settings: Settings, identity: IdentitySettings) -> None:
     """The identity gate with the hub's signing key (``HubKey``, one per app: the gate's stamps, the
     audit checkpoints and the trusted certificates all use it); its sealer becomes the statement
@@ -233,10 +254,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
         app.extensions["hocvu.score_retries"] = PeriodicTask(
             "ags-score-retries", settings.lti.score_retry_seconds, lambda: retry_pending_scores(tool)).start()
     init_forwarding(app, settings, database)
+    replica = init_rollups(app, settings, database)
     # Analysts' pseudonyms get their own key derived from the app secret (see connectors.export).
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
-                                    min_group=settings.reports.report_min_group))
-    init_auditor(app, AuditorConfig(db=database, certificates=certificates,
+                                    min_group=settings.reports.report_min_group, read_db=replica))
+    init_auditor(app, AuditorConfig(db=database, certificates=certificates, read_db=replica,
                                     repeated_failures=app.extensions[GATE_CONFIG].policy.repeated_failures))
     # A database that is away is a 503 with Retry-After everywhere; /healthz and /readyz probe.
     init_availability(app, settings, database)

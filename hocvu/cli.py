@@ -81,12 +81,45 @@ def tenant_create(slug: str, name: str, as_json: bool) -> None:
     emit(as_json, data, f"created tenant {slug} ({name})")
 
 
+@tenant.command("set")
+@click.argument("slug")
+@click.option("--name", help="Display name.")
+@click.option("--ministry", help="The ministry (bộ, ngành) the tenant belongs to; '' clears it.")
+@click.option("--province", help="The tenant's province: reports place its learners there when no roster "
+                                 "says otherwise; '' clears it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def tenant_set(slug: str, name: str | None, ministry: str | None, province: str | None, as_json: bool) -> None:
+    """Change tenant SLUG's metadata (issue 17: grouping without a roster import)."""
+    from connectors.rollups import restate_provinces
+
+    for label, value, most in (("--name", name, 255), ("--ministry", ministry, 255), ("--province", province, 128)):
+        if value is not None and len(value) > most:
+            raise click.BadParameter(f"at most {most} characters", param_hint=label)
+    if name is not None and not name.strip():
+        raise click.BadParameter("a tenant keeps a name", param_hint="--name")
+    with cli_session() as session:
+        t = credentials.get_tenant(session, slug)
+        if name is not None:
+            t.name = name.strip()
+        if ministry is not None:
+            t.ministry = ministry.strip() or None
+        if province is not None:
+            t.province = province.strip() or None
+        session.flush()
+        moved = restate_provinces(session, t.id) if province is not None else 0
+        data = {"slug": t.slug, "name": t.name, "ministry": t.ministry, "province": t.province,
+                "enrolments_moved": moved}
+    emit(as_json, data, f"tenant {slug}: ministry {data['ministry'] or '—'}, province {data['province'] or '—'}"
+                        f" ({moved} enrolment(s) moved)")
+
+
 @tenant.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def tenant_list(as_json: bool) -> None:
     """List tenants."""
     with cli_session() as session:
-        rows = [{"slug": t.slug, "name": t.name} for t in session.scalars(select(Tenant).order_by(Tenant.slug))]
+        rows = [{"slug": t.slug, "name": t.name, "ministry": t.ministry, "province": t.province}
+                for t in session.scalars(select(Tenant).order_by(Tenant.slug))]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
     else:
@@ -190,14 +223,16 @@ def _register_package_commands() -> None:
     from hocvu.cli_identity import identity
     from hocvu.cli_identity_supervised import register as register_supervised
     from hocvu.cli_import import import_group
+    from hocvu.cli_lake import lake
     from hocvu.cli_lti import lti
     from hocvu.cli_national import national
+    from hocvu.cli_rollups import rollups
     from hocvu.cli_settings import settings_group
 
     register_audit_bundle(audit)  # `hocvu audit bundle` and `verify-bundle` (identity.auditor.proof_bundle)
     register_supervised(identity)  # `hocvu identity supervised-check` (identity.gate.supervised)
-    for group in (audit, courses, credentials_group, export, face, forward, identity, import_group, lti, national,
-                  report, settings_group):
+    for group in (audit, courses, credentials_group, export, face, forward, identity, import_group, lake, lti,
+                  national, report, rollups, settings_group):
         main.add_command(group)
 
 

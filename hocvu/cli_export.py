@@ -81,18 +81,27 @@ def export_statements_command(tenants: tuple[str, ...], since: str | None, until
 @click.option("--pseudonymise", is_flag=True, help="Build the report over pseudonymised learner keys.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report's figures as JSON to this file.")
+@click.option("--from-statements", is_flag=True,
+              help="Compute from every statement instead of the rollups (as a window with --since/--until is).")
 def report(out: Path, tenants: tuple[str, ...], since: str | None, until: str | None, min_group: int | None,
-           pseudonymise: bool, json_out: Path | None) -> None:
+           pseudonymise: bool, json_out: Path | None, from_statements: bool) -> None:
     """Enrolments, completion and pass rates, verified attempts and time spent, by ministry, course,
     province and week, as an HTML page with charts."""
+    from connectors.export import plan
     from connectors.report_page import render
     from connectors.reports import load_report
+    from connectors.rollups.report import rollup_report
 
     settings = Settings.from_env()
     k = min_group if min_group is not None else settings.reports.report_min_group
     with cli_session() as session:
         query = _query(tenants, since, until, None, 0, pseudonymise)
-        built = load_report(session, query, min_group=k, pseudonym_key=pseudonym_key(settings.secret_key))
+        key = pseudonym_key(settings.secret_key)
+        if since or until or from_statements:
+            built = load_report(session, query, min_group=k, pseudonym_key=key)
+        else:  # the rollups and their tail: no statement is read but the fresh ones
+            built = rollup_report(session, plan(session, query, pseudonym_key=key).tenants, min_group=k,
+                                  pseudonymised=pseudonymise)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(built), encoding="utf-8")
     if json_out is not None:

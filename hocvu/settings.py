@@ -56,6 +56,11 @@ class HubSettings:
     db_statement_timeout: float = var(0.0, "HOCVU_DB_STATEMENT_TIMEOUT", "float",
                                       "one PostgreSQL statement or lock wait at most (0: no limit)",
                                       unit="seconds", low=0, high=3600)
+    # Issue 17: exports, reports, the dashboard and auditor pages read from a streaming replica when
+    # one is given (writes, and reads that must see their own writes, stay on the primary).
+    database_replica_url: str | None = var(None, "HOCVU_DATABASE_REPLICA_URL", "url",
+                                           "a PostgreSQL streaming replica for exports, reports, the dashboard "
+                                           "and auditor pages", default_text="none: the primary")
     unavailable_retry_after: int = var(5, "HOCVU_UNAVAILABLE_RETRY_AFTER", "int",
                                        "Retry-After of the 503 while the database is away", unit="seconds",
                                        low=1, high=3600)
@@ -127,6 +132,10 @@ class ForwardingSettings:
 class ReportSettings:
     report_min_group: int = var(5, "HOCVU_REPORT_MIN_GROUP", "int",
                                 "k: groups with fewer distinct learners are suppressed", unit="learners", low=1)
+    # connectors.rollups: every web process runs it; the watermark's row lock makes that safe.
+    rollup_seconds: float = var(60.0, "HOCVU_ROLLUP_SECONDS", "float",
+                                "report rollups refreshed in the web process this often (0: off, e.g. cron "
+                                "runs `hocvu rollups refresh`)", unit="seconds", low=0, high=86_400)
 
 
 @dataclass(frozen=True)
@@ -296,12 +305,13 @@ class Settings:
     def of(cls, **values: Any) -> Settings:
         """A tree with these fields (named as in their group: ``database_url=...``) and defaults for
         the rest; for tests, benchmarks and embedding. The web process's background loops (AGS score
-        retries, forwarding rounds, enrolment purges, credential sweeps) stay off unless given:
+        retries, forwarding rounds, enrolment purges, credential sweeps, report rollups) stay off unless given:
         whoever embeds the app runs their own."""
         values.setdefault("score_retry_seconds", 0.0)
         values.setdefault("forward_seconds", 0.0)
         values.setdefault("face_purge_seconds", 0.0)
         values.setdefault("credentials_sweep_seconds", 0.0)
+        values.setdefault("rollup_seconds", 0.0)
         groups = {}
         for name, group in GROUPS.items():
             mine = {f.name: values.pop(f.name) for f in dataclasses.fields(group) if f.name in values}

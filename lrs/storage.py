@@ -53,6 +53,10 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Metadata reports group by (issue 17): the ministry the tenant belongs to and its province,
+    # used for learners no roster places elsewhere (`hocvu tenant set`).
+    ministry: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    province: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class Credential(Base):

@@ -56,6 +56,7 @@ from connectors.importers import (
     run,
     source_lines,
 )
+from connectors.rollups.refresh import restate_provinces
 from connectors.storage import LearnerRecord
 from lrs.identifiers import agent_key
 
@@ -194,4 +195,6 @@ class RosterSink:
             else:
                 present += 1
         session.flush()
+        # The report rollups move these learners' enrolments to their (new) province.
+        restate_provinces(session, self.tenant_id, [x.key for x in learners])
         return stored, present

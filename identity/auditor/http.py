@@ -29,6 +29,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -85,6 +86,9 @@ class AuditorConfig:
     db: Database
     certificates: Callable[[], Sequence[bytes]]  # the hub's certificate(s), as the stamp guard trusts
     repeated_failures: int = 3  # identity.settings.AssurancePolicy.repeated_failures
+    # A streaming replica the pages' queries read from (HOCVU_DATABASE_REPLICA_URL). Sign-in, the
+    # access log and proof bundles (which may sign a checkpoint) stay on the primary ``db``.
+    read_db: Database | None = None
 
 
 def _config() -> AuditorConfig:
@@ -160,15 +164,30 @@ def _open() -> tuple[Session, NationalPrincipal]:
         raise
 
 
+@contextmanager
+def _reading(primary: Session) -> Iterator[Session]:
+    """The session the page's queries read from: the replica's when one is set, else ``primary``."""
+    replica = _config().read_db
+    if replica is None:
+        yield primary
+        return
+    session = replica.session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 def _page(view: str) -> tuple[aq.AttemptQuery, aq.AttemptPage, list[tuple[str, str]]]:
     session, who = _open()
     try:
         q = _query()
-        page = aq.find_attempts(session, q, _config().certificates())
+        with _reading(session) as reads:
+            page = aq.find_attempts(reads, q, _config().certificates())
+            tenants = [(t.slug, t.name) for t in reads.scalars(select(Tenant).order_by(Tenant.name))]
         shown: dict[int, list[str]] = {t: [] for t in page.tenants_read}
         for a in page.attempts:
             shown[a.tenant_id].append(a.session_id)
-        tenants = [(t.slug, t.name) for t in session.scalars(select(Tenant).order_by(Tenant.name))]
         _log_access(session, who, shown, {"view": view, "filters": q.filters()})
     finally:
         session.close()
@@ -212,7 +231,8 @@ def attempts_csv() -> Response:
     finally:
         session.close()
     name = f"attempts-{q.tenant or 'all'}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
-    response = Response(_csv(_config().db, _config().certificates(), q), content_type="text/csv; charset=utf-8")
+    response = Response(_csv(_config().read_db or _config().db, _config().certificates(), q),
+                        content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["X-Hocvu-Export-Schema"] = CSV_SCHEMA
     return _secure(response)
@@ -273,7 +293,8 @@ def _attempt_args() -> tuple[str, str, str]:
 def _one(view: str) -> aq.Attempt:
     session, who = _open()
     try:
-        attempt = aq.get_attempt(session, *_attempt_args(), _config().certificates(), _config().repeated_failures)
+        with _reading(session) as reads:
+            attempt = aq.get_attempt(reads, *_attempt_args(), _config().certificates(), _config().repeated_failures)
         _log_access(session, who, {attempt.tenant_id: [attempt.session_id]},
                     {"view": view, "registration": attempt.registration})
     finally:

@@ -211,3 +211,17 @@ def test_report_from_the_store_with_provinces_and_course_names(app: Flask, xapi:
     # Huế has one learner; Đà Nẵng (5) is hidden with it, else total − Đà Nẵng would give Huế away.
     assert (provinces["Huế"].suppressed, provinces["Đà Nẵng"].suppressed) == ("small", "complementary")
     assert report.tenants == [slug]
+
+
+def test_charts_are_cached_by_what_they_draw() -> None:
+    """The page's charts are kept per figures drawn: the same figures give the same SVG at once,
+    other figures (here another k, so other groups hidden) are drawn anew, never served stale."""
+    from connectors.charts import _CACHE, report_charts
+
+    frame, provinces = dataset()
+    one = build_report(frame, min_group=3, provinces=provinces).breakdowns
+    other = build_report(frame, min_group=1, provinces=provinces).breakdowns
+    _CACHE.clear()
+    first = report_charts(one)
+    assert report_charts(other) != first
+    assert report_charts(one) is first and len(_CACHE) == 2

@@ -1,0 +1,163 @@
+"""Dashboard benchmark (issue 17 item 3): the report from the rollups at N statements — rollup
+refresh throughput, report.json and dashboard page p50/p95 (served by the app, a national analyst's
+view of every tenant), Python memory per request (tracemalloc peak: flat in N), the same report from
+every statement (the old way) for comparison, and the read with a tail of fresh statements not yet
+rolled up. The machine's load average is printed beside every figure.
+
+    .venv/bin/python -m bench.dashboard                                     # 100k, PostgreSQL
+    BENCH_DASHBOARD_STATEMENTS=100000,1000000 .venv/bin/python -m bench.dashboard
+
+Statements are seeded with bulk SQL (bench.export's generator: 4 tenants, 3 courses, 90 days), not
+through ingest: this measures the reads. BENCH_BACKENDS as for the other benchmarks.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import statistics
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.databases import scratch_database
+from bench.export import fill
+from connectors import charts, rollups
+from connectors.export import ExportQuery
+from connectors.reports import load_report
+from hocvu import db as dbops
+from hocvu.app import create_app
+from hocvu.settings import Settings
+from lrs import credentials
+from lrs.storage import Database
+
+REQUESTS = int(os.environ.get("BENCH_DASHBOARD_REQUESTS", "40"))
+logging.getLogger("connectors.http_reports").setLevel(logging.WARNING)  # one access line per request otherwise
+
+
+def load() -> str:
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def percentiles(samples: list[float]) -> str:
+    q = statistics.quantiles(samples, n=20)
+    return f"p50 {statistics.median(samples) * 1000:.1f} ms, p95 {q[18] * 1000:.1f} ms (n={len(samples)})"
+
+
+def timed_requests(client: Any, path: str, headers: dict[str, str], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        r = client.get(path, headers=headers)
+        out.append(time.perf_counter() - t)
+        assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    return out
+
+
+def peak_kib(client: Any, path: str, headers: dict[str, str]) -> float:
+    tracemalloc.start()
+    client.get(path, headers=headers)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 1024
+
+
+def server_pids(db: Database) -> list[int]:
+    """The PostgreSQL backends serving this database (the pool's connections, opened first)."""
+    from sqlalchemy import text
+
+    if db.dialect != "postgresql":
+        return []
+    with db.engine.connect() as conn:
+        return [int(p) for p in conn.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these local processes (the database runs on this machine in the bench)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def run(url: str, total: int) -> None:
+    db = Database(url)
+    dbops.upgrade(db)
+    seconds = fill(db, total)
+    print(f"  seeded {total:,} statements by bulk SQL in {seconds:.1f} s  [{load()}]")
+    backends = server_pids(db)
+    t, cpu, pg_cpu = time.perf_counter(), time.process_time(), cpu_seconds(backends)
+    done = rollups.refresh(db, settle=timedelta(0))
+    spent, cpu, pg_cpu = time.perf_counter() - t, time.process_time() - cpu, cpu_seconds(backends) - pg_cpu
+    print(f"  rollup refresh from zero: {done.statements:,} statements in {spent:.1f} s = "
+          f"{done.statements / spent:,.0f} statements/s wall ({done.batches} batches)  [{load()}]")
+    # CPU time does not depend on what else the machine runs: the per-core figure docs/scale.md uses.
+    print(f"  CPU: refresher {cpu:.1f} s + PostgreSQL backend {pg_cpu:.1f} s = "
+          f"{done.statements / max(cpu + pg_cpu, 1e-9):,.0f} statements per CPU-second "
+          f"({1000 * (cpu + pg_cpu) / max(done.statements, 1):.2f} ms a statement)")
+    app = create_app(Settings.of(database_url=url, secret_key="bench"), db=db)
+    with db.session() as s:
+        cred, secret = credentials.create_national_credential(s, "analyst", "bench")
+        s.commit()
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{cred.key}:{secret}".encode()).decode()}
+    client = app.test_client()
+    client.get("/reports/report.json", headers=headers)  # warm: imports, pools
+    json_times = timed_requests(client, "/reports/report.json", headers, REQUESTS)
+    print(f"  report.json from rollups: {percentiles(json_times)}  [{load()}]")
+    print(f"  dashboard page (5 SVG charts), charts cached: "
+          f"{percentiles(timed_requests(client, '/reports/', headers, REQUESTS))}  [{load()}]")
+    cold = []
+    for _ in range(max(10, REQUESTS // 4)):
+        charts._CACHE.clear()  # figures that changed since the last view: the charts are drawn again
+        cold += timed_requests(client, "/reports/", headers, 1)
+    print(f"  dashboard page, charts drawn for the request: {percentiles(cold)}  [{load()}]")
+    peak = peak_kib(client, "/reports/report.json", headers)
+    print(f"  Python memory per report.json (tracemalloc peak): {peak:,.0f} KiB")
+    # A tail of fresh statements not yet rolled up: read and added in memory by every view.
+    fill_more(db, 1000)
+    print(f"  with 1,000 fresh statements after the watermark: "
+          f"{percentiles(timed_requests(client, '/reports/report.json', headers, REQUESTS))}  [{load()}]")
+    if total <= 200_000:
+        t = time.perf_counter()
+        with db.session() as s:
+            load_report(s, ExportQuery(settle=timedelta(0), pseudonymise=True), min_group=5, pseudonym_key=b"k" * 32)
+        print(f"  the old way (every statement into pandas), once: {time.perf_counter() - t:.2f} s  [{load()}]")
+    db.dispose()
+
+
+def fill_more(db: Database, n: int) -> None:
+    from sqlalchemy import insert, select
+
+    from bench.data import Generator
+    from bench.export import rows
+    from lrs.storage import Statement, Tenant
+
+    with db.session() as s:
+        tenant_ids = list(s.scalars(select(Tenant.id)))
+        for chunk in rows(Generator(seed=11, learners=200), tenant_ids, n):
+            for r in chunk:
+                r["stored"] = datetime.now(UTC)  # after every watermark
+            s.execute(insert(Statement.__table__), chunk)
+        s.commit()
+
+
+def main() -> None:
+    sizes = [int(n) for n in os.environ.get("BENCH_DASHBOARD_STATEMENTS", "100000").split(",")]
+    for backend in os.environ.get("BENCH_BACKENDS", "postgresql").split(","):
+        for total in sizes:
+            with scratch_database(backend, f"dash{total}") as url:
+                if url is None:
+                    continue
+                print(f"\n== dashboard from rollups, {backend}, {total:,} statements  [{load()}]")
+                run(url, total)
+
+
+if __name__ == "__main__":
+    main()

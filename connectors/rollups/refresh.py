@@ -1,0 +1,204 @@
+"""The watermark and its lock: ``refresh`` moves each tenant's rollups forward batch by batch; ``tail``
+is what a report adds, read-only, for the statements after the watermark; erasure and province
+changes restate enrolments (see the package docstring)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connectors.rollups.delta import (
+    COLUMNS,
+    Delta,
+    Key,
+    batch_changes,
+    chunks,
+    compute,
+    load_enrolments,
+    moves,
+    provinces,
+    write,
+)
+from connectors.rollups.state import State
+from connectors.storage import RollupEnrolment, RollupState
+from lrs.storage import Database, Statement, Tenant, as_utc
+
+log = logging.getLogger(__name__)
+BATCH: Final = 5000
+# A report adds at most this many fresh statements (all its tenants together; ≈ 1 ms each): past
+# that it shows the rollups as of their watermark, and says so, so a page's cost stays bounded.
+TAIL_MAX: Final = 200
+
+
+@dataclass
+class Counted:
+    """What one ``refresh`` did, for the CLI and logs."""
+
+    tenants: int = 0
+    statements: int = 0
+    batches: int = 0
+    recomputed: int = 0
+    behind: dict[str, float] = field(default_factory=dict)  # tenant slug -> seconds its watermark is behind
+
+
+def _claim(session: Session, tenant_id: int) -> RollupState:
+    """The tenant's watermark row, locked: an UPDATE first (a row lock on PostgreSQL, the write lock
+    on SQLite), so a second refresher waits here and then reads where this one ended."""
+    claim = update(RollupState).where(RollupState.tenant_id == tenant_id).values(runs=RollupState.runs + 1)
+    if session.execute(claim).rowcount == 0:  # type: ignore[attr-defined]
+        try:
+            with session.begin_nested():
+                session.add(RollupState(tenant_id=tenant_id, stored=None, seq=0, statements=0, runs=0))
+        except IntegrityError:
+            pass  # another refresher made it first
+        session.execute(claim)
+    return session.scalars(select(RollupState).where(RollupState.tenant_id == tenant_id)
+                           .execution_options(populate_existing=True)).one()
+
+
+def _after(session: Session, tenant_id: int, mark: tuple[datetime | None, int], bound: datetime | None,
+           limit: int) -> list[Any]:
+    """Statements of the tenant after the watermark (keyset stored, seq), up to ``bound``."""
+    s = Statement
+    conds: list[Any] = [s.tenant_id == tenant_id]
+    if bound is not None:
+        conds.append(s.stored <= bound.astimezone(UTC))
+    if mark[0] is not None:
+        at = as_utc(mark[0])
+        conds += [s.stored >= at, or_(s.stored > at, and_(s.stored == at, s.seq > mark[1]))]
+    return list(session.connection().execute(select(*COLUMNS, s.voided).where(*conds)
+                                             .order_by(s.stored, s.seq).limit(limit)).all())
+
+
+def refresh_batch(session: Session, tenant: Tenant, bound: datetime, batch: int = BATCH) -> tuple[int, int]:
+    """One batch of one tenant, in the caller's transaction (commit after). Returns (statements
+    read, enrolments recomputed); fewer than ``batch`` read means the tenant is up to ``bound``."""
+    state = _claim(session, tenant.id)
+    rows = _after(session, tenant.id, (state.stored, state.seq), bound, batch)
+    state.refreshed = datetime.now(UTC)
+    if not rows:
+        return 0, 0
+    deltas, dirty = batch_changes(session, tenant, rows)
+    upto = (as_utc(rows[-1].stored), int(rows[-1].seq))
+    write(session, compute(session, tenant, deltas, dirty, upto))
+    state.stored, state.seq = upto
+    state.statements += len(rows)
+    return len(rows), len(dirty)
+
+
+def refresh(db: Database, *, tenants: list[str] | None = None, settle: timedelta = timedelta(seconds=5),
+            batch: int = BATCH, now: datetime | None = None) -> Counted:
+    """Bring the rollups of ``tenants`` (slugs; None: all) up to ``now - settle``, batch by batch,
+    each batch its own transaction."""
+    moment = now or datetime.now(UTC)
+    bound = moment - settle
+    done = Counted()
+    with db.session() as session:
+        query = select(Tenant).order_by(Tenant.id)
+        if tenants is not None:
+            query = query.where(Tenant.slug.in_(tenants))
+        chosen = list(session.scalars(query))
+    for tenant in chosen:
+        done.tenants += 1
+        while True:
+            with db.session() as session:
+                read, recomputed = refresh_batch(session, tenant, bound, batch)
+                session.commit()
+            done.batches += 1
+            done.statements += read
+            done.recomputed += recomputed
+            if read < batch:
+                break
+    with db.session() as session:
+        for tenant in chosen:
+            mark = session.scalar(select(RollupState.stored).where(RollupState.tenant_id == tenant.id))
+            done.behind[tenant.slug] = (moment - as_utc(mark)).total_seconds() if mark else 0.0
+    return done
+
+
+def rebuild(db: Database, tenants: list[str] | None = None) -> None:
+    """Forget the rollups of ``tenants`` (None: all): the next refresh recomputes them from every
+    statement. For what no incremental path sees (an erasure's removal of *other* learners'
+    statements that named the erased one)."""
+    from sqlalchemy import delete
+
+    from connectors.storage import RollupGroup, RollupLearner
+
+    with db.session() as session:
+        query = select(Tenant.id)
+        if tenants is not None:
+            query = query.where(Tenant.slug.in_(tenants))
+        for tenant_id in list(session.scalars(query)):
+            _claim(session, tenant_id)  # waits for a refresher of the tenant, then holds it off
+            for table in (RollupEnrolment, RollupGroup, RollupLearner):
+                session.execute(delete(table).where(table.tenant_id == tenant_id))
+            session.execute(update(RollupState).where(RollupState.tenant_id == tenant_id)
+                            .values(stored=None, seq=0, statements=0))
+            session.commit()
+
+
+def tail(session: Session, tenant: Tenant, limit: int = TAIL_MAX) -> tuple[Delta | None, int]:
+    """The difference the statements after the tenant's watermark make, up to now, computed and not
+    written (a report adds it to what it reads), and how many statements that is. (None, 0) when more
+    than ``limit`` are waiting: the report then shows the rollups as of their watermark."""
+    state = session.get(RollupState, tenant.id)
+    mark = (state.stored, state.seq) if state is not None else (None, 0)
+    rows = _after(session, tenant.id, mark, None, limit + 1)
+    if len(rows) > limit:
+        return None, 0
+    if not rows:
+        return Delta(tenant.id), 0
+    deltas, dirty = batch_changes(session, tenant, rows)
+    upto = (as_utc(rows[-1].stored), int(rows[-1].seq))
+    return compute(session, tenant, deltas, dirty, upto), len(rows)
+
+
+def forget_learner(session: Session, tenant_id: int, actor: str, *_: object) -> None:
+    """An erasure hook (``lrs.audit.erasure``): the learner's enrolments are recomputed from what is
+    left of their statements (nothing), in the erasure's transaction."""
+    tenant = session.get(Tenant, tenant_id)
+    courses = set(session.scalars(select(RollupEnrolment.course_id).where(
+        RollupEnrolment.tenant_id == tenant_id, RollupEnrolment.actor_key == actor)))
+    if tenant is not None and courses:
+        write(session, compute(session, tenant, {}, {(c, actor) for c in courses}, None))
+
+
+def restate_provinces(session: Session, tenant_id: int, learners: list[str] | None = None) -> int:
+    """Enrolments follow a change of the tenant's province or of learner records (roster import;
+    ``learners``: only these keys): each one whose province is no longer its learner's moves group,
+    in the caller's transaction. Returns how many moved."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        return 0
+    if learners is not None:
+        actors = sorted(set(learners))
+    else:
+        actors = sorted(set(session.scalars(select(RollupEnrolment.actor_key).where(
+            RollupEnrolment.tenant_id == tenant_id))))
+    moved = 0
+    for part in chunks(actors):
+        where = provinces(session, tenant_id, part, tenant.province)
+        delta = Delta(tenant_id)
+        changes: list[tuple[Key, State | None, State | None]] = []
+        for (course, actor), old in load_enrolments(session, tenant_id, part).items():
+            if old.province != where[actor]:
+                new = replace(old, province=where[actor])
+                delta.enrolments.append(((course, actor), True, new))
+                changes.append(((course, actor), old, new))
+        moves(session, tenant, delta, changes)
+        write(session, delta)
+        moved += len(changes)
+    return moved
+
+
+def lag(session: Session, tenant_ids: list[int]) -> datetime | None:
+    """The oldest watermark of these tenants: the rollups hold every statement stored up to it."""
+    marks = [as_utc(m) for m in session.scalars(
+        select(RollupState.stored).where(RollupState.tenant_id.in_(tenant_ids))) if m is not None]
+    return min(marks, default=None)

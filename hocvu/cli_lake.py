@@ -1,0 +1,57 @@
+"""``hocvu lake figures``: the dashboard's figures recomputed from the Parquet lake by DuckDB or Spark
+(connectors.lake), with provinces and names from the hub's database, to check the rollups or to
+work past one machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from hocvu.cli_session import cli_session
+from hocvu.settings import Settings
+
+
+@click.group("lake")
+def lake() -> None:
+    """The analytics lake: the partitioned Parquet export read by DuckDB or Apache Spark."""
+
+
+@lake.command("figures")
+@click.option("--lake", "directory", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The Parquet export directory (tenant=<slug>/date=<day>/part-*.parquet).")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True)
+@click.option("--pseudonymised", is_flag=True, help="The lake was exported with --pseudonymise: provinces are "
+                                                    "joined by the same pseudonyms.")
+@click.option("--min-group", type=click.IntRange(min=1), default=None,
+              help="k: suppress groups with fewer learners (default $HOCVU_REPORT_MIN_GROUP or 5).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report page (HTML).")
+def figures(directory: Path, engine: str, pseudonymised: bool, min_group: int | None, out: Path | None) -> None:
+    """Print the report's figures as JSON (the same shape as /reports/report.json)."""
+    from connectors.export import Pseudonymiser, pseudonym_key
+    from connectors.lake import LakeInputs, lake_report, open_engine
+    from connectors.storage import LearnerRecord
+    from lrs.storage import Tenant
+
+    settings = Settings.from_env()
+    k = min_group if min_group is not None else settings.reports.report_min_group
+    pseudo = Pseudonymiser(pseudonym_key(settings.secret_key)) if pseudonymised else None
+    with cli_session() as session:
+        tenants = list(session.scalars(select(Tenant)))
+        slug_of = {t.id: t.slug for t in tenants}
+        records = [(slug_of[t], pseudo.agent(key) if pseudo else key, province) for t, key, province in
+                   session.execute(select(LearnerRecord.tenant_id, LearnerRecord.learner_key, LearnerRecord.province)
+                                   .where(LearnerRecord.province.is_not(None)))]
+        inputs = LakeInputs(records, {t.slug: t.province for t in tenants}, {t.slug: t.name for t in tenants})
+    try:
+        chosen = open_engine(engine)
+    except RuntimeError as err:
+        raise click.ClickException(str(err)) from None
+    report = lake_report(directory, chosen, inputs, min_group=k, pseudonymised=pseudonymised)
+    if out is not None:
+        from connectors.report_page import render
+
+        out.write_text(render(report), encoding="utf-8")
+    click.echo(json.dumps(report.to_json(), ensure_ascii=False, allow_nan=False))

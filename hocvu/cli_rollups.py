@@ -1,0 +1,61 @@
+"""``hocvu rollups``: the report rollups (connectors.rollups) from the command line, for cron or a
+Celery beat where the web processes' own refresh is off (HOCVU_ROLLUP_SECONDS=0)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+from sqlalchemy import select
+
+from hocvu.cli_session import cli_session, emit
+from hocvu.settings import Settings
+from lrs.storage import Database
+
+
+@click.group("rollups")
+def rollups() -> None:
+    """Report rollups: SQL aggregates the dashboard reads instead of every statement."""
+
+
+@rollups.command("refresh")
+@click.option("--tenant", "tenants", multiple=True, help="Tenant slug; repeat for several (default: every tenant).")
+@click.option("--settle", type=click.FloatRange(0, 3600), default=5.0, show_default=True,
+              help="Seconds to stay behind the present, so statements still committing are not passed over.")
+@click.option("--batch", type=click.IntRange(1, 100_000), default=5000, show_default=True,
+              help="Statements per transaction.")
+@click.option("--rebuild", is_flag=True, help="Forget the rollups first and recompute them from every statement.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def refresh_command(tenants: tuple[str, ...], settle: float, batch: int, rebuild: bool, as_json: bool) -> None:
+    """Add the statements stored since the last refresh (voided ones leave the figures). Safe to run
+    from several machines at once: each tenant's watermark row is locked while it moves."""
+    from connectors.rollups import rebuild as forget
+    from connectors.rollups import refresh
+
+    database = Database(Settings.from_env().database_url)
+    try:
+        if rebuild:
+            forget(database, list(tenants) or None)
+        done = refresh(database, tenants=list(tenants) or None, settle=timedelta(seconds=settle), batch=batch)
+    finally:
+        database.dispose()
+    data = {"tenants": done.tenants, "statements": done.statements, "batches": done.batches,
+            "recomputed": done.recomputed, "behind_seconds": done.behind}
+    emit(as_json, data, f"rolled up {done.statements} statements of {done.tenants} tenant(s) in {done.batches} "
+                        f"batch(es); {done.recomputed} enrolment(s) recomputed after voiding")
+
+
+@rollups.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def status_command(as_json: bool) -> None:
+    """Each tenant's watermark: the rollups hold every statement stored up to it."""
+    from connectors.storage import RollupState
+    from lrs.storage import Tenant
+
+    with cli_session() as session:
+        rows = [{"tenant": slug, "complete_to": stored.isoformat() if stored else None, "statements": n}
+                for slug, stored, n in session.execute(
+                    select(Tenant.slug, RollupState.stored, RollupState.statements)
+                    .join(RollupState, RollupState.tenant_id == Tenant.id, isouter=True).order_by(Tenant.slug))]
+    emit(as_json, rows, "\n".join(f"{r['tenant']}\t{r['complete_to'] or 'never'}\t{r['statements'] or 0}"
+                                  for r in rows))
