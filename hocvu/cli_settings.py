@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from hocvu.settings import Settings, markdown_table, variables
+from hocvu.settings import Settings, variables
 
 
 @click.group("settings")
@@ -49,3 +49,23 @@ def _shown(value: Any, secret: bool) -> Any:
 def settings_table() -> None:
     """The README's settings table (Markdown), generated from the tree."""
     click.echo(markdown_table())
+
+
+def markdown_table() -> str:
+    """The README's settings table."""
+    rows = ["| variable | group | meaning | allowed | default |", "|---|---|---|---|---|"]
+    for group, f, v in variables():
+        default = v.default_text or _default_shown(f.default)
+        cells = (f"`{v.env}`", group, v.help, v.allowed(), default)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
+
+
+def _default_shown(value: Any) -> str:
+    if value is None or value == () or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, tuple):
+        return "`" + " ".join(str(v) for v in value) + "`"
+    return f"`{value}`"

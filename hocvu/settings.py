@@ -6,7 +6,7 @@ whose metadata is a ``hocvu.settings_vars.Var``); nothing else in the product re
 environment. The packages get typed configuration objects built from this tree (``hocvu.app``), so
 they never parse strings. A bad value stops start-up and every CLI command with one line naming the
 variable, the value and what is allowed (``SettingError``); the README's settings table is
-``markdown_table()``, checked by a test.
+``hocvu.cli_settings.markdown_table()``, checked by a test.
 """
 
 from __future__ import annotations
@@ -381,23 +381,3 @@ def variables() -> Iterator[tuple[str, dataclasses.Field[Any], Var]]:
     for name, group in GROUPS.items():
         for f in dataclasses.fields(group):
             yield name, f, _var(f)
-
-
-def markdown_table() -> str:
-    """The README's settings table."""
-    rows = ["| variable | group | meaning | allowed | default |", "|---|---|---|---|---|"]
-    for group, f, v in variables():
-        default = v.default_text or _shown(f.default)
-        cells = (f"`{v.env}`", group, v.help, v.allowed(), default)
-        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(rows)
-
-
-def _shown(value: Any) -> str:
-    if value is None or value == () or value == "":
-        return "none"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, tuple):
-        return "`" + " ".join(str(v) for v in value) + "`"
-    return f"`{value}`"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hocvu.settings import SettingError, Settings, markdown_table, variables
+from hocvu.cli_settings import markdown_table
+from hocvu.settings import SettingError, Settings, variables
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = ("schemas", "lrs", "face_check", "identity", "player", "lti_tool", "credentials", "connectors", "hocvu")

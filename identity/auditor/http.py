@@ -39,7 +39,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from identity.auditor import proof_bundle
+from identity.auditor import parsing, proof_bundle
 from identity.auditor import queries as aq
 from lrs.audit.chain import policy_of, record_access
 from lrs.credentials import NationalPrincipal, authenticate, authenticate_national, parse_basic
@@ -119,10 +119,10 @@ def _query() -> aq.AttemptQuery:
         raise BadRequest("limit must be a whole number") from None
     return aq.AttemptQuery(
         tenant=args.get("tenant") or None, course=args.get("course") or None,
-        since=aq.parse_bound(args["since"], "since") if args.get("since") else None,
-        until=aq.parse_bound(args["until"], "until", upper=True) if args.get("until") else None,
+        since=parsing.parse_bound(args["since"], "since") if args.get("since") else None,
+        until=parsing.parse_bound(args["until"], "until", upper=True) if args.get("until") else None,
         problems=aq.problems_from(args.getlist("problem")),
-        after=aq.decode_cursor(args["after"]) if args.get("after") else None, limit=limit,
+        after=parsing.decode_cursor(args["after"]) if args.get("after") else None, limit=limit,
         repeated_failures=_config().repeated_failures)
 
 
@@ -197,7 +197,8 @@ def _page(view: str) -> tuple[aq.AttemptQuery, aq.AttemptPage, list[tuple[str, s
 def _more(endpoint: str, cursor: tuple[int, int] | None) -> str:
     if cursor is None:
         return ""
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "after"] + [("after", aq.encode_cursor(cursor))]
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "after"]
+    args.append(("after", parsing.encode_cursor(cursor)))
     return f"{request.script_root}/audit/{endpoint}?{urlencode(args)}"
 
 

@@ -29,13 +29,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import schemas
 from identity.auditor.signals import DEFAULT_REPEATED_FAILURES, SIGNALS, FaceCheck, Signals, face_check, signals_for
 from identity.gate.face import CHECK_VERB
 from identity.stamp import stamp_of
@@ -157,33 +156,6 @@ class AttemptPage:
     attempts: list[Attempt]
     cursor: tuple[int, int] | None          # where the next page starts; None: no more
     tenants_read: list[int] = field(default_factory=list)  # whose data this page read (the access log)
-
-
-# --- small parsers the HTTP layer and the CLI share ------------------------------------------------
-
-
-def parse_bound(text: str, name: str, *, upper: bool = False) -> datetime:
-    """An ISO 8601 date (midnight UTC; as an upper bound, the whole day) or date-time (UTC when it
-    names no offset)."""
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-            return moment + timedelta(days=1) if upper else moment
-        return schemas.parse_timestamp(text).astimezone(UTC)
-    except ValueError:
-        raise BadRequest(f"{name} must be an ISO 8601 date or date-time, not {text!r}") from None
-
-
-def encode_cursor(cursor: tuple[int, int] | None) -> str:
-    return f"{cursor[0]}.{cursor[1]}" if cursor else ""
-
-
-def decode_cursor(text: str) -> tuple[int, int]:
-    tenant, sep, seq = text.partition(".")
-    if not (sep and tenant.isdigit() and seq.isdigit()):
-        raise BadRequest(f"the page cursor looks like '3.1042', not {text!r}")
-    return int(tenant), int(seq)
 
 
 # --- reading ---------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -53,11 +53,8 @@ from identity.gate.errors import (
     RecheckOverdue,
     SignInRequired,
 )
-from identity.signing import SigningMaterial, sign_statement
 from identity.storage import AttemptAssurance
-from lrs.multipart import AttachmentPart
 from lrs.storage import as_utc
-from schemas.cmi5 import EXT_SESSION
 
 if TYPE_CHECKING:
     from face_check.verification import CheckResult
@@ -365,43 +362,3 @@ def stamp_for(row: AttemptAssurance) -> dict[str, Any]:
                        liveness=check.liveness if check else None,
                        liveness_result=check.liveness_result if check else None,
                        face_outcome=check.outcome if check else None)
-
-
-def _session_of(statement: dict[str, Any]) -> str | None:
-    context = statement.get("context")
-    extensions = context.get("extensions") if isinstance(context, dict) else None
-    value = extensions.get(EXT_SESSION) if isinstance(extensions, dict) else None
-    return value if isinstance(value, str) else None
-
-
-class Sealer:
-    """The statement writers' sealer: statements whose cmi5 session id is a gate's are
-    stamped from that gate's row and signed by the hub (xAPI 1.0.3 Part Two §2.6 / xAPI 2.0
-    §4.2.6: JWS RS256 with x5c, sent as the signature attachment). Others pass unchanged."""
-
-    def __init__(self, material: Callable[[], SigningMaterial]) -> None:
-        self.material = material
-
-    def __call__(self, db: Session, tenant_id: int,
-                 statements: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[AttachmentPart]]:
-        from identity.stamp import stamp_statement
-
-        sessions = {sid for st in statements if (sid := _session_of(st))}
-        if not sessions:
-            return statements, []
-        rows = {r.session_id: r for r in db.scalars(select(AttemptAssurance).where(
-            AttemptAssurance.tenant_id == tenant_id, AttemptAssurance.session_id.in_(sessions)))}
-        if not rows:
-            return statements, []
-        material = self.material()
-        out: list[dict[str, Any]] = []
-        parts: list[AttachmentPart] = []
-        for st in statements:
-            row = rows.get(_session_of(st) or "")
-            if row is None:
-                out.append(st)
-                continue
-            signed, part = sign_statement(stamp_statement(st, stamp_for(row)), material.key, material.cert)
-            out.append(signed)
-            parts.append(part)
-        return out, parts

@@ -39,9 +39,10 @@ from werkzeug.wrappers import Response as BaseResponse
 from identity import web
 from identity.gate import challenges, domain, face
 from identity.gate.consumers import GateFor, consumers
-from identity.gate.domain import STEP_ERRORS, ExternalId, Learner, Sealer, Step
+from identity.gate.domain import STEP_ERRORS, ExternalId, Learner, Step
 from identity.gate.errors import BurstMissing, GateError, NotOpened, PhotoTooLarge, SignInRequired
 from identity.gate.face import AssuranceConfig
+from identity.gate.sealing import Sealer
 from identity.gate.texts import t
 from identity.http import config as identity_config
 from identity.http import signed_in_account_id

@@ -14,6 +14,7 @@ from sqlalchemy import delete, event, text
 
 from face_check.verification import CheckResult, Outcome
 from hocvu.app import hub_certificates
+from identity.auditor import parsing
 from identity.auditor import queries as aq
 from identity.auditor.http import CSV_COLUMNS, csv_row
 from lrs.audit.chain import make_checkpoint, policy_of
@@ -81,7 +82,7 @@ def test_pages_across_tenants_list_each_attempt_once(app: Flask) -> None:
         seen += [a.session_id for a in page.attempts]
         if page.cursor is None:
             break
-        assert aq.decode_cursor(aq.encode_cursor(page.cursor)) == page.cursor
+        assert parsing.decode_cursor(parsing.encode_cursor(page.cursor)) == page.cursor
         q = aq.AttemptQuery(course=where, limit=2, after=page.cursor)
     assert sorted(seen) == sorted(w.session_id for w in written)
     # A scan bound stops early with a cursor to go on from, and loses nothing.
@@ -134,7 +135,7 @@ def test_every_query_is_served_by_an_index(sqlite_app: Flask) -> None:
     tenant = new_tenant(sqlite_app)
     w = write_attempt(sqlite_app, tenant, course=where, checks=[MATCH, MATCH])
     with captured(sqlite_app) as seen:
-        find(sqlite_app, tenant=tenant[0], course=where, since=aq.parse_bound("2020-01-01", "since"))
+        find(sqlite_app, tenant=tenant[0], course=where, since=parsing.parse_bound("2020-01-01", "since"))
         with database(sqlite_app).session() as s:
             aq.get_attempt(s, w.tenant, w.registration, w.session_id, certs(sqlite_app))
     assert len(seen) >= 5
