@@ -111,6 +111,27 @@ def load(base: str, auth: tuple[str, str], gen: Generator, total: int, label: st
     return total / (time.perf_counter() - t0)
 
 
+def concurrent_singles(base: str, auth: tuple[str, str], gen: Generator, writers: int = CLIENTS,
+                       each: int = 75) -> list[float]:
+    """Single-statement POSTs from ``writers`` clients at once, all to one tenant: they queue on the
+    tenant's audit chain head (lrs.audit.chain), held from the entries' COPY to the commit."""
+    bodies = [[json.dumps(gen.statement()) for _ in range(each)] for _ in range(writers)]
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def write(mine: list[str]) -> None:
+        http = session(auth)
+        for body in mine:
+            t = time.perf_counter()
+            http.post(f"{base}/statements", data=body).raise_for_status()
+            with lock:
+                times.append((time.perf_counter() - t) * 1000)
+
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(write, bodies))
+    return times
+
+
 def _instant(rng: random.Random, window: tuple[datetime, datetime]) -> str:
     low, high = window
     return (low + (high - low) * rng.random()).isoformat().replace("+00:00", "Z")
@@ -181,6 +202,9 @@ def run(label: str, url: str, total: int) -> None:
                       f"the hub reaches {rate / ceiling:.0%} of it (load average {os.getloadavg()[0]:.2f})")
             print(f"single POST: p50 {pct(singles, 50):.1f} ms, p95 {pct(singles, 95):.1f} ms "
                   f"(load average {os.getloadavg()[0]:.2f})")
+            many = concurrent_singles(base, auth, gen)
+            print(f"single POST, {CLIENTS} concurrent writers to one tenant: p50 {pct(many, 50):.1f} ms, "
+                  f"p95 {pct(many, 95):.1f} ms (load average {os.getloadavg()[0]:.2f})")
             measure_queries(http, base, gen, window)
             print(f"(queries measured at load average {os.getloadavg()[0]:.2f})")
         finally:
