@@ -1,10 +1,13 @@
 """COPY-speed seeding of a PostgreSQL store, and the database's own write ceiling for the same rows.
 
 Where the code path under test is not ingest (the query figures at 10M statements), the store is
-filled here instead of through the hub: the statements are prepared by the hub's own code
-(``lrs.statements.prepare``, ``lrs.statements.related``, the audit chain's hashes), then written to
+filled here instead of through the hub: TEMPLATES statements are prepared by the hub's own code
+(``lrs.statements.prepare``, ``lrs.statements.related``), copies of them with fresh ids and stored
+times hashed into the audit chain as the hub would (``lrs.audit.chain``), then written to
 all four tables the hub writes (statements, statement_agents, statement_activities, audit_entries,
-plus the chain head) by one ``COPY`` stream per table. The store verifies (`hocvu audit verify`).
+plus the chain head) by one ``COPY`` stream per table. Every chain entry's link and content hash
+are the hub's (checked over 45,000 copies); the seeder signs no checkpoints, so `hocvu audit verify`
+reports the missing cadence and nothing else.
 
 The time of the COPY alone, for rows prepared beforehand, is the database's ceiling for those rows:
 bench/statements.py prints the hub's batch ingest rate as a ratio to it, from the same run.
@@ -12,7 +15,9 @@ bench/statements.py prints the hub's batch ingest rate as a ratio to it, from th
 
 from __future__ import annotations
 
+import random
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,9 +28,13 @@ import psycopg
 from bench.data import Generator
 from lrs.audit import chain
 from lrs.credentials import Principal
-from lrs.statements import Indexed, prepare
+from lrs.jcs import canonical_json
+from lrs.statements import Indexed, format_time, prepare
 
 CHUNK = 20_000  # statements prepared and written per round: bounded memory at 10M
+# Distinct statements prepared by the hub's code; the store is made of copies of them with fresh ids
+# (as many learners as the generator has, so each learner's share of a 10M store is as generated).
+TEMPLATES = 20_000
 
 
 @dataclass
@@ -73,6 +82,55 @@ def build(gen: Generator, principal: Principal, seqs: list[int], head: Head, sto
     return t
 
 
+@dataclass
+class Template:
+    """A statement prepared by the hub once, as text that copies of it differ from only by id and
+    stored time (both of fixed length, so the canonical form's key order is unchanged)."""
+
+    row: tuple[Any, ...]
+    agents: list[tuple[str, bool]]
+    activities: list[tuple[str, bool]]
+    full: str
+    canonical: str
+    statement_id: str
+    stored: str
+
+
+def templates(gen: Generator, principal: Principal, count: int, stored: datetime) -> list[Template]:
+    out = []
+    for _ in range(count):
+        p = prepare(gen.statement(), principal, "2.0.0", stored)
+        out.append(Template(tuple(p.row[c] for c in _STATEMENT_COLUMNS[1:-1]), p.agents, p.activities,
+                            orjson.dumps(p.statement).decode(), canonical_json(p.statement).decode(),
+                            p.statement["id"], p.statement["stored"]))
+    return out
+
+
+def replicate(pool: list[Template], offset: int, principal: Principal, seqs: list[int], head: Head,
+              stored: datetime, rng: random.Random) -> Tables:
+    """Rows for copies of ``pool``'s statements with fresh ids and this ``stored`` time: the hub's
+    preparation once per template, then only string replacement and the chain's hashes per row."""
+    tenant = principal.tenant_id
+    t = Tables([], [], [], [])
+    recorded = chain.iso(stored)
+    stored_text = format_time(stored)
+    for i, seq in enumerate(seqs):
+        tpl = pool[(offset + i) % len(pool)]
+        sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        full = tpl.full.replace(tpl.statement_id, sid).replace(tpl.stored, stored_text)
+        canonical = tpl.canonical.replace(tpl.statement_id, sid).replace(tpl.stored, stored_text)
+        # row: tenant_id, statement_id, verb .. registration, timestamp, stored, voided, is_voiding, credential_id
+        t.statements.append((seq, tenant, sid, *tpl.row[2:10], stored, *tpl.row[11:], full))
+        t.agents.extend((seq, tenant, k, d) for k, d in tpl.agents)
+        t.activities.extend((seq, tenant, a, d) for a, d in tpl.activities)
+        position = head.position + 1
+        content = chain.sha256_hex(canonical.encode("utf-8"))
+        h = chain.entry_hash(head.entry_hash, tenant, position, "stored", sid, content, None, recorded)
+        t.entries.append((tenant, position, "stored", sid, content, None, stored, head.entry_hash, h))
+        head.position, head.entry_hash = position, h
+    return t
+
+
 def copy_tables(conn: psycopg.Connection[Any], t: Tables) -> None:
     with conn.cursor() as cur:
         for table, columns, rows in (
@@ -104,9 +162,13 @@ def seed(url: str, key: str, total: int, gen: Generator, *, start: datetime | No
     now = datetime.now(UTC)
     start = start or now
     prep_s = copy_s = 0.0
+    rng = random.Random(total)
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         principal = principal_of(conn, key)
         head = _head(conn, principal.tenant_id)
+        t0 = time.perf_counter()
+        pool = templates(gen, principal, min(total, TEMPLATES), start)
+        prep_s += time.perf_counter() - t0
         chunks = max(1, (total + CHUNK - 1) // CHUNK)
         done = 0
         while done < total:
@@ -115,7 +177,7 @@ def seed(url: str, key: str, total: int, gen: Generator, *, start: datetime | No
             seqs = [s for (s,) in conn.execute("SELECT nextval(pg_get_serial_sequence('statements', 'seq')) "
                                                "FROM generate_series(1, %s)", (n,))]
             t0 = time.perf_counter()
-            tables = build(gen, principal, seqs, head, stored)
+            tables = replicate(pool, done, principal, seqs, head, stored, rng)
             t1 = time.perf_counter()
             copy_tables(conn, tables)
             _save_head(conn, principal.tenant_id, head, now)
