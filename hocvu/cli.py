@@ -55,6 +55,19 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {database.engine.url.render_as_string(hide_password=True)} is at {revision}")
 
 
+@db.command("analyze")
+def db_analyze() -> None:
+    """ANALYZE the statement tables: fresh planner statistics after an import, a restore or a bulk load
+    (the web processes also do it every HOCVU_ANALYZE_EVERY statements they store)."""
+    from lrs.maintenance import analyze
+
+    database = Database(Settings.from_env().database_url)
+    try:
+        click.echo(f"analysed the statement tables in {analyze(database.engine):.2f} s")
+    finally:
+        database.dispose()
+
+
 def _ensure_national_tenant(database: Database, settings: Settings) -> None:
     """The tenant of citizens who learn from the front door (HOCVU_NATIONAL_TENANT) exists."""
     from player.citizen import national_tenant_id

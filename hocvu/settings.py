@@ -76,6 +76,10 @@ class LrsSettings:
                                    unit="bytes", low=64 * 1024)
     max_page_size: int = var(500, "HOCVU_MAX_PAGE_SIZE", "int", "statements per page when a client asks for more",
                              low=1, high=10_000)
+    # Fresh planner statistics after bulk loads, autovacuum or not (lrs.maintenance).
+    analyze_every: int = var(50_000, "HOCVU_ANALYZE_EVERY", "int",
+                             "ANALYZE the statement tables (PostgreSQL) after this many statements stored by a "
+                             "web process (0: never)", unit="statements", low=0)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from lrs.credentials import Principal
 from lrs.errors import ServiceUnavailable
+from lrs.maintenance import KEEPER_KEY, StatsKeeper
 from lrs.multipart import AttachmentPart
 from lrs.statements import store
 from lrs.versions import XapiVersion
@@ -51,6 +52,9 @@ def store_committed(session: Session, principal: Principal, version: XapiVersion
         try:
             ids = store(session, principal, version, raw, parts, statement_id=statement_id)
             session.commit()
+            keeper = session.info.get(KEEPER_KEY)
+            if isinstance(keeper, StatsKeeper):
+                keeper.stored(len(ids))  # after a bulk load, fresh planner statistics (lrs.maintenance)
             return ids
         except Exception as err:
             if not is_transient(err):

@@ -57,6 +57,8 @@ class LrsConfig:
     reserved_extensions: Mapping[str, ReservedCheck] = field(default_factory=dict)
     # The largest statement kept, as compact JSON (lrs.statements; 413 beyond).
     max_statement_bytes: int = MAX_STATEMENT_BYTES
+    # ANALYZE the statement tables after this many statements stored by the process (lrs.maintenance; 0: never).
+    analyze_every: int = 50_000
 
 
 @dataclass

@@ -1,0 +1,87 @@
+"""Every primary, unique and foreign key of the migrated PostgreSQL schema starts with tenant_id, so
+the schema can be distributed by tenant on Citus (issue 17, item 5b; Citus "Distributing by tenant
+ID": a distributed table's unique constraints must include the distribution column, and foreign
+keys between distributed tables must include it too).
+
+Exceptions are listed with a reason, in two kinds:
+
+* REFERENCE: tables that are not per tenant (or are read before the tenant is known). On Citus they
+  become reference tables, replicated to every node; a foreign key from a distributed table to a
+  reference table is allowed, so such keys need no tenant_id either.
+* PENDING: per-tenant tables whose keys do not yet lead with tenant_id, each with what it takes.
+  The list may only shrink: a new table or key must lead with tenant_id (or be argued here).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+from sqlalchemy import text
+
+from lrs.storage import Database
+
+pytestmark = pytest.mark.postgres
+
+REFERENCE: Final = {
+    "alembic_version": "Alembic's own bookkeeping, one row",
+    "tenants": "the tenants themselves: the distribution key's own table",
+    "credentials": "looked up by key before the tenant is known (HTTP Basic carries no tenant); small",
+    "national_credentials": "cross-tenant auditors and analysts: belong to no tenant",
+    "credential_issuer_keys": "the hub's signing keys for learner credentials, one set for the hub",
+    "lti_tool_keys": "the LTI tool's own signing keys, one set for the hub",
+    "lti_launch_state": "an OIDC login's state, looked up by its key before the platform (and tenant) is known",
+    "lti_registrations": "looked up by (issuer, client_id) on every launch before the tenant is known",
+    "identity_accounts": "a citizen's VNeID account spans tenants (the national tenant and ministries)",
+    "face_enrolments": "one per identity account (a reference table's child)",
+    "forward_gaps": "the forwarder's scan bookkeeping over the global statement sequence, one set for the hub",
+    "forward_horizon": "the forwarder's scan bookkeeping over the global statement sequence, one row",
+}
+
+PENDING: Final = {
+    "statements": "PK (seq) -> (tenant_id, seq) [with `stored` once partitioned]; PostgreSQL-only migration, "
+                  "SQLite keeps seq as its rowid",
+    "statement_agents": "PK (seq, agent_key) and FK (seq) -> (tenant_id, seq, ...), after statements",
+    "statement_activities": "PK (seq, activity_id) and FK (seq) -> (tenant_id, seq, ...), after statements",
+    "documents": "PK (id) -> (tenant_id, id)",
+    "identity_bindings": "PK (id) -> (tenant_id, id); its FK to identity_accounts (reference) may stay (identity)",
+    "forward_targets": "PK (id) -> (tenant_id, id) (connectors)",
+    "forward_items": "PK and FKs by target and seq -> with tenant_id (connectors), after statements",
+    "learner_records": "PK (id) -> (tenant_id, id) (learners)",
+    "player_quiz_attempts": "PK and unique keys -> with tenant_id (player)",
+    "player_assurances": "PK, unique keys and FK -> with tenant_id (player)",
+    "player_synced_ops": "PK (id) -> (tenant_id, id) (player)",
+    "lti_deployments": "PK, FK and unique key by registration -> with tenant_id (lti_tool)",
+    "lti_registration_invites": "PK, FK and token hash -> with tenant_id (lti_tool)",
+    "lti_score_outbox": "PK and FK -> with tenant_id (lti_tool)",
+    "lti_proctoring_sessions": "PK, FK and unique keys -> with tenant_id (lti_tool)",
+    "lti_proctoring_controls": "PK and FK -> with tenant_id (lti_tool)",
+    "lti_resource_links": "PK, FK and unique key -> with tenant_id (lti_tool)",
+}
+
+KEYS = text("""
+SELECT c.conrelid::regclass::text AS tbl, c.conname, c.contype,
+       (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(att, ord)
+          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.att) AS cols,
+       c.confrelid::regclass::text AS target
+FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+WHERE n.nspname = current_schema() AND c.contype IN ('p', 'u', 'f') AND c.conparentid = 0
+ORDER BY 1, 2
+""")
+
+
+def test_every_key_leads_with_tenant_id(postgresql_app) -> None:  # type: ignore[no-untyped-def]
+    """Citus distribution by tenant: PK, unique and FK keys start with tenant_id, except as argued above."""
+    db: Database = postgresql_app.extensions["hocvu.db"]
+    with db.engine.connect() as conn:
+        keys = conn.execute(KEYS).all()
+    assert keys, "the migrated schema has no keys?"
+    offending = sorted({f"{k.tbl}.{k.conname} {k.cols}" for k in keys
+                        if k.cols[0] != "tenant_id" and k.tbl not in REFERENCE and k.tbl not in PENDING
+                        and not (k.contype == "f" and k.target in REFERENCE)})
+    assert not offending, f"keys that do not lead with tenant_id (Citus cannot distribute them by tenant): {offending}"
+    tables = {k.tbl for k in keys}
+    stale = sorted(t for t in PENDING if t in tables and all(
+        k.cols[0] == "tenant_id" or (k.contype == "f" and k.target in REFERENCE) for k in keys if k.tbl == t))
+    assert not stale, f"these tables are tenant-keyed now; take them off PENDING: {stale}"
+    assert not (set(REFERENCE) | set(PENDING)) - tables, "an exception names a table the schema does not have"
