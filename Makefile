@@ -66,10 +66,12 @@ run:
 	$(RUN_ENV) HOCVU_DEMO_IDP=$${HOCVU_DEMO_IDP:-1} $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 \
 		--access-logfile - 'hocvu.wsgi:app'
 
-# Style (ruff) and DESIGN.md's one-way imports (import-linter, .importlinter).
+# Style (ruff), DESIGN.md's one-way imports (import-linter, .importlinter) and the type hints of every
+# product package (mypy --strict; the packages are listed in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: install lint tools/oidc/node_modules/.installed $(VERIFIER)/node_modules/.installed \
 	player/web/node_modules/.installed tools/cmi5-au/node_modules/.installed browser

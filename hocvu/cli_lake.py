@@ -43,7 +43,7 @@ def figures(directory: Path, engine: str, pseudonymised: bool, min_group: int | 
         slug_of = {t.id: t.slug for t in tenants}
         records = [(slug_of[t], pseudo.agent(key) if pseudo else key, province) for t, key, province in
                    session.execute(select(LearnerRecord.tenant_id, LearnerRecord.learner_key, LearnerRecord.province)
-                                   .where(LearnerRecord.province.is_not(None)))]
+                                   .where(LearnerRecord.province.is_not(None))) if province is not None]
         inputs = LakeInputs(records, {t.slug: t.province for t in tenants}, {t.slug: t.name for t in tenants})
     try:
         chosen = open_engine(engine)

@@ -83,7 +83,7 @@ def check_iri_param(name: str, value: str) -> None:
 
 
 def parse_agent(value: str, version: XapiVersion, *, allow_group: bool = True) -> dict[str, Any]:
-    agent = loads_strict(value, "parameter agent")
+    agent: dict[str, Any] = loads_strict(value, "parameter agent")
     try:
         schemas.validate_agent(agent, version, allow_group=allow_group)
     except ValidationError as err:

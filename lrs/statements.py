@@ -13,11 +13,11 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 from marshmallow import ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 import schemas
@@ -294,7 +294,7 @@ def _check_resent(session: Session, principal: Principal, resent: list[tuple[Ind
     """Ids that were already stored: a re-send of the same statement is a no-op (idempotent
     retries), a different statement under a used id is a conflict (Part Three §2.1.1/§2.1.2)."""
     ids = [p.row["statement_id"] for p, _ in resent]
-    stored = dict(session.execute(select(Statement.statement_id, Statement.full).where(
+    stored: dict[str, Any] = dict(session.execute(select(Statement.statement_id, Statement.full).where(
         Statement.tenant_id == principal.tenant_id, Statement.statement_id.in_(ids))).all())
     for p, sent in resent:
         if not equivalent(stored[p.row["statement_id"]], sent):
@@ -346,7 +346,8 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
     agent_rows = [(seq_of[p.row["statement_id"]], tenant, k, d) for p in fresh for k, d in p.agents]
     activity_rows = [(seq_of[p.row["statement_id"]], tenant, a, d) for p in fresh for a, d in p.activities]
-    for table, rows_ in ((StatementAgent.__table__, agent_rows), (StatementActivity.__table__, activity_rows)):
+    tables = cast(tuple[Table, Table], (StatementAgent.__table__, StatementActivity.__table__))  # mapped Tables
+    for table, rows_ in ((tables[0], agent_rows), (tables[1], activity_rows)):
         if rows_ and postgres:
             pg_copy_rows(session, table.name, [c.name for c in table.columns], rows_)
         elif rows_:

@@ -57,6 +57,7 @@ other types kept as they are.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -130,6 +131,8 @@ def map_attempt(data: dict[str, Any], home: str, language: str = "vi") -> list[d
         problems.append(f"learner_id is missing (and no {model.learner_id})")
     if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
         problems.append(f"attempt must be a whole number ≥ 1, not {attempt!r}")
+    ended: datetime | None
+    started: datetime | None
     try:
         ended = parts.instant(data.get("ended_at"), "ended_at")
         started = parts.instant(data["started_at"], "started_at") if data.get("started_at") else None

@@ -20,7 +20,7 @@ depends_on = None
 IRI = 2048
 
 
-def _tenant() -> sa.Column:
+def _tenant() -> sa.Column[int]:
     return sa.Column('tenant_id', sa.Integer(), sa.ForeignKey('tenants.id'), nullable=False)
 
 
