@@ -233,6 +233,8 @@ def test_not_a_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_cli_writes_the_same_bundle(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     w = write_attempt(app, new_tenant(app), course=COURSE, checks=[MATCH])
     monkeypatch.setenv("HOCVU_DATABASE_URL", app.extensions["hocvu.db"].url)
+    # The same hub: its instance folder holds the key that signed the attempt's statements.
+    monkeypatch.setenv("HOCVU_INSTANCE_DIR", str(app.extensions["hocvu.settings"].hub.instance_dir))
     out = tmp_path / "cli.json"
     result = CliRunner().invoke(main, ["audit", "bundle", "--tenant", w.tenant, "--registration", w.registration,
                                        "--session", w.session_id, "-o", str(out)])
