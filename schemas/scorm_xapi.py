@@ -31,7 +31,7 @@ class Invalid(ValueError):
         self.reason = reason
 
 
-def _number(value: Any, what: str) -> float | None:
+def number(value: Any, what: str) -> float | None:
     """A decimal from JSON (number or numeric text); None for absent/blank (SCORM's CMIBlank)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -92,7 +92,7 @@ class Model:
         for part in ("raw", "min", "max", *(("scaled",) if self.version == "2004" else ())):
             name = f"{self.score}.{part}"
             try:
-                value = _number(cmi.get(name), name)
+                value = number(cmi.get(name), name)
             except Invalid as err:
                 problems.append(err.reason)
                 continue
@@ -192,7 +192,7 @@ class Interaction:
         if self.outcome in self.results and self.results[self.outcome] is not None:
             out["success"] = self.results[self.outcome]
         elif self.outcome is not None and self.outcome not in self.results:
-            out["score"] = {"raw": _number(self.outcome, "result")}  # a numeric result
+            out["score"] = {"raw": number(self.outcome, "result")}  # a numeric result
         if self.latency:
             out["duration"] = self.latency
         return out
@@ -219,7 +219,7 @@ def interactions(cmi: dict[str, Any], model: Model, problems: list[str], languag
         outcome = str(item["result"]).strip() if item.get("result") not in (None, "") else None
         if outcome is not None and outcome not in model.results:
             try:
-                _number(outcome, f"{where}.result")
+                number(outcome, f"{where}.result")
             except Invalid:
                 problems.append(f"{where}.result {outcome!r} is not one of {', '.join(model.results)} or a number")
                 outcome = None

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from connectors.importers import Rejected, SourceError
 from connectors.vocabulary import ACTIVITY_TYPES
+from schemas import scorm_xapi
 
 # uuid5 namespace for everything the importers derive (statement ids, registrations, attempts).
 NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://hocvu.vn/xapi/imports")
@@ -85,18 +86,12 @@ def instant(value: Any, what: str, *, default_tz: tzinfo | None = None) -> datet
 
 
 def number(value: Any, what: str) -> float | None:
-    """A decimal from JSON (number or numeric text); None for absent/blank (SCORM's CMIBlank)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        raise Rejected(f"{what} must be a number, not {value!r}")
+    """A decimal from JSON (number or numeric text); None for absent/blank (SCORM's CMIBlank): the
+    SCORM mapping's own rule (schemas.scorm_xapi), refused as an importer refuses a line."""
     try:
-        result = float(value)
-    except (TypeError, ValueError):
-        raise Rejected(f"{what} {value!r} is not a number") from None
-    if result != result or result in (float("inf"), float("-inf")):
-        raise Rejected(f"{what} {value!r} is not a number")
-    return int(result) if result.is_integer() else result
+        return scorm_xapi.number(value, what)
+    except scorm_xapi.Invalid as err:
+        raise Rejected(err.reason) from None
 
 
 def source(fmt: str, source_id: str | None = None) -> dict[str, Any]:
