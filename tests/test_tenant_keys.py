@@ -36,6 +36,8 @@ REFERENCE: Final = {
     "face_enrolments": "one per identity account (a reference table's child)",
     "forward_gaps": "the forwarder's scan bookkeeping over the global statement sequence, one set for the hub",
     "forward_horizon": "the forwarder's scan bookkeeping over the global statement sequence, one row",
+    "identity_challenges": "a liveness challenge belongs to a VNeID account, which spans tenants (identity_accounts)",
+    "player_packages": "the national course catalogue's imported packages, shared by every tenant",
 }
 
 PENDING: Final = {
@@ -57,6 +59,9 @@ PENDING: Final = {
     "lti_proctoring_sessions": "PK, FK and unique keys -> with tenant_id (lti_tool)",
     "lti_proctoring_controls": "PK and FK -> with tenant_id (lti_tool)",
     "lti_resource_links": "PK, FK and unique key -> with tenant_id (lti_tool)",
+    "lrs_cmi5_sessions": "PK (id) -> (tenant_id, id); its unique key already leads with tenant_id (lrs.cmi5)",
+    "lrs_cmi5_au_status": "PK (id) -> (tenant_id, id); its unique key already leads with tenant_id (lrs.cmi5)",
+    "player_scorm_attempts": "PK (id) -> (tenant_id, id); its unique key already leads with tenant_id (player)",
 }
 
 KEYS = text("""
