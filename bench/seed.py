@@ -137,6 +137,8 @@ def copy_tables(conn: psycopg.Connection[Any], t: Tables) -> None:
                 ("statements", _STATEMENT_COLUMNS, t.statements),
                 ("statement_agents", ("seq", "tenant_id", "agent_key", "direct"), t.agents),
                 ("statement_activities", ("seq", "tenant_id", "activity_id", "direct"), t.activities),
+                # The ids' registry of the partitioned table (lrs.partitions, migration 0110).
+                ("statement_ids", ("tenant_id", "statement_id", "seq"), [(r[1], r[2], r[0]) for r in t.statements]),
                 ("audit_entries", chain._ENTRY_COLUMNS, t.entries)):
             with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from typing import Any
 
 import click
@@ -64,6 +65,26 @@ def db_analyze() -> None:
     database = Database(Settings.from_env().database_url)
     try:
         click.echo(f"analysed the statement tables in {analyze(database.engine):.2f} s")
+    finally:
+        database.dispose()
+
+
+@db.command("partitions")
+@click.option("--ahead", type=click.IntRange(0, 120), default=dbops.PARTITIONS_AHEAD, show_default=True,
+              help="Months after this one to create partitions for.")
+@click.option("--detach", "before", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Detach the monthly partitions that end on or before this date (YYYY-MM-DD).")
+def db_partitions(ahead: int, before: datetime | None) -> None:
+    """PostgreSQL: create the statements' monthly partitions ahead (also done by `db upgrade`), or
+    detach old ones (their tables stay, for archiving). Nothing on SQLite."""
+    from lrs import partitions
+
+    database = Database(Settings.from_env().database_url)
+    try:
+        with database.engine.begin() as conn:
+            names = (partitions.detach_before(conn, before.date()) if before
+                     else partitions.ensure(conn, ahead=ahead))
+        click.echo(f"{'detached' if before else 'created'}: {', '.join(names) or 'none'}")
     finally:
         database.dispose()
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import MetaData
 
-from lrs.storage import Base, Database
+from lrs import partitions
+from lrs.storage import Base, Database, in_schema
+
+# Months of statement partitions `hocvu db upgrade` keeps ahead of this one (PostgreSQL).
+PARTITIONS_AHEAD = 3
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Every package's storage module shares lrs.storage.Base; importing them makes their tables known.
@@ -47,6 +53,19 @@ def upgrade(db: Database, revision: str = "heads", *, pepper: bytes | None = Non
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+        # PostgreSQL: the statements' monthly partitions, made ahead (lrs.partitions).
+        partitions.ensure(connection, ahead=PARTITIONS_AHEAD)
+
+
+def include_object(dialect: str) -> Callable[..., bool]:
+    """Alembic's include_object for comparing ``dialect``'s schema with the models: the schema
+    differs by database where the statements are partitioned (lrs.partitions), so what exists on
+    the other database only is skipped, and so are the partitions themselves."""
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table" and reflected and name and partitions.is_partition(name):
+            return False
+        return in_schema(obj if not reflected or compare_to is None else compare_to, type_, dialect)
+    return include
 
 
 def revision(db: Database, message: str) -> None:

@@ -297,6 +297,9 @@ def _check_resent(session: Session, principal: Principal, resent: list[tuple[Ind
     stored: dict[str, Any] = dict(session.execute(select(Statement.statement_id, Statement.full).where(
         Statement.tenant_id == principal.tenant_id, Statement.statement_id.in_(ids))).all())
     for p, sent in resent:
+        if p.row["statement_id"] not in stored:
+            # PostgreSQL: the id is taken by a statement whose month was detached (lrs.partitions).
+            raise Conflict(f"statement {p.row['statement_id']} already exists (archived)")
         if not equivalent(stored[p.row["statement_id"]], sent):
             # Raising rolls back the whole request: nothing of the batch is kept.
             raise Conflict(f"statement {p.row['statement_id']} already exists with different content")

@@ -92,10 +92,31 @@ class NationalCredential(Base):
     revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+# Where the schema differs by database (lrs.partitions): ``info["only"]`` names the one dialect a
+# table, index or constraint exists on; the migrations' comparison (hocvu/migrations/env.py) skips it
+# on the other. On PostgreSQL `statements` is partitioned by `stored`, so no key without `stored` can
+# live on it: its ids' uniqueness moves to `statement_ids`, and the side tables' foreign keys to it go.
+SQLITE_ONLY: Final = {"only": "sqlite"}
+POSTGRESQL_ONLY: Final = {"only": "postgresql"}
+PARTITIONED_TABLE: Final = "statements"
+
+
+def in_schema(obj: Any, type_: str, dialect: str) -> bool:
+    """Whether a model object exists in ``dialect``'s migrated schema (see SQLITE_ONLY above)."""
+    only = getattr(obj, "info", {}).get("only")
+    if only is not None:
+        return bool(only == dialect)
+    if type_ == "foreign_key_constraint" and dialect == "postgresql":
+        return bool(obj.referred_table.name != PARTITIONED_TABLE)
+    return True
+
+
 class Statement(Base):
     __tablename__ = "statements"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "statement_id", name="uq_statements_tenant_statement"),
+        UniqueConstraint("tenant_id", "statement_id", name="uq_statements_tenant_statement", info=SQLITE_ONLY),
+        # PostgreSQL: the id look-ups (re-sends, voiding, GET by id), per partition; unique in statement_ids.
+        Index("ix_statements_tenant_statement", "tenant_id", "statement_id", info=POSTGRESQL_ONLY),
         Index("ix_statements_tenant_seq", "tenant_id", "seq"),
         Index("ix_statements_tenant_verb_seq", "tenant_id", "verb_id", "seq"),
         Index("ix_statements_tenant_registration_seq", "tenant_id", "registration", "seq"),
@@ -106,7 +127,9 @@ class Statement(Base):
         Index("ix_statements_tenant_refs_seq", "tenant_id", "seq",
               postgresql_where=text("object_statement_id IS NOT NULL"),
               sqlite_where=text("object_statement_id IS NOT NULL")),
-        {"sqlite_autoincrement": True},  # never reuse a sequence number: `stored` order is monotonic
+        # never reuse a sequence number: `stored` order is monotonic. PostgreSQL: monthly range
+        # partitions by `stored`, primary key (tenant_id, seq, stored), made by migration 0110.
+        {"sqlite_autoincrement": True, "postgresql_partition_by": "RANGE (stored)"},
     )
     seq: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
@@ -124,6 +147,18 @@ class Statement(Base):
     is_voiding: Mapped[bool] = mapped_column(Boolean, default=False)
     credential_id: Mapped[int | None] = mapped_column(ForeignKey("credentials.id"), nullable=True)
     full: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+
+
+class StatementId(Base):
+    """PostgreSQL only: the registry of a tenant's statement ids across all partitions of
+    `statements` (a partitioned table's unique keys must include its partition key, `stored`).
+    Batch ingest inserts here first, ON CONFLICT DO NOTHING, and stores only the ids it got."""
+
+    __tablename__ = "statement_ids"
+    __table_args__ = ({"info": POSTGRESQL_ONLY},)
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class StatementAgent(Base):
@@ -264,9 +299,15 @@ _STATEMENT_COLUMNS: Final = ("seq", "tenant_id", "statement_id", "verb_id", "act
 # (a prepared statement). SQLAlchemy's multi-row VALUES for 500 rows was a new 8,000-parameter text
 # each time, parsed again by psycopg on every batch (19 % of ingest's CPU under py-spy); arrays per
 # column (unnest) cost more still, psycopg escaping every element in Python (27 %).
+# `statements` is partitioned by `stored` (lrs.partitions): the ids' uniqueness is claimed in
+# `statement_ids` first (its ON CONFLICT waits for a concurrent claim's commit, as the unique key
+# of the unpartitioned table did), and only the rows whose id was claimed go in.
 _INSERT_STATEMENTS: Final = (
-    "INSERT INTO statements ({names}) SELECT {names} FROM json_populate_recordset(NULL::statements, %s::json) "
-    "ON CONFLICT (tenant_id, statement_id) DO NOTHING RETURNING seq, statement_id"
+    "WITH r AS MATERIALIZED (SELECT * FROM json_populate_recordset(NULL::statements, %s::json)), "
+    "claimed AS (INSERT INTO statement_ids (tenant_id, statement_id, seq) SELECT tenant_id, statement_id, seq "
+    "FROM r ORDER BY statement_id ON CONFLICT (tenant_id, statement_id) DO NOTHING RETURNING seq) "
+    "INSERT INTO statements ({names}) SELECT {names} FROM r WHERE seq IN (SELECT seq FROM claimed) "
+    "RETURNING seq, statement_id"
 ).format(names=", ".join(f'"{c}"' for c in _STATEMENT_COLUMNS))
 
 

@@ -41,14 +41,13 @@ REFERENCE: Final = {
 }
 
 PENDING: Final = {
-    "statements": "PK (seq) -> (tenant_id, seq) [with `stored` once partitioned]; PostgreSQL-only migration, "
-                  "SQLite keeps seq as its rowid",
-    "statement_agents": "PK (seq, agent_key) and FK (seq) -> (tenant_id, seq, ...), after statements",
-    "statement_activities": "PK (seq, activity_id) and FK (seq) -> (tenant_id, seq, ...), after statements",
+    "statement_agents": "PK (seq, agent_key) -> (tenant_id, seq, agent_key); its FK to statements went with "
+                        "partitioning (migration 0110)",
+    "statement_activities": "PK (seq, activity_id) -> (tenant_id, seq, activity_id); FK gone as for statement_agents",
     "documents": "PK (id) -> (tenant_id, id)",
     "identity_bindings": "PK (id) -> (tenant_id, id); its FK to identity_accounts (reference) may stay (identity)",
     "forward_targets": "PK (id) -> (tenant_id, id) (connectors)",
-    "forward_items": "PK and FKs by target and seq -> with tenant_id (connectors), after statements",
+    "forward_items": "PK and FK by target -> with tenant_id (connectors); its FK to statements went (0110)",
     "learner_records": "PK (id) -> (tenant_id, id) (learners)",
     "player_quiz_attempts": "PK and unique keys -> with tenant_id (player)",
     "player_assurances": "PK, unique keys and FK -> with tenant_id (player)",

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
-from hocvu.db import load_models
+from hocvu.db import include_object, load_models
 
 config = context.config
 target_metadata = load_models()
@@ -29,7 +29,8 @@ def run_migrations_online() -> None:
 
 def _run(connection: Connection) -> None:
     # render_as_batch: SQLite can only ALTER tables by copying them, which batch mode does.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                      include_object=include_object(connection.dialect.name))
     with context.begin_transaction():
         context.run_migrations()
 

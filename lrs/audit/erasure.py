@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from lrs.audit.chain import NewEntry, always_appending, append, policy_of
 from lrs.documents import key_part
 from lrs.identifiers import agent_key
-from lrs.storage import Document, Statement, StatementActivity, StatementAgent
+from lrs.storage import Document, Statement, StatementActivity, StatementAgent, StatementId
 
 ERASED_IDS_PER_ENTRY: Final = 1000  # keeps one erasure entry small however many statements it removes
 # Session.info key: callables the composition root registers (lrs imports no other package), run in
@@ -57,6 +57,12 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
     documents = cast(CursorResult[Any], session.execute(delete(Document).where(
         Document.tenant_id == tenant_id, Document.agent_key == key_part(key)))).rowcount or 0
     ids = [r.statement_id for r in rows]
+    if session.get_bind().dialect.name == "postgresql":
+        # The ids' registry of the partitioned table (lrs.partitions): an erased id is free again,
+        # as it is on SQLite where the unique key went with the row.
+        for i in range(0, len(ids), 1000):
+            session.execute(delete(StatementId).where(StatementId.tenant_id == tenant_id,
+                                                      StatementId.statement_id.in_(ids[i:i + 1000])))
     for hook in session.info.get(ERASURE_HOOKS_KEY, ()):
         hook(session, tenant_id, key, ids)
     chunks = [ids[i:i + ERASED_IDS_PER_ENTRY] for i in range(0, len(ids), ERASED_IDS_PER_ENTRY)] or [[]]

@@ -168,7 +168,12 @@ def _wait_for_a_lock_wait(app: Flask, table: str) -> None:
 
 
 def _insert_copy(conn: Connection, tenant_id: int, template_id: str, new_id: str) -> None:
-    """A statement row under ``new_id``, copied from ``template_id``, written with plain SQL."""
+    """A statement row under ``new_id``, copied from ``template_id``, written with plain SQL. On
+    PostgreSQL the id is claimed in statement_ids first, as the store does (lrs.partitions): that
+    claim is where a second writer of the same id waits."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("INSERT INTO statement_ids (tenant_id, statement_id, seq) VALUES (:t, :s, 0)"),
+                     {"t": tenant_id, "s": new_id})
     cols = [c for c in Statement.__table__.columns if c.name != "seq"]
     source = select(*[text(":new_id").bindparams(new_id=new_id) if c.name == "statement_id" else c for c in cols]) \
         .where(Statement.tenant_id == tenant_id, Statement.statement_id == template_id)
