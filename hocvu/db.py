@@ -16,7 +16,7 @@ from lrs import partitions
 from lrs.storage import Base, Database, in_schema
 
 # Months of statement partitions `hocvu db upgrade` keeps ahead of this one (PostgreSQL).
-PARTITIONS_AHEAD = 3
+PARTITIONS_AHEAD = partitions.AHEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Every package's storage module shares lrs.storage.Base; importing them makes their tables known.

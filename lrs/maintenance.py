@@ -18,6 +18,8 @@ from typing import Final
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from lrs import partitions
+
 log = logging.getLogger(__name__)
 
 # The tables ingest writes, in the order they are analysed (the ones queries filter on first).
@@ -72,3 +74,10 @@ class StatsKeeper:
             log.info("analysed the statement tables after %s stored statements (%.2f s)", self.every, seconds)
         except Exception:
             log.exception("could not analyse the statement tables; the next %s statements try again", self.every)
+        try:
+            # PostgreSQL: the monthly partitions of `statements` stay ahead (lrs.partitions).
+            made = partitions.keep_ahead(self.engine)
+            if made:
+                log.info("created statement partitions %s", ", ".join(made))
+        except Exception:
+            log.exception("could not create statement partitions; the next %s statements try again", self.every)

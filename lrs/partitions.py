@@ -16,9 +16,11 @@ import re
 from datetime import UTC, date, datetime
 from typing import Final
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
+AHEAD: Final = 3  # months after this one kept ready (hocvu db upgrade, the web processes)
 TABLE: Final = "statements"
+_LOCK: Final = 0x686F6376_70617274  # pg advisory lock key ("hocvpart"): one upkeep at a time
 DEFAULT: Final = "statements_default"
 _NAME: Final = re.compile(r"statements_(p\d{6}|default)")
 
@@ -58,7 +60,8 @@ def _bound(month: date) -> str:
     return f"'{month.isoformat()} 00:00:00+00'"
 
 
-def ensure(conn: Connection, *, ahead: int = 3, now: datetime | None = None, since: date | None = None) -> list[str]:
+def ensure(conn: Connection, *, ahead: int = AHEAD, now: datetime | None = None,
+           since: date | None = None) -> list[str]:
     """Create the default partition and the monthly ones from ``since`` (default: this month) to
     ``ahead`` months after this one, those missing; returns the names created. Runs in the
     caller's transaction; nothing on SQLite or on a table not (yet) partitioned."""
@@ -78,6 +81,20 @@ def ensure(conn: Connection, *, ahead: int = 3, now: datetime | None = None, sin
             created.append(name)
         month = add_months(month, 1)
     return created
+
+
+def keep_ahead(engine: Engine, ahead: int = AHEAD) -> list[str]:
+    """The web processes' upkeep (lrs.maintenance.StatsKeeper): ``ensure`` in a transaction of its
+    own, skipped if another process is at it; creating a partition locks the parent table, so it
+    waits at most 2 s for writers and otherwise fails (the next run tries again: meanwhile rows
+    go to the DEFAULT partition). Costs one catalogue query when nothing is missing."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.begin() as conn:
+        if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK}).scalar():
+            return []
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+        return ensure(conn, ahead=ahead)
 
 
 def _create_month(conn: Connection, month: date) -> None:

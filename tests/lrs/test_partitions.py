@@ -24,6 +24,7 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs import partitions
 from lrs import storage as lrs_storage
+from lrs.maintenance import StatsKeeper
 from lrs.storage import Database
 from tests.conftest import PG_ADMIN_URL, Xapi, new_credential, statement
 from tests.lrs.audit.test_audit_chain import _hub, cli, hub_keys, verify  # noqa: F401 (hub_keys: a fixture)
@@ -197,3 +198,22 @@ def test_detached_month_leaves_queries_and_keeps_its_ids(store: dict[str, Any]) 
     code, report = verify(store["app"], store["slug"], _hub()[2])
     failure = report["failure"]
     assert code == 1 and failure["statement_id"] == old and "missing" in failure["reason"], failure
+
+
+def test_web_processes_keep_partitions_ahead(store: dict[str, Any]) -> None:
+    """The hub makes the months ahead itself: a web process's background upkeep (every
+    HOCVU_ANALYZE_EVERY stored statements, lrs.maintenance) creates a missing month."""
+    database = store["db"]
+    ahead = partitions.partition_name(partitions.add_months(partitions.month_start(datetime.now(UTC)), 2))
+    with database.engine.begin() as conn:
+        conn.exec_driver_sql(f"ALTER TABLE statements DETACH PARTITION {ahead}")
+        conn.exec_driver_sql(f"DROP TABLE {ahead}")
+    keeper = StatsKeeper(database.engine, every=1)
+    keeper.stored(1)
+    keeper.wait()
+    with database.engine.connect() as conn:
+        assert ahead in partitions.attached(conn)
+    # Another process at it: this one skips rather than waits.
+    with database.engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": partitions._LOCK})
+        assert partitions.keep_ahead(database.engine) == []
