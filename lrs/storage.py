@@ -117,7 +117,8 @@ class Statement(Base):
         UniqueConstraint("tenant_id", "statement_id", name="uq_statements_tenant_statement", info=SQLITE_ONLY),
         # PostgreSQL: the id look-ups (re-sends, voiding, GET by id), per partition; unique in statement_ids.
         Index("ix_statements_tenant_statement", "tenant_id", "statement_id", info=POSTGRESQL_ONLY),
-        Index("ix_statements_tenant_seq", "tenant_id", "seq"),
+        # PostgreSQL: the primary key (tenant_id, seq, stored) serves it (migration 0110).
+        Index("ix_statements_tenant_seq", "tenant_id", "seq", info=SQLITE_ONLY),
         Index("ix_statements_tenant_verb_seq", "tenant_id", "verb_id", "seq"),
         Index("ix_statements_tenant_registration_seq", "tenant_id", "registration", "seq"),
         # voided too: SQLite answers since/until pages from this index alone (lrs.statement_query).
