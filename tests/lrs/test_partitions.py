@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from hocvu import db as dbops
@@ -88,15 +89,33 @@ def _pages(x: Xapi) -> list[str]:
     return ids
 
 
+def _schema(database: Database) -> list[tuple[str, ...]]:
+    """The statement tables' constraints and indexes, by definition."""
+    with database.engine.connect() as conn:
+        return sorted(tuple(r) for r in conn.execute(text(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid::regclass::text IN ('statements', 'statement_agents', 'statement_activities', "
+            "'forward_items') UNION ALL SELECT tablename, indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = current_schema() AND tablename IN ('statements', 'statement_agents', "
+            "'statement_activities', 'forward_items')")).all())
+
+
 @pytest.fixture(scope="module")
 def store(fresh_url: str) -> dict[str, Any]:
     """A store as it was before migration 0110 (statements, a voided one, one stored in an old
     month), then migrated: the state every test below starts from."""
     database = Database(fresh_url)
-    dbops.upgrade(database)
-    assert _partitioned(database)
-    _alembic(database, "downgrade", "0021")  # 0110's downgrade: back to the plain table
+    # Every migration but 0110: the schema of the release before it.
+    heads = set(ScriptDirectory.from_config(dbops.alembic_config(database)).get_heads()) - {"0110"} | {"0021"}
+    for head in sorted(heads):
+        _alembic(database, "upgrade", head)
     assert not _partitioned(database)
+    schema = _schema(database)
+    # 0110 up and down again gives back the same keys and indexes (its downgrade).
+    _alembic(database, "upgrade", "0110")
+    assert _partitioned(database)
+    _alembic(database, "downgrade", "0021")
+    assert not _partitioned(database) and _schema(database) == schema
     _, key, cert = _hub()
     app = create_app(Settings.of(database_url=fresh_url, secret_key="test-secret", signing_key_file=key,
                                  signing_cert_file=cert, checkpoint_every=4), db=database)
