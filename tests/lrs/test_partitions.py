@@ -25,6 +25,7 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs import partitions
 from lrs import storage as lrs_storage
+from lrs.audit import erasure as audit_erasure
 from lrs.maintenance import StatsKeeper
 from lrs.storage import Database
 from tests.conftest import PG_ADMIN_URL, Xapi, new_credential, statement
@@ -236,3 +237,19 @@ def test_web_processes_keep_partitions_ahead(store: dict[str, Any]) -> None:
     with database.engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": partitions._LOCK})
         assert partitions.keep_ahead(database.engine) == []
+
+
+def test_erased_ids_are_free_again(store: dict[str, Any]) -> None:
+    """An erasure (privacy request) removes the learner's statements and frees their ids in the
+    registry, as on SQLite where the unique key goes with the row: the id can be stored anew."""
+    database, x = store["db"], store["x"]
+    learner = {"objectType": "Agent", "mbox": f"mailto:{uuid.uuid4().hex[:8]}@example.vn"}
+    sid = _post(x, statement(actor=learner))[0]
+    with database.session() as s:
+        tenant_id = s.scalar(text("SELECT id FROM tenants WHERE slug = :s"), {"s": store["slug"]})
+        audit_erasure.erase_agent(s, tenant_id, learner, actor="test", reason="privacy request")
+        s.commit()
+    assert _scalar(database, "SELECT count(*) FROM statement_ids WHERE statement_id = :s", s=sid) == 0
+    assert x.get("statements", statementId=sid).status_code == 404
+    assert _post(x, statement(id=sid, actor=learner)) == [sid]
+    assert x.get("statements", statementId=sid).get_json()["id"] == sid
