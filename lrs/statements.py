@@ -29,6 +29,7 @@ from lrs.credentials import Principal
 from lrs.errors import BadRequest, Conflict, PayloadTooLarge
 from lrs.identifiers import KEY_MAX_BYTES, actor_key, agent_key, key_too_long
 from lrs.multipart import AttachmentPart, check_attachments
+from lrs.pg_ingest import pg_copy_rows, pg_insert_statements
 from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved
 from lrs.signatures import signature_parts, verify_signed_statement
 from lrs.storage import (
@@ -37,8 +38,6 @@ from lrs.storage import (
     StatementActivity,
     StatementAgent,
     dialect_insert,
-    pg_copy_rows,
-    pg_insert_statements,
 )
 from lrs.versions import XapiVersion
 

@@ -1,0 +1,71 @@
+"""PostgreSQL's ingest path (``lrs.statements._insert``): a batch's statement rows in one short
+statement, and rows that cannot conflict by COPY. The other database goes through SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+from sqlalchemy.orm import Session
+
+_STATEMENT_COLUMNS: Final = ("seq", "tenant_id", "statement_id", "verb_id", "actor_key", "object_type",
+                             "object_activity_id", "object_agent_key", "object_statement_id", "registration",
+                             "timestamp", "stored", "voided", "is_voiding", "credential_id", "full")
+# One short statement whatever the batch size, with the rows as one JSON text that the server reads
+# into records: psycopg caches its parse and, from the fifth run on a connection, PostgreSQL its plan
+# (a prepared statement). SQLAlchemy's multi-row VALUES for 500 rows was a new 8,000-parameter text
+# each time, parsed again by psycopg on every batch (19 % of ingest's CPU under py-spy); arrays per
+# column (unnest) cost more still, psycopg escaping every element in Python (27 %).
+# `statements` is partitioned by `stored` (lrs.partitions): the ids' uniqueness is claimed in
+# `statement_ids` first (its ON CONFLICT waits for a concurrent claim's commit, as the unique key
+# of the unpartitioned table did), and only the rows whose id was claimed go in.
+_INSERT_STATEMENTS: Final = (
+    "WITH r AS MATERIALIZED (SELECT * FROM json_populate_recordset(NULL::statements, %s::json)), "
+    "claimed AS (INSERT INTO statement_ids (tenant_id, statement_id, seq) SELECT tenant_id, statement_id, seq "
+    "FROM r ORDER BY statement_id ON CONFLICT (tenant_id, statement_id) DO NOTHING RETURNING seq) "
+    "INSERT INTO statements ({names}) SELECT {names} FROM r WHERE seq IN (SELECT seq FROM claimed) "
+    "RETURNING seq, statement_id"
+).format(names=", ".join(f'"{c}"' for c in _STATEMENT_COLUMNS))
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers past 64 bits, lone surrogates: the stdlib writes them (JSONB then judges)
+        return json.dumps(value, default=_iso)
+
+
+def _dbapi(session: Session) -> Any:
+    return session.connection().connection.dbapi_connection
+
+
+def pg_insert_statements(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert statement rows (``lrs.statements.prepare``'s) whose (tenant, id) is new; returns
+    {statement id: seq} of those inserted. ``seq`` follows the request (stored order within a batch
+    is the order sent), so the numbers are drawn first, in request order, and the rows inserted in
+    id order (the lock order of lrs.statements._insert). A number drawn for a row that turns out to
+    exist is skipped, as a failed insert's always was."""
+    with _dbapi(session).cursor() as cur:
+        cur.execute("SELECT nextval(pg_get_serial_sequence('statements', 'seq')) FROM generate_series(1, %s)",
+                    (len(rows),))
+        seqs = sorted(int(s) for (s,) in cur.fetchall())
+        ordered = sorted(({**r, "seq": seq} for seq, r in zip(seqs, rows, strict=True)),
+                         key=lambda r: r["statement_id"])
+        cur.execute(_INSERT_STATEMENTS, (_json_text(ordered),))
+        return {sid: int(seq) for seq, sid in cur.fetchall()}
+
+
+def pg_copy_rows(session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Rows into ``table`` by COPY, in the session's transaction: for rows that cannot conflict
+    (a statement's side-table rows, keyed by its fresh ``seq``)."""
+    with _dbapi(session).cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
