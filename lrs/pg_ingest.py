@@ -10,7 +10,7 @@ from typing import Any, Final
 import orjson
 from sqlalchemy.orm import Session
 
-_STATEMENT_COLUMNS: Final = ("seq", "tenant_id", "statement_id", "verb_id", "actor_key", "object_type",
+STATEMENT_COLUMNS: Final = ("seq", "tenant_id", "statement_id", "verb_id", "actor_key", "object_type",
                              "object_activity_id", "object_agent_key", "object_statement_id", "registration",
                              "timestamp", "stored", "voided", "is_voiding", "credential_id", "full")
 # One short statement whatever the batch size, with the rows as one JSON text that the server reads
@@ -21,13 +21,13 @@ _STATEMENT_COLUMNS: Final = ("seq", "tenant_id", "statement_id", "verb_id", "act
 # `statements` is partitioned by `stored` (lrs.partitions): the ids' uniqueness is claimed in
 # `statement_ids` first (its ON CONFLICT waits for a concurrent claim's commit, as the unique key
 # of the unpartitioned table did), and only the rows whose id was claimed go in.
-_INSERT_STATEMENTS: Final = (
+INSERT_STATEMENTS: Final = (
     "WITH r AS MATERIALIZED (SELECT * FROM json_populate_recordset(NULL::statements, %s::json)), "
     "claimed AS (INSERT INTO statement_ids (tenant_id, statement_id, seq) SELECT tenant_id, statement_id, seq "
     "FROM r ORDER BY statement_id ON CONFLICT (tenant_id, statement_id) DO NOTHING RETURNING seq) "
     "INSERT INTO statements ({names}) SELECT {names} FROM r WHERE seq IN (SELECT seq FROM claimed) "
     "RETURNING seq, statement_id"
-).format(names=", ".join(f'"{c}"' for c in _STATEMENT_COLUMNS))
+).format(names=", ".join(f'"{c}"' for c in STATEMENT_COLUMNS))
 
 
 def _iso(value: Any) -> str:
@@ -59,7 +59,7 @@ def pg_insert_statements(session: Session, rows: list[dict[str, Any]]) -> dict[s
         seqs = sorted(int(s) for (s,) in cur.fetchall())
         ordered = sorted(({**r, "seq": seq} for seq, r in zip(seqs, rows, strict=True)),
                          key=lambda r: r["statement_id"])
-        cur.execute(_INSERT_STATEMENTS, (_json_text(ordered),))
+        cur.execute(INSERT_STATEMENTS, (_json_text(ordered),))
         return {sid: int(seq) for seq, sid in cur.fetchall()}
 
 

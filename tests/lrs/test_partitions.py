@@ -23,8 +23,7 @@ from sqlalchemy import text
 from hocvu import db as dbops
 from hocvu.app import create_app
 from hocvu.settings import Settings
-from lrs import partitions
-from lrs import storage as lrs_storage
+from lrs import partitions, pg_ingest
 from lrs.audit import erasure as audit_erasure
 from lrs.maintenance import StatsKeeper
 from lrs.storage import Database
@@ -36,7 +35,7 @@ pytestmark = pytest.mark.postgres
 VOIDED = {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}}
 OLD_MONTH = "2026-01-15T10:00:00+00:00"
 # The ingest statement of the release before 0110 (no statement_ids): the store is filled as it was.
-_COLUMNS = ", ".join(f'"{c}"' for c in lrs_storage._STATEMENT_COLUMNS)
+_COLUMNS = ", ".join(f'"{c}"' for c in pg_ingest.STATEMENT_COLUMNS)
 BEFORE_0110 = (f"INSERT INTO statements ({_COLUMNS}) SELECT {_COLUMNS} FROM json_populate_recordset("
                "NULL::statements, %s::json) ON CONFLICT (tenant_id, statement_id) DO NOTHING "
                "RETURNING seq, statement_id")
@@ -123,7 +122,7 @@ def store(fresh_url: str) -> dict[str, Any]:
     slug, key_, secret = new_credential(app, ["all"])
     x = Xapi(app.test_client(), key_, secret)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(lrs_storage, "_INSERT_STATEMENTS", BEFORE_0110)
+        mp.setattr(pg_ingest, "INSERT_STATEMENTS", BEFORE_0110)
         ids = _post(x, [statement(id=str(uuid.uuid4()), result={"score": {"raw": n}}) for n in range(6)])
         voiding = _post(x, statement(verb=VOIDED, object={"objectType": "StatementRef", "id": ids[0]}))[0]
     old = ids[5]
