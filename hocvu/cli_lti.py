@@ -202,7 +202,8 @@ def rotate_key(as_json: bool) -> None:
 @click.argument("kid")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def retire_key(kid: str, as_json: bool) -> None:
-    """Stop publishing key KID (platforms can no longer verify what it signed)."""
+    """Stop publishing key KID (platforms can no longer verify what it signed). A KID is a JWK
+    thumbprint (base64url) and may start with "-": then put it after `--` (`retire-key -- -AbC…`)."""
     with _session() as (session, _):
         row = keys.retire_key(session, kid)
         data = {"kid": row.kid, "retired": row.retired.isoformat() if row.retired else None}
