@@ -50,6 +50,8 @@ from face_check import (
 )
 from face_check.calibration import margins
 from face_check.landmarks import load_dlib
+from tests.face_check import synthetic
+from tests.face_check.synthetic import decode, in_frame
 
 FACES = Path(os.environ.get("BENCH_FACES", Path(__file__).resolve().parents[1].parent / "shared" / "faces"))
 CHECKS = int(os.environ.get("BENCH_FACE_CHECKS", "30"))
@@ -90,25 +92,8 @@ def figures(runs: list[float]) -> str:
             f"p95 {pct(CPU, 95):6.1f} ms")
 
 
-def decoded(data: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None
-    return np.asarray(image)
-
-
 def jpeg(image: np.ndarray, quality: int = 90) -> bytes:
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return buf.tobytes()
-
-
-def in_frame(image: np.ndarray) -> np.ndarray:
-    fit = min(640 / image.shape[1], 480 / image.shape[0])
-    resized = cv2.resize(image, (round(image.shape[1] * fit), round(image.shape[0] * fit)))
-    frame = np.zeros((480, 640, 3), np.uint8)
-    y, x = (480 - resized.shape[0]) // 2, (640 - resized.shape[1]) // 2
-    frame[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
-    return frame
+    return synthetic.jpeg(image, quality)
 
 
 def calibration(photos: dict[str, bytes]) -> dict[str, Embedding]:
@@ -131,14 +116,14 @@ def calibration(photos: dict[str, bytes]) -> dict[str, Embedding]:
                                                             value=(255, 255, 255)),
                 "crop 4 columns": lambda b: b[:, 4:], "640x480 frame": in_frame}
     for label, change in framings.items():
-        moved = max(aligned_distance(aligned[n], embed_aligned(jpeg(change(decoded(photos[n]))))) for n in aligned)
+        moved = max(aligned_distance(aligned[n], embed_aligned(jpeg(change(decode(photos[n]))))) for n in aligned)
         print(f"  framing '{label}' moves an embedding by at most {moved:.4f} "
               f"({moved / DEFAULT_BAND.accept:.2f} × the accept edge)")
     return aligned
 
 
 def check_latency(photos: dict[str, bytes], aligned: dict[str, Embedding]) -> None:
-    frame = jpeg(in_frame(decoded(photos["A_img2.jpg"])))
+    frame = jpeg(in_frame(decode(photos["A_img2.jpg"])))
     reference = aligned["A_img1.jpg"]
     assert verify_aligned(reference, frame).outcome is Outcome.MATCH
     runs = timed(lambda: verify_aligned(reference, frame), CHECKS)

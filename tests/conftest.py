@@ -175,3 +175,16 @@ def identity_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     patch.undo()
     server.shutdown()
     server.server_close()
+
+
+def json_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a parsed JSON value (keys and list indexes), the root's included: where the
+    fuzz tests splice a hostile value or make an edit."""
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += json_paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += json_paths(v, (*prefix, i))
+    return out

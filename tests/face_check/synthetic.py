@@ -45,6 +45,16 @@ def jpeg(image: Image, quality: int = 85) -> bytes:
     return buf.tobytes()
 
 
+def in_frame(image: Image) -> Image:
+    """The photo scaled to fit a 640×480 camera frame, black around it (the issue's framing case)."""
+    fit = min(WIDTH / image.shape[1], HEIGHT / image.shape[0])
+    resized = cv2.resize(image, (round(image.shape[1] * fit), round(image.shape[0] * fit)))
+    frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    y, x = (HEIGHT - resized.shape[0]) // 2, (WIDTH - resized.shape[1]) // 2
+    frame[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
+    return frame
+
+
 def place(image: Image, scale: float = 0.95, background: int = 96) -> Image:
     """The photo fitted into a 640×480 webcam frame on a plain background."""
     fit = min(WIDTH / image.shape[1], HEIGHT / image.shape[0]) * scale

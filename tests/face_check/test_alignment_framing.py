@@ -26,36 +26,22 @@ from face_check import (
     embed_aligned,
     verify_aligned,
 )
+from tests.face_check.synthetic import decode, in_frame, jpeg
 
 # The stability bound: a quarter of the decision threshold, as the issue asks.
 STABLE = 0.25 * DEFAULT_BAND.accept
 
 
-def _decode(data: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-
-
 def _jpeg(image: np.ndarray, quality: int = 90) -> bytes:
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return buf.tobytes()
-
-
-def _in_frame(image: np.ndarray) -> np.ndarray:
-    fit = min(640 / image.shape[1], 480 / image.shape[0])
-    resized = cv2.resize(image, (round(image.shape[1] * fit), round(image.shape[0] * fit)))
-    frame = np.zeros((480, 640, 3), np.uint8)
-    y, x = (480 - resized.shape[0]) // 2, (640 - resized.shape[1]) // 2
-    frame[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
-    return frame
+    return jpeg(image, quality)
 
 
 FRAMINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "black-bars-27px": lambda b: cv2.copyMakeBorder(b, 27, 27, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0)),
     "white-border-10px": lambda b: cv2.copyMakeBorder(b, 10, 10, 10, 10, cv2.BORDER_CONSTANT, value=(255, 255, 255)),
     "crop-4-columns": lambda b: b[:, 4:],
-    "in-640x480-frame": _in_frame,
-    "recompressed-q70": lambda b: _decode(_jpeg(b, 70)),
+    "in-640x480-frame": in_frame,
+    "recompressed-q70": lambda b: decode(_jpeg(b, 70)),
     "rescaled-0.8": lambda b: cv2.resize(b, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA),
 }
 PEOPLE = ["A_img1.jpg", "A_img2.jpg", "B_img26.jpg", "C_img8.jpg", "D_img3.jpg", "D_img12.jpg"]
@@ -64,7 +50,7 @@ PEOPLE = ["A_img1.jpg", "A_img2.jpg", "B_img26.jpg", "C_img8.jpg", "D_img3.jpg",
 @pytest.mark.parametrize("framing", list(FRAMINGS))
 def test_framing_moves_the_aligned_embedding_less_than_a_quarter_of_the_threshold(
         photos: dict[str, bytes], aligned: dict[str, Embedding], framing: str) -> None:
-    moved = {name: aligned_distance(aligned[name], embed_aligned(_jpeg(FRAMINGS[framing](_decode(photos[name])))))
+    moved = {name: aligned_distance(aligned[name], embed_aligned(_jpeg(FRAMINGS[framing](decode(photos[name])))))
              for name in PEOPLE}
     worst = max(moved, key=lambda n: moved[n])
     assert moved[worst] < STABLE, f"{framing} moved {worst} by {moved[worst]:.4f} ≥ {STABLE:.4f}"
@@ -72,7 +58,7 @@ def test_framing_moves_the_aligned_embedding_less_than_a_quarter_of_the_threshol
 
 def test_the_red_teams_refused_pair_now_matches(photos: dict[str, bytes], aligned: dict[str, Embedding]) -> None:
     # A_img2 placed in a 640×480 frame was refused against A_img1 (0.4246) though the raw pair scored 0.314.
-    result = verify_aligned(aligned["A_img1.jpg"], _jpeg(_in_frame(_decode(photos["A_img2.jpg"]))))
+    result = verify_aligned(aligned["A_img1.jpg"], _jpeg(in_frame(decode(photos["A_img2.jpg"]))))
     assert result.outcome is Outcome.MATCH and result.distance is not None
     assert abs(result.distance - aligned_distance(aligned["A_img1.jpg"], aligned["A_img2.jpg"])) < STABLE
 
@@ -82,7 +68,7 @@ def test_framed_pairs_stay_on_their_side_of_the_band(photos: dict[str, bytes], a
                                                      framing: str) -> None:
     """Every labelled pair, with the probe framed differently, is still decided as labelled."""
     names = sorted(aligned)
-    probes = {n: embed_aligned(_jpeg(FRAMINGS[framing](_decode(photos[n])))) for n in names}
+    probes = {n: embed_aligned(_jpeg(FRAMINGS[framing](decode(photos[n])))) for n in names}
     for a in names:
         for b in names:
             if a == b:

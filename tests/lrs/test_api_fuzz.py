@@ -11,7 +11,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Xapi, new_credential, statement
+from tests.conftest import Xapi, json_paths, new_credential, statement
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
@@ -23,15 +23,6 @@ KEYS = st.sampled_from(["id", "actor", "verb", "object", "result", "context", "t
                         "registration", "score", "scaled", "contextActivities", "account", "name", "homePage"])
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
-    return out
 
 
 @st.composite
@@ -44,7 +35,7 @@ def mutated_statements(draw: st.DrawFn) -> Any:
                  "instructor": {"account": {"homePage": "https://vneid.gov.vn", "name": "gv-1"}}},
     )
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(doc)
+        paths = json_paths(doc)
         path = draw(st.sampled_from(paths))
         action = draw(st.sampled_from(["replace", "delete", "add"]))
         if not path:

@@ -28,7 +28,7 @@ from connectors.export_files import export_statements
 from connectors.frames import read_csv, read_parquet
 from connectors.reports import load_report
 from schemas import DOUBLE_MAX
-from tests.conftest import Xapi, new_credential, statement
+from tests.conftest import Xapi, json_paths, new_credential, statement
 
 EXT = "https://hocvu.vn/xapi/extensions/fuzz"
 MARK = "@@HOSTILE@@"
@@ -70,15 +70,6 @@ def _check(res: Any, what: Any) -> None:
         assert set(error) == {"code", "message"}, what
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
-    return out
 
 
 @st.composite
@@ -89,7 +80,7 @@ def hostile_statement(draw: st.DrawFn) -> str:
                 "extensions": {EXT: {"a": [1, "b"]}}},
         context={"registration": str(uuid.uuid4()), "contextActivities": {"grouping": [{"id": "https://hocvu.vn/c"}]},
                  "extensions": {EXT: 1}})
-    path = draw(st.sampled_from([p for p in _paths(doc) if p]))
+    path = draw(st.sampled_from([p for p in json_paths(doc) if p]))
     parent = doc
     for step in path[:-1]:
         parent = parent[step]
