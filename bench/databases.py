@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+# A database kept between runs (created when missing, never dropped): a 10M-statement store is
+# seeded once and the next run only tops it up (bench.statements), e.g. after a code change.
+KEEP = os.environ.get("BENCH_PG_DATABASE", "")
 
 
 def backends() -> list[str]:
@@ -25,10 +28,11 @@ def scratch_database(backend: str, label: str) -> Iterator[str | None]:
         return
     import psycopg
 
-    name = f"hocvu_bench_{label}_{os.getpid()}"
+    name = KEEP or f"hocvu_bench_{label}_{os.getpid()}"
     try:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=2) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            if not (KEEP and conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()):
+                conn.execute(f'CREATE DATABASE "{name}"')
     except Exception as exc:
         print(f"\n== PostgreSQL skipped: nothing answers at {PG_ADMIN} ({type(exc).__name__})")
         yield None
@@ -36,8 +40,11 @@ def scratch_database(backend: str, label: str) -> Iterator[str | None]:
     try:
         yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if KEEP:
+            print(f"(database {name} kept: BENCH_PG_DATABASE)")
+        else:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def scratch_databases(label: str) -> Iterator[tuple[str, str]]:

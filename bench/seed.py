@@ -209,5 +209,12 @@ def copy_ceiling(url: str, key: str, count: int, gen: Generator) -> float:
     return count / elapsed
 
 
+def stored_count(url: str) -> int:
+    """Statements already in the store (a kept database, BENCH_PG_DATABASE)."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        row = conn.execute("SELECT count(*) FROM statements").fetchone()
+    return int(row[0]) if row else 0
+
+
 def spread_start(days: int) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)

@@ -55,7 +55,8 @@ def prepare_store(url: str, workdir: Path) -> tuple[dict[str, str], tuple[str, s
     env = {**os.environ, "HOCVU_DATABASE_URL": url, "HOCVU_INSTANCE_DIR": str(workdir), "HOCVU_SECRET_KEY": "bench"}
     hocvu = [sys.executable, "-m", "hocvu.cli"]
     subprocess.run([*hocvu, "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run([*hocvu, "tenant", "create", "bench", "--name", "Benchmark"], env=env, check=True,
+    # check=False: a kept database (BENCH_PG_DATABASE) has the tenant from an earlier run.
+    subprocess.run([*hocvu, "tenant", "create", "bench", "--name", "Benchmark"], env=env, check=False,
                    capture_output=True)
     cred = json.loads(subprocess.run([*hocvu, "credential", "create", "--tenant", "bench", "--scopes", "all",
                                       "--json"], env=env, check=True, capture_output=True).stdout)
@@ -170,9 +171,13 @@ def measure_queries(http: requests.Session, base: str, gen: Generator, window: t
 def run(label: str, url: str, total: int) -> None:
     gen = Generator()
     postgres = not url.startswith("sqlite")
-    seeded = max(0, total - INGEST) if postgres else 0
     with tempfile.TemporaryDirectory() as tmp:
         env, auth = prepare_store(url, Path(tmp))
+        before = seed.stored_count(url) if postgres else 0
+        hub = min(INGEST, total) if postgres else total  # the statements POSTed through the hub
+        seeded = max(0, total - hub - before)
+        if before:
+            print(f"  [{label}] {before:,} statements already stored (BENCH_PG_DATABASE)", flush=True)
         if seeded:
             t0 = time.perf_counter()
             prep_s, copy_s = seed.seed(url, auth[0], seeded, gen, start=seed.spread_start(90))
@@ -184,7 +189,7 @@ def run(label: str, url: str, total: int) -> None:
         try:
             http = session(auth)
             started = datetime.now(UTC)
-            rate = load(base, auth, gen, total - seeded, label)
+            rate = load(base, auth, gen, hub, label)
             load_avg = os.getloadavg()[0]
             window = (started, datetime.now(UTC))
             singles = []
@@ -193,7 +198,8 @@ def run(label: str, url: str, total: int) -> None:
                 t = time.perf_counter()
                 http.post(f"{base}/statements", data=body).raise_for_status()
                 singles.append((time.perf_counter() - t) * 1000)
-            print(f"\n== {label}: {total:,} statements stored ({seeded:,} by COPY, {total - seeded:,} by the hub)")
+            print(f"\n== {label}: {before + seeded + hub:,} statements stored "
+                  f"({before:,} before this run, {seeded:,} by COPY, {hub:,} by the hub)")
             print(f"batch POST (500/request, {CLIENTS} concurrent clients): {rate:,.0f} statements/s "
                   f"(load average {load_avg:.2f})")
             if postgres:
