@@ -315,8 +315,8 @@ class Settings:
     def of(cls, **values: Any) -> Settings:
         """A tree with these fields (named as in their group: ``database_url=...``) and defaults for
         the rest; for tests, benchmarks and embedding. The web process's background loops (AGS score
-        retries, forwarding rounds, enrolment purges, credential sweeps, report rollups, partition upkeep) stay off unless given:
-        whoever embeds the app runs their own."""
+        retries, forwarding rounds, enrolment purges, credential sweeps, report rollups, partition upkeep)
+        stay off unless given: whoever embeds the app runs their own."""
         values.setdefault("score_retry_seconds", 0.0)
         values.setdefault("forward_seconds", 0.0)
         values.setdefault("face_purge_seconds", 0.0)

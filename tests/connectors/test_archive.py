@@ -239,7 +239,7 @@ def test_archived_ids_answer_404_and_refuse_reuse(hub: dict[str, Any]) -> None:
     """Archived statements are served from the lake, not the LRS: GET by id is 404 Not Found, and
     their ids stay taken: storing one again is 409 Conflict, even with the same content, since the
     LRS cannot compare it any more (xAPI 1.0.3 Part Three §2.1.1 PUT, §2.1.2 POST)."""
-    slug, x = hub["xs"]["a"]
+    x = hub["xs"]["a"][1]
     sid = hub["a_ids"][2]
     assert x.get("statements", statementId=sid).status_code == 404
     res = x.put("statements", json_body=statement(id=sid, result={"score": {"raw": 2}}), statementId=sid)
