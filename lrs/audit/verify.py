@@ -80,11 +80,6 @@ class TenantReport:
         return self.failure is None
 
     @property
-    def complete(self) -> bool:
-        """Every archive the verifier was asked to read was found."""
-        return not self.archives_missing
-
-    @property
     def uncovered(self) -> int:
         """Entries newer than the latest checkpoint: chained, but not yet signed."""
         return max(0, self.entries - self.last_checkpoint)
@@ -224,12 +219,13 @@ def verify_tenant(session: Session, tenant_id: int, certificates: Sequence[bytes
                 if sid is not None and "voided_by" in (e["detail"] or {}):
                     voided_entries[sid] = pos  # the adopted state includes the voiding
             if e["kind"] in STATEMENT_KINDS and sid is not None and erased.get(sid, 0) <= pos:
-                # Missing: deleted, unless archived to the lake, then checked there (lrs.audit.archived).
-                reason = (archive.entry(pos, sid, e["content_hash"]) if sid not in present
-                          else _row_reason(present[sid], e["content_hash"]))
-                if reason:
-                    return fail(reason, pos, sid)
-                if sid in present and present[sid][1]:
+                if sid not in present:  # deleted, unless archived to the lake: checked there (lrs.audit.archived)
+                    if reason := archive.entry(pos, sid, e["content_hash"]):
+                        return fail(reason, pos, sid)
+                elif content_hash(present[sid][0]) != e["content_hash"]:
+                    return fail("the stored statement's canonical hash differs from its entry (content altered)",
+                                pos, sid)
+                elif present[sid][1]:
                     voided_rows[sid] = pos
             elif e["kind"] == "voided" and sid is not None:
                 voided_entries[sid] = pos
@@ -246,12 +242,6 @@ def verify_tenant(session: Session, tenant_id: int, certificates: Sequence[bytes
     report.archived_checked, report.archived_unchecked = archive.checked, archive.unchecked
     report.archives_missing = archive.missing
     return report
-
-
-def _row_reason(row: tuple[Any, bool], entry_content_hash: str | None) -> str | None:
-    if content_hash(row[0]) != entry_content_hash:
-        return "the stored statement's canonical hash differs from its entry (content altered)"
-    return None
 
 
 def _after_walk(session: Session, tenant_id: int, last: int, last_hash: str, cps: dict[int, dict[str, Any]],
