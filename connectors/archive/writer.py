@@ -126,11 +126,11 @@ def _write_statements(session: Session, name: str, tenant_id: int, path: Path, b
     schema = _schema()
     columns = ", ".join(f'"{c}"' for c in COLUMNS)
     result = session.execute(text(f'SELECT {columns}, "full" FROM {name} WHERE tenant_id = :t ORDER BY seq'),
-                             {"t": tenant_id}, execution_options={"yield_per": batch})
+                             {"t": tenant_id}, execution_options={"stream_results": True, "max_row_buffer": batch})
     count = voided = 0
     tmp = path.with_name(f".{path.name}.tmp")
     with pq.ParquetWriter(tmp, schema, compression="zstd") as out:
-        for rows in result.partitions():
+        for rows in result.partitions(batch):
             cols = [list(c) for c in zip(*rows, strict=True)]
             cols[-1] = [canonical_json(full).decode("utf-8") for full in cols[-1]]
             out.write_batch(pa.RecordBatch.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, schema,
