@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -12,9 +13,11 @@ from typing import Any
 
 from connectors.archive.layout import CHAIN_FILE, MANIFEST_FILE, STATEMENTS_FILE, month_dir, where
 from lrs.audit.archived import ArchiveMissing, LoadedArchive
-from lrs.audit.chain import content_hash
+from lrs.audit.chain import STATEMENT_KINDS, content_hash, recompute_entry_hash
+from lrs.audit.verify import check_checkpoint
 
 _BLOCK = 1 << 20
+_BATCH = 10_000
 
 
 def file_sha256(path: Path) -> str:
@@ -50,27 +53,50 @@ def read_month(directory: Path) -> ReadBack:
     for name, meta in sorted(files.items()):
         if file_sha256(directory / name) != meta.get("sha256"):
             problem = problem or f"{name} altered (its SHA-256 differs from the manifest's)"
-    table = pq.read_table(directory / STATEMENTS_FILE, columns=["statement_id", "verb_id", "voided", "statement"])
     hashes: dict[str, str] = {}
-    voided = 0
-    for sid, verb, is_voided, text in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
-        try:
-            statement = json.loads(text)
-            hashes[sid] = content_hash(statement)
-            if statement.get("id") != sid or statement.get("verb", {}).get("id") != verb:
-                problem = problem or f"{STATEMENTS_FILE}: the indexed columns of statement {sid} disagree with it"
-        except (ValueError, AttributeError, TypeError):
-            hashes[sid] = "unreadable"
-        voided += bool(is_voided)
-    if manifest and table.num_rows != manifest.get("statements"):
-        problem = problem or (f"{STATEMENTS_FILE} holds {table.num_rows} rows, "
-                              f"the manifest says {manifest.get('statements')}")
+    voided = rows = 0
+    # In batches: a month of a large tenant is millions of rows; only their hashes are kept.
+    for batch in pq.ParquetFile(directory / STATEMENTS_FILE).iter_batches(
+            _BATCH, columns=["statement_id", "verb_id", "voided", "statement"]):
+        for sid, verb, is_voided, text in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+            try:
+                statement = json.loads(text)
+                hashes[sid] = content_hash(statement)
+                if statement.get("id") != sid or statement.get("verb", {}).get("id") != verb:
+                    problem = problem or f"{STATEMENTS_FILE}: the indexed columns of statement {sid} disagree with it"
+            except (ValueError, AttributeError, TypeError):
+                hashes[sid] = "unreadable"
+            voided += bool(is_voided)
+            rows += 1
+    if manifest and rows != manifest.get("statements"):
+        problem = problem or f"{STATEMENTS_FILE} holds {rows} rows, the manifest says {manifest.get('statements')}"
     return ReadBack(manifest, hashlib.sha256(raw).hexdigest(), hashes, voided, problem)
 
 
-def read_chain(directory: Path) -> list[dict[str, Any]]:
+def walk_chain(directory: Path, checkpoint: Mapping[str, Any],
+               certificates: Sequence[bytes]) -> tuple[dict[int, tuple[str | None, str | None]], str | None]:
+    """Check the archived chain segment line by line (links, entry hashes, the checkpoint's signature
+    over its position; lrs.audit.verify.verify_segment's rules without holding the segment): returns
+    each statement entry's (statement id, content hash) by position, and why it fails, if it does."""
+    entries: dict[int, tuple[str | None, str | None]] = {}
+    prev: tuple[int, str] | None = None
+    at_checkpoint = None
     with (directory / CHAIN_FILE).open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            e = json.loads(line)
+            pos = e["position"]
+            if prev is not None and (pos != prev[0] + 1 or e["prev_hash"] != prev[1]):
+                return entries, f"the segment's link breaks at position {pos}"
+            if recompute_entry_hash(e) != e["entry_hash"]:
+                return entries, f"entry_hash of position {pos} does not match its fields"
+            if e["kind"] in STATEMENT_KINDS:
+                entries[pos] = (e["statement_id"], e["content_hash"])
+            if pos == checkpoint["position"]:
+                at_checkpoint = e["entry_hash"]
+            prev = (pos, e["entry_hash"])
+    if prev is None:
+        return entries, "the chain segment is empty"
+    return entries, check_checkpoint(checkpoint, at_checkpoint, certificates)
 
 
 class LakeArchive:

@@ -32,12 +32,12 @@ from connectors.archive.layout import (
     runs,
     where,
 )
-from connectors.archive.reader import file_sha256, read_chain, read_month
+from connectors.archive.reader import file_sha256, read_month, walk_chain
 from lrs import partitions
-from lrs.audit.chain import STATEMENT_KINDS
-from lrs.audit.verify import chain_segment, checkpoint_dict, covering_checkpoint, verify_segment
+from lrs.audit.chain import STATEMENT_KINDS, entry_dict
+from lrs.audit.verify import checkpoint_dict, covering_checkpoint
 from lrs.jcs import canonical_json
-from lrs.storage import AuditCheckpoint, StatementArchive
+from lrs.storage import AuditCheckpoint, AuditEntry, StatementArchive
 
 BATCH = 5000
 
@@ -85,14 +85,12 @@ def _write_tenant(session: Session, name: str, tenant_id: int, slug: str, month:
     if cp is None:
         raise ArchiveError(f"{where(slug, month)}: no signed checkpoint covers position {high} yet "
                            "(`hocvu audit checkpoint` makes the due ones); nothing archived")
-    segment = chain_segment(session, tenant_id, low, cp["position"])
-    _write_file(directory / CHAIN_FILE, "".join(json.dumps(e, sort_keys=True, ensure_ascii=False) + "\n"
-                                                  for e in segment).encode("utf-8"))
+    segment = _write_chain(session, tenant_id, low, cp["position"], directory / CHAIN_FILE, batch)
     checkpoints = [checkpoint_dict(c) for c in session.scalars(select(AuditCheckpoint).where(
         AuditCheckpoint.tenant_id == tenant_id, AuditCheckpoint.position >= low,
         AuditCheckpoint.position <= cp["position"])
         .order_by(AuditCheckpoint.position))]
-    rows = {STATEMENTS_FILE: count, CHAIN_FILE: len(segment)}
+    rows = {STATEMENTS_FILE: count, CHAIN_FILE: segment}
     sizes = {n: (directory / n).stat().st_size for n in rows}
     files = {n: {"sha256": file_sha256(directory / n), "bytes": sizes[n], "rows": rows[n]} for n in rows}
     archived = runs(list(positions.values()))
@@ -143,6 +141,24 @@ def _write_statements(session: Session, name: str, tenant_id: int, path: Path, b
     return count, voided
 
 
+def _write_chain(session: Session, tenant_id: int, first: int, last: int, path: Path, batch: int) -> int:
+    """Entries ``first``..``last`` as JSON Lines (``entry_dict``), a batch at a time; returns how many."""
+    tmp, count = path.with_name(f".{path.name}.tmp"), 0
+    with tmp.open("wb") as f:
+        for start in range(first, last + 1, batch):
+            rows = session.scalars(select(AuditEntry).where(
+                AuditEntry.tenant_id == tenant_id, AuditEntry.position >= start,
+                AuditEntry.position <= min(last, start + batch - 1)).order_by(AuditEntry.position)).all()
+            f.write("".join(json.dumps(entry_dict(r), sort_keys=True, ensure_ascii=False) + "\n"
+                            for r in rows).encode("utf-8"))
+            count += len(rows)
+            session.expunge_all()  # nothing to write back: keep memory to one batch
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return count
+
+
 def _positions(session: Session, name: str, tenant_id: int) -> dict[str, int]:
     """Each archived statement's chain position (its latest 'stored' or 'adopted' entry)."""
     kinds = ", ".join(f"'{k}'" for k in STATEMENT_KINDS)
@@ -163,15 +179,11 @@ def _check(directory: Path, slug: str, month: date, positions: dict[str, int], c
     if len(back.hashes) != count or back.voided != voided:
         raise ArchiveError(f"{label}: read back {len(back.hashes)} rows ({back.voided} voided), wrote {count} "
                            f"({voided} voided)")
-    entries = read_chain(directory)
-    failure = verify_segment(entries, back.manifest["checkpoint"], certificates)
+    entries, failure = walk_chain(directory, back.manifest["checkpoint"], certificates)
     if failure is not None:
-        raise ArchiveError(f"{label}: the chain segment does not verify at position {failure.position}: "
-                           f"{failure.reason}")
-    by_position = {e["position"]: e for e in entries}
+        raise ArchiveError(f"{label}: the chain segment does not verify: {failure}")
     for sid, pos in positions.items():
-        entry = by_position.get(pos)
-        if entry is None or entry["statement_id"] != sid or entry["content_hash"] != back.hashes.get(sid):
+        if entries.get(pos) != (sid, back.hashes.get(sid)):
             raise ArchiveError(f"{label}: read back, statement {sid} does not match its entry at position {pos}")
     return back.manifest_sha256
 
