@@ -83,10 +83,10 @@ def archive(month: datetime, root: Path, certs: tuple[str, ...]) -> None:
     if not certificates:
         raise click.ClickException("no certificate of the hub to check the checkpoints with (give --cert)")
     database = Database(Settings.from_env().database_url)
-    if database.engine.dialect.name != "postgresql":
-        raise click.ClickException("archiving needs PostgreSQL (SQLite's statements are not partitioned)")
     started = time.perf_counter()
     try:
+        if database.engine.dialect.name != "postgresql":
+            raise click.ClickException("archiving needs PostgreSQL (SQLite's statements are not partitioned)")
         with database.session() as session:
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             written = write_month(session, first, root, certificates)
