@@ -225,14 +225,15 @@ def test_a_deleted_row_of_a_live_month_is_still_tampering(hub: dict[str, Any]) -
     slug, x = hub["xs"]["b"]
     sid = _post(x, statement())[0]
     database = hub["db"]
+    _scalar(database, "CREATE TABLE saved_row AS SELECT * FROM statements WHERE statement_id = :s", s=sid)
     try:
-        _scalar(database, "ALTER TABLE statements DISABLE TRIGGER ALL")
         _scalar(database, "DELETE FROM statements WHERE statement_id = :s", s=sid)
         code, report = _verify(hub["app"], slug, "--archive", str(hub["root"]))
         assert code == 1 and report["failure"]["statement_id"] == sid and "row deleted" in report["failure"]["reason"]
-    finally:
-        _scalar(database, "ALTER TABLE statements ENABLE TRIGGER ALL")
-        _scalar(database, "DELETE FROM audit_entries WHERE statement_id = :s", s=sid)
+    finally:  # put the row back: the chain is whole again
+        _scalar(database, "INSERT INTO statements SELECT * FROM saved_row")
+        _scalar(database, "DROP TABLE saved_row")
+    assert _verify(hub["app"], slug, "--archive", str(hub["root"]))[0] == 0
 
 
 def test_archived_ids_answer_404_and_refuse_reuse(hub: dict[str, Any]) -> None:
@@ -313,3 +314,16 @@ def test_partition_upkeep_setting() -> None:
     assert Settings.from_env({}).lrs.partition_seconds == 3600.0
     assert Settings.from_env({"HOCVU_PARTITION_SECONDS": "0"}).lrs.partition_seconds == 0.0
     assert Settings.of().lrs.partition_seconds == 0.0  # embedding: the loop stays off unless asked
+
+
+def test_a_month_detached_first_is_archived_too(hub: dict[str, Any], tmp_path: Path) -> None:
+    """`hocvu db partitions --detach` then `hocvu lake archive`: the detached table is archived and
+    dropped, and the chain verifies with both months' archives (in their two directories)."""
+    database, slug = hub["db"], hub["xs"]["b"][0]
+    code, out = cli(hub["app"], "db", "partitions", "--detach", "2026-03-01")
+    assert code == 0 and "statements_p202602" in out, out
+    code, out = cli(hub["app"], "lake", "archive", "2026-02", "--to", str(hub["root"]), "--cert", str(_hub()[2]))
+    assert code == 0 and "archived 2026-02: 2 statements of 1 tenant(s)" in out, out
+    assert _scalar(database, "SELECT to_regclass('statements_p202602') IS NULL")
+    code, report = _verify(hub["app"], slug, "--archive", str(hub["root"]))
+    assert code == 0 and report["archived"] == {"checked": 5, "unchecked": 0, "missing": []}, report["failure"]
