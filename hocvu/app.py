@@ -132,6 +132,16 @@ def init_rollups(app: Flask, settings: Settings, database: Database) -> Database
     return replica
 
 
+def init_partitions(app: Flask, settings: Settings, database: Database) -> None:
+    """PostgreSQL: the statements' monthly partitions made ahead every HOCVU_PARTITION_SECONDS, with
+    or without traffic (lrs.partitions.keep_ahead: one process at a time, a no-op when they exist)."""
+    if settings.lrs.partition_seconds > 0 and database.engine.dialect.name == "postgresql":
+        from lrs.partitions import keep_ahead
+
+        app.extensions["lrs.partitions"] = PeriodicTask("statement-partitions", settings.lrs.partition_seconds,
+                                                        lambda: keep_ahead(database.engine)).start()
+
+
 def init_identity_gate(app: Flask, settings: Settings, identity: IdentitySettings) -> None:
     """The identity gate with the hub's signing key (``HubKey``, one per app: the gate's stamps, the
     audit checkpoints and the trusted certificates all use it); its sealer becomes the statement
@@ -256,6 +266,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
             "ags-score-retries", settings.lti.score_retry_seconds, lambda: retry_pending_scores(tool)).start()
     init_forwarding(app, settings, database)
     replica = init_rollups(app, settings, database)
+    init_partitions(app, settings, database)
     # Analysts' pseudonyms get their own key derived from the app secret (see connectors.export).
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
                                     min_group=settings.reports.report_min_group, read_db=replica))

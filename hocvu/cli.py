@@ -75,8 +75,10 @@ def db_analyze() -> None:
 @click.option("--detach", "before", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Detach the monthly partitions that end on or before this date (YYYY-MM-DD).")
 def db_partitions(ahead: int, before: datetime | None) -> None:
-    """PostgreSQL: create the statements' monthly partitions ahead (also done by `db upgrade`), or
-    detach old ones (their tables stay, for archiving). Nothing on SQLite."""
+    """PostgreSQL: create the statements' monthly partitions ahead (also done by `db upgrade` and by
+    the web processes every HOCVU_PARTITION_SECONDS; with that off, run `--ahead 3` daily from cron),
+    or detach old ones (their tables stay). Archiving a month to the lake with its chain proofs, then
+    dropping it: `hocvu lake archive`. Nothing on SQLite."""
     from lrs import partitions
 
     database = Database(Settings.from_env().database_url)

@@ -28,7 +28,7 @@ from lrs.statement_query import parse_agent
 from lrs.storage import AuditHead, Statement, Tenant
 
 
-def _certificates(paths: tuple[str, ...]) -> list[bytes]:
+def certificates_from(paths: tuple[str, ...]) -> list[bytes]:
     """--cert files, else the hub's own certificate (HOCVU_SIGNING_CERT_FILE or the instance
     folder). Never generates a key: verifying must not create what it checks against."""
     if paths:
@@ -64,19 +64,29 @@ def _witness_file(path: str) -> list[dict[str, Any]]:
               help="PEM certificate(s) of the hub's signing key (default: the hub's own).")
 @click.option("--witness", "witness_path", type=click.Path(exists=True, dir_okay=False),
               help="Also compare with a witness file (`hocvu audit witness export`).")
+@click.option("--archive", "archive_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The lake archive of old months (`hocvu lake archive --to DIR`): their statements are "
+                   "checked there (without it they are counted, not checked).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[str, ...], witness_path: str | None,
-                     as_json: bool) -> None:
+                     archive_dir: Path | None, as_json: bool) -> None:
     """Recompute the chain; name the first entry that does not match, and the positions that lack
     the checkpoints the configured cadence makes (HOCVU_AUDIT_CHECKPOINT_EVERY/_MINUTES plus
-    HOCVU_AUDIT_VERIFY_GRACE_ENTRIES/_MINUTES). Exit 1 when one fails."""
-    certificates = _certificates(certs)
+    HOCVU_AUDIT_VERIFY_GRACE_ENTRIES/_MINUTES). Exit 1 when one fails; exit 3 when the chain holds
+    but an archived month's archive was not found under --archive (unproven, not tampered)."""
+    certificates = certificates_from(certs)
     witnessed = _witness_file(witness_path) if witness_path else []
+    archives = None
+    if archive_dir is not None:
+        from connectors.archive.reader import LakeArchive
+
+        archives = LakeArchive(archive_dir)
     with cli_session() as session:
-        reports = audit_verify.verify_all(session, certificates, tenant_slug, cadence=_cadence())
+        reports = audit_verify.verify_all(session, certificates, tenant_slug, cadence=_cadence(), archives=archives)
         contradicted = audit_witness.check(session, witnessed, certificates, tenant_slug)
-    ok = all(r.ok for r in reports) and not contradicted
+    intact = all(r.ok for r in reports) and not contradicted
+    ok = intact and not any(r.archives_missing for r in reports)
     if as_json:
         click.echo(json.dumps({"ok": ok, "tenants": [r.as_dict() for r in reports],
                                "witness": [c.as_dict() for c in contradicted]}, ensure_ascii=False))
@@ -92,6 +102,7 @@ def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[s
                 f = r.failure
                 where = f"position {f.position}" if f.position is not None else "no entry"
                 click.echo(f"tenant {r.tenant}: FAILED at {where}, statement {f.statement_id or '-'}: {f.reason}")
+            _archive_notes(r)
             for first, last in r.gaps:
                 click.echo(f"tenant {r.tenant}: note: positions {first}..{last} went longer than the cadence without "
                            "a checkpoint (covered by the next one)")
@@ -99,9 +110,21 @@ def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[s
         checkpoints = sum(r.checkpoints for r in reports)
         broken = sum(not r.ok for r in reports)
         adopted = sum(r.adopted for r in reports)
-        click.echo(f"audit chain {'intact' if ok else 'BROKEN'}: {len(reports)} tenants ({broken} failing), "
+        state = "intact" if ok else "intact but INCOMPLETE (archives missing)" if intact else "BROKEN"
+        click.echo(f"audit chain {state}: {len(reports)} tenants ({broken} failing), "
                    f"{entries} entries ({adopted} adopted), {checkpoints} checkpoints")
-    ctx.exit(0 if ok else 1)
+    ctx.exit(0 if ok else 3 if intact else 1)
+
+
+def _archive_notes(r: audit_verify.TenantReport) -> None:
+    if r.archived_checked:
+        click.echo(f"tenant {r.tenant}: {r.archived_checked} archived statements checked in the lake archive")
+    if r.archived_unchecked:
+        click.echo(f"tenant {r.tenant}: note: {r.archived_unchecked} archived statements not checked "
+                   "(give --archive DIR to check them)")
+    for month in r.archives_missing:
+        click.echo(f"tenant {r.tenant}: ARCHIVE MISSING for {month} (not found under --archive; "
+                   "its statements are unproven, not shown tampered)")
 
 
 def _witness_report(contradicted: list[audit_witness.Contradiction], witnessed: int | None) -> None:
@@ -142,7 +165,7 @@ def witness_verify(ctx: click.Context, path: str, tenant_slug: str | None, certs
     replaced, or whose position in the chain now holds another hash. Exit 1 when one is."""
     witnessed = _witness_file(path)
     with cli_session() as session:
-        contradicted = audit_witness.check(session, witnessed, _certificates(certs), tenant_slug)
+        contradicted = audit_witness.check(session, witnessed, certificates_from(certs), tenant_slug)
     if as_json:
         click.echo(json.dumps({"ok": not contradicted, "witnessed": len(witnessed),
                                "contradicted": [c.as_dict() for c in contradicted]}, ensure_ascii=False))

@@ -5,6 +5,8 @@ work past one machine."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -55,3 +57,49 @@ def figures(directory: Path, engine: str, pseudonymised: bool, min_group: int | 
 
         out.write_text(render(report), encoding="utf-8")
     click.echo(json.dumps(report.to_json(), ensure_ascii=False, allow_nan=False))
+
+
+@lake.command("archive")
+@click.argument("month", type=click.DateTime(["%Y-%m"]))
+@click.option("--to", "root", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The archive directory (tenant=<slug>/month=<YYYY-MM>/...; one of its own, not an export's).")
+@click.option("--cert", "certs", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate(s) of the hub's signing key, to check the checkpoints (default: the hub's own).")
+def archive(month: datetime, root: Path, certs: tuple[str, ...]) -> None:
+    """PostgreSQL: archive MONTH (YYYY-MM, a month that has ended) to the lake with its chain proofs,
+    then drop its partition. The files are written, fsynced and read back and checked against the
+    audit chain first; on any failure the partition stays. The chain entries stay in the database
+    (`hocvu audit verify --archive DIR` proves them). Archived statements are served from the lake:
+    the LRS answers 404 for their ids and refuses to store them again (409)."""
+    from connectors.archive.writer import ArchiveError, finish, write_month
+    from hocvu.cli_audit import certificates_from
+    from lrs import partitions
+    from lrs.storage import Database
+
+    first = partitions.month_start(month)
+    if partitions.add_months(first, 1) > partitions.month_start(datetime.now(UTC)):
+        raise click.ClickException(f"{first:%Y-%m} has not ended: only past months are archived")
+    certificates = certificates_from(certs)
+    if not certificates:
+        raise click.ClickException("no certificate of the hub to check the checkpoints with (give --cert)")
+    database = Database(Settings.from_env().database_url)
+    started = time.perf_counter()
+    try:
+        if database.engine.dialect.name != "postgresql":
+            raise click.ClickException("archiving needs PostgreSQL (SQLite's statements are not partitioned)")
+        with database.session() as session:
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            written = write_month(session, first, root, certificates)
+        wrote = time.perf_counter() - started
+        with database.session() as session:
+            dropped = finish(session, first, written, str(root))
+            session.commit()
+    except ArchiveError as err:
+        raise click.ClickException(str(err)) from None
+    finally:
+        database.dispose()
+    rows = sum(w.statements for w in written)
+    for w in written:
+        click.echo(f"{w.tenant}: {w.statements} statements, {w.bytes} bytes in {w.directory}")
+    click.echo(f"archived {first:%Y-%m}: {rows} statements of {len(written)} tenant(s) in {wrote:.2f} s "
+               f"({rows / wrote if wrote else 0:.0f} rows/s); dropped {dropped or 'no partition'}")

@@ -80,6 +80,12 @@ class LrsSettings:
     analyze_every: int = var(50_000, "HOCVU_ANALYZE_EVERY", "int",
                              "ANALYZE the statement tables (PostgreSQL) after this many statements stored by a "
                              "web process (0: never)", unit="statements", low=0)
+    # lrs.partitions: by time, not traffic, so a quiet hub has next months' partitions too; the
+    # advisory lock makes it safe in every worker at once.
+    partition_seconds: float = var(3600.0, "HOCVU_PARTITION_SECONDS", "float",
+                                   "statement partitions (PostgreSQL) made ahead by the web process this often "
+                                   "(0: off, e.g. cron runs `hocvu db partitions --ahead 3` daily)",
+                                   unit="seconds", low=0, high=7 * 86_400)
 
 
 @dataclass(frozen=True)
@@ -309,13 +315,14 @@ class Settings:
     def of(cls, **values: Any) -> Settings:
         """A tree with these fields (named as in their group: ``database_url=...``) and defaults for
         the rest; for tests, benchmarks and embedding. The web process's background loops (AGS score
-        retries, forwarding rounds, enrolment purges, credential sweeps, report rollups) stay off unless given:
-        whoever embeds the app runs their own."""
+        retries, forwarding rounds, enrolment purges, credential sweeps, report rollups, partition upkeep)
+        stay off unless given: whoever embeds the app runs their own."""
         values.setdefault("score_retry_seconds", 0.0)
         values.setdefault("forward_seconds", 0.0)
         values.setdefault("face_purge_seconds", 0.0)
         values.setdefault("credentials_sweep_seconds", 0.0)
         values.setdefault("rollup_seconds", 0.0)
+        values.setdefault("partition_seconds", 0.0)
         groups = {}
         for name, group in GROUPS.items():
             mine = {f.name: values.pop(f.name) for f in dataclasses.fields(group) if f.name in values}

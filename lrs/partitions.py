@@ -6,8 +6,14 @@ plus ``statements_default``, which takes any row no monthly partition covers so 
 for lack of one. A monthly partition made for a range the default already holds rows of takes them
 over (the default is detached, the rows moved, the default attached again: one transaction).
 ``hocvu db partitions --detach BEFORE`` detaches the months that end on or before BEFORE: their
-statements leave every query (their ids stay taken in ``statement_ids``); archiving the detached
-tables (to the Parquet lake, with their chain proofs) is not done here.
+statements leave every query (their ids stay taken in ``statement_ids``). Archiving a month to the
+Parquet lake with its chain proofs is ``connectors.archive`` (``hocvu lake archive``), which ends
+with ``drop_month`` here once the files are written and verified.
+
+Upkeep does not depend on traffic: each web process runs ``keep_ahead`` every
+HOCVU_PARTITION_SECONDS (hocvu.app), besides the run after every HOCVU_ANALYZE_EVERY statements
+(lrs.maintenance); the advisory lock makes one process do it at a time, and the DDL is skipped when
+the partition is there, so any number of workers (or a cron ``hocvu db partitions``) may run it.
 """
 
 from __future__ import annotations
@@ -122,11 +128,48 @@ def detach_before(conn: Connection, before: date) -> list[str]:
     for name in attached(conn):
         if name == DEFAULT or not name.startswith("statements_p"):
             continue
-        month = date(int(name[-6:-2]), int(name[-2:]), 1)
+        month = month_of(name)
         if add_months(month, 1) > before:
             continue
-        conn.exec_driver_sql(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
-        for side in ("statement_agents", "statement_activities"):
-            conn.exec_driver_sql(f"DELETE FROM {side} WHERE seq IN (SELECT seq FROM {name})")
+        _detach(conn, name)
         gone.append(name)
     return gone
+
+
+def _detach(conn: Connection, name: str) -> None:
+    conn.exec_driver_sql(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
+    for side in ("statement_agents", "statement_activities"):
+        conn.exec_driver_sql(f"DELETE FROM {side} WHERE seq IN (SELECT seq FROM {name})")
+
+
+def month_of(name: str) -> date:
+    """The month of a monthly partition's name (``statements_p202601`` -> 2026-01-01)."""
+    if not name.startswith("statements_p") or not is_partition(name):
+        raise ValueError(f"{name!r} is not a monthly partition")
+    return date(int(name[-6:-2]), int(name[-2:]), 1)
+
+
+def month_table(conn: Connection, month: date) -> tuple[str, bool] | None:
+    """The month's partition table and whether it is attached; None when there is none (never made,
+    or already archived and dropped)."""
+    if not is_partitioned(conn):
+        return None
+    name = partition_name(month_start(month))
+    if name in attached(conn):
+        return name, True
+    found = conn.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar()
+    return (name, False) if found else None
+
+
+def drop_month(conn: Connection, month: date) -> str | None:
+    """Detach the month's partition if it is attached (with its side-table rows, as ``detach_before``)
+    and drop its table; returns its name (None when there was none). Only after its archive is
+    written and verified (connectors.archive): the rows are gone with the table."""
+    found = month_table(conn, month)
+    if found is None:
+        return None
+    name, is_attached = found
+    if is_attached:
+        _detach(conn, name)
+    conn.exec_driver_sql(f"DROP TABLE {name}")
+    return name

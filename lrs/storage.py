@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -266,6 +267,24 @@ class AuditCheckpoint(Base):
     entry_hash: Mapped[str] = mapped_column(String(64))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     jws: Mapped[str] = mapped_column(Text)
+
+
+class StatementArchive(Base):
+    """A tenant's month of statements moved to the Parquet lake (``hocvu lake archive``, migration 0140).
+
+    ``positions`` lists, as [first, last] runs, the chain positions of the archived statements' entries:
+    verification (``lrs.audit.archived``) takes a statement missing from the store at one of them for
+    archived, and checks it in the archive; a statement missing anywhere else is reported deleted.
+    ``manifest_sha256`` pins the archive's manifest, which pins its files."""
+
+    __tablename__ = "statement_archives"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True, autoincrement=False)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    statements: Mapped[int] = mapped_column(BigInteger)
+    positions: Mapped[list[list[int]]] = mapped_column(JSON)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str] = mapped_column(Text)  # where it was written (a path as given; a hint, not a proof)
+    archived: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

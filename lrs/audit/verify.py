@@ -7,6 +7,7 @@ entries (each chunk with its statements), and stops at the first entry that does
 * each ``prev_hash`` is the previous ``entry_hash`` and each ``entry_hash`` recomputes;
 * each 'stored' entry's statement is present with the same canonical hash, unless a later
   'erased' entry names it; an 'adopted' entry (``lrs.audit.adoption.adopt``) is checked the same way;
+  a statement of a month archived to the lake is checked in its archive (``lrs.audit.archived``);
 * each checkpoint's JWS verifies with the hub's certificate (the certificate only, never the
   ``x5c`` in the token) and signs the hash the chain has at that position;
 * after the walk: the head agrees with the last entry, no checkpoint names a position past it,
@@ -28,6 +29,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from lrs.audit import cadence as cadence_rules
+from lrs.audit.archived import ArchiveCheck, ArchiveSource
 from lrs.audit.chain import (
     CHAIN_VERSION,
     GENESIS,
@@ -67,6 +69,11 @@ class TenantReport:
     # Stretches (first, last position) between checkpoints longer than the cadence: reported, not
     # failed (the later checkpoint covers them; lrs.audit.cadence says why).
     gaps: list[tuple[int, int]] = field(default_factory=list)
+    # Statements of months archived to the lake (lrs.audit.archived): checked in their archive, not
+    # checked (no archive given), and the months whose archive was not found (incomplete, not tampered).
+    archived_checked: int = 0
+    archived_unchecked: int = 0
+    archives_missing: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -81,7 +88,9 @@ class TenantReport:
         return {"tenant": self.tenant, "tenant_id": self.tenant_id, "ok": self.ok, "entries": self.entries,
                 "checkpoints": self.checkpoints, "last_checkpoint": self.last_checkpoint, "adopted": self.adopted,
                 "uncovered": self.uncovered, "failure": asdict(self.failure) if self.failure else None,
-                "gaps": [list(g) for g in self.gaps]}
+                "gaps": [list(g) for g in self.gaps],
+                "archived": {"checked": self.archived_checked, "unchecked": self.archived_unchecked,
+                             "missing": self.archives_missing}}
 
 
 class CheckpointInvalid(Exception):
@@ -164,10 +173,12 @@ def _erasures(session: Session, tenant_id: int) -> dict[str, int]:
 
 
 def verify_tenant(session: Session, tenant_id: int, certificates: Sequence[bytes], *,
-                  chunk: int = CHUNK) -> TenantReport:
-    """Recompute one tenant's chain; the report names the first failure."""
+                  chunk: int = CHUNK, archives: ArchiveSource | None = None) -> TenantReport:
+    """Recompute one tenant's chain; the report names the first failure. ``archives`` reads the
+    months archived to the lake (without it, their statements are counted unchecked)."""
     slug = session.scalar(select(Tenant.slug).where(Tenant.id == tenant_id)) or str(tenant_id)
     report = TenantReport(tenant_id, slug)
+    archive = ArchiveCheck.of(session, tenant_id, slug, archives)
     erased = _erasures(session, tenant_id)
     cps = {cp.position: checkpoint_dict(cp) for cp in session.scalars(
         select(AuditCheckpoint).where(AuditCheckpoint.tenant_id == tenant_id).order_by(AuditCheckpoint.position))}
@@ -208,13 +219,13 @@ def verify_tenant(session: Session, tenant_id: int, certificates: Sequence[bytes
                 if sid is not None and "voided_by" in (e["detail"] or {}):
                     voided_entries[sid] = pos  # the adopted state includes the voiding
             if e["kind"] in STATEMENT_KINDS and sid is not None and erased.get(sid, 0) <= pos:
-                if sid not in present:
-                    return fail("the statement is missing and no 'erased' entry names it (row deleted)", pos, sid)
-                full, is_voided = present[sid]
-                if content_hash(full) != e["content_hash"]:
+                if sid not in present:  # deleted, unless archived to the lake: checked there (lrs.audit.archived)
+                    if reason := archive.entry(pos, sid, e["content_hash"]):
+                        return fail(reason, pos, sid)
+                elif content_hash(present[sid][0]) != e["content_hash"]:
                     return fail("the stored statement's canonical hash differs from its entry (content altered)",
                                 pos, sid)
-                if is_voided:
+                elif present[sid][1]:
                     voided_rows[sid] = pos
             elif e["kind"] == "voided" and sid is not None:
                 voided_entries[sid] = pos
@@ -226,6 +237,10 @@ def verify_tenant(session: Session, tenant_id: int, certificates: Sequence[bytes
     report.entries = last = expected - 1
     report.failure = _after_walk(session, tenant_id, last, prev, cps, certificates, erased, voided_rows,
                                  voided_entries)
+    if report.failure is None and (altered := archive.after()):
+        report.failure = Failure(altered)
+    report.archived_checked, report.archived_unchecked = archive.checked, archive.unchecked
+    report.archives_missing = archive.missing
     return report
 
 
@@ -274,9 +289,11 @@ def _after_walk(session: Session, tenant_id: int, last: int, last_hash: str, cps
 
 
 def verify_all(session: Session, certificates: Sequence[bytes], tenant_slug: str | None = None,
-               cadence: cadence_rules.Cadence | None = None) -> list[TenantReport]:
+               cadence: cadence_rules.Cadence | None = None,
+               archives: ArchiveSource | None = None) -> list[TenantReport]:
     """Every tenant's chain (or one tenant's), in tenant id order, from one snapshot. With
-    ``cadence``, an intact chain must also have its checkpoints (lrs.audit.cadence)."""
+    ``cadence``, an intact chain must also have its checkpoints (lrs.audit.cadence); with
+    ``archives``, archived months are checked in the lake (lrs.audit.archived)."""
     _snapshot(session)
     q = select(Tenant.id, Tenant.slug).order_by(Tenant.id)
     if tenant_slug is not None:
@@ -284,7 +301,7 @@ def verify_all(session: Session, certificates: Sequence[bytes], tenant_slug: str
     tenants = session.execute(q).all()
     if tenant_slug is not None and not tenants:
         raise NotFound(f"no tenant {tenant_slug!r}")
-    reports = [verify_tenant(session, t.id, certificates) for t in tenants]
+    reports = [verify_tenant(session, t.id, certificates, archives=archives) for t in tenants]
     if cadence is not None:
         for report in reports:
             report.gaps = cadence_rules.gaps(cadence_rules.checkpoint_positions(session, report.tenant_id), cadence)

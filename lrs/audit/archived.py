@@ -1,0 +1,119 @@
+"""Verifying a chain whose oldest statements were archived to the Parquet lake (issue 17 item 2).
+
+An archived month's statements are gone from the store but their chain entries stay. The registry
+``statement_archives`` (one row per tenant and month, written in the transaction that drops the
+partition) says which chain positions were archived and pins each archive's manifest by SHA-256.
+``verify_tenant`` (lrs.audit.verify) asks an ``ArchiveCheck`` about every 'stored'/'adopted' entry
+whose statement is missing from the store:
+
+* not at an archived position: the row was deleted (tampering), as before;
+* archived, no archive given to the verifier: counted as *unchecked* (the store's part of the chain
+  is still proven; the report says how many statements it could not see);
+* archived, the archive is not where it should be: the month is reported *missing*, not tampered;
+* archived and found: the archived row's canonical hash must equal the entry's content hash, and
+  the manifest and its files their recorded SHA-256; the first that does not is the failure, named.
+
+Reading the archive (Parquet) is not this package's business (``lrs`` imports no connectors): the
+composition root passes an ``ArchiveSource`` (connectors.archive.reader).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lrs.storage import StatementArchive
+
+
+class ArchiveMissing(Exception):
+    """The archive of a month is not where the verifier was told to look (not a sign of tampering)."""
+
+
+@dataclass(frozen=True)
+class LoadedArchive:
+    """One tenant's month as read back: each archived statement's canonical hash, by id, and what
+    is wrong with its files as a whole (manifest or file SHA-256, row count), if anything."""
+
+    hashes: Mapping[str, str]
+    where: str  # how to name it in a report, e.g. tenant=moet/month=2026-01
+    altered: str | None = None
+
+
+class ArchiveSource(Protocol):
+    def load(self, tenant: str, month: date, manifest_sha256: str) -> LoadedArchive:
+        """The archive of ``tenant``'s ``month``; raises ``ArchiveMissing`` when it is not there."""
+        ...
+
+
+@dataclass
+class _Month:
+    row: StatementArchive
+    firsts: list[int]
+    loaded: LoadedArchive | None = None
+    missing: bool = False
+
+
+@dataclass
+class ArchiveCheck:
+    """One tenant's archived months, and what verifying against them found."""
+
+    tenant: str
+    months: list[_Month]
+    source: ArchiveSource | None
+    checked: int = 0  # archived statements whose archived row matched its entry
+    unchecked: int = 0  # archived statements not checked: no archive given
+    missing: list[str] = field(default_factory=list)  # 'YYYY-MM' of archives not found
+
+    @classmethod
+    def of(cls, session: Session, tenant_id: int, tenant: str, source: ArchiveSource | None) -> ArchiveCheck:
+        rows = session.scalars(select(StatementArchive).where(StatementArchive.tenant_id == tenant_id)
+                               .order_by(StatementArchive.month)).all()
+        return cls(tenant, [_Month(r, [int(run[0]) for run in r.positions]) for r in rows], source)
+
+    def _month_at(self, position: int) -> _Month | None:
+        for m in self.months:
+            i = bisect.bisect_right(m.firsts, position) - 1
+            if i >= 0 and m.row.positions[i][0] <= position <= m.row.positions[i][1]:
+                return m
+        return None
+
+    def entry(self, position: int, statement_id: str, content_hash: str | None) -> str | None:
+        """For an entry whose statement is not in the store: why that is a failure (None: archived,
+        and the archive agrees or was not given or is missing)."""
+        month = self._month_at(position)
+        if month is None:
+            return "the statement is missing and no 'erased' entry names it (row deleted)"
+        if self.source is None:
+            self.unchecked += 1
+            return None
+        label = f"{month.row.month:%Y-%m}"
+        if month.loaded is None and not month.missing:
+            try:
+                month.loaded = self.source.load(self.tenant, month.row.month, month.row.manifest_sha256)
+            except ArchiveMissing:
+                month.missing = True
+                self.missing.append(label)
+        if month.loaded is None:
+            self.unchecked += 1
+            return None
+        archived = month.loaded.hashes.get(statement_id)
+        if archived is None:
+            return f"the archived statement is not in its archive ({month.loaded.where}: row removed)"
+        if archived != content_hash:
+            return (f"the archived statement's canonical hash differs from its entry "
+                    f"({month.loaded.where}: archived row altered)")
+        self.checked += 1
+        return None
+
+    def after(self) -> str | None:
+        """After the walk: an archive whose files as a whole do not match their recorded hashes."""
+        for m in self.months:
+            if m.loaded is not None and m.loaded.altered:
+                return f"archive {m.loaded.where}: {m.loaded.altered}"
+        return None
