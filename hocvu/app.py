@@ -233,6 +233,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     # Attachment bytes (lrs.blobs): one store for the primary and the replica, which share rows.
     blobs = blob_store(settings)
     register_blobs(database, blobs)
+    app.extensions["hocvu.blobs"] = blobs
     identity_settings = identity or configs.identity_settings(settings)
     init_identity(app, identity_settings, database)
     init_identity_gate(app, settings, identity_settings)
