@@ -106,7 +106,8 @@ def store(fresh_url: str) -> dict[str, Any]:
     month), then migrated: the state every test below starts from."""
     database = Database(fresh_url)
     # Every migration but 0110: the schema of the release before it.
-    heads = set(ScriptDirectory.from_config(dbops.alembic_config(database)).get_heads()) - {"0110"} | {"0021"}
+    # (0135, the attachments' blob store, extends the lrs branch after 0110: it goes too.)
+    heads = set(ScriptDirectory.from_config(dbops.alembic_config(database)).get_heads()) - {"0110", "0135"} | {"0021"}
     for head in sorted(heads):
         _alembic(database, "upgrade", head)
     assert not _partitioned(database)
