@@ -43,7 +43,7 @@ def attachments_migrate(batch: int, as_json: bool) -> None:
 
 
 @attachments.command("sweep")
-@click.option("--grace-hours", type=click.FloatRange(min=0), default=None,
+@click.option("--grace-hours", type=click.FloatRange(min=1), default=None,
               help="Keep unreferenced blobs younger than this [default: HOCVU_ATTACHMENTS_SWEEP_GRACE_HOURS].")
 @click.option("--dry-run", is_flag=True, help="List what would be removed, remove nothing.")
 @json_option

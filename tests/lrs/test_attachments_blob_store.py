@@ -5,6 +5,7 @@ rows (bytes in the database) and `hocvu attachments migrate`, the sweep, erasure
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -254,3 +255,20 @@ def test_a_rolled_back_erasure_keeps_the_blob(app: Flask, xapi: Xapi) -> None:
         raise RuntimeError("the operator's transaction fails after the erasure")
     assert get_parts(xapi, st["id"])[1][0].body == body
     assert attachment_store.load  # the reader used above is the one every path shares
+
+
+@pytest.mark.parametrize("declared", ["../../../../tmp/hocvu-attach", SHA[:63], SHA.upper()[:60] + "/../"])
+def test_part_three_1_5_2_a_part_whose_hash_is_not_a_sha2_is_refused_before_any_write(
+        app: Flask, xapi: Xapi, declared: str) -> None:
+    """xAPI 1.0.3 Part Three §1.5.2 (X-Experience-API-Hash is the part's SHA-2): a path-like or
+    short value is a 400, and nothing is written to the blob store."""
+    body = content()
+    st = with_attachment(body)
+    before = sorted(p for p in store_of(app).root.rglob("*") if p.is_file()) if store_of(app).root.exists() else []
+    raw = (b"--b\r\nContent-Type: application/json\r\n\r\n" + json.dumps(st).encode()
+           + b"\r\n--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\nX-Experience-API-Hash: "
+           + declared.encode() + b"\r\n\r\n" + body + b"\r\n--b--\r\n")
+    res = xapi.post("statements", data=raw, headers={"Content-Type": "multipart/mixed; boundary=b"})
+    assert res.status_code == 400, res.get_data(as_text=True)
+    after = sorted(p for p in store_of(app).root.rglob("*") if p.is_file())
+    assert after == before
