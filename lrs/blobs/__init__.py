@@ -35,6 +35,11 @@ class BlobKeyError(ValueError):
     """A key that is not a lower-case hex SHA-2 digest."""
 
 
+class BlobStoreUnavailable(OSError):
+    """The store could not be reached or refused the operation (a network or service error); an
+    ``OSError`` like the filesystem's own, so callers handle both alike."""
+
+
 def check_key(key: object) -> str:
     """``key`` itself when it is a lower-case hex SHA-2 digest; BlobKeyError otherwise."""
     if not isinstance(key, str) or _KEY.fullmatch(key) is None:

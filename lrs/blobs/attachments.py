@@ -17,18 +17,28 @@ from sqlalchemy import Connection, Text, cast, delete, event, select
 from sqlalchemy.orm import Session
 
 from lrs.blobs import BlobStore, blob_store
-from lrs.errors import ServerError
+from lrs.errors import ServerError, ServiceUnavailable
 from lrs.multipart import AttachmentPart, sha2_matches
 from lrs.storage import Attachment, Statement, dialect_insert
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # hashes per IN (...) list
+RETRY_AFTER = 5  # seconds, when the blob store failed
 
 
 class AttachmentMissing(ServerError):
     """A tenant's attachment row whose bytes are in neither the row nor the blob store."""
 
     code = "attachment_missing"
+
+
+class AttachmentStoreUnavailable(ServiceUnavailable):
+    """The blob store failed (unreachable, disk full...): a 503, and nothing of the request is kept."""
+
+    code = "attachment_store_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=RETRY_AFTER)
 
 
 class AttachmentCorrupt(ServerError):
@@ -63,7 +73,12 @@ def save(session: Session, tenant_id: int, parts: Mapping[str, AttachmentPart]) 
         if store is not None:
             # Written even when this tenant or another already has it: a rewrite refreshes the
             # blob's time (the sweep's grace counts from it) and repairs a blob lost at rest.
-            store.put(sha2, parts[sha2].body)
+            try:
+                store.put(sha2, parts[sha2].body)
+            except OSError as err:
+                log.error("attachment %s: the %s blob store failed: %s", sha2, store.name, err)
+                raise AttachmentStoreUnavailable(f"the attachment store could not take attachment {sha2}; "
+                                                 "nothing was stored, try again") from None
     session.execute(
         dialect_insert(session)(Attachment.__table__).on_conflict_do_nothing(index_elements=["tenant_id", "sha2"]),
         # No store registered (a bare Database used as a library): the bytes stay in the row, which
@@ -102,7 +117,12 @@ def load(session: Session, tenant_id: int, hashes: Iterable[str], *, skip_bad: b
 
 
 def _fetch(store: BlobStore | None, sha2: str) -> bytes:
-    body = store.get(sha2) if store is not None else None
+    try:
+        body = store.get(sha2) if store is not None else None
+    except OSError as err:
+        log.error("attachment %s: the blob store failed: %s", sha2, err)
+        raise AttachmentStoreUnavailable(f"the attachment store could not give attachment {sha2}; try again") \
+            from None
     if body is None:
         where = f"the {store.name} blob store" if store is not None else "no blob store (none is configured)"
         log.error("attachment %s: its bytes are not in %s", sha2, where)

@@ -11,14 +11,15 @@ logs them or puts them in a message.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from lrs.blobs import BlobInfo, BlobKeyError, check_key, check_put
+from lrs.blobs import BlobInfo, BlobKeyError, BlobStoreUnavailable, check_key, check_put
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -49,31 +50,39 @@ class S3BlobStore:
         return f"{self.prefix}{key[:2]}/{key}"
 
     def put(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self.object_key(check_put(key, data)), Body=data,
-                               ContentType="application/octet-stream")
+        object_key = self.object_key(check_put(key, data))
+        with _unavailable("put", object_key):
+            self.client.put_object(Bucket=self.bucket, Key=object_key, Body=data,
+                                   ContentType="application/octet-stream")
 
     def get(self, key: str) -> bytes | None:
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=self.object_key(key))
-        except ClientError as err:
-            if _code(err) in _MISSING:
-                return None
-            raise
-        body: bytes = answer["Body"].read()
-        return body
+        object_key = self.object_key(key)
+        with _unavailable("get", object_key):
+            try:
+                answer = self.client.get_object(Bucket=self.bucket, Key=object_key)
+            except ClientError as err:
+                if _code(err) in _MISSING:
+                    return None
+                raise
+            body: bytes = answer["Body"].read()
+            return body
 
     def delete(self, key: str) -> None:
-        # DeleteObject of an absent key succeeds (S3 API): nothing to catch.
-        self.client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
+        object_key = self.object_key(key)
+        with _unavailable("delete", object_key):
+            # DeleteObject of an absent key succeeds (S3 API): nothing to catch.
+            self.client.delete_object(Bucket=self.bucket, Key=object_key)
 
     def modified(self, key: str) -> datetime | None:
-        try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self.object_key(key))
-        except ClientError as err:
-            if _code(err) in _MISSING:
-                return None
-            raise
-        return _utc(head["LastModified"])
+        object_key = self.object_key(key)
+        with _unavailable("head", object_key):
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=object_key)
+            except ClientError as err:
+                if _code(err) in _MISSING:
+                    return None
+                raise
+            return _utc(head["LastModified"])
 
     def scan(self) -> Iterator[BlobInfo]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
@@ -86,6 +95,16 @@ class S3BlobStore:
                     continue
                 if self.object_key(key) == obj["Key"]:
                     yield BlobInfo(key, int(obj["Size"]), _utc(obj["LastModified"]))
+
+
+@contextmanager
+def _unavailable(operation: str, object_key: str) -> Iterator[None]:
+    """boto3's errors as BlobStoreUnavailable (an OSError, as the filesystem store raises), naming
+    the operation and object only: never the endpoint's credentials."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as err:
+        raise BlobStoreUnavailable(f"S3 {operation} of {object_key} failed: {type(err).__name__}") from err
 
 
 def _code(err: ClientError) -> str:

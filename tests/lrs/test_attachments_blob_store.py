@@ -272,3 +272,26 @@ def test_part_three_1_5_2_a_part_whose_hash_is_not_a_sha2_is_refused_before_any_
     assert res.status_code == 400, res.get_data(as_text=True)
     after = sorted(p for p in store_of(app).root.rglob("*") if p.is_file())
     assert after == before
+
+
+def test_a_failing_blob_store_is_a_503_and_nothing_is_stored(app: Flask, xapi: Xapi, tmp_path: Path) -> None:
+    """xAPI 1.0.3 Part Three §3.2 / DESIGN.md (nothing partial is written): when the store cannot
+    take the bytes (here its folder is a file), the request is a 503 with Retry-After and the
+    statement is not stored."""
+    from hocvu.attachments import register
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_bytes(b"")
+    database: Database = app.extensions["hocvu.db"]
+    body = content()
+    st = with_attachment(body)
+    register(database, FileBlobStore(blocked))
+    try:
+        res = post(xapi, st, [part(body)])
+    finally:
+        register(database, store_of(app))
+    assert res.status_code == 503 and res.headers["Retry-After"] == "5"
+    assert res.get_json()["error"]["code"] == "attachment_store_unavailable"
+    assert xapi.get("statements", statementId=st["id"]).status_code == 404
+    with database.session() as s:
+        assert s.scalar(select(Attachment.sha2).where(Attachment.sha2 == hashlib.sha256(body).hexdigest())) is None

@@ -160,3 +160,15 @@ def test_the_embedded_store_does_not_import_boto3(tmp_path: Path) -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore') or m == 'lrs.blobs.s3'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_unreachable_endpoint_is_blob_store_unavailable_without_secrets() -> None:
+    from lrs.blobs import BlobStoreUnavailable
+
+    store = S3BlobStore.connect(bucket="b", endpoint_url=f"http://127.0.0.1:{_free_port()}", region="us-east-1",
+                                **CREDENTIALS)
+    body = content()
+    with pytest.raises(BlobStoreUnavailable) as caught:
+        store.put(hashlib.sha256(body).hexdigest(), body)
+    assert CREDENTIALS["secret_access_key"] not in str(caught.value)
+    assert CREDENTIALS["access_key_id"] not in str(caught.value)
