@@ -21,6 +21,8 @@ from credentials.issuing import credential_url, ring_of
 from credentials.issuing import mine as held_credentials
 from credentials.revocation import sweep
 from hocvu import configs
+from hocvu.attachments import blob_store
+from hocvu.attachments import register as register_blobs
 from hocvu.availability import init_app as init_availability
 from hocvu.background import PeriodicTask
 from hocvu.body_limit import BodyLimit
@@ -238,6 +240,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
                             audit=audit_policy(settings, lambda: app.extensions[GATE_CONFIG].material()),
                             reserved_extensions={STAMP_IRI: stamp_guard(certificates)},
                             analyze_every=settings.lrs.analyze_every))
+    # Attachment bytes (lrs.blobs): one store for the primary and the replica, which share rows.
+    blobs = blob_store(settings)
+    register_blobs(database, blobs)
+    app.extensions["hocvu.blobs"] = blobs
     identity_settings = identity or configs.identity_settings(settings)
     init_identity(app, identity_settings, database)
     init_identity_gate(app, settings, identity_settings)
@@ -267,6 +273,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     init_forwarding(app, settings, database)
     replica = init_rollups(app, settings, database)
     init_partitions(app, settings, database)
+    if replica is not None:
+        register_blobs(replica, blobs)
     # Analysts' pseudonyms get their own key derived from the app secret (see connectors.export).
     init_reports(app, ReportsConfig(db=database, pseudonym_key=pseudonym_key(settings.secret_key),
                                     min_group=settings.reports.report_min_group, read_db=replica))

@@ -249,6 +249,7 @@ def demo_seed() -> None:
 
 def _register_package_commands() -> None:
     # Each package's admin commands live beside the composition root, one module per package.
+    from hocvu.cli_attachments import attachments
     from hocvu.cli_audit import audit
     from hocvu.cli_audit_bundle import register as register_audit_bundle
     from hocvu.cli_courses import courses
@@ -267,8 +268,8 @@ def _register_package_commands() -> None:
 
     register_audit_bundle(audit)  # `hocvu audit bundle` and `verify-bundle` (identity.auditor.proof_bundle)
     register_supervised(identity)  # `hocvu identity supervised-check` (identity.gate.supervised)
-    for group in (audit, courses, credentials_group, export, face, forward, identity, import_group, lake, lti,
-                  national, report, rollups, settings_group):
+    for group in (attachments, audit, courses, credentials_group, export, face, forward, identity, import_group,
+                  lake, lti, national, report, rollups, settings_group):
         main.add_command(group)
 
 

@@ -207,7 +207,7 @@ def audit_checkpoint(tenant_slug: str | None, force: bool, as_json: bool) -> Non
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_json: bool) -> None:
-    """Erase a learner's statements and documents (a privacy request). The chain keeps each
+    """Erase a learner's statements, documents and attachments (a privacy request). The chain keeps each
     statement's hash and records the erasure, so it still verifies; the content is gone."""
     from hocvu.cli_credentials import erasure_info  # the learner's credentials are revoked with the erasure
 
@@ -219,11 +219,12 @@ def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_js
         done = audit_erasure.erase_agent(session, tenant.id, agent, actor=f"cli:{getpass.getuser()}",
                                          reason=reason)
     data = {"tenant": tenant_slug, "statements": len(done.statement_ids), "documents": done.documents,
-            "entries": done.positions}
+            "attachments": len(done.attachments), "entries": done.positions}
     if as_json:
         click.echo(json.dumps(data))
     else:
-        click.echo(f"erased {data['statements']} statement(s) and {done.documents} document(s) of tenant "
+        click.echo(f"erased {data['statements']} statement(s), {done.documents} document(s) and "
+                   f"{len(done.attachments)} attachment(s) of tenant "
                    f"{tenant_slug}; erasure recorded at position(s) {', '.join(map(str, done.positions))}")
 
 

@@ -190,12 +190,21 @@ def forward_replay(tenant_slug: str, name: str, since: str) -> None:
     click.echo(f"{name}: cursor now {cursor}; statements stored since {since} will be sent again")
 
 
+def _database(settings: Settings) -> Database:
+    """The database with the attachment store registered: forwarded statements carry their bytes."""
+    from hocvu.attachments import blob_store, register
+
+    database = Database(settings.database_url)
+    register(database, blob_store(settings))
+    return database
+
+
 @forward.command("run")
 @json_option
 def forward_run(as_json: bool) -> None:
     """Deliver now, in this process, to every target with work due (one round)."""
     settings = Settings.from_env()
-    database = Database(settings.database_url)
+    database = _database(settings)
     try:
         report = run_round(Runtime(database, _config(settings)))
     finally:
@@ -214,7 +223,7 @@ def forward_worker(beat: bool, concurrency: int, queue: str) -> None:
     if not settings.hub.broker_url:
         raise click.ClickException("set HOCVU_BROKER_URL (redis://... or amqp://...) to run a worker; "
                                    "without a broker the web process delivers by itself")
-    RUNTIMES["default"] = Runtime(Database(settings.database_url), _config(settings))
+    RUNTIMES["default"] = Runtime(_database(settings), _config(settings))
     app = make_celery(settings.hub.broker_url, queue=queue)
     if beat:
         app.conf.beat_schedule = {"forward-kick": {"task": "hocvu.forward.kick",

@@ -10,7 +10,9 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from hocvu.attachments import blob_store
 from hocvu.settings import Settings
+from lrs.blobs import BLOBS_KEY
 from lrs.errors import XapiError
 from lrs.storage import Database
 
@@ -22,9 +24,10 @@ def cli_session(info: dict[str, Any] | None = None, *,
     click's error (its message, exit status 1), not a traceback. ``info``: what every session of
     this database carries (e.g. the audit chain's checkpoint policy); ``errors``: more error classes
     that carry a ``message`` for the person at the terminal (a package's own errors)."""
-    database = Database(Settings.from_env().database_url)
-    if info:
-        database.sessions.configure(info=info)
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    # Every command's sessions find the attachment store (lrs.blobs), as the web processes' do.
+    database.sessions.configure(info={BLOBS_KEY: blob_store(settings), **(info or {})})
     session = database.session()
     caught: tuple[type[Exception], ...] = (XapiError, *errors)
     try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hocvu.settings_attachments import AttachmentSettings
 from hocvu.settings_vars import SettingError, Var, var
 from identity.settings import instance_secret
 
@@ -281,7 +282,8 @@ class PackageSettings:
 GROUPS: dict[str, type] = {"hub": HubSettings, "lrs": LrsSettings, "audit": AuditSettings, "lti": LtiSettings,
                            "forwarding": ForwardingSettings, "reports": ReportSettings, "vneid": VneidSettings,
                            "assurance": AssuranceSettings, "face": FaceSettings, "signing": SigningSettings,
-                           "credentials": CredentialSettings, "packages": PackageSettings}
+                           "credentials": CredentialSettings, "packages": PackageSettings,
+                           "attachments": AttachmentSettings}
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,7 @@ class Settings:
     signing: SigningSettings = field(default_factory=SigningSettings)
     credentials: CredentialSettings = field(default_factory=CredentialSettings)
     packages: PackageSettings = field(default_factory=PackageSettings)
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -359,6 +362,7 @@ class Settings:
         if 0 < c.credentials_sweep_seconds < 10:
             raise SettingError(_var(_field(CredentialSettings, "credentials_sweep_seconds")),
                                str(c.credentials_sweep_seconds), "0 (off) or 10 to 86400 seconds")
+        self.attachments.check()
         return self
 
     # --- what the embedded mode computes at start-up ---------------------------------------------

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 import schemas
 from lrs.activity_definitions import store_definitions
 from lrs.audit import chain as audit_chain
+from lrs.blobs import attachments as attachment_store
 from lrs.cmi5 import rules as cmi5_rules
 from lrs.comparison import equivalent
 from lrs.credentials import Principal
@@ -33,7 +34,6 @@ from lrs.pg_ingest import pg_copy_rows, pg_insert_statements
 from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved
 from lrs.signatures import signature_parts, verify_signed_statement
 from lrs.storage import (
-    Attachment,
     Statement,
     StatementActivity,
     StatementAgent,
@@ -381,13 +381,9 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
 
 
 def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:
-    wanted = {a["sha2"] for p in fresh for a in p.statement.get("attachments") or [] if a["sha2"] in by_hash}
-    if not wanted:
-        return
-    # Stored once per tenant, however many statements (or concurrent requests) cite it; inserted in
-    # hash order, so two requests with the same attachments wait for each other in one order.
-    session.execute(
-        dialect_insert(session)(Attachment.__table__).on_conflict_do_nothing(index_elements=["tenant_id", "sha2"]),
-        [{"tenant_id": tenant, "sha2": h, "content_type": by_hash[h].content_type, "content": by_hash[h].body}
-         for h in sorted(wanted)],
-    )
+    # Only the attachments of statements stored now (a re-sent statement's are there already), its
+    # SubStatement's included; hashes compared in lower case, as lrs.multipart matched them. The
+    # bytes go to the blob store and the metadata row is inserted once per tenant, however many
+    # statements (or concurrent requests) cite it (lrs.blobs.attachments).
+    wanted = attachment_store.declared_hashes(p.statement for p in fresh) & by_hash.keys()
+    attachment_store.save(session, tenant, {h: by_hash[h] for h in wanted})

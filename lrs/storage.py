@@ -186,13 +186,19 @@ class StatementActivity(Base):
 
 
 class Attachment(Base):
-    """Attachment content, stored once per tenant by its SHA-2 (xAPI 1.0.3 Part Two §2.4.11)."""
+    """An attachment a tenant's statements carry, once per tenant and SHA-2 (xAPI 1.0.3 Part Two
+    §2.4.11): metadata only. The bytes live in the blob store under ``sha2`` (``lrs.blobs``), shared
+    by tenants that send the same bytes; this row is what lets a tenant read them. ``content`` holds
+    the bytes only in rows written before migration 0135, until ``hocvu attachments migrate``."""
 
     __tablename__ = "attachments"
+    # The sweep and erasure ask whether any tenant's row still names a hash.
+    __table_args__ = (Index("ix_attachments_sha2", "sha2"),)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
     content_type: Mapped[str] = mapped_column(String(255))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    length: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class Activity(Base):

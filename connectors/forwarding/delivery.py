@@ -35,8 +35,9 @@ from connectors.forwarding.config import ForwardConfig, SecretUnreadable, backof
 from connectors.forwarding.horizon import advance_horizon, current_safe_seq
 from connectors.forwarding.targets import filter_condition
 from connectors.storage import ForwardItem, ForwardTarget
+from lrs.blobs import attachments as attachment_store
 from lrs.multipart import AttachmentPart
-from lrs.storage import Attachment, Database, Statement, as_utc
+from lrs.storage import Database, Statement, as_utc
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -99,7 +100,7 @@ def send_batch(client: XapiTarget, rows: list[Row], parts: dict[str, AttachmentP
         if time.monotonic() > deadline and len(chunk) < len(rows):
             result.failure = Outcome("transient", "round time budget spent while isolating refused statements")
             return
-        wanted = {a.get("sha2") for r in chunk for a in r.statement.get("attachments") or []}
+        wanted = attachment_store.declared_hashes(r.statement for r in chunk)
         outcome = send(client, [r.statement for r in chunk], [p for h, p in parts.items() if h in wanted])
         if outcome.kind == "ok" or (outcome.kind == "conflict" and len(chunk) == 1):
             result.delivered.extend(r.seq for r in chunk)
@@ -117,11 +118,10 @@ def send_batch(client: XapiTarget, rows: list[Row], parts: dict[str, AttachmentP
 
 
 def _attachments(session: Session, tenant_id: int, rows: list[Row]) -> dict[str, AttachmentPart]:
-    hashes = {a["sha2"] for r in rows for a in r.statement.get("attachments") or [] if a.get("sha2")}
-    if not hashes:
-        return {}
-    found = session.scalars(select(Attachment).where(Attachment.tenant_id == tenant_id, Attachment.sha2.in_(hashes)))
-    return {a.sha2: AttachmentPart(sha2=a.sha2, content_type=a.content_type, body=a.content) for a in found}
+    # Through the blob store, bytes verified (lrs.blobs.attachments): altered bytes stop the round
+    # with a ServerError rather than travel to another LRS under a hash they do not have.
+    parts = attachment_store.load(session, tenant_id, attachment_store.declared_hashes(r.statement for r in rows))
+    return {p.sha2: p for p in parts}
 
 
 class TargetRound:

@@ -1,4 +1,4 @@
-"""Erasure on a privacy request: a learner's statements and documents removed from one tenant's
+"""Erasure on a privacy request: a learner's statements, documents and attachments removed from one tenant's
 store, with 'erased' entries appended to its audit chain (``lrs.audit.chain``), so the chain still
 verifies and shows what was removed (each statement's 'stored' entry keeps its content hash).
 """
@@ -6,13 +6,14 @@ verifies and shows what was removed (each statement's 'stored' entry keeps its c
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from lrs.audit.chain import NewEntry, always_appending, append, policy_of
+from lrs.blobs import attachments as attachment_store
 from lrs.documents import key_part
 from lrs.identifiers import agent_key
 from lrs.storage import Document, Statement, StatementActivity, StatementAgent, StatementId
@@ -30,6 +31,7 @@ class Erasure:
     statement_ids: list[str]
     documents: int
     positions: list[int]
+    attachments: list[str] = field(default_factory=list)  # sha2 of the tenant's attachment rows removed
 
 
 def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, actor: str, reason: str = "") -> Erasure:
@@ -49,6 +51,7 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
         .order_by(Statement.statement_id).with_for_update()).all()
     rows = sorted(locked, key=lambda r: r.seq)
     seqs = [r.seq for r in rows]
+    hashes = attachment_store.cited_by(session, tenant_id, seqs)  # read before the statements go
     for i in range(0, len(seqs), 1000):
         chunk = seqs[i:i + 1000]
         session.execute(delete(StatementAgent).where(StatementAgent.seq.in_(chunk)))
@@ -63,6 +66,8 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
         for i in range(0, len(ids), 1000):
             session.execute(delete(StatementId).where(StatementId.tenant_id == tenant_id,
                                                       StatementId.statement_id.in_(ids[i:i + 1000])))
+    # The attachments no remaining statement of the tenant cites; their blobs once no tenant names them.
+    attachments = attachment_store.forget(session, tenant_id, hashes)
     for hook in session.info.get(ERASURE_HOOKS_KEY, ()):
         hook(session, tenant_id, key, ids)
     chunks = [ids[i:i + ERASED_IDS_PER_ENTRY] for i in range(0, len(ids), ERASED_IDS_PER_ENTRY)] or [[]]
@@ -71,4 +76,4 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
                for n, chunk in enumerate(chunks)]
     # Head last, as in lrs.statements.store: the row locks of the deletes come first.
     positions = append(session, tenant_id, entries, always_appending(policy_of(session)))
-    return Erasure(ids, documents, positions)
+    return Erasure(ids, documents, positions, attachments)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,13 +16,14 @@ from sqlalchemy import select
 import schemas
 from lrs import statement_query as sq
 from lrs import statements
+from lrs.blobs import attachments as attachment_store
 from lrs.errors import BadRequest
 from lrs.formats import FORMATS_ALLOWED, apply_format
 from lrs.http.frame import bp, call, config, http_date, json_response, read_json_body
 from lrs.multipart import AttachmentPart, build_multipart, parse_multipart
 from lrs.readable import readable
 from lrs.statement_retry import store_committed
-from lrs.storage import Activity, Attachment
+from lrs.storage import Activity
 
 log = logging.getLogger(__name__)
 WRITE_PARAMS = {"statementId"}
@@ -127,11 +128,8 @@ def _respond(payload: Any, docs: list[dict[str, Any]], with_attachments: bool, l
     headers = _consistency_headers(last)
     if not with_attachments:
         return json_response(payload, headers=headers)
-    hashes = {a["sha2"] for d in docs for a in d.get("attachments") or [] if "sha2" in a}
-    tenant_id = call().principal.tenant_id
-    rows: Iterable[Attachment] = call().session.scalars(select(Attachment).where(
-        Attachment.tenant_id == tenant_id, Attachment.sha2.in_(hashes))) if hashes else []
-    parts = [AttachmentPart(sha2=r.sha2, content_type=r.content_type, body=r.content) for r in rows]
+    # Bytes through the blob store, verified against their hash (lrs.blobs.attachments).
+    parts = attachment_store.load(call().session, call().principal.tenant_id, attachment_store.declared_hashes(docs))
     ctype, body = build_multipart(json.dumps(payload, ensure_ascii=False, allow_nan=False).encode(), parts)
     return Response(body, headers={**headers, "Content-Type": ctype})
 

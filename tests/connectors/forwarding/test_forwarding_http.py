@@ -29,6 +29,7 @@ from connectors.forwarding import targets as fw
 from connectors.forwarding.delivery import deliver_target
 from connectors.forwarding.tasks import RUNTIMES, Runtime
 from connectors.storage import ForwardTarget
+from lrs.blobs import attachments as attachment_store
 from lrs.multipart import AttachmentPart, build_multipart
 from lrs.signatures import SIGNATURE_USAGE_TYPE
 from lrs.storage import Attachment, as_utc
@@ -185,8 +186,9 @@ def test_signed_statement_travels_with_its_attachments(source: Source, target_lr
     drain(source, target_id, config)
     assert holdings(target_lrs.db, target_tenant) == holdings(source.db, source.tenant_id)
     with target_lrs.db.session() as session:
-        held = dict(session.execute(select(Attachment.sha2, Attachment.content)
-                                    .where(Attachment.tenant_id == target_tenant)).all())
+        # Through the target's blob store (lrs.blobs), bytes verified against their hash.
+        hashes = session.scalars(select(Attachment.sha2).where(Attachment.tenant_id == target_tenant)).all()
+        held = {p.sha2: p.body for p in attachment_store.load(session, target_tenant, hashes)}
     assert held == {p.sha2: p.body for p in parts}
 
 

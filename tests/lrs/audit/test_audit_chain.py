@@ -367,7 +367,7 @@ def test_erasure_removes_content_and_keeps_the_chain_provable(chain_app: Flask, 
     assert x.put("activities/state", json_body={"page": 3}, **state).status_code == 204
     code, out = cli(chain_app, "audit", "erase", "--tenant", slug, "--agent", json.dumps(an), "--yes", "--json")
     assert code == 0, out
-    assert json.loads(out) == {"tenant": slug, "statements": 3, "documents": 1, "entries": [6]}
+    assert json.loads(out) == {"tenant": slug, "statements": 3, "documents": 1, "attachments": 0, "entries": [6]}
     for sid in an_ids:
         assert x.get("statements", statementId=sid).status_code == 404
     for sid in binh_ids:
