@@ -107,7 +107,8 @@ def store(fresh_url: str) -> dict[str, Any]:
     database = Database(fresh_url)
     # Every migration but 0110: the schema of the release before it. The lrs branch's later
     # migrations follow 0110 and go too: 0135 (attachments' blob store), 0140 (the archive registry).
-    heads = set(ScriptDirectory.from_config(dbops.alembic_config(database)).get_heads()) - {"0110", "0135", "0140"} | {"0021"}
+    later = {"0110", "0135", "0140"}
+    heads = set(ScriptDirectory.from_config(dbops.alembic_config(database)).get_heads()) - later | {"0021"}
     for head in sorted(heads):
         _alembic(database, "upgrade", head)
     assert not _partitioned(database)
