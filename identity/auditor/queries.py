@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from identity.auditor.signals import DEFAULT_REPEATED_FAILURES, SIGNALS, FaceCheck, Signals, face_check, signals_for
+from identity.gate.attestation import attested, verify_covers
 from identity.gate.face import CHECK_VERB
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
@@ -91,6 +92,11 @@ class StatementAudit:
     chain: str                        # included | altered | missing
     chain_position: int | None
     checkpointed: bool                # a signed checkpoint covers the entry
+    # An assessed package AU's own statement (which the hub may not stamp): "attested" when a hub-signed
+    # attestation covers it as stored (identity.gate.attestation), "altered" when one covers it but its
+    # content hash differs, "invalid" when the covering attestation does not verify, "missing" when the
+    # attempt has attestations but none for this unsigned statement; None where it does not apply.
+    attestation: str | None = None
 
 
 @dataclass
@@ -125,6 +131,10 @@ class Attempt:
         return sum(s.signature in ("invalid", "missing") for s in self.statements)
 
     @property
+    def attestations_broken(self) -> int:
+        return sum(s.attestation in ("altered", "invalid", "missing") for s in self.statements)
+
+    @property
     def chain_problems(self) -> int:
         return sum(s.chain != "included" for s in self.statements)
 
@@ -138,7 +148,7 @@ class Attempt:
             found.add("photo_only")
         if self.failed_checks:
             found.add("failed_checks")
-        if self.signatures_invalid:
+        if self.signatures_invalid or self.attestations_broken:
             found.add("signature_invalid")
         return found | self.signals.flags()
 
@@ -147,6 +157,7 @@ class Attempt:
         data.pop("anchor")
         data["signals"] = self.signals.as_dict()
         data.update(failed_checks=self.failed_checks, signatures_invalid=self.signatures_invalid,
+                    attestations_broken=self.attestations_broken,
                     chain_problems=self.chain_problems, problems=sorted(self.problems()))
         return data
 
@@ -324,6 +335,7 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
             parent, grouping = _activities(full)
             activity, course = activity or parent, course or grouping
         audits.append(_audit(row, stamp, tokens, entries.get(row.statement_id), last_checkpoint, certificates))
+    _attestations(group, audits, tokens, certificates)
     stamp = latest_stamp or {}
     level = stamp.get("level")
     subject = stamp.get("subject")
@@ -338,6 +350,31 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
                    signals_for(session, tenant_id, pseudonym, checks, repeated_failures),
                    assurance=_text(stamp.get("assurance")), liveness=_text(stamp.get("liveness")),
                    liveness_result=_text(stamp.get("livenessResult")))
+
+
+def _attestations(group: list[Statement], audits: list[StatementAudit], tokens: dict[str, bytes],
+                  certificates: Sequence[bytes]) -> None:
+    """Mark each AU statement of the attempt with what its attestation proves (``StatementAudit.attestation``)."""
+    by_covered: dict[str, list[Statement]] = {}
+    for row in group:
+        claim = attested(row.full)
+        if claim is not None:
+            by_covered.setdefault(claim["statement"].lower(), []).append(row)
+    if not by_covered:
+        return
+    for row, audit in zip(group, audits, strict=True):
+        if attested(row.full) is not None or audit.signature != "unsigned":
+            continue  # the hub's own statements prove themselves by their signature
+        found = by_covered.get(row.statement_id.lower())
+        if not found:
+            audit.attestation = "missing"
+            continue
+        problems = [verify_covers(a.full, [tokens[h] for h in signature_hashes(a.full) if h in tokens],
+                                  certificates, row.full) for a in found]
+        if any(p is None for p in problems):
+            audit.attestation = "attested"
+        else:
+            audit.attestation = "altered" if any(p and "altered" in p for p in problems) else "invalid"
 
 
 def _text(value: Any) -> str | None:

@@ -227,7 +227,7 @@ def _end_session(db: Session, launch: PlayerSession, course: ScormCourse, item: 
     statements = session_statements(launch, attempt, course.version, reported, course_title=course.title,
                                     sco_title=item.title, ended=ended, language=language,
                                     started=as_utc(attempt.session_started) if attempt.session_started else None)
-    ids = write_session(db, launch, statements)
+    ids = write_session(db, launch, statements, attempt)
     attempt.sessions += 1
     attempt.session_started = None
     attempt.total_seconds += _seconds(values.get("duration"))

@@ -22,6 +22,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from player.packages import assessed
 from player.packages.archive import check, open_zip, read_member, safe_name
 from player.packages.cmi5 import model, structure
 from player.packages.errors import (
@@ -106,6 +107,7 @@ def _record(db: Session, store: PackageStore, course: structure.CourseStructure,
     old = db.scalars(select(ImportedPackage).where(ImportedPackage.format == FORMAT,
                                                    ImportedPackage.course_iri == course.id)).first()
     slug = old.slug if old is not None else _slug(db, course)
+    kept = list(old.assessed or []) if old is not None else []
     if old is not None:
         old_key, old_files = old.package_key, old.has_files
         db.delete(old)
@@ -117,6 +119,7 @@ def _record(db: Session, store: PackageStore, course: structure.CourseStructure,
                           course_iri=course.id, title=course.title, description=course.description,
                           structure=model.to_json(course), has_files=package_key is not None,
                           source=source[:1024], imported=now)
+    assessed.carry_over(kept, row)
     db.add(row)
     db.flush()
     return row
@@ -165,5 +168,6 @@ def describe(pkg: ImportedPackage) -> dict[str, Any]:
             "title": pkg.title, "target": f"{PREFIX}{pkg.slug}", "source": pkg.source,
             "imported": pkg.imported.isoformat(),
             "aus": [{"index": i, "id": au.id, "title": au.title, "moveOn": au.move_on,
-                     "masteryScore": au.mastery_score, "launchMethod": au.launch_method}
+                     "masteryScore": au.mastery_score, "launchMethod": au.launch_method,
+                     "assessed": au.id in (pkg.assessed or [])}
                     for i, au in enumerate(course.aus())]}

@@ -1,0 +1,56 @@
+"""The hub's attestation of an assessed AU's own statements (``identity.gate.attestation``), run by
+the LRS in the transaction that stores them (``lrs.cmi5.rules.add_batch_listener``).
+
+A batch from an AU session whose session id is an identity gate's (the AU was launched through the
+gate: ``player.packages.gate``) gets one attestation per statement, written by the player with the
+sealer, which stamps and signs it like the quiz's statements. Sessions of AUs that are not assessed
+have no gate row and pass untouched; so do statements already attested (an idempotent re-send).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from identity.gate.attestation import ATTEST_VERB, attestation, attestation_id
+from identity.gate.domain import assurance_for
+from lrs.cmi5.rules import add_batch_listener
+from lrs.cmi5.storage import Cmi5Session
+from lrs.storage import Statement
+from player.statements import Sealer, write
+
+log = logging.getLogger(__name__)
+SealerSource = Callable[[], Sealer | None]
+_sealers: list[SealerSource] = []
+
+
+def init_attestation(sealer: SealerSource) -> None:
+    """Start attesting; ``sealer`` gives the identity gate's sealer (None: the gate is not set up)."""
+    _sealers[:] = [sealer]
+    add_batch_listener(on_au_batch)
+
+
+def on_au_batch(db: Session, row: Cmi5Session, statements: list[dict[str, Any]]) -> None:
+    gate = assurance_for(db, row.tenant_id, row.session_id)
+    if gate is None or not statements:
+        return  # not an assessed AU's session
+    sealer = _sealers[0]() if _sealers else None
+    if sealer is None:
+        # Without the hub's key the attestation would prove nothing; the auditor shows the AU's
+        # statements as unattested, which is the truth.
+        log.error("AU session %s is identity-assured but the hub has no sealer: not attested", row.session_id)
+        return
+    wanted = {attestation_id(row.tenant_id, str(st["id"])): st for st in statements
+              if (st.get("verb") or {}).get("id") != ATTEST_VERB}
+    done = set(db.scalars(select(Statement.statement_id).where(Statement.tenant_id == row.tenant_id,
+                                                               Statement.statement_id.in_(list(wanted)))))
+    now = datetime.now(UTC)
+    out = [attestation(row.tenant_id, st, row.registration, row.session_id, now)
+           for aid, st in wanted.items() if aid not in done]
+    if out:
+        write(db, row.tenant_id, out, sealer=sealer)
