@@ -16,9 +16,9 @@ from identity import web
 from lrs.errors import Unauthorized
 from player import pages
 from player.packages import imports
-from player.packages.cmi5 import importer
 from player.packages.cmi5.http import admin_principal
 from player.packages.errors import PackageError
+from player.packages.fetch import fetch
 from player.packages.http import package_store
 from player.packages.listing import title_in
 from player.packages.storage import ImportedPackage
@@ -85,7 +85,7 @@ def import_package() -> BaseResponse:
             if upload is not None and upload.filename:
                 pkg = imports.import_package(db, store, upload.stream.read(), upload.filename, pages.now())
             elif url:
-                data = importer.fetch_url(url, store.config.limits.max_total_bytes)
+                data = fetch(url, store.config.fetch)
                 pkg = imports.import_package(db, store, data, url, pages.now())
             else:
                 raise PackageError("no file and no URL")

@@ -39,6 +39,7 @@ from player.packages.cmi5 import importer, model, progress
 from player.packages.cmi5.launch import LaunchRequest, au_at, launch_au
 from player.packages.cmi5.lms_statements import lms_activity_id
 from player.packages.errors import PackageError, PackageNotFound
+from player.packages.fetch import fetch as fetch_package
 from player.packages.http import package_store
 from player.packages.storage import ImportedPackage
 from player.statements import SEALER_KEY, Sealer
@@ -207,7 +208,7 @@ def admin_import() -> tuple[Response, int]:
             url = (request.get_json(silent=True) or {}).get("url")
             if not isinstance(url, str):
                 raise BadRequest("send a package (zip or cmi5.xml) as the body, or JSON {\"url\": ...}")
-            data, source = importer.fetch_url(url, store.config.limits.max_total_bytes), url
+            data, source = fetch_package(url, store.config.fetch), url
         else:
             data = request.get_data()
             source = request.headers.get("X-Filename") or "upload"

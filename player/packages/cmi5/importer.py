@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,12 +24,9 @@ from player.packages import assessed
 from player.packages.archive import check, open_zip, read_member, safe_name
 from player.packages.cmi5 import model, structure
 from player.packages.errors import (
-    FetchFailed,
     ManifestInvalid,
     ManifestMissing,
     NotAnArchive,
-    PackageError,
-    TooLarge,
 )
 from player.packages.listing import PREFIX
 from player.packages.storage import ImportedPackage
@@ -133,27 +128,6 @@ def _slug(db: Session, course: structure.CourseStructure) -> str:
         n += 1
         slug = f"{base}-{n}"
     return slug
-
-
-def fetch_url(url: str, limit: int, timeout: float = 30.0) -> bytes:
-    """The bytes at ``url`` (http or https), at most ``limit`` of them; FetchFailed with the reason."""
-    if not url.startswith(("https://", "http://")):
-        raise PackageError(f"{url!r}: only http and https URLs can be imported")
-    try:
-        with requests.get(url, stream=True, timeout=timeout) as r:
-            if r.status_code != 200:
-                raise FetchFailed(f"{url}: answered {r.status_code}")
-            with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buf:
-                got = 0
-                for chunk in r.iter_content(64 * 1024):
-                    got += len(chunk)
-                    if got > limit:
-                        raise TooLarge(f"{url}: over the {limit}-byte package limit")
-                    buf.write(chunk)
-                buf.seek(0)
-                return buf.read()
-    except requests.RequestException as err:
-        raise FetchFailed(f"{url}: {err}") from None
 
 
 def import_path(db: Session, store: PackageStore, path: Path, now: datetime,
