@@ -224,3 +224,45 @@ def test_forged_attestation_fails_verification(identity_env: IdentityEnv, assess
     assert problem is not None and "verif" in problem
     other = x509.load_pem_x509_certificate(env.material.cert_pem)
     assert other is not None
+
+
+# --- SCORM: the hub writes the session's statements, so it stamps and signs them ----------------------
+
+def test_assessed_sco_gated_and_its_statements_stamped_and_signed(identity_env: IdentityEnv) -> None:
+    """An assessed SCO's page is refused (403, the way to the gate) before VNeID sign-in, with no
+    attempt opened; after the gate its session's statements (xAPI SCORM Profile §5) carry the gate's
+    session id, are stamped "verified" and signed by the hub (xAPI 1.0.3 Part Two §2.6), and verify
+    with the hub's certificate alone; a SCO not marked assessed opens at once."""
+    from identity.signing import verify_stamped
+    from player.packages.scorm_storage import ScormAttempt
+    from tests.packages.scorm_support import imported
+
+    env = identity_env
+    course = imported(env.app, "scorm2004")
+    admin = national_admin(env.app)
+    marked = env.app.test_client().put(f"{API}/{course.course_id}/assessed", json={"assessed": ["kiem-tra"]},
+                                       headers=admin)
+    assert marked.status_code == 200, marked.get_json()
+    learner = identity_env.learner(target=course.target)
+    page = f"/player/scorm/{course.course_id}/sco/kiem-tra"
+    assert learner.client.get(f"/player/scorm/{course.course_id}/sco/gioi-thieu").status_code == 200  # not assessed
+    res = learner.client.get(page)
+    assert res.status_code == 403 and "/player/identity/gate?package=" in res.get_data(as_text=True)
+    with env.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ScormAttempt).where(
+            ScormAttempt.course_id == course.course_id, ScormAttempt.sco == "kiem-tra")) == 0
+    pass_gate(learner, f"scorm/{course.course_id}/sco/kiem-tra")
+    assert learner.client.get(page).status_code == 200
+    done = learner.client.post(f"{page}/commit?terminate=true", headers={"X-CSRF-Token": CSRF},
+                               data=json.dumps({"cmi.completion_status": "completed", "cmi.success_status": "passed",
+                                                "cmi.score.scaled": "0.9", "cmi.session_time": "PT5M"}),
+                               content_type="application/json")
+    assert done.status_code == 200 and done.get_json()["statements"] > 0, done.get_data(as_text=True)
+    cert = env.material.cert_pem
+    sco_statements = [(st, tok) for st, tok in learner.statements() if "/sco/kiem-tra" in st["object"]["id"]
+                      and not st["object"]["id"].endswith("/identity-check")]
+    assert sco_statements
+    for st, token in sco_statements:
+        assert st["context"]["extensions"][SESSION]
+        assert stamp(st)["outcome"] == VERIFIED and token is not None  # type: ignore[index]
+        verify_stamped(json.dumps(st), token, cert)
