@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from sqlalchemy import func, select
 
+from identity.auditor.http import CSV_COLUMNS, csv_row
 from identity.auditor.queries import get_attempt
 from identity.gate.attestation import ATTEST_VERB, EXT_ATTESTS, attestation, verify_covers
 from identity.signing import _self_signed, sign_statement
@@ -177,6 +178,8 @@ def test_assessed_au_statements_are_attested_by_the_hub(identity_env: IdentityEn
     assert attempt.outcome == VERIFIED and attempt.checks
     assert all(audits[m["id"]].attestation == "attested" for m in sent)
     assert "signature_invalid" not in attempt.problems()
+    row = dict(zip(CSV_COLUMNS, csv_row(attempt), strict=True))
+    assert (row["statements_attested"], row["attestations_broken"]) == ("3", "0")
 
 
 def test_altered_au_statement_no_longer_matches_its_attestation(identity_env: IdentityEnv,
@@ -205,6 +208,7 @@ def test_altered_au_statement_no_longer_matches_its_attestation(identity_env: Id
         attempt = get_attempt(s, str(slug), registration_for(learner.launch), session_id, [env.material.cert_pem])
     assert {a.statement_id: a.attestation for a in attempt.statements}[target] == "altered"
     assert "signature_invalid" in attempt.problems()
+    assert dict(zip(CSV_COLUMNS, csv_row(attempt), strict=True))["attestations_broken"] == "1"
 
 
 def test_forged_attestation_fails_verification(identity_env: IdentityEnv, assessed_course: str) -> None:
