@@ -21,8 +21,10 @@ AU statement of an assured session, one *attestation* statement of its own:
 An auditor proves "who made this statement" offline: the attestation's JWS verifies with the hub's
 certificate (``verify_covers``), its stamp names the verified learner, and the AU statement as the
 LRS returns it hashes to the attested value; a statement altered after it was stored no longer does.
-Its id is derived from the covered statement's (``attestation_id``), so a re-sent AU statement
-(an idempotent retry) is attested once.
+A re-sent AU statement (an idempotent retry) is attested once: the writer looks for an attestation
+the hub itself stored (no credential) with that StatementRef. Its id is random, not derived from the
+covered statement's: a client that could predict it could store a statement under it first and keep
+the hub's attestation out.
 """
 
 from __future__ import annotations
@@ -38,12 +40,7 @@ from lrs.audit.chain import content_hash
 
 ATTEST_VERB: Final = "https://hocvu.vn/xapi/verbs/attested"
 EXT_ATTESTS: Final = "https://hocvu.vn/xapi/extensions/attests"
-NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, ATTEST_VERB)
 SESSION_EXT: Final = "https://w3id.org/xapi/cmi5/context/extensions/sessionid"  # cmi5 §9.6.3.1
-
-
-def attestation_id(tenant_id: int, statement_id: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"{tenant_id}\x1f{statement_id.lower()}"))
 
 
 def attestation(tenant_id: int, covered: Mapping[str, Any], registration: str, session_id: str,
@@ -51,7 +48,7 @@ def attestation(tenant_id: int, covered: Mapping[str, Any], registration: str, s
     """The (unsigned, unstamped) attestation of ``covered``, an AU statement as stored; the sealer
     stamps and signs it when it is written."""
     return {
-        "id": attestation_id(tenant_id, str(covered["id"])),
+        "id": str(uuid.uuid4()),
         "actor": covered["actor"],
         "verb": {"id": ATTEST_VERB, "display": {"vi": "đã xác thực danh tính cho", "en-US": "attested"}},
         "object": {"objectType": "StatementRef", "id": covered["id"]},

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from identity.gate.attestation import ATTEST_VERB, attestation, attestation_id
+from identity.gate.attestation import ATTEST_VERB, attestation
 from identity.gate.domain import assurance_for
 from lrs.cmi5.rules import add_batch_listener
 from lrs.cmi5.storage import Cmi5Session
@@ -45,12 +45,13 @@ def on_au_batch(db: Session, row: Cmi5Session, statements: list[dict[str, Any]])
         # statements as unattested, which is the truth.
         log.error("AU session %s is identity-assured but the hub has no sealer: not attested", row.session_id)
         return
-    wanted = {attestation_id(row.tenant_id, str(st["id"])): st for st in statements
-              if (st.get("verb") or {}).get("id") != ATTEST_VERB}
-    done = set(db.scalars(select(Statement.statement_id).where(Statement.tenant_id == row.tenant_id,
-                                                               Statement.statement_id.in_(list(wanted)))))
+    wanted = {str(st["id"]).lower(): st for st in statements if (st.get("verb") or {}).get("id") != ATTEST_VERB}
+    # Attested already (a re-send): by the hub itself (no credential), never by whoever else wrote one.
+    done = {str(i).lower() for i in db.scalars(select(Statement.object_statement_id).where(
+        Statement.tenant_id == row.tenant_id, Statement.verb_id == ATTEST_VERB, Statement.credential_id.is_(None),
+        Statement.object_statement_id.in_(list(wanted))))}
     now = datetime.now(UTC)
     out = [attestation(row.tenant_id, st, row.registration, row.session_id, now)
-           for aid, st in wanted.items() if aid not in done]
+           for sid, st in wanted.items() if sid not in done]
     if out:
         write(db, row.tenant_id, out, sealer=sealer)

@@ -28,6 +28,7 @@ from identity.storage import AttemptAssurance
 from lrs.cmi5.storage import Cmi5Session
 from lrs.storage import Statement, Tenant
 from player.domain import registration_for
+from player.packages.attest import on_au_batch
 from tests.identity.gate.gate_support import ENROLLED, IdentityEnv, Learner, stamp
 from tests.packages.cmi5_support import au_xml, block, package, structure
 from tests.packages.conftest import national_admin
@@ -180,6 +181,14 @@ def test_assessed_au_statements_are_attested_by_the_hub(identity_env: IdentityEn
     assert "signature_invalid" not in attempt.problems()
     row = dict(zip(CSV_COLUMNS, csv_row(attempt), strict=True))
     assert (row["statements_attested"], row["attestations_broken"]) == ("3", "0")
+    # A re-sent batch (an idempotent retry reaches the listener again) is not attested twice.
+    with env.app.app_context(), env.db.session() as s:
+        cmi5_row = s.scalar(select(Cmi5Session).where(Cmi5Session.session_id == session_id))
+        assert cmi5_row is not None
+        on_au_batch(s, cmi5_row, [by_id[m["id"]][0] for m in sent])
+        s.commit()
+    again = [st for st, _ in learner.statements() if st["verb"]["id"] == ATTEST_VERB]
+    assert sorted(st["object"]["id"] for st in again) == sorted(m["id"] for m in sent)
 
 
 def test_altered_au_statement_no_longer_matches_its_attestation(identity_env: IdentityEnv,
