@@ -279,3 +279,43 @@ def test_assessed_sco_gated_and_its_statements_stamped_and_signed(identity_env: 
         assert st["context"]["extensions"][SESSION]
         assert stamp(st)["outcome"] == VERIFIED and token is not None  # type: ignore[index]
         verify_stamped(json.dumps(st), token, cert)
+
+
+def test_proof_bundle_of_a_package_attempt_checks_its_attestations(identity_env: IdentityEnv) -> None:
+    """The auditor's proof bundle of an assessed AU's attempt verifies offline, checking each hub
+    attestation (signed, xAPI 1.0.3 Part Two §2.6) against the AU statement it covers; the same bundle
+    with an AU statement's result changed fails, naming the attestation and the statement."""
+    from identity.auditor.proof_bundle import verify_bundle
+    from tests.identity.auditor.auditor_support import basic, national
+
+    env = identity_env
+    course = _second_course(env)
+    learner, session_id, sent = _attested_run(env, course)
+    with env.db.session() as s:
+        slug = s.scalar(select(Tenant.slug).where(Tenant.id == learner.launch.tenant_id))
+    res = env.app.test_client().get("/audit/bundle", headers=basic(*national(env.app, "auditor")), query_string={
+        "tenant": slug, "registration": registration_for(learner.launch), "session": session_id})
+    assert res.status_code == 200, res.get_data(as_text=True)
+    data = res.get_data()
+    report = verify_bundle(data, [env.material.cert_pem])
+    assert report.ok, report.failure
+    assert report.attestations == 3
+    bundle = json.loads(data)
+    target = next(i for i in bundle["statements"] if i["statement"]["id"] == sent[2]["id"])
+    target["statement"]["result"]["score"]["scaled"] = 1.0
+    broken = verify_bundle(json.dumps(bundle).encode(), [env.material.cert_pem])
+    assert broken.failure is not None and broken.failure.kind == "attestation"
+    assert broken.failure.statement_id == sent[2]["id"]
+
+
+def _second_course(env: IdentityEnv) -> str:
+    """Another course with its first AU assessed (the module's course may have been altered by a test)."""
+    admin = national_admin(env.app)
+    client = env.app.test_client()
+    xml = structure(block(au_xml(1) + au_xml(2, move_on="Completed", mastery=None)),
+                    course_id=f"https://example.org/cmi5/course/{uuid.uuid4().hex[:8]}")
+    r = client.post(API, data=package(xml), headers=admin)
+    assert r.status_code == 201, r.get_json()
+    slug: str = r.get_json()["slug"]
+    assert client.put(f"{API}/{slug}/assessed", json={"assessed": [AU1]}, headers=admin).status_code == 200
+    return slug
