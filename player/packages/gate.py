@@ -37,6 +37,7 @@ from player import pages
 from player.catalogue import activity_id
 from player.domain import OutsideLaunch, registration_for
 from player.identity import external_of
+from player.packages.units import package_root
 from player.session import PlayerSession
 from player.statements import SEALER_KEY, actor, write
 
@@ -59,7 +60,11 @@ class PackageGate:
         launch = pages.current_launch()
         if not value or not _covers(launch, value):
             raise OutsideLaunch(f"{value} is not part of {launch.target}")
-        title = {"vi": value, "en": value}
+        with pages.db() as db:
+            root = package_root(db, value)
+        if root is None or root.kind == "course":
+            raise OutsideLaunch(f"{value} names no AU or SCO of an imported course")
+        title = dict(root.item.title)   # the unit's own title on the gate's pages
         return GateFor(external=external_of(launch), key=gate_key(launch, value), min_level=MIN_LEVEL,
                        title=title, checks=check_context(launch, value),
                        fields={FIELD: value, "next": next_url or url_for("player.open")}, locale=launch.locale)

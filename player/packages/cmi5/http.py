@@ -142,8 +142,12 @@ def course_page(slug: str) -> Response:
             aus = [a for a in aus if a[0] == parsed[1]]
         title = listing.title_in(pkg.title, pages.locale())
         description = listing.title_in(pkg.description, pages.locale())
+        here = url_for("cmi5.course_page", slug=slug)
+        # Assessed AUs (player.packages.assessed) open through the identity gate: the page says so first.
+        gates = {i: package_gate.gate_url(f"{listing.PREFIX}{slug}/au/{i}", here) for i, au, _ in aus
+                 if assessed.is_assessed(pkg, au.id)}
     return pages.render("player/cmi5_course.html", texts=_text, title=title, description=description,
-                        aus=aus, slug=slug, name=lambda text: listing.title_in(text, pages.locale()))
+                        aus=aus, slug=slug, gates=gates, name=lambda text: listing.title_in(text, pages.locale()))
 
 
 @bp.post("/course/<slug>/au/<int:index>")
@@ -176,6 +180,9 @@ TEXTS = {
     "cmi5.satisfied": ("Đã đạt yêu cầu", "Done"),
     "cmi5.waived": ("Được miễn", "Waived"),
     "cmi5.score": ("Điểm: {score}", "Score: {score}"),
+    "cmi5.assessed": ("Bài kiểm tra: cần xác thực danh tính bằng VNeID và khuôn mặt trước khi mở.",
+                      "Assessed: verify your identity with VNeID and a face check before opening it."),
+    "cmi5.verify": ("Xác thực danh tính", "Verify identity"),
 }
 
 

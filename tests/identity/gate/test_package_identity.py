@@ -112,6 +112,8 @@ def test_assessed_au_refuses_launch_before_the_gate(identity_env: IdentityEnv, a
     """cmi5 §8.1: an assessed AU's launch is refused (403, the page links to the gate) before VNeID
     sign-in, and (409) before a passing face check; nothing is opened or written."""
     learner = identity_env.learner(target=f"package/{assessed_course}")
+    page = learner.client.get(f"/player/cmi5/course/{assessed_course}").get_data(as_text=True)
+    assert 'id="identity-0"' in page and 'id="identity-1"' not in page   # the page says which needs the gate
     res = launch_au(learner, assessed_course, 0)
     assert res.status_code == 403 and "/player/identity/gate?package=" in res.get_data(as_text=True)
     learner.sign_in(ENROLLED)
