@@ -114,7 +114,10 @@ def _record(db: Session, store: PackageStore, course: structure.CourseStructure,
                           course_iri=course.id, title=course.title, description=course.description,
                           structure=model.to_json(course), has_files=package_key is not None,
                           source=source[:1024], imported=now)
-    assessed.carry_over(kept, row)
+    if old is not None:
+        assessed.carry_over(kept, row)   # the administrator's choice stands
+    else:
+        row.assessed = [au.id for au in course.aus() if au.assessed_hint]
     db.add(row)
     db.flush()
     return row
