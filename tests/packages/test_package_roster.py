@@ -75,3 +75,33 @@ def test_roster_of_a_scorm_link(lti_env: Env, lms: Lms) -> None:  # noqa: F811
     assert '<span class="badge done">Đạt</span>' in busy and "Điểm cao nhất: 80%" in busy and "Số lần làm: 1" in busy
     idle = html.split(f'data-user-id="{p}-idle"')[1].split('<li class="member')[0]
     assert "Chưa bắt đầu" in idle
+
+
+def test_units_of_package_links(lti_env: Env) -> None:  # noqa: F811
+    """What the roster reads for a package link: a cmi5 course's AUs under the LMS's IRIs (cmi5 §8.1.4
+    activityId, 9.3.9.0-4: not the publisher's id), judged when moveOn needs Passed or a masteryScore is
+    set (cmi5 §13.1.4); one AU for an AU link; a SCORM course's SCOs; None for what names nothing."""
+    from player.packages.cmi5.lms_statements import lms_activity_id
+    from player.packages.units import package_root
+    from tests.packages.cmi5_support import au_xml, block, package, structure
+    from tests.packages.conftest import national_admin
+
+    course_iri = f"https://example.org/cmi5/course/{uuid.uuid4().hex[:8]}"
+    xml = structure(block(au_xml(1) + au_xml(2, move_on="Completed", mastery=None)), course_id=course_iri)
+    r = lti_env.app.test_client().post("/player/cmi5/admin/packages", data=package(xml),
+                                       headers=national_admin(lti_env.app))
+    assert r.status_code == 201, r.get_json()
+    slug = r.get_json()["slug"]
+    scorm = _course(lti_env, "scorm2004")
+    with lti_env.db.session() as db:
+        whole = package_root(db, f"package/{slug}")
+        one = package_root(db, f"package/{slug}/au/1")
+        sco = package_root(db, f"scorm/{scorm}/sco/kiem-tra")
+        assert package_root(db, f"package/{slug}/au/7") is None and package_root(db, "scorm/nope") is None
+    assert whole is not None and whole.kind == "course"
+    assert [(u.iri, u.judged) for u in whole.units] == [
+        (lms_activity_id(course_iri, "https://example.org/cmi5/au/1"), True),
+        (lms_activity_id(course_iri, "https://example.org/cmi5/au/2"), False)]
+    assert one is not None and one.kind == "au" and [u.target for u in one.units] == [f"package/{slug}/au/1"]
+    assert sco is not None and sco.kind == "sco"
+    assert sco.units[0].iri == f"https://hocvu.vn/xapi/activities/scorm/{scorm}/sco/kiem-tra"
