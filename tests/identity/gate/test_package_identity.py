@@ -321,3 +321,47 @@ def _second_course(env: IdentityEnv) -> str:
     slug: str = r.get_json()["slug"]
     assert client.put(f"{API}/{slug}/assessed", json={"assessed": [AU1]}, headers=admin).status_code == 200
     return slug
+
+
+@pytest.fixture(scope="module")
+def pg_identity_env(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The identity env on a scratch PostgreSQL database (production's store: JSONB statements)."""
+    from tests.identity.gate.gate_support import build_identity_env, fix_challenges
+    from tests.identity.gate.test_identity_citizen_sub import _scratch_postgresql
+
+    urls = _scratch_postgresql()
+    url = next(urls)
+    patch = pytest.MonkeyPatch()
+    env, server = build_identity_env(tmp_path_factory.mktemp("pkg-identity-pg"), url=url)
+    env.new_challenge = fix_challenges(patch)
+    learner = env.learner()
+    learner.ready(ENROLLED)
+    assert learner.enrol("A_img2.jpg").status_code == 303
+    yield env
+    patch.undo()
+    server.shutdown()
+    server.server_close()
+    env.db.dispose()
+    next(urls, None)
+
+
+@pytest.mark.postgres
+def test_attestation_on_postgresql(pg_identity_env: IdentityEnv) -> None:
+    """The same proof on PostgreSQL (statements as JSONB): each AU statement of an assessed AU is
+    attested, the attestation verifies with the hub's certificate (xAPI 1.0.3 Part Two §2.6) against the
+    statement as the LRS returns it, and the auditor marks every AU statement attested."""
+    env = pg_identity_env
+    slug = _second_course(env)
+    learner, session_id, sent = _attested_run(env, slug)
+    stored = learner.statements()
+    by_id = {st["id"]: st for st, _ in stored}
+    attestations = {st["object"]["id"]: (st, tok) for st, tok in stored if st["verb"]["id"] == ATTEST_VERB}
+    for mine in sent:
+        att, token = attestations[mine["id"]]
+        assert token is not None and verify_covers(att, [token], [env.material.cert_pem], by_id[mine["id"]]) is None
+    with env.db.session() as s:
+        tenant = s.scalar(select(Tenant.slug).where(Tenant.id == learner.launch.tenant_id))
+        attempt = get_attempt(s, str(tenant), registration_for(learner.launch), session_id, [env.material.cert_pem])
+    assert {a.statement_id: a.attestation for a in attempt.statements if a.statement_id in by_id
+            and by_id[a.statement_id]["verb"]["id"] != ATTEST_VERB and a.signature == "unsigned"} == \
+        {m["id"]: "attested" for m in sent}
