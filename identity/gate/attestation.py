@@ -29,7 +29,6 @@ the hub's attestation out.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -89,15 +88,3 @@ def verify_covers(attestation_st: Mapping[str, Any], signatures: Sequence[bytes]
     if claim["sha256"] != content_hash(dict(covered)):
         return "the statement was altered after it was attested (its content hash differs)"
     return None
-
-
-def token_hashes(statement: Mapping[str, Any]) -> list[str]:
-    """The sha2 of each signature attachment a statement declares (where its JWS is stored)."""
-    from lrs.comparison import SIGNATURE_USAGE_TYPE
-
-    return [a["sha2"] for a in statement.get("attachments") or []
-            if isinstance(a, dict) and a.get("usageType") == SIGNATURE_USAGE_TYPE and isinstance(a.get("sha2"), str)]
-
-
-def digest(token: bytes) -> str:
-    return hashlib.sha256(token).hexdigest()

@@ -34,7 +34,6 @@ from identity.gate import http as gate_http
 from identity.gate.consumers import CheckContext, GateFor
 from identity.gate.domain import STEP_ERRORS, GateKey, Step
 from player import pages
-from player.catalogue import activity_id
 from player.domain import OutsideLaunch, registration_for
 from player.identity import external_of
 from player.packages.units import package_root
@@ -66,18 +65,20 @@ class PackageGate:
             raise OutsideLaunch(f"{value} names no AU or SCO of an imported course")
         title = dict(root.item.title)   # the unit's own title on the gate's pages
         return GateFor(external=external_of(launch), key=gate_key(launch, value), min_level=MIN_LEVEL,
-                       title=title, checks=check_context(launch, value),
+                       title=title, checks=check_context(launch, root.units[0].iri, title),
                        fields={FIELD: value, "next": next_url or url_for("player.open")}, locale=launch.locale)
 
 
-def check_context(launch: PlayerSession, target: str) -> CheckContext:
+def check_context(launch: PlayerSession, iri: str, title: dict[str, str]) -> CheckContext:
+    """Check statements name the unit's own activity (the IRI its statements use: the LMS's AU IRI,
+    cmi5 §8.1.4; the SCO's) as parent, so the auditor lists the attempt at it."""
     sealer = current_app.extensions.get(SEALER_KEY)
 
     def writer(db: Session, statements: list[dict[str, Any]]) -> list[str]:
         return write(db, launch.tenant_id, statements, sealer=sealer)
 
-    parent = {"objectType": "Activity", "id": activity_id(target),
-              "definition": {"type": "http://adlnet.gov/expapi/activities/assessment"}}
+    parent = {"objectType": "Activity", "id": iri,
+              "definition": {"type": "http://adlnet.gov/expapi/activities/assessment", "name": title}}
     return CheckContext(actor=actor(launch), parent=parent, write=writer)
 
 

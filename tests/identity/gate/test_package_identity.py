@@ -179,6 +179,7 @@ def test_assessed_au_statements_are_attested_by_the_hub(identity_env: IdentityEn
         attempt = get_attempt(s, str(slug), registration_for(learner.launch), session_id, [cert])
     audits = {a.statement_id: a for a in attempt.statements}
     assert attempt.outcome == VERIFIED and attempt.checks
+    assert attempt.activity == by_id[sent[0]["id"]][0]["object"]["id"]   # listed at the AU's own IRI
     assert all(audits[m["id"]].attestation == "attested" for m in sent)
     assert "signature_invalid" not in attempt.problems()
     row = dict(zip(CSV_COLUMNS, csv_row(attempt), strict=True))
