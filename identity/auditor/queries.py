@@ -41,6 +41,7 @@ from identity.gate.face import CHECK_VERB
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
 from lrs.audit.chain import content_hash, iso
+from lrs.cmi5.rules import KEY_PREFIX as CMI5_KEY_PREFIX
 from lrs.comparison import SIGNATURE_USAGE_TYPE
 from lrs.errors import BadRequest, NotFound
 from lrs.storage import Attachment, AuditCheckpoint, AuditEntry, Statement, Tenant
@@ -367,7 +368,10 @@ def _attestations(group: list[Statement], audits: list[StatementAudit], tokens: 
             continue  # the hub's own statements prove themselves by their signature
         found = by_covered.get(row.statement_id.lower())
         if not found:
-            audit.attestation = "missing"
+            # Only what the AU sent (its session's credential) awaits an attestation; the hub's own
+            # unsigned statements (an abandon by the CLI sweep, which holds no key) are just unsigned.
+            if _sent_by_au(row.full):
+                audit.attestation = "missing"
             continue
         problems = [verify_covers(a.full, [tokens[h] for h in signature_hashes(a.full) if h in tokens],
                                   certificates, row.full) for a in found]
@@ -375,6 +379,11 @@ def _attestations(group: list[Statement], audits: list[StatementAudit], tokens: 
             audit.attestation = "attested"
         else:
             audit.attestation = "altered" if any(p and "altered" in p for p in problems) else "invalid"
+
+
+def _sent_by_au(full: Mapping[str, Any]) -> bool:
+    account = (full.get("authority") or {}).get("account") or {}
+    return isinstance(account, dict) and str(account.get("name", "")).startswith(CMI5_KEY_PREFIX)
 
 
 def _text(value: Any) -> str | None:

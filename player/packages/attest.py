@@ -22,7 +22,7 @@ from identity.gate.domain import assurance_for
 from lrs.cmi5.rules import add_batch_listener
 from lrs.cmi5.storage import Cmi5Session
 from lrs.storage import Statement
-from player.statements import Sealer, write
+from player.statements import SEALER_KEY, Sealer, write
 
 log = logging.getLogger(__name__)
 SealerSource = Callable[[], Sealer | None]
@@ -35,11 +35,20 @@ def init_attestation(sealer: SealerSource) -> None:
     add_batch_listener(on_au_batch)
 
 
+def arm_sealer(db: Session) -> Sealer | None:
+    """Put the sealer in the database session's info (``player.statements.write`` reads it there), so
+    what the LMS writes in the AU's transaction (satisfied, cmi5 §9.3.9) is sealed too; returns it."""
+    sealer: Sealer | None = db.info.get(SEALER_KEY) or (_sealers[0]() if _sealers else None)
+    if sealer is not None:
+        db.info[SEALER_KEY] = sealer
+    return sealer
+
+
 def on_au_batch(db: Session, row: Cmi5Session, statements: list[dict[str, Any]]) -> None:
     gate = assurance_for(db, row.tenant_id, row.session_id)
     if gate is None or not statements:
         return  # not an assessed AU's session
-    sealer = _sealers[0]() if _sealers else None
+    sealer = arm_sealer(db)
     if sealer is None:
         # Without the hub's key the attestation would prove nothing; the auditor shows the AU's
         # statements as unattested, which is the truth.

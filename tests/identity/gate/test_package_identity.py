@@ -303,6 +303,13 @@ def test_proof_bundle_of_a_package_attempt_checks_its_attestations(identity_env:
     report = verify_bundle(data, [env.material.cert_pem])
     assert report.ok, report.failure
     assert report.attestations == 3
+    # The LMS's satisfied statements, written in the AU's transaction, are stamped and signed too.
+    satisfied = [i for i in json.loads(data)["statements"]
+                 if i["statement"]["verb"]["id"] == "https://w3id.org/xapi/adl/verbs/satisfied"]
+    assert len(satisfied) == 2 and all(stamp(i["statement"]) and i["signatures"] for i in satisfied)
+    with env.db.session() as s:
+        attempt = get_attempt(s, str(slug), registration_for(learner.launch), session_id, [env.material.cert_pem])
+    assert not attempt.problems() & {"signature_invalid", "unverified"} and attempt.attestations_broken == 0
     bundle = json.loads(data)
     target = next(i for i in bundle["statements"] if i["statement"]["id"] == sent[2]["id"])
     target["statement"]["result"]["score"]["scaled"] = 1.0
@@ -312,10 +319,11 @@ def test_proof_bundle_of_a_package_attempt_checks_its_attestations(identity_env:
 
 
 def _second_course(env: IdentityEnv) -> str:
-    """Another course with its first AU assessed (the module's course may have been altered by a test)."""
+    """A course of one assessed AU (the module's course may have been altered by a test): passing it
+    satisfies its block and the course (cmi5 §9.3.9), in the AU's transaction."""
     admin = national_admin(env.app)
     client = env.app.test_client()
-    xml = structure(block(au_xml(1) + au_xml(2, move_on="Completed", mastery=None)),
+    xml = structure(block(au_xml(1)),
                     course_id=f"https://example.org/cmi5/course/{uuid.uuid4().hex[:8]}")
     r = client.post(API, data=package(xml), headers=admin)
     assert r.status_code == 201, r.get_json()
