@@ -35,13 +35,12 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from identity.auditor.attestations import mark_attestations
 from identity.auditor.signals import DEFAULT_REPEATED_FAILURES, SIGNALS, FaceCheck, Signals, face_check, signals_for
-from identity.gate.attestation import attested, verify_covers
 from identity.gate.face import CHECK_VERB
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
 from lrs.audit.chain import content_hash, iso
-from lrs.cmi5.rules import KEY_PREFIX as CMI5_KEY_PREFIX
 from lrs.comparison import SIGNATURE_USAGE_TYPE
 from lrs.errors import BadRequest, NotFound
 from lrs.storage import Attachment, AuditCheckpoint, AuditEntry, Statement, Tenant
@@ -336,7 +335,7 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
             parent, grouping = _activities(full)
             activity, course = activity or parent, course or grouping
         audits.append(_audit(row, stamp, tokens, entries.get(row.statement_id), last_checkpoint, certificates))
-    _attestations(group, audits, tokens, certificates)
+    mark_attestations(group, audits, tokens, certificates)
     stamp = latest_stamp or {}
     level = stamp.get("level")
     subject = stamp.get("subject")
@@ -351,39 +350,6 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
                    signals_for(session, tenant_id, pseudonym, checks, repeated_failures),
                    assurance=_text(stamp.get("assurance")), liveness=_text(stamp.get("liveness")),
                    liveness_result=_text(stamp.get("livenessResult")))
-
-
-def _attestations(group: list[Statement], audits: list[StatementAudit], tokens: dict[str, bytes],
-                  certificates: Sequence[bytes]) -> None:
-    """Mark each AU statement of the attempt with what its attestation proves (``StatementAudit.attestation``)."""
-    by_covered: dict[str, list[Statement]] = {}
-    for row in group:
-        claim = attested(row.full)
-        if claim is not None:
-            by_covered.setdefault(claim["statement"].lower(), []).append(row)
-    if not by_covered:
-        return
-    for row, audit in zip(group, audits, strict=True):
-        if attested(row.full) is not None or audit.signature != "unsigned":
-            continue  # the hub's own statements prove themselves by their signature
-        found = by_covered.get(row.statement_id.lower())
-        if not found:
-            # Only what the AU sent (its session's credential) awaits an attestation; the hub's own
-            # unsigned statements (an abandon by the CLI sweep, which holds no key) are just unsigned.
-            if _sent_by_au(row.full):
-                audit.attestation = "missing"
-            continue
-        problems = [verify_covers(a.full, [tokens[h] for h in signature_hashes(a.full) if h in tokens],
-                                  certificates, row.full) for a in found]
-        if any(p is None for p in problems):
-            audit.attestation = "attested"
-        else:
-            audit.attestation = "altered" if any(p and "altered" in p for p in problems) else "invalid"
-
-
-def _sent_by_au(full: Mapping[str, Any]) -> bool:
-    account = (full.get("authority") or {}).get("account") or {}
-    return isinstance(account, dict) and str(account.get("name", "")).startswith(CMI5_KEY_PREFIX)
 
 
 def _text(value: Any) -> str | None:
