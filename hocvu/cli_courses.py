@@ -1,5 +1,6 @@
 """``hocvu courses``: check and list the course catalogue (``courses/*.yaml``, or HOCVU_COURSES_DIR); import,
-list, remove and export cmi5 packages (player.packages)."""
+list, assess (identity assurance for chosen AUs/SCOs), remove and export cmi5 and SCORM packages
+(player.packages)."""
 
 from __future__ import annotations
 
