@@ -1,5 +1,6 @@
 """``hocvu courses``: check and list the course catalogue (``courses/*.yaml``, or HOCVU_COURSES_DIR); import,
-list, remove and export cmi5 packages (player.packages)."""
+list, assess (identity assurance for chosen AUs/SCOs), remove and export cmi5 and SCORM packages
+(player.packages)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from hocvu import configs
 from hocvu.cli_session import cli_session
 from hocvu.settings import Settings
 from player import catalogue, catalogue_files
-from player.packages import imports
-from player.packages.cmi5 import importer, progress
+from player.packages import assessed, imports
+from player.packages.cmi5 import progress
 from player.packages.cmi5.export import export_course
 from player.packages.errors import PackageError
+from player.packages.fetch import fetch
 from player.packages.storage import ImportedPackage
 from player.packages.store import PackageStore
 
@@ -86,8 +88,11 @@ def _store() -> PackageStore:
 
 @courses.command("import")
 @click.argument("source")
-def courses_import(source: str) -> None:
-    """Import a cmi5 package (a zip, or a cmi5.xml) from a file PATH or a URL; refused packages store nothing."""
+@click.option("--assessed", "assessed_ids", multiple=True, metavar="UNIT_ID",
+              help="An AU id (cmi5) or SCO identifier (SCORM) that identity assurance applies to; repeat it.")
+def courses_import(source: str, assessed_ids: tuple[str, ...]) -> None:
+    """Import a cmi5 or SCORM package (a zip, or a cmi5.xml) from a file PATH or a URL (https, from a host
+    in HOCVU_PACKAGE_FETCH_HOSTS); refused packages store nothing."""
     store = _store()
     started = datetime.now(UTC)
     with click.progressbar(length=1, label=f"{source}", show_percent=True) as bar:
@@ -97,7 +102,7 @@ def courses_import(source: str) -> None:
 
         with cli_session(errors=(PackageError,)) as db:
             if source.startswith(("http://", "https://")):
-                data = importer.fetch_url(source, store.config.limits.max_total_bytes)
+                data = fetch(source, store.config.fetch)
                 pkg = imports.import_package(db, store, data, source, started, progress)
             else:
                 path = Path(source)
@@ -105,10 +110,27 @@ def courses_import(source: str) -> None:
                     raise click.ClickException(f"{source}: no such file")
                 with open(path, "rb") as fh:
                     pkg = imports.import_package(db, store, fh, path.name, started, progress)
+            if assessed_ids:
+                assessed.set_assessed(pkg, assessed_ids)
             described = imports.describe(pkg)
         imports.after_commit(db, store)
     units = "AU(s)" if pkg.format == "cmi5" else "item(s)"   # cmi5 AUs; a SCORM organisation's SCOs and assets
-    click.echo(f"imported {described['target']}: {imports.unit_count(pkg)} {units}")
+    marked = f"; assessed: {', '.join(pkg.assessed)}" if pkg.assessed else ""
+    click.echo(f"imported {described['target']}: {imports.unit_count(pkg)} {units}{marked}")
+
+
+@courses.command("assess")
+@click.argument("slug")
+@click.argument("unit_ids", nargs=-1)
+def courses_assess(slug: str, unit_ids: tuple[str, ...]) -> None:
+    """Mark exactly UNIT_IDS (AU ids of a cmi5 course, SCO identifiers of a SCORM one) of the imported
+    course SLUG as assessed: launching them needs the identity gate. No UNIT_IDS: none is."""
+    with cli_session(errors=(PackageError,)) as db:
+        pkg = db.scalars(select(ImportedPackage).where(ImportedPackage.slug == slug)).first()
+        if pkg is None:
+            raise click.ClickException(f"no imported course {slug!r} (see `hocvu courses list`)")
+        chosen = assessed.set_assessed(pkg, unit_ids)
+    click.echo(f"{slug}: assessed: {', '.join(chosen) or 'none'}")
 
 
 @courses.command("remove")

@@ -21,6 +21,7 @@ from lrs.storage import Database
 from player.catalogue import Catalogue, Resolved, activity_id, default_courses_dir, load_catalogue
 from player.domain import NoLaunch
 from player.packages.archive import ArchiveLimits
+from player.packages.fetch import FetchPolicy
 from player.packages.store import StoreConfig
 from player.pages import current_launch
 from player.statements import PLAYER_AUTHORITY
@@ -130,8 +131,11 @@ def package_store(settings: Settings) -> StoreConfig:
     """Imported packages' folder and import limits (player.packages)."""
     p = settings.packages
     limits = ArchiveLimits(max_total_bytes=p.package_max_mb * 1024 * 1024, max_files=p.package_max_files)
+    fetch = FetchPolicy(hosts=p.package_fetch_hosts, allow_http=p.package_fetch_allow_http,
+                        allow_loopback=p.package_fetch_allow_loopback, max_bytes=limits.max_total_bytes,
+                        max_redirects=p.package_fetch_redirects, timeout=p.package_fetch_timeout)
     return StoreConfig(root=p.packages_dir or settings.hub.instance_dir / "packages", limits=limits,
-                       content_origin=p.packages_origin.rstrip("/") if p.packages_origin else None)
+                       content_origin=p.packages_origin.rstrip("/") if p.packages_origin else None, fetch=fetch)
 
 
 # --- credentials: the player's facts, handed to a package that may not import the player -------------

@@ -277,6 +277,20 @@ class PackageSettings:
     cmi5_session_hours: float = var(12.0, "HOCVU_CMI5_SESSION_HOURS", "float",
                                     "an AU session's LRS credential is valid this long; an AU session left "
                                     "open longer is abandoned", unit="hours", low=0.1, high=168)
+    # Import by URL (player.packages.fetch): an allowlist, https, public addresses only (SSRF).
+    package_fetch_hosts: tuple[str, ...] = var((), "HOCVU_PACKAGE_FETCH_HOSTS", "words",
+                                               "hosts packages may be imported from by URL (a name, or "
+                                               "*.domain for any name under it)", default_text="none: off")
+    package_fetch_allow_http: bool = var(False, "HOCVU_PACKAGE_FETCH_ALLOW_HTTP", "bool",
+                                         "tests and development only: also import from http:// URLs")
+    package_fetch_allow_loopback: bool = var(False, "HOCVU_PACKAGE_FETCH_ALLOW_LOOPBACK", "bool",
+                                             "tests only: also import from loopback addresses (127.0.0.1, ::1)")
+    package_fetch_redirects: int = var(3, "HOCVU_PACKAGE_FETCH_REDIRECTS", "int",
+                                       "redirects followed (each checked like the URL) at most", unit="redirects",
+                                       low=0, high=10)
+    package_fetch_timeout: float = var(30.0, "HOCVU_PACKAGE_FETCH_TIMEOUT", "float",
+                                       "one fetch by URL, from the first byte sent to the last read, at most",
+                                       unit="seconds", low=1, high=3600)
 
 
 GROUPS: dict[str, type] = {"hub": HubSettings, "lrs": LrsSettings, "audit": AuditSettings, "lti": LtiSettings,

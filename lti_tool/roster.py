@@ -26,8 +26,9 @@ from lti_tool.claims import is_staff
 from lti_tool.errors import LtiError, ServiceNotOffered
 from lti_tool.launch_context import LaunchContext
 from lti_tool.services import LtiTool
-from player.catalogue import Catalogue, Quiz, activity_id
+from player.catalogue import Catalogue, activity_id
 from player.domain import PlayerError, registration_for, resolve_in_launch, sequence
+from player.packages.units import is_package_target, package_root
 from player.session import PlayerSession
 from player.statements import VERBS, actor
 
@@ -116,7 +117,9 @@ def roster_progress(session: Session, launch: LaunchContext, catalogue: Catalogu
     first, then staff, each group in the LMS's order. Two queries per ``CHUNK`` members."""
     if not launch.is_instructor:
         raise NotInstructor("only course staff can see the roster")
-    root = resolve_in_launch(catalogue, launch.player_session(), launch.target)
+    # A link to an imported course (cmi5 AUs, SCORM SCOs): its units stand for lessons and quizzes.
+    package = package_root(session, launch.target) if is_package_target(launch.target) else None
+    root = resolve_in_launch(catalogue, launch.player_session(), launch.target) if package is None else None
     try:
         members = nrps.roster(launch, tool=tool)
     except ServiceNotOffered as err:
@@ -125,11 +128,16 @@ def roster_progress(session: Session, launch: LaunchContext, catalogue: Catalogu
         log.warning("roster for tenant %s, link %s: %s", launch.tenant_id, launch.resource_link_id, err.message)
         raise RosterUnavailable(err.message) from err
 
-    items = sequence(root)
-    lessons = [activity_id(r.lesson.target) for r in items if r.lesson is not None]
-    quizzes = [r.quiz for r in items if r.quiz is not None]
+    if package is not None:
+        lessons = [u.iri for u in package.units]
+        quizzes = [(u.target, u.title, u.iri) for u in package.units if u.judged]
+    else:
+        assert root is not None
+        items = sequence(root)
+        lessons = [activity_id(r.lesson.target) for r in items if r.lesson is not None]
+        quizzes = [(r.quiz.target, r.quiz.title, activity_id(r.quiz.target)) for r in items if r.quiz is not None]
     wanted = {m.user_id: _identity(launch, m) for m in members}
-    facts = _read(session, launch.tenant_id, wanted.values(), [*lessons, *(activity_id(q.target) for q in quizzes)])
+    facts = _read(session, launch.tenant_id, wanted.values(), [*lessons, *(iri for _, _, iri in quizzes)])
 
     out = []
     for m in members:
@@ -138,7 +146,7 @@ def roster_progress(session: Session, launch: LaunchContext, catalogue: Catalogu
         out.append(MemberProgress(
             member=m, registration=registration, staff=is_staff(m.roles), last_activity=got.last,
             lessons_completed=len(got.completed & set(lessons)), lessons_total=len(lessons),
-            quizzes=tuple(got.quiz(q) for q in quizzes)))
+            quizzes=tuple(got.quiz(*q) for q in quizzes)))
     # Stable sort: learners keep the LMS's order and come first; staff are listed after them.
     return sorted(out, key=lambda p: p.staff)
 
@@ -151,10 +159,10 @@ class _Facts:
     completed: set[str] = field(default_factory=set)                  # activity ids
     judged: dict[str, list[tuple[bool, float | None]]] = field(default_factory=dict)  # per activity id
 
-    def quiz(self, quiz: Quiz) -> QuizProgress:
-        results = self.judged.get(activity_id(quiz.target), [])
+    def quiz(self, target: str, title: Mapping[str, str], iri: str) -> QuizProgress:
+        results = self.judged.get(iri, [])
         scores = [s for _, s in results if s is not None]
-        return QuizProgress(quiz.target, quiz.title, attempts=len(results),
+        return QuizProgress(target, title, attempts=len(results),
                             best_scaled=max(scores) if scores else None, passed=any(p for p, _ in results))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, Response, url_for
 
 from lti_tool.ags import score_refusal
 from lti_tool.launch_context import LaunchContext
@@ -16,6 +16,7 @@ from lti_tool.score_delivery import link_delivery_states
 from player import pages
 from player.domain import PlayerError, resolve_in_launch
 from player.http import register_staff_page
+from player.packages.units import is_package_target, package_root
 
 bp = Blueprint("lti_roster", __name__, template_folder="templates")
 
@@ -87,14 +88,17 @@ def roster() -> Response:
         rows = roster_progress(db, launch, cat)
         # What became of each learner's grade on its way to the LMS (AGS): delivered, waiting, refused.
         deliveries = link_delivery_states(db, launch.registration_id, launch.resource_link_id)
+        package = package_root(db, opened.target) if is_package_target(opened.target) else None
     # A gradebook column the platform granted no score scope for (AGS 2.0 §3.1): no grade of this
     # link is queued, so no card shows a delivery state; the page says why instead.
     not_granted = bool(launch.ags_lineitem or launch.ags_lineitems) and score_refusal(launch) is not None
-    root = resolve_in_launch(cat, opened, opened.target)
+    # An imported course's link has no catalogue item: its root names the course and the unit.
+    root: Any = package or resolve_in_launch(cat, opened, opened.target)
+    back = url_for("player.open") if package is not None else pages.view_url(root.target)
     learners = [p for p in rows if not p.staff]
     return pages.render("lti/roster.html", texts=texts, r=root, launch=launch, learners=learners,
                         staff=[p for p in rows if p.staff], started=sum(1 for p in learners if p.started),
-                        deliveries=deliveries, not_granted=not_granted, back_url=pages.view_url(root.target))
+                        deliveries=deliveries, not_granted=not_granted, back_url=back)
 
 
 @bp.errorhandler(PlayerError)

@@ -58,14 +58,14 @@ LOGGED_IDS: Final = 40  # attempts or statements named in one access entry (it m
 # v2 (issue 12): the signals' three columns at the end (identity.auditor.signals).
 # v3 (issue 12, liveness): the attempt's assurance level and liveness (method, result), and each check's
 # liveness, at the end; outcome may also be "photo-only" (the photo fallback, a lower level).
-CSV_SCHEMA: Final = "hocvu.audit.attempts.v3"
+CSV_SCHEMA: Final = "hocvu.audit.attempts.v4"
 # One row per attempt (RFC 4180). The face checks' values are joined with ';' in check order.
 CSV_COLUMNS: Final = (
     "tenant", "registration", "session_id", "course", "activity", "learner_pseudonym", "level", "outcome",
     "started", "ended", "statements", "checks", "failed_checks", "check_times", "check_outcomes",
     "check_distances", "check_thresholds", "signatures_valid", "signatures_invalid", "chain_included",
     "chain_problems", "problems", "lms_accounts", "suspicious_failures", "matched_other_learners",
-    "assurance", "liveness", "liveness_result", "check_liveness",
+    "assurance", "liveness", "liveness_result", "check_liveness", "statements_attested", "attestations_broken",
 )
 
 
@@ -252,7 +252,8 @@ def csv_row(a: aq.Attempt) -> list[str]:
             str(sum(s.chain == "included" for s in a.statements)), str(a.chain_problems),
             ";".join(sorted(a.problems())), str(a.signals.lms_accounts), str(a.signals.suspicious_failures),
             ";".join(a.signals.matched_others), a.assurance or "", a.liveness or "", a.liveness_result or "",
-            ";".join(_check_liveness(c) for c in a.checks)]
+            ";".join(_check_liveness(c) for c in a.checks),
+            str(sum(s.attestation == "attested" for s in a.statements)), str(a.attestations_broken)]
 
 
 def _check_liveness(c: Any) -> str:

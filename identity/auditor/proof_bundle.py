@@ -42,6 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from identity.auditor.queries import signature_hashes, signature_tokens
+from identity.gate.attestation import attested
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
 from lrs.audit.chain import CHAIN_VERSION, AuditPolicy, content_hash, iso, make_checkpoint, recompute_entry_hash
@@ -101,7 +102,7 @@ def dumps(bundle: Mapping[str, Any]) -> bytes:
 
 @dataclass
 class BundleFailure:
-    kind: str                          # bundle | signature | statement | entry | checkpoint
+    kind: str                          # bundle | signature | attestation | statement | entry | checkpoint
     reason: str
     statement_id: str | None = None
     position: int | None = None
@@ -117,6 +118,7 @@ class BundleReport:
     tenant: str = ""
     statements: int = 0
     signatures: int = 0
+    attestations: int = 0              # hub attestations of AU statements checked against them
     entries: int = 0
     checkpoint: int | None = None
     certificates: list[str] = field(default_factory=list)   # SHA-256 fingerprints, to compare out of band
@@ -195,6 +197,7 @@ def _verify(bundle: dict[str, Any], report: BundleReport, trusted: Sequence[byte
     report.statements = len(items)
     for statement, signatures in items:
         report.signatures += _check_signatures(statement, signatures, certs)
+    report.attestations = _check_attestations([s for s, _ in items])
     report.entries = len(entries)
     by_id = _check_links(entries, tenant_id)
     for statement, _ in items:
@@ -217,6 +220,24 @@ def _verify(bundle: dict[str, Any], report: BundleReport, trusted: Sequence[byte
         reason = f"the checkpoint is malformed ({err})"
     if reason:
         raise _Failed(BundleFailure("checkpoint", reason, None, report.checkpoint))
+
+
+def _check_attestations(statements: list[dict[str, Any]]) -> int:
+    """Each attestation (``identity.gate.attestation``; its signature was checked with the others) whose
+    AU statement is in the bundle must cover it as it is: the statement's canonical hash is the attested one."""
+    by_id = {str(s.get("id", "")).lower(): s for s in statements}
+    checked = 0
+    for statement in statements:
+        claim = attested(statement)
+        covered = by_id.get(claim["statement"].lower()) if claim is not None else None
+        if claim is None or covered is None:
+            continue
+        if content_hash(covered) != claim["sha256"]:
+            raise _Failed(BundleFailure("attestation", "the statement was altered after the hub attested it (its "
+                                                       "canonical hash is not the attested one)",
+                                        claim["statement"].lower()))
+        checked += 1
+    return checked
 
 
 def _check_signatures(statement: dict[str, Any], signatures: dict[str, Any], certs: Sequence[bytes]) -> int:

@@ -35,6 +35,7 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from identity.auditor.attestations import mark_attestations
 from identity.auditor.signals import DEFAULT_REPEATED_FAILURES, SIGNALS, FaceCheck, Signals, face_check, signals_for
 from identity.gate.face import CHECK_VERB
 from identity.stamp import stamp_of
@@ -92,6 +93,11 @@ class StatementAudit:
     chain: str                        # included | altered | missing
     chain_position: int | None
     checkpointed: bool                # a signed checkpoint covers the entry
+    # An assessed package AU's own statement (which the hub may not stamp): "attested" when a hub-signed
+    # attestation covers it as stored (identity.gate.attestation), "altered" when one covers it but its
+    # content hash differs, "invalid" when the covering attestation does not verify, "missing" when the
+    # attempt has attestations but none for this unsigned statement; None where it does not apply.
+    attestation: str | None = None
 
 
 @dataclass
@@ -126,6 +132,10 @@ class Attempt:
         return sum(s.signature in ("invalid", "missing") for s in self.statements)
 
     @property
+    def attestations_broken(self) -> int:
+        return sum(s.attestation in ("altered", "invalid", "missing") for s in self.statements)
+
+    @property
     def chain_problems(self) -> int:
         return sum(s.chain != "included" for s in self.statements)
 
@@ -139,7 +149,7 @@ class Attempt:
             found.add("photo_only")
         if self.failed_checks:
             found.add("failed_checks")
-        if self.signatures_invalid:
+        if self.signatures_invalid or self.attestations_broken:
             found.add("signature_invalid")
         return found | self.signals.flags()
 
@@ -148,6 +158,7 @@ class Attempt:
         data.pop("anchor")
         data["signals"] = self.signals.as_dict()
         data.update(failed_checks=self.failed_checks, signatures_invalid=self.signatures_invalid,
+                    attestations_broken=self.attestations_broken,
                     chain_problems=self.chain_problems, problems=sorted(self.problems()))
         return data
 
@@ -326,6 +337,7 @@ def _attempt(session: Session, tenant_id: int, slug: str, registration: str, ses
             parent, grouping = _activities(full)
             activity, course = activity or parent, course or grouping
         audits.append(_audit(row, stamp, tokens, entries.get(row.statement_id), last_checkpoint, certificates))
+    mark_attestations(group, audits, tokens, certificates)
     stamp = latest_stamp or {}
     level = stamp.get("level")
     subject = stamp.get("subject")

@@ -48,6 +48,10 @@ AU_DEFINED = ("initialized", "completed", "passed", "failed", "terminated")
 # After a batch from an AU is stored: (db session, the AU session row, [(verb name, statement)]).
 Listener = Callable[[Session, Cmi5Session, list[tuple[str, dict[str, Any]]]], None]
 _listeners: list[Listener] = []
+# After a batch from an AU is stored: (db session, the AU session row, every statement of the batch as
+# stored). The identity gate's attestation of assessed AUs (player.packages.attest) listens here.
+BatchListener = Callable[[Session, Cmi5Session, list[dict[str, Any]]], None]
+_batch_listeners: list[BatchListener] = []
 
 
 class Cmi5Forbidden(Forbidden):
@@ -59,6 +63,12 @@ def add_listener(listener: Listener) -> None:
     an AU's statements meet its moveOn (cmi5 §9.3.9)."""
     if listener not in _listeners:
         _listeners.append(listener)
+
+
+def add_batch_listener(listener: BatchListener) -> None:
+    """Called at start-up by whoever must see every statement an AU stored, in its transaction."""
+    if listener not in _batch_listeners:
+        _batch_listeners.append(listener)
 
 
 def applies(principal: Principal) -> bool:
@@ -129,6 +139,8 @@ def check_batch(db: Session, principal: Principal, statements: list[dict[str, An
         if walk.events:
             for listener in list(_listeners):
                 listener(db, row, walk.events)
+        for batch_listener in list(_batch_listeners):
+            batch_listener(db, row, statements)
 
     return commit
 

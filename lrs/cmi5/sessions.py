@@ -45,11 +45,14 @@ def _digest(token: str) -> str:
 
 def open_session(db: Session, *, tenant_id: int, actor: dict[str, Any], registration: str, course_iri: str,
                  au_iri: str, package_key: str, launch_mode: str, move_on: str, mastery_score: float | None,
-                 now: datetime, ttl: timedelta, opener: dict[str, Any]) -> tuple[Cmi5Session, str]:
-    """A new AU session in state ``launched`` and its one-time fetch token."""
+                 now: datetime, ttl: timedelta, opener: dict[str, Any],
+                 session_id: str | None = None) -> tuple[Cmi5Session, str]:
+    """A new AU session in state ``launched`` and its one-time fetch token. ``session_id``: one the
+    LMS chose beforehand (an identity gate's, whose check statements already carry it), else a new one."""
     token = secrets.token_urlsafe(32)
-    row = Cmi5Session(tenant_id=tenant_id, session_id=str(uuid.uuid4()), registration=registration, actor=actor,
-                      actor_key=actor_key(actor), course_iri=course_iri, au_iri=au_iri, package_key=package_key,
+    row = Cmi5Session(tenant_id=tenant_id, session_id=session_id or str(uuid.uuid4()), registration=registration,
+                      actor=actor, actor_key=actor_key(actor), course_iri=course_iri, au_iri=au_iri,
+                      package_key=package_key,
                       launch_mode=launch_mode, move_on=move_on, mastery_score=mastery_score,
                       fetch_hash=_digest(token), credential_id=None, state=LAUNCHED, launched=now,
                       expires=now + ttl, failed=False, prefs_read=False, opener=opener)

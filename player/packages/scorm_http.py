@@ -21,12 +21,15 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file, url_for
 from markupsafe import Markup
+from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from identity import web
 from player import pages
 from player.catalogue import Catalogue, CatalogueItem
 from player.grades import report_grade
+from player.packages import assessed
+from player.packages import gate as package_gate
 from player.packages.archive import content_type
 from player.packages.errors import PackageError
 from player.packages.http import package_store
@@ -40,6 +43,8 @@ from player.packages.scorm_play import (
     link_grade,
     open_session,
 )
+from player.packages.scorm_statements import sco_target
+from player.packages.storage import ImportedPackage
 from player.session import PlayerSession
 
 bp = Blueprint("scorm", __name__, template_folder="../templates")
@@ -103,6 +108,11 @@ def sco(course_id: str, item_id: str) -> Response:
     item = course.item(item_id)
     now = pages.now()
     with pages.db() as db:
+        row = db.scalar(select(ImportedPackage).where(ImportedPackage.slug == course_id))
+        if item.sco and row is not None and assessed.is_assessed(row, item.id):
+            # Identity assurance applies (player.packages.assessed): the gate first, consumed by this session.
+            package_gate.require_passed(db, launch, sco_target(course_id, item.id), now,
+                                        url_for("scorm.sco", course_id=course_id, item_id=item_id))
         _, cmi = open_session(db, launch, course, item, now) if item.sco else (None, {})
         status = {a.sco: a for a in attempts(db, launch, course_id)}
     previous, following = course.neighbours(item_id)

@@ -92,4 +92,5 @@ def describe(row: ImportedPackage) -> dict[str, Any]:
     return {"slug": row.slug, "format": row.format, "courseId": row.course_iri, "packageKey": row.package_key,
             "title": row.title, "target": course_target(row.slug), "source": row.source,
             "imported": row.imported.isoformat(), "version": s.get("version"),
-            "items": [{"id": i["id"], "title": i["title"], "launch": i["launch"], "sco": i["sco"]} for i in s["items"]]}
+            "items": [{"id": i["id"], "title": i["title"], "launch": i["launch"], "sco": i["sco"],
+                       "assessed": i["id"] in (row.assessed or [])} for i in s["items"]]}

@@ -110,8 +110,12 @@ def all_courses(db: Session) -> list[ScormCourse]:
 def catalogue_items(db: Session) -> list[CatalogueItem]:
     """The SCORM courses as rows of the catalogue's picker (``Catalogue.providers``: after the YAML
     courses); graded: a SCORM course reports its SCOs' scores (``link_grade``), out of 100 each."""
-    return [CatalogueItem(c.target, c.title, "package", True, 100.0 * max(1, sum(i.sco for i in c.items)))
-            for c in all_courses(db)]
+    out: list[CatalogueItem] = []
+    for c in all_courses(db):
+        out.append(CatalogueItem(c.target, c.title, "package", True, 100.0 * max(1, sum(i.sco for i in c.items))))
+        # Each SCO may be linked on its own (``check_launch`` allows a one-SCO link), as each cmi5 AU is.
+        out.extend(CatalogueItem(sco_target(c.course_id, i.id), i.title, "au", True, 100.0) for i in c.items if i.sco)
+    return out
 
 
 def check_launch(launch: PlayerSession, course: ScormCourse, item_id: str | None = None) -> None:
@@ -227,7 +231,7 @@ def _end_session(db: Session, launch: PlayerSession, course: ScormCourse, item: 
     statements = session_statements(launch, attempt, course.version, reported, course_title=course.title,
                                     sco_title=item.title, ended=ended, language=language,
                                     started=as_utc(attempt.session_started) if attempt.session_started else None)
-    ids = write_session(db, launch, statements)
+    ids = write_session(db, launch, statements, attempt)
     attempt.sessions += 1
     attempt.session_started = None
     attempt.total_seconds += _seconds(values.get("duration"))
@@ -281,7 +285,9 @@ def link_grade(db: Session, launch: PlayerSession, course: ScormCourse) -> LinkG
             best[a.sco] = max(best.get(a.sco, -1.0), a.score_scaled)
     if not best:
         return None
-    done = all(i.id in latest and (latest[i.id].completion in _DONE) for i in course.items if i.sco)
+    # A link to one SCO is complete with that SCO; a link to the course, with every SCO of it.
+    linked = [i for i in course.items if i.sco and launch.target in (course.target, sco_target(course.course_id, i.id))]
+    done = all(i.id in latest and (latest[i.id].completion in _DONE) for i in linked)
     return LinkGrade(score_given=round(sum(max(0.0, s) * 100 for s in best.values()), 4),
                      score_max=100.0 * len(best), activity_progress="Completed" if done else "InProgress",
                      grading_progress="FullyGraded" if done else "Pending")

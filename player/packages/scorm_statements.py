@@ -17,14 +17,19 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from identity.gate.domain import GATE_TTL
+from identity.storage import AttemptAssurance
+from lrs.storage import as_utc
 from player.catalogue import activity_id
 from player.domain import registration_for
 from player.packages.scorm_storage import ScormAttempt
 from player.session import PlayerSession
 from player.statements import actor, write
 from schemas import scorm_xapi
+from schemas.cmi5 import EXT_SESSION
 
 NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://hocvu.vn/xapi/scorm-player")
 SOURCE_EXT: Final = "https://hocvu.vn/xapi/extensions/scorm-package"
@@ -77,5 +82,25 @@ def session_statements(launch: PlayerSession, attempt: ScormAttempt, version: st
                                          statement_id=lambda role: str(uuid.uuid5(NAMESPACE, f"{key}\x1f{role}")))
 
 
-def write_session(db: Session, launch: PlayerSession, statements: list[dict[str, Any]]) -> list[str]:
+def assured_session(db: Session, attempt: ScormAttempt) -> str | None:
+    """The session id of the identity gate passed for the session of ``attempt`` now ending (an
+    assessed SCO: ``player.packages.gate``): consumed, with its check made at most ``GATE_TTL``
+    before the session started. None: the session was not gated."""
+    if attempt.session_started is None:
+        return None
+    since = as_utc(attempt.session_started) - GATE_TTL
+    return db.scalar(select(AttemptAssurance.session_id).where(
+        AttemptAssurance.tenant_id == attempt.tenant_id, AttemptAssurance.registration == attempt.registration,
+        AttemptAssurance.target == sco_target(attempt.course_id, attempt.sco), AttemptAssurance.pending_key.is_(None),
+        AttemptAssurance.checked_at >= since).order_by(AttemptAssurance.id.desc()).limit(1))
+
+
+def write_session(db: Session, launch: PlayerSession, statements: list[dict[str, Any]],
+                  attempt: ScormAttempt | None = None) -> list[str]:
+    """Write the session's statements; those of a gated session carry its cmi5 session id (cmi5
+    §9.6.3.1 extension, as the quiz's do), so the sealer stamps and signs them (xAPI 1.0.3 Part Two §2.6)."""
+    session_id = assured_session(db, attempt) if attempt is not None else None
+    if session_id is not None:
+        for st in statements:
+            st.setdefault("context", {}).setdefault("extensions", {})[EXT_SESSION] = session_id
     return write(db, launch.tenant_id, statements)

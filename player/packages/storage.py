@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lrs.storage import IRI_LEN, Base
@@ -34,3 +34,7 @@ class ImportedPackage(Base):
     has_files: Mapped[bool] = mapped_column(Boolean)         # False: a cmi5.xml alone (every AU url absolute)
     source: Mapped[str] = mapped_column(String(1024))        # the file name or URL it came from
     imported: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The AUs (publisher's AU ids) or SCOs (manifest item identifiers) an administrator marked as
+    # assessed: identity assurance applies to them (player.packages.assessed). cmi5 has no standard
+    # flag for it, so it is the hub's own choice, kept with the package (migration 0155).
+    assessed: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from player.packages.archive import ArchiveLimits, Entry, content_type, extract, safe_name
 from player.packages.errors import PackageNotFound, UnsafePath
+from player.packages.fetch import FetchPolicy
 
 SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
 
@@ -44,6 +45,7 @@ class StoreConfig:
     root: Path                              # HOCVU_PACKAGES_DIR
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     content_origin: str | None = None       # HOCVU_PACKAGES_ORIGIN: a separate origin for package files
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)   # import by URL (HOCVU_PACKAGE_FETCH_HOSTS and the rest)
 
 
 def content_headers(name: str, *, separate_origin: bool = False) -> dict[str, str]:

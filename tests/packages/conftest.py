@@ -20,7 +20,8 @@ def _app(url: str, instance: Path) -> Flask:
     database = Database(url)
     dbops.upgrade(database)
     return create_app(Settings.of(database_url=url, secret_key="test-secret", instance_dir=instance,
-                                  packages_dir=instance / "packages"), db=database)
+                                  packages_dir=instance / "packages", package_fetch_hosts=("127.0.0.1",),
+                                  package_fetch_allow_http=True, package_fetch_allow_loopback=True), db=database)
 
 
 @pytest.fixture(scope="session")

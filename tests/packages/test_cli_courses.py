@@ -72,3 +72,22 @@ def test_a_scorm_package_goes_to_the_scorm_importer(workdir: Path) -> None:
     assert hocvu(workdir, "courses", "remove", imported.group(1).split("/", 1)[1]).stdout.strip() == (
         f"removed {imported.group(1)}")
     assert imported.group(1) not in hocvu(workdir, "courses", "list").stdout
+
+
+def test_assess_marks_units_and_a_reimport_keeps_them(workdir: Path) -> None:
+    """`hocvu courses assess SLUG AU_ID...` marks exactly those AUs assessed (cmi5 has no standard flag
+    for it: the hub's own choice, kept with the package); an unknown id is refused with the course's ids;
+    a re-import of the same course (cmi5 §14: same course IRI) keeps the choice; no ids: none."""
+    course = "https://example.org/cmi5/course/assess"
+    zipped = workdir / "assess.zip"
+    zipped.write_bytes(package(structure(block(au_xml(1) + au_xml(2)), course_id=course), {"au.html": b"<p>hi"}))
+    hocvu(workdir, "courses", "import", str(zipped))
+    out = hocvu(workdir, "courses", "assess", "assess", "https://example.org/cmi5/au/2").stdout
+    assert out.strip() == "assess: assessed: https://example.org/cmi5/au/2"
+    bad = hocvu(workdir, "courses", "assess", "assess", "https://example.org/cmi5/au/9", check=False)
+    assert bad.returncode != 0 and ("course 'assess' has no AU or SCO 'https://example.org/cmi5/au/9'; it has "
+                                    "'https://example.org/cmi5/au/1', 'https://example.org/cmi5/au/2'") in bad.stderr
+    again = hocvu(workdir, "courses", "import", str(zipped)).stdout
+    assert "assessed: https://example.org/cmi5/au/2" in again
+    assert hocvu(workdir, "courses", "assess", "assess").stdout.strip() == "assess: assessed: none"
+    hocvu(workdir, "courses", "remove", "assess")

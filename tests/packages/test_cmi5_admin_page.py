@@ -43,6 +43,15 @@ def test_admin_page_imports_lists_refuses_removes(sqlite_pkg_app: Flask) -> None
                     content_type="multipart/form-data", follow_redirects=True)
     html = r.get_data(as_text=True)
     assert "Đã nhập: demo" in html and "package/demo" in html
+    assert 'name="unit" value="https://example.org/cmi5/au/1">' in html  # not assessed yet
+    r = client.post(f"{PAGE}/assessed/demo", headers=admin, data={"csrf": csrf, "unit": "https://example.org/cmi5/au/1"},
+                    follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "Đã lưu các bài kiểm tra của demo" in html
+    assert 'name="unit" value="https://example.org/cmi5/au/1" checked>' in html
+    r = client.post(f"{PAGE}/assessed/demo", headers=admin, data={"csrf": csrf, "unit": "https://example.org/x"},
+                    follow_redirects=True)
+    assert "course &#39;demo&#39; has no AU or SCO &#39;https://example.org/x&#39;" in r.get_data(as_text=True)
     bad = package(structure(au_xml(1)), {"au.html": b"x", "/etc/evil.html": b"x"})
     r = client.post(f"{PAGE}/import", headers=admin, data={"csrf": csrf, "package": (io.BytesIO(bad), "bad.zip")},
                     content_type="multipart/form-data", follow_redirects=True)

@@ -36,5 +36,9 @@ def test_export_passes_xsd_and_importer(sqlite_pkg_app: Flask, course: object) -
     r = sqlite_pkg_app.test_client().post("/player/cmi5/admin/packages", data=data, headers=admin)
     assert r.status_code == 201, r.get_json()
     assert len(r.get_json()["aus"]) == len(parsed.aus())
+    # The hub's hint (hv:assessed, an extension attribute: cmi5 has no standard flag) marks the quizzes
+    # that require identity assurance as assessed AUs when a hocvu hub imports the export.
+    wanted = {activity_id(q.target) for q in course.quizzes() if q.identity is not None}
+    assert {a["id"] for a in r.get_json()["aus"] if a["assessed"]} == wanted
     assert sqlite_pkg_app.test_client().delete(f"/player/cmi5/admin/packages/{r.get_json()['slug']}",
                                                headers=admin).status_code == 204

@@ -152,5 +152,6 @@ def test_import_by_url(pkg_app: Flask, admin: dict[str, str], tmp_path: Path) ->
         r = pkg_app.test_client().post(API, json={"url": f"{base}/missing.zip"}, headers=admin)
         assert r.status_code == 502 and r.get_json()["error"]["code"] == "package_fetch_failed"
     r = pkg_app.test_client().post(API, json={"url": "file:///etc/passwd"}, headers=admin)
-    assert r.status_code == 400 and "only http and https" in r.get_json()["error"]["message"]
+    assert r.status_code == 400 and r.get_json()["error"] == {
+        "code": "package_url_refused", "message": "file:///etc/passwd: only https URLs can be imported"}
     assert _files(pkg_app) == []

@@ -1,6 +1,7 @@
 """The national administrators' course packages page at /player/cmi5/admin/page: the imported courses,
-a form to import one (a file or a URL) and a button to remove one; the same as ``hocvu courses import``,
-``list`` and ``remove``. HTTP Basic with a national-tenant ``all`` credential (``http._admin``); browsers
+a form to import one (a file or a URL), the units of each that are assessed (identity assurance applies:
+``player.packages.assessed``) and a button to remove one; the same as ``hocvu courses import``, ``list``,
+``assess`` and ``remove``. HTTP Basic with a national-tenant ``all`` credential (``http._admin``); browsers
 resend Basic credentials on every request, cross-site ones included, so every POST carries the
 session's CSRF token. Vietnamese first, English with the player's language switch."""
 
@@ -15,10 +16,10 @@ from werkzeug.wrappers import Response as BaseResponse
 from identity import web
 from lrs.errors import Unauthorized
 from player import pages
-from player.packages import imports
-from player.packages.cmi5 import importer
+from player.packages import assessed, imports
 from player.packages.cmi5.http import admin_principal
-from player.packages.errors import PackageError
+from player.packages.errors import PackageError, PackageNotFound
+from player.packages.fetch import fetch
 from player.packages.http import package_store
 from player.packages.listing import title_in
 from player.packages.storage import ImportedPackage
@@ -35,6 +36,10 @@ TEXTS = {
     "admin.removed": ("Đã xoá: {slug}", "Removed: {slug}"),
     "admin.refused": ("Gói bị từ chối: {reason}", "Package refused: {reason}"),
     "admin.aus": ("{n} bài (AU)", "{n} AU(s)"),
+    "admin.assessed": ("Bài kiểm tra cần xác thực danh tính (VNeID và khuôn mặt)",
+                       "Assessed units: identity assurance applies (VNeID and face check)"),
+    "admin.save": ("Lưu", "Save"),
+    "admin.saved": ("Đã lưu các bài kiểm tra của {slug}", "Saved the assessed units of {slug}"),
 }
 
 
@@ -61,6 +66,10 @@ def page() -> Response:
     lang = pages.locale()
     for row in rows:
         row["name"] = title_in(row["title"], lang)
+        # What an administrator may mark assessed: every AU of a cmi5 course, the SCOs of a SCORM one.
+        row["units"] = [{"id": u["id"], "title": title_in(u["title"], lang) if isinstance(u["title"], dict)
+                         else u["title"], "assessed": u["assessed"]}
+                        for u in row.get("aus") or [i for i in row.get("items") or [] if i["sco"]]]
     return pages.render("player/cmi5_admin.html", texts=_text, rows=rows, notice=request.args.get("notice", ""),
                         notice_kind=request.args.get("kind", ""))
 
@@ -85,7 +94,7 @@ def import_package() -> BaseResponse:
             if upload is not None and upload.filename:
                 pkg = imports.import_package(db, store, upload.stream.read(), upload.filename, pages.now())
             elif url:
-                data = importer.fetch_url(url, store.config.limits.max_total_bytes)
+                data = fetch(url, store.config.fetch)
                 pkg = imports.import_package(db, store, data, url, pages.now())
             else:
                 raise PackageError("no file and no URL")
@@ -95,6 +104,26 @@ def import_package() -> BaseResponse:
             return _back("error", _text("admin.refused", lang, reason=err.message) or err.message)
     imports.after_commit(db, store)
     return _back("done", _text("admin.done", lang, slug=slug) or slug)
+
+
+@bp.post("/page/assessed/<slug>")
+def set_assessed(slug: str) -> BaseResponse:
+    """The units of ``slug`` identity assurance applies to: exactly those ticked (``unit`` fields)."""
+    with pages.db() as db:
+        try:
+            admin_principal(db)
+        except Unauthorized:
+            return _challenge()
+        pages.check_csrf(request.form.get("csrf"))
+        pkg = db.scalars(select(ImportedPackage).where(ImportedPackage.slug == slug)).first()
+        if pkg is None:
+            raise PackageNotFound(f"no imported course {slug!r}")
+        try:
+            assessed.set_assessed(pkg, request.form.getlist("unit"))
+        except PackageError as err:
+            db.rollback()
+            return _back("error", err.message)
+    return _back("done", _text("admin.saved", pages.locale(), slug=slug) or slug)
 
 
 @bp.post("/page/remove/<slug>")

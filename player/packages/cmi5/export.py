@@ -21,6 +21,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from player.catalogue import Course, Lesson, Quiz, activity_id
+from player.packages.cmi5.structure import HINT_NS
 
 NS = "https://w3id.org/xapi/profiles/cmi5/v1/CourseStructure.xsd"
 RUNTIME = Path(__file__).with_name("export_au.js")
@@ -36,6 +37,9 @@ def _text(tag: str, text: dict[str, str] | Any) -> str:
 def _au(item: Lesson | Quiz, url: str) -> str:
     if isinstance(item, Quiz):
         attrs = f'moveOn="Passed" masteryScore="{min(1.0, max(0.0, item.passing_score)):.4f}"'
+        if item.identity is not None:
+            # Another hocvu hub importing it marks the AU assessed (player.packages.assessed); other LMSs ignore it.
+            attrs += ' hv:assessed="true"'
         desc = item.title
     else:
         attrs = 'moveOn="Completed"'
@@ -53,7 +57,7 @@ def structure_xml(course: Course) -> bytes:
             continue
         blocks.append(f'<block id={quoteattr(activity_id(m.target))}>{_text("title", m.title)}'
                       f'{_text("description", m.title)}{"".join(aus)}</block>')
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<courseStructure xmlns="{NS}">'
+    return (f'<?xml version="1.0" encoding="utf-8"?>\n<courseStructure xmlns="{NS}" xmlns:hv="{HINT_NS}">'
             f'<course id={quoteattr(activity_id(course.target))}>{_text("title", course.title)}'
             f'{_text("description", course.description)}</course>{"".join(blocks)}</courseStructure>\n').encode()
 

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 import schemas
 from identity import web
+from identity.gate.consumers import register_consumer
 from lrs.cmi5 import sessions as lrs_sessions
 from lrs.cmi5.storage import Cmi5AuStatus, Cmi5Session
 from lrs.credentials import Principal, authenticate, parse_basic
@@ -32,13 +33,16 @@ from lrs.storage import Tenant
 from player import pages
 from player.domain import OutsideLaunch, registration_for
 from player.grades import ScoreReporter
-from player.packages import imports, listing
+from player.packages import assessed, attest, imports, listing
+from player.packages import gate as package_gate
 from player.packages.cmi5 import importer, model, progress
-from player.packages.cmi5.launch import LaunchRequest, launch_au
+from player.packages.cmi5.launch import LaunchRequest, au_at, launch_au
 from player.packages.cmi5.lms_statements import lms_activity_id
 from player.packages.errors import PackageError, PackageNotFound
+from player.packages.fetch import fetch as fetch_package
 from player.packages.http import package_store
 from player.packages.storage import ImportedPackage
+from player.statements import SEALER_KEY, Sealer
 from player.statements import actor as player_actor
 
 bp = Blueprint("cmi5", __name__, template_folder="../../templates")
@@ -57,6 +61,8 @@ def init_cmi5(app: Flask, config: Cmi5Config) -> None:
     app.extensions[CONFIG_EXT] = config
     app.register_blueprint(bp, url_prefix="/player/cmi5")
     progress.init_progress(_reporters)
+    attest.init_attestation(_sealer)
+    register_consumer(app, package_gate.FIELD, package_gate.PackageGate())
     catalogue = app.extensions[pages.CATALOGUE_EXT]
     # Once per catalogue: one catalogue object may serve several apps (each reads its own database).
     if cmi5_packages not in catalogue.providers:
@@ -67,6 +73,12 @@ def cmi5_packages(locale: str) -> list[Any]:
     """The imported courses as catalogue items (Catalogue.providers), from the current app's database."""
     with pages.db() as db:
         return listing.items(db, locale)
+
+
+def _sealer() -> Sealer | None:
+    # Like _reporters: the LRS runs the attestation inside the AU's xAPI request, where the app is.
+    found: Sealer | None = current_app.extensions.get(SEALER_KEY) if has_app_context() else None
+    return found
 
 
 def _reporters() -> Mapping[str, ScoreReporter]:
@@ -130,8 +142,12 @@ def course_page(slug: str) -> Response:
             aus = [a for a in aus if a[0] == parsed[1]]
         title = listing.title_in(pkg.title, pages.locale())
         description = listing.title_in(pkg.description, pages.locale())
+        here = url_for("cmi5.course_page", slug=slug)
+        # Assessed AUs (player.packages.assessed) open through the identity gate: the page says so first.
+        gates = {i: package_gate.gate_url(f"{listing.PREFIX}{slug}/au/{i}", here) for i, au, _ in aus
+                 if assessed.is_assessed(pkg, au.id)}
     return pages.render("player/cmi5_course.html", texts=_text, title=title, description=description,
-                        aus=aus, slug=slug, name=lambda text: listing.title_in(text, pages.locale()))
+                        aus=aus, slug=slug, gates=gates, name=lambda text: listing.title_in(text, pages.locale()))
 
 
 @bp.post("/course/<slug>/au/<int:index>")
@@ -141,13 +157,21 @@ def launch_page(slug: str, index: int) -> BaseResponse:
     allowed = {f"{listing.PREFIX}{slug}", f"{listing.PREFIX}{slug}/au/{index}"}
     if launch.target not in allowed:
         raise OutsideLaunch(target=launch.target)
+    now = pages.now()
     with pages.db() as db:
         pkg = _package(db, slug)
+        _, au = au_at(pkg, index)
+        session_id = None
+        if assessed.is_assessed(pkg, au.id):
+            # Identity assurance applies (player.packages.assessed): the gate first, consumed by this launch.
+            row = package_gate.require_passed(db, launch, f"{listing.PREFIX}{slug}/au/{index}", now,
+                                              url_for("cmi5.course_page", slug=slug))
+            session_id = row.session_id
         launched = launch_au(db, package_store(), LaunchRequest(
             tenant_id=launch.tenant_id, actor=player_actor(launch), registration=registration_for(launch),
             package=pkg, au_index=index, hub_url=_hub_url(),
-            return_url=url_for("cmi5.course_page", slug=slug, _external=True), now=pages.now(),
-            ttl=_config().session_ttl, opener=launch.to_session()))
+            return_url=url_for("cmi5.course_page", slug=slug, _external=True), now=now,
+            ttl=_config().session_ttl, opener=launch.to_session(), session_id=session_id))
     return web.see_other(launched.url)
 
 
@@ -156,6 +180,9 @@ TEXTS = {
     "cmi5.satisfied": ("Đã đạt yêu cầu", "Done"),
     "cmi5.waived": ("Được miễn", "Waived"),
     "cmi5.score": ("Điểm: {score}", "Score: {score}"),
+    "cmi5.assessed": ("Bài kiểm tra: cần xác thực danh tính bằng VNeID và khuôn mặt trước khi mở.",
+                      "Assessed: verify your identity with VNeID and a face check before opening it."),
+    "cmi5.verify": ("Xác thực danh tính", "Verify identity"),
 }
 
 
@@ -188,7 +215,7 @@ def admin_import() -> tuple[Response, int]:
             url = (request.get_json(silent=True) or {}).get("url")
             if not isinstance(url, str):
                 raise BadRequest("send a package (zip or cmi5.xml) as the body, or JSON {\"url\": ...}")
-            data, source = importer.fetch_url(url, store.config.limits.max_total_bytes), url
+            data, source = fetch_package(url, store.config.fetch), url
         else:
             data = request.get_data()
             source = request.headers.get("X-Filename") or "upload"
@@ -204,6 +231,24 @@ def admin_list() -> Response:
         admin_principal(db)
         rows = db.scalars(select(ImportedPackage).order_by(ImportedPackage.slug))
         return jsonify([imports.describe(p) for p in rows])
+
+
+@bp.put("/admin/packages/<slug>/assessed")
+def admin_assessed(slug: str) -> Response:
+    """Which AUs / SCOs of a course are assessed (identity assurance applies: ``player.packages.assessed``):
+    JSON ``{"assessed": [unit id, ...]}``, exactly those (an empty list: none). Any format."""
+    body = request.get_json(silent=True)
+    chosen = body.get("assessed") if isinstance(body, dict) else None
+    if not isinstance(chosen, list) or not all(isinstance(u, str) for u in chosen):
+        raise BadRequest('send JSON {"assessed": ["<AU id or SCO identifier>", ...]}')
+    with pages.db() as db:
+        admin_principal(db)
+        pkg = db.scalars(select(ImportedPackage).where(ImportedPackage.slug == slug)).first()
+        if pkg is None:
+            raise PackageNotFound(f"no imported course {slug!r}")
+        assessed.set_assessed(pkg, chosen)
+        body = imports.describe(pkg)
+    return jsonify(body)
 
 
 @bp.delete("/admin/packages/<slug>")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -18,19 +17,16 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import unquote
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from player.packages import assessed
 from player.packages.archive import check, open_zip, read_member, safe_name
 from player.packages.cmi5 import model, structure
 from player.packages.errors import (
-    FetchFailed,
     ManifestInvalid,
     ManifestMissing,
     NotAnArchive,
-    PackageError,
-    TooLarge,
 )
 from player.packages.listing import PREFIX
 from player.packages.storage import ImportedPackage
@@ -106,6 +102,7 @@ def _record(db: Session, store: PackageStore, course: structure.CourseStructure,
     old = db.scalars(select(ImportedPackage).where(ImportedPackage.format == FORMAT,
                                                    ImportedPackage.course_iri == course.id)).first()
     slug = old.slug if old is not None else _slug(db, course)
+    kept = list(old.assessed or []) if old is not None else []
     if old is not None:
         old_key, old_files = old.package_key, old.has_files
         db.delete(old)
@@ -117,6 +114,10 @@ def _record(db: Session, store: PackageStore, course: structure.CourseStructure,
                           course_iri=course.id, title=course.title, description=course.description,
                           structure=model.to_json(course), has_files=package_key is not None,
                           source=source[:1024], imported=now)
+    if old is not None:
+        assessed.carry_over(kept, row)   # the administrator's choice stands
+    else:
+        row.assessed = [au.id for au in course.aus() if au.assessed_hint]
     db.add(row)
     db.flush()
     return row
@@ -132,27 +133,6 @@ def _slug(db: Session, course: structure.CourseStructure) -> str:
     return slug
 
 
-def fetch_url(url: str, limit: int, timeout: float = 30.0) -> bytes:
-    """The bytes at ``url`` (http or https), at most ``limit`` of them; FetchFailed with the reason."""
-    if not url.startswith(("https://", "http://")):
-        raise PackageError(f"{url!r}: only http and https URLs can be imported")
-    try:
-        with requests.get(url, stream=True, timeout=timeout) as r:
-            if r.status_code != 200:
-                raise FetchFailed(f"{url}: answered {r.status_code}")
-            with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as buf:
-                got = 0
-                for chunk in r.iter_content(64 * 1024):
-                    got += len(chunk)
-                    if got > limit:
-                        raise TooLarge(f"{url}: over the {limit}-byte package limit")
-                    buf.write(chunk)
-                buf.seek(0)
-                return buf.read()
-    except requests.RequestException as err:
-        raise FetchFailed(f"{url}: {err}") from None
-
-
 def import_path(db: Session, store: PackageStore, path: Path, now: datetime,
                 progress: Progress | None = None) -> ImportedPackage:
     with open(path, "rb") as fh:
@@ -165,5 +145,6 @@ def describe(pkg: ImportedPackage) -> dict[str, Any]:
             "title": pkg.title, "target": f"{PREFIX}{pkg.slug}", "source": pkg.source,
             "imported": pkg.imported.isoformat(),
             "aus": [{"index": i, "id": au.id, "title": au.title, "moveOn": au.move_on,
-                     "masteryScore": au.mastery_score, "launchMethod": au.launch_method}
+                     "masteryScore": au.mastery_score, "launchMethod": au.launch_method,
+                     "assessed": au.id in (pkg.assessed or [])}
                     for i, au in enumerate(course.aus())]}

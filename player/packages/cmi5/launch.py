@@ -60,6 +60,7 @@ class LaunchRequest:
     ttl: timedelta
     launch_mode: str = "Normal"
     opener: dict[str, Any] | None = None
+    session_id: str | None = None  # a passed identity gate's (player.packages.gate): the AU session takes it
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def launch_au(db: Session, store: PackageStore, req: LaunchRequest) -> Launched:
     row, token = lrs_sessions.open_session(
         db, tenant_id=req.tenant_id, actor=req.actor, registration=req.registration, course_iri=course.id,
         au_iri=au_iri, package_key=req.package.package_key, launch_mode=req.launch_mode, move_on=au.move_on,
-        mastery_score=au.mastery_score, now=req.now, ttl=req.ttl, opener=req.opener or {})
+        mastery_score=au.mastery_score, now=req.now, ttl=req.ttl, opener=req.opener or {}, session_id=req.session_id)
     settle(db, row, course, req.now)  # moveOn evaluated at registration, before launched (§9.6.1.1)
     base = au_base_url(store, req.package, au, req.hub_url)
     _launch_data(db, req, row, au)

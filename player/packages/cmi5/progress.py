@@ -24,6 +24,7 @@ from lrs.cmi5 import sessions as lrs_sessions
 from lrs.cmi5.rules import add_listener, status_of
 from lrs.cmi5.storage import ABANDONED, ENDED, WAIVED, Cmi5Session
 from player.grades import LinkGrade, ScoreReporter
+from player.packages.attest import arm_sealer
 from player.packages.cmi5 import model
 from player.packages.cmi5.launch import au_at
 from player.packages.cmi5.lms_statements import EXT_REASON, base, duration, lms_activity_id
@@ -51,6 +52,7 @@ def _package(db: Session, package_key: str) -> ImportedPackage | None:
 
 
 def on_au_statements(db: Session, row: Cmi5Session, events: list[tuple[str, dict[str, Any]]]) -> None:
+    arm_sealer(db)  # satisfied statements of an assessed AU's session are stamped and signed like launched
     package = _package(db, row.package_key)
     if package is None:
         return  # the course was removed while a session was open: nothing left to satisfy

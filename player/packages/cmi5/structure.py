@@ -30,6 +30,7 @@ XSD_PATH = Path(__file__).with_name("cmi5_CourseStructure.xsd")
 LAUNCH_PARAMETERS = ("endpoint", "fetch", "actor", "registration", "activityId")
 MoveOn = Literal["NotApplicable", "Passed", "Completed", "CompletedAndPassed", "CompletedOrPassed"]
 MAX_STRUCTURE_BYTES = 16 * 1024 * 1024
+HINT_NS = "https://hocvu.vn/xmlns/cmi5"   # the hub's extension attributes (cmi5 §13: other namespaces)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class Au:
     entitlement_key: str | None = None
     activity_type: str | None = None
     objectives: tuple[str, ...] = ()
+    # The hub's own hint (cmi5 has no standard flag): ``hv:assessed="true"`` in namespace HINT_NS, an
+    # extension attribute the XSD's anyAttribute allows; pre-marks the AU assessed on a first import.
+    assessed_hint: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,8 @@ def _children(el: Any) -> tuple[Au | Block, ...]:
                           launch_method=child.get("launchMethod") or "AnyWindow",
                           launch_parameters=_opt(child, "launchParameters"),
                           entitlement_key=_opt(child, "entitlementKey"), activity_type=child.get("activityType"),
-                          objectives=_refs(child)))
+                          objectives=_refs(child),
+                          assessed_hint=child.get(f"{{{HINT_NS}}}assessed") in ("true", "1")))
         elif child.tag == _q("block"):
             out.append(Block(id=child.get("id"), title=_text(child.find(_q("title"))),
                              description=_text(child.find(_q("description"))), children=_children(child),

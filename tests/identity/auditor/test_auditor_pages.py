@@ -210,7 +210,7 @@ def test_the_csv_has_one_row_per_attempt_with_the_documented_columns(app: Flask,
     write_attempt(app, tenant, course=where, checks=[MATCH])
     res = app.test_client().get("/audit/attempts.csv", query_string={"tenant": tenant[0], "course": where},
                                 headers=auditor)
-    assert res.status_code == 200 and res.headers["X-Hocvu-Export-Schema"] == "hocvu.audit.attempts.v3"
+    assert res.status_code == 200 and res.headers["X-Hocvu-Export-Schema"] == "hocvu.audit.attempts.v4"
     assert res.headers["Content-Disposition"].startswith("attachment;")
     rows = list(csv.reader(io.StringIO(res.get_data(as_text=True))))
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 3
