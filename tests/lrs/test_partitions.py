@@ -215,7 +215,7 @@ def test_detached_month_leaves_queries_and_keeps_its_ids(store: dict[str, Any]) 
     _post(x, statement(id=old), status=409)
     with database.engine.begin() as conn:
         assert partitions.detach_before(conn, date(2026, 2, 1)) == []
-    # Detached but not archived (`hocvu lake archive`, tests/connectors/test_archive.py): the chain's
+    # Detached but not archived (`hocvu lake archive`, tests/connectors/test_lake_archive.py): the chain's
     # check sees the month's statements as deleted.
     code, report = verify(store["app"], store["slug"], _hub()[2])
     failure = report["failure"]
