@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, or_, select, text
 from sqlalchemy.orm import Session
 
 from connectors.export import flatten
@@ -178,19 +178,56 @@ def moves(session: Session, tenant: Tenant, delta: Delta, changes: list[tuple[Ke
         c[1] += (after[1] > 0) - (before[1] > 0)
 
 
+# PostgreSQL: each table's changed rows go in one statement, as one array per column
+# (``INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE``, ``DELETE … USING unnest(arrays)``):
+# PostgreSQL plans and executes it once for the batch instead of once per row, and Python sends a
+# few lists instead of a parameter set per row (docs/scale.md, "Rollup refresh"). False: the
+# portable per-row form below (SQLite's; tests compare both on PostgreSQL).
+SET_BASED = True
+
+
+def _set_based(session: Session) -> bool:
+    return SET_BASED and session.get_bind().dialect.name == "postgresql"
+
+
+def _arrays(table: Any, names: Sequence[str], rows: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """``unnest(CAST(:a AS type[]), …)`` over ``names`` and its parameters: one list per column."""
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    casts = ", ".join(f"CAST(:a{i} AS {table.c[n].type.compile(dialect=dialect)}[])" for i, n in enumerate(names))
+    return f"unnest({casts})", {f"a{i}": [r[n] for r in rows] for i, n in enumerate(names)}
+
+
 def _upsert(session: Session, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if _set_based(session):
+        names = [c.name for c in table.c]
+        source, params = _arrays(table, names, rows)
+        sets = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in names if n not in keys)
+        columns = ", ".join(f'"{n}"' for n in names)
+        session.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT * FROM {source} "
+                             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"), params)
+        return
     # One statement executed for many rows (psycopg pipelines them): a multi-row VALUES statement
     # was measured slower, SQLAlchemy compiling thousands of parameters each time (docs/scale.md).
-    if rows:
-        ins = dialect_insert(session)(table)
-        values = {c.name: ins.excluded[c.name] for c in table.c if c.name not in keys}
-        session.execute(ins.on_conflict_do_update(index_elements=list(keys), set_=values), rows)
+    ins = dialect_insert(session)(table)
+    values = {c.name: ins.excluded[c.name] for c in table.c if c.name not in keys}
+    session.execute(ins.on_conflict_do_update(index_elements=list(keys), set_=values), rows)
 
 
 def _delete(session: Session, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(delete(table).where(*(table.c[k] == bindparam("k_" + k) for k in keys)),
-                        [{"k_" + k: r[k] for k in keys} for r in rows])
+    if not rows:
+        return
+    if _set_based(session):
+        source, params = _arrays(table, keys, rows)
+        match = " AND ".join(f"t.{k} = d.{k}" for k in keys)
+        session.execute(text(f"DELETE FROM {table.name} AS t USING {source} AS d({', '.join(keys)}) "
+                             f"WHERE {match}"), params)
+        return
+    session.execute(delete(table).where(*(table.c[k] == bindparam("k_" + k) for k in keys)),
+                    [{"k_" + k: r[k] for k in keys} for r in rows])
 
 
 def write(session: Session, delta: Delta) -> None:
