@@ -104,7 +104,7 @@ def _hbars(ident: str, title: str, b: Breakdown, series: Sequence[tuple[str, str
     ticks = _ticks(scale if scale is not None else max(max(v) for v in values))
     left, right, top = LABELS + 8, WIDTH - 16, 34 + (22 if len(series) > 1 else 0)
     bar = 9.0 if len(series) > 1 else 16.0
-    row = bar * len(series) + 10
+    row = max(bar * len(series) + 10, min(160 / len(groups), 60))  # one or two groups: not a sliver
     body: list[str] = []
     if len(series) > 1:  # the legend, under the title
         x = 4.0
@@ -123,8 +123,9 @@ def _hbars(ident: str, title: str, b: Breakdown, series: Sequence[tuple[str, str
     body.append(f'<text x="{(left + right) / 2}" y="{bottom + 32}" text-anchor="middle" font-size="11">'
                 f'{escape(unit)}</text>')
     for i, (g, vals) in enumerate(zip(groups, values, strict=True)):
-        y = top + i * row + 5
-        body.append(f'<text x="{LABELS}" y="{y + row / 2}" text-anchor="end" font-size="11">{escape(_label(g))}</text>')
+        y = top + i * row + (row - bar * len(series)) / 2
+        body.append(f'<text x="{LABELS}" y="{top + i * row + row / 2 + 4:.1f}" text-anchor="end" font-size="11">'
+                    f'{escape(_label(g))}</text>')
         for j, ((attr, label, color), v) in enumerate(zip(series, vals, strict=True)):
             if g.suppressed or getattr(g, attr) is None:
                 continue
