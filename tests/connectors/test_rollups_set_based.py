@@ -66,3 +66,47 @@ def test_set_based_refresh_writes_what_the_per_row_refresh_writes(postgresql_app
         void(x, mine[0])  # l9's only enrolment leaves every group: deletions
     refresh_each_way(app, a, b, monkeypatch, batch=3)
     assert not any("l9" in str(row) for row in tables(app, a)["report_group_learners"])
+
+
+ODD: list[Any] = [
+    {"context": "not an object", "result": [], "timestamp": 5},
+    {"object": {"id": "https://c/$a_$"}, "result": {"duration": "PT1H2M3.5S", "completion": "yes"}},
+    {"object": {"id": "https://c/1"}, "context": {"contextActivities": {"grouping": {"id": "https://c/g"}}},
+     "result": {"duration": "P", "score": {"raw": float("inf")}}},  # strict flatten fails: its lenient pass
+    {"object": {"id": "https://c/\ud800"}, "timestamp": "2026-03-02T15:10:00"},  # a lone surrogate
+    {"object": {"objectType": "Agent", "mbox": "mailto:a@b"},
+     "context": {"contextActivities": {"parent": [{"id": "https://c/p", "definition": {"type": "x"}}, 7]},
+                 "extensions": {"https://hocvu.vn/xapi/extensions/identity-verification": {"outcome": 3}}}},
+    {"object": {"id": 12}, "context": {"contextActivities": {"grouping": [{"definition": {
+        "type": "https://w3id.org/xapi/cmi5/activitytype/course"}}]}}},  # a course without an id: KeyError
+    "a statement that is not an object",
+]
+
+
+def test_the_rollups_read_each_field_as_the_export_flattens_it() -> None:
+    """``delta.course_row`` computes 6 of ``flatten``'s 25 columns: on well-formed and legacy rows
+    (non-finite numbers, lone surrogates, wrong JSON types), each equals flatten's, its JSON given
+    as a document or as text."""
+    import json
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from connectors.export import flatten
+    from connectors.export_schema import NAMES
+    from connectors.rollups.state import INDEX
+    from tests.connectors.export_support import representative
+
+    stored = datetime(2026, 3, 4, tzinfo=UTC)
+    for i, full in enumerate([*representative(), *ODD]):
+        row = SimpleNamespace(seq=i, statement_id=str(i), stored=stored, actor_key="a", verb_id="v",
+                              object_type=(full.get("object", {}).get("objectType", "Activity")
+                                           if isinstance(full, dict) and isinstance(full.get("object"), dict)
+                                           else None), object_activity_id=None, object_agent_key=None,
+                              object_statement_id=None, registration=None, full=full)
+        flat = flatten(row, "t")
+        expected = tuple(flat[NAMES.index(name)] for name in INDEX)
+        for doc in (full, json.dumps(full, allow_nan=True)):
+            course, fields = delta.course_row(SimpleNamespace(**{**vars(row), "full": doc}), "t")
+            if not isinstance(full, dict):
+                expected = (stored, "v", None, None, None, None)
+            assert (course, fields) == (expected[INDEX["course_id"]], expected), (i, doc)
