@@ -14,7 +14,7 @@ Who gets in (HTTP Basic, as the xAPI endpoint):
   CSV endpoints and an HTML page on the dashboard.
 
 pandas is imported by the dashboard and JSON views only when called, so the web
-process (and an install without the ``connectors`` extra) starts without them.
+process (and an install without the ``connectors`` extra) starts without it.
 """
 
 from __future__ import annotations
