@@ -5,6 +5,7 @@ each way, through new statements, voidings (xAPI 1.0.3 Part Two §2.3.2) and an 
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -110,3 +111,26 @@ def test_the_rollups_read_each_field_as_the_export_flattens_it() -> None:
             if not isinstance(full, dict):
                 expected = (stored, "v", None, None, None, None)
             assert (course, fields) == (expected[INDEX["course_id"]], expected), (i, doc)
+
+
+def test_a_long_refresh_analyzes_its_tables(postgresql_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refresh that grows the tables from nothing gives PostgreSQL their statistics as it goes
+    (after ANALYZE_AFTER statements, then twice as many): stale ones made every lookup scan the
+    whole tenant (docs/scale.md, "Rollup refresh")."""
+    from sqlalchemy import text
+
+    refresh_module = importlib.import_module("connectors.rollups.refresh")  # the package's name is the function
+
+    app = postgresql_app
+    slug, key, secret = new_credential(app, ["all"])
+    wave = first_wave([f"https://hocvu.vn/courses/{uuid.uuid4().hex[:8]}" for _ in range(2)])
+    assert post_statements(Xapi(app.test_client(), key, secret), wave).status_code == 200
+    analyzed = []
+    monkeypatch.setattr(refresh_module, "ANALYZE_AFTER", 4)
+    real = refresh_module._analyze
+    monkeypatch.setattr(refresh_module, "_analyze", lambda db: analyzed.append(1) or real(db))
+    refresh(app, slug, batch=4)
+    assert len(analyzed) == 3  # after 4, 8 and 16 of the 29 statements
+    with database(app).session() as s:
+        assert s.scalar(text("SELECT count(*) FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL "
+                             "AND relname IN ('report_enrolments', 'report_group_learners', 'report_groups')")) == 3
