@@ -13,8 +13,8 @@ Who gets in (HTTP Basic, as the xAPI endpoint):
   auditor 403 (auditors have their own pages). Errors are ``{"error": {...}}`` JSON on the JSON and
   CSV endpoints and an HTML page on the dashboard.
 
-pandas and matplotlib are imported by the dashboard and JSON views only when called, so the web
-process (and an install without the ``connectors`` extra) starts without them.
+pandas is imported by the dashboard and JSON views only when called, so the web
+process (and an install without the ``connectors`` extra) starts without it.
 """
 
 from __future__ import annotations

@@ -5,24 +5,38 @@ what it read (the tail of fresh statements, ``connectors.rollups.refresh.tail``)
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select
+import orjson
+from sqlalchemy import Text, and_, bindparam, cast, delete, or_, select, text
 from sqlalchemy.orm import Session
 
-from connectors.export import flatten
-from connectors.rollups.state import FIGURES, INDEX, UNKNOWN_PROVINCE, VOIDED, State, iso_week
+from connectors.export import (  # the export's own field rules: the rollups read fields as it does
+    STAMP_IRI,
+    _bool,
+    _course,
+    _kept,
+    _number,
+    _object,
+    _str,
+    _timestamp,
+    duration_seconds,
+)
+from connectors.rollups.state import FIGURES, UNKNOWN_PROVINCE, VOIDED, State, iso_week
 from connectors.storage import LearnerRecord, RollupEnrolment, RollupGroup, RollupLearner
 from lrs.storage import Statement, StatementAgent, Tenant, as_utc, dialect_insert
 
 CHUNK = 500  # bounded IN lists
+# The statement as its text, parsed here by orjson: the driver's stdlib JSON parse was a quarter of
+# the refresh's Python (docs/scale.md, "Rollup refresh").
 COLUMNS = (Statement.seq, Statement.statement_id, Statement.stored, Statement.actor_key, Statement.verb_id,
            Statement.object_type, Statement.object_activity_id, Statement.object_agent_key,
-           Statement.object_statement_id, Statement.registration, Statement.full)
+           Statement.object_statement_id, Statement.registration, cast(Statement.full, Text).label("full"))
 Key = tuple[str, str]  # (course_id, actor_key)
 GroupKey = tuple[str, str]  # (dimension, group_key)
 LearnerKey = tuple[str, str, str]  # (dimension, group_key, actor_key)
@@ -33,9 +47,34 @@ def chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[start:start + CHUNK]
 
 
+def _document(text: Any) -> dict[str, Any]:
+    if isinstance(text, dict):
+        return text
+    try:
+        value = orjson.loads(text)
+    except (orjson.JSONDecodeError, TypeError):
+        # Legacy rows orjson refuses (a lone surrogate, an integer past 64 bits, SQLite's Infinity):
+        # the standard parser takes them, as it did before; what neither reads is not an object.
+        try:
+            value = json.loads(text)
+        except (ValueError, TypeError):
+            value = None
+    return value if isinstance(value, dict) else {}
+
+
 def course_row(row: Any, slug: str) -> tuple[str | None, tuple[Any, ...]]:
-    flat = flatten(row, slug)
-    return flat[INDEX["course_id"]], flat
+    """The fields a ``State`` reads (``state.INDEX``): timestamp, verb, course, completion,
+    duration, stamp outcome. Each is what ``connectors.export.flatten`` gives for it: its values
+    when nothing in the row is unrepresentable, else its lenient pass (``_kept``), which for these
+    fields is the same value unless that field itself is unrepresentable; the other 19 columns are
+    not computed (they were half the refresh's Python). A test compares with ``flatten``."""
+    full = _document(row.full)
+    obj, ctx, result = _object(full, "object"), _object(full, "context"), _object(full, "result")
+    course = _kept(_str, lambda: _course(obj, _object(ctx, "contextActivities")))
+    stamp = _object(_object(ctx, "extensions"), STAMP_IRI)
+    return course, (_timestamp(full.get("timestamp"), as_utc(row.stored)), row.verb_id, course,
+                    _bool(result.get("completion")), _kept(_number, duration_seconds(result.get("duration"))),
+                    _kept(_str, stamp.get("outcome")))
 
 
 @dataclass
@@ -70,7 +109,7 @@ def batch_changes(session: Session, tenant: Tenant, rows: Sequence[Any]) -> tupl
             continue
         course, flat = course_row(row, tenant.slug)
         if course is not None:
-            deltas.setdefault((course, row.actor_key), State(as_utc(flat[INDEX["timestamp"]]))).add(flat)
+            deltas.setdefault((course, row.actor_key), State(flat[0])).add(flat)
     return deltas, dirty
 
 
@@ -89,7 +128,7 @@ def _recompute(session: Session, tenant: Tenant, actor: str, courses: set[str],
             continue
         course, flat = course_row(row, tenant.slug)
         if course in courses:
-            states.setdefault(course, State(as_utc(flat[INDEX["timestamp"]]))).add(flat)
+            states.setdefault(course, State(flat[0])).add(flat)
     return states
 
 
@@ -178,19 +217,56 @@ def moves(session: Session, tenant: Tenant, delta: Delta, changes: list[tuple[Ke
         c[1] += (after[1] > 0) - (before[1] > 0)
 
 
+# PostgreSQL: each table's changed rows go in one statement as one JSON document
+# (``INSERT … SELECT FROM json_populate_recordset(NULL::table, rows) ON CONFLICT DO UPDATE``,
+# ``DELETE … USING json_populate_recordset``): PostgreSQL plans and executes it once for the batch
+# instead of once per row, and Python sends one string made by the C JSON encoder instead of a
+# parameter set per row (arrays for ``unnest`` were measured slower: psycopg dumps every element in
+# Python). The table's own row type gives each field its column type. False: the portable per-row
+# form below (SQLite's; a test compares both on PostgreSQL; docs/scale.md, "Rollup refresh").
+SET_BASED = True
+
+
+def _set_based(session: Session) -> bool:
+    return SET_BASED and session.get_bind().dialect.name == "postgresql"
+
+
+def _records(table: Any, rows: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
+    """``json_populate_recordset(NULL::table, :rows)`` and its parameter: ``rows`` as one JSON text
+    (their only non-JSON values are datetimes, written as ISO 8601)."""
+    doc = orjson.dumps(rows, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)).decode()
+    return f"json_populate_recordset(NULL::{table.name}, CAST(:rows AS json))", {"rows": doc}
+
+
 def _upsert(session: Session, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if _set_based(session):
+        names = [c.name for c in table.c]
+        source, params = _records(table, rows)
+        sets = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in names if n not in keys)
+        columns = ", ".join(f'"{n}"' for n in names)
+        session.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {source} "
+                             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"), params)
+        return
     # One statement executed for many rows (psycopg pipelines them): a multi-row VALUES statement
     # was measured slower, SQLAlchemy compiling thousands of parameters each time (docs/scale.md).
-    if rows:
-        ins = dialect_insert(session)(table)
-        values = {c.name: ins.excluded[c.name] for c in table.c if c.name not in keys}
-        session.execute(ins.on_conflict_do_update(index_elements=list(keys), set_=values), rows)
+    ins = dialect_insert(session)(table)
+    values = {c.name: ins.excluded[c.name] for c in table.c if c.name not in keys}
+    session.execute(ins.on_conflict_do_update(index_elements=list(keys), set_=values), rows)
 
 
 def _delete(session: Session, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(delete(table).where(*(table.c[k] == bindparam("k_" + k) for k in keys)),
-                        [{"k_" + k: r[k] for k in keys} for r in rows])
+    if not rows:
+        return
+    if _set_based(session):
+        source, params = _records(table, rows)
+        match = " AND ".join(f"t.{k} = d.{k}" for k in keys)
+        session.execute(text(f"DELETE FROM {table.name} AS t USING {source} AS d "
+                             f"WHERE {match}"), params)
+        return
+    session.execute(delete(table).where(*(table.c[k] == bindparam("k_" + k) for k in keys)),
+                    [{"k_" + k: r[k] for k in keys} for r in rows])
 
 
 def write(session: Session, delta: Delta) -> None:

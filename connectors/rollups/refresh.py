@@ -31,6 +31,13 @@ from lrs.storage import Database, Statement, Tenant, as_utc
 
 log = logging.getLogger(__name__)
 BATCH: Final = 5000
+# PostgreSQL: the refresh's reads look rows up by (tenant_id, actor_key) IN (...). With statistics
+# of a near-empty table (a first refresh; autovacuum off or behind), the planner scans the whole
+# tenant for each lookup instead (measured: 0.75 s a lookup at 300k rows, the refresh slowing as it
+# grows). So a refresh ANALYZEs its tables after this many statements, then after twice as many,
+# and so on: a few cheap samples while the tables grow from nothing, none in steady state.
+ANALYZE_AFTER: Final = 20_000
+ROLLUP_TABLES: Final = ("report_enrolments", "report_group_learners", "report_groups")
 # A report adds at most this many fresh statements (all its tenants together; ≈ 1 ms each): past
 # that it shows the rollups as of their watermark, and says so, so a page's cost stays bounded.
 TAIL_MAX: Final = 200
@@ -104,6 +111,7 @@ def refresh(db: Database, *, tenants: list[str] | None = None, settle: timedelta
         if tenants is not None:
             query = query.where(Tenant.slug.in_(tenants))
         chosen = list(session.scalars(query))
+    analyze_at = ANALYZE_AFTER
     for tenant in chosen:
         done.tenants += 1
         while True:
@@ -113,6 +121,9 @@ def refresh(db: Database, *, tenants: list[str] | None = None, settle: timedelta
             done.batches += 1
             done.statements += read
             done.recomputed += recomputed
+            if done.statements >= analyze_at:
+                _analyze(db)
+                analyze_at *= 2
             if read < batch:
                 break
     with db.session() as session:
@@ -120,6 +131,15 @@ def refresh(db: Database, *, tenants: list[str] | None = None, settle: timedelta
             mark = session.scalar(select(RollupState.stored).where(RollupState.tenant_id == tenant.id))
             done.behind[tenant.slug] = (moment - as_utc(mark)).total_seconds() if mark else 0.0
     return done
+
+
+def _analyze(db: Database) -> None:
+    if db.dialect == "postgresql":
+        from sqlalchemy import text
+
+        with db.session() as session:
+            session.execute(text(f"ANALYZE {', '.join(ROLLUP_TABLES)}"))
+            session.commit()
 
 
 def rebuild(db: Database, tenants: list[str] | None = None) -> None:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
-from connectors.export_schema import NAMES
 from lrs.storage import as_utc
 
 ADL: Final = "http://adlnet.gov/expapi/verbs/"
@@ -16,8 +15,9 @@ COMPLETED, PASSED, FAILED, TERMINATED, VOIDED = (ADL + v for v in ("completed", 
                                                                       "voided"))
 UNKNOWN_PROVINCE: Final = "Chưa rõ / Unknown"
 FIGURES: Final = ("enrolments", "completed", "judged", "passed", "attempts", "verified", "seconds", "timed")
-INDEX = {name: NAMES.index(name) for name in ("timestamp", "verb_id", "course_id", "completion", "duration_seconds",
-                                           "verification_outcome")}
+# The fields of a statement a State reads, in the order ``delta.course_row`` gives them.
+INDEX = {name: i for i, name in enumerate(("timestamp", "verb_id", "course_id", "completion", "duration_seconds",
+                                           "verification_outcome"))}
 
 
 def iso_week(moment: datetime) -> str:

@@ -80,7 +80,7 @@ def charts_rendered(browser: Any) -> None:
         svg = browser.find_element(By.CSS_SELECTOR, f"figure#{chart_id} > svg")
         width, height, shapes = browser.execute_script(
             "const r = arguments[0].getBoundingClientRect();"
-            "return [r.width, r.height, arguments[0].querySelectorAll('path, use').length];", svg)
+            "return [r.width, r.height, arguments[0].querySelectorAll('rect, line, text').length];", svg)
         assert width > 100 and height > 100 and shapes > 10, chart_id
 
 
