@@ -121,3 +121,14 @@ def test_no_module_reaches_into_another_modules_private_names() -> None:
 def test_no_product_module_is_over_400_lines(name: str, path: Path) -> None:
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{name} has {lines} lines: split it by what it holds"
+
+
+def test_no_two_test_files_share_a_name() -> None:
+    """pytest imports test files without packages by their base name (rootdir mode): two
+    test_x.py in different folders stop the whole run at collection."""
+    seen: dict[str, Path] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        if "node_modules" in path.parts:
+            continue
+        other = seen.setdefault(path.name, path)
+        assert other == path, f"{path.relative_to(ROOT)} and {other.relative_to(ROOT)} share a name"
