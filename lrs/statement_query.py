@@ -10,13 +10,14 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from marshmallow import ValidationError
-from sqlalchemy import exists, func, select, true, tuple_
+from sqlalchemy import exists, select, text, true, tuple_
 from sqlalchemy.orm import Session, aliased
 
 import schemas
@@ -198,21 +199,32 @@ def _time_query(principal: Principal, q: Query, limit: int) -> Any:
     return select(s.seq, s.full, s.stored).where(*conds).order_by(*order).limit(limit)
 
 
-def _unsorted(session: Session, query: Any) -> list[Any]:
-    """Run ``query`` (PostgreSQL) with sorting priced out, in this transaction only: its one plan
-    without a sort is the walk of the index in the page's order, with the page's LIMIT. Left to
-    its statistics, the planner sorted every match whenever it expected few, which it does with
-    none (a fresh bulk load, autovacuum off: 3,500 rows read and sorted for a page of 26,
-    tests/lrs/test_query_plans_time.py) and with stale ones (a `since` past the newest stored time
-    it knows of, though the hub has stored 100k since)."""
-    settings = ("enable_sort", "enable_incremental_sort")
-    for name in settings:
-        session.execute(select(func.set_config(name, "off", True)))
+# Planner settings for one page's queries on PostgreSQL (set for them only, then put back).
+# Sorting priced out, for since/until pages: their one plan without a sort is the walk of
+# ix_statements_tenant_stored_seq in the page's order, with the page's LIMIT. Left to its statistics,
+# the planner sorted every match whenever it expected few, which it does with none (a fresh bulk
+# load, autovacuum off: 3,500 rows read and sorted for a page of 26, tests/lrs/test_query_plans_time.py)
+# and with stale ones (a `since` past the newest stored time it knows of, though 100k were stored since).
+NO_SORT: Final = {"enable_sort": "off", "enable_incremental_sort": "off"}
+# No parallel workers, for every page: a page reads tens of rows, and without statistics the planner
+# expected thousands of StatementRefs and started two workers for the side query to find none
+# (20 ms of a 23 ms query at 4.9M statements, where the page itself took 2 ms).
+NO_PARALLEL: Final = {"max_parallel_workers_per_gather": "0"}
+
+
+@contextmanager
+def _planner(session: Session, settings: Mapping[str, str]) -> Iterator[None]:
+    """``settings`` for the queries run inside, in this transaction only (set_config is_local), and
+    back to their defaults after. SELECTs, so a replay of a page's SELECTs (the plan tests) has them."""
+    names = list(settings)
+    values = [settings[n] for n in names]
+    session.execute(text("SELECT set_config(n, v, true) FROM unnest(CAST(:n AS text[]), CAST(:v AS text[])) "
+                         "AS s(n, v)"), {"n": names, "v": values})
     try:
-        return list(session.execute(query).all())
+        yield
     finally:
-        for name in settings:
-            session.execute(select(func.set_config(name, "on", True)))
+        session.execute(text("SELECT set_config(name, reset_val, true) FROM pg_settings "
+                             "WHERE name = ANY(CAST(:n AS text[]))"), {"n": names})
 
 
 def _driven_query(principal: Principal, q: Query, limit: int) -> Any:
@@ -320,22 +332,22 @@ def run_query(session: Session, principal: Principal, q: Query, *, page_cap: int
     postgresql = session.get_bind().dialect.name == "postgresql"
     time_only = len(filters) == 1 and bool(q.since or q.until)
     if time_only and postgresql:
-        rows = _unsorted(session, _time_query(principal, q, limit + 1))
+        page = _time_query(principal, q, limit + 1)
+    elif len(filters) > 2 and postgresql:
+        page = _driven_query(principal, q, limit + 1)
     else:
-        if len(filters) > 2 and postgresql:
-            page = _driven_query(principal, q, limit + 1)
-        else:
-            page = _page_query(session, columns, [*filters, *_common_conditions(s, principal, q)], order, limit + 1,
-                               time_only=time_only)
+        page = _page_query(session, columns, [*filters, *_common_conditions(s, principal, q)], order, limit + 1,
+                           time_only=time_only)
+    with _planner(session, {**NO_PARALLEL, **(NO_SORT if time_only else {})}) if postgresql else nullcontext():
         rows = list(session.execute(page).all())
-    if len(filters) > 1:
-        # Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object is a
-        # StatementRef meets a filter when the statement it targets does. Asked separately (not
-        # OR-ed into the query above, which would stop the filter's index from being used) and
-        # driven by the partial index over the few statements that have a StatementRef object.
-        refs = _refs_query(session, columns, principal, q, order, limit + 1)
-        merged = {r.seq: r for r in [*rows, *session.execute(refs).all()]}  # a statement may match both ways
-        rows = sorted(merged.values(), key=lambda r: r.seq, reverse=not q.ascending)[:limit + 1]
+        if len(filters) > 1:
+            # Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object is a
+            # StatementRef meets a filter when the statement it targets does. Asked separately (not
+            # OR-ed into the query above, which would stop the filter's index from being used) and
+            # driven by the partial index over the few statements that have a StatementRef object.
+            refs = _refs_query(session, columns, principal, q, order, limit + 1)
+            merged = {r.seq: r for r in [*rows, *session.execute(refs).all()]}  # a statement may match both ways
+            rows = sorted(merged.values(), key=lambda r: r.seq, reverse=not q.ascending)[:limit + 1]
     more = None
     if len(rows) > limit:
         rows = rows[:limit]
