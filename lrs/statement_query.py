@@ -338,7 +338,10 @@ def run_query(session: Session, principal: Principal, q: Query, *, page_cap: int
     else:
         page = _page_query(session, columns, [*filters, *_common_conditions(s, principal, q)], order, limit + 1,
                            time_only=time_only)
-    with _planner(session, {**NO_PARALLEL, **(NO_SORT if time_only else {})}) if postgresql else nullcontext():
+    # Pages with no filter (the latest, their `more`) walk the primary key whatever the statistics:
+    # they spare the two round trips.
+    settings = {**NO_PARALLEL, **NO_SORT} if time_only else NO_PARALLEL if len(filters) > 1 else {}
+    with _planner(session, settings) if postgresql and settings else nullcontext():
         rows = list(session.execute(page).all())
         if len(filters) > 1:
             # Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object is a
