@@ -176,16 +176,15 @@ def _page_query(session: Session, columns: tuple[Any, ...], conds: list[Any], or
 
 
 def _time_query(principal: Principal, q: Query, limit: int) -> Any:
-    """A page filtered by stored time only, on PostgreSQL: in (stored, seq) order, the order Part Three
-    §2.1.3 names (``seq`` breaks ties within a batch, which shares one ``stored``), walked on
-    ix_statements_tenant_stored_seq from the bound, so a page reads its own rows and no others.
-    In ``seq`` order (the other pages'), ``until`` had to walk the primary key from the newest
-    statement and skip every one stored after the bound, and no index can say where that stops:
-    a statement's ``seq`` is drawn moments after its ``stored`` is set, so the two orders differ by
-    the statements stored concurrently (the keyset below is exact in either case). 400k skipped
-    index entries took 50-165 ms (2M store); without statistics the planner could also sort every
-    match. The two orders agree but for batches stored at the same moment. The `more` cursor
-    carries the last row's (stored, seq); a cursor from before carries seq alone, kept as it was."""
+    """A page filtered by stored time only, on PostgreSQL, in (stored, seq) order (the order Part Three
+    §2.1.3 names; ``seq`` breaks ties within a batch, which shares one ``stored``), walked on
+    ix_statements_tenant_stored_seq from the bound, so a page reads its own rows. In ``seq`` order no
+    index says where the matches start (``seq`` is drawn moments after ``stored`` is set, so concurrent
+    batches interleave): ``until`` walked the primary key from the newest statement past every one
+    stored after the bound (400k index entries: 50-165 ms at 2M), ``since`` a whole partition's key
+    when it held nothing newer (3.3 s at 6.5M). The two orders differ only where batches were stored
+    concurrently. The `more` cursor carries the last row's (stored, seq); one issued before carries
+    seq alone and is continued by it."""
     s = Statement
     desc = not q.ascending
     conds = [s.tenant_id == principal.tenant_id, *_common_conditions(s, principal, q, seq_keyset=False)]
