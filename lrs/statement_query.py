@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+import orjson
 from marshmallow import ValidationError
-from sqlalchemy import exists, select, text, true, tuple_
+from sqlalchemy import Text, cast, exists, select, text, true, tuple_
 from sqlalchemy.orm import Session, aliased
 
 import schemas
@@ -175,6 +176,24 @@ def _page_query(session: Session, columns: tuple[Any, ...], conds: list[Any], or
     return select(*columns).where(*conds).order_by(order).limit(limit)
 
 
+def full_text(s: Any) -> Any:
+    """PostgreSQL: the statement as stored, as its JSON text, which _document parses with orjson. The
+    driver's own jsonb loader is the standard library's, 3x slower (23 against 8 ms for 500 stored
+    statements, load average 4.4): a registration's page, up to the page cap (500) statements, spent
+    about a third of its time there."""
+    return cast(s.full, Text).label("full")
+
+
+def _document(full: Any) -> Any:
+    """A page row's statement: parsed from full_text's JSON text, or already a dict (SQLite)."""
+    if not isinstance(full, str):
+        return full
+    try:
+        return orjson.loads(full)
+    except orjson.JSONDecodeError:  # an integer past 64 bits, which orjson refuses: as the driver would
+        return json.loads(full)
+
+
 def _time_query(principal: Principal, q: Query, limit: int) -> Any:
     """A page filtered by stored time only, on PostgreSQL, in (stored, seq) order (the order Part Three
     §2.1.3 names; ``seq`` breaks ties within a batch, which shares one ``stored``), walked on
@@ -195,7 +214,7 @@ def _time_query(principal: Principal, q: Query, limit: int) -> Any:
     elif q.after_seq is not None:
         conds.append(s.seq < q.after_seq if desc else s.seq > q.after_seq)
     order = (s.stored.desc(), s.seq.desc()) if desc else (s.stored.asc(), s.seq.asc())
-    return select(s.seq, s.full, s.stored).where(*conds).order_by(*order).limit(limit)
+    return select(s.seq, full_text(s), s.stored).where(*conds).order_by(*order).limit(limit)
 
 
 # Planner settings for one page's queries on PostgreSQL (set for them only, then put back).
@@ -261,7 +280,7 @@ def _driven_query(principal: Principal, q: Query, limit: int) -> Any:
         walk_q = select(table.seq).where(table.tenant_id == tenant, column == value, *after(table.seq))
         walk_q = walk_q if related else walk_q.where(table.direct.is_(True))
         walk = walk_q.order_by(in_order(table.seq)).subquery("walk")
-    found = select(s.seq, s.full, s.stored).where(s.tenant_id == tenant, s.seq == walk.c.seq, *probe_conds)
+    found = select(s.seq, full_text(s), s.stored).where(s.tenant_id == tenant, s.seq == walk.c.seq, *probe_conds)
     found_l = found.limit(1).lateral("found")
     query = select(found_l.c.seq, found_l.c.full, found_l.c.stored).select_from(walk).join(found_l, true())
     for i, (table, column, value, related) in enumerate(side):
@@ -296,7 +315,7 @@ def _refs_query(session: Session, columns: tuple[Any, ...], principal: Principal
     walk_conds = [s.tenant_id == tenant, s.object_statement_id.is_not(None)]
     if q.after_seq is not None:
         walk_conds.append(s.seq > q.after_seq if q.ascending else s.seq < q.after_seq)
-    w = (select(s.seq, s.full, s.stored, s.voided, s.credential_id, s.object_statement_id).where(*walk_conds)
+    w = (select(s.seq, full_text(s), s.stored, s.voided, s.credential_id, s.object_statement_id).where(*walk_conds)
          .order_by(s.seq.asc() if q.ascending else s.seq.desc()).offset(0).subquery("refs"))
     target = (select(t.seq, t.verb_id, t.registration)
               .where(t.tenant_id == tenant, t.statement_id == w.c.object_statement_id).limit(1).lateral("target"))
@@ -326,9 +345,9 @@ def run_query(session: Session, principal: Principal, q: Query, *, page_cap: int
     tenant = principal.tenant_id
     limit = page_cap if q.limit == 0 else min(q.limit, page_cap)
     order = s.seq.asc() if q.ascending else s.seq.desc()
-    columns = (s.seq, s.full, s.stored)
-    filters = _filter_conditions(s, tenant, q)
     postgresql = session.get_bind().dialect.name == "postgresql"
+    columns = (s.seq, full_text(s) if postgresql else s.full, s.stored)
+    filters = _filter_conditions(s, tenant, q)
     time_only = len(filters) == 1 and bool(q.since or q.until)
     if time_only and postgresql:
         page = _time_query(principal, q, limit + 1)
@@ -356,7 +375,7 @@ def run_query(session: Session, principal: Principal, q: Query, *, page_cap: int
         more = encode_cursor(cursor_secret, tenant, raw_params, rows[-1].seq,
                              rows[-1].stored if time_only and postgresql else None)
     last = max((r.stored for r in rows), default=None)
-    return Page([r.full for r in rows], more, last)
+    return Page([_document(r.full) for r in rows], more, last)
 
 
 def get_one(session: Session, principal: Principal, statement_id: str, *, voided: bool) -> Statement:
