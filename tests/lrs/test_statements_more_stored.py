@@ -37,3 +37,16 @@ def test_a_client_cannot_send_the_cursor_stored_key(xapi: Xapi) -> None:
     parameter the key is unknown (400)."""
     res = xapi.get("statements", **{"since": "2026-01-01T00:00:00Z", "~after_stored": "2999-01-01T00:00:00+00:00"})
     assert res.status_code == 400
+
+
+def test_pages_return_statements_as_stored_big_integers_included(xapi: Xapi) -> None:
+    """Part Two §2.4.1 / Part Three §2.1.3: a page returns each statement as stored, an extension's
+    integer past 64 bits included (PostgreSQL pages parse with orjson, which would make those floats,
+    unless the text has a long run of digits: lrs.statement_query._document)."""
+    big, low = 2**70 + 1, -(2**63) - 1
+    ext = {"https://hocvu.vn/ext/n": big, "https://hocvu.vn/ext/m": low, "https://hocvu.vn/ext/x": 0.1}
+    sent = statement(result={"extensions": ext})
+    [sid] = xapi.post("statements", json_body=[sent, statement()]).get_json()[:1]
+    got = {s["id"]: s for s in xapi.get("statements", limit="5").get_json()["statements"]}
+    assert got[sid]["result"]["extensions"] == ext
+    assert type(got[sid]["result"]["extensions"]["https://hocvu.vn/ext/n"]) is int
