@@ -10,13 +10,16 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
+import orjson
 from marshmallow import ValidationError
-from sqlalchemy import exists, select, true
+from sqlalchemy import Text, cast, exists, select, text, true, tuple_
 from sqlalchemy.orm import Session, aliased
 
 import schemas
@@ -32,6 +35,9 @@ FILTERS = ("agent", "verb", "activity", "registration", "related_activities", "r
 SINGLE = ("statementId", "voidedStatementId")
 # Part Three §2.1.3: with statementId/voidedStatementId only `attachments` and `format` may be sent.
 SINGLE_COMPANIONS = ("attachments", "format")
+# The key a `more` cursor's parameters carry the last row's `stored` under (never a client's
+# parameter: a request naming it without a cursor is refused as unknown, lrs.http.statements).
+AFTER_STORED = "~after_stored"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ class Query:
     limit: int = 0
     ascending: bool = False
     after_seq: int | None = None
+    # The `stored` of the row a `more` cursor continues after, for pages in (stored, seq) order
+    # (PostgreSQL, since/until only: _time_query); set only from a cursor this LRS signed.
+    after_stored: datetime | None = None
 
 
 @dataclass
@@ -114,6 +123,7 @@ def parse_filters(args: Mapping[str, str], version: XapiVersion) -> Query:
         until=parse_time("until", args.get("until")),
         limit=int(limit_text),
         ascending=parse_bool("ascending", args.get("ascending")),
+        after_stored=datetime.fromisoformat(args[AFTER_STORED]) if AFTER_STORED in args else None,
     )
 
 
@@ -140,7 +150,7 @@ def _filter_conditions(s: Any, tenant_id: int, q: Query) -> list[Any]:
     return conds
 
 
-def _common_conditions(s: Any, principal: Principal, q: Query) -> list[Any]:
+def _common_conditions(s: Any, principal: Principal, q: Query, *, seq_keyset: bool = True) -> list[Any]:
     conds: list[Any] = [s.voided.is_(False)]  # Part Two §2.3.2: voided statements are not returned by queries
     if principal.reads_only_own_statements:
         conds.append(s.credential_id == principal.credential_id)
@@ -148,7 +158,7 @@ def _common_conditions(s: Any, principal: Principal, q: Query) -> list[Any]:
         conds.append(s.stored > q.since)
     if q.until:
         conds.append(s.stored <= q.until)
-    if q.after_seq is not None:
+    if q.after_seq is not None and seq_keyset:
         conds.append(s.seq > q.after_seq if q.ascending else s.seq < q.after_seq)
     return conds
 
@@ -165,6 +175,83 @@ def _page_query(session: Session, columns: tuple[Any, ...], conds: list[Any], or
         page = select(s.seq).where(*conds).order_by(order).limit(limit)
         return select(*columns).where(s.seq.in_(page.scalar_subquery())).order_by(order)
     return select(*columns).where(*conds).order_by(order).limit(limit)
+
+
+_LONG_NUMBER: Final = re.compile(r"[0-9]{19}")
+
+
+def full_text(s: Any) -> Any:
+    """PostgreSQL: the statement as stored, as its JSON text, which _document parses with orjson. The
+    driver's own jsonb loader is the standard library's, 3x slower (23 against 8 ms for 500 stored
+    statements, load average 4.4): a registration's page, up to the page cap (500) statements, spent
+    about a third of its time there."""
+    return cast(s.full, Text).label("full")
+
+
+def _document(full: Any) -> Any:
+    """A page row's statement: parsed from full_text's JSON text, or already a dict (SQLite)."""
+    if not isinstance(full, str):
+        return full
+    if _LONG_NUMBER.search(full) is None:
+        try:
+            return orjson.loads(full)
+        except orjson.JSONDecodeError:
+            pass
+    # orjson turns an integer past 64 bits into a float (2**70 + 1 came back 1.18e21): with a run
+    # of 19 digits or more anywhere (an integer from -2**63 - 1 or 2**64 on has one), parse as the
+    # driver would, with json.
+    return json.loads(full)
+
+
+def _time_query(principal: Principal, q: Query, limit: int) -> Any:
+    """A page filtered by stored time only, on PostgreSQL, in (stored, seq) order (the order Part Three
+    §2.1.3 names; ``seq`` breaks ties within a batch, which shares one ``stored``), walked on
+    ix_statements_tenant_stored_seq from the bound, so a page reads its own rows. In ``seq`` order no
+    index says where the matches start (``seq`` is drawn moments after ``stored`` is set, so concurrent
+    batches interleave): ``until`` walked the primary key from the newest statement past every one
+    stored after the bound (400k index entries: 50-165 ms at 2M), ``since`` a whole partition's key
+    when it held nothing newer (3.3 s at 6.5M). The two orders differ only where batches were stored
+    concurrently. The `more` cursor carries the last row's (stored, seq); one issued before carries
+    seq alone and is continued by it."""
+    s = Statement
+    desc = not q.ascending
+    conds = [s.tenant_id == principal.tenant_id, *_common_conditions(s, principal, q, seq_keyset=False)]
+    if q.after_seq is not None and q.after_stored is not None:
+        key, anchor = tuple_(s.stored, s.seq), tuple_(q.after_stored, q.after_seq)
+        # The plain bound on `stored` too: it prunes the partitions past the anchor.
+        conds += [key < anchor, s.stored <= q.after_stored] if desc else [key > anchor, s.stored >= q.after_stored]
+    elif q.after_seq is not None:
+        conds.append(s.seq < q.after_seq if desc else s.seq > q.after_seq)
+    order = (s.stored.desc(), s.seq.desc()) if desc else (s.stored.asc(), s.seq.asc())
+    return select(s.seq, full_text(s), s.stored).where(*conds).order_by(*order).limit(limit)
+
+
+# Planner settings for one page's queries on PostgreSQL (set for them only, then put back).
+# Sorting priced out, for since/until pages: their one plan without a sort is the walk of
+# ix_statements_tenant_stored_seq in the page's order, with the page's LIMIT. Left to its statistics,
+# the planner sorted every match whenever it expected few, which it does with none (a fresh bulk
+# load, autovacuum off: 3,500 rows read and sorted for a page of 26, tests/lrs/test_query_plans_time.py)
+# and with stale ones (a `since` past the newest stored time it knows of, though 100k were stored since).
+NO_SORT: Final = {"enable_sort": "off", "enable_incremental_sort": "off"}
+# No parallel workers, for every page: a page reads tens of rows, and without statistics the planner
+# expected thousands of StatementRefs and started two workers for the side query to find none
+# (20 ms of a 23 ms query at 4.9M statements, where the page itself took 2 ms).
+NO_PARALLEL: Final = {"max_parallel_workers_per_gather": "0"}
+
+
+@contextmanager
+def _planner(session: Session, settings: Mapping[str, str]) -> Iterator[None]:
+    """``settings`` for the queries run inside, in this transaction only (set_config is_local), and
+    back to their defaults after. SELECTs, so a replay of a page's SELECTs (the plan tests) has them."""
+    names = list(settings)
+    values = [settings[n] for n in names]
+    session.execute(text("SELECT set_config(n, v, true) FROM unnest(CAST(:n AS text[]), CAST(:v AS text[])) "
+                         "AS s(n, v)"), {"n": names, "v": values})
+    try:
+        yield
+    finally:
+        session.execute(text("SELECT set_config(name, reset_val, true) FROM pg_settings "
+                             "WHERE name = ANY(CAST(:n AS text[]))"), {"n": names})
 
 
 def _driven_query(principal: Principal, q: Query, limit: int) -> Any:
@@ -202,7 +289,7 @@ def _driven_query(principal: Principal, q: Query, limit: int) -> Any:
         walk_q = select(table.seq).where(table.tenant_id == tenant, column == value, *after(table.seq))
         walk_q = walk_q if related else walk_q.where(table.direct.is_(True))
         walk = walk_q.order_by(in_order(table.seq)).subquery("walk")
-    found = select(s.seq, s.full, s.stored).where(s.tenant_id == tenant, s.seq == walk.c.seq, *probe_conds)
+    found = select(s.seq, full_text(s), s.stored).where(s.tenant_id == tenant, s.seq == walk.c.seq, *probe_conds)
     found_l = found.limit(1).lateral("found")
     query = select(found_l.c.seq, found_l.c.full, found_l.c.stored).select_from(walk).join(found_l, true())
     for i, (table, column, value, related) in enumerate(side):
@@ -237,7 +324,7 @@ def _refs_query(session: Session, columns: tuple[Any, ...], principal: Principal
     walk_conds = [s.tenant_id == tenant, s.object_statement_id.is_not(None)]
     if q.after_seq is not None:
         walk_conds.append(s.seq > q.after_seq if q.ascending else s.seq < q.after_seq)
-    w = (select(s.seq, s.full, s.stored, s.voided, s.credential_id, s.object_statement_id).where(*walk_conds)
+    w = (select(s.seq, full_text(s), s.stored, s.voided, s.credential_id, s.object_statement_id).where(*walk_conds)
          .order_by(s.seq.asc() if q.ascending else s.seq.desc()).offset(0).subquery("refs"))
     target = (select(t.seq, t.verb_id, t.registration)
               .where(t.tenant_id == tenant, t.statement_id == w.c.object_statement_id).limit(1).lateral("target"))
@@ -267,28 +354,37 @@ def run_query(session: Session, principal: Principal, q: Query, *, page_cap: int
     tenant = principal.tenant_id
     limit = page_cap if q.limit == 0 else min(q.limit, page_cap)
     order = s.seq.asc() if q.ascending else s.seq.desc()
-    columns = (s.seq, s.full, s.stored)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    columns = (s.seq, full_text(s) if postgresql else s.full, s.stored)
     filters = _filter_conditions(s, tenant, q)
-    if len(filters) > 2 and session.get_bind().dialect.name == "postgresql":
+    time_only = len(filters) == 1 and bool(q.since or q.until)
+    if time_only and postgresql:
+        page = _time_query(principal, q, limit + 1)
+    elif len(filters) > 2 and postgresql:
         page = _driven_query(principal, q, limit + 1)
     else:
         page = _page_query(session, columns, [*filters, *_common_conditions(s, principal, q)], order, limit + 1,
-                           time_only=len(filters) == 1 and bool(q.since or q.until))
-    rows = list(session.execute(page).all())
-    if len(filters) > 1:
-        # Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object is a
-        # StatementRef meets a filter when the statement it targets does. Asked separately (not
-        # OR-ed into the query above, which would stop the filter's index from being used) and
-        # driven by the partial index over the few statements that have a StatementRef object.
-        refs = _refs_query(session, columns, principal, q, order, limit + 1)
-        merged = {r.seq: r for r in [*rows, *session.execute(refs).all()]}  # a statement may match both ways
-        rows = sorted(merged.values(), key=lambda r: r.seq, reverse=not q.ascending)[:limit + 1]
+                           time_only=time_only)
+    # Pages with no filter (the latest, their `more`) walk the primary key whatever the statistics:
+    # they spare the two round trips.
+    settings = {**NO_PARALLEL, **NO_SORT} if time_only else NO_PARALLEL if len(filters) > 1 else {}
+    with _planner(session, settings) if postgresql and settings else nullcontext():
+        rows = list(session.execute(page).all())
+        if len(filters) > 1:
+            # Part Three §2.1.3 "Filter Conditions for StatementRefs": a statement whose object is a
+            # StatementRef meets a filter when the statement it targets does. Asked separately (not
+            # OR-ed into the query above, which would stop the filter's index from being used) and
+            # driven by the partial index over the few statements that have a StatementRef object.
+            refs = _refs_query(session, columns, principal, q, order, limit + 1)
+            merged = {r.seq: r for r in [*rows, *session.execute(refs).all()]}  # a statement may match both ways
+            rows = sorted(merged.values(), key=lambda r: r.seq, reverse=not q.ascending)[:limit + 1]
     more = None
     if len(rows) > limit:
         rows = rows[:limit]
-        more = encode_cursor(cursor_secret, tenant, raw_params, rows[-1].seq)
+        more = encode_cursor(cursor_secret, tenant, raw_params, rows[-1].seq,
+                             rows[-1].stored if time_only and postgresql else None)
     last = max((r.stored for r in rows), default=None)
-    return Page([r.full for r in rows], more, last)
+    return Page([_document(r.full) for r in rows], more, last)
 
 
 def get_one(session: Session, principal: Principal, statement_id: str, *, voided: bool) -> Statement:
@@ -310,8 +406,13 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def encode_cursor(secret: bytes, tenant_id: int, params: Mapping[str, str], after_seq: int) -> str:
-    body = json.dumps({"t": tenant_id, "p": dict(params), "a": after_seq}, separators=(",", ":")).encode()
+def encode_cursor(secret: bytes, tenant_id: int, params: Mapping[str, str], after_seq: int,
+                  after_stored: datetime | None = None) -> str:
+    """``after_stored``: the last row's `stored`, for pages in (stored, seq) order (_time_query)."""
+    fields = {k: v for k, v in params.items() if k != AFTER_STORED}
+    if after_stored is not None:
+        fields[AFTER_STORED] = after_stored.isoformat()
+    body = json.dumps({"t": tenant_id, "p": fields, "a": after_seq}, separators=(",", ":")).encode()
     mac = hmac.new(secret, body, hashlib.sha256).digest()[:16]
     return f"{_b64(body)}.{_b64(mac)}"
 

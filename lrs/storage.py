@@ -121,7 +121,10 @@ class Statement(Base):
         Index("ix_statements_tenant_verb_seq", "tenant_id", "verb_id", "seq"),
         Index("ix_statements_tenant_registration_seq", "tenant_id", "registration", "seq"),
         # voided too: SQLite answers since/until pages from this index alone (lrs.statement_query).
-        Index("ix_statements_tenant_stored_voided", "tenant_id", "stored", "voided"),
+        Index("ix_statements_tenant_stored_voided", "tenant_id", "stored", "voided", info=SQLITE_ONLY),
+        # PostgreSQL: since/until pages walk it in (stored, seq) order from the bound
+        # (lrs.statement_query._time_query), exports page on it by (stored, seq) (migration 0150).
+        Index("ix_statements_tenant_stored_seq", "tenant_id", "stored", "seq", info=POSTGRESQL_ONLY),
         Index("ix_statements_tenant_ref", "tenant_id", "object_statement_id"),
         # Only statements whose object is a StatementRef (few): drives the StatementRef filter rule.
         Index("ix_statements_tenant_refs_seq", "tenant_id", "seq",

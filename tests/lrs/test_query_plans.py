@@ -78,7 +78,8 @@ def loaded() -> Iterator[tuple[Database, Principal, list[str]]]:
 
 
 def _plans(db: Database, principal: Principal, args: dict[str, str]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The ids GET /statements answers with ``args``, and the EXPLAIN ANALYZE plan of every query it ran."""
+    """The ids GET /statements answers with ``args``, and the EXPLAIN ANALYZE plan of every query it ran
+    (replayed in order in one transaction, so the planner settings it made apply as they did)."""
     captured: list[tuple[str, Any]] = []
 
     def capture(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: Any) -> None:
@@ -96,7 +97,9 @@ def _plans(db: Database, principal: Principal, args: dict[str, str]) -> tuple[li
     with db.engine.connect() as conn:
         raw = conn.connection.dbapi_connection
         for statement, params in captured:
-            plans.append(raw.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params).fetchone()[0][0]["Plan"])
+            plan = raw.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params).fetchone()[0][0]["Plan"]
+            if "set_config(" not in statement:  # the page's planner settings (lrs.statement_query._planner)
+                plans.append(plan)
     return [st["id"] for st in page.statements], plans
 
 
