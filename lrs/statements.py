@@ -155,11 +155,11 @@ def _arrays_of_context_activities(statement: dict[str, Any]) -> None:
                                         for k, v in ctx["contextActivities"].items()}
 
 
-def _compact_size(raw: Any) -> int | None:
-    """Bytes of ``raw`` as compact UTF-8 JSON; None when orjson cannot write it (nesting past 255,
-    integers past 64 bits, lone surrogates: the schema's rule judges those first)."""
+def _compact(raw: Any) -> bytes | None:
+    """``raw`` as compact UTF-8 JSON; None when orjson cannot write it (nesting past 255, integers
+    past 64 bits, lone surrogates: the schema's rule judges those first)."""
     try:
-        return len(orjson.dumps(raw))
+        return orjson.dumps(raw)
     except TypeError:  # orjson.JSONEncodeError
         return None
 
@@ -185,13 +185,17 @@ def prepare(raw: Any, principal: Principal, version: XapiVersion, stored: dateti
             *, statement_id: str | None = None, max_bytes: int = MAX_STATEMENT_BYTES) -> Indexed:
     """Validate one statement and complete the properties the LRS sets. ``max_bytes``: the
     largest statement kept (HOCVU_MAX_STATEMENT_BYTES), as compact JSON."""
-    size = _compact_size(raw)
+    text = _compact(raw)
+    size = None if text is None else len(text)
     if size is not None:
         _check_size(raw, size, max_bytes)  # before validating: a huge statement is refused cheaply
-    try:
-        schemas.validate_statement(raw, version)
-    except ValidationError as err:
-        raise BadRequest(validation_message(err)) from None
+    # The common shapes are judged by the fast pre-check (schemas.xapi_precheck), which accepts
+    # only what the schemas accept; the rest, and every refusal with its message, by the schemas.
+    if not schemas.precheck_accepts(raw, version, text):
+        try:
+            schemas.validate_statement(raw, version)
+        except ValidationError as err:
+            raise BadRequest(validation_message(err)) from None
     if size is None:
         _check_size(raw, None, max_bytes)
     statement: dict[str, Any] = dict(raw)
