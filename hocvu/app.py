@@ -227,7 +227,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
                             max_statement_bytes=min(settings.lrs.max_statement_bytes, settings.lrs.max_body_bytes),
                             audit=audit_policy(settings, lambda: app.extensions[GATE_CONFIG].material()),
                             reserved_extensions={STAMP_IRI: stamp_guard(certificates)},
-                            analyze_every=settings.lrs.analyze_every))
+                            analyze_every=settings.lrs.analyze_every,
+                            credential_cache_seconds=settings.lrs.credential_cache_seconds))
     identity_settings = identity or configs.identity_settings(settings)
     init_identity(app, identity_settings, database)
     init_identity_gate(app, settings, identity_settings)

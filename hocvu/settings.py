@@ -80,6 +80,11 @@ class LrsSettings:
     analyze_every: int = var(50_000, "HOCVU_ANALYZE_EVERY", "int",
                              "ANALYZE the statement tables (PostgreSQL) after this many statements stored by a "
                              "web process (0: never)", unit="statements", low=0)
+    # lrs.credentials.CredentialCache: a revocation reaches every process by NOTIFY (PostgreSQL) at once.
+    credential_cache_seconds: float = var(5.0, "HOCVU_CREDENTIAL_CACHE_SECONDS", "float",
+                                          "how long a web process trusts a verified credential without a "
+                                          "look-up (PostgreSQL; a revocation ends it at once; 0: never)",
+                                          unit="seconds", low=0, high=3600)
 
 
 @dataclass(frozen=True)
