@@ -48,11 +48,13 @@ INGEST: Final = (
     "RETURNING seq, statement_id), "
     "ag AS (INSERT INTO statement_agents (seq, tenant_id, agent_key, direct) "
     "SELECT ins.seq, %(tenant)s, a.k, a.d "
-    "FROM json_to_recordset(%(agents)s::json) AS a(o bigint, k text, d boolean) "
+    "FROM (SELECT (e->>0)::bigint, e->>1, (e->>2)::boolean "
+    "FROM json_array_elements(%(agents)s::json) e) AS a(o, k, d) "
     "JOIN r ON r.ord = a.o JOIN ins ON ins.seq = r.seq), "
     "ac AS (INSERT INTO statement_activities (seq, tenant_id, activity_id, direct) "
     "SELECT ins.seq, %(tenant)s, a.k, a.d "
-    "FROM json_to_recordset(%(activities)s::json) AS a(o bigint, k text, d boolean) "
+    "FROM (SELECT (e->>0)::bigint, e->>1, (e->>2)::boolean "
+    "FROM json_array_elements(%(activities)s::json) e) AS a(o, k, d) "
     "JOIN r ON r.ord = a.o JOIN ins ON ins.seq = r.seq) "
     "SELECT seq, statement_id FROM ins"
 ).format(names=_NAMES, cols=", ".join(f'x."{c}"' for c in STATEMENT_COLUMNS[1:]))
@@ -127,4 +129,5 @@ def pg_ingest(session: Session, tenant: int, rows: list[dict[str, Any]], agents:
 
 
 def _side_json(rows: list[SideRow]) -> str:
-    return orjson.dumps([{"o": o, "k": k, "d": d} for o, k, d in rows]).decode()
+    # Arrays, not objects: orjson writes a list of tuples at C speed (objects built in Python were 6 %).
+    return orjson.dumps(rows).decode()
