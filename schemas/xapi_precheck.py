@@ -34,7 +34,7 @@ from .xapi_formats import (
     timestamp_problem,
 )
 from .xapi_limits import MAX_DEPTH
-from .xapi_statement import _STATEMENT_VERSIONS, VOIDED
+from .xapi_statement import STATEMENT_VERSIONS, VOIDED
 
 _STATEMENT_KEYS: Final = frozenset({"id", "actor", "verb", "object", "result", "context", "timestamp", "version"})
 _AGENT_KEYS: Final = frozenset({"objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"})
@@ -187,7 +187,7 @@ def accepts(statement: Any, version: XapiVersion, text: bytes | None) -> bool:
     """True when ``statement`` is one of the common shapes and valid under ``version``: then
     ``schemas.validate_statement`` accepts it too. ``text``: its compact JSON (orjson), or None
     when orjson could not write it (then the answer is False)."""
-    if text is None or type(statement) is not dict or version not in _STATEMENT_VERSIONS \
+    if text is None or type(statement) is not dict or version not in STATEMENT_VERSIONS \
             or not plainly_storable(text):
         return False
     if not statement.keys() <= _STATEMENT_KEYS or not _agent(statement.get("actor")):
@@ -216,4 +216,4 @@ def accepts(statement: Any, version: XapiVersion, text: bytes | None) -> bool:
     if "timestamp" in statement and timestamp_problem(statement["timestamp"], version) is not None:
         return False
     found = statement.get("version")
-    return found is None or (type(found) is str and _STATEMENT_VERSIONS[version].fullmatch(found) is not None)
+    return found is None or (type(found) is str and STATEMENT_VERSIONS[version].fullmatch(found) is not None)
