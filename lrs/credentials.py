@@ -165,6 +165,18 @@ def authenticate(session: Session, key: str, secret: str, cache: CredentialCache
 
 
 _CACHES: weakref.WeakSet[CredentialCache] = weakref.WeakSet()
+_SHARED: dict[tuple[str, float], CredentialCache] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def credential_cache_for(url: str, seconds: float) -> CredentialCache:
+    """The process's one cache (and one LISTEN connection) for the database at ``url``, however
+    many apps a process builds on it (tests build dozens: one connection each would be dozens)."""
+    with _SHARED_LOCK:
+        found = _SHARED.get((url, seconds))
+        if found is None:
+            found = _SHARED[(url, seconds)] = CredentialCache(url, seconds)
+        return found
 
 
 class CredentialCache:
