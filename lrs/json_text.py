@@ -46,9 +46,10 @@ def _fast(data: bytes) -> Any:
         return _SLOW  # (memchr-speed scans: a regular expression for the digit run cost more than the read)
     try:
         value = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        written = orjson.dumps(value)
+    except (orjson.JSONDecodeError, TypeError):  # TypeError: orjson writes at most 255 levels
         return _SLOW
-    return value if orjson.dumps(value).count(b":") == data.count(b":") else _SLOW
+    return value if written.count(b":") == data.count(b":") else _SLOW
 
 
 def loads_strict(data: bytes | str, what: str = "the request body") -> Any:

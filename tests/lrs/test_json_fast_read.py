@@ -54,6 +54,13 @@ def test_fast_read_is_the_strict_read_xapi_1_0_3_part2_s2_2(value, ascii_only, s
     assert _read(data) == slow
 
 
+def test_deep_nesting_reads_as_the_strict_reader_reads_it():
+    """orjson reads 1,024 levels but writes 255: past that, the strict reader answers."""
+    for depth in (254, 300, 990, 5000):
+        body = "[" * depth + "1" + "]" * depth
+        assert _read(body.encode()) == _read(body)
+
+
 def test_a_key_twice_is_refused_even_when_colons_hide_it():
     for body in (b'{"a":1,"a":2}', b'{"a":"x","a":"\\u003a"}', b'[{"k":{"a":1}},{"k":1,"k":{"b":":"}}]'):
         kind, message = _read(body)
