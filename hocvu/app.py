@@ -239,7 +239,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
                             max_statement_bytes=min(settings.lrs.max_statement_bytes, settings.lrs.max_body_bytes),
                             audit=audit_policy(settings, lambda: app.extensions[GATE_CONFIG].material()),
                             reserved_extensions={STAMP_IRI: stamp_guard(certificates)},
-                            analyze_every=settings.lrs.analyze_every))
+                            analyze_every=settings.lrs.analyze_every,
+                            credential_cache_seconds=settings.lrs.credential_cache_seconds))
     # Attachment bytes (lrs.blobs): one store for the primary and the replica, which share rows.
     blobs = blob_store(settings)
     register_blobs(database, blobs)

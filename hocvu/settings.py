@@ -87,6 +87,11 @@ class LrsSettings:
                                    "statement partitions (PostgreSQL) made ahead by the web process this often "
                                    "(0: off, e.g. cron runs `hocvu db partitions --ahead 3` daily)",
                                    unit="seconds", low=0, high=7 * 86_400)
+    # lrs.credentials.CredentialCache: a revocation reaches every process by NOTIFY (PostgreSQL) at once.
+    credential_cache_seconds: float = var(5.0, "HOCVU_CREDENTIAL_CACHE_SECONDS", "float",
+                                          "how long a web process trusts a verified credential without a "
+                                          "look-up (PostgreSQL; a revocation ends it at once; 0: never)",
+                                          unit="seconds", low=0, high=3600)
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,29 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
+import os
 import re
 import secrets
+import select as io_select
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lrs.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from lrs.storage import Credential, NationalCredential, Tenant
 
 C = TypeVar("C", Credential, NationalCredential)
+log = logging.getLogger(__name__)
+# PostgreSQL's channel on which a revocation tells every web process (lrs.credentials.CredentialCache).
+REVOKED_CHANNEL: Final = "hocvu_credential_revoked"
 
 # xAPI 1.0.3 Part Three §4.2, table "OAuth Scope".
 SCOPES = (
@@ -116,6 +126,11 @@ def _revoke(session: Session, model: type[C], key: str, what: str) -> C:
         raise NotFound(f"no {what} {key!r}")
     if cred.revoked is None:
         cred.revoked = now_utc()
+    if session.get_bind().dialect.name == "postgresql":
+        # Delivered at commit, to every web process listening (CredentialCache): they forget it.
+        session.execute(text("SELECT pg_notify(:channel, :key)"), {"channel": REVOKED_CHANNEL, "key": key})
+    for cache in list(_CACHES):
+        cache.forget(key)  # this process's caches at once (SQLite's only way: see CredentialCache)
     return cred
 
 
@@ -135,10 +150,120 @@ def revoke_credential(session: Session, key: str) -> Credential:
     return _revoke(session, Credential, key, "credential")
 
 
-def authenticate(session: Session, key: str, secret: str) -> Principal:
+def authenticate(session: Session, key: str, secret: str, cache: CredentialCache | None = None) -> Principal:
+    """The principal of a tenant's credential; with ``cache``, a verified credential is not looked
+    up again while the cache may trust it (its docstring says how long)."""
+    found = cache.get(key, secret) if cache is not None else None
+    if found is not None:
+        return found
     cred = _checked(session, Credential, key, secret)
-    return Principal(credential_id=cred.id, tenant_id=cred.tenant_id, key=cred.key,
-                     scopes=frozenset(cred.scopes), authority=cred.authority)
+    principal = Principal(credential_id=cred.id, tenant_id=cred.tenant_id, key=cred.key,
+                          scopes=frozenset(cred.scopes), authority=cred.authority)
+    if cache is not None:
+        cache.put(key, secret, principal)
+    return principal
+
+
+_CACHES: weakref.WeakSet[CredentialCache] = weakref.WeakSet()
+_SHARED: dict[tuple[str, float], CredentialCache] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def credential_cache_for(url: str, seconds: float) -> CredentialCache:
+    """The process's one cache (and one LISTEN connection) for the database at ``url``, however
+    many apps a process builds on it (tests build dozens: one connection each would be dozens)."""
+    with _SHARED_LOCK:
+        found = _SHARED.get((url, seconds))
+        if found is None:
+            found = _SHARED[(url, seconds)] = CredentialCache(url, seconds)
+        return found
+
+
+class CredentialCache:
+    """Credentials a web process has verified, so a request need not look its credential up again
+    (a round trip and an ORM load on every request, the single POST's largest share after the
+    store itself). Only successes are kept, by key and a hash of the secret (never the secret).
+
+    Revocation: ``revoke_credential`` forgets the key in this process at once, and on PostgreSQL
+    it also sends a NOTIFY that every other process receives on a connection of its own that
+    LISTENs (checked without blocking before each use of the cache): a revoked credential is
+    refused by every worker from the first request that starts after the notification arrives,
+    milliseconds after the revocation commits. When that connection cannot be kept (lost, or a
+    forked process that has not opened its own yet) the cache trusts nothing. On SQLite (one
+    machine, embedded; the CLI revokes from another process) the cache is off. ``seconds``
+    (HOCVU_CREDENTIAL_CACHE_SECONDS) bounds an entry's life in any case; 0 turns the cache off."""
+
+    def __init__(self, url: str, seconds: float, *, clock: Callable[[], float] = time.monotonic,
+                 max_entries: int = 10_000) -> None:
+        self._url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._on = seconds > 0 and self._url.startswith("postgresql://")
+        self._seconds, self._clock, self._max = seconds, clock, max_entries
+        self._entries: dict[tuple[str, bytes], tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+        self._listener: Any = None
+        self._pid, self._retry_at = 0, 0.0
+        _CACHES.add(self)
+
+    @staticmethod
+    def _id(key: str, secret: str) -> tuple[str, bytes]:
+        return key, hashlib.sha256(secret.encode()).digest()
+
+    def get(self, key: str, secret: str) -> Principal | None:
+        if not self._on or not self._listening():
+            return None
+        with self._lock:
+            found = self._entries.get(self._id(key, secret))
+        if found is None or found[0] < self._clock():
+            return None
+        return found[1]
+
+    def put(self, key: str, secret: str, principal: Principal) -> None:
+        if not self._on or not self._listening():
+            return
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[self._id(key, secret)] = (self._clock() + self._seconds, principal)
+
+    def forget(self, key: str | None = None) -> None:
+        """Forget ``key``'s entries (every entry when None)."""
+        with self._lock:
+            for found in [k for k in self._entries if key is None or k[0] == key]:
+                del self._entries[found]
+
+    def _listening(self) -> bool:
+        """True when this process's LISTEN connection is up and its notifications are read (and
+        acted on); False, with every entry forgotten, when it is not."""
+        with self._lock:
+            if self._listener is None and self._clock() < self._retry_at:
+                return False
+            try:
+                if self._listener is None or self._pid != os.getpid():
+                    self._listener, self._pid = self._listen(), os.getpid()
+                    self._entries.clear()  # nothing learnt before listening is trusted
+                conn = self._listener
+                ready, _, _ = io_select.select([conn.fileno()], [], [], 0)
+                if ready:
+                    conn.pgconn.consume_input()
+                    while (note := conn.pgconn.notifies()) is not None:
+                        revoked = note.extra.decode()
+                        for found in [k for k in self._entries if k[0] == revoked]:
+                            del self._entries[found]
+                if conn.pgconn.status != 0:  # CONNECTION_OK
+                    raise OSError("the LISTEN connection is gone")
+                return True
+            except Exception as err:  # any failure: trust nothing, and try again after a while
+                log.warning("credential cache off for now: %s", err)
+                self._entries.clear()
+                self._listener, self._retry_at = None, self._clock() + 1.0  # no connect storm while away
+                return False
+
+    def _listen(self) -> Any:
+        import psycopg
+
+        conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+        conn.execute(f"LISTEN {REVOKED_CHANNEL}")
+        return conn
 
 
 def parse_basic(header: str | None) -> tuple[str, str]:

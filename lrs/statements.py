@@ -30,7 +30,7 @@ from lrs.credentials import Principal
 from lrs.errors import BadRequest, Conflict, PayloadTooLarge
 from lrs.identifiers import KEY_MAX_BYTES, actor_key, agent_key, key_too_long
 from lrs.multipart import AttachmentPart, check_attachments
-from lrs.pg_ingest import pg_copy_rows, pg_insert_statements
+from lrs.pg_ingest import pg_ingest
 from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved
 from lrs.signatures import signature_parts, verify_signed_statement
 from lrs.storage import (
@@ -155,11 +155,11 @@ def _arrays_of_context_activities(statement: dict[str, Any]) -> None:
                                         for k, v in ctx["contextActivities"].items()}
 
 
-def _compact_size(raw: Any) -> int | None:
-    """Bytes of ``raw`` as compact UTF-8 JSON; None when orjson cannot write it (nesting past 255,
-    integers past 64 bits, lone surrogates: the schema's rule judges those first)."""
+def _compact(raw: Any) -> bytes | None:
+    """``raw`` as compact UTF-8 JSON; None when orjson cannot write it (nesting past 255, integers
+    past 64 bits, lone surrogates: the schema's rule judges those first)."""
     try:
-        return len(orjson.dumps(raw))
+        return orjson.dumps(raw)
     except TypeError:  # orjson.JSONEncodeError
         return None
 
@@ -185,13 +185,17 @@ def prepare(raw: Any, principal: Principal, version: XapiVersion, stored: dateti
             *, statement_id: str | None = None, max_bytes: int = MAX_STATEMENT_BYTES) -> Indexed:
     """Validate one statement and complete the properties the LRS sets. ``max_bytes``: the
     largest statement kept (HOCVU_MAX_STATEMENT_BYTES), as compact JSON."""
-    size = _compact_size(raw)
+    text = _compact(raw)
+    size = None if text is None else len(text)
     if size is not None:
         _check_size(raw, size, max_bytes)  # before validating: a huge statement is refused cheaply
-    try:
-        schemas.validate_statement(raw, version)
-    except ValidationError as err:
-        raise BadRequest(validation_message(err)) from None
+    # The common shapes are judged by the fast pre-check (schemas.xapi_precheck), which accepts
+    # only what the schemas accept; the rest, and every refusal with its message, by the schemas.
+    if not schemas.precheck_accepts(raw, version, text):
+        try:
+            schemas.validate_statement(raw, version)
+        except ValidationError as err:
+            raise BadRequest(validation_message(err)) from None
     if size is None:
         _check_size(raw, None, max_bytes)
     statement: dict[str, Any] = dict(raw)
@@ -336,24 +340,25 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     batch in request order let two batches with the same ids in opposite orders deadlock."""
     tenant = principal.tenant_id
     rows = [p.row for p in prepared]
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        seq_of = pg_insert_statements(session, rows)
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement, one round trip: the rows, their ids' claim and their side-table rows.
+        seq_of = pg_ingest(session, tenant, rows,
+                           [(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
+                           [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities])
+        fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
     else:
         # SQLite has one write lock per database: its writers queue and cannot deadlock.
         stmt = (dialect_insert(session)(Statement.__table__)
                 .on_conflict_do_nothing(index_elements=["tenant_id", "statement_id"])
                 .returning(Statement.seq, Statement.statement_id))
         seq_of = {sid: seq for seq, sid in session.execute(stmt, rows)}
-    fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
-    agent_rows = [(seq_of[p.row["statement_id"]], tenant, k, d) for p in fresh for k, d in p.agents]
-    activity_rows = [(seq_of[p.row["statement_id"]], tenant, a, d) for p in fresh for a, d in p.activities]
-    tables = cast(tuple[Table, Table], (StatementAgent.__table__, StatementActivity.__table__))  # mapped Tables
-    for table, rows_ in ((tables[0], agent_rows), (tables[1], activity_rows)):
-        if rows_ and postgres:
-            pg_copy_rows(session, table.name, [c.name for c in table.columns], rows_)
-        elif rows_:
-            session.execute(insert(table), [dict(zip(table.columns.keys(), r, strict=True)) for r in rows_])
+        fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
+        agent_rows = [(seq_of[p.row["statement_id"]], tenant, k, d) for p in fresh for k, d in p.agents]
+        activity_rows = [(seq_of[p.row["statement_id"]], tenant, a, d) for p in fresh for a, d in p.activities]
+        tables = cast(tuple[Table, Table], (StatementAgent.__table__, StatementActivity.__table__))  # mapped Tables
+        for table, rows_ in ((tables[0], agent_rows), (tables[1], activity_rows)):
+            if rows_:
+                session.execute(insert(table), [dict(zip(table.columns.keys(), r, strict=True)) for r in rows_])
     voided_by: dict[str, str] = {}
     for p in sorted(fresh, key=lambda p: seq_of[p.row["statement_id"]]):
         if p.row["is_voiding"]:

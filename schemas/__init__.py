@@ -21,6 +21,7 @@ from .xapi_formats import (
     validate_language_map,
 )
 from .xapi_limits import DOUBLE_MAX, MAX_DEPTH, check_json, json_problem, string_problem
+from .xapi_precheck import accepts as precheck_accepts
 from .xapi_statement import (
     AttachmentSchema,
     ResultSchema,
@@ -60,6 +61,7 @@ __all__ = [
     "iso_duration",
     "json_problem",
     "parse_timestamp",
+    "precheck_accepts",
     "string_problem",
     "validate_activity",
     "validate_agent",

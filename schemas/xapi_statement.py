@@ -42,7 +42,7 @@ VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 # Statement "version" (xAPI 1.0.3 §2.4.10, IEEE 9274.1.1 §4.2.4.3): Semantic Versioning 1.0.0 shapes,
 # and "1.0" alone as the version header allows (1.0.3 Part Three §3.3.s3.b3).
 _SEMVER_TAIL = r"(?:\.[0-9]+(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?)?"
-_STATEMENT_VERSIONS: dict[XapiVersion, re.Pattern[str]] = {
+STATEMENT_VERSIONS: dict[XapiVersion, re.Pattern[str]] = {
     # 1.0.3 §2.4.10.s3.b1-b2: accept "1.0.x", reject anything not starting with "1.0.".
     "1.0.3": re.compile(rf"1\.0{_SEMVER_TAIL}"),
     # 9274.1.1 keeps 1.0.x Statements valid and adds 2.0.x.
@@ -107,7 +107,7 @@ class StatementVersion(Text):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = str(super()._deserialize(value, attr, data, **kwargs))  # Text checked it is a string
         version = current_version()
-        if not _STATEMENT_VERSIONS[version].fullmatch(text):
+        if not STATEMENT_VERSIONS[version].fullmatch(text):
             # xAPI 1.0.3 §2.4.10.s3.b2: reject versions not starting with "1.0."; IEEE 9274.1.1
             # §4.2.4.3 adds "2.0." (ADL suites: "1.0", "1.0.9" and "2.0.0" pass, "1.1.0" fails).
             allowed = "1.0.x" if version == "1.0.3" else "1.0.x or 2.0.x"

@@ -8,9 +8,18 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from lrs.audit.chain import POLICY_KEY
+from lrs.credentials import credential_cache_for
 from lrs.errors import XapiError
 from lrs.http import documents, resources, statements  # noqa: F401  (their routes join the blueprint)
-from lrs.http.frame import PREFIX, LrsConfig, bp, render_error, render_http, render_unexpected
+from lrs.http.frame import (
+    CREDENTIAL_CACHE,
+    PREFIX,
+    LrsConfig,
+    bp,
+    render_error,
+    render_http,
+    render_unexpected,
+)
 from lrs.maintenance import KEEPER_KEY, StatsKeeper
 from lrs.reserved_extensions import RESERVED_KEY
 from lrs.statements import MAX_STATEMENT_BYTES_KEY
@@ -20,6 +29,7 @@ __all__ = ["LrsConfig", "init_app"]
 
 def init_app(app: Flask, cfg: LrsConfig) -> None:
     app.extensions["lrs"] = cfg
+    app.extensions[CREDENTIAL_CACHE] = credential_cache_for(cfg.db.url, cfg.credential_cache_seconds)
     # SQLite's planner is not steered by statistics here; only PostgreSQL's keeper runs ANALYZE.
     analyze_every = cfg.analyze_every if cfg.db.dialect == "postgresql" else 0
     # Every session of this database appends to the audit chain with this policy, whoever opens

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from lrs.audit.chain import AuditPolicy
-from lrs.credentials import Principal, authenticate, parse_basic
+from lrs.credentials import CredentialCache, Principal, authenticate, parse_basic
 from lrs.errors import BadRequest, PayloadTooLarge, ServerError, XapiError
 from lrs.json_text import loads_strict
 from lrs.reserved_extensions import ReservedCheck
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("xapi", __name__)
 PREFIX = "/xapi"
 CONSISTENT_THROUGH = "X-Experience-API-Consistent-Through"
+CREDENTIAL_CACHE = "lrs.credential_cache"  # app.extensions key (lrs.http.init_app)
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "HEAD, GET, POST, PUT, DELETE, OPTIONS",
@@ -59,6 +60,8 @@ class LrsConfig:
     max_statement_bytes: int = MAX_STATEMENT_BYTES
     # ANALYZE the statement tables after this many statements stored by the process (lrs.maintenance; 0: never).
     analyze_every: int = 50_000
+    # How long a verified credential is trusted without a look-up (lrs.credentials.CredentialCache; 0: never).
+    credential_cache_seconds: float = 5.0
 
 
 @dataclass
@@ -111,7 +114,8 @@ def _open_call() -> Response | None:
     g.xapi_version = version
     session = config().db.session()
     g.xapi_session = session
-    g.xapi_call = Call(authenticate(session, key, secret), version, session)
+    cache: CredentialCache | None = current_app.extensions.get(CREDENTIAL_CACHE)
+    g.xapi_call = Call(authenticate(session, key, secret, cache), version, session)
     return None
 
 
