@@ -225,7 +225,7 @@ def _ids(activities: Any) -> list[str]:
     return [a["id"] for a in activities or [] if isinstance(a, dict) and isinstance(a.get("id"), str)]
 
 
-def _course(obj: dict[str, Any], ctx_acts: dict[str, Any]) -> str | None:
+def course_of(obj: dict[str, Any], ctx_acts: dict[str, Any]) -> str | None:
     candidates = [a for key in ("grouping", "parent") for a in (ctx_acts.get(key) or [])
                   if isinstance(a, dict)]
     for a in candidates:
@@ -239,7 +239,7 @@ def _course(obj: dict[str, Any], ctx_acts: dict[str, Any]) -> str | None:
     return str(obj["id"]) if obj.get("objectType", "Activity") == "Activity" and "id" in obj else None
 
 
-def _timestamp(text: Any, fallback: datetime) -> datetime:
+def timestamp_of(text: Any, fallback: datetime) -> datetime:
     if not isinstance(text, str):
         return fallback
     try:
@@ -257,7 +257,7 @@ class Unrepresentable(ValueError):
     """A stored value no export column can hold (a legacy row: the store refuses these now)."""
 
 
-def _number(value: Any) -> float | None:
+def number_of(value: Any) -> float | None:
     """A float64 column's value: absent for anything but a finite number. A non-finite or
     overflowing one (legacy rows: SQLite kept 1e400 as Infinity, 10**309 as an integer) raises,
     for ``flatten`` to drop and log, since a clamped score would skew every rate built on it."""
@@ -272,11 +272,11 @@ def _number(value: Any) -> float | None:
     return number
 
 
-def _bool(value: Any) -> bool | None:
+def bool_of(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _str(value: Any) -> str | None:
+def str_of(value: Any) -> str | None:
     """A string column's value from the statement's JSON: None unless a string; a lone surrogate
     (no UTF-8 file can hold it) raises for ``flatten`` to replace and log."""
     if not isinstance(value, str):
@@ -307,17 +307,17 @@ def flatten(r: Any, tenant_slug: str, pseudo: Pseudonymiser | None = None) -> Ro
         return _flatten(r, tenant_slug, pseudo, lenient=True)
 
 
-def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+def object_of(parent: dict[str, Any], key: str) -> dict[str, Any]:
     value = parent.get(key)
     return value if isinstance(value, dict) else {}
 
 
 def _flatten(r: Any, tenant_slug: str, pseudo: Pseudonymiser | None, *, lenient: bool = False) -> Row:
     full: dict[str, Any] = r.full if isinstance(r.full, dict) else {}
-    obj, ctx = _object(full, "object"), _object(full, "context")
-    ctx_acts, result = _object(ctx, "contextActivities"), _object(full, "result")
-    score = _object(result, "score")
-    stamp = _object(_object(ctx, "extensions"), STAMP_IRI)
+    obj, ctx = object_of(full, "object"), object_of(full, "context")
+    ctx_acts, result = object_of(ctx, "contextActivities"), object_of(full, "result")
+    score = object_of(result, "score")
+    stamp = object_of(object_of(ctx, "extensions"), STAMP_IRI)
     stored = as_utc(r.stored)
     kind = r.object_type
     object_id = r.object_activity_id or r.object_agent_key or r.object_statement_id
@@ -330,19 +330,19 @@ def _flatten(r: Any, tenant_slug: str, pseudo: Pseudonymiser | None, *, lenient:
             registration = pseudo.registration(registration)
     level = stamp.get("level")
     definition = obj.get("definition") if kind == "Activity" else None
-    keep = _kept if lenient else _plain
+    keep = kept_of if lenient else _plain
     return (
         r.seq, r.statement_id, tenant_slug, stored, stored.date().isoformat(),
-        _timestamp(full.get("timestamp"), stored), actor, r.verb_id, kind, object_id,
-        keep(_str, definition.get("type") if isinstance(definition, dict) else None),
-        keep(_str, lambda: _course(obj, ctx_acts)), registration,
-        keep(_str, " ".join(_ids(ctx_acts.get("parent"))) or None),
-        keep(_str, " ".join(_ids(ctx_acts.get("grouping"))) or None),
-        *(keep(_number, score.get(k)) for k in ("scaled", "raw", "min", "max")),
-        _bool(result.get("success")), _bool(result.get("completion")),
-        keep(_number, duration_seconds(result.get("duration"))),
+        timestamp_of(full.get("timestamp"), stored), actor, r.verb_id, kind, object_id,
+        keep(str_of, definition.get("type") if isinstance(definition, dict) else None),
+        keep(str_of, lambda: course_of(obj, ctx_acts)), registration,
+        keep(str_of, " ".join(_ids(ctx_acts.get("parent"))) or None),
+        keep(str_of, " ".join(_ids(ctx_acts.get("grouping"))) or None),
+        *(keep(number_of, score.get(k)) for k in ("scaled", "raw", "min", "max")),
+        bool_of(result.get("success")), bool_of(result.get("completion")),
+        keep(number_of, duration_seconds(result.get("duration"))),
         level if isinstance(level, int) and not isinstance(level, bool) and -INT64 <= level <= INT64 else None,
-        keep(_str, stamp.get("outcome")), keep(_str, stamp.get("faceOutcome")),
+        keep(str_of, stamp.get("outcome")), keep(str_of, stamp.get("faceOutcome")),
     )
 
 
@@ -350,7 +350,7 @@ def _plain(convert: Callable[[Any], Any], value: Any) -> Any:
     return convert(value() if callable(value) else value)
 
 
-def _kept(convert: Callable[[Any], Any], value: Any) -> Any:
+def kept_of(convert: Callable[[Any], Any], value: Any) -> Any:
     """``convert(value)``, or None when the value cannot be represented (the lenient pass)."""
     try:
         return convert(value() if callable(value) else value)

@@ -24,7 +24,7 @@ from lrs.audit import chain as audit_chain
 from lrs.audit import erasure as audit_erasure
 from lrs.audit import verify as audit_verify
 from lrs.audit import witness as audit_witness
-from lrs.statement_query import parse_agent
+from lrs.query_params import parse_agent
 from lrs.storage import AuditHead, Statement, Tenant
 
 

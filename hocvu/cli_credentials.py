@@ -27,7 +27,7 @@ from hocvu.settings import Settings
 from lrs import credentials as tenants
 from lrs.audit.erasure import ERASURE_HOOKS_KEY
 from lrs.identifiers import agent_key
-from lrs.statement_query import parse_agent
+from lrs.query_params import parse_agent
 from lrs.storage import Database
 
 

@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from connectors.export import (  # the export's own field rules: the rollups read fields as it does
     STAMP_IRI,
-    _bool,
-    _course,
-    _kept,
-    _number,
-    _object,
-    _str,
-    _timestamp,
+    bool_of,
+    course_of,
     duration_seconds,
+    kept_of,
+    number_of,
+    object_of,
+    str_of,
+    timestamp_of,
 )
 from connectors.rollups.state import FIGURES, UNKNOWN_PROVINCE, VOIDED, State, iso_week
 from connectors.storage import LearnerRecord, RollupEnrolment, RollupGroup, RollupLearner
@@ -65,16 +65,16 @@ def _document(text: Any) -> dict[str, Any]:
 def course_row(row: Any, slug: str) -> tuple[str | None, tuple[Any, ...]]:
     """The fields a ``State`` reads (``state.INDEX``): timestamp, verb, course, completion,
     duration, stamp outcome. Each is what ``connectors.export.flatten`` gives for it: its values
-    when nothing in the row is unrepresentable, else its lenient pass (``_kept``), which for these
+    when nothing in the row is unrepresentable, else its lenient pass (``kept_of``), which for these
     fields is the same value unless that field itself is unrepresentable; the other 19 columns are
     not computed (they were half the refresh's Python). A test compares with ``flatten``."""
     full = _document(row.full)
-    obj, ctx, result = _object(full, "object"), _object(full, "context"), _object(full, "result")
-    course = _kept(_str, lambda: _course(obj, _object(ctx, "contextActivities")))
-    stamp = _object(_object(ctx, "extensions"), STAMP_IRI)
-    return course, (_timestamp(full.get("timestamp"), as_utc(row.stored)), row.verb_id, course,
-                    _bool(result.get("completion")), _kept(_number, duration_seconds(result.get("duration"))),
-                    _kept(_str, stamp.get("outcome")))
+    obj, ctx, result = object_of(full, "object"), object_of(full, "context"), object_of(full, "result")
+    course = kept_of(str_of, lambda: course_of(obj, object_of(ctx, "contextActivities")))
+    stamp = object_of(object_of(ctx, "extensions"), STAMP_IRI)
+    return course, (timestamp_of(full.get("timestamp"), as_utc(row.stored)), row.verb_id, course,
+                    bool_of(result.get("completion")), kept_of(number_of, duration_seconds(result.get("duration"))),
+                    kept_of(str_of, stamp.get("outcome")))
 
 
 @dataclass

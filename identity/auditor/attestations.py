@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from identity.gate.attestation import attested, verify_covers
 from lrs.cmi5.rules import KEY_PREFIX as CMI5_KEY_PREFIX
+from lrs.comparison import SIGNATURE_USAGE_TYPE
 from lrs.storage import Statement
 
 if TYPE_CHECKING:
     from identity.auditor.queries import StatementAudit
 
 
-def _signature_hashes(full: Mapping[str, Any]) -> list[str]:
-    # Imported here: identity.auditor.queries imports this module (it marks each attempt it builds).
-    from identity.auditor.queries import signature_hashes
-
-    return signature_hashes(full)
+def signature_hashes(full: Mapping[str, Any]) -> list[str]:
+    """The ``sha2`` of each signature attachment of a statement (xAPI 1.0.3 Part Two §2.6)."""
+    return [a["sha2"] for a in full.get("attachments") or []
+            if isinstance(a, dict) and a.get("usageType") == SIGNATURE_USAGE_TYPE and isinstance(a.get("sha2"), str)]
 
 
 def mark_attestations(group: list[Statement], audits: list[StatementAudit], tokens: dict[str, bytes],
@@ -41,7 +41,7 @@ def mark_attestations(group: list[Statement], audits: list[StatementAudit], toke
             if _sent_by_au(row.full):
                 audit.attestation = "missing"
             continue
-        problems = [verify_covers(a.full, [tokens[h] for h in _signature_hashes(a.full) if h in tokens],
+        problems = [verify_covers(a.full, [tokens[h] for h in signature_hashes(a.full) if h in tokens],
                                   certificates, row.full) for a in found]
         if any(p is None for p in problems):
             audit.attestation = "attested"

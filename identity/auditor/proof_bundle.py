@@ -41,7 +41,8 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from identity.auditor.queries import signature_hashes, signature_tokens
+from identity.auditor.attestations import signature_hashes
+from identity.auditor.queries import signature_tokens
 from identity.gate.attestation import attested
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted

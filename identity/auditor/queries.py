@@ -27,7 +27,7 @@ hold fewer attempts than asked, and a scan stops after ``max_scan`` checks with 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -35,14 +35,13 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from identity.auditor.attestations import mark_attestations
+from identity.auditor.attestations import mark_attestations, signature_hashes
 from identity.auditor.signals import DEFAULT_REPEATED_FAILURES, SIGNALS, FaceCheck, Signals, face_check, signals_for
 from identity.gate.face import CHECK_VERB
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
 from lrs.audit.chain import content_hash, iso
 from lrs.blobs import attachments as attachment_store
-from lrs.comparison import SIGNATURE_USAGE_TYPE
 from lrs.errors import BadRequest, NotFound
 from lrs.storage import AuditCheckpoint, AuditEntry, Statement, Tenant
 from schemas.cmi5 import EXT_SESSION
@@ -182,12 +181,6 @@ def _session_id(full: dict[str, Any]) -> str | None:
     ext = (full.get("context") or {}).get("extensions")
     value = ext.get(EXT_SESSION) if isinstance(ext, dict) else None
     return value if isinstance(value, str) else None
-
-
-def signature_hashes(full: Mapping[str, Any]) -> list[str]:
-    """The ``sha2`` of each signature attachment of a statement (xAPI 1.0.3 Part Two §2.6)."""
-    return [a["sha2"] for a in full.get("attachments") or []
-            if isinstance(a, dict) and a.get("usageType") == SIGNATURE_USAGE_TYPE and isinstance(a.get("sha2"), str)]
 
 
 def signature_tokens(session: Session, tenant_id: int, rows: Iterable[Statement]) -> dict[str, bytes]:

@@ -14,7 +14,7 @@ from flask import Response, request
 
 import schemas
 from lrs import documents
-from lrs import statement_query as sq
+from lrs import query_params as qp
 from lrs.cmi5 import rules as cmi5_rules
 from lrs.documents import DOC_ID_MAX_BYTES, Kind, Preconditions, Scope, compute_etag, quoted
 from lrs.errors import BadRequest
@@ -78,14 +78,14 @@ def _parse(res: Resource) -> Target:
         value = _single("activityId")
         if value is None:  # Part Three §2.3.s3.table1.row1, §2.7.s3.table1.row1: required
             raise BadRequest("the activityId parameter is required")
-        sq.check_iri_param("activityId", value)  # format and length: what both databases can key
+        qp.check_iri_param("activityId", value)  # format and length: what both databases can key
         activity_id = value
     if "agent" in res.key_params:
         value = _single("agent")
         if value is None:  # Part Three §2.3.s3.table1.row2, §2.6.s3.table1.row1: required
             raise BadRequest("the agent parameter is required")
         # Part Three §2.6.s3 note: an Agent, not a Group (an Identified Group's IFI in an Agent is fine).
-        key = agent_key(sq.parse_agent(value, call().version, allow_group=False))
+        key = agent_key(qp.parse_agent(value, call().version, allow_group=False))
         if key is None:
             raise BadRequest("parameter agent must identify the Agent (mbox, mbox_sha1sum, openid or account)")
         if key_too_long(key):
@@ -109,7 +109,7 @@ def _parse(res: Resource) -> Target:
         elif doc_id is None:
             registration = None  # §2.3.s4, §2.3.s5: without registration, every registration's state
 
-    since = sq.parse_time("since", _single("since"))
+    since = qp.parse_time("since", _single("since"))
     return Target(Scope(res.kind, activity_id, agent, registration), doc_id, since)
 
 

@@ -7,7 +7,7 @@ import logging
 
 from flask import Response, request
 
-from lrs import statement_query as sq
+from lrs import query_params as qp
 from lrs.errors import BadRequest
 from lrs.http.frame import bp, call, json_response
 from lrs.identifiers import IFIS
@@ -38,7 +38,7 @@ def agents() -> Response:
     c.principal.require("statements/read", "statements/read/mine", "all/read", "state", "profile")
     if "agent" not in request.args:
         raise BadRequest("GET /agents needs the agent parameter")  # Part Three §2.4
-    agent = sq.parse_agent(request.args["agent"], c.version, allow_group=False)
+    agent = qp.parse_agent(request.args["agent"], c.version, allow_group=False)
     # Part Three §2.4 "Person Object": every property is an array; we know the one identity asked for.
     person: dict[str, object] = {"objectType": "Person"}
     if "name" in agent:
@@ -57,7 +57,7 @@ def activities() -> Response:
     activity_id = request.args.get("activityId")
     if activity_id is None:
         raise BadRequest("GET /activities needs the activityId parameter")  # Part Three §2.5
-    sq.check_iri_param("activityId", activity_id)
+    qp.check_iri_param("activityId", activity_id)
     row = c.session.get(Activity, (c.principal.tenant_id, activity_id))
     # Part Three §2.5: return an Activity Object even when the LRS holds no definition for it.
     activity: dict[str, object] = {"objectType": "Activity", "id": activity_id}

@@ -14,6 +14,7 @@ from flask import Response, request
 from sqlalchemy import select
 
 import schemas
+from lrs import query_params as qp
 from lrs import statement_query as sq
 from lrs import statements
 from lrs.blobs import attachments as attachment_store
@@ -142,11 +143,11 @@ def get_statements() -> Response:
     fmt = args.get("format", "exact")
     if fmt not in FORMATS_ALLOWED:
         raise BadRequest(f"parameter format must be one of {', '.join(FORMATS_ALLOWED)}")
-    with_attachments = sq.parse_bool("attachments", args.get("attachments"))
+    with_attachments = qp.parse_bool("attachments", args.get("attachments"))
     lang = request.headers.get("Accept-Language")
-    single = [p for p in sq.SINGLE if p in args]
+    single = [p for p in qp.SINGLE if p in args]
     if single:
-        extra = set(args) - {single[0], *sq.SINGLE_COMPANIONS}
+        extra = set(args) - {single[0], *qp.SINGLE_COMPANIONS}
         if len(single) > 1 or extra:
             # Part Three §2.1.3: statementId/voidedStatementId go only with attachments and format.
             raise BadRequest(f"{single[0]} cannot be combined with {', '.join(sorted(extra) or single[1:])}")
@@ -158,13 +159,13 @@ def get_statements() -> Response:
         if len(args) > 1:
             raise BadRequest("a more cursor already carries the query; send it alone")
         params, after = sq.decode_cursor(cfg.cursor_secret, c.principal.tenant_id, args["more"])
-        q = dataclasses.replace(sq.parse_filters(params, c.version), after_seq=after)
+        q = dataclasses.replace(qp.parse_filters(params, c.version), after_seq=after)
         fmt = params.get("format", "exact")
         with_attachments = params.get("attachments") == "true"
     else:
-        _reject_unknown(set(sq.FILTERS))
+        _reject_unknown(set(qp.FILTERS))
         params = args
-        q = sq.parse_filters(args, c.version)
+        q = qp.parse_filters(args, c.version)
     page = sq.run_query(c.session, c.principal, q, page_cap=cfg.page_cap, cursor_secret=cfg.cursor_secret,
                         raw_params=params)
     # Part Three §2.1.3: `more` is an IRL relative to the LRS; empty string when there is no more.

@@ -12,7 +12,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import text
 
-from lrs.statement_query import Query, _common_conditions, _filter_conditions, _page_query
+from lrs.query_params import Query
+from lrs.statement_query import _common_conditions, _filter_conditions, _page_query
 from lrs.storage import Database, Statement
 from tests.conftest import Xapi, new_credential, statement
 
