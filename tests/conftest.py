@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +36,29 @@ def _pg_available() -> str | None:
         return f"no PostgreSQL answers at {PG_ADMIN_URL} ({type(exc).__name__})"
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
+@contextmanager
+def scratch_pg(label: str) -> Iterator[str]:
+    """The URL of a new PostgreSQL database of the caller's own, dropped afterwards (whoever is
+    still connected); skips the test, saying why, when no PostgreSQL answers."""
     reason = _pg_available()
     if reason:
         pytest.skip(reason)
     import psycopg
 
-    name = f"hocvu_test_{os.getpid()}"
+    name = f"hocvu_{label}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    with scratch_pg("test") as url:
+        yield url
 
 
 def _make_app(url: str, instance: Path) -> Flask:

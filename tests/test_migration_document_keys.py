@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import insert, select
 
@@ -20,7 +18,7 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs import credentials
 from lrs.storage import Database, Document
-from tests.conftest import PG_ADMIN_URL, _pg_available
+from tests.conftest import scratch_pg
 
 ACTIVITY = "https://hocvu.vn/" + "a" * 700
 
@@ -30,17 +28,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hocvu.db'}"
         return
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
-    name = f"hocvu_mig_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_pg("mig") as url:
+        yield url
 
 
 def test_long_document_keys_are_rewritten_and_found_again(fresh_url: str) -> None:

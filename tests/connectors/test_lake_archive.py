@@ -8,7 +8,6 @@ this module's own, since archiving drops a month's partition.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import uuid
@@ -17,7 +16,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pyarrow.parquet as pq
 import pytest
 from flask import Flask
@@ -31,7 +29,7 @@ from hocvu.settings import Settings
 from lrs import partitions
 from lrs.jcs import canonical_json
 from lrs.storage import Database
-from tests.conftest import PG_ADMIN_URL, Xapi, new_credential, statement
+from tests.conftest import Xapi, new_credential, scratch_pg, statement
 from tests.lrs.audit.test_audit_chain import _hub, cli
 
 VOIDED = {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}}
@@ -40,13 +38,8 @@ MARCH, FEBRUARY = date(2026, 3, 1), date(2026, 2, 1)
 
 @pytest.fixture(scope="module")
 def own_url(pg_url: str) -> Iterator[str]:
-    name = f"hocvu_archive_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_pg("archive") as url:
+        yield url
 
 
 def _scalar(database: Database, query: str, **params: Any) -> Any:

@@ -6,8 +6,6 @@ Art. 2.3: the personal identification number is personal data; Personal Data Pro
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +19,7 @@ from hocvu.settings import Settings
 from identity.claims import subject_hmac
 from identity.stamp import pseudonym_of, pseudonymous_subject
 from lrs.storage import Database
-from tests.conftest import PG_ADMIN_URL, _pg_available
+from tests.conftest import scratch_pg
 
 PEPPER = b"migration-test-pepper-0123456789abcdef"
 ISSUER = "https://vneid.gov.vn"
@@ -37,21 +35,12 @@ def _fresh_sqlite(tmp_path: Path) -> Iterator[Database]:
 
 
 def _fresh_postgresql() -> Iterator[Database]:
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
-    import psycopg
-
-    name = f"hocvu_test_mig_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-    try:
-        yield database
-    finally:
-        database.dispose()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_pg("mig") as url:
+        database = Database(url)
+        try:
+            yield database
+        finally:
+            database.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -5,7 +5,6 @@ does): `content` becomes nullable, `length` is filled, the bytes stay and are se
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from lrs.blobs import attachments as attachment_store
 from lrs.blobs.filesystem import FileBlobStore
 from lrs.blobs.maintenance import migrate
 from lrs.storage import Database
-from tests.conftest import PG_ADMIN_URL, _pg_available
+from tests.conftest import scratch_pg
 
 BODY = "Bằng chứng nhận (trước 0135)".encode()
 SHA2 = hashlib.sha256(BODY).hexdigest()
@@ -32,20 +31,10 @@ def scratch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database
         yield database
         database.dispose()
         return
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
-    import psycopg
-
-    name = f"hocvu_attach_migration_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    database = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-    yield database
-    database.dispose()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_pg("attach_migration") as url:
+        database = Database(url)
+        yield database
+        database.dispose()
 
 
 def test_0135_keeps_old_bytes_servable_then_migrate_moves_them(scratch: Database, tmp_path: Path) -> None:

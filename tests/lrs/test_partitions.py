@@ -8,13 +8,11 @@ Three §2.1.3), and voided statements answer by voidedStatementId only (Part Two
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -27,7 +25,7 @@ from lrs import partitions, pg_ingest
 from lrs.audit import erasure as audit_erasure
 from lrs.maintenance import StatsKeeper
 from lrs.storage import Database
-from tests.conftest import PG_ADMIN_URL, Xapi, new_credential, statement
+from tests.conftest import Xapi, new_credential, scratch_pg, statement
 from tests.lrs.audit.test_audit_chain import _hub, cli, hub_keys, verify  # noqa: F401 (hub_keys: a fixture)
 
 pytestmark = pytest.mark.postgres
@@ -44,13 +42,8 @@ BEFORE_0110 = (f"INSERT INTO statements ({_COLUMNS}) SELECT {_COLUMNS} FROM json
 @pytest.fixture(scope="module")
 def fresh_url(pg_url: str) -> Iterator[str]:
     """A database of its own: it is migrated down and up again."""
-    name = f"hocvu_part_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_pg("part") as url:
+        yield url
 
 
 def _alembic(database: Database, action: str, revision: str) -> None:

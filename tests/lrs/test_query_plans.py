@@ -11,7 +11,6 @@ asserted on EXPLAIN ANALYZE's row counts, not on timing.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,12 +21,13 @@ from sqlalchemy import event, select, text
 from bench.data import Generator
 from hocvu import db as dbops
 from lrs import credentials
+from lrs import query_params as qp
 from lrs import statement_query as sq
 from lrs.credentials import Principal
 from lrs.maintenance import StatsKeeper, analyze
 from lrs.statements import store
 from lrs.storage import Database, Statement, StatementActivity
-from tests.conftest import PG_ADMIN_URL, _pg_available
+from tests.conftest import scratch_pg
 
 pytestmark = pytest.mark.postgres
 LOADED = 6000
@@ -41,40 +41,30 @@ PASSED = "http://adlnet.gov/expapi/verbs/passed"
 def loaded() -> Iterator[tuple[Database, Principal, list[str]]]:
     """A fresh database, migrated, with LOADED statements stored in batches of 500 by the hub's own
     store and REFS StatementRefs to statements that meet the filters; never analysed."""
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
-    import psycopg
-
-    name = f"hocvu_test_plans_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    db = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-    try:
-        dbops.upgrade(db)
-        with db.session() as s:
-            tenant = credentials.create_tenant(s, "plans", "Plans")
-            cred, _secret = credentials.create_credential(s, tenant, "bulk", ["all"])
-            principal = Principal(cred.id, tenant.id, cred.key, frozenset(cred.scopes), cred.authority)
-            s.commit()
-        gen = Generator(seed=3, learners=500)
-        targets: list[str] = []
-        with db.session() as s:
-            for _batch in range(LOADED // 500):
-                batch = [gen.statement() for _ in range(500)]
-                store(s, principal, "2.0.0", batch, [])
-                targets += [st["id"] for st in batch if st["verb"]["id"] == PASSED
-                            and st["context"]["contextActivities"]["grouping"][0]["id"] == COURSE]
-            refs = [{"actor": batch[0]["actor"], "verb": {"id": "http://adlnet.gov/expapi/verbs/commented"},
-                     "object": {"objectType": "StatementRef", "id": target}} for target in targets[:REFS]]
-            ref_ids = store(s, principal, "2.0.0", refs, [])
-            s.commit()
-        yield db, principal, ref_ids
-    finally:
-        db.dispose()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_pg("plans") as url:
+        db = Database(url)
+        try:
+            dbops.upgrade(db)
+            with db.session() as s:
+                tenant = credentials.create_tenant(s, "plans", "Plans")
+                cred, _secret = credentials.create_credential(s, tenant, "bulk", ["all"])
+                principal = Principal(cred.id, tenant.id, cred.key, frozenset(cred.scopes), cred.authority)
+                s.commit()
+            gen = Generator(seed=3, learners=500)
+            targets: list[str] = []
+            with db.session() as s:
+                for _batch in range(LOADED // 500):
+                    batch = [gen.statement() for _ in range(500)]
+                    store(s, principal, "2.0.0", batch, [])
+                    targets += [st["id"] for st in batch if st["verb"]["id"] == PASSED
+                                and st["context"]["contextActivities"]["grouping"][0]["id"] == COURSE]
+                refs = [{"actor": batch[0]["actor"], "verb": {"id": "http://adlnet.gov/expapi/verbs/commented"},
+                         "object": {"objectType": "StatementRef", "id": target}} for target in targets[:REFS]]
+                ref_ids = store(s, principal, "2.0.0", refs, [])
+                s.commit()
+            yield db, principal, ref_ids
+        finally:
+            db.dispose()
 
 
 def _plans(db: Database, principal: Principal, args: dict[str, str]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -89,7 +79,7 @@ def _plans(db: Database, principal: Principal, args: dict[str, str]) -> tuple[li
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
         with db.session() as s:
-            page = sq.run_query(s, principal, sq.parse_filters({**args, "limit": str(LIMIT)}, "2.0.0"), page_cap=100,
+            page = sq.run_query(s, principal, qp.parse_filters({**args, "limit": str(LIMIT)}, "2.0.0"), page_cap=100,
                                 cursor_secret=b"k", raw_params=args)
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
@@ -210,7 +200,7 @@ def test_two_filter_pages_match_the_plain_query(loaded: Any) -> None:
         for ascending in ("false", "true"):
             params = {**args, "ascending": ascending, "limit": "7"}
             with db.session() as s:
-                q = sq.parse_filters(params, "2.0.0")
+                q = qp.parse_filters(params, "2.0.0")
                 got = sq.run_query(s, principal, q, page_cap=100, cursor_secret=b"k", raw_params=params)
                 t = Statement
                 conds = [*sq._filter_conditions(t, principal.tenant_id, q), *sq._common_conditions(t, principal, q)]
@@ -222,6 +212,6 @@ def test_two_filter_pages_match_the_plain_query(loaded: Any) -> None:
                 assert len(direct) == len(plain) or len(ids) == 7, (name, ascending, ids, plain)
                 if got.more:
                     _params, after = sq.decode_cursor(b"k", principal.tenant_id, got.more)
-                    page2 = sq.run_query(s, principal, sq.Query(**{**q.__dict__, "after_seq": after}), page_cap=100,
+                    page2 = sq.run_query(s, principal, qp.Query(**{**q.__dict__, "after_seq": after}), page_cap=100,
                                          cursor_secret=b"k", raw_params=params)
                     assert not {st["id"] for st in page2.statements} & set(ids), (name, ascending)

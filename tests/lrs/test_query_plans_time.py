@@ -7,7 +7,6 @@ counts, not on timing; bench/statements.py measures the time.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -18,12 +17,13 @@ from sqlalchemy import select, text
 from bench.data import Generator
 from hocvu import db as dbops
 from lrs import credentials
+from lrs import query_params as qp
 from lrs import statement_query as sq
 from lrs.credentials import Principal
 from lrs.maintenance import analyze
 from lrs.statements import store
 from lrs.storage import Database, Statement
-from tests.conftest import PG_ADMIN_URL, _pg_available
+from tests.conftest import scratch_pg
 from tests.lrs.test_query_plans import _plans, _text, _touched
 
 pytestmark = pytest.mark.postgres
@@ -36,34 +36,24 @@ LIMIT = 25
 def loaded() -> Iterator[tuple[Database, Principal, list[datetime]]]:
     """A fresh database, migrated, with BATCHES × BATCH statements stored by the hub's own store
     (one `stored` per batch, as the hub stamps them); never analysed. Yields the batches' times."""
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
-    import psycopg
-
-    name = f"hocvu_test_plans_time_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    db = Database(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-    try:
-        dbops.upgrade(db)
-        with db.session() as s:
-            tenant = credentials.create_tenant(s, "plans", "Plans")
-            cred, _secret = credentials.create_credential(s, tenant, "bulk", ["all"])
-            principal = Principal(cred.id, tenant.id, cred.key, frozenset(cred.scopes), cred.authority)
-            s.commit()
-        gen = Generator(seed=5, learners=500)
-        with db.session() as s:
-            for _batch in range(BATCHES):
-                store(s, principal, "2.0.0", [gen.statement() for _ in range(BATCH)], [])
-            s.commit()
-            times = list(s.scalars(select(Statement.stored).distinct().order_by(Statement.stored)))
-        yield db, principal, times
-    finally:
-        db.dispose()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_pg("plans_time") as url:
+        db = Database(url)
+        try:
+            dbops.upgrade(db)
+            with db.session() as s:
+                tenant = credentials.create_tenant(s, "plans", "Plans")
+                cred, _secret = credentials.create_credential(s, tenant, "bulk", ["all"])
+                principal = Principal(cred.id, tenant.id, cred.key, frozenset(cred.scopes), cred.authority)
+                s.commit()
+            gen = Generator(seed=5, learners=500)
+            with db.session() as s:
+                for _batch in range(BATCHES):
+                    store(s, principal, "2.0.0", [gen.statement() for _ in range(BATCH)], [])
+                s.commit()
+                times = list(s.scalars(select(Statement.stored).distinct().order_by(Statement.stored)))
+            yield db, principal, times
+        finally:
+            db.dispose()
 
 
 def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -122,7 +112,7 @@ def test_time_pages_are_in_stored_order_through_more(loaded: Any) -> None:
         if name == "registration":
             continue
         params = {**args, "limit": "7"}
-        q = sq.parse_filters(params, "2.0.0")
+        q = qp.parse_filters(params, "2.0.0")
         t = Statement
         order = (t.stored.asc(), t.seq.asc()) if q.ascending else (t.stored.desc(), t.seq.desc())
         with db.session() as s:
@@ -135,7 +125,7 @@ def test_time_pages_are_in_stored_order_through_more(loaded: Any) -> None:
                 if page.more is None:
                     break
                 params, after = sq.decode_cursor(b"k", principal.tenant_id, page.more)
-                q = sq.Query(**{**sq.parse_filters(params, "2.0.0").__dict__, "after_seq": after})
+                q = qp.Query(**{**qp.parse_filters(params, "2.0.0").__dict__, "after_seq": after})
         assert plain and got == plain, name
 
 

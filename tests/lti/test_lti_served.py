@@ -13,7 +13,6 @@ for every request, and two independent platforms over real HTTP — the spec-wri
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -34,7 +33,7 @@ from lti_tool.message_launch import TimeoutSession
 from lti_tool.score_delivery import delivery_states
 from lti_tool.services import LtiTool
 from lti_tool.storage import LtiResourceLink, LtiScoreOutbox
-from tests.conftest import PG_ADMIN_URL, _pg_available
+from tests.conftest import scratch_pg
 from tests.lti.platform import Client, Platform
 from tests.lti.platform_independent import IndependentPlatform
 from tests.lti.served import SECRET, HttpBrowser, ServedHub, register, serve_hub, spec_login_url
@@ -62,20 +61,10 @@ def sqlite_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHub]:
 
 @pytest.fixture(scope="module")
 def pg_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedHub]:
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
-    import psycopg
-
-    name = f"hocvu_lti_served_{os.getpid()}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    hub = serve_hub(tmp_path_factory.mktemp("served-pg"), PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-    yield hub
-    hub.stop()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_pg("lti_served") as url:
+        hub = serve_hub(tmp_path_factory.mktemp("served-pg"), url)
+        yield hub
+        hub.stop()
 
 
 def _spec_client(hub: ServedHub, platform: Platform) -> Client:

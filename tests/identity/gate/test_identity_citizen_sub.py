@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from identity.settings import IdentitySettings
 from identity.stamp import pseudonymous_subject
 from lrs import credentials
 from lrs.storage import Database
-from tests.conftest import PG_ADMIN_URL, _pg_available
+from tests.conftest import scratch_pg
 from tests.identity.auditor.auditor_support import basic
 from tests.identity.conftest import Browser, OidcProvider
 from tests.identity.gate.gate_support import CALLBACK, PEPPER, IdentityEnv, Learner, build_identity_env, stamp
@@ -41,19 +39,8 @@ OIDC_LOGIN = "003195000777"      # tools/oidc/provider.mjs: an account whose id 
 
 
 def _scratch_postgresql() -> Iterator[str]:
-    reason = _pg_available()
-    if reason:
-        pytest.skip(reason)
-    import psycopg
-
-    name = f"hocvu_test_sub_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_pg("sub") as url:
+        yield url
 
 
 @pytest.fixture(params=[
