@@ -216,5 +216,15 @@ def stored_count(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def forget_statistics(url: str) -> None:
+    """The statement tables as a fresh bulk load leaves them where nothing has analysed them yet
+    (autovacuum off or behind): no column statistics and no row counts (reltuples -1, PostgreSQL's
+    "never analysed"). For BENCH_NO_STATS, which measures the queries in that state."""
+    tables = ("SELECT c.oid FROM pg_class c WHERE c.relkind IN ('r', 'p') AND c.relname LIKE 'statement%'")
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute(f"DELETE FROM pg_statistic WHERE starelid IN ({tables})")
+        conn.execute(f"UPDATE pg_class SET reltuples = -1, relpages = 0, relallvisible = 0 WHERE oid IN ({tables})")
+
+
 def spread_start(days: int) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)

@@ -3,6 +3,8 @@
     make bench                                   # SQLite, and PostgreSQL when 127.0.0.1:5432 answers
     BENCH_STATEMENTS=1000000 BENCH_BACKENDS=postgresql make bench   # the 1M-statement figures
     BENCH_STATEMENTS=10000000 BENCH_BACKENDS=postgresql make bench  # 10M: COPY-seeded, then ingest
+    BENCH_PG_DATABASE=name ...   # keep the store between runs (seeded once, then topped up)
+    BENCH_NO_STATS=1 ...         # PostgreSQL: the queries with no statistics (as after a bulk load)
 
 On PostgreSQL, when BENCH_STATEMENTS is more than BENCH_INGEST (default 200,000), the difference is
 loaded first by COPY (bench.seed: the hub's own preparation and audit chain, written at the
@@ -189,6 +191,12 @@ def run(label: str, url: str, total: int) -> None:
                   f"(preparing {prep_s:.0f} s, COPY {copy_s:.0f} s; load average {os.getloadavg()[0]:.2f})", flush=True)
             subprocess.run([sys.executable, "-m", "hocvu.cli", "db", "analyze"], env=env, check=True,
                            capture_output=True)
+        if postgres and os.environ.get("BENCH_NO_STATS"):
+            # Queries straight after a bulk load, nothing analysed: no statistics, and the hub's
+            # own ANALYZE keeper off for the run (HOCVU_ANALYZE_EVERY=0).
+            seed.forget_statistics(url)
+            env["HOCVU_ANALYZE_EVERY"] = "0"
+            print(f"  [{label}] statistics of the statement tables removed; the hub analyses nothing", flush=True)
         proc, base, auth = start_server(env, auth)
         try:
             http = session(auth)
