@@ -135,6 +135,17 @@ def concurrent_singles(base: str, auth: tuple[str, str], gen: Generator, writers
     return times
 
 
+def singles(http: requests.Session, base: str, gen: Generator, count: int = 300) -> list[float]:
+    """Milliseconds of ``count`` single-statement POSTs, one after another."""
+    times = []
+    for _ in range(count):
+        body = json.dumps(gen.statement())
+        t = time.perf_counter()
+        http.post(f"{base}/statements", data=body).raise_for_status()
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
 def _instant(rng: random.Random, window: tuple[datetime, datetime]) -> str:
     low, high = window
     return (low + (high - low) * rng.random()).isoformat().replace("+00:00", "Z")
@@ -206,12 +217,7 @@ def run(label: str, url: str, total: int) -> None:
             rate = load(base, auth, gen, hub, label)
             load_avg = os.getloadavg()[0]
             window = (started, datetime.now(UTC))
-            singles = []
-            for _ in range(300):
-                body = json.dumps(gen.statement())
-                t = time.perf_counter()
-                http.post(f"{base}/statements", data=body).raise_for_status()
-                singles.append((time.perf_counter() - t) * 1000)
+            busy = singles(http, base, gen)
             print(f"\n== {label}: {before + seeded + hub:,} statements stored "
                   f"({before:,} before this run, {seeded:,} by COPY, {hub:,} by the hub)")
             print(f"batch POST (500/request, {CLIENTS} concurrent clients): {rate:,.0f} statements/s "
@@ -220,7 +226,15 @@ def run(label: str, url: str, total: int) -> None:
                 ceiling = seed.copy_ceiling(url, auth[0], CEILING_ROWS, Generator(seed=11))
                 print(f"COPY ceiling, same rows, all four tables, one stream: {ceiling:,.0f} statements/s; "
                       f"the hub reaches {rate / ceiling:.0%} of it (load average {os.getloadavg()[0]:.2f})")
-            print(f"single POST: p50 {pct(singles, 50):.1f} ms, p95 {pct(singles, 95):.1f} ms "
+            print(f"single POST right after the load (the hub's rollup refresh, HOCVU_ROLLUP_SECONDS, and its "
+                  f"ANALYZE catching up on the same cores): p50 {pct(busy, 50):.1f} ms, p95 {pct(busy, 95):.1f} ms "
+                  f"(load average {os.getloadavg()[0]:.2f})")
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "hocvu.cli", "rollups", "refresh"], env=env, check=True,
+                           capture_output=True)
+            print(f"rollups caught up by `hocvu rollups refresh` in {time.perf_counter() - t0:.1f} s")
+            quiet = singles(http, base, gen)
+            print(f"single POST, rollups caught up: p50 {pct(quiet, 50):.1f} ms, p95 {pct(quiet, 95):.1f} ms "
                   f"(load average {os.getloadavg()[0]:.2f})")
             many = concurrent_singles(base, auth, gen)
             print(f"single POST, {CLIENTS} concurrent writers to one tenant: p50 {pct(many, 50):.1f} ms, "
