@@ -68,8 +68,10 @@ def make_app(identity_db_url: str) -> Iterator[Callable[[IdentitySettings], Flas
     def make(identity: IdentitySettings) -> Flask:
         database = Database(identity_db_url)
         made.append(database)
-        return create_app(Settings.of(database_url=identity_db_url, secret_key="test-secret"), db=database,
-                          identity=identity)
+        # The hub's instance folder is the identity settings' (the hub key, attachment bytes), as a
+        # CLI command given the same HOCVU_INSTANCE_DIR sees it; never the checkout's instance/.
+        return create_app(Settings.of(database_url=identity_db_url, secret_key="test-secret",
+                                      instance_dir=identity.instance_dir), db=database, identity=identity)
 
     yield make
     for database in made:
