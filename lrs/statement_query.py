@@ -143,8 +143,10 @@ def _time_query(principal: Principal, q: Query, limit: int) -> Any:
 NO_SORT: Final = {"enable_sort": "off", "enable_incremental_sort": "off"}
 # No parallel workers, for every page: a page reads tens of rows, and without statistics the planner
 # expected thousands of StatementRefs and started two workers for the side query to find none
-# (20 ms of a 23 ms query at 4.9M statements, where the page itself took 2 ms).
-NO_PARALLEL: Final = {"max_parallel_workers_per_gather": "0"}
+# (20 ms of a 23 ms query at 4.9M statements, where the page itself took 2 ms). No JIT either: the
+# same overestimates crossed jit_above_cost and compiled the side query (26 of its 70 ms at 10M
+# statements with no statistics, for a walk that touched a few index pages).
+NO_PARALLEL: Final = {"max_parallel_workers_per_gather": "0", "jit": "off"}
 
 
 @contextmanager
