@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +25,32 @@ from lrs import credentials
 from lrs.storage import Database
 
 PG_ADMIN_URL = os.environ.get("HOCVU_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+CHECKOUT_INSTANCE = Path(__file__).resolve().parents[1] / "instance"
+_RUN_INSTANCE: list[Path] = []
+
+
+def run_instance() -> Path:
+    """An instance folder of this test process's own (secrets, keys, blobs, package files), for apps
+    and settings made outside the shared fixtures: the default, ``instance/``, is the checkout's,
+    which a developer's `make run` uses; a test writing there would leave files in the working tree."""
+    if not _RUN_INSTANCE:
+        _RUN_INSTANCE.append(Path(tempfile.mkdtemp(prefix="hocvu-test-instance-")))
+    return _RUN_INSTANCE[0]
+
+
+def _files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()} if root.is_dir() else set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_instance_untouched() -> Iterator[None]:
+    """No test writes into the checkout's ``instance/`` (files there before the run are left alone)."""
+    before = _files_under(CHECKOUT_INSTANCE)
+    yield
+    new = sorted(str(p.relative_to(CHECKOUT_INSTANCE)) for p in _files_under(CHECKOUT_INSTANCE) - before)
+    if _RUN_INSTANCE:
+        shutil.rmtree(_RUN_INSTANCE[0], ignore_errors=True)
+    assert not new, f"tests wrote into the checkout's instance/ (give Settings.of an instance_dir): {new[:10]}"
 
 
 def _pg_available() -> str | None:

@@ -25,7 +25,7 @@ from hocvu import db as dbops
 from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs.storage import Database
-from tests.conftest import new_credential, statement
+from tests.conftest import new_credential, run_instance, statement
 from tests.gunicorn_support import free_port, gunicorn
 from tests.pg_cluster import Cluster, unavailable_reason
 
@@ -39,8 +39,9 @@ def _basic(key: str, secret: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def away() -> FlaskClient:
     """The hub on a PostgreSQL URL nobody listens on."""
-    app = create_app(Settings.of(database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/hocvu",
-                              secret_key="t", db_connect_timeout=2, unavailable_retry_after=7))
+    app = create_app(Settings.of(instance_dir=run_instance(),
+                                 database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/hocvu",
+                                 secret_key="t", db_connect_timeout=2, unavailable_retry_after=7))
     return app.test_client()
 
 
@@ -86,7 +87,8 @@ def test_an_unopenable_sqlite_database_is_503_too(tmp_path: Path) -> None:
     """The embedded default: a SQLite file that cannot be opened (its folder is gone) is the same
     503, not a 500 (RFC 9110 §15.6.4)."""
     url = f"sqlite:///{tmp_path / 'gone' / 'hocvu.db'}"
-    client = create_app(Settings.of(database_url=url, secret_key="t"), db=Database(url)).test_client()
+    client = create_app(Settings.of(instance_dir=run_instance(),
+                                    database_url=url, secret_key="t"), db=Database(url)).test_client()
     res = client.get("/xapi/statements", headers={**XAPI, **_basic("k", "s")})
     assert res.status_code == 503 and res.get_json()["error"]["code"] == "service_unavailable"
     assert client.get("/readyz").get_json()["checks"]["database"] == "unreachable"
@@ -96,13 +98,15 @@ def test_readyz_checks_migrations_and_redis(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'hocvu.db'}"
     database = Database(url)
     dbops.upgrade(database, "0001")
-    client = create_app(Settings.of(database_url=url, secret_key="t"), db=database).test_client()
+    client = create_app(Settings.of(instance_dir=run_instance(),
+                                    database_url=url, secret_key="t"), db=database).test_client()
     body = client.get("/readyz").get_json()
     assert body["status"] == "unavailable" and body["checks"]["migrations"].startswith("not at head")
     dbops.upgrade(database)
     assert client.get("/readyz").get_json() == {"status": "ready", "checks": {
         "database": "ok", "migrations": "ok", "redis": "not configured"}}
-    app = create_app(Settings.of(database_url=url, secret_key="t", redis_url=f"redis://127.0.0.1:{free_port()}/0"),
+    app = create_app(Settings.of(instance_dir=run_instance(), database_url=url, secret_key="t",
+                                 redis_url=f"redis://127.0.0.1:{free_port()}/0"),
                      db=database)
     res = app.test_client().get("/readyz")
     assert res.status_code == 503 and res.get_json()["checks"]["redis"] == "unreachable"
@@ -153,7 +157,8 @@ def test_a_statement_past_the_timeout_is_503(postgresql_app: Flask, pg_url: str)
     (query_canceled) and answered 503, nothing written; the document is as it was."""
     _, key, secret = new_credential(postgresql_app, ["all"])
     database = Database(pg_url, statement_timeout=1)
-    app = create_app(Settings.of(database_url=pg_url, secret_key="test-secret", db_statement_timeout=1), db=database)
+    app = create_app(Settings.of(instance_dir=run_instance(),
+                                 database_url=pg_url, secret_key="test-secret", db_statement_timeout=1), db=database)
     client = app.test_client()
     headers = {**XAPI, **_basic(key, secret), "Content-Type": "application/json"}
     params = {"activityId": "https://hocvu.vn/a", "profileId": "locked"}

@@ -66,7 +66,8 @@ def test_tenant_and_credential_lifecycle(workdir: Path) -> None:
     assert c["key"].startswith("hv_") and len(c["secret"]) > 30
     assert c["scopes"] == ["statements/write", "statements/read"]
     # The secret is usable against the API, then revoked.
-    app = create_app(Settings.of(database_url=f"sqlite:///{workdir / 'cli.db'}", secret_key="x"))
+    app = create_app(Settings.of(instance_dir=workdir / "instance",
+                                 database_url=f"sqlite:///{workdir / 'cli.db'}", secret_key="x"))
     auth = base64.b64encode(f"{c['key']}:{c['secret']}".encode()).decode()
     headers = {"Authorization": f"Basic {auth}", "X-Experience-API-Version": "2.0.0"}
     assert app.test_client().get("/xapi/statements", headers=headers).status_code == 200

@@ -18,7 +18,7 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs import credentials
 from lrs.storage import Database, Document
-from tests.conftest import scratch_pg
+from tests.conftest import run_instance, scratch_pg
 
 ACTIVITY = "https://hocvu.vn/" + "a" * 700
 
@@ -47,7 +47,8 @@ def test_long_document_keys_are_rewritten_and_found_again(fresh_url: str) -> Non
     dbops.upgrade(database)
     with database.session() as s:
         assert s.scalar(select(Document.activity_id)).startswith("#sha256:")
-    client = create_app(Settings.of(database_url=fresh_url, secret_key="t"), db=database).test_client()
+    client = create_app(Settings.of(instance_dir=run_instance(),
+                                    database_url=fresh_url, secret_key="t"), db=database).test_client()
     token = base64.b64encode(f"{cred.key}:{secret}".encode()).decode()
     res = client.get("/xapi/activities/profile", query_string={"activityId": ACTIVITY, "profileId": "p"},
                      headers={"Authorization": f"Basic {token}", "X-Experience-API-Version": "2.0.0"})

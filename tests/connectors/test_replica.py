@@ -21,7 +21,7 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs import credentials
 from lrs.storage import Database
-from tests.conftest import Xapi, new_credential, statement
+from tests.conftest import Xapi, new_credential, run_instance, statement
 from tests.connectors.export_support import COURSE_TYPE
 from tests.gunicorn_support import free_port
 from tests.pg_cluster import BIN, Cluster, unavailable_reason
@@ -66,7 +66,8 @@ def replica_app(clusters: tuple[Cluster, Standby]) -> Flask:
     primary, standby = clusters
     database = Database(_url(primary))
     dbops.upgrade(database)
-    return create_app(Settings.of(database_url=_url(primary), database_replica_url=_url(standby),
+    return create_app(Settings.of(instance_dir=run_instance(),
+                                  database_url=_url(primary), database_replica_url=_url(standby),
                                   secret_key="test-secret", db_connect_timeout=2), db=database)
 
 

@@ -22,6 +22,7 @@ from hocvu import db as dbops
 from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs.storage import Database
+from tests.conftest import run_instance
 from tests.credentials.support import cfg, completed, independent_verifier, served_documents
 
 
@@ -101,7 +102,8 @@ def test_expired_credentials_fail_in_both(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'hocvu.db'}"
     database = Database(url)
     dbops.upgrade(database)
-    app = create_app(Settings.of(database_url=url, secret_key="test-secret", credentials_valid_days=30), db=database)
+    app = create_app(Settings.of(instance_dir=run_instance(),
+                                 database_url=url, secret_key="test-secret", credentials_valid_days=30), db=database)
     who, credential = completed(app)
     assert credential["validUntil"] > credential["validFrom"]
     docs = served_documents(who.client, credential)
@@ -121,7 +123,8 @@ def test_a_tenant_issues_on_the_hubs_behalf(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'hocvu.db'}"
     database = Database(url)
     dbops.upgrade(database)
-    app = create_app(Settings.of(database_url=url, secret_key="test-secret", credentials_issuer="tenant"),
+    app = create_app(Settings.of(instance_dir=run_instance(),
+                                 database_url=url, secret_key="test-secret", credentials_issuer="tenant"),
                      db=database)
     who, credential = completed(app)
     issuer = credential["issuer"]

@@ -25,6 +25,7 @@ from identity.gate.face import AssuranceConfig, current_enrolment, purge_expired
 from identity.oidc_client import VerifiedIdentity
 from identity.settings import AssurancePolicy, IdentitySettings
 from lrs.storage import Database
+from tests.conftest import run_instance
 
 NOW = datetime.now(UTC)
 
@@ -87,7 +88,8 @@ def test_the_command_counts_then_deletes(app: Flask, identity_db_url: str) -> No
 def test_each_web_process_purges_on_a_schedule(identity_db_url: str) -> None:
     """HOCVU_FACE_PURGE_SECONDS: the app starts the periodic purge (its round is the same function)."""
     def app_with(**values: float) -> Flask:
-        return create_app(Settings.of(database_url=identity_db_url, secret_key="test-secret", **values),
+        return create_app(Settings.of(instance_dir=run_instance(),
+                                      database_url=identity_db_url, secret_key="test-secret", **values),
                           db=Database(identity_db_url), identity=IdentitySettings())
 
     app = app_with(face_purge_seconds=120, face_retention_days=30)

@@ -57,7 +57,8 @@ def citizen_app(tmp: Path, *, browser: bool = False) -> Iterator[tuple[Flask, st
     dbops.upgrade(database)
     identity = IdentitySettings.demo(base, "test-secret", tmp / "instance", pepper=PEPPER,
                                      redirect_uri=base + "/identity/callback" if browser else LOCAL_CALLBACK)
-    app = create_app(Settings.of(database_url=url, secret_key="test-secret", public_url=base), db=database,
+    app = create_app(Settings.of(instance_dir=tmp / "instance",
+                                 database_url=url, secret_key="test-secret", public_url=base), db=database,
                      identity=identity)
     holder["app"] = app
     app.extensions[SEEN_EXT] = seen

@@ -21,7 +21,7 @@ from player.catalogue import load_catalogue
 from player.pages import CATALOGUE_EXT
 from player.session import KEY, Learner, PlayerSession
 from tests.browser_support import CHROMEDRIVER, CHROMIUM, chromium, served
-from tests.conftest import new_credential
+from tests.conftest import new_credential, run_instance
 from tests.player.offline_support import offline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def media_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     url = f"sqlite:///{tmp / 'hocvu.db'}"
     database = Database(url)
     dbops.upgrade(database)
-    app = create_app(Settings.of(database_url=url, secret_key="test-secret"), db=database)
+    app = create_app(Settings.of(instance_dir=run_instance(), database_url=url, secret_key="test-secret"), db=database)
     app.extensions[CATALOGUE_EXT] = load_catalogue(courses)
     return app
 

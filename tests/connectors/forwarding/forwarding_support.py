@@ -23,7 +23,7 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs import credentials
 from lrs.storage import Database, Statement, Tenant
-from tests.conftest import Xapi, new_credential
+from tests.conftest import Xapi, new_credential, run_instance
 
 WSGI = Callable[[dict[str, Any], Callable[..., Any]], Any]
 # Fast schedules so a test waits milliseconds, not minutes; gaps never hold delivery back here
@@ -56,7 +56,8 @@ class LrsServer:
         self._wrapped: tuple[Flask, Callable[[WSGI], WSGI] | None, WSGI] | None = None
 
     def _new_app(self) -> Flask:
-        return create_app(Settings.of(database_url=self.url, secret_key="target-secret"), db=self.db)
+        return create_app(Settings.of(instance_dir=run_instance(),
+                                      database_url=self.url, secret_key="target-secret"), db=self.db)
 
     @property
     def endpoint(self) -> str:

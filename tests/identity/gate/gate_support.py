@@ -123,7 +123,8 @@ def build_identity_env(tmp: Path, *, url: str | None = None,
     instance = tmp / "instance"
     settings = identity(base, instance) if identity is not None else IdentitySettings.demo(
         base, "test-secret", instance, redirect_uri=CALLBACK, pepper=PEPPER)
-    app = create_app(Settings.of(database_url=url, secret_key="test-secret", public_url=base), db=database,
+    app = create_app(Settings.of(instance_dir=instance,
+                                 database_url=url, secret_key="test-secret", public_url=base), db=database,
                      identity=settings)
     holder["app"] = app
     cfg = AssuranceConfig(face_key=generate_key(), pepper=settings.pepper, instance_dir=instance, face_home=home)
