@@ -278,6 +278,9 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     cmi5_after = cmi5_rules.check_batch(session, principal, statements, stored, batch) \
         if cmi5_rules.applies(principal) else None
     _check_voiding(session, principal, prepared)
+    # Attachment bytes before the first write of the request (lrs.blobs.attachments.put_bytes).
+    attachment_store.put_bytes(session, {h: by_hash[h] for h in attachment_store.declared_hashes(statements)
+                                         if h in by_hash})
     inserted, newly_voided = _insert(session, principal, prepared, by_hash)
     if len(inserted) < len(prepared):
         _check_resent(session, principal, [(p, sent) for p, sent in zip(prepared, batch, strict=True)
@@ -388,7 +391,7 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
 def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:
     # Only the attachments of statements stored now (a re-sent statement's are there already), its
     # SubStatement's included; hashes compared in lower case, as lrs.multipart matched them. The
-    # bytes go to the blob store and the metadata row is inserted once per tenant, however many
-    # statements (or concurrent requests) cite it (lrs.blobs.attachments).
+    # bytes went to the blob store before the first write (``store``); the metadata row is inserted
+    # once per tenant, however many statements (or concurrent requests) cite it (lrs.blobs.attachments).
     wanted = attachment_store.declared_hashes(p.statement for p in fresh) & by_hash.keys()
-    attachment_store.save(session, tenant, {h: by_hash[h] for h in wanted})
+    attachment_store.save(session, tenant, {h: by_hash[h] for h in wanted}, bytes_sent=True)

@@ -61,24 +61,35 @@ def declared_hashes(statements: Iterable[dict[str, Any]]) -> set[str]:
     return found
 
 
-def save(session: Session, tenant_id: int, parts: Mapping[str, AttachmentPart]) -> None:
+def put_bytes(session: Session, parts: Mapping[str, AttachmentPart]) -> None:
+    """Send ``parts``' bytes (by lower-case sha2) to the blob store, before the request writes any
+    row: a slow or failing store (S3 over a network) then holds no row lock, no claimed statement id
+    and no chain head, and a failure stores nothing (503). A request that later rolls back, or whose
+    statements were already stored, leaves a blob no row names: harmless, the sweep removes it."""
+    store = blob_store(session)
+    if store is None:
+        return
+    for sha2 in sorted(parts):
+        # Written even when this tenant or another already has it: a rewrite refreshes the
+        # blob's time (the sweep's grace counts from it) and repairs a blob lost at rest.
+        try:
+            store.put(sha2, parts[sha2].body)
+        except OSError as err:
+            log.error("attachment %s: the %s blob store failed: %s", sha2, store.name, err)
+            raise AttachmentStoreUnavailable(f"the attachment store could not take attachment {sha2}; "
+                                             "nothing was stored, try again") from None
+
+
+def save(session: Session, tenant_id: int, parts: Mapping[str, AttachmentPart], *, bytes_sent: bool = False) -> None:
     """Store ``parts`` (by lower-case sha2, verified against their bytes by ``lrs.multipart``) for a
-    tenant: the bytes to the blob store first, then the rows, in this transaction. A request that
-    rolls back leaves a blob no row names, which is harmless and removed by the sweep."""
+    tenant: the bytes to the blob store first (unless ``bytes_sent``: ``put_bytes`` ran before the
+    request's first write), then the rows, in this transaction."""
     if not parts:
         return
+    if not bytes_sent:
+        put_bytes(session, parts)
     store = blob_store(session)
     ordered = sorted(parts)  # hash order: two requests with the same attachments lock rows in one order
-    for sha2 in ordered:
-        if store is not None:
-            # Written even when this tenant or another already has it: a rewrite refreshes the
-            # blob's time (the sweep's grace counts from it) and repairs a blob lost at rest.
-            try:
-                store.put(sha2, parts[sha2].body)
-            except OSError as err:
-                log.error("attachment %s: the %s blob store failed: %s", sha2, store.name, err)
-                raise AttachmentStoreUnavailable(f"the attachment store could not take attachment {sha2}; "
-                                                 "nothing was stored, try again") from None
     session.execute(
         dialect_insert(session)(Attachment.__table__).on_conflict_do_nothing(index_elements=["tenant_id", "sha2"]),
         # No store registered (a bare Database used as a library): the bytes stay in the row, which
