@@ -119,6 +119,9 @@ def audit_verify_cmd(ctx: click.Context, tenant_slug: str | None, certs: tuple[s
 def _archive_notes(r: audit_verify.TenantReport) -> None:
     if r.archived_checked:
         click.echo(f"tenant {r.tenant}: {r.archived_checked} archived statements checked in the lake archive")
+    if r.archived_erased:
+        click.echo(f"tenant {r.tenant}: {r.archived_erased} archived statements erased from the lake archive "
+                   "(named by 'erased' entries)")
     if r.archived_unchecked:
         click.echo(f"tenant {r.tenant}: note: {r.archived_unchecked} archived statements not checked "
                    "(give --archive DIR to check them)")
@@ -205,10 +208,17 @@ def audit_checkpoint(tenant_slug: str | None, force: bool, as_json: bool) -> Non
               help='The learner as an xAPI Agent, e.g. \'{"mbox": "mailto:an@example.vn"}\'.')
 @click.option("--reason", default="privacy request", show_default=True, help="Recorded in the chain.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--archive", "archive_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The lake archive (`hocvu lake archive --to DIR`): rewrite the tenant's archived months "
+                   "at once (else `hocvu lake erase --archive DIR` does, from cron).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_json: bool) -> None:
+@click.pass_context
+def audit_erase(ctx: click.Context, tenant_slug: str, agent_json: str, reason: str, yes: bool,
+                archive_dir: Path | None, as_json: bool) -> None:
     """Erase a learner's statements, documents and attachments (a privacy request). The chain keeps each
-    statement's hash and records the erasure, so it still verifies; the content is gone."""
+    statement's hash and records the erasure, so it still verifies; the content is gone. Months archived
+    to the lake get a pending erasure each (the learner only as a keyed digest), applied by
+    `hocvu lake erase --archive DIR` or at once with --archive."""
     from hocvu.cli_credentials import erasure_info  # the learner's credentials are revoked with the erasure
 
     with cli_session(info={**chain_policy(), **erasure_info()}) as session:
@@ -218,14 +228,26 @@ def audit_erase(tenant_slug: str, agent_json: str, reason: str, yes: bool, as_js
             click.confirm(f"Erase every statement of tenant {tenant_slug} that names this agent?", abort=True)
         done = audit_erasure.erase_agent(session, tenant.id, agent, actor=f"cli:{getpass.getuser()}",
                                          reason=reason)
-    data = {"tenant": tenant_slug, "statements": len(done.statement_ids), "documents": done.documents,
-            "attachments": len(done.attachments), "entries": done.positions}
+    data: dict[str, Any] = {"tenant": tenant_slug, "statements": len(done.statement_ids), "documents": done.documents,
+                            "attachments": len(done.attachments), "entries": done.positions,
+                            "archived_months_pending": done.archived_months}
+    failed: list[str] = []
+    if archive_dir is not None and done.archived_months:
+        from hocvu.archive_erasures import erase_archives
+
+        data["archives"], failed = erase_archives(archive_dir, tenant_slug, reason)
     if as_json:
-        click.echo(json.dumps(data))
+        click.echo(json.dumps({**data, "archive_failures": failed}))
     else:
         click.echo(f"erased {data['statements']} statement(s), {done.documents} document(s) and "
                    f"{len(done.attachments)} attachment(s) of tenant "
                    f"{tenant_slug}; erasure recorded at position(s) {', '.join(map(str, done.positions))}")
+        if done.archived_months and archive_dir is None:
+            click.echo(f"{done.archived_months} archived month(s) still hold the learner's statements: run "
+                       "`hocvu lake erase --archive DIR` (pending erasures recorded)")
+        for line in [*(a["line"] for a in data.get("archives", [])), *failed]:
+            click.echo(line)
+    ctx.exit(1 if failed else 0)
 
 
 @audit.command("adopt")
