@@ -80,7 +80,7 @@ def apply_pending(database: Database, root: Path, key: bytes, *, actor: str, rea
 def _apply(database: Database, root: Path, key: bytes, actor: str, reason: str,
            tenant_slug: str | None) -> tuple[list[MonthErased], list[str]]:
     with database.session() as s:
-        slugs = dict(s.execute(select(Tenant.id, Tenant.slug)).tuples().all())
+        slugs = {int(t): str(slug) for t, slug in s.execute(select(Tenant.id, Tenant.slug))}
         ids = [t for t, slug in slugs.items() if slug == tenant_slug] if tenant_slug is not None else None
         todo = archive_erasure.pending(s, ids)
     done, failed = [], []
