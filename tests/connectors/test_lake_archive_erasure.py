@@ -108,10 +108,14 @@ def _scenario(hub: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
             "a": month_dir(root, xs["a"][0], month), "b": month_dir(root, xs["b"][0], month)}
 
 
-def _verify(app: Flask, slug: str, root: Path) -> tuple[int, dict[str, Any]]:
+def _verify_all(app: Flask, slug: str, root: Path) -> tuple[int, dict[str, Any]]:
     code, out = cli(app, "audit", "verify", "--tenant", slug, "--json", "--cert", str(_hub()[2]),
                     "--archive", str(root))
-    report = json.loads(out)
+    return code, json.loads(out)
+
+
+def _verify(app: Flask, slug: str, root: Path) -> tuple[int, dict[str, Any]]:
+    code, report = _verify_all(app, slug, root)
     return code, report["tenants"][0]
 
 
@@ -150,7 +154,7 @@ def erased(hub: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dic
     code, out = _erase(app, slug, LAN, "--json")
     assert code == 0, out
     s["erase_out"], s["pending"] = json.loads(out), _pending(database, slug)
-    s["verify_pending"] = _verify(app, slug, s["root"])
+    s["verify_pending"] = _verify_all(app, slug, s["root"])
     code, out = cli(app, "lake", "erase", "--archive", str(s["root"]), "--json")
     assert code == 0, out
     s["apply_out"] = json.loads(out)
@@ -171,7 +175,8 @@ def test_issue_17_item_2_erasure_records_a_pending_archive_erasure_with_no_clear
     assert record["agent_digest"] == hmac.new(archive_key("test-secret"), LAN_KEY.encode(), hashlib.sha256).hexdigest()
     assert record["month"] == f"{erased['month']:%Y-%m-%d}" and record["rewrite_sha256"] is None
     code, report = erased["verify_pending"]
-    assert code == 0 and report["archived"] == {"checked": 8, "unchecked": 0, "missing": [], "erased": 0}, report
+    assert code == 0 and report["archive_erasures"] == {"pending": 1, "interrupted": 0}, report
+    assert report["tenants"][0]["archived"] == {"checked": 8, "unchecked": 0, "missing": [], "erased": 0}
 
 
 def test_issue_17_item_2_lake_erase_removes_the_learners_archived_rows(hub: dict[str, Any],
@@ -304,8 +309,14 @@ def test_issue_17_item_2_a_crash_then_a_rerun_ends_consistent(hub: dict[str, Any
             eraser.apply_pending(database, s["root"], archive_key("test-secret"), actor="test")
     [row] = [json.loads(r) for r in _pending(database, slug)]
     assert row["rewrite_sha256"] is not None  # recorded before any file of the archive changed
-    if where == "after the renames":
+    code, report = _verify_all(app, slug, s["root"])
+    assert report["archive_erasures"] == {"pending": 1, "interrupted": 1}, report
+    if where == "after the renames":  # her rows are gone, no 'erased' entry yet: verify says so until the rerun
         assert file_sha256(s["a"] / MANIFEST_FILE) == row["rewrite_sha256"]
+        failure = report["tenants"][0]["failure"]
+        assert code == 1 and failure["statement_id"] in s["lans"] and "row removed" in failure["reason"], report
+    elif where == "before the renames":
+        assert code == 0, report
     code, out = cli(app, "lake", "erase", "--archive", str(s["root"]), "--json")
     assert code == 0, out
     [month] = json.loads(out)["months"]
