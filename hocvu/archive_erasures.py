@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from connectors.archive.eraser import EraseError, apply_pending
+from hocvu.attachments import blob_store
+from hocvu.attachments import register as register_blobs
 from hocvu.cli_session import chain_policy
 from hocvu.settings import Settings
 from lrs.audit.archive_erasure import archive_key
@@ -25,6 +27,7 @@ def erase_archives(root: Path, tenant_slug: str | None, reason: str) -> tuple[li
         if database.engine.dialect.name != "postgresql":
             return [], []  # nothing is archived on SQLite, so no erasure is ever pending there
         database.sessions.configure(info=chain_policy())
+        register_blobs(database, blob_store(settings))  # the erased statements' attachments go as a live erasure's
         done, failed = apply_pending(database, root, archive_key(settings.secret_key),
                                      actor=f"cli:{getpass.getuser()}", reason=reason, tenant_slug=tenant_slug)
     except EraseError as err:
@@ -34,9 +37,10 @@ def erase_archives(root: Path, tenant_slug: str | None, reason: str) -> tuple[li
     out = []
     for d in done:
         again = " (finished an interrupted rewrite)" if d.resumed else ""
-        line = (f"{d.tenant}: {d.month:%Y-%m}: {len(d.removed)} archived statement(s) erased, recorded at "
+        kind = "detached (not yet archived)" if d.detached else "archived"
+        line = (f"{d.tenant}: {d.month:%Y-%m}: {len(d.removed)} {kind} statement(s) erased, recorded at "
                 f"position(s) {', '.join(map(str, d.positions))}{again}" if d.removed else
                 f"{d.tenant}: {d.month:%Y-%m}: no archived statement of the learner(s); pending erasure cleared")
         out.append({"tenant": d.tenant, "month": f"{d.month:%Y-%m}", "erased": len(d.removed),
-                    "entries": d.positions, "resumed": d.resumed, "line": line})
+                    "entries": d.positions, "resumed": d.resumed, "detached": d.detached, "line": line})
     return out, [f"FAILED {f}" for f in failed]

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -299,15 +298,14 @@ class StatementArchive(Base):
 
 
 class ArchiveErasure(Base):
-    """An erasure still to apply to one archived month (lrs.audit.archive_erasure, migration 0160):
-    the learner's key only as a keyed hash (HMAC, key id beside it), so the row says what to remove
-    and not whose it is; deleted in the transaction that pins the rewritten archive's manifest.
+    """An erasure still to apply to one archived (or detached, not yet archived: so no key to
+    ``statement_archives``) month (lrs.audit.archive_erasure, migration 0160): the learner's key only
+    as a keyed hash (HMAC, key id beside it), so the row says what to remove and not whose it is;
+    deleted in the transaction that pins the rewritten archive's manifest.
     ``rewrite_sha256``: the manifest the rewrite will put in place, recorded before its files are
     renamed (a rerun after a crash tells its own rewrite from an altered archive by it)."""
 
     __tablename__ = "archive_erasures"
-    __table_args__ = (ForeignKeyConstraint(["tenant_id", "month"], ["statement_archives.tenant_id",
-                                                                    "statement_archives.month"]),)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True, autoincrement=False)
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     agent_digest: Mapped[str] = mapped_column(String(64), primary_key=True)

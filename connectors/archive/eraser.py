@@ -36,9 +36,12 @@ from sqlalchemy.orm import Session
 from connectors.archive.layout import MANIFEST_FILE, STATEMENTS_FILE, month_dir, where
 from connectors.archive.reader import file_sha256, read_month
 from connectors.archive.writer import fsync_dir, fsync_file
+from lrs import partitions
 from lrs.audit import archive_erasure
 from lrs.audit.chain import NewEntry, always_appending, append, policy_of
 from lrs.audit.erasure import ERASED_IDS_PER_ENTRY
+from lrs.blobs import attachments as attachment_store
+from lrs.blobs.attachments import declared_hashes
 from lrs.storage import ArchiveErasure, Database, StatementArchive, StatementId, Tenant
 
 TEMP: Final = ".erasing"  # the rewrite's files before their rename: .statements.parquet.erasing, ...
@@ -57,6 +60,7 @@ class MonthErased:
     removed: list[str]  # statement ids removed from the archive (empty: the learner had none there)
     positions: list[int]  # the 'erased' chain entries naming them
     resumed: bool = False  # finished a rewrite a crash had interrupted
+    detached: bool = False  # a detached month not archived yet: the rows went from its table
 
 
 def temp_of(path: Path) -> Path:
@@ -100,13 +104,15 @@ def apply_month(database: Database, root: Path, key: bytes, tenant_id: int, slug
         rows = s.scalars(select(ArchiveErasure).where(ArchiveErasure.tenant_id == tenant_id,
                                                       ArchiveErasure.month == month)).all()
         registry = s.get(StatementArchive, (tenant_id, month))
-        if registry is None or not rows:
+        if not rows:
             return MonthErased(slug, month, [], [])
         if any(r.key_id != archive_erasure.key_id(key) for r in rows):
             raise EraseError(f"{label}: its pending erasures were recorded under another secret key "
                              "(HOCVU_SECRET_KEY changed?): restore that key to apply them")
-        pinned, digests = registry.manifest_sha256, {r.agent_digest for r in rows}
-        intents = {r.rewrite_sha256 for r in rows if r.rewrite_sha256}
+        digests = {r.agent_digest for r in rows}
+        if registry is None:  # detached when the learner was erased, not archived yet
+            return erase_detached_month(s, key, tenant_id, slug, month, digests, actor=actor, reason=reason)
+        pinned, intents = registry.manifest_sha256, {r.rewrite_sha256 for r in rows if r.rewrite_sha256}
     current = _state(directory, label, pinned, intents)
     resumed = current != pinned
     if not resumed:
@@ -166,11 +172,15 @@ def _rewrite(directory: Path, label: str, key: bytes, digests: set[str], pinned:
     staged = temp_of(directory / STATEMENTS_FILE)
     removed: list[str] = []
     kept = voided = 0
+    cited: dict[bool, set[str]] = {True: set(), False: set()}  # attachments of kept / removed rows
     with pq.ParquetWriter(staged, source.schema_arrow, compression="zstd") as out:
         for batch in source.iter_batches(_BATCH):
             ids, actors, texts = (batch.column(c).to_pylist() for c in ("statement_id", "actor_key", "statement"))
-            keep = [not (archive_erasure.row_digests(key, json.loads(t), a) & digests)
-                    for t, a in zip(texts, actors, strict=True)]
+            statements = [json.loads(t) for t in texts]
+            keep = [not (archive_erasure.row_digests(key, st, a) & digests)
+                    for st, a in zip(statements, actors, strict=True)]
+            for st, k in zip(statements, keep, strict=True):
+                cited[k] |= declared_hashes([st])
             removed += [sid for sid, k in zip(ids, keep, strict=True) if not k]
             rows = batch.filter(pa.array(keep, type=pa.bool_()))
             out.write_batch(rows)
@@ -186,6 +196,8 @@ def _rewrite(directory: Path, label: str, key: bytes, digests: set[str], pinned:
                                           "rows": kept}
     manifest["erasures"] = [*manifest.get("erasures", []), {
         "statements": removed, "previous_manifest_sha256": pinned,
+        # Their attachments no row left here cites: the store forgets those no live statement cites.
+        "attachments": sorted(cited[False] - cited[True]),
         "time": datetime.now(UTC).isoformat(timespec="seconds")}]
     raw = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
     path = temp_of(directory / MANIFEST_FILE)
@@ -221,19 +233,43 @@ def commit_month(database: Database, directory: Path, label: str, tenant_id: int
         registry.manifest_sha256, registry.statements = current, int(manifest["statements"])
         s.execute(delete(ArchiveErasure).where(ArchiveErasure.tenant_id == tenant_id, ArchiveErasure.month == month,
                                                ArchiveErasure.rewrite_sha256 == current))
-        _free_ids(s, tenant_id, removed)
-        chunks = [removed[i:i + ERASED_IDS_PER_ENTRY] for i in range(0, len(removed), ERASED_IDS_PER_ENTRY)]
-        entries = [NewEntry("erased", None, None, {"statements": chunk, "documents": 0, "actor": actor,
-                                                    "reason": reason, "archive": f"{month:%Y-%m}"})
-                   for chunk in chunks]
-        positions = append(s, tenant_id, entries, always_appending(policy_of(s)))
+        positions = _recorded(s, tenant_id, removed, [str(h) for h in last.get("attachments", [])],
+                              {"actor": actor, "reason": reason, "archive": f"{month:%Y-%m}"})
         s.commit()
     return MonthErased(slug, month, removed, positions, resumed)
 
 
-def _free_ids(session: Session, tenant_id: int, ids: list[str]) -> None:
-    """An erased id is free again, as ``lrs.audit.erasure.erase_agent`` makes a live one (an archived
-    id stays taken in the ids' registry, so a re-send is 409, until then)."""
+def erase_detached_month(session: Session, key: bytes, tenant_id: int, slug: str, month: date, digests: set[str],
+                         *, actor: str, reason: str) -> MonthErased:
+    """A month detached (``hocvu db partitions --detach``) and not archived when the learner was
+    erased: her rows go from its table, in one transaction with the chain's 'erased' entries, so
+    ``hocvu lake archive`` never carries them to the lake."""
+    label = where(slug, month)
+    found = partitions.month_table(session.connection(), month)
+    if found is not None and found[1]:
+        raise EraseError(f"{label}: the month is attached again: its rows are the store's, erase the learner "
+                         "again with `hocvu audit erase`")
+    hit = archive_erasure.erase_detached(session, tenant_id, month, key, digests) if found else []
+    ids = [sid for _, sid, _ in hit]
+    hashes = declared_hashes(full for _, _, full in hit)
+    session.execute(delete(ArchiveErasure).where(ArchiveErasure.tenant_id == tenant_id,
+                                                 ArchiveErasure.month == month,
+                                                 ArchiveErasure.agent_digest.in_(digests)))
+    positions = _recorded(session, tenant_id, ids, sorted(hashes),
+                          {"actor": actor, "reason": reason, "detached": f"{month:%Y-%m}"}) if ids else []
+    session.commit()
+    return MonthErased(slug, month, ids, positions, detached=True)
+
+
+def _recorded(session: Session, tenant_id: int, ids: list[str], attachments: list[str],
+              detail: dict[str, Any]) -> list[int]:
+    """What a live erasure does besides deleting, for statements that left the store before it: the
+    ids are free again (``lrs.audit.erasure.erase_agent``), the attachments no remaining statement
+    cites go (lrs.blobs), and 'erased' entries name the ids. Returns the entries' positions."""
     for i in range(0, len(ids), 1000):
         session.execute(delete(StatementId).where(StatementId.tenant_id == tenant_id,
                                                   StatementId.statement_id.in_(ids[i:i + 1000])))
+    attachment_store.forget(session, tenant_id, attachments)
+    chunks = [ids[i:i + ERASED_IDS_PER_ENTRY] for i in range(0, len(ids), ERASED_IDS_PER_ENTRY)]
+    entries = [NewEntry("erased", None, None, {"statements": chunk, "documents": 0, **detail}) for chunk in chunks]
+    return append(session, tenant_id, entries, always_appending(policy_of(session)))

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from lrs import partitions
 from lrs.errors import ServerError
 from lrs.statements import related
 from lrs.storage import ArchiveErasure, StatementArchive
@@ -54,16 +56,23 @@ def row_digests(key: bytes, statement: dict[str, Any], actor_key: str | None) ->
     return {digest(key, k) for k in keys}
 
 
-def archived_months(session: Session, tenant_id: int) -> list[Any]:
-    return list(session.scalars(select(StatementArchive.month).where(StatementArchive.tenant_id == tenant_id)
-                                .order_by(StatementArchive.month)))
+def months_out_of_reach(session: Session, tenant_id: int) -> list[date]:
+    """The tenant's months an erasure of the store cannot reach: archived ones, and detached ones
+    (``hocvu db partitions --detach``) holding its rows, which ``hocvu lake archive`` would carry to
+    the lake after the erasure. None on SQLite (no partitions)."""
+    months = set(session.scalars(select(StatementArchive.month).where(StatementArchive.tenant_id == tenant_id)))
+    conn = session.connection()
+    for name in partitions.detached(conn):
+        if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE tenant_id = :t)"), {"t": tenant_id}).scalar():
+            months.add(partitions.month_of(name))
+    return sorted(months)
 
 
 def record(session: Session, tenant_id: int, agent_key: str, position: int | None) -> int:
-    """In the erasure's transaction: a pending erasure for each archived month of the tenant (none
-    on SQLite, where nothing is archived); returns how many months it reaches. A learner erased
-    again before the rewrite keeps the row already pending."""
-    months = archived_months(session, tenant_id)
+    """In the erasure's transaction: a pending erasure for each month out of the store's reach
+    (``months_out_of_reach``); returns how many. A learner erased again before the rewrite keeps the
+    row already pending."""
+    months = months_out_of_reach(session, tenant_id)
     if not months:
         return 0
     key = session.info.get(ARCHIVE_KEY_KEY)
@@ -88,3 +97,22 @@ def pending(session: Session, tenant_ids: Iterable[int] | None = None) -> list[t
     if tenant_ids is not None:
         q = q.where(ArchiveErasure.tenant_id.in_(list(tenant_ids)))
     return [(int(t), m) for t, m in session.execute(q)]
+
+
+def erase_detached(session: Session, tenant_id: int, month: date, key: bytes,
+                   digests: set[str]) -> list[tuple[int, str, dict[str, Any]]]:
+    """In the caller's transaction: delete the tenant's rows of the detached ``month`` whose related
+    agents meet ``digests`` (their side rows went at the detach); returns their (seq, statement id,
+    statement) in seq order. Read in batches: a detached month of a large tenant is millions of rows."""
+    name = partitions.partition_name(month)
+    result = session.execute(text(f'SELECT seq, statement_id, actor_key, "full" FROM {name} WHERE tenant_id = :t '
+                                  "ORDER BY seq"), {"t": tenant_id},
+                             execution_options={"stream_results": True, "max_row_buffer": 5000})
+    read = ((int(seq), str(sid), actor, full if isinstance(full, dict) else json.loads(full))
+            for rows in result.partitions(5000) for seq, sid, actor, full in rows)
+    hit = [(seq, sid, full) for seq, sid, actor, full in read if row_digests(key, full, actor) & digests]
+    seqs = [seq for seq, _, _ in hit]
+    for i in range(0, len(seqs), 1000):
+        session.execute(text(f"DELETE FROM {name} WHERE tenant_id = :t AND seq = ANY(:s)"),
+                        {"t": tenant_id, "s": seqs[i:i + 1000]})
+    return hit

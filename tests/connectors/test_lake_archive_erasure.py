@@ -367,3 +367,42 @@ def test_issue_17_item_2_the_erasure_refuses_to_forget_the_archives(hub: dict[st
     code, out = _erase(app, slug, LAN, "--archive", str(s["root"]))
     assert code == 0 and f"{s['month']:%Y-%m}: 5 archived statement(s) erased" in out, out
     assert sorted(_rows(s["a"])) == sorted(s["others"]) and _pending(database, slug) == []
+
+
+def test_issue_17_item_2_a_detached_month_loses_her_rows_before_it_is_archived(hub: dict[str, Any],
+                                                                               tmp_path: Path) -> None:
+    """A month detached (`hocvu db partitions --detach`) but not archived is out of the erasure's
+    reach too, and `hocvu lake archive` would carry her rows to the lake after it: the erasure
+    records it pending, `hocvu lake erase` deletes her rows from the detached table with 'erased'
+    entries naming them, and the archive made afterwards holds only the others'."""
+    app, database = hub["app"], hub["db"]
+    month = date(2025, next(hub["months"]), 1)
+    slug, k, secret = new_credential(app, ["all"])
+    x = Xapi(app.test_client(), k, secret)
+    lans = _post(x, [statement(id=str(uuid.uuid4()), actor=LAN), statement(id=str(uuid.uuid4()), actor=LAN),
+                     statement(id=str(uuid.uuid4()), actor=AN, context={"instructor": LAN})])
+    others = _post(x, [statement(id=str(uuid.uuid4())), statement(id=str(uuid.uuid4()), actor=BINH)])
+    _sql(database, "UPDATE statements SET stored = :t WHERE statement_id = ANY(:ids)",
+         t=f"{month:%Y-%m}-10T08:00:00+00:00", ids=lans + others)
+    _post(x, [statement() for _ in range(4)])
+    name = partitions.partition_name(month)
+    with database.engine.begin() as conn:  # what `hocvu db partitions --detach` does to one month
+        conn.exec_driver_sql(f"ALTER TABLE statements DETACH PARTITION {name}")
+        for side in ("statement_agents", "statement_activities"):
+            conn.exec_driver_sql(f"DELETE FROM {side} WHERE seq IN (SELECT seq FROM {name})")
+    code, out = _erase(app, slug, LAN, "--json")
+    assert code == 0 and json.loads(out)["statements"] == 0 and json.loads(out)["archived_months_pending"] == 1, out
+    assert [json.loads(r)["month"] for r in _pending(database, slug)] == [f"{month:%Y-%m-%d}"]
+    code, out = cli(app, "lake", "erase", "--archive", str(tmp_path), "--tenant", slug, "--json")
+    assert code == 0, out
+    [done] = json.loads(out)["months"]
+    assert done["detached"] and done["erased"] == 3, done
+    assert sorted(r for (r,) in _fetch(database, f"SELECT statement_id FROM {name}")) == sorted(others)
+    assert [sorted(d["statements"]) for d in _erased_entries(database, slug) if d.get("detached")] == [sorted(lans)]
+    assert _pending(database, slug) == []
+    root = tmp_path / "lake"
+    code, out = cli(app, "lake", "archive", f"{month:%Y-%m}", "--to", str(root), "--cert", str(_hub()[2]))
+    assert code == 0, out
+    assert sorted(_rows(month_dir(root, slug, month))) == sorted(others)
+    code, report = _verify(app, slug, root)
+    assert code == 0 and report["archived"]["checked"] == 2, report

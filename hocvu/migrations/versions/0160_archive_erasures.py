@@ -1,9 +1,10 @@
 """lrs: erasures still to apply to archived months (issue 17 item 2 follow-up; privacy).
 
-``hocvu audit erase`` records one row per archived month of the tenant (lrs.audit.archive_erasure):
-the learner's agent key only as an HMAC under a key derived from the hub's secret, never in clear.
-``hocvu lake erase --archive DIR`` rewrites the month without the learner's rows and deletes the row
-in the transaction that pins the new manifest. Keys lead with tenant_id (Citus); both databases
+``hocvu audit erase`` records one row per archived month of the tenant and per detached month not
+yet archived (hence no key to statement_archives; lrs.audit.archive_erasure): the learner's agent
+key only as an HMAC under a key derived from the hub's secret, never in clear. ``hocvu lake erase
+--archive DIR`` rewrites the month without the learner's rows (or deletes them from the detached
+table) and deletes the row in the same transaction that pins the new manifest. Keys lead with tenant_id (Citus); both databases
 (on SQLite nothing is archived, so no row is ever written).
 
 Revision ID: 0160
@@ -30,7 +31,6 @@ def upgrade() -> None:
         sa.Column('requested', sa.DateTime(timezone=True), nullable=False),
         sa.Column('rewrite_sha256', sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint('tenant_id', 'month', 'agent_digest'),
-        sa.ForeignKeyConstraint(['tenant_id', 'month'], ['statement_archives.tenant_id', 'statement_archives.month']),
     )
 
 
