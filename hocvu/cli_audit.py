@@ -245,15 +245,17 @@ def audit_erase(ctx: click.Context, tenant_slug: str, agent_json: str, reason: s
         done = audit_erasure.erase_agent(session, tenant.id, agent, actor=f"cli:{getpass.getuser()}",
                                          reason=reason)
     data: dict[str, Any] = {"tenant": tenant_slug, "statements": len(done.statement_ids), "documents": done.documents,
-                            "attachments": len(done.attachments), "entries": done.positions,
-                            "archived_months_pending": done.archived_months}
+                            "attachments": len(done.attachments), "entries": done.positions}
     failed: list[str] = []
-    if archive_dir is not None and done.archived_months:
-        from hocvu.archive_erasures import erase_archives
+    if done.archived_months:  # a tenant with nothing archived gets today's answer, key for key
+        data["archived_months_pending"] = done.archived_months
+        if archive_dir is not None:
+            from hocvu.archive_erasures import erase_archives
 
-        data["archives"], failed = erase_archives(archive_dir, tenant_slug, reason)
+            data["archives"], failed = erase_archives(archive_dir, tenant_slug, reason)
+            data["archive_failures"] = failed
     if as_json:
-        click.echo(json.dumps({**data, "archive_failures": failed}))
+        click.echo(json.dumps(data))
     else:
         click.echo(f"erased {data['statements']} statement(s), {done.documents} document(s) and "
                    f"{len(done.attachments)} attachment(s) of tenant "

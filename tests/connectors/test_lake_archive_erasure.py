@@ -336,7 +336,7 @@ def test_issue_17_item_2_a_learner_with_nothing_archived(hub: dict[str, Any], tm
     app, database = hub["app"], hub["db"]
     slug = new_credential(app, ["all"])[0]
     code, out = _erase(app, slug, LAN, "--json")
-    assert code == 0 and json.loads(out)["archived_months_pending"] == 0 and _pending(database, slug) == []
+    assert code == 0 and "archived_months_pending" not in json.loads(out) and _pending(database, slug) == []
     code, out = _erase(app, slug, LAN)
     assert code == 0 and "archived month" not in out, out
     stranger = {"mbox": "mailto:nobody@example.vn"}

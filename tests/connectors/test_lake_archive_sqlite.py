@@ -24,4 +24,4 @@ def test_issue_17_item_2_archive_erasure_on_sqlite_is_a_clear_no_op(sqlite_only_
     slug = new_credential(sqlite_only_app, ["all"])[0]
     code, out = cli(sqlite_only_app, "audit", "erase", "--tenant", slug, "--agent", '{"mbox": "mailto:lan@example.vn"}',
                     "--yes", "--json", "--archive", str(tmp_path))
-    assert code == 0 and json.loads(out)["archived_months_pending"] == 0, out
+    assert code == 0 and "archived_months_pending" not in json.loads(out), out
