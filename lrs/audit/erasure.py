@@ -1,6 +1,8 @@
 """Erasure on a privacy request: a learner's statements, documents and attachments removed from one tenant's
 store, with 'erased' entries appended to its audit chain (``lrs.audit.chain``), so the chain still
 verifies and shows what was removed (each statement's 'stored' entry keeps its content hash).
+Months archived to the lake or detached are out of its reach: it records a pending erasure for each
+(``lrs.audit.archive_erasure``), which ``connectors.archive.eraser`` applies.
 """
 
 from __future__ import annotations
