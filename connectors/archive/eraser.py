@@ -46,7 +46,7 @@ from lrs.storage import ArchiveErasure, Database, StatementArchive, StatementId,
 
 TEMP: Final = ".erasing"  # the rewrite's files before their rename: .statements.parquet.erasing, ...
 _BATCH: Final = 10_000
-_LOCK: Final = 0x686F637675_0E  # pg advisory lock: one rewriter at a time ("hocvu" + erase)
+REWRITE_LOCK: Final = 0x686F637675_0E  # pg advisory lock: one rewriter at a time ("hocvu" + erase)
 
 
 class EraseError(Exception):
@@ -72,12 +72,14 @@ def apply_pending(database: Database, root: Path, key: bytes, *, actor: str, rea
     """Rewrite every archived month with pending erasures (of one tenant with ``tenant_slug``);
     returns what was done and, per month that could not be, why (it stays pending)."""
     with database.engine.connect() as lock:
-        if not lock.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK}):
+        got = lock.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": REWRITE_LOCK})
+        lock.commit()  # the lock is the session's: no transaction left idle for the whole run
+        if not got:
             raise EraseError("another `hocvu lake erase` is running; run it again when it has finished")
         try:
             return _apply(database, root, key, actor, reason, tenant_slug)
         finally:
-            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK})
+            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": REWRITE_LOCK})
             lock.commit()
 
 

@@ -406,3 +406,27 @@ def test_issue_17_item_2_a_detached_month_loses_her_rows_before_it_is_archived(h
     assert sorted(_rows(month_dir(root, slug, month))) == sorted(others)
     code, report = _verify(app, slug, root)
     assert code == 0 and report["archived"]["checked"] == 2, report
+
+
+def test_issue_17_item_2_one_rewriter_at_a_time_and_a_missing_archive_stays_pending(
+        hub: dict[str, Any], tmp_path: Path) -> None:
+    """A second `hocvu lake erase` while one runs is refused (advisory lock); an archive not found
+    under the --archive given is a failure (exit 1) and the erasure stays pending until it is."""
+    s = _scenario(hub, tmp_path)
+    app, database, slug = hub["app"], hub["db"], s["xs"]["a"][0]
+    assert _erase(app, slug, LAN)[0] == 0
+    with database.engine.connect() as other:
+        other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": eraser.REWRITE_LOCK})
+        try:
+            with pytest.raises(eraser.EraseError, match="another `hocvu lake erase` is running"):
+                eraser.apply_pending(database, s["root"], archive_key("test-secret"), actor="test")
+        finally:
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": eraser.REWRITE_LOCK})
+    code, out = cli(app, "lake", "erase", "--archive", str(tmp_path / "elsewhere"), "--tenant", slug)
+    assert code == 2, out  # click: the directory must exist
+    (tmp_path / "elsewhere").mkdir()
+    code, out = cli(app, "lake", "erase", "--archive", str(tmp_path / "elsewhere"), "--tenant", slug)
+    assert code == 1 and "manifest.json not found" in out and "1 month(s) still pending" in out, out
+    assert len(_pending(database, slug)) == 1
+    assert cli(app, "lake", "erase", "--archive", str(s["root"]), "--tenant", slug)[0] == 0
+    assert _pending(database, slug) == []
