@@ -430,3 +430,34 @@ def test_issue_17_item_2_one_rewriter_at_a_time_and_a_missing_archive_stays_pend
     assert len(_pending(database, slug)) == 1
     assert cli(app, "lake", "erase", "--archive", str(s["root"]), "--tenant", slug)[0] == 0
     assert _pending(database, slug) == []
+
+
+def test_issue_17_item_2_her_archived_statements_attachments_go_too(hub: dict[str, Any], tmp_path: Path) -> None:
+    """As a live erasure forgets the attachments only the erased statements cited (lrs.blobs), the
+    archive's rewrite does: her certificate's row and bytes go, another learner's stay."""
+    from tests.lrs.attachments_support import content, part, post, with_attachment
+
+    app, database = hub["app"], hub["db"]
+    month = date(2025, next(hub["months"]), 1)
+    slug, k, secret = new_credential(app, ["all"])
+    x = Xapi(app.test_client(), k, secret)
+    hers, his = content(), content()
+    ids = []
+    for body, actor in ((hers, LAN), (his, AN)):
+        st = with_attachment(body, actor=actor)
+        assert post(x, st, [part(body)]).status_code == 200
+        ids.append(st["id"])
+    _sql(database, "UPDATE statements SET stored = :t WHERE statement_id = ANY(:ids)",
+         t=f"{month:%Y-%m}-10T08:00:00+00:00", ids=ids)
+    _post(x, [statement() for _ in range(4)])
+    root = tmp_path / "lake"
+    assert cli(app, "lake", "archive", f"{month:%Y-%m}", "--to", str(root), "--cert", str(_hub()[2]))[0] == 0
+    assert _erase(app, slug, LAN)[0] == 0
+    [done], failed = eraser.apply_pending(database, root, archive_key("test-secret"), actor="test")
+    assert failed == [] and done.removed == [ids[0]]
+    store = app.extensions["hocvu.blobs"]
+    sha_hers, sha_his = (hashlib.sha256(b).hexdigest() for b in (hers, his))
+    assert _sql(database, "SELECT count(*) FROM attachments WHERE sha2 = :h", h=sha_hers) == 0
+    assert store.get(sha_hers) is None and store.get(sha_his) == his
+    assert json.loads((month_dir(root, slug, month) / MANIFEST_FILE).read_text())["erasures"][0]["attachments"] \
+        == [sha_hers]
