@@ -115,7 +115,8 @@ def archive(month: datetime, root: Path, certs: tuple[str, ...]) -> None:
 def erase(ctx: click.Context, root: Path, tenant_slug: str | None, reason: str, as_json: bool) -> None:
     """Apply the erasures `hocvu audit erase` left pending for archived months: rewrite each month
     without the learner's rows (files staged, fsynced, renamed), pin the new manifest and append
-    'erased' chain entries naming the removed statements. Safe to rerun after a crash, and a no-op
+    'erased' chain entries naming the removed statements (a month detached, not yet archived, loses
+    the rows from its table). Safe to rerun after a crash, and a no-op
     with nothing pending: run it from cron after the erasures. Exit 1 when a month could not be
     rewritten (it stays pending; the message says why)."""
     with cli_session() as session:

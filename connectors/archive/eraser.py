@@ -88,6 +88,8 @@ def _apply(database: Database, root: Path, key: bytes, actor: str, reason: str,
     with database.session() as s:
         slugs = {int(t): str(slug) for t, slug in s.execute(select(Tenant.id, Tenant.slug))}
         ids = [t for t, slug in slugs.items() if slug == tenant_slug] if tenant_slug is not None else None
+        if ids == []:
+            raise EraseError(f"no tenant {tenant_slug!r}")
         todo = archive_erasure.pending(s, ids)
     done, failed = [], []
     for tenant_id, month in todo:
@@ -118,7 +120,7 @@ def apply_month(database: Database, root: Path, key: bytes, tenant_id: int, slug
     current = _state(directory, label, pinned, intents)
     resumed = current != pinned
     if not resumed:
-        new_sha = _rewrite(directory, label, key, digests, pinned)
+        new_sha = _rewrite(directory, key, digests, pinned)
         with database.session() as s:
             applied = s.scalars(select(ArchiveErasure).where(
                 ArchiveErasure.tenant_id == tenant_id, ArchiveErasure.month == month,
@@ -164,7 +166,7 @@ def _state(directory: Path, label: str, pinned: str, intents: set[str]) -> str:
     return current
 
 
-def _rewrite(directory: Path, label: str, key: bytes, digests: set[str], pinned: str) -> str | None:
+def _rewrite(directory: Path, key: bytes, digests: set[str], pinned: str) -> str | None:
     """Steps 1: the statements without the learners' rows and the manifest saying so, staged and
     fsynced; returns the staged manifest's SHA-256 (None when no row is the learners')."""
     import pyarrow as pa
