@@ -39,6 +39,7 @@ from identity.settings import IdentitySettings
 from identity.stamp import STAMP_IRI
 from identity.stamp_guard import stamp_guard
 from lrs.alternate_syntax import AlternateRequestSyntax
+from lrs.audit.archive_erasure import ARCHIVE_KEY_KEY, archive_key
 from lrs.audit.chain import AuditPolicy, JwsSigner, LazySigner
 from lrs.audit.erasure import ERASURE_HOOKS_KEY
 from lrs.http import LrsConfig, init_app
@@ -245,6 +246,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     blobs = blob_store(settings)
     register_blobs(database, blobs)
     app.extensions["hocvu.blobs"] = blobs
+    # An erasure reaches the archived months by a keyed digest of the learner (lrs.audit.archive_erasure).
+    info = dict(database.sessions.kw.get("info") or {})
+    database.sessions.configure(info={**info, ARCHIVE_KEY_KEY: archive_key(settings.secret_key)})
     identity_settings = identity or configs.identity_settings(settings)
     init_identity(app, identity_settings, database)
     init_identity_gate(app, settings, identity_settings)

@@ -103,3 +103,34 @@ def archive(month: datetime, root: Path, certs: tuple[str, ...]) -> None:
         click.echo(f"{w.tenant}: {w.statements} statements, {w.bytes} bytes in {w.directory}")
     click.echo(f"archived {first:%Y-%m}: {rows} statements of {len(written)} tenant(s) in {wrote:.2f} s "
                f"({rows / wrote if wrote else 0:.0f} rows/s); dropped {dropped or 'no partition'}")
+
+
+@lake.command("erase")
+@click.option("--archive", "root", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The lake archive (`hocvu lake archive --to DIR`).")
+@click.option("--tenant", "tenant_slug", default=None, help="Only this tenant (default: every tenant).")
+@click.option("--reason", default="privacy request", show_default=True, help="Recorded in the chain.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def erase(ctx: click.Context, root: Path, tenant_slug: str | None, reason: str, as_json: bool) -> None:
+    """Apply the erasures `hocvu audit erase` left pending for archived months: rewrite each month
+    without the learner's rows (files staged, fsynced, renamed), pin the new manifest and append
+    'erased' chain entries naming the removed statements (a month detached, not yet archived, loses
+    the rows from its table). Safe to rerun after a crash, and a no-op
+    with nothing pending: run it from cron after the erasures. Exit 1 when a month could not be
+    rewritten (it stays pending; the message says why)."""
+    with cli_session() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            click.echo("archives are PostgreSQL-only: no archived month, no erasure pending")
+            return
+    from hocvu.archive_erasures import erase_archives
+
+    done, failed = erase_archives(root, tenant_slug, reason)
+    if as_json:
+        click.echo(json.dumps({"months": done, "failures": failed}, ensure_ascii=False))
+    else:
+        for line in [*(d["line"] for d in done), *failed]:
+            click.echo(line)
+        click.echo(f"{sum(d['erased'] for d in done)} archived statement(s) erased in {len(done)} month(s); "
+                   f"{len(failed)} month(s) still pending")
+    ctx.exit(1 if failed else 0)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from hocvu.attachments import blob_store
 from hocvu.settings import Settings
+from lrs.audit.archive_erasure import ARCHIVE_KEY_KEY, archive_key
 from lrs.blobs import BLOBS_KEY
 from lrs.errors import XapiError
 from lrs.storage import Database
@@ -26,8 +27,10 @@ def cli_session(info: dict[str, Any] | None = None, *,
     that carry a ``message`` for the person at the terminal (a package's own errors)."""
     settings = Settings.from_env()
     database = Database(settings.database_url)
-    # Every command's sessions find the attachment store (lrs.blobs), as the web processes' do.
-    database.sessions.configure(info={BLOBS_KEY: blob_store(settings), **(info or {})})
+    # Every command's sessions find the attachment store (lrs.blobs) and the archive erasure key
+    # (lrs.audit.archive_erasure), as the web processes' do; the key read only by an erasure that needs it.
+    database.sessions.configure(info={BLOBS_KEY: blob_store(settings),
+                                      ARCHIVE_KEY_KEY: lambda: archive_key(settings.secret_key), **(info or {})})
     session = database.session()
     caught: tuple[type[Exception], ...] = (XapiError, *errors)
     try:

@@ -62,6 +62,17 @@ def attached(conn: Connection) -> list[str]:
                                   "WHERE i.inhparent = CAST(:t AS regclass) ORDER BY 1"), {"t": TABLE}).scalars())
 
 
+def detached(conn: Connection) -> list[str]:
+    """Monthly partition tables that exist but are not attached (``detach_before``: kept for
+    archiving, out of every query, an erasure's included)."""
+    if not is_partitioned(conn):
+        return []
+    have = set(attached(conn))
+    names = conn.execute(text("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE 'statements!_p%' "
+                              "ESCAPE '!' AND relnamespace = current_schema()::regnamespace ORDER BY 1")).scalars()
+    return [n for n in names if is_partition(n) and n not in have]
+
+
 def _bound(month: date) -> str:
     return f"'{month.isoformat()} 00:00:00+00'"
 

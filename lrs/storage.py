@@ -296,6 +296,24 @@ class StatementArchive(Base):
     archived: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+
+class ArchiveErasure(Base):
+    """An erasure still to apply to one archived (or detached, not yet archived: so no key to
+    ``statement_archives``) month (lrs.audit.archive_erasure, migration 0160): the learner's key only
+    as a keyed hash (HMAC, key id beside it), so the row says what to remove and not whose it is;
+    deleted in the transaction that pins the rewritten archive's manifest.
+    ``rewrite_sha256``: the manifest the rewrite will put in place, recorded before its files are
+    renamed (a rerun after a crash tells its own rewrite from an altered archive by it)."""
+
+    __tablename__ = "archive_erasures"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True, autoincrement=False)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    agent_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int | None] = mapped_column(BigInteger)  # the live erasure's first chain entry
+    requested: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rewrite_sha256: Mapped[str | None] = mapped_column(String(64))
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers run while one writer commits; foreign keys are off by default in SQLite.
     cur = dbapi_conn.cursor()

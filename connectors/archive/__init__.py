@@ -5,7 +5,9 @@
 reads it back before the partition may be dropped; ``reader`` reads it back, for that check and for
 ``hocvu audit verify --archive DIR`` (lrs.audit.archived). ``hocvu lake archive`` composes them with
 ``lrs.partitions.drop_month``. Archived statements are served from the lake, not the LRS: a GET of
-their id is a 404 and their ids stay taken (a re-send is 409 Conflict).
+their id is a 404 and their ids stay taken (a re-send is 409 Conflict). ``eraser`` applies the
+privacy erasures recorded since (``hocvu lake erase --archive DIR``): each month rewritten without the
+learner's rows, crash-safely, with 'erased' chain entries naming them.
 """
 
 from connectors.archive.layout import CHAIN_FILE, FORMAT, MANIFEST_FILE, STATEMENTS_FILE, month_dir

@@ -99,9 +99,9 @@ def _write_tenant(session: Session, name: str, tenant_id: int, slug: str, month:
                 "checkpoint": cp, "checkpoints": checkpoints, "files": files,
                 "created": datetime.now(UTC).isoformat(timespec="seconds")}
     raw = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    _write_file(directory / MANIFEST_FILE, raw)
+    write_file(directory / MANIFEST_FILE, raw)
     for d in (directory, directory.parent, root):
-        _fsync_dir(d)
+        fsync_dir(d)
     sha = _check(directory, slug, month, positions, count, voided, certificates)
     return Written(tenant_id, slug, month, count, voided, archived, sha, directory, sum(sizes.values()) + len(raw))
 
@@ -136,7 +136,7 @@ def _write_statements(session: Session, name: str, tenant_id: int, path: Path, b
                                                        schema=schema))
             count += len(rows)
             voided += sum(bool(v) for v in cols[COLUMNS.index("voided")])
-    _fsync_file(tmp)
+    fsync_file(tmp)
     os.replace(tmp, path)
     return count, voided
 
@@ -211,7 +211,7 @@ def finish(session: Session, month: date, written: list[Written], location: str)
     return partitions.drop_month(conn, month)
 
 
-def _write_file(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("wb") as f:
         f.write(data)
@@ -220,12 +220,12 @@ def _write_file(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_file(path: Path) -> None:
     with path.open("rb") as f:
         os.fsync(f.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

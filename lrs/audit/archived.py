@@ -11,7 +11,10 @@ whose statement is missing from the store:
   is still proven; the report says how many statements it could not see);
 * archived, the archive is not where it should be: the month is reported *missing*, not tampered;
 * archived and found: the archived row's canonical hash must equal the entry's content hash, and
-  the manifest and its files their recorded SHA-256; the first that does not is the failure, named.
+  the manifest and its files their recorded SHA-256; the first that does not is the failure, named;
+* archived, then erased (a later 'erased' entry names it: ``hocvu lake erase`` rewrote the month
+  without it, connectors.archive.eraser): counted *erased*, not checked; a row missing with no
+  such entry is still a removed row.
 
 Reading the archive (Parquet) is not this package's business (``lrs`` imports no connectors): the
 composition root passes an ``ArchiveSource`` (connectors.archive.reader).
@@ -69,6 +72,7 @@ class ArchiveCheck:
     checked: int = 0  # archived statements whose archived row matched its entry
     unchecked: int = 0  # archived statements not checked: no archive given
     missing: list[str] = field(default_factory=list)  # 'YYYY-MM' of archives not found
+    erased: int = 0  # archived statements a later 'erased' entry names (removed by `hocvu lake erase`)
 
     @classmethod
     def of(cls, session: Session, tenant_id: int, tenant: str, source: ArchiveSource | None) -> ArchiveCheck:
@@ -83,6 +87,20 @@ class ArchiveCheck:
                 return m
         return None
 
+    def erased_entry(self, position: int) -> None:
+        """An entry whose statement a later 'erased' entry names, and which the store lacks: counted
+        when it was archived (its archive may lack it, by the rewrite the 'erased' entry records)."""
+        if self._month_at(position) is not None:
+            self.erased += 1
+
+    def _load(self, month: _Month) -> None:
+        if month.loaded is None and not month.missing and self.source is not None:
+            try:
+                month.loaded = self.source.load(self.tenant, month.row.month, month.row.manifest_sha256)
+            except ArchiveMissing:
+                month.missing = True
+                self.missing.append(f"{month.row.month:%Y-%m}")
+
     def entry(self, position: int, statement_id: str, content_hash: str | None) -> str | None:
         """For an entry whose statement is not in the store: why that is a failure (None: archived,
         and the archive agrees or was not given or is missing)."""
@@ -92,13 +110,7 @@ class ArchiveCheck:
         if self.source is None:
             self.unchecked += 1
             return None
-        label = f"{month.row.month:%Y-%m}"
-        if month.loaded is None and not month.missing:
-            try:
-                month.loaded = self.source.load(self.tenant, month.row.month, month.row.manifest_sha256)
-            except ArchiveMissing:
-                month.missing = True
-                self.missing.append(label)
+        self._load(month)
         if month.loaded is None:
             self.unchecked += 1
             return None
@@ -112,8 +124,10 @@ class ArchiveCheck:
         return None
 
     def after(self) -> str | None:
-        """After the walk: an archive whose files as a whole do not match their recorded hashes."""
+        """After the walk: an archive whose files as a whole do not match their recorded hashes (every
+        month is read, one whose statements were all erased too: its manifest is still pinned)."""
         for m in self.months:
+            self._load(m)
             if m.loaded is not None and m.loaded.altered:
                 return f"archive {m.loaded.where}: {m.loaded.altered}"
         return None

@@ -1,6 +1,8 @@
 """Erasure on a privacy request: a learner's statements, documents and attachments removed from one tenant's
 store, with 'erased' entries appended to its audit chain (``lrs.audit.chain``), so the chain still
 verifies and shows what was removed (each statement's 'stored' entry keeps its content hash).
+Months archived to the lake or detached are out of its reach: it records a pending erasure for each
+(``lrs.audit.archive_erasure``), which ``connectors.archive.eraser`` applies.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, Final, cast
 from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
+from lrs.audit import archive_erasure
 from lrs.audit.chain import NewEntry, always_appending, append, policy_of
 from lrs.blobs import attachments as attachment_store
 from lrs.documents import key_part
@@ -32,6 +35,7 @@ class Erasure:
     documents: int
     positions: list[int]
     attachments: list[str] = field(default_factory=list)  # sha2 of the tenant's attachment rows removed
+    archived_months: int = 0  # archived months the erasure is pending for (lrs.audit.archive_erasure)
 
 
 def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, actor: str, reason: str = "") -> Erasure:
@@ -39,7 +43,8 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
     ``related_agents`` set: actor, object, member, instructor, team, authority) with its side-table
     rows, and the Agent's State and Agent Profile documents. The chain keeps each statement's
     'stored' entry and its content hash; 'erased' entries naming the removed ids are appended (in
-    the same transaction, no commit). The Agent itself is not written into the chain."""
+    the same transaction, no commit). The Agent itself is not written into the chain. A tenant with
+    months archived to the lake gets a pending erasure per month (``archive_erasure.record``)."""
     key = agent_key(agent)
     if key is None:
         raise ValueError("the agent has no inverse functional identifier (mbox, mbox_sha1sum, openid, account)")
@@ -76,4 +81,6 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
                for n, chunk in enumerate(chunks)]
     # Head last, as in lrs.statements.store: the row locks of the deletes come first.
     positions = append(session, tenant_id, entries, always_appending(policy_of(session)))
-    return Erasure(ids, documents, positions, attachments)
+    # The archived months are out of reach here: what they must lose is recorded, without the agent.
+    months = archive_erasure.record(session, tenant_id, key, positions[0] if positions else None)
+    return Erasure(ids, documents, positions, attachments, months)

@@ -69,11 +69,11 @@ class TenantReport:
     # Stretches (first, last position) between checkpoints longer than the cadence: reported, not
     # failed (the later checkpoint covers them; lrs.audit.cadence says why).
     gaps: list[tuple[int, int]] = field(default_factory=list)
-    # Statements of months archived to the lake (lrs.audit.archived): checked in their archive, not
-    # checked (no archive given), and the months whose archive was not found (incomplete, not tampered).
+    # Archived statements (lrs.audit.archived): checked, unchecked (no --archive), months not found, erased.
     archived_checked: int = 0
     archived_unchecked: int = 0
     archives_missing: list[str] = field(default_factory=list)
+    archived_erased: int = 0
 
     @property
     def ok(self) -> bool:
@@ -90,7 +90,7 @@ class TenantReport:
                 "uncovered": self.uncovered, "failure": asdict(self.failure) if self.failure else None,
                 "gaps": [list(g) for g in self.gaps],
                 "archived": {"checked": self.archived_checked, "unchecked": self.archived_unchecked,
-                             "missing": self.archives_missing}}
+                             "missing": self.archives_missing, "erased": self.archived_erased}}
 
 
 class CheckpointInvalid(Exception):
@@ -227,6 +227,8 @@ def verify_tenant(session: Session, tenant_id: int, certificates: Sequence[bytes
                                 pos, sid)
                 elif present[sid][1]:
                     voided_rows[sid] = pos
+            elif e["kind"] in STATEMENT_KINDS and sid not in present:
+                archive.erased_entry(pos)  # erased after it was archived: named by the 'erased' entry
             elif e["kind"] == "voided" and sid is not None:
                 voided_entries[sid] = pos
             if pos in cps:
@@ -240,7 +242,7 @@ def verify_tenant(session: Session, tenant_id: int, certificates: Sequence[bytes
     if report.failure is None and (altered := archive.after()):
         report.failure = Failure(altered)
     report.archived_checked, report.archived_unchecked = archive.checked, archive.unchecked
-    report.archives_missing = archive.missing
+    report.archives_missing, report.archived_erased = archive.missing, archive.erased
     return report
 
 

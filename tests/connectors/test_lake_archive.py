@@ -146,9 +146,9 @@ def test_chain_verifies_with_the_archive(hub: dict[str, Any]) -> None:
     for name, ids in (("a", hub["a_ids"]), ("b", hub["b_ids"])):
         code, report = _verify(hub["app"], hub["xs"][name][0], "--archive", str(hub["root"]))
         assert code == 0 and report["failure"] is None, report
-        assert report["archived"] == {"checked": len(ids), "unchecked": 0, "missing": []}
+        assert report["archived"] == {"checked": len(ids), "unchecked": 0, "missing": [], "erased": 0}
     code, report = _verify(hub["app"], hub["xs"]["a"][0])
-    assert code == 0 and report["archived"] == {"checked": 0, "unchecked": 6, "missing": []}, report
+    assert code == 0 and report["archived"] == {"checked": 0, "unchecked": 6, "missing": [], "erased": 0}, report
 
 
 def _copy(hub: dict[str, Any], tmp_path: Path) -> Path:
@@ -207,7 +207,7 @@ def test_a_missing_archive_is_reported_as_missing_not_tampered(hub: dict[str, An
     shutil.rmtree(month_dir(copy, slug, MARCH))
     code, report = _verify(hub["app"], slug, "--archive", str(copy))
     assert code == 3 and report["failure"] is None, report
-    assert report["archived"] == {"checked": 0, "unchecked": 6, "missing": ["2026-03"]}
+    assert report["archived"] == {"checked": 0, "unchecked": 6, "missing": ["2026-03"], "erased": 0}
     _, out = cli(hub["app"], "audit", "verify", "--tenant", slug, "--cert", str(_hub()[2]), "--archive", str(copy))
     assert "ARCHIVE MISSING for 2026-03" in out and "INCOMPLETE" in out, out
 
@@ -319,4 +319,5 @@ def test_a_month_detached_first_is_archived_too(hub: dict[str, Any], tmp_path: P
     assert code == 0 and "archived 2026-02: 2 statements of 1 tenant(s)" in out, out
     assert _scalar(database, "SELECT to_regclass('statements_p202602') IS NULL")
     code, report = _verify(hub["app"], slug, "--archive", str(hub["root"]))
-    assert code == 0 and report["archived"] == {"checked": 5, "unchecked": 0, "missing": []}, report["failure"]
+    assert code == 0, report["failure"]
+    assert report["archived"] == {"checked": 5, "unchecked": 0, "missing": [], "erased": 0}
