@@ -29,7 +29,7 @@ from hocvu.settings import Settings
 from lrs import partitions
 from lrs.jcs import canonical_json
 from lrs.storage import Database
-from tests.conftest import Xapi, new_credential, scratch_pg, statement
+from tests.conftest import Xapi, new_credential, run_instance, scratch_pg, statement
 from tests.lrs.audit.test_audit_chain import _hub, cli
 
 VOIDED = {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}}
@@ -75,7 +75,8 @@ def hub(own_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
     dbops.upgrade(database)
     _, key, cert = _hub()
     app = create_app(Settings.of(database_url=own_url, secret_key="test-secret", signing_key_file=key,
-                                 signing_cert_file=cert, checkpoint_every=4), db=database)
+                                 signing_cert_file=cert, checkpoint_every=4,
+                                 instance_dir=tmp_path_factory.mktemp("instance")), db=database)
     xs = {}
     for name in ("a", "b"):
         slug, k, s = new_credential(app, ["all"])
@@ -288,7 +289,8 @@ def test_a_hub_with_no_traffic_makes_next_months_partitions(hub: dict[str, Any])
             conn.exec_driver_sql(f"DROP TABLE {name}")
     _, key, cert = _hub()
     app = create_app(Settings.of(database_url=database.url, secret_key="test-secret", signing_key_file=key,
-                                 signing_cert_file=cert, partition_seconds=0.2), db=database)
+                                 signing_cert_file=cert, partition_seconds=0.2, instance_dir=run_instance()),
+                     db=database)
     task = app.extensions["lrs.partitions"]
     try:
         deadline = time.monotonic() + 20

@@ -56,7 +56,8 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
     monkeypatch.setenv("HOCVU_INSTANCE_DIR", str(tmp_path / "instance"))
     database = Database(url)
     dbops.upgrade(database)
-    return create_app(Settings.of(database_url=url, secret_key="test-secret"), db=database)
+    return create_app(Settings.of(database_url=url, secret_key="test-secret", instance_dir=tmp_path / "instance"),
+                      db=database)
 
 
 def run(*args: str) -> Any:
