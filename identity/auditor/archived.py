@@ -95,8 +95,8 @@ def chosen(session: Session, tenant_id: int, slug: str, ids: Iterable[str],
         return live
     names = sorted({f"{m:%Y-%m}" for m in months.values()})
     if source is None:
-        raise StatementsArchived(f"{len(months)} of the statements are archived (month(s) {', '.join(names)} of "
-                                 f"tenant {slug}): {_how(slug, '--statement ID ...')}", names)
+        raise StatementsArchived(f"{len(months)} of the chosen statement(s) archived, in month(s) {', '.join(names)} "
+                                 f"of tenant {slug}: {_how(slug, '--statement ID ...')}", names)
     registry = {r.month: r for r in _registry(session, tenant_id)}
     found: list[Row] = []
     for month in sorted(set(months.values())):

@@ -254,3 +254,23 @@ def test_issue_17_item_2_get_of_an_archived_id_is_404_saying_its_month(hub: dict
     assert "archived with its month 2026-03" in res.get_json()["error"]["message"]
     never = x.get("statements", statementId="00000000-0000-4000-8000-000000000000")
     assert never.status_code == 404 and "archived" not in never.get_json()["error"]["message"]
+
+
+def test_issue_17_item_2_an_attempt_begun_just_after_an_archived_month_needs_the_archive(hub: dict[str, Any],
+                                                                                        tmp_path: Path) -> None:
+    """The chain does not carry registrations, so without the archive the hub cannot tell whether an
+    attempt whose first live statement was stored on the 1st, within a day of an archived month's
+    end, began in that month: refused, naming it; with the archive, its (live) statements bundle.
+    Last in this module: it moves an attempt into April."""
+    w = write_attempt(hub["app"], (hub["old"]["a"].tenant, hub["old"]["a"].tenant_id), course=COURSE, checks=[MATCH])
+    _sql(hub["db"], "UPDATE statements SET stored = '2026-04-01T00:30:00+00:00' WHERE statement_id = ANY(:ids)",
+         ids=w.ids)
+    out = tmp_path / "proof.json"
+    refused = bundle(hub, out, w)
+    assert refused.exit_code == 1 and "began within a day of archived month 2026-03" in refused.output, refused.output
+    made = bundle(hub, out, w, "--archive", str(hub["root"]))
+    assert made.exit_code == 0, made.output
+    data = json.loads(out.read_bytes())
+    assert [s["statement"]["id"] for s in data["statements"]] == w.ids and not any("archive" in s
+                                                                                   for s in data["statements"])
+    assert verify_bundle(out, [hub["cert"].read_bytes()]).ok
