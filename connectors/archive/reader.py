@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.archive.layout import CHAIN_FILE, MANIFEST_FILE, STATEMENTS_FILE, month_dir, where
-from lrs.audit.archived import ArchivedStatement, ArchiveMissing, FoundRows, LoadedArchive
+from lrs.audit.archived import ArchivedStatement, ArchiveMissing, LoadedArchive
 from lrs.audit.chain import STATEMENT_KINDS, content_hash, recompute_entry_hash
 from lrs.audit.verify import check_checkpoint
 
@@ -117,16 +117,14 @@ class LakeArchive:
             problem = f"{MANIFEST_FILE} altered (its SHA-256 differs from the one the hub recorded)"
         return LoadedArchive(back.hashes, where(tenant, month), problem)
 
-    def find(self, tenant: str, month: date, manifest_sha256: str, *, ids: Collection[str] = (),
-             registration: str | None = None) -> FoundRows:
+    def find(self, tenant: str, month: date, *, ids: Collection[str] = (),
+             registration: str | None = None) -> list[ArchivedStatement]:
         """Rows by id (or registration), filtered as the Parquet is scanned, batch by batch: only the
-        matching rows are kept. Then the month's files against the pinned manifest (streamed), so a
-        row removed from the file shows even where the rows found all match their entries."""
+        matching rows are kept in memory."""
         import pyarrow.dataset as ds
 
         directory, label = month_dir(self.root, tenant, month), where(tenant, month)
         try:
-            manifest = (directory / MANIFEST_FILE).read_bytes()
             dataset = ds.dataset(directory / STATEMENTS_FILE, format="parquet")
         except FileNotFoundError as err:
             raise ArchiveMissing(f"{label}: {Path(str(err.filename)).name} not found") from None
@@ -140,19 +138,21 @@ class LakeArchive:
             except ValueError:
                 full = {"unreadable": text[:80]}  # refused by its hash, named, by the caller
             rows.append(ArchivedStatement(str(sid), int(seq), full if isinstance(full, dict) else {}, label))
-        return FoundRows(rows, _files_problem(directory, manifest, manifest_sha256))
+        return rows
 
-
-def _files_problem(directory: Path, manifest: bytes, pinned: str) -> str | None:
-    if hashlib.sha256(manifest).hexdigest() != pinned:
-        return f"{MANIFEST_FILE} altered (its SHA-256 differs from the one the hub recorded)"
-    try:
-        files = dict(json.loads(manifest)["files"])
-    except (ValueError, KeyError, TypeError):
-        return f"{MANIFEST_FILE} is not an archive manifest"
-    # The statements file only: the bundle's chain segment comes from the hub's database.
-    meta = files.get(STATEMENTS_FILE) or {}
-    path = directory / STATEMENTS_FILE
-    if file_sha256(path) != meta.get("sha256"):
-        return f"{STATEMENTS_FILE} altered (its SHA-256 differs from the manifest's: a row changed or removed)"
-    return None
+    def files_problem(self, tenant: str, month: date, manifest_sha256: str) -> str | None:
+        """The manifest against the hub's pin, then the statements file against the manifest (read
+        through once, streamed: the chain segment comes from the hub's database, not chain.jsonl)."""
+        directory = month_dir(self.root, tenant, month)
+        try:
+            manifest = (directory / MANIFEST_FILE).read_bytes()
+            if hashlib.sha256(manifest).hexdigest() != manifest_sha256:
+                return f"{MANIFEST_FILE} altered (its SHA-256 differs from the one the hub recorded)"
+            meta = dict(json.loads(manifest)["files"]).get(STATEMENTS_FILE) or {}
+            if file_sha256(directory / STATEMENTS_FILE) != meta.get("sha256"):
+                return f"{STATEMENTS_FILE} altered (its SHA-256 differs from the manifest's: a row changed or removed)"
+        except FileNotFoundError as err:
+            return f"{Path(str(err.filename)).name} not found"
+        except (ValueError, KeyError, TypeError):
+            return f"{MANIFEST_FILE} is not an archive manifest"
+        return None

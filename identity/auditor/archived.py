@@ -8,7 +8,9 @@ must hold the statement its id names, that id's latest 'stored'/'adopted' entry 
 position the registry records as archived in *that* month (a row of another tenant or another month
 has none there), and the statement's canonical hash must be the entry's content hash. Then the
 month's files must be the ones the registry pins (a row removed from the file shows there, as the
-rows found may all match). Anything else refuses the bundle, naming the statement or the month.
+rows found may all match): for chosen statements their months, for an attempt the months it has rows
+in and their neighbours (read through once each, streamed; not every month of the tenant). Anything
+else refuses the bundle, naming the statement or the month.
 
 Without an archive (the web pages cannot reach an offline one; the CLI without ``--archive``) a
 bundle that needs archived statements is refused (``StatementsArchived``) naming the months and how
@@ -22,7 +24,7 @@ months as where it may be; live statements starting within ``STRADDLE`` of an ar
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -33,6 +35,7 @@ from identity.auditor import queries as aq
 from identity.auditor.signals import DEFAULT_REPEATED_FAILURES
 from identity.gate.face import CHECK_VERB
 from identity.stamp import stamp_of
+from lrs import partitions
 from lrs.audit.archived import (
     ArchivedRows,
     ArchivedStatement,
@@ -107,18 +110,19 @@ def chosen(session: Session, tenant_id: int, slug: str, ids: Iterable[str],
             raise ArchiveRefused(f"{rows[0].where if rows else f'{month:%Y-%m}'}: archived statement {lost[0]} "
                                  "is not in its archive (row removed)")
         found += rows
+    _check_files(slug, [registry[m] for m in sorted(set(months.values()))], source)
     return sorted([*live, *found], key=lambda r: r.seq)
 
 
 def _read(session: Session, tenant_id: int, slug: str, month: StatementArchive, source: ArchivedRows, *,
           ids: Sequence[str] = (), registration: str | None = None) -> list[ArchivedStatement]:
-    """Rows of one archived month, each checked against its chain entry, then the month's files."""
+    """Rows of one archived month, each checked against its chain entry."""
     try:
-        found = source.find(slug, month.month, month.manifest_sha256, ids=ids, registration=registration)
+        found = source.find(slug, month.month, ids=ids, registration=registration)
     except ArchiveMissing as err:
         raise ArchiveRefused(f"archive not found: {err}") from None
-    entries = statement_entries(session, tenant_id, [r.statement_id for r in found.rows])
-    for r in found.rows:
+    entries = statement_entries(session, tenant_id, [r.statement_id for r in found])
+    for r in found:
         sid, entry = r.statement_id, entries.get(r.statement_id.lower())
         if str(r.full.get("id", "")).lower() != sid.lower():
             raise ArchiveRefused(f"{r.where}: the row of statement {sid} holds another statement (swapped)")
@@ -128,10 +132,15 @@ def _read(session: Session, tenant_id: int, slug: str, month: StatementArchive, 
         if content_hash(r.full) != entry[1]:
             raise ArchiveRefused(f"{r.where}: statement {sid}: its canonical hash differs from its chain entry at "
                                  f"position {entry[0]} (archived row altered)")
-    if found.altered:
-        where = found.rows[0].where if found.rows else f"tenant={slug}/month={month.month:%Y-%m}"
-        raise ArchiveRefused(f"{where}: {found.altered}")
-    return found.rows
+    return found
+
+
+def _check_files(slug: str, months: Iterable[StatementArchive], source: ArchivedRows) -> None:
+    """After the rows (so an altered row is named first): each month's files are the pinned ones."""
+    for m in months:
+        problem = source.files_problem(slug, m.month, m.manifest_sha256)
+        if problem:
+            raise ArchiveRefused(f"tenant={slug}/month={m.month:%Y-%m}: {problem}")
 
 
 def _session_of(full: dict[str, Any]) -> str | None:
@@ -177,8 +186,19 @@ def attempt(session: Session, tenant: str, registration: str, session_id: str, c
                 "began within a day of archived month ")
         raise StatementsArchived(f"the attempt {said}{', '.join(months)} of tenant {tenant}: {_how(tenant, target)}",
                                  months)
-    found = [r for m in registry for r in _read(session, tenant_id, tenant, m, source, registration=registration)
-             if _session_of(r.full) == session_id]
+    found: list[ArchivedStatement] = []
+    reached: set[date] = set()  # the months the attempt has rows in, and the one before its live part
+    for m in registry:
+        rows_there = [r for r in _read(session, tenant_id, tenant, m, source, registration=registration)
+                      if _session_of(r.full) == session_id]
+        reached |= {m.month} if rows_there else set()
+        found += rows_there
+    if live:
+        reached.add(partitions.add_months(partitions.month_start(min(r.stored for r in live)), -1))
+    # A row removed from a month shows only in that month's file: the months the attempt reaches, and
+    # each one's neighbours (an attempt lasts less than a month), not every month of the tenant.
+    near = {partitions.add_months(m, d) for m in reached for d in (-1, 0, 1)}
+    _check_files(tenant, [m for m in registry if m.month in near], source)
     rows: list[Row] = sorted([*live, *found], key=lambda r: r.seq)
     if not any(stamp_of(r.full) is not None or (r.full.get("verb") or {}).get("id") == CHECK_VERB for r in rows):
         raise NotFound(f"tenant {tenant!r} has no identity-assured attempt {session_id!r} in registration "

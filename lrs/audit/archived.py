@@ -70,20 +70,16 @@ class ArchivedStatement:
     where: str  # tenant=<slug>/month=<YYYY-MM>
 
 
-@dataclass(frozen=True)
-class FoundRows:
-    """Rows read back from one month, and what is wrong with its files as a whole, if anything (the
-    manifest not the pinned one, the statements file not the manifest's: rows may be missing)."""
-
-    rows: list[ArchivedStatement]
-    altered: str | None = None
-
-
 class ArchivedRows(Protocol):
-    def find(self, tenant: str, month: date, manifest_sha256: str, *, ids: Collection[str] = (),
-             registration: str | None = None) -> FoundRows:
+    def find(self, tenant: str, month: date, *, ids: Collection[str] = (),
+             registration: str | None = None) -> list[ArchivedStatement]:
         """The rows of ``tenant``'s ``month`` with one of ``ids`` (or, with none, of ``registration``);
         raises ``ArchiveMissing`` when the month is not there."""
+        ...
+
+    def files_problem(self, tenant: str, month: date, manifest_sha256: str) -> str | None:
+        """What is wrong with the month's files as a whole (the manifest not the pinned one, the
+        statements file not the manifest's: rows changed or removed), if anything."""
         ...
 
 

@@ -143,6 +143,10 @@ def test_issue_17_item_2_without_archive_the_bundle_fails_naming_the_months(hub:
         assert result.exit_code == 1 and not out.exists(), result.output
         assert "2026-03" in result.output and "--archive DIR" in result.output, result.output
     assert bundle(hub, out, hub["live"]["a"]).exit_code == 0
+    empty = tmp_path / "elsewhere"
+    empty.mkdir()
+    missing = bundle(hub, tmp_path / "p.json", w, "--archive", str(empty))
+    assert missing.exit_code == 1 and f"archive not found: tenant={w.tenant}/month=2026-03" in missing.output
 
 
 def test_issue_17_item_2_an_archived_row_altered_on_disk_is_refused_and_named(hub: dict[str, Any],
