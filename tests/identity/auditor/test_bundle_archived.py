@@ -248,6 +248,15 @@ def test_issue_17_item_2_an_export_covering_archived_months_warns_with_their_cou
     assert json.loads(after.stdout)["archived"] == [] and "warning" not in after.stderr
 
 
+def test_issue_17_item_2_a_web_export_names_the_archived_months_in_a_header(hub: dict[str, Any]) -> None:
+    w = hub["old"]["a"]
+    _, key, secret = new_credential(hub["app"], ["all"], tenant_slug=w.tenant)
+    res = hub["app"].test_client().get("/reports/export.csv", headers=basic(key, secret),
+                                       query_string={"since": "2026-01-01", "settle": "0"})
+    assert res.status_code == 200, res.get_data(as_text=True)
+    assert res.headers["X-Hocvu-Export-Archived"] == f"{w.tenant}/2026-03=4"
+
+
 def test_issue_17_item_2_get_of_an_archived_id_is_404_saying_its_month(hub: dict[str, Any]) -> None:
     """xAPI has no answer but 404 for it; the message tells an LMS's admin where it went."""
     w = hub["old"]["b"]
