@@ -21,6 +21,7 @@ from typing import IO, Any, Final
 
 from sqlalchemy.orm import Session
 
+from connectors.archive.coverage import archived_in
 from connectors.export import PAGE_SIZE, ExportQuery, Row, count, iter_rows, plan
 from connectors.export_schema import COLUMNS, NAMES, PARTITION_COLUMNS, arrow_schema
 from lrs.errors import BadRequest
@@ -101,6 +102,8 @@ class ExportResult:
     rows: int
     cursor: str
     files: list[str] = field(default_factory=list)
+    # Archived months the range covers, which the store no longer holds (connectors.archive.coverage).
+    archived: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _progress(pages: Iterable[list[Row]], total: int | None, show: bool) -> Iterator[list[Row]]:
@@ -125,6 +128,7 @@ def export_statements(session: Session, query: ExportQuery, fmt: str, out: str |
     if fmt not in FORMATS:
         raise BadRequest(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     p = plan(session, query, pseudonym_key=pseudonym_key, now=now)
+    archived = archived_in(session, p.tenants, p.since, p.bound)
     show = sys.stderr.isatty() if progress is None else progress
     rows = 0
 
@@ -140,16 +144,16 @@ def export_statements(session: Session, query: ExportQuery, fmt: str, out: str |
             raise BadRequest("a Parquet export is written to a directory: pass its path")
         stamp = p.bound.strftime("%Y%m%dT%H%M%S%fZ")
         files = write_parquet(counted(), Path(out), f"{stamp}-{secrets.token_hex(3)}")
-        return ExportResult(rows, p.cursor, files)
+        return ExportResult(rows, p.cursor, files, archived)
     chunks = csv_chunks(counted()) if fmt == "csv" else jsonl_chunks(counted())
     if isinstance(out, str | Path) and str(out) != "-":
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8", newline="") as fh:
             fh.writelines(chunks)
-        return ExportResult(rows, p.cursor, [str(path)])
+        return ExportResult(rows, p.cursor, [str(path)], archived)
     stream = sys.stdout if str(out) == "-" else out
     assert not isinstance(stream, str | Path)
     stream.writelines(chunks)
     stream.flush()
-    return ExportResult(rows, p.cursor, [])
+    return ExportResult(rows, p.cursor, [], archived)

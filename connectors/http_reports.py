@@ -32,6 +32,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.archive.coverage import archived_in
 from connectors.export import DEFAULT_SETTLE, ExportQuery, Plan, iter_rows, parse_time, parse_until, plan
 from connectors.export_files import csv_chunks, jsonl_chunks
 from connectors.export_schema import SCHEMA
@@ -45,6 +46,8 @@ bp = Blueprint("reports", __name__, template_folder="templates")
 EXTENSION: Final = "hocvu.reports"
 REALM: Final = 'Basic realm="hocvu reports", charset="UTF-8"'  # RFC 7617 §2, §2.1
 CURSOR_HEADER: Final = "X-Hocvu-Export-Cursor"
+# Archived months the range covers (not in the file): "<tenant>/<YYYY-MM>=<statements>, ..." (connectors.archive).
+ARCHIVED_HEADER: Final = "X-Hocvu-Export-Archived"
 # The page loads nothing: inline styles and inline SVG only (the charts), forms back to itself.
 CSP: Final = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
               "base-uri 'none'; frame-ancestors 'none'")
@@ -212,7 +215,8 @@ def _stream(db: Database, p: Plan, fmt: str) -> Iterator[bytes]:
 @bp.get("/export.<fmt>")
 def export(fmt: str) -> Response:
     """The statements of the viewer's scope as CSV or JSON Lines (``hocvu.statements.v1``), with the
-    cursor for the next incremental export in a header (``after=<cursor>`` continues from it)."""
+    cursor for the next incremental export in a header (``after=<cursor>`` continues from it), and the
+    archived months the range covers, which the file lacks, in another (``ARCHIVED_HEADER``)."""
     if fmt not in ("csv", "jsonl"):
         raise BadRequest("exports over HTTP are export.csv or export.jsonl (Parquet: hocvu export statements)")
     session, _, q = _open(_settle())
@@ -220,6 +224,7 @@ def export(fmt: str) -> Response:
     with _config().reader.session() as reads:
         # On a replica, "now" is what it has replayed: the cursor never passes what it has not seen.
         p = plan(reads, q, pseudonym_key=_config().pseudonym_key, now=replica_now(reads))
+        archived = archived_in(reads, p.tenants, p.since, p.bound)
     scope = q.tenants[0] if q.tenants else "all"
     name = f"statements-{scope}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{fmt}"
     response = Response(_stream(_config().reader, p, fmt), content_type="text/csv; charset=utf-8" if fmt == "csv"
@@ -227,6 +232,9 @@ def export(fmt: str) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers[CURSOR_HEADER] = p.cursor
     response.headers["X-Hocvu-Export-Schema"] = SCHEMA
+    if archived:  # months the range covers that left the store for the lake: not in this file
+        response.headers[ARCHIVED_HEADER] = ", ".join(f"{a['tenant']}/{a['month']}={a['statements']}"
+                                                      for a in archived)
     return _secure(response)
 
 

@@ -22,42 +22,51 @@ import click
 @click.option("--statement", "statement_ids", multiple=True, help="A statement id (repeatable), instead of an attempt.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True,
               help="Where to write the bundle (JSON).")
+@click.option("--archive", "root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="The lake archive (`hocvu lake archive --to DIR`): statements of archived months are read "
+                   "from it, each checked against its chain entry first.")
 def audit_bundle(tenant_slug: str, registration: str | None, session_id: str | None,
-                 statement_ids: tuple[str, ...], output: str) -> None:
+                 statement_ids: tuple[str, ...], output: str, root: Path | None) -> None:
     """Write the proof bundle of an attempt or of chosen statements. The read is recorded in the
-    tenant's audit chain; a checkpoint is signed first when none covers the statements yet."""
+    tenant's audit chain; a checkpoint is signed first when none covers the statements yet.
+    Statements of archived months need --archive DIR (without it the bundle is refused, naming the
+    months: never one silently missing statements)."""
+    from connectors.archive.reader import LakeArchive
     from hocvu import configs
     from hocvu.app import audit_policy
     from hocvu.cli_session import cli_session
     from hocvu.settings import Settings
-    from identity.auditor import proof_bundle
-    from identity.auditor import queries as aq
+    from identity.auditor import archived, proof_bundle
     from lrs import credentials
     from lrs.audit import chain as audit_chain
+    from lrs.errors import XapiError
 
     if not statement_ids and not (registration and session_id):
         raise click.UsageError("name an attempt (--registration and --session) or --statement ids")
     settings = Settings.from_env()
     policy = audit_policy(settings)
     certificates = [configs.hub_key(settings).material().cert_pem, *configs.trusted_certificates(settings)]
+    source = LakeArchive(root) if root is not None else None
     with cli_session(info={audit_chain.POLICY_KEY: policy}) as session:
         tenant = credentials.get_tenant(session, tenant_slug)
-        if statement_ids:
-            rows = proof_bundle.statements_of(session, tenant.id, statement_ids)
-            absent = sorted({s.lower() for s in statement_ids} - {r.statement_id for r in rows})
-            if absent:
-                raise click.ClickException(f"tenant {tenant_slug} has no statement {absent[0]}")
-            selection: dict[str, object] = {"statements": [r.statement_id for r in rows]}
-        else:
-            attempt = aq.get_attempt(session, tenant_slug, registration or "", session_id or "", certificates)
-            rows = proof_bundle.statements_of(session, tenant.id, [s.statement_id for s in attempt.statements])
-            selection = {"attempt": {"registration": attempt.registration, "session_id": attempt.session_id}}
+        try:
+            if statement_ids:
+                rows = archived.chosen(session, tenant.id, tenant_slug, statement_ids, source)
+                selection: dict[str, object] = {"statements": [r.statement_id for r in rows]}
+            else:
+                _, selection, rows = archived.attempt(session, tenant_slug, registration or "", session_id or "",
+                                                      certificates, source)
+        except (XapiError, archived.ArchiveRefused) as err:
+            raise click.ClickException(f"no bundle: {err}") from None
         audit_chain.record_access(session, tenant.id, f"cli:{getpass.getuser()}",
                                   {"view": "bundle", "shown": [r.statement_id for r in rows][:40], "count": len(rows)})
         bundle = proof_bundle.build(session, tenant.id, rows, certificates, selection=selection, policy=policy)
     Path(output).write_bytes(proof_bundle.dumps(bundle))
     checkpoint = bundle["chain"]["checkpoint"]
-    click.echo(f"wrote {output}: {len(rows)} statement(s), {len(bundle['chain']['entries'])} chain entries, "
+    from_archive = sum("archive" in s for s in bundle["statements"])
+    click.echo(f"wrote {output}: {len(rows)} statement(s)"
+               f"{f' ({from_archive} from the archive)' if from_archive else ''}, "
+               f"{len(bundle['chain']['entries'])} chain entries, "
                f"checkpoint at position {checkpoint['position'] if checkpoint else '(none yet)'}")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from connectors.archive.coverage import warning
 from connectors.export import ExportQuery, parse_time, parse_until, pseudonym_key
 from connectors.export_files import FORMATS, export_statements
 from connectors.export_schema import SCHEMA
@@ -52,14 +53,19 @@ def export() -> None:
 def export_statements_command(tenants: tuple[str, ...], since: str | None, until: str | None, fmt: str, out: str,
                               after_cursor: str | None, pseudonymise: bool, settle: float, progress: bool | None,
                               as_json: bool) -> None:
-    """One row per stored statement; ends by printing the cursor for the next incremental export."""
+    """One row per stored statement; ends by printing the cursor for the next incremental export.
+    Months archived to the lake (`hocvu lake archive`) are not in the store: a range covering them is
+    warned about on stderr and listed under "archived" in the --json summary, with their counts."""
 
     settings = Settings.from_env()
     with cli_session() as session:
         query = _query(tenants, since, until, after_cursor, settle, pseudonymise)
         result = export_statements(session, query, fmt, out, pseudonym_key=pseudonym_key(settings.secret_key),
                                    progress=progress)
-    summary = {"rows": result.rows, "cursor": result.cursor, "format": fmt, "schema": SCHEMA, "files": result.files}
+    summary = {"rows": result.rows, "cursor": result.cursor, "format": fmt, "schema": SCHEMA, "files": result.files,
+               "archived": result.archived}
+    if result.archived:  # never a silent gap: those months left the store for the lake
+        click.echo(warning(result.archived), err=True)
     # With --out - the data is on stdout, so the summary goes to stderr.
     err = out == "-"
     if as_json:

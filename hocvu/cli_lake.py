@@ -69,8 +69,9 @@ def archive(month: datetime, root: Path, certs: tuple[str, ...]) -> None:
     """PostgreSQL: archive MONTH (YYYY-MM, a month that has ended) to the lake with its chain proofs,
     then drop its partition. The files are written, fsynced and read back and checked against the
     audit chain first; on any failure the partition stays. The chain entries stay in the database
-    (`hocvu audit verify --archive DIR` proves them). Archived statements are served from the lake:
-    the LRS answers 404 for their ids and refuses to store them again (409)."""
+    (`hocvu audit verify --archive DIR` proves them, `hocvu audit bundle --archive DIR` bundles them).
+    Archived statements are served from the lake: the LRS answers 404 for their ids (naming the month)
+    and refuses to store them again (409)."""
     from connectors.archive.writer import ArchiveError, finish, write_month
     from hocvu.cli_audit import certificates_from
     from lrs import partitions

@@ -22,6 +22,7 @@ from sqlalchemy import Text, cast, exists, select, text, true, tuple_
 from sqlalchemy.orm import Session, aliased
 
 import schemas
+from lrs.audit.archived import archived_months
 from lrs.credentials import Principal
 from lrs.errors import BadRequest, NotFound
 from lrs.query_params import AFTER_STORED, Query
@@ -308,8 +309,19 @@ def get_one(session: Session, principal: Principal, statement_id: str, *, voided
     row = session.scalar(select(Statement).where(*conds))
     if row is None or row.voided != voided:
         what = "voided statement" if voided else "statement"
-        raise NotFound(f"no {what} with id {statement_id}")
+        raise NotFound(f"no {what} with id {statement_id}{_archived(session, principal, statement_id, row)}")
     return row
+
+
+def _archived(session: Session, principal: Principal, statement_id: str, row: Statement | None) -> str:
+    """Where an archived statement went (xAPI has no answer but 404 for it), so an LMS's admin knows:
+    a few index look-ups, on the 404 path only (lrs.audit.archived). Not told to a credential that
+    reads only its own statements: it is not told whether others' ids exist either."""
+    if row is not None or principal.reads_only_own_statements:
+        return ""
+    month = archived_months(session, principal.tenant_id, [statement_id]).get(statement_id.lower())
+    return (f" in the LRS: it was archived with its month {month:%Y-%m} to the hub's lake (`hocvu lake archive`), "
+            "where analysts and auditors read it") if month else ""
 
 
 def _b64(data: bytes) -> str:

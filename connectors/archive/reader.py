@@ -1,18 +1,19 @@
 """Reading an archived month back (connectors.archive.layout): for the writer's check before the
-partition is dropped, and for ``hocvu audit verify --archive DIR`` (an ``lrs.audit.archived.ArchiveSource``)."""
+partition is dropped, for ``hocvu audit verify --archive DIR`` (an ``lrs.audit.archived.ArchiveSource``)
+and for proof bundles of archived statements (``ArchivedRows.find``: chosen rows only)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from connectors.archive.layout import CHAIN_FILE, MANIFEST_FILE, STATEMENTS_FILE, month_dir, where
-from lrs.audit.archived import ArchiveMissing, LoadedArchive
+from lrs.audit.archived import ArchivedStatement, ArchiveMissing, LoadedArchive
 from lrs.audit.chain import STATEMENT_KINDS, content_hash, recompute_entry_hash
 from lrs.audit.verify import check_checkpoint
 
@@ -115,3 +116,43 @@ class LakeArchive:
         if back.manifest_sha256 != manifest_sha256:
             problem = f"{MANIFEST_FILE} altered (its SHA-256 differs from the one the hub recorded)"
         return LoadedArchive(back.hashes, where(tenant, month), problem)
+
+    def find(self, tenant: str, month: date, *, ids: Collection[str] = (),
+             registration: str | None = None) -> list[ArchivedStatement]:
+        """Rows by id (or registration), filtered as the Parquet is scanned, batch by batch: only the
+        matching rows are kept in memory."""
+        import pyarrow.dataset as ds
+
+        directory, label = month_dir(self.root, tenant, month), where(tenant, month)
+        try:
+            dataset = ds.dataset(directory / STATEMENTS_FILE, format="parquet")
+        except FileNotFoundError as err:
+            raise ArchiveMissing(f"{label}: {Path(str(err.filename)).name} not found") from None
+        wanted = (ds.field("statement_id").isin(sorted({i.lower() for i in ids})) if ids
+                  else ds.field("registration") == (registration or "").lower())
+        table = dataset.to_table(columns=["statement_id", "seq", "statement"], filter=wanted)
+        rows = []
+        for sid, seq, text in zip(*(c.to_pylist() for c in table.columns), strict=True):
+            try:
+                full = json.loads(text)
+            except ValueError:
+                full = {"unreadable": text[:80]}  # refused by its hash, named, by the caller
+            rows.append(ArchivedStatement(str(sid), int(seq), full if isinstance(full, dict) else {}, label))
+        return rows
+
+    def files_problem(self, tenant: str, month: date, manifest_sha256: str) -> str | None:
+        """The manifest against the hub's pin, then the statements file against the manifest (read
+        through once, streamed: the chain segment comes from the hub's database, not chain.jsonl)."""
+        directory = month_dir(self.root, tenant, month)
+        try:
+            manifest = (directory / MANIFEST_FILE).read_bytes()
+            if hashlib.sha256(manifest).hexdigest() != manifest_sha256:
+                return f"{MANIFEST_FILE} altered (its SHA-256 differs from the one the hub recorded)"
+            meta = dict(json.loads(manifest)["files"]).get(STATEMENTS_FILE) or {}
+            if file_sha256(directory / STATEMENTS_FILE) != meta.get("sha256"):
+                return f"{STATEMENTS_FILE} altered (its SHA-256 differs from the manifest's: a row changed or removed)"
+        except FileNotFoundError as err:
+            return f"{Path(str(err.filename)).name} not found"
+        except (ValueError, KeyError, TypeError):
+            return f"{MANIFEST_FILE} is not an archive manifest"
+        return None

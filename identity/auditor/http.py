@@ -20,6 +20,10 @@ that read no tenant (there is none yet) is noted in the application log only, as
 | ``GET /audit/attempt?tenant=&registration=&session=`` | one attempt (HTML); ``/audit/attempt.json`` |
 | ``GET /audit/bundle?tenant=&registration=&session=`` | the attempt's proof bundle (JSON file) |
 | ``GET /audit/bundle?tenant=&statement=ID&statement=...`` | chosen statements' proof bundle |
+
+Statements of months archived to the lake (``hocvu lake archive``) are not readable here: an attempt
+or a bundle that needs them answers 404 ``archived`` naming the months and the ``hocvu audit bundle
+--archive DIR`` command that builds the bundle (identity.auditor.archived).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from identity.auditor import parsing, proof_bundle
+from identity.auditor import archived, parsing, proof_bundle
 from identity.auditor import queries as aq
 from lrs.audit.chain import policy_of, record_access
 from lrs.credentials import NationalPrincipal, authenticate, authenticate_national, parse_basic
@@ -296,7 +300,8 @@ def _one(view: str) -> aq.Attempt:
     session, who = _open()
     try:
         with _reading(session) as reads:
-            attempt = aq.get_attempt(reads, *_attempt_args(), _config().certificates(), _config().repeated_failures)
+            attempt = archived.live_attempt_or_archived(reads, *_attempt_args(), _config().certificates(),
+                                                        _config().repeated_failures)
         _log_access(session, who, {attempt.tenant_id: [attempt.session_id]},
                     {"view": view, "registration": attempt.registration})
     finally:
@@ -331,16 +336,13 @@ def bundle() -> Response:
             tenant_id = session.scalar(select(Tenant.id).where(Tenant.slug == slug))
             if tenant_id is None:
                 raise NotFound(f"no tenant {slug!r}")
-            rows = proof_bundle.statements_of(session, tenant_id, chosen)
-            absent = sorted({c.lower() for c in chosen} - {r.statement_id for r in rows})
-            if absent:
-                raise NotFound(f"tenant {slug!r} has no statement {absent[0]}")
+            # No archive here (an offline one): archived statements are refused naming their months.
+            rows = archived.chosen(session, tenant_id, slug, chosen, None)
             selection: dict[str, Any] = {"statements": [r.statement_id for r in rows]}
         else:
-            attempt = aq.get_attempt(session, *_attempt_args(), certificates, _config().repeated_failures)
-            slug, tenant_id = attempt.tenant, attempt.tenant_id
-            rows = proof_bundle.statements_of(session, tenant_id, [s.statement_id for s in attempt.statements])
-            selection = {"attempt": {"registration": attempt.registration, "session_id": attempt.session_id}}
+            slug = _attempt_args()[0]
+            tenant_id, selection, rows = archived.attempt(session, *_attempt_args(), certificates, None,
+                                                          _config().repeated_failures)
         note = {"view": "bundle", **selection.get("attempt", {})}  # chosen statements: the entry's "shown"
         _log_access(session, who, {tenant_id: [r.statement_id for r in rows]}, note)
         data = proof_bundle.build(session, tenant_id, rows, certificates, selection=selection,

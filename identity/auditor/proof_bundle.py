@@ -9,11 +9,17 @@ A bundle is one JSON document (UTF-8), so it can be mailed, archived and read by
       "tenant": {"id": 3, "slug": "bo-noi-vu"},
       "selection": {...},              # what was asked for: an attempt, or statement ids
       "certificates": ["-----BEGIN CERTIFICATE-----..."],   # the hub's (PEM)
-      "statements": [{"statement": {...as stored...}, "signatures": {"<sha2>": "<compact JWS>"}}],
+      "statements": [{"statement": {...as stored...}, "signatures": {"<sha2>": "<compact JWS>"},
+                      "archive": "tenant=<slug>/month=<YYYY-MM>"}],   # optional: read from the lake
       "chain": {"version": "hocvu-audit-chain/1",
                 "entries": [...],      # lrs.audit.chain.entry_dict, consecutive positions
                 "checkpoint": {...}}   # lrs.audit.verify.checkpoint_dict: signed, at the last entry
     }
+
+``archive`` (optional, issue 17 item 2 follow-up) says a statement was read from its month's archive
+(``hocvu audit bundle --archive DIR``, identity.auditor.archived) after its row was checked against
+its chain entry; it is information only: a verifier checks such a statement exactly as the others
+(its chain entries never left the database), and bundles without it are as valid as before.
 
 The segment runs from the first selected statement's 'stored' entry to the signed checkpoint
 covering the last one (``build`` asks for one when none covers it yet, if it is given a signer).
@@ -46,6 +52,7 @@ from identity.auditor.queries import signature_tokens
 from identity.gate.attestation import attested
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
+from lrs.audit.archived import ArchivedStatement
 from lrs.audit.chain import CHAIN_VERSION, AuditPolicy, content_hash, iso, make_checkpoint, recompute_entry_hash
 from lrs.audit.verify import check_checkpoint, proof_material
 from lrs.storage import Statement, Tenant
@@ -67,7 +74,8 @@ def statements_of(session: Session, tenant_id: int, statement_ids: Iterable[str]
     return sorted(rows, key=lambda r: r.seq)
 
 
-def build(session: Session, tenant_id: int, rows: Sequence[Statement], certificates: Sequence[bytes], *,
+def build(session: Session, tenant_id: int, rows: Sequence[Statement | ArchivedStatement],
+          certificates: Sequence[bytes], *,
           selection: Mapping[str, Any], policy: AuditPolicy | None = None) -> dict[str, Any]:
     """The bundle of ``rows`` (statements of one tenant). With a ``policy`` whose signer is set, a
     checkpoint is made (in the caller's transaction) when none covers the statements yet."""
@@ -85,11 +93,18 @@ def build(session: Session, tenant_id: int, rows: Sequence[Statement], certifica
         "format": FORMAT, "version": VERSION, "created": iso(datetime.now(UTC)),
         "tenant": {"id": tenant_id, "slug": slug}, "selection": dict(selection),
         "certificates": [c.decode("ascii") for c in certs],
-        "statements": [{"statement": r.full,
-                        "signatures": {h: tokens[h].decode("ascii") for h in signature_hashes(r.full) if h in tokens}}
-                       for r in rows],
+        "statements": [_item(r, tokens) for r in rows],
         "chain": {"version": CHAIN_VERSION, "entries": entries, "checkpoint": checkpoint},
     }
+
+
+def _item(row: Statement | ArchivedStatement, tokens: Mapping[str, bytes]) -> dict[str, Any]:
+    item: dict[str, Any] = {"statement": row.full,
+                            "signatures": {h: tokens[h].decode("ascii") for h in signature_hashes(row.full)
+                                           if h in tokens}}
+    if isinstance(row, ArchivedStatement):
+        item["archive"] = row.where
+    return item
 
 
 def dumps(bundle: Mapping[str, Any]) -> bytes:

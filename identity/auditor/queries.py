@@ -40,6 +40,7 @@ from identity.auditor.signals import DEFAULT_REPEATED_FAILURES, SIGNALS, FaceChe
 from identity.gate.face import CHECK_VERB
 from identity.stamp import stamp_of
 from identity.stamp_guard import signed_by_trusted
+from lrs.audit.archived import ArchivedStatement
 from lrs.audit.chain import content_hash, iso
 from lrs.blobs import attachments as attachment_store
 from lrs.errors import BadRequest, NotFound
@@ -183,7 +184,8 @@ def _session_id(full: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def signature_tokens(session: Session, tenant_id: int, rows: Iterable[Statement]) -> dict[str, bytes]:
+def signature_tokens(session: Session, tenant_id: int,
+                     rows: Iterable[Statement | ArchivedStatement]) -> dict[str, bytes]:
     """The stored JWS of each signature attachment of ``rows``, by ``sha2``."""
     hashes = {h for r in rows for h in signature_hashes(r.full)}
     # Through the blob store, bytes verified; missing or altered ones are left out, so the pages and

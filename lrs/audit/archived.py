@@ -18,20 +18,26 @@ whose statement is missing from the store:
 
 Reading the archive (Parquet) is not this package's business (``lrs`` imports no connectors): the
 composition root passes an ``ArchiveSource`` (connectors.archive.reader).
+
+Proof bundles and the LRS's 404 ask the other way round (issue 17 item 2 follow-up): ``archived_months``
+says which of some statements the store lacks were archived, and in which month, from the registry
+(``statement_ids``: the id is still taken, so not erased) and the chain (its entry's position is in
+a month's archived runs); ``ArchivedRows`` reads chosen rows back from a month's archive.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lrs.storage import StatementArchive
+from lrs.audit.chain import STATEMENT_KINDS
+from lrs.storage import AuditEntry, Statement, StatementArchive, StatementId
 
 
 class ArchiveMissing(Exception):
@@ -52,6 +58,69 @@ class ArchiveSource(Protocol):
     def load(self, tenant: str, month: date, manifest_sha256: str) -> LoadedArchive:
         """The archive of ``tenant``'s ``month``; raises ``ArchiveMissing`` when it is not there."""
         ...
+
+
+@dataclass(frozen=True)
+class ArchivedStatement:
+    """A statement read back from its month's archive, as stored (its canonical JSON parsed)."""
+
+    statement_id: str
+    seq: int
+    full: dict[str, Any]
+    where: str  # tenant=<slug>/month=<YYYY-MM>
+
+
+class ArchivedRows(Protocol):
+    def find(self, tenant: str, month: date, *, ids: Collection[str] = (),
+             registration: str | None = None) -> list[ArchivedStatement]:
+        """The rows of ``tenant``'s ``month`` with one of ``ids`` (or, with none, of ``registration``);
+        raises ``ArchiveMissing`` when the month is not there."""
+        ...
+
+    def files_problem(self, tenant: str, month: date, manifest_sha256: str) -> str | None:
+        """What is wrong with the month's files as a whole (the manifest not the pinned one, the
+        statements file not the manifest's: rows changed or removed), if anything."""
+        ...
+
+
+def in_runs(runs: Sequence[Sequence[int]], position: int) -> bool:
+    """Whether ``position`` is in one of the sorted [first, last] ``runs``."""
+    i = bisect.bisect_right([int(r[0]) for r in runs], position) - 1
+    return i >= 0 and int(runs[i][0]) <= position <= int(runs[i][1])
+
+
+def statement_entries(session: Session, tenant_id: int, ids: Iterable[str]) -> dict[str, tuple[int, str | None]]:
+    """Each statement's latest 'stored'/'adopted' entry: (position, content hash)."""
+    wanted = sorted({i.lower() for i in ids})
+    found: dict[str, tuple[int, str | None]] = {}
+    for i in range(0, len(wanted), 1000):
+        for sid, pos, h in session.execute(select(AuditEntry.statement_id, AuditEntry.position,
+                                                  AuditEntry.content_hash).where(
+                AuditEntry.tenant_id == tenant_id, AuditEntry.kind.in_(STATEMENT_KINDS),
+                AuditEntry.statement_id.in_(wanted[i:i + 1000]))):
+            if sid is not None and pos > found.get(sid, (-1, None))[0]:
+                found[sid] = (int(pos), h)
+    return found
+
+
+def archived_months(session: Session, tenant_id: int, ids: Iterable[str]) -> dict[str, date]:
+    """Of ``ids``, those archived (not in the store, still taken, their entry at an archived
+    position), with their month. PostgreSQL only (SQLite archives nothing): empty elsewhere."""
+    if session.get_bind().dialect.name != "postgresql":
+        return {}
+    wanted = sorted({i.lower() for i in ids})
+    taken: set[str] = set()
+    for i in range(0, len(wanted), 1000):
+        chunk = wanted[i:i + 1000]
+        taken |= set(session.scalars(select(StatementId.statement_id).where(
+            StatementId.tenant_id == tenant_id, StatementId.statement_id.in_(chunk))))
+        taken -= set(session.scalars(select(Statement.statement_id).where(
+            Statement.tenant_id == tenant_id, Statement.statement_id.in_(chunk))))
+    if not taken:
+        return {}
+    months = session.scalars(select(StatementArchive).where(StatementArchive.tenant_id == tenant_id)).all()
+    return {sid: m.month for sid, (pos, _) in statement_entries(session, tenant_id, taken).items()
+            for m in months if in_runs(m.positions, pos)}
 
 
 @dataclass
