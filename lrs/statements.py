@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -21,7 +21,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 import schemas
-from lrs.activity_definitions import store_definitions
+from lrs.activity_definitions import defined_ids, store_definitions
 from lrs.audit import chain as audit_chain
 from lrs.blobs import attachments as attachment_store
 from lrs.cmi5 import rules as cmi5_rules
@@ -30,7 +30,8 @@ from lrs.credentials import Principal
 from lrs.errors import BadRequest, Conflict, PayloadTooLarge
 from lrs.identifiers import KEY_MAX_BYTES, actor_key, agent_key, key_too_long
 from lrs.multipart import AttachmentPart, check_attachments
-from lrs.pg_ingest import pg_ingest
+from lrs.pg_ingest import SeenHead, pg_ingest
+from lrs.related import related
 from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved
 from lrs.signatures import signature_parts, verify_signed_statement
 from lrs.storage import (
@@ -81,67 +82,6 @@ class Indexed:
     row: dict[str, Any]
     agents: list[tuple[str, bool]]
     activities: list[tuple[str, bool]]
-
-
-def _agents_in(node: Any) -> Iterator[dict[str, Any]]:
-    """An Agent/Group and, for a Group, its members."""
-    if isinstance(node, dict):
-        yield node
-        yield from node.get("member") or []
-
-
-def _context_refs(ctx: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
-    agents = [*_agents_in(ctx.get("instructor")), *_agents_in(ctx.get("team"))]
-    for ca in ctx.get("contextAgents") or []:  # IEEE 9274.1.1 §4.2.2.5
-        agents.extend(_agents_in(ca.get("agent")))
-    for cg in ctx.get("contextGroups") or []:
-        agents.extend(_agents_in(cg.get("group")))
-    activities: list[str] = []
-    for value in (ctx.get("contextActivities") or {}).values():
-        for act in value if isinstance(value, list) else [value]:
-            activities.append(act["id"])
-    return agents, activities
-
-
-def related(statement: dict[str, Any]) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
-    """Related agents and activities (xAPI 1.0.3 Part Three §2.1.3, ``related_agents`` and
-    ``related_activities``): actor and object are direct; authority, instructor, team, context
-    activities and everything inside a SubStatement count only for the ``related_*`` filters."""
-    agents: list[tuple[dict[str, Any], bool]] = []
-    activities: list[tuple[str, bool]] = []
-    obj = statement["object"]
-    agents.append((statement["actor"], True))
-    agents.extend((m, False) for m in statement["actor"].get("member") or [])
-    kind = obj.get("objectType", "Activity")
-    if kind in ("Agent", "Group"):
-        agents.append((obj, True))
-        agents.extend((m, False) for m in obj.get("member") or [])
-    elif kind == "Activity":
-        activities.append((obj["id"], True))
-    elif kind == "SubStatement":
-        agents.extend((a, False) for a in _agents_in(obj["actor"]))
-        sub_obj = obj["object"]
-        if sub_obj.get("objectType", "Activity") == "Activity":
-            activities.append((sub_obj["id"], False))
-        else:
-            agents.extend((a, False) for a in _agents_in(sub_obj))
-        sub_agents, sub_acts = _context_refs(obj.get("context") or {})
-        agents.extend((a, False) for a in sub_agents)
-        activities.extend((a, False) for a in sub_acts)
-    ctx_agents, ctx_acts = _context_refs(statement.get("context") or {})
-    agents.extend((a, False) for a in ctx_agents)
-    activities.extend((a, False) for a in ctx_acts)
-    if "authority" in statement:
-        agents.extend((a, False) for a in _agents_in(statement["authority"]))
-    keyed: dict[str, bool] = {}
-    for agent, direct in agents:
-        key = agent_key(agent)
-        if key:
-            keyed[key] = keyed.get(key, False) or direct
-    acts: dict[str, bool] = {}
-    for act, direct in activities:
-        acts[act] = acts.get(act, False) or direct
-    return list(keyed.items()), list(acts.items())
 
 
 def _arrays_of_context_activities(statement: dict[str, Any]) -> None:
@@ -278,7 +218,7 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     cmi5_after = cmi5_rules.check_batch(session, principal, statements, stored, batch) \
         if cmi5_rules.applies(principal) else None
     _check_voiding(session, principal, prepared)
-    inserted, newly_voided = _insert(session, principal, prepared, by_hash)
+    inserted, newly_voided, seen_head = _insert(session, principal, prepared, by_hash)
     if len(inserted) < len(prepared):
         _check_resent(session, principal, [(p, sent) for p, sent in zip(prepared, batch, strict=True)
                                            if p.row["statement_id"] not in inserted])
@@ -287,7 +227,8 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     fresh = sorted((p for p in prepared if p.row["statement_id"] in inserted),
                    key=lambda p: inserted[p.row["statement_id"]])
     audit_chain.append_statements(session, principal.tenant_id,
-                                  [(p.row["statement_id"], p.statement) for p in fresh], newly_voided, audit)
+                                  [(p.row["statement_id"], p.statement) for p in fresh], newly_voided, audit,
+                                  seen=seen_head)
     if cmi5_after is not None:
         cmi5_after()  # the session's state, then the LMS's follow-up (satisfied), in this transaction
     return [p.statement["id"] for p in prepared]
@@ -325,9 +266,10 @@ def _check_voiding(session: Session, principal: Principal, prepared: list[Indexe
 
 
 def _insert(session: Session, principal: Principal, prepared: list[Indexed],
-            by_hash: dict[str, AttachmentPart]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+            by_hash: dict[str, AttachmentPart]) -> tuple[dict[str, int], list[tuple[str, str]], SeenHead | None]:
     """Insert the statements whose ids are new, with their side-table rows; returns those ids
-    (with their ``seq``) and the (target, voiding id) pairs of statements this batch voided.
+    (with their ``seq``), the (target, voiding id) pairs of statements this batch voided, and on
+    PostgreSQL the tenant's audit head as the insert saw it (read in the same round trip).
 
     One INSERT ... ON CONFLICT DO NOTHING RETURNING per batch: no look-up of existing ids first
     (a round trip, and a race with concurrent writers), and Core rather than ORM persistence
@@ -340,11 +282,18 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     batch in request order let two batches with the same ids in opposite orders deadlock."""
     tenant = principal.tenant_id
     rows = [p.row for p in prepared]
+    defines = principal.has_any("define")
+    known: dict[str, Any] | None = None
+    head: SeenHead | None = None
     if session.get_bind().dialect.name == "postgresql":
-        # One statement, one round trip: the rows, their ids' claim and their side-table rows.
-        seq_of = pg_ingest(session, tenant, rows,
-                           [(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
-                           [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities])
+        # One statement, one round trip: the rows, their ids' claim and their side-table rows, and
+        # the reads the rest of the write needs (stored Activity definitions, the audit head).
+        asked = defined_ids([p.statement for p in prepared]) if defines else []
+        done = pg_ingest(session, tenant, rows,
+                         [(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
+                         [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities],
+                         defined=asked, head=True)
+        seq_of, known, head = done.seq_of, done.definitions, done.head
         fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
     else:
         # SQLite has one write lock per database: its writers queue and cannot deadlock.
@@ -380,9 +329,9 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
         ))
         newly_voided = [(t, by) for t, by in voided_by.items() if t in targets]
     _store_attachments(session, tenant, fresh, by_hash)
-    if principal.has_any("define"):
-        store_definitions(session, tenant, [p.statement for p in fresh])
-    return seq_of, newly_voided
+    if defines:
+        store_definitions(session, tenant, [p.statement for p in fresh], known)
+    return seq_of, newly_voided, head
 
 
 def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:

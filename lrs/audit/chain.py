@@ -44,7 +44,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from lrs.jcs import canonical_flat, canonical_json
-from lrs.pg_ingest import json_text
+from lrs.pg_ingest import SeenHead, json_text
 from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Base, Tenant, as_utc, dialect_insert
 
 log = logging.getLogger(__name__)
@@ -244,14 +244,44 @@ def _write_entries(session: Session, tenant_id: int, rows: list[dict[str, Any]],
                                                    **{f"h_{c}": v for c, v in head.items()}})
 
 
-def append(session: Session, tenant_id: int, entries: list[NewEntry], policy: AuditPolicy | None = None) -> list[int]:
+def append(session: Session, tenant_id: int, entries: list[NewEntry], policy: AuditPolicy | None = None, *,
+           seen: SeenHead | None = None) -> list[int]:
     """Append ``entries`` in order to the tenant's chain, in the caller's transaction (no commit);
-    returns their positions. Checkpoints when one is due."""
+    returns their positions. Checkpoints when one is due. ``seen``: the head as this transaction
+    read it without its lock (``lrs.pg_ingest``); on PostgreSQL the entries are then chained on it
+    and written in one statement that takes the head's lock only if no one has moved the head since
+    (the lock is held from there to the commit: one round trip, not two). If someone has, or a
+    checkpoint is due, the head is locked and read again, as without ``seen``."""
     policy = policy or policy_of(session)
     if not entries or not policy.append:
         return []
     now = datetime.now(UTC)
+    if seen is not None and not _checkpoint_may_fall(seen, policy, now, len(entries)) \
+            and session.get_bind().dialect.name == "postgresql":
+        guess = _Head(seen.position, seen.entry_hash, seen.checkpoint_position, as_utc(seen.checkpoint_time))
+        rows = _chain_rows(session, tenant_id, guess, entries, policy, now)
+        if _write_if_unmoved(session, tenant_id, rows, seen):
+            return [r["position"] for r in rows]
     head = lock_head(session, tenant_id, now)
+    rows = _chain_rows(session, tenant_id, head, entries, policy, now)
+    _checkpoint_if_due(session, tenant_id, head, policy, now, force=False)  # its row needs no entry row first
+    _write_entries(session, tenant_id, rows, head.changed)
+    return [r["position"] for r in rows]
+
+
+def _checkpoint_may_fall(seen: SeenHead, policy: AuditPolicy, now: datetime, count: int) -> bool:
+    """Could appending ``count`` entries on ``seen`` make a checkpoint? (Then the head is locked
+    first: a checkpoint is written while the head is held.) A head someone moved since was
+    checkpointed no earlier, so a False here holds for it too."""
+    return policy.signer is not None and (
+        seen.position + count - seen.checkpoint_position >= policy.checkpoint_every
+        or now - as_utc(seen.checkpoint_time) >= timedelta(minutes=policy.checkpoint_minutes))
+
+
+def _chain_rows(session: Session, tenant_id: int, head: _Head, entries: list[NewEntry], policy: AuditPolicy,
+                now: datetime) -> list[dict[str, Any]]:
+    """The entry rows of ``entries`` chained on ``head``, which moves to the last of them (the
+    changed head columns in ``head.changed``), with the checkpoints due inside a long batch."""
     rows: list[dict[str, Any]] = []
     prev, stamp = head.entry_hash, iso(now)
     last, signing = head.position + len(entries), policy.signer is not None
@@ -272,18 +302,40 @@ def append(session: Session, tenant_id: int, entries: list[NewEntry], policy: Au
             signing = _checkpoint_if_due(session, tenant_id, head, policy, now, force=False) is not None
     head.position, head.entry_hash = rows[-1]["position"], prev
     head.changed.update(position=head.position, entry_hash=prev)
-    _checkpoint_if_due(session, tenant_id, head, policy, now, force=False)  # its row needs no entry row first
-    _write_entries(session, tenant_id, rows, head.changed)
-    return [r["position"] for r in rows]
+    return rows
+
+
+# The entries and the head's move, only if the head is still where ``seen`` found it: the UPDATE
+# takes the head's row lock (waiting for a writer that holds it, then judging that writer's head),
+# and the entries go in only if it moved the head. Positions only grow, so an unmoved head is one
+# no entry was appended to since.
+_APPEND_IF_UNMOVED_PG: Final = (
+    "WITH h AS (UPDATE audit_heads SET position = %(position)s, entry_hash = %(entry_hash)s "
+    "WHERE tenant_id = %(tenant)s AND position = %(seen_position)s AND entry_hash = %(seen_hash)s RETURNING 1), "
+    f"e AS (INSERT INTO audit_entries ({_NAMES}) SELECT {_NAMES} FROM "
+    "json_populate_recordset(NULL::audit_entries, %(entries)s::json) WHERE EXISTS (SELECT FROM h)) "
+    "SELECT count(*) FROM h")
+
+
+def _write_if_unmoved(session: Session, tenant_id: int, rows: list[dict[str, Any]], seen: SeenHead) -> bool:
+    raw: Any = session.connection().connection.dbapi_connection  # psycopg's Connection
+    with raw.cursor() as cur:
+        cur.execute(_APPEND_IF_UNMOVED_PG, {"entries": json_text(rows), "tenant": tenant_id,
+                                            "position": rows[-1]["position"], "entry_hash": rows[-1]["entry_hash"],
+                                            "seen_position": seen.position, "seen_hash": seen.entry_hash})
+        (moved,) = cur.fetchone()
+    return bool(moved)
 
 
 def append_statements(session: Session, tenant_id: int, stored: Iterable[tuple[str, dict[str, Any]]],
-                      voided: Iterable[tuple[str, str]], policy: AuditPolicy | None = None) -> list[int]:
+                      voided: Iterable[tuple[str, str]], policy: AuditPolicy | None = None, *,
+                      seen: SeenHead | None = None) -> list[int]:
     """The hook of ``lrs.statements.store``: one 'stored' entry per newly stored statement (in
-    ``seq`` order), then one 'voided' entry per statement this batch voided (target, voiding id)."""
+    ``seq`` order), then one 'voided' entry per statement this batch voided (target, voiding id).
+    ``seen``: the head as the store read it (``append``)."""
     entries = [NewEntry("stored", sid, content_hash(full)) for sid, full in stored]
     entries += [NewEntry("voided", target, None, {"voided_by": by}) for target, by in voided]
-    return append(session, tenant_id, entries, policy)
+    return append(session, tenant_id, entries, policy, seen=seen)
 
 
 def record_access(session: Session, tenant_id: int, actor: str, detail: dict[str, Any]) -> int:
