@@ -121,6 +121,16 @@ def _server() -> tuple[Any, str, tuple[str, str], list[int]]:
     return proc, base, auth, workers
 
 
+def head_updates(url: str) -> int:
+    """Row updates of audit_heads so far (each append updates the head once; one more when the
+    head it read had moved, or when it was locked first). Backends report at idle, ~1 s after."""
+    time.sleep(1.5)
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT n_tup_upd FROM pg_stat_user_tables "
+                           "WHERE relname = 'audit_heads'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _sample_waits(url: str, stop: threading.Event, seen: collections.Counter[str]) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         me = conn.info.backend_pid
@@ -150,6 +160,7 @@ def cpu(writers: int = 1) -> None:
         sampler = threading.Thread(target=_sample_waits, args=(URL, stop, seen)) if writers > 1 else None
         if sampler:
             sampler.start()
+        u0 = head_updates(URL)
         h0, p0 = cpu_of(workers), cpu_of(pids)
         if writers == 1:
             times = bs.singles(http, base, gen, SINGLES)
@@ -160,7 +171,9 @@ def cpu(writers: int = 1) -> None:
         if sampler:
             sampler.join()
         n = len(times)
+        updates = head_updates(URL) - u0
         print(f"\n== single POST over HTTP, {writers} writer(s), {n} requests (load average {load()})")
+        print(f"audit head row updates a request: {updates / n:.2f}")
         print(f"CPU a request: hub {hub / n * 1000:.2f} ms + PostgreSQL {pg / n * 1000:.2f} ms; "
               f"wall p50 {bs.pct(times, 50):.1f} ms, p95 {bs.pct(times, 95):.1f} ms")
         if seen:

@@ -27,22 +27,21 @@ entries or when ``checkpoint_minutes`` have passed, by a signer the composition 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, cast
 
-import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
+# The signers lived here; their names stay importable from here (hocvu.app, tests).
+from lrs.audit.signers import ALGORITHM as ALGORITHM
+from lrs.audit.signers import CheckpointSigner
+from lrs.audit.signers import JwsSigner as JwsSigner
+from lrs.audit.signers import LazySigner as LazySigner
 from lrs.jcs import canonical_flat, canonical_json
 from lrs.pg_ingest import SeenHead, json_text
 from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Base, Tenant, as_utc, dialect_insert
@@ -55,7 +54,6 @@ KINDS: Final = ("stored", "voided", "erased", "access", "adopted")
 # The kinds that account for a statement row: the hub stored it, or found it and adopted it.
 STATEMENT_KINDS: Final = ("stored", "adopted")
 POLICY_KEY: Final = "hocvu.audit_policy"  # Session.info key: the policy travels with the database's sessions
-ALGORITHM: Final = "RS256"
 MAX_ACCESS_DETAIL: Final = 4096  # bytes of canonical JSON: an access entry is a note, not a payload
 
 
@@ -95,61 +93,6 @@ def recompute_entry_hash(entry: dict[str, Any]) -> str:
     """The hash ``entry`` (as ``entry_dict`` gives it) should carry."""
     return entry_hash(entry["prev_hash"], entry["tenant_id"], entry["position"], entry["kind"],
                       entry["statement_id"], entry["content_hash"], entry["detail"], entry["recorded"])
-
-
-# --- signing (injected) ------------------------------------------------------------------------
-
-
-class CheckpointSigner(Protocol):
-    """What signs checkpoints: the hub's key, supplied by the composition root."""
-
-    def sign(self, payload: bytes) -> str:
-        """A compact JWS over ``payload`` (RS256, ``x5c`` header)."""
-        ...
-
-    @property
-    def certificate_pem(self) -> bytes:
-        """The certificate an auditor checks the signatures with."""
-        ...
-
-
-class JwsSigner:
-    """RS256 compact JWS (RFC 7515 §7.1) with the certificate in ``x5c`` (§4.1.6: standard base64
-    DER), by PyJWT; the same shape as the hub's statement signatures."""
-
-    def __init__(self, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> None:
-        self._key, self._cert = key, cert
-        self._x5c = [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")]
-
-    def sign(self, payload: bytes) -> str:
-        # typ None: PyJWS would otherwise label the token a JWT, which a checkpoint is not.
-        return jwt.PyJWS().encode(payload, self._key, algorithm=ALGORITHM,
-                                  headers={"typ": None, "x5c": self._x5c})
-
-    @property
-    def certificate_pem(self) -> bytes:
-        return self._cert.public_bytes(serialization.Encoding.PEM)
-
-
-class LazySigner:
-    """Loads the real signer on first use, so processes that never checkpoint never read the key."""
-
-    def __init__(self, load: Callable[[], CheckpointSigner]) -> None:
-        self._load, self._lock = load, threading.Lock()
-        self._signer: CheckpointSigner | None = None
-
-    def _get(self) -> CheckpointSigner:
-        with self._lock:
-            if self._signer is None:
-                self._signer = self._load()
-            return self._signer
-
-    def sign(self, payload: bytes) -> str:
-        return self._get().sign(payload)
-
-    @property
-    def certificate_pem(self) -> bytes:
-        return self._get().certificate_pem
 
 
 @dataclass(frozen=True)
@@ -249,20 +192,23 @@ def append(session: Session, tenant_id: int, entries: list[NewEntry], policy: Au
     """Append ``entries`` in order to the tenant's chain, in the caller's transaction (no commit);
     returns their positions. Checkpoints when one is due. ``seen``: the head as this transaction
     read it without its lock (``lrs.pg_ingest``); on PostgreSQL the entries are then chained on it
-    and written in one statement that takes the head's lock only if no one has moved the head since
-    (the lock is held from there to the commit: one round trip, not two). If someone has, or a
-    checkpoint is due, the head is locked and read again, as without ``seen``."""
+    and written in one statement that takes the head's lock (held from there to the commit: one
+    round trip, not two) and writes only if no one has moved the head since; if someone has, it
+    returns the head as it is, locked, and the entries are chained on that. A checkpoint due: the
+    head is locked and read first, as without ``seen``."""
     policy = policy or policy_of(session)
     if not entries or not policy.append:
         return []
     now = datetime.now(UTC)
+    moved: _Head | None = None
     if seen is not None and not _checkpoint_may_fall(seen, policy, now, len(entries)) \
             and session.get_bind().dialect.name == "postgresql":
         guess = _Head(seen.position, seen.entry_hash, seen.checkpoint_position, as_utc(seen.checkpoint_time))
         rows = _chain_rows(session, tenant_id, guess, entries, policy, now)
-        if _write_if_unmoved(session, tenant_id, rows, seen):
+        appended, moved = _write_if_unmoved(session, tenant_id, rows, seen)
+        if appended:
             return [r["position"] for r in rows]
-    head = lock_head(session, tenant_id, now)
+    head = moved or lock_head(session, tenant_id, now)
     rows = _chain_rows(session, tenant_id, head, entries, policy, now)
     _checkpoint_if_due(session, tenant_id, head, policy, now, force=False)  # its row needs no entry row first
     _write_entries(session, tenant_id, rows, head.changed)
@@ -305,26 +251,38 @@ def _chain_rows(session: Session, tenant_id: int, head: _Head, entries: list[New
     return rows
 
 
-# The entries and the head's move, only if the head is still where ``seen`` found it: the UPDATE
-# takes the head's row lock (waiting for a writer that holds it, then judging that writer's head),
-# and the entries go in only if it moved the head. Positions only grow, so an unmoved head is one
-# no entry was appended to since.
+# The entries and the head's move, only if the head is still where ``seen`` found it. The UPDATE
+# always takes the head's row lock (waiting for a writer that holds it) and judges the head as it is
+# then (READ COMMITTED re-evaluates the SET on the newest row), moving it only if it is unmoved;
+# the entries go in only if it did. Either way it returns the head it leaves, locked by this
+# transaction: a writer that lost the race chains on that, with no second wait for the lock.
+# Positions only grow, so an unmoved head is one no entry was appended to since.
+_UNMOVED: Final = "position = %(seen_position)s::bigint AND entry_hash = %(seen_hash)s"
 _APPEND_IF_UNMOVED_PG: Final = (
-    "WITH h AS (UPDATE audit_heads SET position = %(position)s, entry_hash = %(entry_hash)s "
-    "WHERE tenant_id = %(tenant)s AND position = %(seen_position)s AND entry_hash = %(seen_hash)s RETURNING 1), "
+    f"WITH h AS (UPDATE audit_heads SET position = CASE WHEN {_UNMOVED} THEN %(position)s::bigint ELSE position END, "
+    f"entry_hash = CASE WHEN {_UNMOVED} THEN %(entry_hash)s ELSE entry_hash END WHERE tenant_id = %(tenant)s "
+    "RETURNING position, entry_hash, checkpoint_position, checkpoint_time), "
     f"e AS (INSERT INTO audit_entries ({_NAMES}) SELECT {_NAMES} FROM "
-    "json_populate_recordset(NULL::audit_entries, %(entries)s::json) WHERE EXISTS (SELECT FROM h)) "
-    "SELECT count(*) FROM h")
+    "json_populate_recordset(NULL::audit_entries, %(entries)s::json) "
+    "WHERE EXISTS (SELECT FROM h WHERE h.entry_hash = %(entry_hash)s)) "
+    "SELECT position, entry_hash, checkpoint_position, checkpoint_time FROM h")
 
 
-def _write_if_unmoved(session: Session, tenant_id: int, rows: list[dict[str, Any]], seen: SeenHead) -> bool:
+def _write_if_unmoved(session: Session, tenant_id: int, rows: list[dict[str, Any]],
+                      seen: SeenHead) -> tuple[bool, _Head | None]:
+    """Append ``rows`` on ``seen`` if the head is unmoved: (True, None). Else nothing is written:
+    (False, the head as it is, now locked by this transaction), or (False, None) with no head row."""
     raw: Any = session.connection().connection.dbapi_connection  # psycopg's Connection
     with raw.cursor() as cur:
         cur.execute(_APPEND_IF_UNMOVED_PG, {"entries": json_text(rows), "tenant": tenant_id,
                                             "position": rows[-1]["position"], "entry_hash": rows[-1]["entry_hash"],
                                             "seen_position": seen.position, "seen_hash": seen.entry_hash})
-        (moved,) = cur.fetchone()
-    return bool(moved)
+        row = cur.fetchone()
+    if row is None:
+        return False, None
+    if row[1] == rows[-1]["entry_hash"]:
+        return True, None
+    return False, _Head(int(row[0]), row[1], int(row[2]), as_utc(row[3]))
 
 
 def append_statements(session: Session, tenant_id: int, stored: Iterable[tuple[str, dict[str, Any]]],
