@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import orjson
 from sqlalchemy.orm import Session
@@ -58,13 +58,10 @@ INGEST: Final = (
     "FROM json_array_elements(%(activities)s::json) e) AS a(o, k, d) "
     "JOIN r ON r.ord = a.o JOIN ins ON ins.seq = r.seq) "
     "SELECT 's', statement_id, seq::text FROM ins "
-    # Reads the write needs next, in the same round trip (issue 17 item 1): the stored definitions
-    # of the Activities the batch defines (lrs.activity_definitions), and the tenant's audit head
-    # as it was, unlocked (lrs.audit.chain appends on it if no one moved it meanwhile).
+    # A read the write needs next, in the same round trip (issue 17 item 1): the stored
+    # definitions of the Activities the batch defines (lrs.activity_definitions).
     "UNION ALL SELECT 'd', activity_id, definition::text FROM activities "
-    "WHERE tenant_id = %(tenant)s AND activity_id = ANY(%(defined)s::text[]) "
-    "UNION ALL SELECT 'h', entry_hash, json_build_array(position, checkpoint_position, checkpoint_time)::text "
-    "FROM audit_heads WHERE tenant_id = %(tenant)s AND %(head)s"
+    "WHERE tenant_id = %(tenant)s AND activity_id = ANY(%(defined)s::text[])"
 ).format(names=_NAMES, cols=", ".join(f'x."{c}"' for c in STATEMENT_COLUMNS[1:]))
 
 
@@ -113,33 +110,21 @@ def pg_copy_rows(session: Session, table: str, columns: list[str], rows: list[tu
 SideRow = tuple[int, str, bool]  # (the statement's place in the request, from 1; key or Activity id; direct)
 
 
-class SeenHead(NamedTuple):
-    """A tenant's audit head as a statement read it, without its lock (``lrs.audit.chain``)."""
-
-    position: int
-    entry_hash: str
-    checkpoint_position: int
-    checkpoint_time: datetime
-
-
 @dataclass
 class Ingested:
-    """What ``pg_ingest`` wrote and read: {statement id: seq} of the statements inserted, the stored
-    definitions of the Activities asked for (those that have one), and the audit head as it was
-    (None when not asked for, or when the tenant has no chain yet)."""
+    """What ``pg_ingest`` wrote and read: {statement id: seq} of the statements inserted, and the
+    stored definitions of the Activities asked for (those that have one)."""
 
     seq_of: dict[str, int]
     definitions: dict[str, Any] = field(default_factory=dict)
-    head: SeenHead | None = None
 
 
 def pg_ingest(session: Session, tenant: int, rows: list[dict[str, Any]], agents: list[SideRow],
-              activities: list[SideRow], *, defined: list[str] | None = None, head: bool = False) -> Ingested:
+              activities: list[SideRow], *, defined: list[str] | None = None) -> Ingested:
     """Insert statement rows (``lrs.statements.prepare``'s, in request order) whose (tenant, id) is
     new, with the side-table rows of those inserted, in one statement (``INGEST``). In the same
-    statement, read the stored definitions of the Activities ``defined`` and, if ``head``, the
-    tenant's audit head. A number drawn for a row that turns out to exist is skipped, as a failed
-    insert's always was."""
+    statement, read the stored definitions of the Activities ``defined``. A number drawn for a row
+    that turns out to exist is skipped, as a failed insert's always was."""
     if INSERT_STATEMENTS is not _CURRENT_INSERT:
         # A test fills a store as the release before migration 0110 did, through its own
         # INSERT_STATEMENTS (tests/lrs/test_partitions.py): the statements, then the side rows.
@@ -153,16 +138,13 @@ def pg_ingest(session: Session, tenant: int, rows: list[dict[str, Any]], agents:
     placed = [{**r, "seq": i} for i, r in enumerate(rows, start=1)]
     with _dbapi(session).cursor() as cur:
         cur.execute(INGEST, {"rows": json_text(placed), "tenant": tenant, "agents": _side_json(agents),
-                             "activities": _side_json(activities), "defined": defined or [], "head": head})
+                             "activities": _side_json(activities), "defined": defined or []})
         found = Ingested({})
         for kind, key, value in cur.fetchall():
             if kind == "s":
                 found.seq_of[key] = int(value)
-            elif kind == "d":
-                found.definitions[key] = json.loads(value)  # as the JSON column's own reader gives it
             else:
-                position, cp_position, cp_time = json.loads(value)
-                found.head = SeenHead(int(position), key, int(cp_position), datetime.fromisoformat(cp_time))
+                found.definitions[key] = json.loads(value)  # as the JSON column's own reader gives it
         return found
 
 

@@ -30,7 +30,7 @@ from lrs.credentials import Principal
 from lrs.errors import BadRequest, Conflict, PayloadTooLarge
 from lrs.identifiers import KEY_MAX_BYTES, actor_key, agent_key, key_too_long
 from lrs.multipart import AttachmentPart, check_attachments
-from lrs.pg_ingest import SeenHead, pg_ingest
+from lrs.pg_ingest import pg_ingest
 from lrs.related import related
 from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved
 from lrs.signatures import signature_parts, verify_signed_statement
@@ -218,7 +218,7 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     cmi5_after = cmi5_rules.check_batch(session, principal, statements, stored, batch) \
         if cmi5_rules.applies(principal) else None
     _check_voiding(session, principal, prepared)
-    inserted, newly_voided, seen_head = _insert(session, principal, prepared, by_hash)
+    inserted, newly_voided = _insert(session, principal, prepared, by_hash)
     if len(inserted) < len(prepared):
         _check_resent(session, principal, [(p, sent) for p, sent in zip(prepared, batch, strict=True)
                                            if p.row["statement_id"] not in inserted])
@@ -227,8 +227,7 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     fresh = sorted((p for p in prepared if p.row["statement_id"] in inserted),
                    key=lambda p: inserted[p.row["statement_id"]])
     audit_chain.append_statements(session, principal.tenant_id,
-                                  [(p.row["statement_id"], p.statement) for p in fresh], newly_voided, audit,
-                                  seen=seen_head)
+                                  [(p.row["statement_id"], p.statement) for p in fresh], newly_voided, audit)
     if cmi5_after is not None:
         cmi5_after()  # the session's state, then the LMS's follow-up (satisfied), in this transaction
     return [p.statement["id"] for p in prepared]
@@ -266,10 +265,9 @@ def _check_voiding(session: Session, principal: Principal, prepared: list[Indexe
 
 
 def _insert(session: Session, principal: Principal, prepared: list[Indexed],
-            by_hash: dict[str, AttachmentPart]) -> tuple[dict[str, int], list[tuple[str, str]], SeenHead | None]:
+            by_hash: dict[str, AttachmentPart]) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Insert the statements whose ids are new, with their side-table rows; returns those ids
-    (with their ``seq``), the (target, voiding id) pairs of statements this batch voided, and on
-    PostgreSQL the tenant's audit head as the insert saw it (read in the same round trip).
+    (with their ``seq``) and the (target, voiding id) pairs of statements this batch voided.
 
     One INSERT ... ON CONFLICT DO NOTHING RETURNING per batch: no look-up of existing ids first
     (a round trip, and a race with concurrent writers), and Core rather than ORM persistence
@@ -284,16 +282,15 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     rows = [p.row for p in prepared]
     defines = principal.has_any("define")
     known: dict[str, Any] | None = None
-    head: SeenHead | None = None
     if session.get_bind().dialect.name == "postgresql":
         # One statement, one round trip: the rows, their ids' claim and their side-table rows, and
-        # the reads the rest of the write needs (stored Activity definitions, the audit head).
+        # the stored definitions of the Activities it defines (read in passing, for the merge).
         asked = defined_ids([p.statement for p in prepared]) if defines else []
         done = pg_ingest(session, tenant, rows,
                          [(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
                          [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities],
-                         defined=asked, head=True)
-        seq_of, known, head = done.seq_of, done.definitions, done.head
+                         defined=asked)
+        seq_of, known = done.seq_of, done.definitions
         fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
     else:
         # SQLite has one write lock per database: its writers queue and cannot deadlock.
@@ -331,7 +328,7 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     _store_attachments(session, tenant, fresh, by_hash)
     if defines:
         store_definitions(session, tenant, [p.statement for p in fresh], known)
-    return seq_of, newly_voided, head
+    return seq_of, newly_voided
 
 
 def _store_attachments(session: Session, tenant: int, fresh: list[Indexed], by_hash: dict[str, AttachmentPart]) -> None:

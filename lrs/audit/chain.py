@@ -37,13 +37,15 @@ from typing import Any, Final, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
+from lrs.audit import pg_append
+
 # The signers lived here; their names stay importable from here (hocvu.app, tests).
 from lrs.audit.signers import ALGORITHM as ALGORITHM
 from lrs.audit.signers import CheckpointSigner
 from lrs.audit.signers import JwsSigner as JwsSigner
 from lrs.audit.signers import LazySigner as LazySigner
 from lrs.jcs import canonical_flat, canonical_json
-from lrs.pg_ingest import SeenHead, json_text
+from lrs.pg_ingest import json_text
 from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Base, Tenant, as_utc, dialect_insert
 
 log = logging.getLogger(__name__)
@@ -73,13 +75,37 @@ def iso(value: datetime) -> str:
     return as_utc(value).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def entry_hash(prev_hash: str, tenant_id: int, position: int, kind: str, statement_id: str | None,
-               content: str | None, detail: dict[str, Any] | None, recorded: datetime | str) -> str:
+def _entry_text(tenant_id: int, position: int, kind: str, statement_id: str | None, content: str | None,
+                detail: dict[str, Any] | None, recorded: datetime | str) -> bytes:
+    """JCS of an entry's hashed fields."""
     fields: dict[str, Any] = {"tenant_id": tenant_id, "position": position, "kind": kind, "statement_id": statement_id,
               "content_hash": content, "detail": detail,
               "recorded": recorded if isinstance(recorded, str) else iso(recorded)}
     flat = detail is None and type(statement_id) in (str, type(None)) and type(content) in (str, type(None))
-    return sha256_hex(prev_hash.encode("ascii") + (canonical_flat(fields) if flat else canonical_json(fields)))
+    return canonical_flat(fields) if flat else canonical_json(fields)
+
+
+def entry_hash(prev_hash: str, tenant_id: int, position: int, kind: str, statement_id: str | None,
+               content: str | None, detail: dict[str, Any] | None, recorded: datetime | str) -> str:
+    text = _entry_text(tenant_id, position, kind, statement_id, content, detail, recorded)
+    return sha256_hex(prev_hash.encode("ascii") + text)
+
+
+# A position no chain reaches (JCS writes it as plain digits: it is 2^53 - 1), marking where the
+# position goes in an entry's text.
+_POSITION_MARK: Final = 2**53 - 1
+
+
+def entry_text_parts(tenant_id: int, kind: str, statement_id: str | None, content: str | None,
+                     detail: dict[str, Any] | None, recorded: str) -> tuple[str, str]:
+    """An entry's JCS text before and after its position's digits, so that whoever knows the
+    position (the database, under the head's lock: ``lrs.audit.pg_append``) can finish the hash:
+    entry_hash = H(prev_hash ‖ prefix ‖ position ‖ suffix). Keys are sorted, so the top-level
+    "position" comes after "detail" (whatever that holds) and before "recorded": the last match."""
+    text = _entry_text(tenant_id, _POSITION_MARK, kind, statement_id, content, detail, recorded).decode("utf-8")
+    mark = f',"position":{_POSITION_MARK},'
+    cut = text.rindex(mark)
+    return text[:cut] + ',"position":', "," + text[cut + len(mark):]
 
 
 def entry_dict(row: AuditEntry) -> dict[str, Any]:
@@ -187,41 +213,41 @@ def _write_entries(session: Session, tenant_id: int, rows: list[dict[str, Any]],
                                                    **{f"h_{c}": v for c, v in head.items()}})
 
 
-def append(session: Session, tenant_id: int, entries: list[NewEntry], policy: AuditPolicy | None = None, *,
-           seen: SeenHead | None = None) -> list[int]:
+def append(session: Session, tenant_id: int, entries: list[NewEntry], policy: AuditPolicy | None = None) -> list[int]:
     """Append ``entries`` in order to the tenant's chain, in the caller's transaction (no commit);
-    returns their positions. Checkpoints when one is due. ``seen``: the head as this transaction
-    read it without its lock (``lrs.pg_ingest``); on PostgreSQL the entries are then chained on it
-    and written in one statement that takes the head's lock (held from there to the commit: one
-    round trip, not two) and writes only if no one has moved the head since; if someone has, it
-    returns the head as it is, locked, and the entries are chained on that. A checkpoint due: the
-    head is locked and read first, as without ``seen``."""
+    returns their positions. Checkpoints when one is due. On PostgreSQL the head is locked, the
+    entries chained, inserted and the head moved in one statement (``lrs.audit.pg_append``): the
+    head's lock is held from that statement to the commit, no round trip of the hub's in between."""
     policy = policy or policy_of(session)
     if not entries or not policy.append:
         return []
+    for e in entries:
+        if e.kind not in KINDS:
+            raise ValueError(f"unknown audit entry kind {e.kind!r}")
     now = datetime.now(UTC)
-    moved: _Head | None = None
-    if seen is not None and not _checkpoint_may_fall(seen, policy, now, len(entries)) \
-            and session.get_bind().dialect.name == "postgresql":
-        guess = _Head(seen.position, seen.entry_hash, seen.checkpoint_position, as_utc(seen.checkpoint_time))
-        rows = _chain_rows(session, tenant_id, guess, entries, policy, now)
-        appended, moved = _write_if_unmoved(session, tenant_id, rows, seen)
-        if appended:
-            return [r["position"] for r in rows]
-    head = moved or lock_head(session, tenant_id, now)
+    if pg_append.available(session):
+        return _append_on_server(session, tenant_id, entries, policy, now)
+    head = lock_head(session, tenant_id, now)
     rows = _chain_rows(session, tenant_id, head, entries, policy, now)
     _checkpoint_if_due(session, tenant_id, head, policy, now, force=False)  # its row needs no entry row first
     _write_entries(session, tenant_id, rows, head.changed)
     return [r["position"] for r in rows]
 
 
-def _checkpoint_may_fall(seen: SeenHead, policy: AuditPolicy, now: datetime, count: int) -> bool:
-    """Could appending ``count`` entries on ``seen`` make a checkpoint? (Then the head is locked
-    first: a checkpoint is written while the head is held.) A head someone moved since was
-    checkpointed no earlier, so a False here holds for it too."""
-    return policy.signer is not None and (
-        seen.position + count - seen.checkpoint_position >= policy.checkpoint_every
-        or now - as_utc(seen.checkpoint_time) >= timedelta(minutes=policy.checkpoint_minutes))
+def _append_on_server(session: Session, tenant_id: int, entries: list[NewEntry], policy: AuditPolicy,
+                      now: datetime) -> list[int]:
+    stamp = iso(now)
+    parts = [entry_text_parts(tenant_id, e.kind, e.statement_id, e.content_hash, e.detail, stamp) for e in entries]
+    done = pg_append.append(session, tenant_id, entries, parts, now)
+    # The head before the append, already locked: the checkpoints due along the new entries, as the
+    # hub's own path makes them (_chain_rows), then the head's checkpoint columns if one was made.
+    head = _Head(done[0].position - 1, GENESIS, done[0].checkpoint_position, as_utc(done[0].checkpoint_time))
+    _checkpoints_along(session, tenant_id, head, [(d.position, d.entry_hash) for d in done], policy, now)
+    _checkpoint_if_due(session, tenant_id, head, policy, now, force=False)
+    moved = {k: v for k, v in head.changed.items() if k.startswith("checkpoint_")}
+    if moved:
+        session.execute(update(AuditHead).where(AuditHead.tenant_id == tenant_id).values(**moved))
+    return [d.position for d in done]
 
 
 def _chain_rows(session: Session, tenant_id: int, head: _Head, entries: list[NewEntry], policy: AuditPolicy,
@@ -230,70 +256,39 @@ def _chain_rows(session: Session, tenant_id: int, head: _Head, entries: list[New
     changed head columns in ``head.changed``), with the checkpoints due inside a long batch."""
     rows: list[dict[str, Any]] = []
     prev, stamp = head.entry_hash, iso(now)
-    last, signing = head.position + len(entries), policy.signer is not None
     for position, e in enumerate(entries, start=head.position + 1):
-        if e.kind not in KINDS:
-            raise ValueError(f"unknown audit entry kind {e.kind!r}")
         h = entry_hash(prev, tenant_id, position, e.kind, e.statement_id, e.content_hash, e.detail, stamp)
         rows.append({"tenant_id": tenant_id, "position": position, "kind": e.kind, "statement_id": e.statement_id,
                      "content_hash": e.content_hash, "detail": e.detail, "recorded": now,
                      "prev_hash": prev, "entry_hash": h})
         prev = h
-        if signing and position < last and position - head.checkpoint_position >= policy.checkpoint_every:
-            # Inside a batch larger than the cadence: a checkpoint at every cadence step, not only at
-            # the batch's end, so no stretch of the chain goes longer unsigned than the cadence says
-            # (`hocvu audit verify` holds the chain to it, lrs.audit.verify). A signer that fails is
-            # not asked again for this batch (it logged why; the end of the batch tries once more).
-            head.position, head.entry_hash = position, h
-            signing = _checkpoint_if_due(session, tenant_id, head, policy, now, force=False) is not None
-    head.position, head.entry_hash = rows[-1]["position"], prev
-    head.changed.update(position=head.position, entry_hash=prev)
+    _checkpoints_along(session, tenant_id, head, [(r["position"], r["entry_hash"]) for r in rows], policy, now)
     return rows
 
 
-# The entries and the head's move, only if the head is still where ``seen`` found it. The UPDATE
-# always takes the head's row lock (waiting for a writer that holds it) and judges the head as it is
-# then (READ COMMITTED re-evaluates the SET on the newest row), moving it only if it is unmoved;
-# the entries go in only if it did. Either way it returns the head it leaves, locked by this
-# transaction: a writer that lost the race chains on that, with no second wait for the lock.
-# Positions only grow, so an unmoved head is one no entry was appended to since.
-_UNMOVED: Final = "position = %(seen_position)s::bigint AND entry_hash = %(seen_hash)s"
-_APPEND_IF_UNMOVED_PG: Final = (
-    f"WITH h AS (UPDATE audit_heads SET position = CASE WHEN {_UNMOVED} THEN %(position)s::bigint ELSE position END, "
-    f"entry_hash = CASE WHEN {_UNMOVED} THEN %(entry_hash)s ELSE entry_hash END WHERE tenant_id = %(tenant)s "
-    "RETURNING position, entry_hash, checkpoint_position, checkpoint_time), "
-    f"e AS (INSERT INTO audit_entries ({_NAMES}) SELECT {_NAMES} FROM "
-    "json_populate_recordset(NULL::audit_entries, %(entries)s::json) "
-    "WHERE EXISTS (SELECT FROM h WHERE h.entry_hash = %(entry_hash)s)) "
-    "SELECT position, entry_hash, checkpoint_position, checkpoint_time FROM h")
-
-
-def _write_if_unmoved(session: Session, tenant_id: int, rows: list[dict[str, Any]],
-                      seen: SeenHead) -> tuple[bool, _Head | None]:
-    """Append ``rows`` on ``seen`` if the head is unmoved: (True, None). Else nothing is written:
-    (False, the head as it is, now locked by this transaction), or (False, None) with no head row."""
-    raw: Any = session.connection().connection.dbapi_connection  # psycopg's Connection
-    with raw.cursor() as cur:
-        cur.execute(_APPEND_IF_UNMOVED_PG, {"entries": json_text(rows), "tenant": tenant_id,
-                                            "position": rows[-1]["position"], "entry_hash": rows[-1]["entry_hash"],
-                                            "seen_position": seen.position, "seen_hash": seen.entry_hash})
-        row = cur.fetchone()
-    if row is None:
-        return False, None
-    if row[1] == rows[-1]["entry_hash"]:
-        return True, None
-    return False, _Head(int(row[0]), row[1], int(row[2]), as_utc(row[3]))
+def _checkpoints_along(session: Session, tenant_id: int, head: _Head, chained: list[tuple[int, str]],
+                       policy: AuditPolicy, now: datetime) -> None:
+    """Move ``head`` along the new entries' (position, entry_hash), checkpointing inside a batch
+    larger than the cadence: at every cadence step, not only at the batch's end, so no stretch of
+    the chain goes longer unsigned than the cadence says (`hocvu audit verify` holds the chain to
+    it, lrs.audit.verify). A signer that fails is not asked again for this batch (it logged why;
+    the end of the batch tries once more)."""
+    last, signing = chained[-1][0], policy.signer is not None
+    for position, h in chained:
+        if signing and position < last and position - head.checkpoint_position >= policy.checkpoint_every:
+            head.position, head.entry_hash = position, h
+            signing = _checkpoint_if_due(session, tenant_id, head, policy, now, force=False) is not None
+    head.position, head.entry_hash = chained[-1]
+    head.changed.update(position=head.position, entry_hash=head.entry_hash)
 
 
 def append_statements(session: Session, tenant_id: int, stored: Iterable[tuple[str, dict[str, Any]]],
-                      voided: Iterable[tuple[str, str]], policy: AuditPolicy | None = None, *,
-                      seen: SeenHead | None = None) -> list[int]:
+                      voided: Iterable[tuple[str, str]], policy: AuditPolicy | None = None) -> list[int]:
     """The hook of ``lrs.statements.store``: one 'stored' entry per newly stored statement (in
-    ``seq`` order), then one 'voided' entry per statement this batch voided (target, voiding id).
-    ``seen``: the head as the store read it (``append``)."""
+    ``seq`` order), then one 'voided' entry per statement this batch voided (target, voiding id)."""
     entries = [NewEntry("stored", sid, content_hash(full)) for sid, full in stored]
     entries += [NewEntry("voided", target, None, {"voided_by": by}) for target, by in voided]
-    return append(session, tenant_id, entries, policy, seen=seen)
+    return append(session, tenant_id, entries, policy)
 
 
 def record_access(session: Session, tenant_id: int, actor: str, detail: dict[str, Any]) -> int:
