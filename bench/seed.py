@@ -2,7 +2,7 @@
 
 Where the code path under test is not ingest (the query figures at 10M statements), the store is
 filled here instead of through the hub: TEMPLATES statements are prepared by the hub's own code
-(``lrs.statements.prepare``, ``lrs.statements.related``), copies of them with fresh ids and stored
+(``lrs.statements.prepare``, ``lrs.related.related``), copies of them with fresh ids and stored
 times hashed into the audit chain as the hub would (``lrs.audit.chain``), then written to
 all four tables the hub writes (statements, statement_agents, statement_activities, audit_entries,
 plus the chain head) by one ``COPY`` stream per table. Every chain entry's link and content hash

@@ -117,7 +117,7 @@ def load(base: str, auth: tuple[str, str], gen: Generator, total: int, label: st
 def concurrent_singles(base: str, auth: tuple[str, str], gen: Generator, writers: int = CLIENTS,
                        each: int = 75) -> list[float]:
     """Single-statement POSTs from ``writers`` clients at once, all to one tenant: they queue on the
-    tenant's audit chain head (lrs.audit.chain), held from the entries' COPY to the commit."""
+    tenant's audit chain head (lrs.audit.chain), held from the chain's one statement to the commit."""
     bodies = [[json.dumps(gen.statement()) for _ in range(each)] for _ in range(writers)]
     times: list[float] = []
     lock = threading.Lock()

@@ -26,14 +26,22 @@ def merge_definition(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def store_definitions(session: Session, tenant: int, statements: list[dict[str, Any]]) -> None:
+def defined_ids(statements: list[dict[str, Any]]) -> list[str]:
+    """The ids of the Activities ``statements`` carry a definition for, sorted."""
+    return sorted({act["id"] for statement in statements for act in _activities_with_definitions(statement)})
+
+
+def store_definitions(session: Session, tenant: int, statements: list[dict[str, Any]],
+                      known: dict[str, Any] | None = None) -> None:
     """Keep the combined definition of each Activity for the Activities resource (the ``define``
     scope lets a credential (re)define Activities: xAPI 1.0.3 Part Three §4.2).
 
     Concurrent requests may define the same Activity: new ones are inserted with ON CONFLICT DO
     NOTHING, and only definitions that actually change are re-read under a row lock (taken in id
     order, so two writers cannot deadlock) and merged. The usual case, a definition already
-    known, writes and locks nothing."""
+    known, writes and locks nothing. ``known``: the stored definitions of (at least) these
+    statements' Activities, read by the caller in this transaction (``lrs.pg_ingest`` reads them in
+    the insert's round trip); None: read them here."""
     latest: dict[str, dict[str, Any]] = {}
     for statement in statements:
         for act in _activities_with_definitions(statement):
@@ -41,8 +49,9 @@ def store_definitions(session: Session, tenant: int, statements: list[dict[str, 
     if not latest:
         return
     ids = sorted(latest)
-    known: dict[str, Any] = dict(session.execute(select(Activity.activity_id, Activity.definition).where(
-        Activity.tenant_id == tenant, Activity.activity_id.in_(ids))).all())
+    if known is None:
+        known = dict(session.execute(select(Activity.activity_id, Activity.definition).where(
+            Activity.tenant_id == tenant, Activity.activity_id.in_(ids))).all())
     new = [a for a in ids if a not in known]
     inserted: set[str] = set()
     if new:

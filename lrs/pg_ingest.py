@@ -4,6 +4,7 @@ statement, and rows that cannot conflict by COPY. The other database goes throug
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -56,7 +57,11 @@ INGEST: Final = (
     "FROM (SELECT (e->>0)::bigint, e->>1, (e->>2)::boolean "
     "FROM json_array_elements(%(activities)s::json) e) AS a(o, k, d) "
     "JOIN r ON r.ord = a.o JOIN ins ON ins.seq = r.seq) "
-    "SELECT seq, statement_id FROM ins"
+    "SELECT 's', statement_id, seq::text FROM ins "
+    # A read the write needs next, in the same round trip (issue 17 item 1): the stored
+    # definitions of the Activities the batch defines (lrs.activity_definitions).
+    "UNION ALL SELECT 'd', activity_id, definition::text FROM activities "
+    "WHERE tenant_id = %(tenant)s AND activity_id = ANY(%(defined)s::text[])"
 ).format(names=_NAMES, cols=", ".join(f'x."{c}"' for c in STATEMENT_COLUMNS[1:]))
 
 
@@ -105,12 +110,21 @@ def pg_copy_rows(session: Session, table: str, columns: list[str], rows: list[tu
 SideRow = tuple[int, str, bool]  # (the statement's place in the request, from 1; key or Activity id; direct)
 
 
+@dataclass
+class Ingested:
+    """What ``pg_ingest`` wrote and read: {statement id: seq} of the statements inserted, and the
+    stored definitions of the Activities asked for (those that have one)."""
+
+    seq_of: dict[str, int]
+    definitions: dict[str, Any] = field(default_factory=dict)
+
+
 def pg_ingest(session: Session, tenant: int, rows: list[dict[str, Any]], agents: list[SideRow],
-              activities: list[SideRow]) -> dict[str, int]:
+              activities: list[SideRow], *, defined: list[str] | None = None) -> Ingested:
     """Insert statement rows (``lrs.statements.prepare``'s, in request order) whose (tenant, id) is
-    new, with the side-table rows of those inserted, in one statement (``INGEST``); returns
-    {statement id: seq} of those inserted. A number drawn for a row that turns out to exist is
-    skipped, as a failed insert's always was."""
+    new, with the side-table rows of those inserted, in one statement (``INGEST``). In the same
+    statement, read the stored definitions of the Activities ``defined``. A number drawn for a row
+    that turns out to exist is skipped, as a failed insert's always was."""
     if INSERT_STATEMENTS is not _CURRENT_INSERT:
         # A test fills a store as the release before migration 0110 did, through its own
         # INSERT_STATEMENTS (tests/lrs/test_partitions.py): the statements, then the side rows.
@@ -120,12 +134,18 @@ def pg_ingest(session: Session, tenant: int, rows: list[dict[str, Any]], agents:
                                           else "activity_id", "direct"],
                          [(seq_of[rows[o - 1]["statement_id"]], tenant, k, d) for o, k, d in side
                           if rows[o - 1]["statement_id"] in seq_of])
-        return seq_of
+        return Ingested(seq_of)
     placed = [{**r, "seq": i} for i, r in enumerate(rows, start=1)]
     with _dbapi(session).cursor() as cur:
         cur.execute(INGEST, {"rows": json_text(placed), "tenant": tenant, "agents": _side_json(agents),
-                             "activities": _side_json(activities)})
-        return {sid: int(seq) for seq, sid in cur.fetchall()}
+                             "activities": _side_json(activities), "defined": defined or []})
+        found = Ingested({})
+        for kind, key, value in cur.fetchall():
+            if kind == "s":
+                found.seq_of[key] = int(value)
+            else:
+                found.definitions[key] = json.loads(value)  # as the JSON column's own reader gives it
+        return found
 
 
 def _side_json(rows: list[SideRow]) -> str:

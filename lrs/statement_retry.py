@@ -30,6 +30,9 @@ RETRYABLE_SQLSTATES: Final = frozenset({"40P01", "40001"})
 # writer outside that module, and a client is better served by a prompt 503 than by a request that
 # hangs on.
 STORE_ATTEMPTS: Final = 3
+# Class 08 (connection exception) and the server ending the session (57P01 admin_shutdown,
+# 57P02 crash_shutdown, 57P03 cannot_connect_now): the connection is gone, not the transaction's fault.
+LOST_SQLSTATES: Final = frozenset({"57P01", "57P02", "57P03"})
 RETRY_AFTER_SECONDS: Final = 1  # deadlock_timeout's default: by then the other transaction is done
 
 
@@ -37,6 +40,26 @@ def is_transient(err: BaseException) -> bool:
     """A failure that running the same transaction again can cure (RETRYABLE_SQLSTATES).
     SQLAlchemy wraps the driver's error in ``.orig``; the audit chain's COPY raises psycopg's own."""
     return getattr(getattr(err, "orig", err), "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def lost_connection(err: BaseException) -> bool:
+    """The connection broke under the statement (SQLAlchemy invalidated it: the next checkout gets a
+    new one). Before the commit was sent, nothing of the transaction can have been kept, so the store
+    may run again: the retry stands in for a ping at checkout (lrs.pool_liveness) when a connection
+    dies between its checkout and its first statement."""
+    if getattr(err, "connection_invalidated", False):
+        return True
+    code = getattr(getattr(err, "orig", err), "sqlstate", None) or ""
+    return code.startswith("08") or code in LOST_SQLSTATES
+
+
+def _discard_connection(session: Session) -> None:
+    """Invalidate the session's broken connection (a raw cursor's error reaches us unwrapped, so
+    SQLAlchemy has not): the rollback then sends nothing, and the pool makes a new one."""
+    try:
+        session.connection().invalidate()
+    except Exception:  # already invalidated, or no connection: nothing to discard
+        log.debug("no connection to discard", exc_info=True)
 
 
 def store_committed(session: Session, principal: Principal, version: XapiVersion, raw: Any,
@@ -49,18 +72,23 @@ def store_committed(session: Session, principal: Principal, version: XapiVersion
     with Retry-After (RFC 9110 §15.6.4, §10.2.3): the request was valid, the server was busy, and a
     client that retries loses nothing, since a re-sent statement is stored once (Part Three §2.1.2)."""
     for attempt in range(1, attempts + 1):
+        committing = False
         try:
             ids = store(session, principal, version, raw, parts, statement_id=statement_id)
+            committing = True
             session.commit()
             keeper = session.info.get(KEEPER_KEY)
             if isinstance(keeper, StatsKeeper):
                 keeper.stored(len(ids))  # after a bulk load, fresh planner statistics (lrs.maintenance)
             return ids
         except Exception as err:
-            if not is_transient(err):
+            if not (is_transient(err) or (lost_connection(err) and not committing)):
+                # A connection lost during the commit is not retried: whether it committed is unknown.
                 raise  # the one handler renders it (and rolls back): 4xx as the spec says, else 500
+            if lost_connection(err):
+                _discard_connection(session)
             session.rollback()
-            code = getattr(getattr(err, "orig", err), "sqlstate", "?")
+            code = getattr(getattr(err, "orig", err), "sqlstate", None) or "connection lost"
             if attempt == attempts:
                 log.error("statement store of tenant %s failed %s times (SQLSTATE %s); answering 503",
                           principal.tenant_id, attempts, code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -21,7 +21,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 import schemas
-from lrs.activity_definitions import store_definitions
+from lrs.activity_definitions import defined_ids, store_definitions
 from lrs.audit import chain as audit_chain
 from lrs.blobs import attachments as attachment_store
 from lrs.cmi5 import rules as cmi5_rules
@@ -31,6 +31,7 @@ from lrs.errors import BadRequest, Conflict, PayloadTooLarge
 from lrs.identifiers import KEY_MAX_BYTES, actor_key, agent_key, key_too_long
 from lrs.multipart import AttachmentPart, check_attachments
 from lrs.pg_ingest import pg_ingest
+from lrs.related import related
 from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved
 from lrs.signatures import signature_parts, verify_signed_statement
 from lrs.storage import (
@@ -81,67 +82,6 @@ class Indexed:
     row: dict[str, Any]
     agents: list[tuple[str, bool]]
     activities: list[tuple[str, bool]]
-
-
-def _agents_in(node: Any) -> Iterator[dict[str, Any]]:
-    """An Agent/Group and, for a Group, its members."""
-    if isinstance(node, dict):
-        yield node
-        yield from node.get("member") or []
-
-
-def _context_refs(ctx: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
-    agents = [*_agents_in(ctx.get("instructor")), *_agents_in(ctx.get("team"))]
-    for ca in ctx.get("contextAgents") or []:  # IEEE 9274.1.1 §4.2.2.5
-        agents.extend(_agents_in(ca.get("agent")))
-    for cg in ctx.get("contextGroups") or []:
-        agents.extend(_agents_in(cg.get("group")))
-    activities: list[str] = []
-    for value in (ctx.get("contextActivities") or {}).values():
-        for act in value if isinstance(value, list) else [value]:
-            activities.append(act["id"])
-    return agents, activities
-
-
-def related(statement: dict[str, Any]) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
-    """Related agents and activities (xAPI 1.0.3 Part Three §2.1.3, ``related_agents`` and
-    ``related_activities``): actor and object are direct; authority, instructor, team, context
-    activities and everything inside a SubStatement count only for the ``related_*`` filters."""
-    agents: list[tuple[dict[str, Any], bool]] = []
-    activities: list[tuple[str, bool]] = []
-    obj = statement["object"]
-    agents.append((statement["actor"], True))
-    agents.extend((m, False) for m in statement["actor"].get("member") or [])
-    kind = obj.get("objectType", "Activity")
-    if kind in ("Agent", "Group"):
-        agents.append((obj, True))
-        agents.extend((m, False) for m in obj.get("member") or [])
-    elif kind == "Activity":
-        activities.append((obj["id"], True))
-    elif kind == "SubStatement":
-        agents.extend((a, False) for a in _agents_in(obj["actor"]))
-        sub_obj = obj["object"]
-        if sub_obj.get("objectType", "Activity") == "Activity":
-            activities.append((sub_obj["id"], False))
-        else:
-            agents.extend((a, False) for a in _agents_in(sub_obj))
-        sub_agents, sub_acts = _context_refs(obj.get("context") or {})
-        agents.extend((a, False) for a in sub_agents)
-        activities.extend((a, False) for a in sub_acts)
-    ctx_agents, ctx_acts = _context_refs(statement.get("context") or {})
-    agents.extend((a, False) for a in ctx_agents)
-    activities.extend((a, False) for a in ctx_acts)
-    if "authority" in statement:
-        agents.extend((a, False) for a in _agents_in(statement["authority"]))
-    keyed: dict[str, bool] = {}
-    for agent, direct in agents:
-        key = agent_key(agent)
-        if key:
-            keyed[key] = keyed.get(key, False) or direct
-    acts: dict[str, bool] = {}
-    for act, direct in activities:
-        acts[act] = acts.get(act, False) or direct
-    return list(keyed.items()), list(acts.items())
 
 
 def _arrays_of_context_activities(statement: dict[str, Any]) -> None:
@@ -343,11 +283,17 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     batch in request order let two batches with the same ids in opposite orders deadlock."""
     tenant = principal.tenant_id
     rows = [p.row for p in prepared]
+    defines = principal.has_any("define")
+    known: dict[str, Any] | None = None
     if session.get_bind().dialect.name == "postgresql":
-        # One statement, one round trip: the rows, their ids' claim and their side-table rows.
-        seq_of = pg_ingest(session, tenant, rows,
-                           [(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
-                           [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities])
+        # One statement, one round trip: the rows, their ids' claim and their side-table rows, and
+        # the stored definitions of the Activities it defines (read in passing, for the merge).
+        asked = defined_ids([p.statement for p in prepared]) if defines else []
+        done = pg_ingest(session, tenant, rows,
+                         [(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
+                         [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities],
+                         defined=asked)
+        seq_of, known = done.seq_of, done.definitions
         fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
     else:
         # SQLite has one write lock per database: its writers queue and cannot deadlock.
@@ -383,8 +329,8 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
         ))
         newly_voided = [(t, by) for t, by in voided_by.items() if t in targets]
     _store_attachments(session, tenant, fresh, by_hash)
-    if principal.has_any("define"):
-        store_definitions(session, tenant, [p.statement for p in fresh])
+    if defines:
+        store_definitions(session, tenant, [p.statement for p in fresh], known)
     return seq_of, newly_voided
 
 

@@ -35,6 +35,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from lrs import pool_liveness
+
 # BIGINT on PostgreSQL (a sequence), INTEGER on SQLite so the column aliases the rowid.
 SeqInt = BigInteger().with_variant(Integer, "sqlite")
 # The statement as stored: JSONB on PostgreSQL so analysts can query it in place.
@@ -348,7 +350,8 @@ class Database:
         if url.startswith("sqlite"):
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False})
         else:
-            engine_kwargs.setdefault("pool_pre_ping", True)
+            # No pool_pre_ping (a round trip per checkout): lrs.pool_liveness checks without one.
+            engine_kwargs.setdefault("pool_recycle", pool_liveness.RECYCLE_SECONDS)
             connect: dict[str, Any] = dict(engine_kwargs.get("connect_args") or {})
             if connect_timeout:
                 connect.setdefault("connect_timeout", int(connect_timeout))
@@ -359,6 +362,8 @@ class Database:
         self.engine: Engine = create_engine(url, **engine_kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif not engine_kwargs.get("pool_pre_ping"):
+            pool_liveness.watch(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

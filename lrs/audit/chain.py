@@ -27,22 +27,23 @@ entries or when ``checkpoint_minutes`` have passed, by a signer the composition 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, cast
 
-import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
+from lrs.audit import pg_append
+
+# The signers lived here; their names stay importable from here (hocvu.app, tests).
+from lrs.audit.signers import ALGORITHM as ALGORITHM
+from lrs.audit.signers import CheckpointSigner
+from lrs.audit.signers import JwsSigner as JwsSigner
+from lrs.audit.signers import LazySigner as LazySigner
 from lrs.jcs import canonical_flat, canonical_json
 from lrs.pg_ingest import json_text
 from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Base, Tenant, as_utc, dialect_insert
@@ -55,7 +56,6 @@ KINDS: Final = ("stored", "voided", "erased", "access", "adopted")
 # The kinds that account for a statement row: the hub stored it, or found it and adopted it.
 STATEMENT_KINDS: Final = ("stored", "adopted")
 POLICY_KEY: Final = "hocvu.audit_policy"  # Session.info key: the policy travels with the database's sessions
-ALGORITHM: Final = "RS256"
 MAX_ACCESS_DETAIL: Final = 4096  # bytes of canonical JSON: an access entry is a note, not a payload
 
 
@@ -75,13 +75,37 @@ def iso(value: datetime) -> str:
     return as_utc(value).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def entry_hash(prev_hash: str, tenant_id: int, position: int, kind: str, statement_id: str | None,
-               content: str | None, detail: dict[str, Any] | None, recorded: datetime | str) -> str:
+def _entry_text(tenant_id: int, position: int, kind: str, statement_id: str | None, content: str | None,
+                detail: dict[str, Any] | None, recorded: datetime | str) -> bytes:
+    """JCS of an entry's hashed fields."""
     fields: dict[str, Any] = {"tenant_id": tenant_id, "position": position, "kind": kind, "statement_id": statement_id,
               "content_hash": content, "detail": detail,
               "recorded": recorded if isinstance(recorded, str) else iso(recorded)}
     flat = detail is None and type(statement_id) in (str, type(None)) and type(content) in (str, type(None))
-    return sha256_hex(prev_hash.encode("ascii") + (canonical_flat(fields) if flat else canonical_json(fields)))
+    return canonical_flat(fields) if flat else canonical_json(fields)
+
+
+def entry_hash(prev_hash: str, tenant_id: int, position: int, kind: str, statement_id: str | None,
+               content: str | None, detail: dict[str, Any] | None, recorded: datetime | str) -> str:
+    text = _entry_text(tenant_id, position, kind, statement_id, content, detail, recorded)
+    return sha256_hex(prev_hash.encode("ascii") + text)
+
+
+# A position no chain reaches (JCS writes it as plain digits: it is 2^53 - 1), marking where the
+# position goes in an entry's text.
+_POSITION_MARK: Final = 2**53 - 1
+
+
+def entry_text_parts(tenant_id: int, kind: str, statement_id: str | None, content: str | None,
+                     detail: dict[str, Any] | None, recorded: str) -> tuple[str, str]:
+    """An entry's JCS text before and after its position's digits, so that whoever knows the
+    position (the database, under the head's lock: ``lrs.audit.pg_append``) can finish the hash:
+    entry_hash = H(prev_hash ‖ prefix ‖ position ‖ suffix). Keys are sorted, so the top-level
+    "position" comes after "detail" (whatever that holds) and before "recorded": the last match."""
+    text = _entry_text(tenant_id, _POSITION_MARK, kind, statement_id, content, detail, recorded).decode("utf-8")
+    mark = f',"position":{_POSITION_MARK},'
+    cut = text.rindex(mark)
+    return text[:cut] + ',"position":', "," + text[cut + len(mark):]
 
 
 def entry_dict(row: AuditEntry) -> dict[str, Any]:
@@ -95,61 +119,6 @@ def recompute_entry_hash(entry: dict[str, Any]) -> str:
     """The hash ``entry`` (as ``entry_dict`` gives it) should carry."""
     return entry_hash(entry["prev_hash"], entry["tenant_id"], entry["position"], entry["kind"],
                       entry["statement_id"], entry["content_hash"], entry["detail"], entry["recorded"])
-
-
-# --- signing (injected) ------------------------------------------------------------------------
-
-
-class CheckpointSigner(Protocol):
-    """What signs checkpoints: the hub's key, supplied by the composition root."""
-
-    def sign(self, payload: bytes) -> str:
-        """A compact JWS over ``payload`` (RS256, ``x5c`` header)."""
-        ...
-
-    @property
-    def certificate_pem(self) -> bytes:
-        """The certificate an auditor checks the signatures with."""
-        ...
-
-
-class JwsSigner:
-    """RS256 compact JWS (RFC 7515 §7.1) with the certificate in ``x5c`` (§4.1.6: standard base64
-    DER), by PyJWT; the same shape as the hub's statement signatures."""
-
-    def __init__(self, key: rsa.RSAPrivateKey, cert: x509.Certificate) -> None:
-        self._key, self._cert = key, cert
-        self._x5c = [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")]
-
-    def sign(self, payload: bytes) -> str:
-        # typ None: PyJWS would otherwise label the token a JWT, which a checkpoint is not.
-        return jwt.PyJWS().encode(payload, self._key, algorithm=ALGORITHM,
-                                  headers={"typ": None, "x5c": self._x5c})
-
-    @property
-    def certificate_pem(self) -> bytes:
-        return self._cert.public_bytes(serialization.Encoding.PEM)
-
-
-class LazySigner:
-    """Loads the real signer on first use, so processes that never checkpoint never read the key."""
-
-    def __init__(self, load: Callable[[], CheckpointSigner]) -> None:
-        self._load, self._lock = load, threading.Lock()
-        self._signer: CheckpointSigner | None = None
-
-    def _get(self) -> CheckpointSigner:
-        with self._lock:
-            if self._signer is None:
-                self._signer = self._load()
-            return self._signer
-
-    def sign(self, payload: bytes) -> str:
-        return self._get().sign(payload)
-
-    @property
-    def certificate_pem(self) -> bytes:
-        return self._get().certificate_pem
 
 
 @dataclass(frozen=True)
@@ -246,35 +215,71 @@ def _write_entries(session: Session, tenant_id: int, rows: list[dict[str, Any]],
 
 def append(session: Session, tenant_id: int, entries: list[NewEntry], policy: AuditPolicy | None = None) -> list[int]:
     """Append ``entries`` in order to the tenant's chain, in the caller's transaction (no commit);
-    returns their positions. Checkpoints when one is due."""
+    returns their positions. Checkpoints when one is due. On PostgreSQL the head is locked, the
+    entries chained, inserted and the head moved in one statement (``lrs.audit.pg_append``): the
+    head's lock is held from that statement to the commit, no round trip of the hub's in between."""
     policy = policy or policy_of(session)
     if not entries or not policy.append:
         return []
-    now = datetime.now(UTC)
-    head = lock_head(session, tenant_id, now)
-    rows: list[dict[str, Any]] = []
-    prev, stamp = head.entry_hash, iso(now)
-    last, signing = head.position + len(entries), policy.signer is not None
-    for position, e in enumerate(entries, start=head.position + 1):
+    for e in entries:
         if e.kind not in KINDS:
             raise ValueError(f"unknown audit entry kind {e.kind!r}")
+    now = datetime.now(UTC)
+    if pg_append.available(session):
+        return _append_on_server(session, tenant_id, entries, policy, now)
+    head = lock_head(session, tenant_id, now)
+    rows = _chain_rows(session, tenant_id, head, entries, policy, now)
+    _checkpoint_if_due(session, tenant_id, head, policy, now, force=False)  # its row needs no entry row first
+    _write_entries(session, tenant_id, rows, head.changed)
+    return [r["position"] for r in rows]
+
+
+def _append_on_server(session: Session, tenant_id: int, entries: list[NewEntry], policy: AuditPolicy,
+                      now: datetime) -> list[int]:
+    stamp = iso(now)
+    parts = [entry_text_parts(tenant_id, e.kind, e.statement_id, e.content_hash, e.detail, stamp) for e in entries]
+    done = pg_append.append(session, tenant_id, entries, parts, now)
+    # The head before the append, already locked: the checkpoints due along the new entries, as the
+    # hub's own path makes them (_chain_rows), then the head's checkpoint columns if one was made.
+    head = _Head(done[0].position - 1, GENESIS, done[0].checkpoint_position, as_utc(done[0].checkpoint_time))
+    _checkpoints_along(session, tenant_id, head, [(d.position, d.entry_hash) for d in done], policy, now)
+    _checkpoint_if_due(session, tenant_id, head, policy, now, force=False)
+    moved = {k: v for k, v in head.changed.items() if k.startswith("checkpoint_")}
+    if moved:
+        session.execute(update(AuditHead).where(AuditHead.tenant_id == tenant_id).values(**moved))
+    return [d.position for d in done]
+
+
+def _chain_rows(session: Session, tenant_id: int, head: _Head, entries: list[NewEntry], policy: AuditPolicy,
+                now: datetime) -> list[dict[str, Any]]:
+    """The entry rows of ``entries`` chained on ``head``, which moves to the last of them (the
+    changed head columns in ``head.changed``), with the checkpoints due inside a long batch."""
+    rows: list[dict[str, Any]] = []
+    prev, stamp = head.entry_hash, iso(now)
+    for position, e in enumerate(entries, start=head.position + 1):
         h = entry_hash(prev, tenant_id, position, e.kind, e.statement_id, e.content_hash, e.detail, stamp)
         rows.append({"tenant_id": tenant_id, "position": position, "kind": e.kind, "statement_id": e.statement_id,
                      "content_hash": e.content_hash, "detail": e.detail, "recorded": now,
                      "prev_hash": prev, "entry_hash": h})
         prev = h
+    _checkpoints_along(session, tenant_id, head, [(r["position"], r["entry_hash"]) for r in rows], policy, now)
+    return rows
+
+
+def _checkpoints_along(session: Session, tenant_id: int, head: _Head, chained: list[tuple[int, str]],
+                       policy: AuditPolicy, now: datetime) -> None:
+    """Move ``head`` along the new entries' (position, entry_hash), checkpointing inside a batch
+    larger than the cadence: at every cadence step, not only at the batch's end, so no stretch of
+    the chain goes longer unsigned than the cadence says (`hocvu audit verify` holds the chain to
+    it, lrs.audit.verify). A signer that fails is not asked again for this batch (it logged why;
+    the end of the batch tries once more)."""
+    last, signing = chained[-1][0], policy.signer is not None
+    for position, h in chained:
         if signing and position < last and position - head.checkpoint_position >= policy.checkpoint_every:
-            # Inside a batch larger than the cadence: a checkpoint at every cadence step, not only at
-            # the batch's end, so no stretch of the chain goes longer unsigned than the cadence says
-            # (`hocvu audit verify` holds the chain to it, lrs.audit.verify). A signer that fails is
-            # not asked again for this batch (it logged why; the end of the batch tries once more).
             head.position, head.entry_hash = position, h
             signing = _checkpoint_if_due(session, tenant_id, head, policy, now, force=False) is not None
-    head.position, head.entry_hash = rows[-1]["position"], prev
-    head.changed.update(position=head.position, entry_hash=prev)
-    _checkpoint_if_due(session, tenant_id, head, policy, now, force=False)  # its row needs no entry row first
-    _write_entries(session, tenant_id, rows, head.changed)
-    return [r["position"] for r in rows]
+    head.position, head.entry_hash = chained[-1]
+    head.changed.update(position=head.position, entry_hash=head.entry_hash)
 
 
 def append_statements(session: Session, tenant_id: int, stored: Iterable[tuple[str, dict[str, Any]]],

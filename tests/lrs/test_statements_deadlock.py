@@ -154,14 +154,16 @@ def test_opposite_order_batches_voiding_the_same_statements_both_succeed(chain_a
 # --- the safety net: a real deadlock the lock order cannot prevent ----------------------------------
 
 
-def _wait_for_a_lock_wait(app: Flask, table: str) -> None:
-    """Until some backend waits for a lock in a query on ``table`` (a fresh transaction per look:
-    pg_stat_activity is a snapshot within one)."""
+def _wait_for_a_lock_wait(app: Flask, *names: str) -> None:
+    """Until some backend waits for a lock in a query naming one of ``names`` (a fresh transaction
+    per look: pg_stat_activity is a snapshot within one)."""
     deadline = time.monotonic() + 15
+    table = " or ".join(names)
     with db_of(app).engine.connect().execution_options(isolation_level="AUTOCOMMIT") as look:
         while time.monotonic() < deadline:
             if look.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                "AND wait_event_type = 'Lock' AND query ILIKE :q"), {"q": f"%{table}%"}):
+                                "AND wait_event_type = 'Lock' AND query ILIKE ANY(:q)"),
+                           {"q": [f"%{n}%" for n in names]}):
                 return
             time.sleep(0.02)
     raise AssertionError(f"no backend came to wait on {table}")
@@ -198,7 +200,8 @@ class _Intruder:
     def deadlock(self, statement_id: str) -> None:
         """Once the store waits for the head: insert its statement id (waiting for the store, which
         waits for us), then undo that insert; PostgreSQL has ended the store's transaction by then."""
-        _wait_for_a_lock_wait(self.app, "audit_heads")
+        # The store's append locks the head in the function of migration 0170 (lrs.audit.pg_append).
+        _wait_for_a_lock_wait(self.app, "audit_heads", "hocvu_audit_append")
         savepoint = self.conn.begin_nested()
         _insert_copy(self.conn, self.tenant_id, self.template_id, statement_id)
         savepoint.rollback()
