@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from lrs import partitions
 from lrs.errors import ServerError
-from lrs.statements import related
+from lrs.related import related
 from lrs.storage import ArchiveErasure, StatementArchive
 
 # Session.info key: the HMAC key (bytes, ``archive_key``, or a callable giving it) the composition root
@@ -49,7 +49,7 @@ def digest(key: bytes, agent_key: str) -> str:
 
 def row_digests(key: bytes, statement: dict[str, Any], actor_key: str | None) -> set[str]:
     """The digests of an archived statement's related agents, as ``statement_agents`` holds their
-    keys (lrs.statements.related) plus the actor column (an anonymous Group's key is only there)."""
+    keys (lrs.related.related) plus the actor column (an anonymous Group's key is only there)."""
     keys = {k for k, _ in related(statement)[0]}
     if actor_key:
         keys.add(actor_key)
