@@ -31,6 +31,7 @@ from connectors import rollups
 from connectors.export import ExportQuery
 from connectors.reports import load_report
 from connectors.rollups import delta
+from connectors.rollups.refresh import ROLLUP_TABLES
 from hocvu import db as dbops
 from hocvu.app import create_app
 from hocvu.settings import Settings
@@ -40,7 +41,21 @@ from lrs.storage import Database, Statement
 REQUESTS = int(os.environ.get("BENCH_DASHBOARD_REQUESTS", "40"))
 # Statements made in Python; the rest are the database's copies of them (``seed``).
 BASE = int(os.environ.get("BENCH_DASHBOARD_BASE", "50000"))
-LEARNER_COPIES = 40
+# Learners of the copies (``seed``): each copy's learners are new ones, split into LEARNER_SPLIT
+# sets by seq (a generated learner's statements shared among them), and at most LEARNER_COPIES
+# distinct sets in all (0: no cap). Up to 2M statements the split is 1, as in the 1M run of
+# docs/scale.md (≈ 20 statements a learner); past it 2, so 10M has ≈ 1M learners (≈ 10 statements
+# each) and millions of enrolments, the rollup tables a national store would have. The old rule,
+# a cap of 40 sets (≈ 100k learners whatever N), is LEARNER_COPIES=40.
+LEARNER_COPIES = int(os.environ.get("BENCH_DASHBOARD_LEARNER_COPIES", "0"))
+
+
+def learner_split(total: int) -> int:
+    return int(os.environ.get("BENCH_DASHBOARD_LEARNER_SPLIT", "1" if total <= 2_000_000 else "2"))
+
+
+# Seed and stop (a kept store, BENCH_PG_DATABASE, is seeded while the refresh is changed, then measured).
+SEED_ONLY = os.environ.get("BENCH_DASHBOARD_SEED_ONLY", "") == "1"
 logging.getLogger("connectors.http_reports").setLevel(logging.WARNING)  # one access line per request otherwise
 
 
@@ -102,9 +117,11 @@ def run(url: str, total: int) -> None:
     with db.engine.connect() as conn:
         stored = conn.execute(sa_text("SELECT count(*) FROM statements")).scalar_one()
     if stored < total:
-        seconds = seed(db, total - stored)
-        print(f"  seeded {total - stored:,} statements in {seconds:.1f} s ({(total - stored) / seconds:,.0f}/s)"
-              f"  [{load()}]")
+        seconds = seed(db, total - stored, learner_split(total))
+        print(f"  seeded {total - stored:,} statements in {seconds:.1f} s ({(total - stored) / seconds:,.0f}/s; "
+              f"learner sets a copy {learner_split(total)}, cap {LEARNER_COPIES or 'none'})  [{load()}]")
+        if SEED_ONLY:
+            return
     else:  # a kept store (BENCH_PG_DATABASE): its rollups are measured from zero again
         print(f"  {stored:,} statements already stored (BENCH_PG_DATABASE)")
         rollups.rebuild(db)
@@ -119,6 +136,7 @@ def run(url: str, total: int) -> None:
     print(f"  CPU: refresher {cpu:.1f} s + PostgreSQL backend {pg_cpu:.1f} s = "
           f"{done.statements / max(cpu + pg_cpu, 1e-9):,.0f} statements per CPU-second "
           f"({1000 * (cpu + pg_cpu) / max(done.statements, 1):.2f} ms a statement)")
+    print(f"  rollup tables: {table_rows(db)}; learners {learners(db):,}  [{load()}]", flush=True)
     app = create_app(Settings.of(database_url=url, secret_key="bench"), db=db)
     with db.session() as s:
         cred, secret = credentials.create_national_credential(s, "analyst", "bench")
@@ -145,10 +163,29 @@ def run(url: str, total: int) -> None:
     db.dispose()
 
 
-def seed(db: Database, total: int) -> float:
+def table_rows(db: Database) -> str:
+    """Row counts of the rollup tables (what a report's cost depends on) and their size on disk."""
+    parts = []
+    with db.engine.connect() as conn:
+        for name in ROLLUP_TABLES:
+            n = conn.execute(sa_text(f"SELECT count(*) FROM {name}")).scalar_one()
+            size = ""
+            if db.dialect == "postgresql":
+                mib = conn.execute(sa_text(f"SELECT pg_total_relation_size('{name}')")).scalar_one() / 2**20
+                size = f" ({mib:,.0f} MiB)"
+            parts.append(f"{name} {n:,}{size}")
+    return ", ".join(parts)
+
+
+def learners(db: Database) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(sa_text("SELECT count(DISTINCT actor_key) FROM report_enrolments")).scalar_one())
+
+
+def seed(db: Database, total: int, split: int = 1) -> float:
     """``BASE`` statements from bench.export's generator by bulk SQL, then, on PostgreSQL, copies of
     them made by the database itself (``INSERT … SELECT``, no Python per row): each copy with new
-    learners (its actor keys suffixed, up to ``LEARNER_COPIES`` sets of them) and ``stored`` a few
+    learners (its actor keys suffixed: ``split`` sets a copy, up to ``LEARNER_COPIES`` in all) and ``stored`` a few
     microseconds later, so 10M statements are seeded in minutes rather than hours. The rollups
     read ``actor_key`` from its column, so a copy's JSON document needs no change."""
     from sqlalchemy import text
@@ -157,8 +194,9 @@ def seed(db: Database, total: int) -> float:
     base = min(total, BASE if db.dialect == "postgresql" else total)
     fill(db, base)
     names = [c.name for c in Statement.__table__.c if c.name != "seq"]
+    learner_set = f"(:copy * {split} + seq % {split})" + (f" % {LEARNER_COPIES}" if LEARNER_COPIES else "")
     made = {"statement_id": "gen_random_uuid()::text",
-            "actor_key": f"actor_key || ':' || (:copy % {LEARNER_COPIES})",
+            "actor_key": f"actor_key || ':' || {learner_set}",
             "stored": "stored + :copy * interval '1 microsecond'"}
     columns = ", ".join(f'"{n}"' for n in names)  # "full" is an SQL keyword
     select_list = ", ".join(made.get(n, f'"{n}"') for n in names)
