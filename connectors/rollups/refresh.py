@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.rollups.delta import (
-    COLUMNS,
     Delta,
     Key,
     batch_changes,
@@ -25,6 +24,7 @@ from connectors.rollups.delta import (
     provinces,
     write,
 )
+from connectors.rollups.fields import columns
 from connectors.rollups.state import State
 from connectors.storage import RollupEnrolment, RollupState
 from lrs.storage import Database, Statement, Tenant, as_utc
@@ -79,7 +79,7 @@ def _after(session: Session, tenant_id: int, mark: tuple[datetime | None, int], 
     if mark[0] is not None:
         at = as_utc(mark[0])
         conds += [s.stored >= at, or_(s.stored > at, and_(s.stored == at, s.seq > mark[1]))]
-    return list(session.connection().execute(select(*COLUMNS, s.voided).where(*conds)
+    return list(session.connection().execute(select(*columns(session), s.voided).where(*conds)
                                              .order_by(s.stored, s.seq).limit(limit)).all())
 
 
@@ -93,7 +93,7 @@ def refresh_batch(session: Session, tenant: Tenant, bound: datetime, batch: int 
         return 0, 0
     deltas, dirty = batch_changes(session, tenant, rows)
     upto = (as_utc(rows[-1].stored), int(rows[-1].seq))
-    write(session, compute(session, tenant, deltas, dirty, upto))
+    write(session, compute(session, tenant, deltas, dirty, upto, whole=False))
     state.stored, state.seq = upto
     state.statements += len(rows)
     return len(rows), len(dirty)
@@ -211,7 +211,7 @@ def restate_provinces(session: Session, tenant_id: int, learners: list[str] | No
                 new = replace(old, province=where[actor])
                 delta.enrolments.append(((course, actor), True, new))
                 changes.append(((course, actor), old, new))
-        moves(session, tenant, delta, changes)
+        moves(session, tenant, delta, changes, whole=False)
         write(session, delta)
         moved += len(changes)
     return moved
