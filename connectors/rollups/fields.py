@@ -95,8 +95,8 @@ def _json_path(path: tuple[str, ...]) -> str:
     return 'statements."full"' + "".join("->'" + step.replace("'", "''") + "'" for step in path)
 
 
-SLIM_COLUMNS: tuple[Any, ...] = (*COLUMNS[:-1], literal_column(
-    f"CAST(jsonb_build_array({', '.join(_json_path(p) for p in _SLIM_PATHS)}) AS text)").label("fields"))
+SLIM_SQL = f"CAST(jsonb_build_array({', '.join(_json_path(p) for p in _SLIM_PATHS)}) AS text)"
+SLIM_COLUMNS: tuple[Any, ...] = (*COLUMNS[:-1], literal_column(SLIM_SQL).label("fields"))
 
 
 def columns(session: Session) -> tuple[Any, ...]:
