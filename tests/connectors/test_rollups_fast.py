@@ -129,3 +129,22 @@ def test_the_server_extracts_each_field_as_the_statement_gives_it(postgresql_app
             row = SimpleNamespace(stored=stored, verb_id="v", full=whole)
             assert fields.course_row(SimpleNamespace(stored=stored, verb_id="v", fields=slim), "t") == \
                 fields.course_row(row, "t"), (i, doc)
+
+
+def test_hidden_groups_count_their_learners_as_the_statements_do(postgresql_app: Flask) -> None:
+    """k-anonymity's union of hidden groups, counted as the largest group's learners plus the
+    others' learners not in it (issue 17 item 3: a small course hid a 1.6M-row neighbour at 10M),
+    equals the statements report's count for every k, before a refresh (the tail) and after."""
+    from connectors.rollups.report import figures_json
+    from tests.connectors.test_rollups import both, rounded
+
+    app = postgresql_app
+    ((slug, x),) = tenants(app, 1)
+    courses = [f"https://hocvu.vn/courses/{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    wave = [*varied(courses[:2]), made("l1", "completed", courses[2], W10), made("l7", "passed", courses[2], W10)]
+    assert post_statements(x, wave).status_code == 200
+    for step in range(2):
+        for k in (2, 3, 4, 6, 8, 10):
+            old, new = both(app, slug, k)
+            assert rounded(figures_json(new)) == rounded(figures_json(old)), (step, k)
+        refresh(app, slug, batch=6)
