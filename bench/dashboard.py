@@ -10,6 +10,14 @@ rolled up. The machine's load average is printed beside every figure.
 Statements are seeded with bulk SQL (bench.export's generator: 4 tenants, 3 courses, 90 days; past
 50,000, the database's own copies of them with new learners: ``seed``), not through ingest: this
 measures the reads and the refresh. BENCH_BACKENDS as for the other benchmarks.
+
+    BENCH_PG_DATABASE=hocvu_bench_dash10m BENCH_DASHBOARD_STATEMENTS=10000000 BENCH_DASHBOARD_SEED_ONLY=1 \
+        .venv/bin/python -m bench.dashboard          # seed a kept store once (≈ 25 min here)
+    BENCH_PG_DATABASE=hocvu_bench_dash10m BENCH_DASHBOARD_STATEMENTS=10000000 BENCH_DASHBOARD_JOBS=2 \
+        .venv/bin/python -m bench.dashboard          # rebuild its rollups, refresh with 2 processes, measure
+
+BENCH_DASHBOARD_REFRESH_SECONDS stops the refresh (no batch started after it) and measures what is done;
+BENCH_DASHBOARD_LEARNER_COPIES and _SPLIT shape the learners (``LEARNER_COPIES``).
 """
 
 from __future__ import annotations
