@@ -3,6 +3,7 @@ Celery beat where the web processes' own refresh is off (HOCVU_ROLLUP_SECONDS=0)
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import click
@@ -24,19 +25,26 @@ def rollups() -> None:
               help="Seconds to stay behind the present, so statements still committing are not passed over.")
 @click.option("--batch", type=click.IntRange(1, 100_000), default=5000, show_default=True,
               help="Statements per transaction.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes refreshing tenants in parallel (a catch-up after a bulk load; each tenant has one).")
+@click.option("--max-seconds", type=click.FloatRange(0, None), default=None,
+              help="Start no batch after this many seconds (a catch-up in a window; the next run goes on).")
 @click.option("--rebuild", is_flag=True, help="Forget the rollups first and recompute them from every statement.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def refresh_command(tenants: tuple[str, ...], settle: float, batch: int, rebuild: bool, as_json: bool) -> None:
+def refresh_command(tenants: tuple[str, ...], settle: float, batch: int, jobs: int, max_seconds: float | None,
+                    rebuild: bool, as_json: bool) -> None:
     """Add the statements stored since the last refresh (voided ones leave the figures). Safe to run
     from several machines at once: each tenant's watermark row is locked while it moves."""
     from connectors.rollups import rebuild as forget
     from connectors.rollups import refresh
 
+    until = time.time() + max_seconds if max_seconds is not None else None
     database = Database(Settings.from_env().database_url)
     try:
         if rebuild:
             forget(database, list(tenants) or None)
-        done = refresh(database, tenants=list(tenants) or None, settle=timedelta(seconds=settle), batch=batch)
+        done = refresh(database, tenants=list(tenants) or None, settle=timedelta(seconds=settle), batch=batch,
+                       jobs=jobs, until=until)
     finally:
         database.dispose()
     data = {"tenants": done.tenants, "statements": done.statements, "batches": done.batches,

@@ -5,7 +5,6 @@ what it read (the tail of fresh statements, ``connectors.rollups.refresh.tail``)
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -13,30 +12,17 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, and_, bindparam, cast, delete, or_, select, text
+from sqlalchemy import and_, bindparam, delete, or_, select, text
 from sqlalchemy.orm import Session
 
-from connectors.export import (  # the export's own field rules: the rollups read fields as it does
-    STAMP_IRI,
-    bool_of,
-    course_of,
-    duration_seconds,
-    kept_of,
-    number_of,
-    object_of,
-    str_of,
-    timestamp_of,
-)
+from connectors.rollups.fields import COLUMNS, columns, course_row
 from connectors.rollups.state import FIGURES, UNKNOWN_PROVINCE, VOIDED, State, iso_week
 from connectors.storage import LearnerRecord, RollupEnrolment, RollupGroup, RollupLearner
 from lrs.storage import Statement, StatementAgent, Tenant, as_utc, dialect_insert
 
+__all__ = ["COLUMNS", "columns", "course_row"]  # the statement fields, read here, named where they were
+
 CHUNK = 500  # bounded IN lists
-# The statement as its text, parsed here by orjson: the driver's stdlib JSON parse was a quarter of
-# the refresh's Python (docs/scale.md, "Rollup refresh").
-COLUMNS = (Statement.seq, Statement.statement_id, Statement.stored, Statement.actor_key, Statement.verb_id,
-           Statement.object_type, Statement.object_activity_id, Statement.object_agent_key,
-           Statement.object_statement_id, Statement.registration, cast(Statement.full, Text).label("full"))
 Key = tuple[str, str]  # (course_id, actor_key)
 GroupKey = tuple[str, str]  # (dimension, group_key)
 LearnerKey = tuple[str, str, str]  # (dimension, group_key, actor_key)
@@ -45,36 +31,6 @@ LearnerKey = tuple[str, str, str]  # (dimension, group_key, actor_key)
 def chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), CHUNK):
         yield values[start:start + CHUNK]
-
-
-def _document(text: Any) -> dict[str, Any]:
-    if isinstance(text, dict):
-        return text
-    try:
-        value = orjson.loads(text)
-    except (orjson.JSONDecodeError, TypeError):
-        # Legacy rows orjson refuses (a lone surrogate, an integer past 64 bits, SQLite's Infinity):
-        # the standard parser takes them, as it did before; what neither reads is not an object.
-        try:
-            value = json.loads(text)
-        except (ValueError, TypeError):
-            value = None
-    return value if isinstance(value, dict) else {}
-
-
-def course_row(row: Any, slug: str) -> tuple[str | None, tuple[Any, ...]]:
-    """The fields a ``State`` reads (``state.INDEX``): timestamp, verb, course, completion,
-    duration, stamp outcome. Each is what ``connectors.export.flatten`` gives for it: its values
-    when nothing in the row is unrepresentable, else its lenient pass (``kept_of``), which for these
-    fields is the same value unless that field itself is unrepresentable; the other 19 columns are
-    not computed (they were half the refresh's Python). A test compares with ``flatten``."""
-    full = _document(row.full)
-    obj, ctx, result = object_of(full, "object"), object_of(full, "context"), object_of(full, "result")
-    course = kept_of(str_of, lambda: course_of(obj, object_of(ctx, "contextActivities")))
-    stamp = object_of(object_of(ctx, "extensions"), STAMP_IRI)
-    return course, (timestamp_of(full.get("timestamp"), as_utc(row.stored)), row.verb_id, course,
-                    bool_of(result.get("completion")), kept_of(number_of, duration_seconds(result.get("duration"))),
-                    kept_of(str_of, stamp.get("outcome")))
 
 
 @dataclass
@@ -101,7 +57,7 @@ def batch_changes(session: Session, tenant: Tenant, rows: Sequence[Any]) -> tupl
         if row.voided:
             continue  # voided already: never counted
         if row.verb_id == VOIDED:
-            target = session.connection().execute(select(*COLUMNS).where(
+            target = session.connection().execute(select(*columns(session)).where(
                 s.tenant_id == tenant.id, s.statement_id == row.object_statement_id)).first()
             course = course_row(target, tenant.slug)[0] if target is not None else None
             if target is not None and course is not None:
@@ -123,7 +79,7 @@ def _recompute(session: Session, tenant: Tenant, actor: str, courses: set[str],
     if upto is not None:
         conds.append(or_(s.stored < upto[0], and_(s.stored == upto[0], s.seq <= upto[1])))
     states: dict[str, State] = {}
-    for row in session.connection().execute(select(*COLUMNS).where(*conds)):
+    for row in session.connection().execute(select(*columns(session)).where(*conds)):
         if row.verb_id == VOIDED:
             continue
         course, flat = course_row(row, tenant.slug)
@@ -146,11 +102,19 @@ def provinces(session: Session, tenant_id: int, actors: Iterable[str], fallback:
 
 
 def compute(session: Session, tenant: Tenant, deltas: dict[Key, State], dirty: set[Key],
-            upto: tuple[datetime, int] | None) -> Delta:
-    """The ``Delta`` of adding ``deltas`` and recomputing ``dirty`` (reads only)."""
+            upto: tuple[datetime, int] | None, whole: bool = True) -> Delta:
+    """The ``Delta`` of adding ``deltas`` and recomputing ``dirty`` (reads only). ``whole``: with
+    every group-learner row of the learners changed (a report's tail needs them; ``write`` only the
+    rows it changes)."""
     keys = set(deltas) | dirty
     actors = sorted({a for _, a in keys})
-    rows = load_enrolments(session, tenant.id, actors)
+    if whole or not _set_based(session):
+        rows = load_enrolments(session, tenant.id, actors)
+    else:  # only the enrolments changed, by their keys, in one statement
+        rows = {(row[0], row[1]): State(as_utc(row[2]), *row[3:]) for row in _at(
+            session, RollupEnrolment.__table__, [{"tenant_id": tenant.id, "course_id": c, "actor_key": a}
+                                                 for c, a in sorted(keys)], ("course_id", "actor_key",
+                                                                            *_STATE_COLUMNS))}
     where = provinces(session, tenant.id, actors, tenant.province)
     by_actor: dict[str, set[str]] = defaultdict(set)
     for course, actor in dirty:
@@ -167,7 +131,7 @@ def compute(session: Session, tenant: Tenant, deltas: dict[Key, State], dirty: s
         if old != new:
             delta.enrolments.append((key, old is not None, new))
             changes.append((key, old, new))
-    moves(session, tenant, delta, changes)
+    moves(session, tenant, delta, changes, whole)
     return delta
 
 
@@ -186,9 +150,10 @@ def load_enrolments(session: Session, tenant_id: int, actors: Sequence[str]) -> 
     return found
 
 
-def moves(session: Session, tenant: Tenant, delta: Delta, changes: list[tuple[Key, State | None, State | None]]
-          ) -> None:
-    """Group and group-learner differences of enrolments going from old to new states."""
+def moves(session: Session, tenant: Tenant, delta: Delta, changes: list[tuple[Key, State | None, State | None]],
+          whole: bool = True) -> None:
+    """Group and group-learner differences of enrolments going from old to new states (``whole``:
+    ``before`` holds every group-learner row of the learners changed, else only the rows changed)."""
     m_delta: dict[LearnerKey, list[int]] = defaultdict(lambda: [0, 0])
     for (course, actor), old, new in changes:
         for sign, st in ((-1, old), (1, new)):
@@ -202,8 +167,20 @@ def moves(session: Session, tenant: Tenant, delta: Delta, changes: list[tuple[Ke
                 m = m_delta[(*group, actor)]
                 m[0] += sign
                 m[1] += sign * int(st.judged > 0)
+    # An enrolment whose groups stay the same (most statements: no earlier week, no new province,
+    # not the first graded attempt) nets to no change for its group learners: their rows are not
+    # read or rewritten. A learner with any change still has every row read (``before``): a report's
+    # tail counts distinct learners over several groups from them (``report._union``).
+    m_delta = defaultdict(lambda: [0, 0], {k: v for k, v in m_delta.items() if v != [0, 0]})
     actors = sorted({a for _, _, a in m_delta})
     lc = RollupLearner.__table__.c
+    if not whole and _set_based(session):
+        for row in _at(session, RollupLearner.__table__, [
+                {"tenant_id": tenant.id, "dimension": d, "group_key": g, "actor_key": a}
+                for d, g, a in sorted(m_delta)],
+                ("dimension", "group_key", "actor_key", "enrolments", "graded")):
+            delta.before[(row[0], row[1], row[2])] = (row[3], row[4])
+        actors = []
     for part in chunks(actors):
         for row in session.execute(select(lc.dimension, lc.group_key, lc.actor_key, lc.enrolments, lc.graded).where(
                 lc.tenant_id == tenant.id, lc.actor_key.in_(part))):
@@ -236,6 +213,16 @@ def _records(table: Any, rows: list[dict[str, Any]]) -> tuple[str, dict[str, str
     (their only non-JSON values are datetimes, written as ISO 8601)."""
     doc = orjson.dumps(rows, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)).decode()
     return f"json_populate_recordset(NULL::{table.name}, CAST(:rows AS json))", {"rows": doc}
+
+
+def _at(session: Session, table: Any, keys: list[dict[str, Any]], names: tuple[str, ...]) -> Sequence[Any]:
+    """PostgreSQL: the rows of ``table`` at these keys (its primary key's columns), in one statement."""
+    if not keys:
+        return []
+    source, params = _records(table, keys)
+    match = " AND ".join(f"t.{k} = d.{k}" for k in keys[0])
+    return list(session.execute(text(f"SELECT {', '.join(f't.{n}' for n in names)} FROM {table.name} AS t "
+                                     f"JOIN {source} AS d ON {match}"), params))
 
 
 def _upsert(session: Session, table: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:

@@ -5,6 +5,7 @@ changes restate enrolments (see the package docstring)."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -14,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.rollups.delta import (
-    COLUMNS,
     Delta,
     Key,
     batch_changes,
@@ -25,6 +25,7 @@ from connectors.rollups.delta import (
     provinces,
     write,
 )
+from connectors.rollups.fields import columns
 from connectors.rollups.state import State
 from connectors.storage import RollupEnrolment, RollupState
 from lrs.storage import Database, Statement, Tenant, as_utc
@@ -79,7 +80,7 @@ def _after(session: Session, tenant_id: int, mark: tuple[datetime | None, int], 
     if mark[0] is not None:
         at = as_utc(mark[0])
         conds += [s.stored >= at, or_(s.stored > at, and_(s.stored == at, s.seq > mark[1]))]
-    return list(session.connection().execute(select(*COLUMNS, s.voided).where(*conds)
+    return list(session.connection().execute(select(*columns(session), s.voided).where(*conds)
                                              .order_by(s.stored, s.seq).limit(limit)).all())
 
 
@@ -93,28 +94,71 @@ def refresh_batch(session: Session, tenant: Tenant, bound: datetime, batch: int 
         return 0, 0
     deltas, dirty = batch_changes(session, tenant, rows)
     upto = (as_utc(rows[-1].stored), int(rows[-1].seq))
-    write(session, compute(session, tenant, deltas, dirty, upto))
+    write(session, compute(session, tenant, deltas, dirty, upto, whole=False))
     state.stored, state.seq = upto
     state.statements += len(rows)
     return len(rows), len(dirty)
 
 
 def refresh(db: Database, *, tenants: list[str] | None = None, settle: timedelta = timedelta(seconds=5),
-            batch: int = BATCH, now: datetime | None = None) -> Counted:
+            batch: int = BATCH, now: datetime | None = None, jobs: int = 1, until: float | None = None) -> Counted:
     """Bring the rollups of ``tenants`` (slugs; None: all) up to ``now - settle``, batch by batch,
-    each batch its own transaction."""
+    each batch its own transaction. ``jobs`` > 1: that many processes, each taking the next tenant
+    (a catch-up after a bulk load on several cores; a tenant still has one writer, its lock's).
+    ``until`` (a ``time.time()``): no batch is started after it; the next refresh goes on from there."""
     moment = now or datetime.now(UTC)
-    bound = moment - settle
-    done = Counted()
     with db.session() as session:
         query = select(Tenant).order_by(Tenant.id)
         if tenants is not None:
             query = query.where(Tenant.slug.in_(tenants))
         chosen = list(session.scalars(query))
+    if jobs > 1 and len(chosen) > 1:
+        return _in_processes(db.url, [t.slug for t in chosen], (settle, batch, moment, until), jobs)
+    done = _each(db, chosen, moment - settle, batch, until)
+    with db.session() as session:
+        for tenant in chosen:
+            mark = session.scalar(select(RollupState.stored).where(RollupState.tenant_id == tenant.id))
+            done.behind[tenant.slug] = (moment - as_utc(mark)).total_seconds() if mark else 0.0
+    return done
+
+
+Task = tuple[timedelta, int, datetime, float | None]  # settle, batch, now, until
+
+
+def _in_processes(url: str, slugs: list[str], task: Task, jobs: int) -> Counted:
+    """``refresh`` of one tenant per task in ``jobs`` fresh processes (spawned: no connection or lock
+    of this one is shared), all to the same bound; their counts added."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    done = Counted()
+    with ProcessPoolExecutor(max_workers=min(jobs, len(slugs)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        for part in pool.map(_one_tenant, [(url, slug, task) for slug in slugs]):
+            done.tenants += part.tenants
+            done.statements += part.statements
+            done.batches += part.batches
+            done.recomputed += part.recomputed
+            done.behind.update(part.behind)
+    return done
+
+
+def _one_tenant(job: tuple[str, str, Task]) -> Counted:
+    url, slug, (settle, batch, moment, until) = job
+    db = Database(url)
+    try:
+        return refresh(db, tenants=[slug], settle=settle, batch=batch, now=moment, until=until)
+    finally:
+        db.dispose()
+
+
+def _each(db: Database, chosen: list[Tenant], bound: datetime, batch: int, until: float | None) -> Counted:
+    """The batches of each tenant in turn."""
+    done = Counted()
     analyze_at = ANALYZE_AFTER
     for tenant in chosen:
         done.tenants += 1
-        while True:
+        while until is None or time.time() < until:
             with db.session() as session:
                 read, recomputed = refresh_batch(session, tenant, bound, batch)
                 session.commit()
@@ -126,10 +170,6 @@ def refresh(db: Database, *, tenants: list[str] | None = None, settle: timedelta
                 analyze_at *= 2
             if read < batch:
                 break
-    with db.session() as session:
-        for tenant in chosen:
-            mark = session.scalar(select(RollupState.stored).where(RollupState.tenant_id == tenant.id))
-            done.behind[tenant.slug] = (moment - as_utc(mark)).total_seconds() if mark else 0.0
     return done
 
 
@@ -211,7 +251,7 @@ def restate_provinces(session: Session, tenant_id: int, learners: list[str] | No
                 new = replace(old, province=where[actor])
                 delta.enrolments.append(((course, actor), True, new))
                 changes.append(((course, actor), old, new))
-        moves(session, tenant, delta, changes)
+        moves(session, tenant, delta, changes, whole=False)
         write(session, delta)
         moved += len(changes)
     return moved

@@ -97,3 +97,19 @@ def test_lake_figures_from_the_command_line(workdir: Path, tmp_path: Path) -> No
     assert [g["key"] for g in out["breakdowns"]["province"]["groups"]] == ["Hà Nội"]  # the tenant's province
     r = hocvu(workdir, "lake", "figures", "--lake", str(tmp_path / "absent"), check=False)
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_refresh_with_jobs_from_the_command_line(tmp_path: Path) -> None:
+    """`hocvu rollups refresh --jobs 2` (issue 17 item 3, a catch-up after a bulk load): tenants in two
+    processes, every statement once; `--max-seconds 0` starts no batch, the next run goes on."""
+    hocvu(tmp_path, "db", "upgrade")
+    hocvu(tmp_path, "tenant", "create", "bo-tc", "--name", "Bộ Tài chính")
+    hocvu(tmp_path, "tenant", "create", "bo-yt", "--name", "Bộ Y tế")
+    seed(tmp_path, 5)
+    waited = json.loads(hocvu(tmp_path, "rollups", "refresh", "--settle", "0", "--max-seconds", "0",
+                              "--json").stdout)
+    assert waited["statements"] == 0
+    done = json.loads(hocvu(tmp_path, "rollups", "refresh", "--settle", "0", "--jobs", "2", "--json").stdout)
+    assert done["statements"] == 5 and done["tenants"] >= 2 and {"bo-tc", "bo-yt"} <= set(done["behind_seconds"])
+    status = json.loads(hocvu(tmp_path, "rollups", "status", "--json").stdout)
+    assert any(s["tenant"] == "bo-tc" and s["statements"] == 5 for s in status)
