@@ -83,6 +83,16 @@ def scratch_pg(label: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def sql_scalar(database: Database, query: str, **params: Any) -> Any:
+    """Run ``query`` (SQL text, named parameters) in its own committed transaction: its first
+    column's first value, or None for a statement that returns no rows."""
+    from sqlalchemy import text
+
+    with database.engine.begin() as conn:
+        result = conn.execute(text(query), params)
+        return result.scalar() if result.returns_rows else None
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     with scratch_pg("test") as url:

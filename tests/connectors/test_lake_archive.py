@@ -19,7 +19,6 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from flask import Flask
-from sqlalchemy import text
 
 from connectors.archive import MANIFEST_FILE, STATEMENTS_FILE, month_dir
 from connectors.archive.writer import ArchiveError, finish, write_month
@@ -30,6 +29,7 @@ from lrs import partitions
 from lrs.jcs import canonical_json
 from lrs.storage import Database
 from tests.conftest import Xapi, new_credential, run_instance, scratch_pg, statement
+from tests.conftest import sql_scalar as _scalar
 from tests.lrs.audit.test_audit_chain import _hub, cli
 
 VOIDED = {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}}
@@ -40,12 +40,6 @@ MARCH, FEBRUARY = date(2026, 3, 1), date(2026, 2, 1)
 def own_url(pg_url: str) -> Iterator[str]:
     with scratch_pg("archive") as url:
         yield url
-
-
-def _scalar(database: Database, query: str, **params: Any) -> Any:
-    with database.engine.begin() as conn:
-        result = conn.execute(text(query), params)
-        return result.scalar() if result.returns_rows else None
 
 
 def _post(x: Xapi, body: Any, status: int = 200) -> Any:

@@ -39,6 +39,7 @@ from lrs.errors import ServerError
 from lrs.jcs import canonical_json
 from lrs.storage import Database
 from tests.conftest import Xapi, new_credential, scratch_pg, statement
+from tests.conftest import sql_scalar as _sql
 from tests.lrs.audit.test_audit_chain import _hub, cli
 
 pytestmark = pytest.mark.postgres
@@ -63,12 +64,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             partitions.ensure(conn, since=date(2025, 1, 1))
         yield {"app": app, "db": database, "months": iter(range(1, 13))}
         database.dispose()
-
-
-def _sql(database: Database, query: str, **params: Any) -> Any:
-    with database.engine.begin() as conn:
-        result = conn.execute(text(query), params)
-        return result.scalar() if result.returns_rows else None
 
 
 def _post(x: Xapi, body: Any) -> list[str]:

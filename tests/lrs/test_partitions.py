@@ -26,6 +26,7 @@ from lrs.audit import erasure as audit_erasure
 from lrs.maintenance import StatsKeeper
 from lrs.storage import Database
 from tests.conftest import Xapi, new_credential, scratch_pg, statement
+from tests.conftest import sql_scalar as _scalar
 from tests.lrs.audit.test_audit_chain import _hub, cli, hub_keys, verify  # noqa: F401 (hub_keys: a fixture)
 
 pytestmark = pytest.mark.postgres
@@ -56,12 +57,6 @@ def _alembic(database: Database, action: str, revision: str) -> None:
 def _partitioned(database: Database) -> bool:
     with database.engine.connect() as conn:
         return partitions.is_partitioned(conn)
-
-
-def _scalar(database: Database, query: str, **params: Any) -> Any:
-    with database.engine.begin() as conn:
-        result = conn.execute(text(query), params)
-        return result.scalar() if result.returns_rows else None
 
 
 def _post(x: Xapi, body: Any, status: int = 200) -> Any:

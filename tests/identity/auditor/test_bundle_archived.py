@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from sqlalchemy import text
 
 from connectors.archive import MANIFEST_FILE, STATEMENTS_FILE, month_dir
 from connectors.archive.reader import file_sha256
@@ -35,6 +34,7 @@ from lrs.jcs import canonical_json
 from lrs.storage import Database
 from schemas.cmi5 import EXT_SESSION
 from tests.conftest import Xapi, new_credential, scratch_pg
+from tests.conftest import sql_scalar as _sql
 from tests.identity.auditor.auditor_support import MATCH, NO_MATCH, Written, basic, national, new_tenant, write_attempt
 from tests.lrs.audit.test_audit_chain import _hub
 
@@ -47,12 +47,6 @@ COURSE = "https://hocvu.vn/activities/course/archived-bundles"
 def own_url(pg_url: str) -> Iterator[str]:
     with scratch_pg("bundlearchive") as url:
         yield url
-
-
-def _sql(database: Database, query: str, **params: Any) -> Any:
-    with database.engine.begin() as conn:
-        result = conn.execute(text(query), params)
-        return result.scalar() if result.returns_rows else None
 
 
 @pytest.fixture(scope="module")
