@@ -40,7 +40,8 @@ def seed(tmp: Path, learners: int) -> None:
     from hocvu.settings import Settings
     from tests.conftest import Xapi, new_credential
 
-    app: Flask = create_app(Settings.of(database_url=f"sqlite:///{tmp / 'cli.db'}", secret_key="test-secret"))
+    app: Flask = create_app(Settings.of(database_url=f"sqlite:///{tmp / 'cli.db'}", secret_key="test-secret",
+                                        instance_dir=tmp / "instance"))
     _, key, secret = new_credential(app, ["all"], "bo-tc")
     xapi = Xapi(app.test_client(), key, secret)
     course = "https://hocvu.vn/courses/tai-chinh-so"

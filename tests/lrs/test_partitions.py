@@ -25,7 +25,7 @@ from lrs import partitions, pg_ingest
 from lrs.audit import erasure as audit_erasure
 from lrs.maintenance import StatsKeeper
 from lrs.storage import Database
-from tests.conftest import Xapi, new_credential, scratch_pg, statement
+from tests.conftest import Xapi, new_credential, run_instance, scratch_pg, statement
 from tests.conftest import sql_scalar as _scalar
 from tests.lrs.audit.test_audit_chain import _hub, cli, hub_keys, verify  # noqa: F401 (hub_keys: a fixture)
 
@@ -109,7 +109,8 @@ def store(fresh_url: str) -> dict[str, Any]:
     assert not _partitioned(database) and _schema(database) == schema
     _, key, cert = _hub()
     app = create_app(Settings.of(database_url=fresh_url, secret_key="test-secret", signing_key_file=key,
-                                 signing_cert_file=cert, checkpoint_every=4), db=database)
+                                 signing_cert_file=cert, checkpoint_every=4, instance_dir=run_instance()),
+                     db=database)
     slug, key_, secret = new_credential(app, ["all"])
     x = Xapi(app.test_client(), key_, secret)
     with pytest.MonkeyPatch.context() as mp:

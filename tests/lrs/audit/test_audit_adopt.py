@@ -23,7 +23,7 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs.audit import adoption as audit_adoption
 from lrs.storage import AuditCheckpoint, Database, Statement
-from tests.conftest import Xapi, statement
+from tests.conftest import Xapi, run_instance, statement
 from tests.lrs.audit.test_audit_chain import (  # noqa: F401
     VOIDED,
     assert_fails,
@@ -47,7 +47,8 @@ def unchained_app(chain_app: Flask) -> Flask:
     written before migration 0006 looks like to the chain — statements with no entries."""
     url = db_of(chain_app).url
     if url not in _unchained:
-        _unchained[url] = create_app(Settings.of(database_url=url, secret_key="test-secret", bench_no_audit_chain=True),
+        _unchained[url] = create_app(Settings.of(database_url=url, secret_key="test-secret", bench_no_audit_chain=True,
+                                                 instance_dir=run_instance()),
                                      db=Database(url))
     return _unchained[url]
 

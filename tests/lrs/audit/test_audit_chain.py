@@ -33,7 +33,7 @@ from lrs.audit import erasure as audit_erasure
 from lrs.audit import verify as audit_verify
 from lrs.audit.chain import canonical_json
 from lrs.storage import AuditCheckpoint, AuditEntry, AuditHead, Database, Statement, Tenant
-from tests.conftest import Xapi, new_credential, statement
+from tests.conftest import Xapi, new_credential, run_instance, statement
 
 CHECKPOINT_EVERY = 5
 KEY_FILE_ENV, CERT_FILE_ENV = "HOCVU_SIGNING_KEY_FILE", "HOCVU_SIGNING_CERT_FILE"
@@ -89,7 +89,8 @@ def chain_app(app: Flask, hub_keys: Any) -> Flask:
     if url not in _apps:
         _, key, cert = _hub()
         _apps[url] = create_app(Settings.of(database_url=url, secret_key="test-secret", signing_key_file=key,
-                                            signing_cert_file=cert, checkpoint_every=CHECKPOINT_EVERY),
+                                            signing_cert_file=cert, checkpoint_every=CHECKPOINT_EVERY,
+                                            instance_dir=run_instance()),
                                 db=Database(url))
     return _apps[url]
 
