@@ -127,9 +127,13 @@ def _check_and_withdraw(env: IdentityEnv, learner: Any, private_tmp: Temporary) 
         assert b"vector" not in enrolment.ciphertext and len(enrolment.ciphertext) < 4096
         assert enrolment.consent_at is not None and enrolment.model == "dlib_resnet_v1/chip150"
         account_id = account.id
-    # No new file in the instance folder (the hub's key was made before); none in the temporary folder.
-    after = files_under(env.instance_dir)
-    assert [p for p in after if p not in before_instance] == []
+    # No new file in the instance folder (the hub's key was made before) but the stamped statements'
+    # signatures: JWS attachments in the blob store there, as in production, none of them a picture
+    # (the scan of /tmp below covers them too); none in the temporary folder.
+    new = [p for p in files_under(env.instance_dir) if p not in before_instance]
+    blobs = env.instance_dir / "attachments"
+    assert [p for p in new if blobs not in p.parents] == []
+    assert all(p.read_bytes().startswith(b"eyJ") for p in new), new
     assert list(private_tmp.folder.rglob("*")) == [] and private_tmp.spooled == []
     assert _recent_files_holding(Path("/tmp"), photos, since) == []
 
