@@ -127,20 +127,35 @@ Task = tuple[timedelta, int, datetime, float | None]  # settle, batch, now, unti
 
 def _in_processes(url: str, slugs: list[str], task: Task, jobs: int) -> Counted:
     """``refresh`` of one tenant per task in ``jobs`` fresh processes (spawned: no connection or lock
-    of this one is shared), all to the same bound; their counts added."""
+    of this one is shared), all to the same bound; their counts added. A worker that dies (killed,
+    out of memory) breaks the pool: the tenants not done are refreshed here instead, after a warning,
+    since a batch is its own transaction and a tenant's watermark says where to go on from."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    done = Counted()
-    with ProcessPoolExecutor(max_workers=min(jobs, len(slugs)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        for part in pool.map(_one_tenant, [(url, slug, task) for slug in slugs]):
-            done.tenants += part.tenants
-            done.statements += part.statements
-            done.batches += part.batches
-            done.recomputed += part.recomputed
-            done.behind.update(part.behind)
+    done, futures = Counted(), {}
+    try:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(slugs)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {slug: pool.submit(_one_tenant, (url, slug, task)) for slug in slugs}
+            for future in futures.values():
+                future.result()
+    except BrokenProcessPool as err:
+        log.warning("rollup refresh: a worker process ended abruptly (%s); the tenants it left are "
+                    "refreshed in this process", err)
+    for slug, future in futures.items():
+        finished = future.done() and not future.cancelled() and future.exception() is None
+        _add(done, future.result() if finished else _one_tenant((url, slug, task)))
     return done
+
+
+def _add(done: Counted, part: Counted) -> None:
+    done.tenants += part.tenants
+    done.statements += part.statements
+    done.batches += part.batches
+    done.recomputed += part.recomputed
+    done.behind.update(part.behind)
 
 
 def _one_tenant(job: tuple[str, str, Task]) -> Counted:

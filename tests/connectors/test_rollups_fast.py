@@ -7,11 +7,17 @@ the six fields the sums read, keyed lookups of only the rows a batch changes, se
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import select, text
@@ -148,3 +154,48 @@ def test_hidden_groups_count_their_learners_as_the_statements_do(postgresql_app:
             old, new = both(app, slug, k)
             assert rounded(figures_json(new)) == rounded(figures_json(old)), (step, k)
         refresh(app, slug, batch=6)
+
+
+def _pool_children() -> list[int]:
+    """This process's spawned pool workers (their command line runs multiprocessing's spawn_main;
+    the resource tracker's does not)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_worker_killed_mid_refresh_leaves_its_tenants_to_this_process(postgresql_app: Flask) -> None:
+    """``--jobs 2`` with one worker killed (SIGKILL, as the kernel's OOM killer would) while both wait
+    for the rollup tables' lock: the refresh still ends, its tenants done here, tables as one gives."""
+    app = postgresql_app
+    made_tenants = tenants(app, 3)
+    wave = varied([f"https://hocvu.vn/courses/{uuid.uuid4().hex[:8]}" for _ in range(2)])
+    for _, x in made_tenants:
+        assert post_statements(x, [{**st, "id": str(uuid.uuid4())} for st in wave]).status_code == 200
+    (one, _), (a, _), (b, _) = made_tenants
+    refresh(app, one, batch=4)
+    db = database(app)
+    result: list[Any] = []
+    with psycopg.connect(db.url.replace("postgresql+psycopg://", "postgresql://")) as blocker:
+        blocker.execute("LOCK TABLE report_rollup_state IN EXCLUSIVE MODE")  # every claim waits here
+        worker = threading.Thread(target=lambda: result.append(rollups.refresh(
+            db, tenants=[a, b], settle=timedelta(0), batch=4, jobs=2)))
+        worker.start()
+        deadline = time.monotonic() + 60
+        while len(_pool_children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_pool_children()) == 2, "the pool's workers did not start"
+        time.sleep(1)  # whatever they do meanwhile, none can finish a tenant: its claim waits for the lock
+        os.kill(_pool_children()[0], signal.SIGKILL)
+        blocker.rollback()
+    worker.join(120)
+    assert not worker.is_alive() and result, "the refresh did not end"
+    assert (result[0].tenants, result[0].statements) == (2, 2 * len(wave))
+    assert tables(app, one) == tables(app, a) == tables(app, b)
