@@ -5,6 +5,7 @@ one-way imports between packages are `make lint`'s (import-linter, `.importlinte
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import grimp
@@ -132,3 +133,12 @@ def test_no_two_test_files_share_a_name() -> None:
             continue
         other = seen.setdefault(path.name, path)
         assert other == path, f"{path.relative_to(ROOT)} and {other.relative_to(ROOT)} share a name"
+
+
+def test_no_test_module_shadows_a_standard_module() -> None:
+    """pytest puts each test folder on sys.path (rootdir mode), and a process spawned during the run
+    (``hocvu rollups refresh --jobs``) starts with that path: tests/lti/platform.py was imported as
+    the standard ``platform`` there, and the worker died before its first line."""
+    shadows = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")
+                     if "node_modules" not in p.parts and p.stem in sys.stdlib_module_names)
+    assert shadows == []

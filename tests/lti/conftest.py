@@ -1,4 +1,4 @@
-"""LTI fixtures: the test platform (tests/lti/platform.py) and the real hub app, each served on a
+"""LTI fixtures: the test platform (tests/lti/lti_platform.py) and the real hub app, each served on a
 loopback port so each side fetches the other's keys over real HTTP; a ``Browser`` that carries a
 user between them (Flask's test client on the tool side, so the session can be inspected).
 
@@ -35,7 +35,7 @@ from lti_tool.registrations import PlatformSpec, add_platform
 from lti_tool.services import LtiTool
 from player.session import KEY as PLAYER_SESSION
 from player.session import PlayerSession
-from tests.lti.platform import Client, Platform
+from tests.lti.lti_platform import Client, Platform
 
 
 class _Dispatch:

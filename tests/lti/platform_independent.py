@@ -1,4 +1,4 @@
-"""A second LTI 1.3 platform, independent of the tool and of tests/lti/platform.py: the
+"""A second LTI 1.3 platform, independent of the tool and of tests/lti/lti_platform.py: the
 ``lti1p3platform`` package from PyPI (another author's platform implementation: OIDC login
 initiation, launch messages and their signing, the client-credentials token endpoint checking the
 tool's JWT assertion against the tool's JWKS, and AGS request handling with token checks), given

@@ -1,4 +1,4 @@
-"""Dynamic Registration 1.0 for the test platform (tests/lti/platform.py): its OpenID
+"""Dynamic Registration 1.0 for the test platform (tests/lti/lti_platform.py): its OpenID
 configuration (DR §3.4.1) and its registration endpoint (DR §3.5–3.6)."""
 
 from __future__ import annotations

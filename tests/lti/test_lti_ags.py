@@ -14,7 +14,7 @@ from lti_tool.errors import InvalidScore, ServiceNotOffered
 from lti_tool.launch_context import LaunchContext
 from lti_tool.storage import LtiScoreOutbox
 from tests.lti.conftest import Browser, Env, Lms
-from tests.lti.platform import Platform
+from tests.lti.lti_platform import Platform
 
 
 def _graded_launch(browser: Browser, lms: Lms, lineitem: str | None = None, *,

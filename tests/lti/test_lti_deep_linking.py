@@ -9,7 +9,7 @@ import requests
 
 from player.session import KEY as PLAYER_SESSION
 from tests.lti.conftest import Browser, Lms, StubItem, error_message, form
-from tests.lti.platform import LEARNER, LTI
+from tests.lti.lti_platform import LEARNER, LTI
 
 QUIZ = "course/ky-nang-so-co-ban/quiz/final"
 COURSE = "course/ky-nang-so-co-ban"

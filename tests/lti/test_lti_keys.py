@@ -14,7 +14,7 @@ from lti_tool.errors import ToolKeyError
 from lti_tool.nrps import roster
 from lti_tool.storage import LtiToolKey
 from tests.lti.conftest import Browser, Env, Lms
-from tests.lti.platform import INSTRUCTOR, _unverified_header
+from tests.lti.lti_platform import INSTRUCTOR, _unverified_header
 
 
 def _published(env: Env) -> list[str]:

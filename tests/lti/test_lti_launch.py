@@ -6,7 +6,7 @@ from __future__ import annotations
 from lti_tool.launch_context import LaunchContext
 from player.session import KEY as PLAYER_SESSION
 from tests.lti.conftest import Browser, Env, Lms, error_message
-from tests.lti.platform import INSTRUCTOR, LTI
+from tests.lti.lti_platform import INSTRUCTOR, LTI
 
 
 def test_resource_link_launch_stores_the_launch_and_opens_the_player(browser: Browser, lms: Lms) -> None:

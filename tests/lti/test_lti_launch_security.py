@@ -11,7 +11,7 @@ import pytest
 from lti_tool.launch_cache import MemoryCache
 from player.session import KEY as PLAYER_SESSION
 from tests.lti.conftest import Browser, Env, Lms, error_message
-from tests.lti.platform import LTI, REMOVE
+from tests.lti.lti_platform import LTI, REMOVE
 
 
 def _cached_launches(env: Env) -> int:

@@ -10,7 +10,7 @@ from lti_tool.errors import PlatformUnavailable, ServiceNotOffered
 from lti_tool.launch_context import LaunchContext
 from lti_tool.nrps import Member, roster
 from tests.lti.conftest import Browser, Env, Lms
-from tests.lti.platform import INSTRUCTOR, LEARNER
+from tests.lti.lti_platform import INSTRUCTOR, LEARNER
 
 
 def _launch(browser: Browser, lms: Lms, context_id: str, **kw: object) -> LaunchContext:

@@ -17,7 +17,7 @@ from lti_tool.roster import roster_progress
 from lti_tool.storage import LtiScoreOutbox
 from player.catalogue import Catalogue
 from tests.lti.conftest import Browser, Env, Lms
-from tests.lti.platform import INSTRUCTOR, LEARNER
+from tests.lti.lti_platform import INSTRUCTOR, LEARNER
 
 COURSE = "course/ky-nang-so-vneid"      # 5 lessons, 1 graded quiz (7 questions, 70% to pass)
 LESSON = f"{COURSE}/module/nen-tang/lesson/dien-thoai-an-toan"

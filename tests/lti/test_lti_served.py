@@ -1,6 +1,6 @@
 """The LTI tool as deployed: ``make run``'s server (gunicorn, 2 workers, no Redis), a new TCP connection
 for every request, and two independent platforms over real HTTP — the spec-written one
-(tests/lti/platform.py) and lti1p3platform from PyPI (tests/lti/platform_independent.py).
+(tests/lti/lti_platform.py) and lti1p3platform from PyPI (tests/lti/platform_independent.py).
 
 - Every launch succeeds whichever worker each step reaches, and a replayed id_token is still refused
   (1EdTech Security Framework 1.0 §5.1.3 step 9; DESIGN.md, Scale).
@@ -34,7 +34,7 @@ from lti_tool.score_delivery import delivery_states
 from lti_tool.services import LtiTool
 from lti_tool.storage import LtiResourceLink, LtiScoreOutbox
 from tests.conftest import scratch_pg
-from tests.lti.platform import Client, Platform
+from tests.lti.lti_platform import Client, Platform
 from tests.lti.platform_independent import IndependentPlatform
 from tests.lti.served import SECRET, HttpBrowser, ServedHub, register, serve_hub, spec_login_url
 from tests.player.player_support import answers

@@ -32,7 +32,7 @@ def _token_requests(env: Env, lms: Lms) -> int:
 
 
 def _issuer(assertion: str) -> str:
-    from tests.lti.platform import _unverified_claims
+    from tests.lti.lti_platform import _unverified_claims
 
     return str(_unverified_claims(assertion).get("iss"))
 

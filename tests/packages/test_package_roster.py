@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from player.packages.http import package_store
 from player.packages.scorm_import import import_scorm
 from tests.lti.conftest import Browser, Env, Lms, lms, lti_env  # noqa: F401  (fixtures)
-from tests.lti.platform import INSTRUCTOR, LEARNER
+from tests.lti.lti_platform import INSTRUCTOR, LEARNER
 from tests.packages.scorm_support import package_zip
 
 

@@ -1,4 +1,4 @@
-"""The test platform (tests/lti/platform.py) as an *assessment platform* of 1EdTech Proctoring
+"""The test platform (tests/lti/lti_platform.py) as an *assessment platform* of 1EdTech Proctoring
 Services 1.0 (https://www.imsglobal.org/spec/proctoring/v1p0), written from the spec and independent
 of the tool (its own JOSE library, joserfc; the tool signs with PyJWT).
 
@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask, Response, request
 from joserfc.errors import JoseError
 
-from tests.lti.platform import LEARNER, LTI, REMOVE, Client, Platform, _unverified_claims
+from tests.lti.lti_platform import LEARNER, LTI, REMOVE, Client, Platform, _unverified_claims
 
 AP = "https://purl.imsglobal.org/spec/lti-ap/"
 ACS_SCOPE = AP + "scope/control.all"

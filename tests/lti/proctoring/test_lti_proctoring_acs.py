@@ -16,7 +16,7 @@ from lti_tool.proctoring import messages as proctoring
 from lti_tool.proctoring import session as proctoring_session
 from lti_tool.storage import LtiProctoringControl, LtiProctoringSession
 from tests.lti.conftest import Browser, Env, Lms
-from tests.lti.platform import REMOVE
+from tests.lti.lti_platform import REMOVE
 from tests.lti.proctoring.platform_proctoring import ACS_SCOPE, AP, CONTROL_MEDIA_TYPE, Attempt, ProctoringPlatform
 
 

@@ -20,7 +20,7 @@ from lti_tool.proctoring import session as proctoring_session
 from lti_tool.storage import LtiProctoringSession
 from player.session import KEY as PLAYER_SESSION
 from tests.lti.conftest import Browser, Env, Lms, error_message, form
-from tests.lti.platform import LTI, REMOVE
+from tests.lti.lti_platform import LTI, REMOVE
 from tests.lti.proctoring.platform_proctoring import AP, GATE_TARGET, ProctoringPlatform
 
 
