@@ -5,7 +5,7 @@ off (every launch fetches the platform's JWKS, as before issue 11).
     make bench-lti                                   # SQLite, and PostgreSQL when 127.0.0.1:5432 answers
     BENCH_LTI_LAUNCHES=1000 BENCH_BACKENDS=postgresql make bench-lti
 
-The LMS is the spec-written test platform (tests/lti/platform.py) on loopback; each launch goes
+The LMS is the spec-written test platform (tests/lti/lti_platform.py) on loopback; each launch goes
 through login initiation, the platform's authorization endpoint and the id_token POST, every request
 on a new TCP connection. Server time is gunicorn's own measure of the request (access log %(D)s),
 so client and platform time are left out. Targets (2 cores): cached p50 ≤ 15 ms, p95 ≤ 40 ms.
@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.databases import scratch_databases
-from tests.lti.platform import Platform
+from tests.lti.lti_platform import Platform
 from tests.lti.served import HttpBrowser, ServedHub, register, serve_hub, spec_login_url
 
 LAUNCHES = int(os.environ.get("BENCH_LTI_LAUNCHES", "300"))
