@@ -218,9 +218,9 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     cmi5_after = cmi5_rules.check_batch(session, principal, statements, stored, batch) \
         if cmi5_rules.applies(principal) else None
     _check_voiding(session, principal, prepared)
-    # Attachment bytes before the first write of the request (lrs.blobs.attachments.put_bytes).
-    attachment_store.put_bytes(session, {h: by_hash[h] for h in attachment_store.declared_hashes(statements)
-                                         if h in by_hash})
+    if by_hash:  # attachment bytes before the first write of the request (lrs.blobs.attachments.put_bytes)
+        attachment_store.put_bytes(session, {h: by_hash[h] for h in attachment_store.declared_hashes(statements)
+                                             if h in by_hash})
     inserted, newly_voided = _insert(session, principal, prepared, by_hash)
     if len(inserted) < len(prepared):
         _check_resent(session, principal, [(p, sent) for p, sent in zip(prepared, batch, strict=True)
