@@ -249,6 +249,8 @@ def audit_erase(ctx: click.Context, tenant_slug: str, agent_json: str, reason: s
     failed: list[str] = []
     if done.archived_months:  # a tenant with nothing archived gets today's answer, key for key
         data["archived_months_pending"] = done.archived_months
+        if done.attachments_deferred:
+            data["attachments_pending"] = len(done.attachments_deferred)
         if archive_dir is not None:
             from hocvu.archive_erasures import erase_archives
 
@@ -263,6 +265,9 @@ def audit_erase(ctx: click.Context, tenant_slug: str, agent_json: str, reason: s
         if done.archived_months and archive_dir is None:
             click.echo(f"{done.archived_months} archived month(s) still hold the learner's statements: run "
                        "`hocvu lake erase --archive DIR` (pending erasures recorded)")
+        if done.attachments_deferred:
+            click.echo(f"{len(done.attachments_deferred)} attachment(s) kept until `hocvu lake erase --archive DIR` "
+                       "has listed the attachments of the months archived before such lists (one may cite them)")
         for line in [*(a["line"] for a in data.get("archives", [])), *failed]:
             click.echo(line)
     ctx.exit(1 if failed else 0)

@@ -13,7 +13,12 @@ anywhere and a rerun finishes:
 3. the files are renamed over the old ones (statements first, manifest last) and the folder fsynced;
 4. one transaction pins the new manifest in ``statement_archives``, deletes the pending rows it
    applied, frees the removed ids (as a live erasure does) and appends 'erased' chain entries naming
-   them, so ``hocvu audit verify --archive`` counts them erased, not deleted.
+   them, so ``hocvu audit verify --archive`` counts them erased, not deleted; the month's list of
+   cited attachments (lrs.blobs.archived) loses those only the removed rows cited, and the tenant's
+   attachments no statement cites any more, live, detached or in any archived month, go.
+
+Months archived before those lists existed are listed first (connectors.archive.listing), so an
+attachment another learner's archived statement cites is never forgotten.
 
 A rerun reads the disk against the registry: the pinned manifest (intact files) is a fresh start;
 the pinned manifest with a renamed statements file and the recorded temporary manifest is the
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,6 +39,7 @@ from typing import Any, Final
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from connectors.archive import listing
 from connectors.archive.layout import MANIFEST_FILE, STATEMENTS_FILE, month_dir, where
 from connectors.archive.reader import file_sha256, read_month
 from connectors.archive.writer import fsync_dir, fsync_file
@@ -40,6 +47,7 @@ from lrs import partitions
 from lrs.audit import archive_erasure
 from lrs.audit.chain import NewEntry, always_appending, append, policy_of
 from lrs.audit.erasure import ERASED_IDS_PER_ENTRY
+from lrs.blobs import archived
 from lrs.blobs import attachments as attachment_store
 from lrs.blobs.attachments import declared_hashes
 from lrs.storage import ArchiveErasure, Database, StatementArchive, StatementId, Tenant
@@ -91,7 +99,12 @@ def _apply(database: Database, root: Path, key: bytes, actor: str, reason: str,
         if ids == []:
             raise EraseError(f"no tenant {tenant_slug!r}")
         todo = archive_erasure.pending(s, ids)
-    done, failed = [], []
+    # Months archived before their attachments were listed: listed first, so the attachments the
+    # erasures forget are checked against every archived month (lrs.blobs.archived).
+    # A month that cannot be listed and is pending fails below, as its rewrite needs the same files.
+    failed = [why for t, m, why in listing.list_months(database, root, sorted({t for t, _ in todo}), slugs)
+              if (t, m) not in todo]
+    done: list[MonthErased] = []
     for tenant_id, month in todo:
         try:
             done.append(apply_month(database, root, key, tenant_id, slugs[tenant_id], month, actor=actor,
@@ -114,9 +127,12 @@ def apply_month(database: Database, root: Path, key: bytes, tenant_id: int, slug
             raise EraseError(f"{label}: its pending erasures were recorded under another secret key "
                              "(HOCVU_SECRET_KEY changed?): restore that key to apply them")
         digests = {r.agent_digest for r in rows}
+        deferred = sorted({h for r in rows for h in r.attachments or ()})  # what erasures could not forget yet
         if registry is None:  # detached when the learner was erased, not archived yet
-            return erase_detached_month(s, key, tenant_id, slug, month, digests, actor=actor, reason=reason)
+            return erase_detached_month(s, key, tenant_id, slug, month, digests, actor=actor, reason=reason,
+                                        deferred=deferred)
         pinned, intents = registry.manifest_sha256, {r.rewrite_sha256 for r in rows if r.rewrite_sha256}
+        listed = registry.attachments_listed
     current = _state(directory, label, pinned, intents)
     resumed = current != pinned
     if not resumed:
@@ -128,6 +144,10 @@ def apply_month(database: Database, root: Path, key: bytes, tenant_id: int, slug
             if new_sha is None:  # none of the learners' rows is in this month: nothing to rewrite
                 for r in applied:
                     s.delete(r)
+                s.flush()
+                if not listed:  # and could not be before (listing.list_months): from the file just read
+                    archived.record(s, tenant_id, month, listing.hashes_in(directory / STATEMENTS_FILE))
+                _forget(s, tenant_id, deferred)
                 s.commit()
                 return MonthErased(slug, month, [], [])
             for r in applied:
@@ -136,7 +156,7 @@ def apply_month(database: Database, root: Path, key: bytes, tenant_id: int, slug
         swap_files(directory)
         current = new_sha
     return commit_month(database, directory, label, tenant_id, slug, month, pinned, current, actor=actor,
-                        reason=reason, resumed=resumed)
+                        reason=reason, resumed=resumed, deferred=deferred)
 
 
 def _state(directory: Path, label: str, pinned: str, intents: set[str]) -> str:
@@ -222,9 +242,12 @@ def swap_files(directory: Path) -> None:
 
 
 def commit_month(database: Database, directory: Path, label: str, tenant_id: int, slug: str, month: date,
-                 pinned: str, current: str, *, actor: str, reason: str, resumed: bool) -> MonthErased:
+                 pinned: str, current: str, *, actor: str, reason: str, resumed: bool,
+                 deferred: Sequence[str] = ()) -> MonthErased:
     """Step 4, in one transaction: the registry pins the rewritten manifest, the pending rows it
-    applied go, the removed ids are freed and 'erased' entries name them."""
+    applied go, the removed ids are freed and 'erased' entries name them; the month's list of cited
+    attachments loses those only the removed rows cited, and the attachments no statement of the
+    tenant cites any more go (``deferred``: those earlier erasures could not forget yet)."""
     manifest: dict[str, Any] = json.loads((directory / MANIFEST_FILE).read_bytes())
     last = (manifest.get("erasures") or [{}])[-1]
     if last.get("previous_manifest_sha256") != pinned:
@@ -237,14 +260,19 @@ def commit_month(database: Database, directory: Path, label: str, tenant_id: int
         registry.manifest_sha256, registry.statements = current, int(manifest["statements"])
         s.execute(delete(ArchiveErasure).where(ArchiveErasure.tenant_id == tenant_id, ArchiveErasure.month == month,
                                                ArchiveErasure.rewrite_sha256 == current))
-        positions = _recorded(s, tenant_id, removed, [str(h) for h in last.get("attachments", [])],
+        uncited = [str(h) for h in last.get("attachments", [])]
+        if registry.attachments_listed:
+            archived.uncite(s, tenant_id, month, uncited)
+        else:  # not listed (archived before the lists): from the rewritten file, checked by _state
+            archived.record(s, tenant_id, month, listing.hashes_in(directory / STATEMENTS_FILE))
+        positions = _recorded(s, tenant_id, removed, sorted({*uncited, *deferred}),
                               {"actor": actor, "reason": reason, "archive": f"{month:%Y-%m}"})
         s.commit()
     return MonthErased(slug, month, removed, positions, resumed)
 
 
 def erase_detached_month(session: Session, key: bytes, tenant_id: int, slug: str, month: date, digests: set[str],
-                         *, actor: str, reason: str) -> MonthErased:
+                         *, actor: str, reason: str, deferred: Sequence[str] = ()) -> MonthErased:
     """A month detached (``hocvu db partitions --detach``) and not archived when the learner was
     erased: her rows go from its table, in one transaction with the chain's 'erased' entries, so
     ``hocvu lake archive`` never carries them to the lake."""
@@ -259,8 +287,10 @@ def erase_detached_month(session: Session, key: bytes, tenant_id: int, slug: str
     session.execute(delete(ArchiveErasure).where(ArchiveErasure.tenant_id == tenant_id,
                                                  ArchiveErasure.month == month,
                                                  ArchiveErasure.agent_digest.in_(digests)))
+    session.flush()
     positions = _recorded(session, tenant_id, ids, sorted(hashes),
                           {"actor": actor, "reason": reason, "detached": f"{month:%Y-%m}"}) if ids else []
+    _forget(session, tenant_id, deferred)
     session.commit()
     return MonthErased(slug, month, ids, positions, detached=True)
 
@@ -273,7 +303,14 @@ def _recorded(session: Session, tenant_id: int, ids: list[str], attachments: lis
     for i in range(0, len(ids), 1000):
         session.execute(delete(StatementId).where(StatementId.tenant_id == tenant_id,
                                                   StatementId.statement_id.in_(ids[i:i + 1000])))
-    attachment_store.forget(session, tenant_id, attachments)
+    _forget(session, tenant_id, attachments)
     chunks = [ids[i:i + ERASED_IDS_PER_ENTRY] for i in range(0, len(ids), ERASED_IDS_PER_ENTRY)]
     entries = [NewEntry("erased", None, None, {"statements": chunk, "documents": 0, **detail}) for chunk in chunks]
     return append(session, tenant_id, entries, always_appending(policy_of(session)))
+
+
+def _forget(session: Session, tenant_id: int, hashes: Sequence[str]) -> None:
+    """The attachments among ``hashes`` no statement of the tenant cites, live, detached or archived,
+    go (lrs.blobs); those an archived month not listed yet may cite stay pending on its erasures."""
+    if hashes:
+        archive_erasure.defer(session, tenant_id, attachment_store.forget(session, tenant_id, hashes).deferred)

@@ -36,6 +36,8 @@ from connectors.archive.reader import file_sha256, read_month, walk_chain
 from lrs import partitions
 from lrs.audit.chain import STATEMENT_KINDS, entry_dict
 from lrs.audit.verify import checkpoint_dict, covering_checkpoint
+from lrs.blobs import archived
+from lrs.blobs.attachments import declared_hashes
 from lrs.jcs import canonical_json
 from lrs.storage import AuditCheckpoint, AuditEntry, StatementArchive
 
@@ -57,6 +59,7 @@ class Written:
     manifest_sha256: str
     directory: Path
     bytes: int
+    attachments: frozenset[str] = frozenset()  # the hashes its statements cite (lrs.blobs.archived)
 
 
 def write_month(session: Session, month: date, root: Path, certificates: list[bytes], *,
@@ -75,7 +78,7 @@ def _write_tenant(session: Session, name: str, tenant_id: int, slug: str, month:
                   certificates: list[bytes], batch: int) -> Written:
     directory = month_dir(root, slug, month)
     directory.mkdir(parents=True, exist_ok=True)
-    count, voided = _write_statements(session, name, tenant_id, directory / STATEMENTS_FILE, batch)
+    count, voided, cited = _write_statements(session, name, tenant_id, directory / STATEMENTS_FILE, batch)
     positions = _positions(session, name, tenant_id)
     if len(positions) != count:
         raise ArchiveError(f"{where(slug, month)}: {count - len(positions)} statement(s) have no chain entry "
@@ -103,7 +106,8 @@ def _write_tenant(session: Session, name: str, tenant_id: int, slug: str, month:
     for d in (directory, directory.parent, root):
         fsync_dir(d)
     sha = _check(directory, slug, month, positions, count, voided, certificates)
-    return Written(tenant_id, slug, month, count, voided, archived, sha, directory, sum(sizes.values()) + len(raw))
+    return Written(tenant_id, slug, month, count, voided, archived, sha, directory, sum(sizes.values()) + len(raw),
+                   frozenset(cited))
 
 
 def _schema() -> Any:
@@ -116,8 +120,10 @@ def _schema() -> Any:
                      metadata={"format": FORMAT})
 
 
-def _write_statements(session: Session, name: str, tenant_id: int, path: Path, batch: int) -> tuple[int, int]:
-    """The tenant's rows in seq order, the statement as canonical JSON; returns (rows, voided rows)."""
+def _write_statements(session: Session, name: str, tenant_id: int, path: Path,
+                      batch: int) -> tuple[int, int, set[str]]:
+    """The tenant's rows in seq order, the statement as canonical JSON; returns (rows, voided rows,
+    the attachment hashes they cite)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -126,10 +132,12 @@ def _write_statements(session: Session, name: str, tenant_id: int, path: Path, b
     result = session.execute(text(f'SELECT {columns}, "full" FROM {name} WHERE tenant_id = :t ORDER BY seq'),
                              {"t": tenant_id}, execution_options={"stream_results": True, "max_row_buffer": batch})
     count = voided = 0
+    cited: set[str] = set()
     tmp = path.with_name(f".{path.name}.tmp")
     with pq.ParquetWriter(tmp, schema, compression="zstd") as out:
         for rows in result.partitions(batch):
             cols = [list(c) for c in zip(*rows, strict=True)]
+            cited |= declared_hashes(full for full in cols[-1] if isinstance(full, dict))
             cols[-1] = [canonical_json(full).decode("utf-8") for full in cols[-1]]
             out.write_batch(pa.RecordBatch.from_arrays([pa.array(c, type=f.type) for c, f in zip(cols, schema,
                                                                                                    strict=True)],
@@ -138,7 +146,7 @@ def _write_statements(session: Session, name: str, tenant_id: int, path: Path, b
             voided += sum(bool(v) for v in cols[COLUMNS.index("voided")])
     fsync_file(tmp)
     os.replace(tmp, path)
-    return count, voided
+    return count, voided, cited
 
 
 def _write_chain(session: Session, tenant_id: int, first: int, last: int, path: Path, batch: int) -> int:
@@ -206,8 +214,10 @@ def finish(session: Session, month: date, written: list[Written], location: str)
     for w in written:
         session.add(StatementArchive(tenant_id=w.tenant_id, month=month, statements=w.statements,
                                      positions=w.positions, manifest_sha256=w.manifest_sha256,
-                                     location=location, archived=stamp))
+                                     location=location, archived=stamp, attachments_listed=True))
     session.flush()
+    for w in written:  # their attachment rows stay: an erasure keeps those the lake's statements cite
+        archived.record(session, w.tenant_id, month, w.attachments)
     return partitions.drop_month(conn, month)
 
 

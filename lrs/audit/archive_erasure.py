@@ -90,6 +90,23 @@ def record(session: Session, tenant_id: int, agent_key: str, position: int | Non
     return len(months)
 
 
+def defer(session: Session, tenant_id: int, hashes: Iterable[str]) -> int:
+    """In the caller's transaction: attachments an erasure could not forget yet, because an archived
+    month of the tenant not listed yet may cite them (lrs.blobs.archived), kept on that month's
+    pending erasures: ``hocvu lake erase`` lists the month when it applies them, then forgets these.
+    Returns how many pending rows hold them."""
+    wanted = sorted(set(hashes))
+    if not wanted:
+        return 0
+    rows = session.scalars(select(ArchiveErasure).join(StatementArchive, (
+        StatementArchive.tenant_id == ArchiveErasure.tenant_id) & (StatementArchive.month == ArchiveErasure.month))
+        .where(ArchiveErasure.tenant_id == tenant_id, StatementArchive.attachments_listed.is_(False))).all()
+    for row in rows:
+        row.attachments = sorted(set(row.attachments or ()) | set(wanted))
+    session.flush()
+    return len(rows)
+
+
 def pending(session: Session, tenant_ids: Iterable[int] | None = None) -> list[tuple[int, Any]]:
     """(tenant id, month) of every archived month with an erasure to apply, oldest first."""
     q = select(ArchiveErasure.tenant_id, ArchiveErasure.month).distinct().order_by(

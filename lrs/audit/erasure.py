@@ -36,6 +36,8 @@ class Erasure:
     positions: list[int]
     attachments: list[str] = field(default_factory=list)  # sha2 of the tenant's attachment rows removed
     archived_months: int = 0  # archived months the erasure is pending for (lrs.audit.archive_erasure)
+    # sha2 kept until `hocvu lake erase` lists the archived months archived before their lists (lrs.blobs.archived)
+    attachments_deferred: list[str] = field(default_factory=list)
 
 
 def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, actor: str, reason: str = "") -> Erasure:
@@ -72,7 +74,8 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
             session.execute(delete(StatementId).where(StatementId.tenant_id == tenant_id,
                                                       StatementId.statement_id.in_(ids[i:i + 1000])))
     # The attachments no remaining statement of the tenant cites; their blobs once no tenant names them.
-    attachments = attachment_store.forget(session, tenant_id, hashes)
+    # (Or all kept while an archived month's citations are not listed: lrs.blobs.archived.)
+    forgotten = attachment_store.forget(session, tenant_id, hashes)
     for hook in session.info.get(ERASURE_HOOKS_KEY, ()):
         hook(session, tenant_id, key, ids)
     chunks = [ids[i:i + ERASED_IDS_PER_ENTRY] for i in range(0, len(ids), ERASED_IDS_PER_ENTRY)] or [[]]
@@ -83,4 +86,5 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
     positions = append(session, tenant_id, entries, always_appending(policy_of(session)))
     # The archived months are out of reach here: what they must lose is recorded, without the agent.
     months = archive_erasure.record(session, tenant_id, key, positions[0] if positions else None)
-    return Erasure(ids, documents, positions, attachments, months)
+    archive_erasure.defer(session, tenant_id, forgotten.deferred)
+    return Erasure(ids, documents, positions, forgotten.gone, months, forgotten.deferred)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Text, cast, delete, event, select
 from sqlalchemy.orm import Session
 
-from lrs.blobs import BlobStore, blob_store
+from lrs.blobs import BlobStore, archived, blob_store
 from lrs.errors import ServerError, ServiceUnavailable
 from lrs.multipart import AttachmentPart, sha2_matches
 from lrs.storage import Attachment, Statement, dialect_insert
@@ -152,23 +153,36 @@ def cited_by(session: Session, tenant_id: int, seqs: list[int]) -> set[str]:
     return found
 
 
-def forget(session: Session, tenant_id: int, hashes: Iterable[str]) -> list[str]:
-    """Erasure: delete the tenant's attachment rows among ``hashes`` that none of its remaining
-    statements cites, and, once the transaction commits, the blobs no tenant's row names any more.
-    Returns the hashes whose rows went.
+@dataclass(frozen=True)
+class Forgotten:
+    gone: list[str]  # hashes whose rows went
+    deferred: list[str]  # kept only because an archived month not listed yet may cite them
 
-    "Cites" is a text search of the hash in the stored statement (JSON text): a 56-128 digit hash
-    found anywhere keeps the row. It may keep a row a finer test would drop, never the reverse; and
-    it reads the tenant's statements, which is acceptable for an erasure (rare, operator-run)."""
-    gone = [h for h in sorted(hashes) if session.scalar(select(Statement.seq).where(
+
+def forget(session: Session, tenant_id: int, hashes: Iterable[str]) -> Forgotten:
+    """Erasure: delete the tenant's attachment rows among ``hashes`` that none of its remaining
+    statements cites, live, detached or archived to the lake (lrs.blobs.archived), and, once the
+    transaction commits, the blobs no tenant's row names any more.
+
+    "Cites", of a live or detached statement, is a text search of the hash in the stored statement
+    (JSON text): a 56-128 digit hash found anywhere keeps the row. It may keep a row a finer test
+    would drop, never the reverse; and it reads the tenant's statements, which is acceptable for an
+    erasure (rare, operator-run). Of an archived one, the month's list of cited hashes; while the
+    tenant has an archived month not listed yet, nothing goes (``deferred``: the caller records them
+    for ``hocvu lake erase``, which lists the month and forgets them)."""
+    unused = [h for h in sorted(set(hashes)) if session.scalar(select(Statement.seq).where(
         Statement.tenant_id == tenant_id, cast(Statement.full, Text).contains(h)).limit(1)) is None]
-    for i in range(0, len(gone), CHUNK):
+    found = archived.citations(session, tenant_id, unused)
+    unused = [h for h in unused if h not in found.cited]
+    if found.unknown:
+        return Forgotten([], unused)
+    for i in range(0, len(unused), CHUNK):
         session.execute(delete(Attachment).where(Attachment.tenant_id == tenant_id,
-                                                 Attachment.sha2.in_(gone[i:i + CHUNK])))
+                                                 Attachment.sha2.in_(unused[i:i + CHUNK])))
     store = blob_store(session)
-    if gone and store is not None:
-        _remove_after_commit(session, store, gone)
-    return gone
+    if unused and store is not None:
+        _remove_after_commit(session, store, unused)
+    return Forgotten(unused, [])
 
 
 def _remove_after_commit(session: Session, store: BlobStore, hashes: list[str]) -> None:
