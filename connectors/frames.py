@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from connectors.archive.coverage import archived_in, warning
 from connectors.export import ExportQuery, Row, iter_rows, parse_time, parse_until, plan, pseudonym_key
 from connectors.export_files import record_batch
 from connectors.export_schema import COLUMNS, KINDS, NAMES, PARTITION_COLUMNS, arrow_schema
@@ -31,6 +33,10 @@ _PANDAS_TYPES: dict[pa.DataType, Any] = {
     pa.bool_(): pd.BooleanDtype(),
 }
 SORT = ["tenant", "stored", "seq"]  # the export's own order
+
+
+class ArchivedMonthsWarning(UserWarning):
+    """The frame's range covers months archived to the lake: their statements are not in it."""
 
 
 def frame_from_batches(batches: Iterable[Any]) -> pd.DataFrame:
@@ -66,7 +72,11 @@ def statements_frame(database: str | Database, tenant: str | Sequence[str] | Non
 
     ``pseudonymise`` replaces learner keys and registrations as pseudonymised exports do; pass the
     hub's ``secret_key`` (HOCVU_SECRET_KEY) so the pseudonyms match the hub's exports. A notebook
-    reads everything up to now (``settle`` 0); incremental jobs use ``hocvu export`` and its cursor."""
+    reads everything up to now (``settle`` 0); incremental jobs use ``hocvu export`` and its cursor.
+
+    Months archived to the lake are not in the store: a range covering one gives an
+    ``ArchivedMonthsWarning`` naming them, as an export warns, and lists them in the frame's
+    ``attrs["archived"]`` (tenant, month, statement count), as an export's summary does."""
     if pseudonymise and not secret_key:
         raise ValueError("pseudonymise=True needs secret_key: the hub's HOCVU_SECRET_KEY")
     db = Database(database) if isinstance(database, str) else database
@@ -76,10 +86,14 @@ def statements_frame(database: str | Database, tenant: str | Sequence[str] | Non
     try:
         with db.session() as session:
             p = plan(session, query, pseudonym_key=pseudonym_key(secret_key) if secret_key else None)
-            return frame_from_batches(record_batch(page) for page in iter_rows(session, p))
+            frame = frame_from_batches(record_batch(page) for page in iter_rows(session, p))
+            frame.attrs["archived"] = archived_in(session, p.tenants, p.since, p.bound)
     finally:
         if isinstance(database, str):
             db.dispose()
+    if frame.attrs["archived"]:  # never a silent gap: those months left the store for the lake
+        warnings.warn(warning(frame.attrs["archived"], "frame"), ArchivedMonthsWarning, stacklevel=2)
+    return frame
 
 
 def _parser(kind: str) -> Callable[[str], Any]:

@@ -32,6 +32,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.archive import coverage
 from connectors.archive.coverage import archived_in
 from connectors.export import DEFAULT_SETTLE, ExportQuery, Plan, iter_rows, parse_time, parse_until, plan
 from connectors.export_files import csv_chunks, jsonl_chunks
@@ -48,6 +49,7 @@ REALM: Final = 'Basic realm="hocvu reports", charset="UTF-8"'  # RFC 7617 ยง2, ย
 CURSOR_HEADER: Final = "X-Hocvu-Export-Cursor"
 # Archived months the range covers (not in the file): "<tenant>/<YYYY-MM>=<statements>, ..." (connectors.archive).
 ARCHIVED_HEADER: Final = "X-Hocvu-Export-Archived"
+REPORT_ARCHIVED_HEADER: Final = "X-Hocvu-Report-Archived"  # the same, for a report window's figures
 # The page loads nothing: inline styles and inline SVG only (the charts), forms back to itself.
 CSP: Final = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
               "base-uri 'none'; frame-ancestors 'none'")
@@ -187,7 +189,7 @@ def dashboard() -> Response:
     response = Response(html, content_type="text/html; charset=utf-8")
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Frame-Options"] = "DENY"
-    return _secure(response)
+    return _secure(_archived(response, report))
 
 
 @bp.get("/report.json")
@@ -198,7 +200,13 @@ def report_json() -> Response:
     finally:
         session.close()
     body = json.dumps(report.to_json(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return _secure(Response(body, content_type="application/json; charset=utf-8"))
+    return _secure(_archived(Response(body, content_type="application/json; charset=utf-8"), report))
+
+
+def _archived(response: Response, report: Any) -> Response:
+    if report.archived:  # the window covers months that left the store for the lake: not in these figures
+        response.headers[REPORT_ARCHIVED_HEADER] = coverage.header(report.archived)
+    return response
 
 
 def _stream(db: Database, p: Plan, fmt: str) -> Iterator[bytes]:
@@ -233,8 +241,7 @@ def export(fmt: str) -> Response:
     response.headers[CURSOR_HEADER] = p.cursor
     response.headers["X-Hocvu-Export-Schema"] = SCHEMA
     if archived:  # months the range covers that left the store for the lake: not in this file
-        response.headers[ARCHIVED_HEADER] = ", ".join(f"{a['tenant']}/{a['month']}={a['statements']}"
-                                                      for a in archived)
+        response.headers[ARCHIVED_HEADER] = coverage.header(archived)
     return _secure(response)
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -41,6 +41,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.archive.coverage import archived_in
 from connectors.export import ExportQuery, iter_rows, plan
 from connectors.export_files import record_batch
 from connectors.frames import frame_from_batches
@@ -98,6 +99,8 @@ class Report:
     source: str = "statements"
     as_of: datetime | None = None
     replica_lag: float | None = None
+    # Archived months the window covers, whose statements left the store (connectors.archive.coverage).
+    archived: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def when(v: datetime | None) -> str | None:
@@ -106,6 +109,7 @@ class Report:
         return {"minGroup": self.min_group, "since": when(self.since), "until": when(self.until),
                 "generated": when(self.generated), "tenants": self.tenants, "pseudonymised": self.pseudonymised,
                 "source": self.source, "asOf": when(self.as_of), "replicaLagSeconds": self.replica_lag,
+                "archived": self.archived,
                 "breakdowns": {k: {"title": b.title, "groups": [asdict(g) for g in b.groups],
                                    "total": asdict(b.total)} for k, b in self.breakdowns.items()}}
 
@@ -248,8 +252,10 @@ def load_report(session: Session, query: ExportQuery, *, min_group: int, pseudon
                 ) -> Report:
     """The report over what ``query`` selects in the store (as an export would), with province from
     the tenants' learner records, ministry names from the tenants and course names from the
-    Activity definitions the store keeps."""
+    Activity definitions the store keeps. The archived months the window covers are named
+    (``Report.archived``): their statements are not in the figures."""
     p = plan(session, query, pseudonym_key=pseudonym_key)
+    archived = archived_in(session, p.tenants, p.since, p.bound)
     frame = frame_from_batches(record_batch(page) for page in iter_rows(session, p))
     slug_of = dict(p.tenants)
     ids = list(slug_of)
@@ -262,9 +268,10 @@ def load_report(session: Session, query: ExportQuery, *, min_group: int, pseudon
     tenants = list(session.scalars(select(Tenant).where(Tenant.id.in_(ids))))
     tenant_names = {t.slug: t.name for t in tenants}
     courses = sorted(set(frame["course_id"].dropna().astype(str)))
-    return build_report(frame, min_group=min_group, provinces=provinces, tenant_names=tenant_names,
-                        course_names=course_names(session, ids, courses), since=p.since, until=query.until,
-                        pseudonymised=pseudo is not None, tenant_provinces={t.slug: t.province for t in tenants})
+    built = build_report(frame, min_group=min_group, provinces=provinces, tenant_names=tenant_names,
+                         course_names=course_names(session, ids, courses), since=p.since, until=query.until,
+                         pseudonymised=pseudo is not None, tenant_provinces={t.slug: t.province for t in tenants})
+    return replace(built, archived=archived)
 
 
 def course_names(session: Session, tenant_ids: list[int], courses: list[str]) -> dict[str, str]:

@@ -92,7 +92,9 @@ def export_statements_command(tenants: tuple[str, ...], since: str | None, until
 def report(out: Path, tenants: tuple[str, ...], since: str | None, until: str | None, min_group: int | None,
            pseudonymise: bool, json_out: Path | None, from_statements: bool) -> None:
     """Enrolments, completion and pass rates, verified attempts and time spent, by ministry, course,
-    province and week, as an HTML page with charts."""
+    province and week, as an HTML page with charts. Months archived to the lake are not in the store:
+    a --since/--until window covering them is warned about on stderr, named on the page and listed
+    under "archived" in the --json figures."""
     from connectors.export import plan
     from connectors.report_page import render
     from connectors.reports import load_report
@@ -113,6 +115,8 @@ def report(out: Path, tenants: tuple[str, ...], since: str | None, until: str | 
     if json_out is not None:
         figures = json.dumps(built.to_json(), ensure_ascii=False, indent=1, allow_nan=False)
         json_out.write_text(figures, encoding="utf-8")
+    if built.archived:  # never a silent gap: those months left the store for the lake
+        click.echo(warning(built.archived, "report"), err=True)
     total = built.breakdowns["tenant"].total
     learners = f"fewer than {k}" if total.suppressed else str(total.learners)
     click.echo(f"report for {len(built.tenants)} tenant(s), {learners} learners, k = {k}: {out}")

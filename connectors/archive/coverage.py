@@ -1,9 +1,12 @@
-"""Which archived months an export's time range covers (issue 17 item 2 follow-up).
+"""Which archived months an export's, a report's or a DataFrame's time range covers (issue 17 item 2
+follow-up).
 
-An archived month's statements have left the store, so an export of a range that covers it would
-silently lack them: ``archived_in`` lists them from the registry (``statement_archives``; the
-archive's month is the month of ``stored``, the export's own bound), with their statement counts,
-so the export can say so and point to the archive, which DuckDB or Spark read as they read the lake.
+An archived month's statements have left the store, so an export, a report window or a notebook
+frame over a range that covers it would silently lack them: ``archived_in`` lists them from the
+registry (``statement_archives``; the archive's month is the month of ``stored``, the export's own
+bound), with their statement counts, so each can say so (``warning`` on stderr or as a Python
+warning, ``header`` in an HTTP header) and point to the archive, which DuckDB or Spark read as they
+read the lake.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ def archived_in(session: Session, tenants: Sequence[tuple[int, str]], since: dat
     return sorted(out, key=lambda a: (a["tenant"], a["month"]))
 
 
-def warning(archived: Sequence[dict[str, Any]]) -> str:
+def warning(archived: Sequence[dict[str, Any]], what: str = "export") -> str:
+    """The line that names them, for ``what`` ("export", "report", "frame") that lacks them."""
     months = ", ".join(f"{a['tenant']} {a['month']} ({a['statements']} statements)" for a in archived)
-    return (f"warning: the range covers archived month(s) not in this export: {months}; {HOW}")
+    return (f"warning: the range covers archived month(s) not in this {what}: {months}; {HOW}")
+
+
+def header(archived: Sequence[dict[str, Any]]) -> str:
+    """An HTTP header's value naming them: ``<tenant>/<YYYY-MM>=<count>, ...``."""
+    return ", ".join(f"{a['tenant']}/{a['month']}={a['statements']}" for a in archived)

@@ -251,6 +251,60 @@ def test_issue_17_item_2_a_web_export_names_the_archived_months_in_a_header(hub:
     assert res.headers["X-Hocvu-Export-Archived"] == f"{w.tenant}/2026-03=4"
 
 
+def test_issue_17_item_2_a_report_window_covering_archived_months_warns_with_their_counts(
+        hub: dict[str, Any], tmp_path: Path) -> None:
+    """`hocvu report --since/--until` (figures from the statements): as an export, the window's
+    archived months are warned about on stderr, listed under "archived" in the --json figures and
+    named on the page; a window after them says nothing."""
+    a, b = hub["old"]["a"].tenant, hub["old"]["b"].tenant
+    page, figures = tmp_path / "r.html", tmp_path / "r.json"
+    result = run(hub, "report", "--since", "2026-01-01", "--out", str(page), "--json", str(figures))
+    assert result.exit_code == 0, result.output
+    assert json.loads(figures.read_text())["archived"] == sorted(
+        [{"tenant": a, "month": "2026-03", "statements": 4}, {"tenant": b, "month": "2026-03", "statements": 2}],
+        key=lambda m: m["tenant"])
+    assert "warning: the range covers archived month(s) not in this report" in result.stderr, result.stderr
+    assert f"{a} 2026-03 (4 statements)" in result.stderr and "read_parquet" in result.stderr
+    assert 'id="archived"' in page.read_text() and f"{a} 2026-03 (4)" in page.read_text()
+    result = run(hub, "report", "--tenant", a, "--since", "2026-04-01", "--out", str(page), "--json", str(figures))
+    assert result.exit_code == 0 and "warning" not in result.stderr, result.output
+    assert json.loads(figures.read_text())["archived"] == [] and 'id="archived"' not in page.read_text()
+
+
+def test_issue_17_item_2_a_web_report_window_names_the_archived_months(hub: dict[str, Any]) -> None:
+    """The dashboard and report.json over a window: a header as the web export's, the months in
+    the JSON and on the page."""
+    w = hub["old"]["a"]
+    _, key, secret = new_credential(hub["app"], ["all"], tenant_slug=w.tenant)
+    client = hub["app"].test_client()
+    res = client.get("/reports/report.json", headers=basic(key, secret), query_string={"since": "2026-01-01"})
+    assert res.status_code == 200, res.get_data(as_text=True)
+    assert res.headers["X-Hocvu-Report-Archived"] == f"{w.tenant}/2026-03=4"
+    assert res.get_json()["archived"] == [{"tenant": w.tenant, "month": "2026-03", "statements": 4}]
+    res = client.get("/reports/", headers=basic(key, secret), query_string={"since": "2026-01-01"})
+    assert res.status_code == 200 and res.headers["X-Hocvu-Report-Archived"] == f"{w.tenant}/2026-03=4"
+    assert 'id="archived"' in res.get_data(as_text=True)
+    res = client.get("/reports/report.json", headers=basic(key, secret), query_string={"since": "2026-04-01"})
+    assert "X-Hocvu-Report-Archived" not in res.headers and res.get_json()["archived"] == []
+
+
+def test_issue_17_item_2_a_frame_covering_archived_months_warns(hub: dict[str, Any]) -> None:
+    """connectors.frames.statements_frame: an ``ArchivedMonthsWarning`` naming the months and
+    ``attrs["archived"]``; a range after them gives neither."""
+    import warnings
+
+    from connectors.frames import ArchivedMonthsWarning, statements_frame
+
+    w = hub["old"]["a"]
+    with pytest.warns(ArchivedMonthsWarning, match=f"not in this frame: {w.tenant} 2026-03 \\(4 statements\\)"):
+        frame = statements_frame(hub["db"], tenant=w.tenant, since="2026-01-01")
+    assert frame.attrs["archived"] == [{"tenant": w.tenant, "month": "2026-03", "statements": 4}]
+    assert len(frame) == len(hub["live"]["a"].ids)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ArchivedMonthsWarning)
+        assert statements_frame(hub["db"], tenant=w.tenant, since="2026-04-01").attrs["archived"] == []
+
+
 def test_issue_17_item_2_get_of_an_archived_id_is_404_saying_its_month(hub: dict[str, Any]) -> None:
     """xAPI has no answer but 404 for it; the message tells an LMS's admin where it went."""
     w = hub["old"]["b"]
