@@ -22,7 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Every package's storage module shares lrs.storage.Base; importing them makes their tables known.
 STORAGE_MODULES = ("lrs.storage", "identity.storage", "lti_tool.storage", "player.storage",
                    "connectors.storage", "credentials.storage", "lrs.cmi5.storage", "player.packages.storage",
-                   "player.packages.scorm_storage")
+                   "player.packages.scorm_storage", "lrs.blobs.storage")
 
 
 def load_models() -> MetaData:

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -297,20 +296,8 @@ class StatementArchive(Base):
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     location: Mapped[str] = mapped_column(Text)  # where it was written (a path as given; a hint, not a proof)
     archived: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # Its cited attachments are in archived_attachments (migration 0180; false: archived before, not listed yet).
+    # Its cited attachments are listed (lrs.blobs.storage.ArchivedAttachment; false: archived before 0180).
     attachments_listed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
-
-
-class ArchivedAttachment(Base):
-    """An attachment hash a tenant's archived month cites (lrs.blobs.archived, migration 0180): an
-    erasure keeps the tenant's attachment row (and blob) while any archived statement cites it."""
-
-    __tablename__ = "archived_attachments"
-    __table_args__ = (ForeignKeyConstraint(["tenant_id", "month"],
-                                           ["statement_archives.tenant_id", "statement_archives.month"]),)
-    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
-    month: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
 
@@ -330,9 +317,7 @@ class ArchiveErasure(Base):
     position: Mapped[int | None] = mapped_column(BigInteger)  # the live erasure's first chain entry
     requested: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     rewrite_sha256: Mapped[str | None] = mapped_column(String(64))
-    # Attachment hashes the erasure kept because an archived month not listed yet may cite them
-    # (lrs.blobs.archived): forgotten when ``hocvu lake erase`` has listed the tenant's months.
-    attachments: Mapped[list[str] | None] = mapped_column(JSON)
+    attachments: Mapped[list[str] | None] = mapped_column(JSON)  # still to forget (lrs.blobs.archived)
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers run while one writer commits; foreign keys are off by default in SQLite.

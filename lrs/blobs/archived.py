@@ -26,7 +26,8 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from lrs import partitions
-from lrs.storage import ArchivedAttachment, StatementArchive, dialect_insert
+from lrs.blobs.storage import ArchivedAttachment
+from lrs.storage import StatementArchive, dialect_insert
 
 CHUNK: Final = 500
 
