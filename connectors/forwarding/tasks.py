@@ -48,7 +48,9 @@ RUNTIMES: dict[str, Runtime] = {}
 
 def run_round(runtime: Runtime) -> dict[str, Any]:
     """Deliver to every target with work due, here and now (eager kick, `hocvu forward run`)."""
-    with runtime.db.session() as session:
+    # Ended by COMMIT, not a session's closing ROLLBACK: psycopg forgets a connection's prepared
+    # statements at every ROLLBACK, and the pool hands this connection to ingest next (lrs.storage).
+    with runtime.db.transaction() as session:
         ids = due_targets(session, runtime.clock())
     reports = [deliver_target(runtime.db, runtime.config, i, clock=runtime.clock) for i in ids]
     return {"targets": len(ids), "delivered": sum(r.delivered for r in reports),

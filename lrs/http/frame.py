@@ -133,6 +133,12 @@ def _headers(response: Response) -> Response:
 def _close(_exc: BaseException | None) -> None:
     session: Session | None = g.pop("xapi_session", None)
     if session is not None:
+        if _exc is None and session.in_transaction():
+            # A request that went well and left its (reading) transaction open: COMMIT, where
+            # closing would ROLLBACK. The same to PostgreSQL, but psycopg forgets the connection's
+            # prepared statements at every ROLLBACK (lrs.storage), ingest's among them. An
+            # answered error was rolled back already (render_error).
+            session.commit()
         session.close()
 
 
