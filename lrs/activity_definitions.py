@@ -31,6 +31,15 @@ def defined_ids(statements: list[dict[str, Any]]) -> list[str]:
     return sorted({act["id"] for statement in statements for act in _activities_with_definitions(statement)})
 
 
+def latest_definitions(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{Activity id: the definitions ``statements`` carry for it, merged in order}."""
+    latest: dict[str, dict[str, Any]] = {}
+    for statement in statements:
+        for act in _activities_with_definitions(statement):
+            latest[act["id"]] = merge_definition(latest.get(act["id"], {}), act["definition"])
+    return latest
+
+
 def store_definitions(session: Session, tenant: int, statements: list[dict[str, Any]],
                       known: dict[str, Any] | None = None) -> None:
     """Keep the combined definition of each Activity for the Activities resource (the ``define``
@@ -42,10 +51,7 @@ def store_definitions(session: Session, tenant: int, statements: list[dict[str, 
     known, writes and locks nothing. ``known``: the stored definitions of (at least) these
     statements' Activities, read by the caller in this transaction (``lrs.pg_ingest`` reads them in
     the insert's round trip); None: read them here."""
-    latest: dict[str, dict[str, Any]] = {}
-    for statement in statements:
-        for act in _activities_with_definitions(statement):
-            latest[act["id"]] = merge_definition(latest.get(act["id"], {}), act["definition"])
+    latest = latest_definitions(statements)
     if not latest:
         return
     ids = sorted(latest)

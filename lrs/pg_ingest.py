@@ -40,7 +40,7 @@ _CURRENT_INSERT: Final = INSERT_STATEMENTS
 # in id order (the lock order of lrs.statements._insert), the claimed rows inserted, and their
 # side-table rows, which refer to their statement by its place in the request. Replaces a nextval
 # round trip, the insert and two COPYs (each two round trips).
-INGEST: Final = (
+INGEST_CTES: Final = (
     "WITH r AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('statements', 'seq')) AS seq, x.seq AS ord, "
     "{cols} FROM json_populate_recordset(NULL::statements, %(rows)s::json) AS x ORDER BY x.seq), "
     "claimed AS (INSERT INTO statement_ids (tenant_id, statement_id, seq) SELECT tenant_id, statement_id, seq "
@@ -57,12 +57,14 @@ INGEST: Final = (
     "FROM (SELECT (e->>0)::bigint, e->>1, (e->>2)::boolean "
     "FROM json_array_elements(%(activities)s::json) e) AS a(o, k, d) "
     "JOIN r ON r.ord = a.o JOIN ins ON ins.seq = r.seq) "
+).format(names=_NAMES, cols=", ".join(f'x."{c}"' for c in STATEMENT_COLUMNS[1:]))
+INGEST: Final = INGEST_CTES + (
     "SELECT 's', statement_id, seq::text FROM ins "
     # A read the write needs next, in the same round trip (issue 17 item 1): the stored
     # definitions of the Activities the batch defines (lrs.activity_definitions).
     "UNION ALL SELECT 'd', activity_id, definition::text FROM activities "
     "WHERE tenant_id = %(tenant)s AND activity_id = ANY(%(defined)s::text[])"
-).format(names=_NAMES, cols=", ".join(f'x."{c}"' for c in STATEMENT_COLUMNS[1:]))
+)
 
 
 def _iso(value: Any) -> str:
@@ -137,8 +139,8 @@ def pg_ingest(session: Session, tenant: int, rows: list[dict[str, Any]], agents:
         return Ingested(seq_of)
     placed = [{**r, "seq": i} for i, r in enumerate(rows, start=1)]
     with _dbapi(session).cursor() as cur:
-        cur.execute(INGEST, {"rows": json_text(placed), "tenant": tenant, "agents": _side_json(agents),
-                             "activities": _side_json(activities), "defined": defined or []})
+        cur.execute(INGEST, {"rows": json_text(placed), "tenant": tenant, "agents": side_json(agents),
+                             "activities": side_json(activities), "defined": defined or []})
         found = Ingested({})
         for kind, key, value in cur.fetchall():
             if kind == "s":
@@ -148,6 +150,6 @@ def pg_ingest(session: Session, tenant: int, rows: list[dict[str, Any]], agents:
         return found
 
 
-def _side_json(rows: list[SideRow]) -> str:
+def side_json(rows: list[SideRow]) -> str:
     # Arrays, not objects: orjson writes a list of tuples at C speed (objects built in Python were 6 %).
     return orjson.dumps(rows).decode()

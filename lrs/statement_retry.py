@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from typing import Any, Final
 
+import psycopg
 from sqlalchemy.orm import Session
 
 from lrs.credentials import Principal
@@ -49,7 +51,12 @@ def lost_connection(err: BaseException) -> bool:
     dies between its checkout and its first statement."""
     if getattr(err, "connection_invalidated", False):
         return True
-    code = getattr(getattr(err, "orig", err), "sqlstate", None) or ""
+    orig = getattr(err, "orig", err)
+    if isinstance(orig, psycopg.OperationalError) and orig.sqlstate is None:
+        # A raw cursor's (lrs.pg_ingest, lrs.pg_one_trip): libpq's own failure, the socket closed
+        # with no message from the server (a server's error carries its SQLSTATE).
+        return True
+    code = getattr(orig, "sqlstate", None) or ""
     return code.startswith("08") or code in LOST_SQLSTATES
 
 
@@ -62,19 +69,33 @@ def _discard_connection(session: Session) -> None:
         log.debug("no connection to discard", exc_info=True)
 
 
+def _with_ids(raw: Any) -> Any:
+    """The request's statements, each with an id: the LRS's own (Part Two §2.4.1) drawn once, here,
+    so that every attempt stores the same ones. A small request may be committed by its one
+    statement (lrs.pg_one_trip): a connection lost under it leaves unknown whether it was kept, and
+    running it again is then safe only because its ids are fixed (what was kept is found and
+    answered as a re-send, Part Three §2.1.2)."""
+    if isinstance(raw, dict) and "id" not in raw:
+        return {**raw, "id": str(uuid.uuid4())}
+    if isinstance(raw, list) and not all(isinstance(s, dict) and "id" in s for s in raw):
+        return [{**s, "id": str(uuid.uuid4())} if isinstance(s, dict) and "id" not in s else s for s in raw]
+    return raw
+
+
 def store_committed(session: Session, principal: Principal, version: XapiVersion, raw: Any,
                     parts: list[AttachmentPart], *, statement_id: str | None = None,
                     attempts: int = STORE_ATTEMPTS) -> list[str]:
     """``store`` and commit, as one request's own transaction. A deadlock or serialisation victim
     is rolled back and the whole store runs again from the request's input in a fresh transaction
     (nothing of the failed attempt survives: its statements, entries and locks went with the
-    rollback; ids the LRS assigned are assigned anew). When every attempt fails the answer is 503
+    rollback; the ids the LRS assigned are kept, ``_with_ids``). When every attempt fails the answer is 503
     with Retry-After (RFC 9110 §15.6.4, §10.2.3): the request was valid, the server was busy, and a
     client that retries loses nothing, since a re-sent statement is stored once (Part Three §2.1.2)."""
+    raw = raw if statement_id is not None else _with_ids(raw)
     for attempt in range(1, attempts + 1):
         committing = False
         try:
-            ids = store(session, principal, version, raw, parts, statement_id=statement_id)
+            ids = store(session, principal, version, raw, parts, statement_id=statement_id, own_transaction=True)
             committing = True
             session.commit()
             keeper = session.info.get(KEEPER_KEY)
@@ -83,7 +104,8 @@ def store_committed(session: Session, principal: Principal, version: XapiVersion
             return ids
         except Exception as err:
             if not (is_transient(err) or (lost_connection(err) and not committing)):
-                # A connection lost during the commit is not retried: whether it committed is unknown.
+                # A connection lost during the usual COMMIT is not retried: whether it committed is
+                # unknown, and not all of that path's writes (a cmi5 session's) are keyed by an id.
                 raise  # the one handler renders it (and rolls back): 4xx as the spec says, else 500
             if lost_connection(err):
                 _discard_connection(session)

@@ -21,6 +21,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 import schemas
+from lrs import pg_one_trip
 from lrs.activity_definitions import defined_ids, store_definitions
 from lrs.audit import chain as audit_chain
 from lrs.blobs import attachments as attachment_store
@@ -184,10 +185,12 @@ def prepare(raw: Any, principal: Principal, version: XapiVersion, stored: dateti
 
 def store(session: Session, principal: Principal, version: XapiVersion, raw: Any,
           parts: list[AttachmentPart], *, statement_id: str | None = None,
-          audit: audit_chain.AuditPolicy | None = None) -> list[str]:
+          audit: audit_chain.AuditPolicy | None = None, own_transaction: bool = False) -> list[str]:
     """Validate and store one statement or a batch; returns the ids in request order.
     Statements already stored with an equivalent body are not stored again (idempotent retries).
-    ``audit``: the chain's checkpoint policy, by default the one attached to the session."""
+    ``audit``: the chain's checkpoint policy, by default the one attached to the session.
+    ``own_transaction``: the caller commits right after and nothing else (``lrs.statement_retry``),
+    so a small request may be stored and committed in one round trip (``lrs.pg_one_trip``)."""
     principal.require("statements/write")
     batch = raw if isinstance(raw, list) else [raw]
     if statement_id is not None and isinstance(raw, list):
@@ -217,6 +220,9 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     # An AU session's credential (cmi5): the cmi5 statement rules, before anything is written.
     cmi5_after = cmi5_rules.check_batch(session, principal, statements, stored, batch) \
         if cmi5_rules.applies(principal) else None
+    if own_transaction and audit is None and _one_trip(session, principal, prepared, bool(by_hash),
+                                                       cmi5_after is not None):
+        return [p.statement["id"] for p in prepared]
     _check_voiding(session, principal, prepared)
     if by_hash:  # attachment bytes before the first write of the request (lrs.blobs.attachments.put_bytes)
         attachment_store.put_bytes(session, {h: by_hash[h] for h in attachment_store.declared_hashes(statements)
@@ -234,6 +240,19 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     if cmi5_after is not None:
         cmi5_after()  # the session's state, then the LMS's follow-up (satisfied), in this transaction
     return [p.statement["id"] for p in prepared]
+
+
+def _one_trip(session: Session, principal: Principal, prepared: list[Indexed], attachments: bool,
+              cmi5: bool) -> bool:
+    """The request stored and committed by one statement, when it qualifies and the database
+    agrees (``lrs.pg_one_trip``); False: nothing was written, store it the usual way."""
+    rows = [p.row for p in prepared]
+    if not pg_one_trip.eligible(session, rows, attachments, cmi5):
+        return False
+    return pg_one_trip.store(session, principal.tenant_id, rows,
+                             [(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
+                             [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities],
+                             [p.statement for p in prepared], principal.has_any("define"))
 
 
 def _check_resent(session: Session, principal: Principal, resent: list[tuple[Indexed, Any]]) -> None:

@@ -48,9 +48,13 @@ def append(session: Session, tenant_id: int, entries: list[NewEntry], parts: lis
            recorded: datetime) -> list[Appended]:
     """Append ``entries`` (their texts ``parts``) to the tenant's chain in the caller's transaction,
     creating the head at genesis if the tenant has none; their positions and hashes in order."""
-    payload = [{"ord": i, "prefix": prefix, "suffix": suffix, "kind": e.kind, "statement_id": e.statement_id,
-                "content_hash": e.content_hash, "detail": e.detail}
-               for i, (e, (prefix, suffix)) in enumerate(zip(entries, parts, strict=True), start=1)]
     with _raw(session).cursor() as cur:
-        cur.execute(APPEND, (tenant_id, json_text(payload), recorded))
+        cur.execute(APPEND, (tenant_id, payload(entries, parts), recorded))
         return [Appended(int(p), h, int(cp), t) for p, h, cp, t in cur.fetchall()]
+
+
+def payload(entries: list[NewEntry], parts: list[tuple[str, str]]) -> str:
+    """The function's ``entries`` argument: each entry's fields and its text around the position."""
+    return json_text([{"ord": i, "prefix": prefix, "suffix": suffix, "kind": e.kind, "statement_id": e.statement_id,
+                       "content_hash": e.content_hash, "detail": e.detail}
+                      for i, (e, (prefix, suffix)) in enumerate(zip(entries, parts, strict=True), start=1)])

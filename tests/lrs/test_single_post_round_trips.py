@@ -1,9 +1,10 @@
-"""Issue 17 item 1: a single statement POST on PostgreSQL waits on the server four times — BEGIN,
-the one ingest statement (rows, id claim, side rows, and the reads the rest needs: stored Activity
-definitions and the audit head), the audit chain's one statement, COMMIT — counted in libpq's own
-protocol trace. And what that read-in-passing must keep: Activity definitions merged as xAPI says
-(Part Three §2.5, newest value wins, language maps gain languages) when two processes, each with
-its own connections and no shared memory, write the same Activity in turn."""
+"""Issue 17 item 1: a single statement POST on PostgreSQL waits on the server once: the one
+statement that stores its row, id claim and side rows, appends its audit chain entry and, sent on a
+connection in autocommit mode, is its own commit (lrs.pg_one_trip; before: BEGIN, the ingest
+statement, the chain's statement, COMMIT). Counted in libpq's own protocol trace. And what the
+usual path's read-in-passing must keep: Activity definitions merged as xAPI says (Part Three
+§2.5, newest value wins, language maps gain languages) when two processes, each with its own
+connections and no shared memory, write the same Activity in turn."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def _waits(files: list[Path]) -> int:
     return len(re.findall(r"^F\t.*\n(?=B\t)", text, re.M))
 
 
-def test_a_single_post_waits_on_the_server_four_times(postgresql_app: Flask, tmp_path: Path) -> None:
+def test_a_single_post_waits_on_the_server_once(postgresql_app: Flask, tmp_path: Path) -> None:
     url = postgresql_app.extensions["hocvu.db"].url
     app, files = _traced_app(url, tmp_path)
     _, key, secret = new_credential(app, ["all"])  # "all" includes "define": the definitions are read
@@ -65,7 +66,36 @@ def test_a_single_post_waits_on_the_server_four_times(postgresql_app: Flask, tmp
         before = _waits(files)
         assert x.post("statements", json_body={**body, "id": str(uuid.uuid4())}).status_code == 200
         counts.append(_waits(files) - before)
-    assert counts == [4, 4, 4], "".join(p.read_text() for p in files)[-6000:]
+    assert counts == [1, 1, 1], "".join(p.read_text() for p in files)[-6000:]
+    # A statement voiding another takes the usual path (its target's row lock and update come
+    # between the write and the commit): BEGIN, ingest, lock, update, chain, COMMIT.
+    target = str(uuid.uuid4())
+    assert x.post("statements", json_body={**body, "id": target}).status_code == 200
+    before = _waits(files)
+    voiding = statement(verb={"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
+                        object={"objectType": "StatementRef", "id": target})
+    assert x.post("statements", json_body=voiding).status_code == 200
+    assert _waits(files) - before > 1
+    assert x.get("statements", statementId=target).status_code == 404  # voided (Part Three §2.1.4)
+    app.extensions["hocvu.db"].dispose()
+
+
+def test_reads_between_posts_keep_the_prepared_statement(postgresql_app: Flask, tmp_path: Path) -> None:
+    """A GET ends its transaction with COMMIT (lrs.http.frame), not the ROLLBACK of closing:
+    psycopg forgets a connection's prepared statements at every ROLLBACK, and the next POST on that
+    connection would send the ingest statement to be parsed and planned again."""
+    url = postgresql_app.extensions["hocvu.db"].url
+    app, files = _traced_app(url, tmp_path)
+    _, key, secret = new_credential(app, ["all"])
+    x = Xapi(app.test_client(), key, secret, "2.0.0")
+    for _ in range(8):
+        assert x.post("statements", json_body=statement()).status_code == 200
+    for _ in range(3):
+        assert x.get("statements", limit=2).status_code == 200
+        before = "".join(p.read_text() for p in files)
+        assert x.post("statements", json_body=statement()).status_code == 200
+        sent = "".join(p.read_text() for p in files)[len(before):]
+        assert "\tParse\t" not in sent and "DEALLOCATE" not in sent, sent[-3000:]
     app.extensions["hocvu.db"].dispose()
 
 

@@ -21,6 +21,7 @@ import requests
 from sqlalchemy import func, select
 
 from hocvu import db as dbops
+from identity.signing import load_signing_material
 from lrs import credentials
 from lrs.audit import chain as audit_chain
 from lrs.audit import verify as audit_verify
@@ -127,9 +128,12 @@ def _append_and_commit(db: Database, tid: int) -> list[int]:
 
 def test_four_concurrent_http_writers_leave_a_chain_that_verifies(tmp_path: Path) -> None:
     """4 clients POSTing single statements (some defining the same Activity) to one tenant through
-    gunicorn (2 workers): every statement stored once with one 'stored' entry, and `hocvu audit
-    verify` passes."""
-    with scratch_pg("four_writers") as url, gunicorn(url, tmp_path) as hub:
+    gunicorn (2 workers), a checkpoint due every 7 entries: every statement stored once with one
+    'stored' entry, each checkpoint signed where it was due though most writes go by the one
+    statement that commits (lrs.pg_one_trip, which leaves a due checkpoint to the usual path), and
+    `hocvu audit verify` passes with no grace past the cadence."""
+    cadence = {"HOCVU_AUDIT_CHECKPOINT_EVERY": "7", "HOCVU_AUDIT_VERIFY_GRACE_ENTRIES": "0"}
+    with scratch_pg("four_writers") as url, gunicorn(url, tmp_path, extra_env=cadence) as hub:
         activity = f"https://hocvu.vn/courses/four/{uuid.uuid4()}"
         sent: list[str] = []
         lock = threading.Lock()
@@ -153,18 +157,20 @@ def test_four_concurrent_http_writers_leave_a_chain_that_verifies(tmp_path: Path
             t.join()
         assert len(sent) == 60
         env = {**os.environ, "HOCVU_DATABASE_URL": url, "HOCVU_INSTANCE_DIR": str(tmp_path),
-               "HOCVU_SECRET_KEY": "gunicorn-test"}
+               "HOCVU_SECRET_KEY": "gunicorn-test", **cadence}
         done = subprocess.run([sys.executable, "-m", "hocvu.cli", "audit", "verify", "--json"], env=env, cwd=ROOT,
                               capture_output=True, text=True, timeout=120)
         report = json.loads(done.stdout)
         assert done.returncode == 0 and report["ok"], done.stdout[-2000:]
+        assert [t["checkpoints"] for t in report["tenants"] if t["entries"]] == [60 // 7], done.stdout[-2000:]
         db = Database(url)
         try:
             with db.session() as s:
                 assert s.scalar(select(func.count()).select_from(Statement)) == 60
                 assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.kind == "stored")) == 60
                 tid = s.scalar(select(Statement.tenant_id).limit(1))
-                assert tid is not None and audit_verify.verify_tenant(s, tid, []).ok
+                cert = load_signing_material(tmp_path).cert_pem  # the hub's, made in its instance folder
+                assert tid is not None and audit_verify.verify_tenant(s, tid, [cert]).ok
             assert len(_entries_chain(db, tid)) == 60
         finally:
             db.dispose()
