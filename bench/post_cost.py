@@ -155,8 +155,7 @@ def cpu(writers: int = 1) -> None:
     proc, base, auth, workers = _server()
     gen = Generator(seed=int(time.time()))
     try:
-        http = bs.session(auth)
-        bs.singles(http, base, gen, 50)  # warm both workers' pools and caches
+        bs.singles(base, auth, gen, 50)  # warm both workers' pools and caches
         if writers > 1:
             bs.concurrent_singles(base, auth, gen, writers, 10)
         pids = backends(URL)
@@ -167,7 +166,7 @@ def cpu(writers: int = 1) -> None:
         u0 = head_updates(URL)
         h0, p0 = cpu_of(workers), cpu_of(pids)
         if writers == 1:
-            times = bs.singles(http, base, gen, SINGLES)
+            times = bs.singles(base, auth, gen, SINGLES)
         else:
             times = bs.concurrent_singles(base, auth, gen, writers, SINGLES // writers)
         hub, pg = cpu_of(workers) - h0, cpu_of(pids) - p0
