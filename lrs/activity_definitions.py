@@ -26,22 +26,19 @@ def merge_definition(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def defined_ids(statements: list[dict[str, Any]]) -> list[str]:
-    """The ids of the Activities ``statements`` carry a definition for, sorted."""
-    return sorted({act["id"] for statement in statements for act in _activities_with_definitions(statement)})
-
-
 def latest_definitions(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """{Activity id: the definitions ``statements`` carry for it, merged in order}."""
     latest: dict[str, dict[str, Any]] = {}
     for statement in statements:
         for act in _activities_with_definitions(statement):
-            latest[act["id"]] = merge_definition(latest.get(act["id"], {}), act["definition"])
+            seen = latest.get(act["id"])
+            if seen is None or seen != act["definition"]:  # the same one again merges to itself (most of a batch)
+                latest[act["id"]] = merge_definition(seen or {}, act["definition"])
     return latest
 
 
 def store_definitions(session: Session, tenant: int, statements: list[dict[str, Any]],
-                      known: dict[str, Any] | None = None) -> None:
+                      known: dict[str, Any] | None = None, latest: dict[str, dict[str, Any]] | None = None) -> None:
     """Keep the combined definition of each Activity for the Activities resource (the ``define``
     scope lets a credential (re)define Activities: xAPI 1.0.3 Part Three §4.2).
 
@@ -50,8 +47,9 @@ def store_definitions(session: Session, tenant: int, statements: list[dict[str, 
     order, so two writers cannot deadlock) and merged. The usual case, a definition already
     known, writes and locks nothing. ``known``: the stored definitions of (at least) these
     statements' Activities, read by the caller in this transaction (``lrs.pg_ingest`` reads them in
-    the insert's round trip); None: read them here."""
-    latest = latest_definitions(statements)
+    the insert's round trip); None: read them here. ``latest``: ``latest_definitions(statements)``
+    if the caller has it."""
+    latest = latest_definitions(statements) if latest is None else latest
     if not latest:
         return
     ids = sorted(latest)

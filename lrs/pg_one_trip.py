@@ -43,8 +43,8 @@ _DEFINITIONS_KEPT: Final = (
 )
 ONE_TRIP: Final = INGEST_CTES + (
     ", stored AS (SELECT count(*) AS n FROM ins) "
-    "SELECT f.* FROM stored, LATERAL hocvu_append_committing(stored.n, %(sent)s, " + _DEFINITIONS_KEPT + ", "
-    "%(tenant)s, %(entries)s::json, %(recorded)s, %(every)s, %(minutes)s) AS f"
+    "SELECT f.* FROM stored, LATERAL hocvu_append_committing(stored.n, %(sent)s::integer, " + _DEFINITIONS_KEPT + ", "
+    "%(tenant)s, %(entries)s::json, %(recorded)s, %(every)s::bigint, %(minutes)s::double precision) AS f"
 )
 
 
@@ -89,7 +89,7 @@ def store(session: Session, tenant: int, rows: list[dict[str, Any]], agents: lis
             cur.fetchall()
     except psycopg.Error as err:
         # A connection lost under the statement leaves unknown whether it was kept: the caller
-        # runs the store again only with every id fixed (lrs.statement_retry).
+        # runs the store again with the ids it fixed before the first attempt (lrs.statement_retry).
         if err.sqlstate != REFUSED:
             raise
         session.rollback()  # hands the connection back; the usual path begins a transaction anew

@@ -8,6 +8,7 @@ in-process writers meet the same rule as the HTTP resource.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from lrs.errors import BadRequest
 # it, or None.
 ReservedCheck = Callable[[dict[str, Any], list[bytes]], str | None]
 RESERVED_KEY = "lrs.reserved_extensions"
+_ESCAPED = re.compile(r'["\\\x00-\x1f]')  # what a JSON writer must escape in a string
 
 
 def _extension_keys(node: Any, found: set[str]) -> None:
@@ -30,6 +32,18 @@ def _extension_keys(node: Any, found: set[str]) -> None:
     elif isinstance(node, list):
         for item in node:
             _extension_keys(item, found)
+
+
+def may_carry(text: bytes | None, reserved: Mapping[str, ReservedCheck]) -> bool:
+    """Whether a statement whose compact JSON (orjson's, of the statement as sent) is ``text`` can
+    carry a reserved extension, without walking it (a batch's statements mostly carry none). That
+    writer escapes only ``"``, ``\\`` and control characters and writes the rest as UTF-8, so an
+    IRI free of those appears in the text verbatim wherever it is a key. No text, or an IRI with
+    such a character: maybe (the walk decides)."""
+    if text is None:
+        return True
+    return any(_ESCAPED.search(iri) or iri.encode() in text for iri in reserved)
+
 
 
 def check_reserved(statement: dict[str, Any], signatures: list[bytes],

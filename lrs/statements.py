@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 import schemas
 from lrs import pg_one_trip
-from lrs.activity_definitions import defined_ids, store_definitions
+from lrs.activity_definitions import latest_definitions, store_definitions
 from lrs.audit import chain as audit_chain
 from lrs.blobs import attachments as attachment_store
 from lrs.cmi5 import rules as cmi5_rules
@@ -33,7 +33,7 @@ from lrs.identifiers import KEY_MAX_BYTES, actor_key, agent_key, key_too_long
 from lrs.multipart import AttachmentPart, check_attachments
 from lrs.pg_ingest import pg_ingest
 from lrs.related import related
-from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved
+from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved, may_carry
 from lrs.signatures import signature_parts, verify_signed_statement
 from lrs.storage import (
     Statement,
@@ -83,6 +83,7 @@ class Indexed:
     row: dict[str, Any]
     agents: list[tuple[str, bool]]
     activities: list[tuple[str, bool]]
+    text: bytes | None = None  # the statement as sent, compact JSON (None: orjson could not write it)
 
 
 def _arrays_of_context_activities(statement: dict[str, Any]) -> None:
@@ -180,7 +181,7 @@ def prepare(raw: Any, principal: Principal, version: XapiVersion, stored: dateti
         "full": statement,
     }
     _check_keys(row, agents)
-    return Indexed(statement, row, agents, activities)
+    return Indexed(statement, row, agents, activities, text)
 
 
 def store(session: Session, principal: Principal, version: XapiVersion, raw: Any,
@@ -210,11 +211,11 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     by_hash = {p.sha2: p for p in parts}
     # Extensions only a trusted signer may write, as the composition root configured them.
     reserved: Mapping[str, ReservedCheck] = session.info.get(RESERVED_KEY) or {}
-    for statement in statements:
+    for p, statement in zip(prepared, statements, strict=True):
         sigs = signature_parts(statement, parts)
         for sig in sigs:
             verify_signed_statement(statement, sig.body)
-        if reserved:
+        if reserved and may_carry(p.text, reserved):
             check_reserved(statement, [sig.body for sig in sigs], reserved)
 
     # An AU session's credential (cmi5): the cmi5 statement rules, before anything is written.
@@ -304,14 +305,14 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     rows = [p.row for p in prepared]
     defines = principal.has_any("define")
     known: dict[str, Any] | None = None
+    latest = latest_definitions([p.statement for p in prepared]) if defines else {}
     if session.get_bind().dialect.name == "postgresql":
         # One statement, one round trip: the rows, their ids' claim and their side-table rows, and
         # the stored definitions of the Activities it defines (read in passing, for the merge).
-        asked = defined_ids([p.statement for p in prepared]) if defines else []
         done = pg_ingest(session, tenant, rows,
                          [(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
                          [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities],
-                         defined=asked)
+                         defined=sorted(latest))
         seq_of, known = done.seq_of, done.definitions
         fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
     else:
@@ -349,7 +350,8 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
         newly_voided = [(t, by) for t, by in voided_by.items() if t in targets]
     _store_attachments(session, tenant, fresh, by_hash)
     if defines:
-        store_definitions(session, tenant, [p.statement for p in fresh], known)
+        store_definitions(session, tenant, [p.statement for p in fresh], known,
+                          latest if len(fresh) == len(prepared) else None)
     return seq_of, newly_voided
 
 

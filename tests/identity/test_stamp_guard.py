@@ -8,6 +8,7 @@ would forge an identity check. xAPI lets an LRS refuse a statement it will not s
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,6 +126,22 @@ def test_the_stamp_is_reserved_wherever_an_extension_may_stand(xapi: Xapi, place
         st["object"]["definition"]["extensions"] = {STAMP_IRI: stamp}
     res = xapi.post("statements", json_body=st)
     assert res.status_code == 400 and STAMP_IRI in res.get_json()["error"]["message"]
+
+
+def test_a_stamp_key_written_with_json_escapes_is_still_refused(xapi: Xapi) -> None:
+    """The store skips the walk for extensions when the statement's text cannot hold a reserved
+    IRI (lrs.reserved_extensions.may_carry). A forger writing the key with JSON escapes (RFC 8259
+    §7: ``\\u0068`` for "h", ``\\/`` for "/") sends text where the IRI does not appear verbatim;
+    the key parsed is the same string, and it is refused as plainly written ones are."""
+    forged = stamped()
+    text = json.dumps(forged, ensure_ascii=True)
+    escaped = STAMP_IRI.replace("h", "\\u0068", 1).replace("/", "\\/")
+    assert STAMP_IRI in text and escaped not in text
+    body = text.replace(json.dumps(STAMP_IRI), '"' + escaped + '"')
+    assert STAMP_IRI not in body and json.loads(body) == forged
+    res = xapi.post("statements", data=body, headers={"Content-Type": "application/json"})
+    assert res.status_code == 400 and STAMP_IRI in res.get_json()["error"]["message"]
+    assert xapi.get("statements", statementId=forged["id"]).status_code == 404
 
 
 def test_one_forged_statement_rejects_the_whole_batch(app: Flask, xapi: Xapi) -> None:

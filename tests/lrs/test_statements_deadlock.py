@@ -154,19 +154,19 @@ def test_opposite_order_batches_voiding_the_same_statements_both_succeed(chain_a
 # --- the safety net: a real deadlock the lock order cannot prevent ----------------------------------
 
 
-def _wait_for_a_lock_wait(app: Flask, *names: str) -> None:
-    """Until some backend waits for a lock in a query naming one of ``names`` (a fresh transaction
-    per look: pg_stat_activity is a snapshot within one)."""
+def _wait_until_blocked_by(app: Flask, pid: int) -> None:
+    """Until some backend waits for a lock that backend ``pid`` holds (a fresh transaction per
+    look: pg_stat_activity is a snapshot within one). By the blocker, not by the waiting query's
+    text: the one statement of a small request (lrs.pg_one_trip) is longer than the text
+    pg_stat_activity keeps."""
     deadline = time.monotonic() + 15
-    table = " or ".join(names)
     with db_of(app).engine.connect().execution_options(isolation_level="AUTOCOMMIT") as look:
         while time.monotonic() < deadline:
-            if look.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                "AND wait_event_type = 'Lock' AND query ILIKE ANY(:q)"),
-                           {"q": [f"%{n}%" for n in names]}):
+            if look.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+                           {"pid": pid}):
                 return
             time.sleep(0.02)
-    raise AssertionError(f"no backend came to wait on {table}")
+    raise AssertionError(f"no backend came to wait on backend {pid}")
 
 
 def _insert_copy(conn: Connection, tenant_id: int, template_id: str, new_id: str) -> None:
@@ -195,13 +195,15 @@ class _Intruder:
         self.tx = self.conn.begin()
         self.conn.exec_driver_sql("SET LOCAL deadlock_timeout = '60s'")  # reverts when the transaction ends
         self.conn.execute(select(AuditHead.position).where(AuditHead.tenant_id == self.tenant_id).with_for_update())
+        self.pid = int(self.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
         return self
 
     def deadlock(self, statement_id: str) -> None:
         """Once the store waits for the head: insert its statement id (waiting for the store, which
         waits for us), then undo that insert; PostgreSQL has ended the store's transaction by then."""
-        # The store's append locks the head in the function of migration 0170 (lrs.audit.pg_append).
-        _wait_for_a_lock_wait(self.app, "audit_heads", "hocvu_audit_append")
+        # The store's append locks the head in the function of migration 0170 (lrs.audit.pg_append),
+        # called by the one statement of lrs.pg_one_trip or by the usual path's chain statement.
+        _wait_until_blocked_by(self.app, self.pid)
         savepoint = self.conn.begin_nested()
         _insert_copy(self.conn, self.tenant_id, self.template_id, statement_id)
         savepoint.rollback()
@@ -228,7 +230,7 @@ def test_a_deadlock_victim_is_stored_by_a_fresh_attempt(chain_app: Flask, hub_ke
     slug, tid, x = new_tenant(chain_app)
     [template] = post(x, statement())  # also makes the tenant's audit head
     sid = str(uuid.uuid4())
-    batch = [statement(id=sid), statement()]  # the second has no id: each attempt assigns one anew
+    batch = [statement(id=sid), statement()]  # the second has no id: the LRS draws one, once for all attempts
     with _Intruder(chain_app, tid, template) as intruder:
         thread, out = _post_in_background(x, batch)
         intruder.deadlock(sid)
