@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from sqlalchemy import select
@@ -29,28 +30,53 @@ def rollups() -> None:
               help="Processes refreshing tenants in parallel (a catch-up after a bulk load; each tenant has one).")
 @click.option("--max-seconds", type=click.FloatRange(0, None), default=None,
               help="Start no batch after this many seconds (a catch-up in a window; the next run goes on).")
-@click.option("--rebuild", is_flag=True, help="Forget the rollups first and recompute them from every statement.")
+@click.option("--rebuild", is_flag=True, help="Forget the rollups first and recompute them from every statement "
+                                           "(archived months from the sums kept when they were archived).")
+@click.option("--archive", "root", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The lake archive (`hocvu lake archive --to DIR`): first compute the figures of months "
+                   "archived before the hub kept them (a rebuild refuses without it while there are some).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def refresh_command(tenants: tuple[str, ...], settle: float, batch: int, jobs: int, max_seconds: float | None,
-                    rebuild: bool, as_json: bool) -> None:
+                    rebuild: bool, root: Path | None, as_json: bool) -> None:
     """Add the statements stored since the last refresh (voided ones leave the figures). Safe to run
     from several machines at once: each tenant's watermark row is locked while it moves."""
+    from connectors.rollups import RebuildRefused, refresh
     from connectors.rollups import rebuild as forget
-    from connectors.rollups import refresh
 
     until = time.time() + max_seconds if max_seconds is not None else None
     database = Database(Settings.from_env().database_url)
+    computed: list[str] = []
     try:
         if rebuild:
-            forget(database, list(tenants) or None)
+            computed = forget(database, list(tenants) or None, root)
+        elif root is not None:
+            computed, left = _fill(database, list(tenants) or None, root)
+            if left:
+                raise click.ClickException("archived months whose figures could not be computed:\n  "
+                                           + "\n  ".join(left))
         done = refresh(database, tenants=list(tenants) or None, settle=timedelta(seconds=settle), batch=batch,
                        jobs=jobs, until=until)
+    except RebuildRefused as err:
+        raise click.ClickException(err.message) from None
     finally:
         database.dispose()
     data = {"tenants": done.tenants, "statements": done.statements, "batches": done.batches,
-            "recomputed": done.recomputed, "behind_seconds": done.behind}
+            "recomputed": done.recomputed, "behind_seconds": done.behind, "archived_months_computed": computed}
     emit(as_json, data, f"rolled up {done.statements} statements of {done.tenants} tenant(s) in {done.batches} "
                         f"batch(es); {done.recomputed} enrolment(s) recomputed after voiding")
+
+
+def _fill(database: Database, tenants: list[str] | None, root: Path) -> tuple[list[str], list[str]]:
+    """The months of ``tenants`` archived before their figures were kept, computed from the lake."""
+    from connectors.rollups.archived import fill
+    from lrs.storage import Tenant
+
+    with database.session() as session:
+        query = select(Tenant.id, Tenant.slug).order_by(Tenant.id)
+        if tenants is not None:
+            query = query.where(Tenant.slug.in_(tenants))
+        chosen = [(int(i), str(s)) for i, s in session.execute(query)]
+    return fill(database, chosen, root)
 
 
 @rollups.command("status")

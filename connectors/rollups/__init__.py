@@ -27,10 +27,16 @@ Fresh reads: a report adds the *tail* (statements after the watermark, up to now
 in memory, read-only (``tail``), so a page shows what was just stored and needs no write, on a
 replica too; the watermark itself stays ``settle`` behind, where no commit can still land.
 
+Archived months (``archived``): their statements leave the store, their sums per enrolment stay
+(taken when ``hocvu lake archive`` drops the partition, once the watermark is past them), so a
+rebuild starts from them and a voiding's recompute adds them; a rebuild refuses, naming them, while
+a month archived before those sums were kept has none, unless given the lake to compute them from.
+
 Province: the learner's record (roster import), else the tenant's own province (``hocvu tenant
 set``), else unknown; ``restate_provinces`` moves enrolments when either changes.
 """
 
+from connectors.rollups.archived import RebuildRefused
 from connectors.rollups.refresh import Counted, forget_learner, lag, rebuild, refresh, restate_provinces, tail
 
-__all__ = ["Counted", "forget_learner", "lag", "rebuild", "refresh", "restate_provinces", "tail"]
+__all__ = ["Counted", "RebuildRefused", "forget_learner", "lag", "rebuild", "refresh", "restate_provinces", "tail"]

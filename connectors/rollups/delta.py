@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import and_, bindparam, delete, or_, select, text
 from sqlalchemy.orm import Session
 
+from connectors.rollups import archived
 from connectors.rollups.fields import COLUMNS, columns, course_row
 from connectors.rollups.state import FIGURES, UNKNOWN_PROVINCE, VOIDED, State, iso_week
 from connectors.storage import LearnerRecord, RollupEnrolment, RollupGroup, RollupLearner
@@ -121,6 +122,12 @@ def compute(session: Session, tenant: Tenant, deltas: dict[Key, State], dirty: s
         by_actor[actor].add(course)
     fresh = {(course, actor): st for actor, courses in by_actor.items()
              for course, st in _recompute(session, tenant, actor, courses, upto).items()}
+    # An enrolment is its live statements *and* its archived months' (their statements left the
+    # store, their sums are kept: connectors.rollups.archived); recomputed from the live ones alone,
+    # a voiding would silently take the archived months' figures out with the voided statement.
+    for key, st in archived.sums(session, tenant.id, sorted(by_actor)).items():
+        if key in dirty:
+            fresh[key] = fresh[key].merged(st) if key in fresh else st
     delta = Delta(tenant.id)
     changes: list[tuple[Key, State | None, State | None]] = []
     for key in sorted(keys):
