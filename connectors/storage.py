@@ -229,3 +229,17 @@ class RollupArchivedMonth(Base):
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     enrolments: Mapped[int] = mapped_column(Integer, default=0)
     computed: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RollupArchivedVoid(Base):
+    """A statement voided after its month was archived (xAPI 1.0.3 Part Two §2.3.2: it no longer
+    counts): the refresh cannot read it to take it out, so it is noted here; ``hocvu rollups refresh
+    --archive DIR`` finds it in the lake and takes it out (``month`` set then), and every later
+    computation of an archived month's sums leaves it out (the archive's own ``voided`` is stale)."""
+
+    __tablename__ = "report_archived_voids"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    voided_by: Mapped[str] = mapped_column(String(36))
+    noted: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    month: Mapped[date | None] = mapped_column(Date, nullable=True)  # the archived month it was taken out of

@@ -21,7 +21,7 @@ naming them, until ``--archive DIR`` computes them from the lake (``fill``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,14 +32,14 @@ from sqlalchemy.orm import Session
 
 from connectors.rollups.fields import course_row
 from connectors.rollups.state import VOIDED, State
-from connectors.storage import RollupArchived, RollupArchivedMonth
-from lrs.storage import Database, StatementArchive, as_utc
+from connectors.storage import RollupArchived, RollupArchivedMonth, RollupArchivedVoid
+from lrs.storage import Database, StatementArchive, StatementId, as_utc, dialect_insert
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (course_id, actor_key)
 CHUNK: Final = 500
 _BATCH: Final = 10_000
-_SUMS: Final = ("completed", "judged", "passed", "verified", "session_seconds", "session_n", "any_seconds", "any_n")
+SUMS: Final = ("completed", "judged", "passed", "verified", "session_seconds", "session_n", "any_seconds", "any_n")
 
 
 class RebuildRefused(Exception):
@@ -59,17 +59,17 @@ class _Row:
     full: str
 
 
-def month_states(path: Path, slug: str) -> dict[Key, State]:
+def month_states(path: Path, slug: str, skip: Collection[str] = ()) -> dict[Key, State]:
     """Each enrolment's sums over an archived month's statements file (``statements.parquet``),
-    as the refresh adds live statements: rows voided (when archived) and voiding statements count
-    nothing (xAPI 1.0.3 Part Two §2.3.2)."""
+    as the refresh adds live statements: rows voided (when archived, or since: ``skip``) and
+    voiding statements count nothing (xAPI 1.0.3 Part Two §2.3.2)."""
     import pyarrow.parquet as pq
 
     states: dict[Key, State] = {}
-    for batch in pq.ParquetFile(path).iter_batches(_BATCH, columns=["stored", "actor_key", "verb_id", "voided",
-                                                                     "statement"]):
-        for stored, actor, verb, voided, text in zip(*(c.to_pylist() for c in batch.columns), strict=True):
-            if voided or verb == VOIDED:
+    for batch in pq.ParquetFile(path).iter_batches(_BATCH, columns=["statement_id", "stored", "actor_key", "verb_id",
+                                                                     "voided", "statement"]):
+        for sid, stored, actor, verb, voided, text in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+            if voided or verb == VOIDED or sid in skip:
                 continue
             course, flat = course_row(_Row(stored, verb, text), slug)
             if course is not None:
@@ -82,7 +82,7 @@ def record(session: Session, tenant_id: int, month: date, states: dict[Key, Stat
     session.execute(delete(RollupArchived).where(RollupArchived.tenant_id == tenant_id,
                                                  RollupArchived.month == month))
     rows = [{"tenant_id": tenant_id, "month": month, "course_id": c, "actor_key": a, "first": st.first,
-             **{n: getattr(st, n) for n in _SUMS}} for (c, a), st in sorted(states.items())]
+             **{n: getattr(st, n) for n in SUMS}} for (c, a), st in sorted(states.items())]
     for start in range(0, len(rows), _BATCH):
         session.execute(insert(RollupArchived), rows[start:start + _BATCH])
     listed = session.get(RollupArchivedMonth, (tenant_id, month))
@@ -99,9 +99,9 @@ def sums(session: Session, tenant_id: int, actors: Sequence[str]) -> dict[Key, S
     a = RollupArchived
     found: dict[Key, State] = {}
     for start in range(0, len(actors), CHUNK):
-        for row in session.execute(select(a.course_id, a.actor_key, a.first, *(getattr(a, n) for n in _SUMS)).where(
+        for row in session.execute(select(a.course_id, a.actor_key, a.first, *(getattr(a, n) for n in SUMS)).where(
                 a.tenant_id == tenant_id, a.actor_key.in_(actors[start:start + CHUNK]))):
-            st = State(as_utc(row[2]), **dict(zip(_SUMS, row[3:], strict=True)))
+            st = State(as_utc(row[2]), **dict(zip(SUMS, row[3:], strict=True)))
             key = (row[0], row[1])
             found[key] = found[key].merged(st) if key in found else st
     return found
@@ -115,6 +115,30 @@ def forget(session: Session, tenant_id: int, actor: str) -> None:
     """An erasure: the learner's archived sums go now (the lake's rows at ``hocvu lake erase``)."""
     session.execute(delete(RollupArchived).where(RollupArchived.tenant_id == tenant_id,
                                                  RollupArchived.actor_key == actor))
+
+
+def note_voids(session: Session, tenant_id: int, orphans: Sequence[tuple[str, str]]) -> int:
+    """Of voidings whose target the store does not hold, note those whose target it held (its id
+    still taken, PostgreSQL's registry: archived or detached) for ``archived_voids.apply``; an id
+    never stored is no statement to take out (Part Two §2.3.2 lets the voiding be stored anyway)."""
+    if not orphans or session.get_bind().dialect.name != "postgresql":
+        return 0
+    by_target = dict(orphans)
+    held = set(session.scalars(select(StatementId.statement_id).where(
+        StatementId.tenant_id == tenant_id, StatementId.statement_id.in_(sorted(by_target)))))
+    rows = [{"tenant_id": tenant_id, "statement_id": t, "voided_by": by_target[t], "noted": datetime.now(UTC),
+             "month": None} for t in sorted(held)]
+    if rows:
+        session.execute(dialect_insert(session)(RollupArchivedVoid).on_conflict_do_nothing(), rows)
+        log.warning("rollups: %d statement(s) voided after their month was archived still count until "
+                    "`hocvu rollups refresh --archive DIR` takes them out", len(rows))
+    return len(rows)
+
+
+def voided_ids(session: Session, tenant_id: int) -> set[str]:
+    """The tenant's statements voided after they were archived: no archived month's sums count them."""
+    return set(session.scalars(select(RollupArchivedVoid.statement_id).where(
+        RollupArchivedVoid.tenant_id == tenant_id)))
 
 
 def missing(session: Session, tenant_id: int) -> list[date]:
@@ -141,7 +165,7 @@ def take_month(session: Session, partition: str, month: date, tenants: Sequence[
                              f"{month:%Y-%m} yet: archived now, those statements would never count on the "
                              "dashboard; run `hocvu rollups refresh`, then archive again")
     for tenant_id, slug, path in tenants:
-        record(session, tenant_id, month, month_states(path, slug))
+        record(session, tenant_id, month, month_states(path, slug, voided_ids(session, tenant_id)))
 
 
 class ArchiveRefused(Exception):
@@ -152,7 +176,7 @@ def restate_month(session: Session, tenant_id: int, slug: str, month: date, path
     """A month the eraser rewrote: its sums from the rewritten file (the removed rows of *other*
     learners that named the erased one leave it; a month not listed stays so)."""
     if session.get(RollupArchivedMonth, (tenant_id, month)) is not None:
-        record(session, tenant_id, month, month_states(path, slug))
+        record(session, tenant_id, month, month_states(path, slug, voided_ids(session, tenant_id)))
 
 
 def fill(db: Database, chosen: Sequence[tuple[int, str]], root: Path | None) -> tuple[list[str], list[str]]:
@@ -179,7 +203,9 @@ def fill(db: Database, chosen: Sequence[tuple[int, str]], root: Path | None) -> 
             if problem is not None:
                 left.append(f"{where(slug, month)}: {problem}")
                 continue
-            states = month_states(month_dir(root, slug, month) / STATEMENTS_FILE, slug)
+            with db.session() as session:
+                skip = voided_ids(session, tenant_id)
+            states = month_states(month_dir(root, slug, month) / STATEMENTS_FILE, slug, skip)
             with db.session() as session:
                 row = session.get(StatementArchive, (tenant_id, month), with_for_update=True)
                 if row is not None and row.manifest_sha256 == pinned:  # nobody rewrote it meanwhile

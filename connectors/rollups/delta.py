@@ -48,9 +48,11 @@ class Delta:
     after: dict[LearnerKey, tuple[int, int]] = field(default_factory=dict)
 
 
-def batch_changes(session: Session, tenant: Tenant, rows: Sequence[Any]) -> tuple[dict[Key, State], set[Key]]:
+def batch_changes(session: Session, tenant: Tenant, rows: Sequence[Any],
+                  orphans: list[tuple[str, str]] | None = None) -> tuple[dict[Key, State], set[Key]]:
     """What statements read after the watermark do: sums to add per enrolment, and enrolments to
-    recompute (a voiding statement's target's)."""
+    recompute (a voiding statement's target's). ``orphans`` gets the (target, voiding id) of the
+    voidings whose target is not in the store (archived, maybe: ``archived.note_voids``)."""
     deltas: dict[Key, State] = {}
     dirty: set[Key] = set()
     s = Statement
@@ -63,6 +65,8 @@ def batch_changes(session: Session, tenant: Tenant, rows: Sequence[Any]) -> tupl
             course = course_row(target, tenant.slug)[0] if target is not None else None
             if target is not None and course is not None:
                 dirty.add((course, target.actor_key))
+            elif target is None and orphans is not None and row.object_statement_id:
+                orphans.append((str(row.object_statement_id), str(row.statement_id)))
             continue
         course, flat = course_row(row, tenant.slug)
         if course is not None:

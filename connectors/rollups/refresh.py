@@ -97,9 +97,11 @@ def refresh_batch(session: Session, tenant: Tenant, bound: datetime, batch: int 
     state.refreshed = datetime.now(UTC)
     if not rows:
         return 0, 0
-    deltas, dirty = batch_changes(session, tenant, rows)
+    orphans: list[tuple[str, str]] = []
+    deltas, dirty = batch_changes(session, tenant, rows, orphans)
     upto = (as_utc(rows[-1].stored), int(rows[-1].seq))
     write(session, compute(session, tenant, deltas, dirty, upto, whole=False))
+    archived.note_voids(session, tenant.id, orphans)
     state.stored, state.seq = upto
     state.statements += len(rows)
     return len(rows), len(dirty)

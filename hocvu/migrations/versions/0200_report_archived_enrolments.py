@@ -5,7 +5,8 @@ added to the dashboard's figures).
 ``report_archived_enrolments`` holds, per tenant, archived month and enrolment, the sums of that
 month's statements (``connectors.rollups.archived``), written by ``hocvu lake archive`` in the
 transaction that drops the partition; ``report_archived_months`` lists the months whose sums are
-there. Months archived before this revision are not listed: ``hocvu rollups refresh --rebuild``
+there; ``report_archived_voids`` the statements voided after their month was archived (taken out by
+``hocvu rollups refresh --archive DIR``, which reads them in the lake). Months archived before this revision are not listed: ``hocvu rollups refresh --rebuild``
 refuses while a tenant has one, until ``--archive DIR`` computes them from the lake's files.
 Keys lead with tenant_id (Citus); both databases (nothing is archived on SQLite).
 
@@ -49,9 +50,19 @@ def upgrade() -> None:
         sa.Column('computed', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('tenant_id', 'month'),
     )
+    op.create_table(
+        'report_archived_voids',
+        sa.Column('tenant_id', sa.Integer(), sa.ForeignKey('tenants.id'), nullable=False),
+        sa.Column('statement_id', sa.String(length=36), nullable=False),
+        sa.Column('voided_by', sa.String(length=36), nullable=False),
+        sa.Column('noted', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('month', sa.Date(), nullable=True),
+        sa.PrimaryKeyConstraint('tenant_id', 'statement_id'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('report_archived_voids')
     op.drop_table('report_archived_months')
     op.drop_index('ix_report_archived_enrolments_tenant_actor', table_name='report_archived_enrolments')
     op.drop_table('report_archived_enrolments')
