@@ -1,7 +1,8 @@
 """Report rollups: the figures of ``connectors.reports`` kept in SQL, up to date incrementally, so
 the dashboard reads a few rows per group instead of every statement (issue 17 item 3). Modules:
 ``state`` one enrolment's sums, ``delta`` how statements change the tables, ``refresh`` the
-watermark and its lock, ``report`` the report read from the tables.
+watermark and its lock, ``report`` the report read from the tables, ``archived`` and
+``archived_voids`` what archived months keep in them.
 
 Three tables (``connectors.storage``), every key led by ``tenant_id``:
 
@@ -31,6 +32,8 @@ Archived months (``archived``): their statements leave the store, their sums per
 (taken when ``hocvu lake archive`` drops the partition, once the watermark is past them), so a
 rebuild starts from them and a voiding's recompute adds them; a rebuild refuses, naming them, while
 a month archived before those sums were kept has none, unless given the lake to compute them from.
+A statement voided after its month was archived is noted by the refresh and taken out from the lake
+(``archived_voids``, ``hocvu rollups refresh --archive DIR``).
 
 Province: the learner's record (roster import), else the tenant's own province (``hocvu tenant
 set``), else unknown; ``restate_provinces`` moves enrolments when either changes.
