@@ -149,6 +149,26 @@ def missing(session: Session, tenant_id: int) -> list[date]:
         .order_by(StatementArchive.month)))
 
 
+def detached(db: Database, chosen: Sequence[tuple[int, str]]) -> list[str]:
+    """The detached months (``hocvu db partitions --detach``, not archived yet) holding statements of
+    ``chosen`` (id, slug), one line each: they are in no query, and their sums are kept only when
+    they are archived, so a rebuild now would drop them from the figures."""
+    from sqlalchemy import text
+
+    from lrs import partitions
+
+    left: list[str] = []
+    with db.session() as session:
+        conn = session.connection()
+        for name in partitions.detached(conn):
+            for tenant_id, slug in chosen:
+                if conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE tenant_id = :t)"),
+                                {"t": tenant_id}).scalar():
+                    left.append(f"{slug} {partitions.month_of(name):%Y-%m}: detached, not archived: archive it "
+                                "(`hocvu lake archive`) or attach it again first")
+    return left
+
+
 def take_month(session: Session, partition: str, month: date, tenants: Sequence[tuple[int, str, Path]]) -> None:
     """``hocvu lake archive``, in the transaction that drops ``partition``: each tenant's sums of the
     month from the files just written (``tenants``: id, slug, statements file). The watermark table
@@ -220,8 +240,9 @@ def fill(db: Database, chosen: Sequence[tuple[int, str]], root: Path | None) -> 
 
 def refused(left: list[str]) -> RebuildRefused:
     lines = "\n  ".join(left)
+    how = ("archive or attach them first" if all("detached" in line for line in left) else
+           "give the lake archive (`hocvu rollups refresh --rebuild --archive DIR`, the directory of "
+           "`hocvu lake archive --to DIR`) so their figures are computed from its files first")
     return RebuildRefused(
-        "a rebuild recomputes the rollups from the live statements, and these archived months' figures are "
-        f"not kept in the hub:\n  {lines}\nnothing was forgotten. Give the lake archive "
-        "(`hocvu rollups refresh --rebuild --archive DIR`, the directory of `hocvu lake archive --to DIR`) so "
-        "their figures are computed from its files first.")
+        "a rebuild recomputes the rollups from the live statements, and these months' figures are not kept "
+        f"in the hub:\n  {lines}\nnothing was forgotten: {how}.")

@@ -214,7 +214,8 @@ def rebuild(db: Database, tenants: list[str] | None = None, archive: Path | None
     months) unless ``archive`` computes them first: a rebuild from the live statements alone would
     silently drop those months from the dashboard (fewer learners, completions, hours), and the hub
     cannot read them back by itself. Refusing before forgetting anything is the least surprising;
-    the lake, when given, is the same data the figures first came from."""
+    the lake, when given, is the same data the figures first came from. A detached month not yet
+    archived refuses too (its statements are in no query and its sums not kept yet)."""
     from sqlalchemy import delete
 
     from connectors.storage import RollupGroup, RollupLearner
@@ -224,6 +225,9 @@ def rebuild(db: Database, tenants: list[str] | None = None, archive: Path | None
         if tenants is not None:
             query = query.where(Tenant.slug.in_(tenants))
         chosen = [(int(i), str(s)) for i, s in session.execute(query)]
+    left = archived.detached(db, chosen)
+    if left:  # checked first: nothing computed for a rebuild that will not happen
+        raise archived.refused(left)
     computed, left = archived.fill(db, chosen, archive)
     if left:
         raise archived.refused(left)

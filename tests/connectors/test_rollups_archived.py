@@ -350,3 +350,20 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return tuple(_rounded(v) for v in value)
     return value
+
+
+def test_a_rebuild_refuses_while_a_month_is_detached_and_not_archived(hub: dict[str, Any], tmp_path: Path) -> None:
+    """A detached month (`hocvu db partitions --detach`) is in no query and its sums are kept only
+    once it is archived: a rebuild refuses, naming it, and forgets nothing; archived, the rebuild
+    keeps its figures."""
+    s = _scenario(hub, tmp_path)
+    before = _figures(hub, s)
+    code, out = cli(hub["app"], "db", "partitions", "--detach", f"{partitions.add_months(s['month'], 1)}")
+    assert code == 0 and f"statements_p{s['month']:%Y%m}" in out, out
+    code, out = cli(hub["app"], "rollups", "refresh", "--rebuild", "--tenant", s["slug"], "--settle", "0")
+    assert code == 1 and f"{s['slug']} {s['month']:%Y-%m}: detached" in out and "nothing was forgotten" in out, out
+    assert _figures(hub, s) == before
+    _archive(hub, s)
+    code, out = cli(hub["app"], "rollups", "refresh", "--rebuild", "--tenant", s["slug"], "--settle", "0")
+    assert code == 0, out
+    assert _figures(hub, s) == before
