@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from connectors.rollups.fields import course_row
 from connectors.rollups.state import VOIDED, State
 from connectors.storage import RollupArchived, RollupArchivedMonth, RollupArchivedVoid
-from lrs.storage import Database, StatementArchive, StatementId, as_utc, dialect_insert
+from lrs.storage import ArchiveErasure, Database, StatementArchive, StatementId, as_utc, dialect_insert
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (course_id, actor_key)
@@ -196,7 +196,24 @@ def restate_month(session: Session, tenant_id: int, slug: str, month: date, path
     """A month the eraser rewrote: its sums from the rewritten file (the removed rows of *other*
     learners that named the erased one leave it; a month not listed stays so)."""
     if session.get(RollupArchivedMonth, (tenant_id, month)) is not None:
-        record(session, tenant_id, month, month_states(path, slug, voided_ids(session, tenant_id)))
+        record(session, tenant_id, month, known(session, tenant_id, month,
+                                                month_states(path, slug, voided_ids(session, tenant_id))))
+
+
+def known(session: Session, tenant_id: int, month: date, states: dict[Key, State]) -> dict[Key, State]:
+    """Of a month's sums recomputed from its file after rows left it (an erasure's rewrite, a voiding),
+    only the enrolments it had: the file may still hold a learner erased since whose own rewrite is
+    pending, and ``forget`` took her out; a recompute must not count her again (privacy rule)."""
+    had = {(str(c), str(a)) for c, a in session.execute(select(RollupArchived.course_id, RollupArchived.actor_key)
+                                                         .where(RollupArchived.tenant_id == tenant_id,
+                                                                RollupArchived.month == month))}
+    return {k: st for k, st in states.items() if k in had}
+
+
+def erasure_pending(session: Session, tenant_id: int, month: date) -> bool:
+    """An erasure waits for ``hocvu lake erase`` on this month: its file still holds the learner."""
+    return session.scalar(select(ArchiveErasure.month).where(
+        ArchiveErasure.tenant_id == tenant_id, ArchiveErasure.month == month).limit(1)) is not None
 
 
 def fill(db: Database, chosen: Sequence[tuple[int, str]], root: Path | None) -> tuple[list[str], list[str]]:
@@ -219,6 +236,11 @@ def fill(db: Database, chosen: Sequence[tuple[int, str]], root: Path | None) -> 
             with db.session() as session:
                 pinned = session.scalar(select(StatementArchive.manifest_sha256).where(
                     StatementArchive.tenant_id == tenant_id, StatementArchive.month == month)) or ""
+                pending = erasure_pending(session, tenant_id, month)
+            if pending:  # its file still holds an erased learner: counted from it, she would be again
+                left.append(f"{where(slug, month)}: an erasure is pending for it: run `hocvu lake erase --archive "
+                            "DIR` first")
+                continue
             problem = LakeArchive(root).files_problem(slug, month, pinned)
             if problem is not None:
                 left.append(f"{where(slug, month)}: {problem}")

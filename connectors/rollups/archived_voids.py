@@ -80,7 +80,8 @@ def _take_out(db: Database, tenant_id: int, slug: str, month: date, path: Path, 
         session.execute(update(RollupArchivedVoid).where(RollupArchivedVoid.tenant_id == tenant_id,
                                                          RollupArchivedVoid.statement_id.in_(sorted(ids)))
                         .values(month=month))
-        states = archived.month_states(path, slug, archived.voided_ids(session, tenant_id))
+        states = archived.known(session, tenant_id, month,
+                                archived.month_states(path, slug, archived.voided_ids(session, tenant_id)))
         archived.record(session, tenant_id, month, states)
         new = {k: (st.first, *(getattr(st, n) for n in archived.SUMS)) for k, st in states.items()}
         dirty = {k for k in old.keys() | new.keys() if _norm(old.get(k)) != _norm(new.get(k))}

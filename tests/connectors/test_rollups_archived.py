@@ -367,3 +367,36 @@ def test_a_rebuild_refuses_while_a_month_is_detached_and_not_archived(hub: dict[
     code, out = cli(hub["app"], "rollups", "refresh", "--rebuild", "--tenant", s["slug"], "--settle", "0")
     assert code == 0, out
     assert _figures(hub, s) == before
+
+
+def test_a_recompute_from_the_lake_never_counts_an_erased_learner_again(hub: dict[str, Any], tmp_path: Path) -> None:
+    """Privacy rule: between `hocvu audit erase` and `hocvu lake erase`, the month's file still holds
+    the erased learner. Taking a voided statement out from the lake recomputes the month's sums from
+    that file without counting her again; computing a month archived before 0200 waits (refused, named)
+    until her rows are gone from it."""
+    s = _scenario(hub, tmp_path)
+    _archive(hub, s)
+    rollups.refresh(hub["db"], tenants=[s["slug"]], settle=timedelta(0))
+    key, tables = _key("l1"), ("report_enrolments", "report_group_learners", "report_archived_enrolments")
+    code, out = cli(hub["app"], "audit", "erase", "--tenant", s["slug"], "--agent", json.dumps(learner("l1")), "--yes")
+    assert code == 0, out
+    l3_passed = s["old_ids"][9]  # l0: 0-1, l1: 2-4, l2: 5-6, l3: launched, completed, passed
+    _post(s["x"], statement(id=str(uuid.uuid4()), verb=verb("voided"),
+                            object={"objectType": "StatementRef", "id": l3_passed}))
+    code, out = cli(hub["app"], "rollups", "refresh", "--tenant", s["slug"], "--settle", "0", "--archive",
+                    str(s["root"]), "--json")
+    assert code == 0 and json.loads(out)["archived_voided_taken_out"] == 1, out
+    assert [_rows(hub, t, s, key) for t in tables] == [0, 0, 0]
+    after = _figures(hub, s)
+    assert _total(hub, s).learners == 6 and _total(hub, s).pass_rate == 1 / 2  # l5 passed; l0 failed
+    for table in ("report_archived_enrolments", "report_archived_months"):  # as an archive made before 0200
+        _sql(hub["db"], f"DELETE FROM {table} WHERE tenant_id = :t", t=s["tid"])
+    code, out = cli(hub["app"], "rollups", "refresh", "--rebuild", "--tenant", s["slug"], "--archive", str(s["root"]))
+    assert code == 1 and "an erasure is pending" in out and "hocvu lake erase" in out, out
+    assert [_rows(hub, t, s, key) for t in tables] == [0, 0, 0] and _figures(hub, s) == after
+    code, out = cli(hub["app"], "lake", "erase", "--archive", str(s["root"]))
+    assert code == 0, out
+    code, out = cli(hub["app"], "rollups", "refresh", "--rebuild", "--tenant", s["slug"], "--archive",
+                    str(s["root"]), "--settle", "0")
+    assert code == 0, out
+    assert [_rows(hub, t, s, key) for t in tables] == [0, 0, 0] and _figures(hub, s) == after
