@@ -11,14 +11,14 @@ refuses while a tenant has one, until ``--archive DIR`` computes them from the l
 Keys lead with tenant_id (Citus); both databases (nothing is archived on SQLite).
 
 Revision ID: 0200
-Revises: 0180
+Revises: 0120
 Create Date: 2026-12-07 13:30:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0200'
-down_revision = '0180'
+down_revision = '0120'
 branch_labels = None
 depends_on = None
 
