@@ -7,13 +7,14 @@ Alembic history covers all packages.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -195,3 +196,50 @@ class RollupLearner(Base):
     actor_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
     enrolments: Mapped[int] = mapped_column(Integer, default=0)
     graded: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupArchived(Base):
+    """An enrolment's sums over the statements of one archived month (``connectors.rollups.archived``,
+    migration 0200): what the month added to the rollups, kept when its statements leave the store, so
+    a rebuild from zero or a voiding's recompute adds it back instead of losing it."""
+
+    __tablename__ = "report_archived_enrolments"
+    __table_args__ = (Index("ix_report_archived_enrolments_tenant_actor", "tenant_id", "actor_key"),)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    course_id: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
+    actor_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
+    first: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    judged: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    verified: Mapped[int] = mapped_column(Integer, default=0)
+    session_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    session_n: Mapped[int] = mapped_column(Integer, default=0)
+    any_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    any_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupArchivedMonth(Base):
+    """An archived month whose sums are in ``report_archived_enrolments`` (a month with no course
+    statement has no row there, and a month archived before migration 0200 has none yet)."""
+
+    __tablename__ = "report_archived_months"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    enrolments: Mapped[int] = mapped_column(Integer, default=0)
+    computed: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RollupArchivedVoid(Base):
+    """A statement voided after its month was archived (xAPI 1.0.3 Part Two §2.3.2: it no longer
+    counts): the refresh cannot read it to take it out, so it is noted here; ``hocvu rollups refresh
+    --archive DIR`` finds it in the lake and takes it out (``month`` set then), and every later
+    computation of an archived month's sums leaves it out (the archive's own ``voided`` is stale)."""
+
+    __tablename__ = "report_archived_voids"
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    statement_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    voided_by: Mapped[str] = mapped_column(String(36))
+    noted: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    month: Mapped[date | None] = mapped_column(Date, nullable=True)  # the archived month it was taken out of

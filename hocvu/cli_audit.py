@@ -235,9 +235,14 @@ def audit_erase(ctx: click.Context, tenant_slug: str, agent_json: str, reason: s
     statement's hash and records the erasure, so it still verifies; the content is gone. Months archived
     to the lake get a pending erasure each (the learner only as a keyed digest), applied by
     `hocvu lake erase --archive DIR` or at once with --archive."""
+    from connectors.rollups import forget_learner
     from hocvu.cli_credentials import erasure_info  # the learner's credentials are revoked with the erasure
 
-    with cli_session(info={**chain_policy(), **erasure_info()}) as session:
+    # The report rollups forget her in the erasure's transaction, as the web processes' erasures do
+    # (hocvu.app.init_rollups): else she stayed countable in the group-learner rows (privacy rule).
+    info = {**chain_policy(), **erasure_info()}
+    info[audit_erasure.ERASURE_HOOKS_KEY] = (*info.get(audit_erasure.ERASURE_HOOKS_KEY, ()), forget_learner)
+    with cli_session(info=info) as session:
         tenant = credentials.get_tenant(session, tenant_slug)
         agent = parse_agent(agent_json, "2.0.0")
         if not yes:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from hocvu.cli_session import cli_session
 from hocvu.settings import Settings
+from lrs.storage import Database
 
 
 @click.group("lake")
@@ -71,11 +72,11 @@ def archive(month: datetime, root: Path, certs: tuple[str, ...]) -> None:
     audit chain first; on any failure the partition stays. The chain entries stay in the database
     (`hocvu audit verify --archive DIR` proves them, `hocvu audit bundle --archive DIR` bundles them).
     Archived statements are served from the lake: the LRS answers 404 for their ids (naming the month)
-    and refuses to store them again (409)."""
+    and refuses to store them again (409). The report rollups read the month first: its figures stay
+    on the dashboard, and a rollup rebuild keeps them."""
     from connectors.archive.writer import ArchiveError, finish, write_month
     from hocvu.cli_audit import certificates_from
     from lrs import partitions
-    from lrs.storage import Database
 
     first = partitions.month_start(month)
     if partitions.add_months(first, 1) > partitions.month_start(datetime.now(UTC)):
@@ -88,6 +89,7 @@ def archive(month: datetime, root: Path, certs: tuple[str, ...]) -> None:
     try:
         if database.engine.dialect.name != "postgresql":
             raise click.ClickException("archiving needs PostgreSQL (SQLite's statements are not partitioned)")
+        _rollups_caught_up(database)
         with database.session() as session:
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             written = write_month(session, first, root, certificates)
@@ -104,6 +106,21 @@ def archive(month: datetime, root: Path, certs: tuple[str, ...]) -> None:
         click.echo(f"{w.tenant}: {w.statements} statements, {w.bytes} bytes in {w.directory}")
     click.echo(f"archived {first:%Y-%m}: {rows} statements of {len(written)} tenant(s) in {wrote:.2f} s "
                f"({rows / wrote if wrote else 0:.0f} rows/s); dropped {dropped or 'no partition'}")
+
+
+def _rollups_caught_up(database: Database) -> None:
+    """The report rollups read the month's statements before they leave the store: the month's
+    figures stay on the dashboard (its sums are kept, connectors.rollups.archived), and ``finish``
+    refuses a tenant whose watermark is still inside the month. Tenants without rollups start them
+    later from the kept sums."""
+    from connectors.rollups import refresh
+    from connectors.storage import RollupState
+    from lrs.storage import Tenant
+
+    with database.session() as session:
+        slugs = list(session.scalars(select(Tenant.slug).join(RollupState, RollupState.tenant_id == Tenant.id)))
+    if slugs:
+        refresh(database, tenants=slugs)
 
 
 @lake.command("erase")

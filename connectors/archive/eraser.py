@@ -43,6 +43,7 @@ from connectors.archive import listing
 from connectors.archive.layout import MANIFEST_FILE, STATEMENTS_FILE, month_dir, where
 from connectors.archive.reader import file_sha256, read_month
 from connectors.archive.writer import fsync_dir, fsync_file
+from connectors.rollups import archived as rollups_archived
 from lrs import partitions
 from lrs.audit import archive_erasure
 from lrs.audit.chain import NewEntry, always_appending, append, policy_of
@@ -267,6 +268,8 @@ def commit_month(database: Database, directory: Path, label: str, tenant_id: int
             archived.record(s, tenant_id, month, listing.hashes_in(directory / STATEMENTS_FILE))
         positions = _recorded(s, tenant_id, removed, sorted({*uncited, *deferred}),
                               {"actor": actor, "reason": reason, "archive": f"{month:%Y-%m}"})
+        # The month's rollup sums follow its rewritten file (other learners' rows that named her go).
+        rollups_archived.restate_month(s, tenant_id, slug, month, directory / STATEMENTS_FILE)
         s.commit()
     return MonthErased(slug, month, removed, positions, resumed)
 

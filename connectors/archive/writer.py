@@ -33,6 +33,7 @@ from connectors.archive.layout import (
     where,
 )
 from connectors.archive.reader import file_sha256, read_month, walk_chain
+from connectors.rollups import archived as rollups_archived
 from lrs import partitions
 from lrs.audit.chain import STATEMENT_KINDS, entry_dict
 from lrs.audit.verify import checkpoint_dict, covering_checkpoint
@@ -210,6 +211,13 @@ def finish(session: Session, month: date, written: list[Written], location: str)
         f"SELECT tenant_id, count(*), count(*) FILTER (WHERE voided) FROM {name} GROUP BY tenant_id")}
     if now != {w.tenant_id: (w.statements, w.voided) for w in written}:
         raise ArchiveError(f"{name} changed while it was archived (a statement voided?): run the archive again")
+    # The month's figures stay in the rollups after its statements leave (a rebuild or a recompute
+    # starts from these sums): read from the files just checked, refused if a watermark is behind.
+    try:
+        rollups_archived.take_month(session, name, month, [(w.tenant_id, w.tenant, w.directory / STATEMENTS_FILE)
+                                                           for w in written])
+    except rollups_archived.ArchiveRefused as err:
+        raise ArchiveError(str(err)) from None
     stamp = datetime.now(UTC)
     for w in written:
         session.add(StatementArchive(tenant_id=w.tenant_id, month=month, statements=w.statements,

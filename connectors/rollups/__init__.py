@@ -1,7 +1,8 @@
 """Report rollups: the figures of ``connectors.reports`` kept in SQL, up to date incrementally, so
 the dashboard reads a few rows per group instead of every statement (issue 17 item 3). Modules:
 ``state`` one enrolment's sums, ``delta`` how statements change the tables, ``refresh`` the
-watermark and its lock, ``report`` the report read from the tables.
+watermark and its lock, ``report`` the report read from the tables, ``archived`` and
+``archived_voids`` what archived months keep in them.
 
 Three tables (``connectors.storage``), every key led by ``tenant_id``:
 
@@ -27,10 +28,18 @@ Fresh reads: a report adds the *tail* (statements after the watermark, up to now
 in memory, read-only (``tail``), so a page shows what was just stored and needs no write, on a
 replica too; the watermark itself stays ``settle`` behind, where no commit can still land.
 
+Archived months (``archived``): their statements leave the store, their sums per enrolment stay
+(taken when ``hocvu lake archive`` drops the partition, once the watermark is past them), so a
+rebuild starts from them and a voiding's recompute adds them; a rebuild refuses, naming them, while
+a month archived before those sums were kept has none, unless given the lake to compute them from.
+A statement voided after its month was archived is noted by the refresh and taken out from the lake
+(``archived_voids``, ``hocvu rollups refresh --archive DIR``).
+
 Province: the learner's record (roster import), else the tenant's own province (``hocvu tenant
 set``), else unknown; ``restate_provinces`` moves enrolments when either changes.
 """
 
+from connectors.rollups.archived import RebuildRefused
 from connectors.rollups.refresh import Counted, forget_learner, lag, rebuild, refresh, restate_provinces, tail
 
-__all__ = ["Counted", "forget_learner", "lag", "rebuild", "refresh", "restate_provinces", "tail"]
+__all__ = ["Counted", "RebuildRefused", "forget_learner", "lag", "rebuild", "refresh", "restate_provinces", "tail"]

@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import and_, bindparam, delete, or_, select, text
 from sqlalchemy.orm import Session
 
+from connectors.rollups import archived
 from connectors.rollups.fields import COLUMNS, columns, course_row
 from connectors.rollups.state import FIGURES, UNKNOWN_PROVINCE, VOIDED, State, iso_week
 from connectors.storage import LearnerRecord, RollupEnrolment, RollupGroup, RollupLearner
@@ -47,9 +48,11 @@ class Delta:
     after: dict[LearnerKey, tuple[int, int]] = field(default_factory=dict)
 
 
-def batch_changes(session: Session, tenant: Tenant, rows: Sequence[Any]) -> tuple[dict[Key, State], set[Key]]:
+def batch_changes(session: Session, tenant: Tenant, rows: Sequence[Any],
+                  orphans: list[tuple[str, str]] | None = None) -> tuple[dict[Key, State], set[Key]]:
     """What statements read after the watermark do: sums to add per enrolment, and enrolments to
-    recompute (a voiding statement's target's)."""
+    recompute (a voiding statement's target's). ``orphans`` gets the (target, voiding id) of the
+    voidings whose target is not in the store (archived, maybe: ``archived.note_voids``)."""
     deltas: dict[Key, State] = {}
     dirty: set[Key] = set()
     s = Statement
@@ -62,6 +65,8 @@ def batch_changes(session: Session, tenant: Tenant, rows: Sequence[Any]) -> tupl
             course = course_row(target, tenant.slug)[0] if target is not None else None
             if target is not None and course is not None:
                 dirty.add((course, target.actor_key))
+            elif target is None and orphans is not None and row.object_statement_id:
+                orphans.append((str(row.object_statement_id), str(row.statement_id)))
             continue
         course, flat = course_row(row, tenant.slug)
         if course is not None:
@@ -121,6 +126,12 @@ def compute(session: Session, tenant: Tenant, deltas: dict[Key, State], dirty: s
         by_actor[actor].add(course)
     fresh = {(course, actor): st for actor, courses in by_actor.items()
              for course, st in _recompute(session, tenant, actor, courses, upto).items()}
+    # An enrolment is its live statements *and* its archived months' (their statements left the
+    # store, their sums are kept: connectors.rollups.archived); recomputed from the live ones alone,
+    # a voiding would silently take the archived months' figures out with the voided statement.
+    for key, st in archived.sums(session, tenant.id, sorted(by_actor)).items():
+        if key in dirty:
+            fresh[key] = fresh[key].merged(st) if key in fresh else st
     delta = Delta(tenant.id)
     changes: list[tuple[Key, State | None, State | None]] = []
     for key in sorted(keys):

@@ -8,12 +8,14 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from connectors.rollups import archived
 from connectors.rollups.delta import (
     Delta,
     Key,
@@ -42,6 +44,7 @@ ROLLUP_TABLES: Final = ("report_enrolments", "report_group_learners", "report_gr
 # A report adds at most this many fresh statements (all its tenants together; ≈ 1 ms each): past
 # that it shows the rollups as of their watermark, and says so, so a page's cost stays bounded.
 TAIL_MAX: Final = 200
+SEED_ACTORS: Final = 5000  # learners whose archived sums a seed reads and writes at once
 
 
 @dataclass
@@ -65,6 +68,8 @@ def _claim(session: Session, tenant_id: int) -> RollupState:
                 session.add(RollupState(tenant_id=tenant_id, stored=None, seq=0, statements=0, runs=0))
         except IntegrityError:
             pass  # another refresher made it first
+        else:  # the tenant's rollups start here: from its archived months' sums, then its live statements
+            seed(session, tenant_id)
         session.execute(claim)
     return session.scalars(select(RollupState).where(RollupState.tenant_id == tenant_id)
                            .execution_options(populate_existing=True)).one()
@@ -92,9 +97,11 @@ def refresh_batch(session: Session, tenant: Tenant, bound: datetime, batch: int 
     state.refreshed = datetime.now(UTC)
     if not rows:
         return 0, 0
-    deltas, dirty = batch_changes(session, tenant, rows)
+    orphans: list[tuple[str, str]] = []
+    deltas, dirty = batch_changes(session, tenant, rows, orphans)
     upto = (as_utc(rows[-1].stored), int(rows[-1].seq))
     write(session, compute(session, tenant, deltas, dirty, upto, whole=False))
+    archived.note_voids(session, tenant.id, orphans)
     state.stored, state.seq = upto
     state.statements += len(rows)
     return len(rows), len(dirty)
@@ -197,25 +204,64 @@ def _analyze(db: Database) -> None:
             session.commit()
 
 
-def rebuild(db: Database, tenants: list[str] | None = None) -> None:
-    """Forget the rollups of ``tenants`` (None: all): the next refresh recomputes them from every
-    statement. For what no incremental path sees (an erasure's removal of *other* learners'
-    statements that named the erased one)."""
+def rebuild(db: Database, tenants: list[str] | None = None, archive: Path | None = None) -> list[str]:
+    """Forget the rollups of ``tenants`` (None: all) and start them again from their archived
+    months' sums (``archived``): the next refresh adds every live statement. For what no incremental
+    path sees (an erasure's removal of *other* learners' statements that named the erased one).
+    Returns the archived months whose sums ``archive`` (the lake, ``hocvu lake archive --to``) gave.
+
+    A tenant with a month archived before its sums were kept refuses (``RebuildRefused``, naming the
+    months) unless ``archive`` computes them first: a rebuild from the live statements alone would
+    silently drop those months from the dashboard (fewer learners, completions, hours), and the hub
+    cannot read them back by itself. Refusing before forgetting anything is the least surprising;
+    the lake, when given, is the same data the figures first came from. A detached month not yet
+    archived refuses too (its statements are in no query and its sums not kept yet)."""
     from sqlalchemy import delete
 
     from connectors.storage import RollupGroup, RollupLearner
 
     with db.session() as session:
-        query = select(Tenant.id)
+        query = select(Tenant.id, Tenant.slug).order_by(Tenant.id)
         if tenants is not None:
             query = query.where(Tenant.slug.in_(tenants))
-        for tenant_id in list(session.scalars(query)):
+        chosen = [(int(i), str(s)) for i, s in session.execute(query)]
+    left = archived.detached(db, chosen)
+    if left:  # checked first: nothing computed for a rebuild that will not happen
+        raise archived.refused(left)
+    computed, left = archived.fill(db, chosen, archive)
+    if left:
+        raise archived.refused(left)
+    for tenant_id, _ in chosen:
+        with db.session() as session:
             _claim(session, tenant_id)  # waits for a refresher of the tenant, then holds it off
             for table in (RollupEnrolment, RollupGroup, RollupLearner):
                 session.execute(delete(table).where(table.tenant_id == tenant_id))
             session.execute(update(RollupState).where(RollupState.tenant_id == tenant_id)
                             .values(stored=None, seq=0, statements=0))
+            seed(session, tenant_id)
             session.commit()
+    return computed
+
+
+def seed(session: Session, tenant_id: int) -> int:
+    """The rollups of a tenant starting from zero get its archived months' sums first (in the
+    caller's transaction); returns the enrolments seeded. Months archived before their sums were
+    kept are missing from them: logged (a rebuild refuses instead; ``archived.fill``)."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        return 0
+    lacking = archived.missing(session, tenant_id)
+    if lacking:
+        log.warning("rollups of %s start without archived month(s) %s (archived before their figures were kept): "
+                    "run `hocvu rollups refresh --rebuild --archive DIR`", tenant.slug,
+                    ", ".join(f"{m:%Y-%m}" for m in lacking))
+    seeded = 0
+    learners = archived.actors(session, tenant_id)
+    for start in range(0, len(learners), SEED_ACTORS):
+        states = archived.sums(session, tenant_id, learners[start:start + SEED_ACTORS])
+        write(session, compute(session, tenant, states, set(), None, whole=False))
+        seeded += len(states)
+    return seeded
 
 
 def tail(session: Session, tenant: Tenant, limit: int = TAIL_MAX) -> tuple[Delta | None, int]:
@@ -238,6 +284,9 @@ def forget_learner(session: Session, tenant_id: int, actor: str, *_: object) -> 
     """An erasure hook (``lrs.audit.erasure``): the learner's enrolments are recomputed from what is
     left of their statements (nothing), in the erasure's transaction."""
     tenant = session.get(Tenant, tenant_id)
+    # Her archived months' sums go too, now (the lake's rows at `hocvu lake erase`): kept, a rebuild or
+    # a recompute would count her again as an individual in the group-learner rows (privacy rule).
+    archived.forget(session, tenant_id, actor)
     courses = set(session.scalars(select(RollupEnrolment.course_id).where(
         RollupEnrolment.tenant_id == tenant_id, RollupEnrolment.actor_key == actor)))
     if tenant is not None and courses:
