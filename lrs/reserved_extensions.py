@@ -45,7 +45,6 @@ def may_carry(text: bytes | None, reserved: Mapping[str, ReservedCheck]) -> bool
     return any(_ESCAPED.search(iri) or iri.encode() in text for iri in reserved)
 
 
-
 def check_reserved(statement: dict[str, Any], signatures: list[bytes],
                    reserved: Mapping[str, ReservedCheck]) -> None:
     """Refuse ``statement`` when it carries a reserved extension its check does not allow."""
