@@ -22,19 +22,17 @@ import pytest
 from flask import Flask
 
 from connectors.archive import month_dir
-from hocvu import db as dbops
-from hocvu.app import create_app
-from hocvu.settings import Settings
 from identity.auditor.proof_bundle import verify_bundle
 from lrs import partitions
 from lrs.blobs import attachments as attachment_store
 from lrs.multipart import AttachmentPart
 from lrs.storage import Database
-from tests.conftest import Xapi, new_credential, scratch_pg, statement
+from tests.conftest import Xapi, new_credential, statement
 from tests.conftest import sql_scalar as _sql
+from tests.connectors.archive_support import archive_hub
 from tests.identity.auditor.auditor_support import MATCH, write_attempt
 from tests.lrs.attachments_support import content, get_parts, part, post, with_attachment
-from tests.lrs.audit.test_audit_chain import _hub, cli
+from tests.lrs.audit.test_audit_chain import cli
 
 pytestmark = pytest.mark.postgres
 
@@ -44,20 +42,11 @@ BINH = {"objectType": "Agent", "name": "Lê Văn Bình", "mbox": "mailto:binh@ex
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with scratch_pg("archive_attach") as url:
-        database = Database(url)
-        dbops.upgrade(database)
-        _, key, cert = _hub()
-        instance = tmp_path_factory.mktemp("instance")
-        app = create_app(Settings.of(database_url=url, secret_key="test-secret", signing_key_file=key,
-                                     signing_cert_file=cert, checkpoint_every=4, instance_dir=instance), db=database)
-        with database.engine.begin() as conn:  # every month the scenarios archive has its partition
-            partitions.ensure(conn, since=date(2024, 1, 1))
+    with archive_hub("archive_attach", date(2024, 1, 1), tmp_path_factory.mktemp("instance")) as h:
         months = (date(2024 + n // 12, n % 12 + 1, 1) for n in range(22))  # up to 2025-10
-        env = {"HOCVU_SIGNING_KEY_FILE": str(key), "HOCVU_SIGNING_CERT_FILE": str(cert),
-               "HOCVU_INSTANCE_DIR": str(instance)}
-        yield {"app": app, "db": database, "months": months, "cert": cert, "env": env}
-        database.dispose()
+        env = {"HOCVU_SIGNING_KEY_FILE": str(h["key"]), "HOCVU_SIGNING_CERT_FILE": str(h["cert"]),
+               "HOCVU_INSTANCE_DIR": str(h["instance"])}
+        yield {**h, "months": months, "env": env}
 
 
 class Tenant:

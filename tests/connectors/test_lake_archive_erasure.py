@@ -29,17 +29,15 @@ from sqlalchemy.orm import Session
 
 from connectors.archive import MANIFEST_FILE, STATEMENTS_FILE, eraser, month_dir
 from connectors.archive.reader import file_sha256
-from hocvu import db as dbops
-from hocvu.app import create_app
-from hocvu.settings import Settings
 from lrs import partitions
 from lrs.audit.archive_erasure import archive_key
 from lrs.audit.erasure import erase_agent
 from lrs.errors import ServerError
 from lrs.jcs import canonical_json
 from lrs.storage import Database
-from tests.conftest import Xapi, new_credential, scratch_pg, statement
+from tests.conftest import Xapi, new_credential, statement
 from tests.conftest import sql_scalar as _sql
+from tests.connectors.archive_support import archive_hub
 from tests.lrs.audit.test_audit_chain import _hub, cli
 
 pytestmark = pytest.mark.postgres
@@ -53,17 +51,8 @@ MENTORED = {"id": "http://id.tincanapi.com/verb/mentored", "display": {"en-US": 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with scratch_pg("archive_erase") as url:
-        database = Database(url)
-        dbops.upgrade(database)
-        _, key, cert = _hub()
-        app = create_app(Settings.of(database_url=url, secret_key="test-secret", signing_key_file=key,
-                                     signing_cert_file=cert, checkpoint_every=4,
-                                     instance_dir=tmp_path_factory.mktemp("instance")), db=database)
-        with database.engine.begin() as conn:  # every month the scenarios archive has its partition
-            partitions.ensure(conn, since=date(2025, 1, 1))
-        yield {"app": app, "db": database, "months": iter(range(1, 13))}
-        database.dispose()
+    with archive_hub("archive_erase", date(2025, 1, 1), tmp_path_factory.mktemp("instance")) as h:
+        yield {**h, "months": iter(range(1, 13))}
 
 
 def _post(x: Xapi, body: Any) -> list[str]:

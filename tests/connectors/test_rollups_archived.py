@@ -31,14 +31,12 @@ from connectors.archive import STATEMENTS_FILE, month_dir
 from connectors.archive.writer import ArchiveError, finish, write_month
 from connectors.reports import Report
 from connectors.rollups.report import figures_json, rollup_report
-from hocvu import db as dbops
-from hocvu.app import create_app
-from hocvu.settings import Settings
 from lrs import partitions
 from lrs.identifiers import agent_key
-from lrs.storage import Database, Tenant
-from tests.conftest import Xapi, new_credential, scratch_pg, statement
+from lrs.storage import Tenant
+from tests.conftest import Xapi, new_credential, statement
 from tests.conftest import sql_scalar as _sql
+from tests.connectors.archive_support import archive_hub
 from tests.connectors.export_support import COURSE_TYPE, learner, verb
 from tests.lrs.audit.test_audit_chain import _hub, cli
 
@@ -47,17 +45,8 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with scratch_pg("rollarch") as url:
-        database = Database(url)
-        dbops.upgrade(database)
-        _, key, cert = _hub()
-        app = create_app(Settings.of(database_url=url, secret_key="test-secret", signing_key_file=key,
-                                     signing_cert_file=cert, checkpoint_every=4,
-                                     instance_dir=tmp_path_factory.mktemp("instance")), db=database)
-        with database.engine.begin() as conn:  # every month the scenarios archive has its partition
-            partitions.ensure(conn, since=date(2024, 1, 1))
-        yield {"app": app, "db": database, "months": iter(range(1, 13))}
-        database.dispose()
+    with archive_hub("rollarch", date(2024, 1, 1), tmp_path_factory.mktemp("instance")) as h:
+        yield {**h, "months": iter(range(1, 13))}
 
 
 def _made(who: str, what: str, course: str, when: datetime, **extra: Any) -> dict[str, Any]:
