@@ -142,7 +142,21 @@ class RollupState(Base):
     refreshed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class RollupEnrolment(Base):
+class EnrolmentSums:
+    """An enrolment's sums over its statements (``connectors.rollups.state``): the columns of the
+    live enrolments and of an archived month's part of them, which add up column by column."""
+
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    judged: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    verified: Mapped[int] = mapped_column(Integer, default=0)
+    session_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    session_n: Mapped[int] = mapped_column(Integer, default=0)
+    any_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    any_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupEnrolment(EnrolmentSums, Base):
     """One enrolment (a learner in a course of a tenant) as sums over its statements not voided, so
     a new statement adds to it and a voided one is taken out by recomputing this one row."""
 
@@ -154,14 +168,6 @@ class RollupEnrolment(Base):
     first: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # earliest statement timestamp
     week: Mapped[str] = mapped_column(String(10))
     province: Mapped[str] = mapped_column(String(128))
-    completed: Mapped[int] = mapped_column(Integer, default=0)
-    judged: Mapped[int] = mapped_column(Integer, default=0)
-    passed: Mapped[int] = mapped_column(Integer, default=0)
-    verified: Mapped[int] = mapped_column(Integer, default=0)
-    session_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    session_n: Mapped[int] = mapped_column(Integer, default=0)
-    any_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    any_n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RollupGroup(Base):
@@ -198,7 +204,7 @@ class RollupLearner(Base):
     graded: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class RollupArchived(Base):
+class RollupArchived(EnrolmentSums, Base):
     """An enrolment's sums over the statements of one archived month (``connectors.rollups.archived``,
     migration 0200): what the month added to the rollups, kept when its statements leave the store, so
     a rebuild from zero or a voiding's recompute adds it back instead of losing it."""
@@ -210,14 +216,6 @@ class RollupArchived(Base):
     course_id: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
     actor_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
     first: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    completed: Mapped[int] = mapped_column(Integer, default=0)
-    judged: Mapped[int] = mapped_column(Integer, default=0)
-    passed: Mapped[int] = mapped_column(Integer, default=0)
-    verified: Mapped[int] = mapped_column(Integer, default=0)
-    session_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    session_n: Mapped[int] = mapped_column(Integer, default=0)
-    any_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    any_n: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RollupArchivedMonth(Base):
