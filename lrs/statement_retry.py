@@ -51,12 +51,13 @@ def lost_connection(err: BaseException) -> bool:
     dies between its checkout and its first statement."""
     if getattr(err, "connection_invalidated", False):
         return True
-    orig = getattr(err, "orig", err)
-    if isinstance(orig, psycopg.OperationalError) and orig.sqlstate is None:
-        # A raw cursor's (lrs.pg_ingest, lrs.pg_one_trip): libpq's own failure, the socket closed
-        # with no message from the server (a server's error carries its SQLSTATE).
+    if isinstance(err, psycopg.OperationalError) and err.sqlstate is None:
+        # A raw cursor's, unwrapped (lrs.pg_ingest, lrs.pg_one_trip), on a connection it had: the
+        # socket closed with no message from the server, whose errors carry a SQLSTATE. Not a
+        # failed connect: SQLAlchemy wraps those, and the database being away is answered at once
+        # (hocvu.availability), not after attempts that each wait for the connect timeout.
         return True
-    code = getattr(orig, "sqlstate", None) or ""
+    code = getattr(getattr(err, "orig", err), "sqlstate", None) or ""
     return code.startswith("08") or code in LOST_SQLSTATES
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from connectors.rollups import archived
 from connectors.rollups.delta import compute, write
-from connectors.rollups.refresh import _claim
+from connectors.rollups.refresh import claim
 from connectors.storage import RollupArchived, RollupArchivedMonth, RollupArchivedVoid
 from lrs.storage import Database, StatementArchive, Tenant, as_utc
 
@@ -71,7 +71,7 @@ def _take_out(db: Database, tenant_id: int, slug: str, month: date, path: Path, 
     """One month: its sums without every statement voided since, and the enrolments that changed
     recomputed (live statements up to the watermark plus archived sums), in one transaction."""
     with db.session() as session:
-        state = _claim(session, tenant_id)  # no refresh of the tenant meanwhile
+        state = claim(session, tenant_id)  # no refresh of the tenant meanwhile
         tenant = session.get(Tenant, tenant_id)
         assert tenant is not None
         a = RollupArchived

@@ -58,11 +58,11 @@ class Counted:
     behind: dict[str, float] = field(default_factory=dict)  # tenant slug -> seconds its watermark is behind
 
 
-def _claim(session: Session, tenant_id: int) -> RollupState:
+def claim(session: Session, tenant_id: int) -> RollupState:
     """The tenant's watermark row, locked: an UPDATE first (a row lock on PostgreSQL, the write lock
     on SQLite), so a second refresher waits here and then reads where this one ended."""
-    claim = update(RollupState).where(RollupState.tenant_id == tenant_id).values(runs=RollupState.runs + 1)
-    if session.execute(claim).rowcount == 0:  # type: ignore[attr-defined]
+    bump = update(RollupState).where(RollupState.tenant_id == tenant_id).values(runs=RollupState.runs + 1)
+    if session.execute(bump).rowcount == 0:  # type: ignore[attr-defined]
         try:
             with session.begin_nested():
                 session.add(RollupState(tenant_id=tenant_id, stored=None, seq=0, statements=0, runs=0))
@@ -70,7 +70,7 @@ def _claim(session: Session, tenant_id: int) -> RollupState:
             pass  # another refresher made it first
         else:  # the tenant's rollups start here: from its archived months' sums, then its live statements
             seed(session, tenant_id)
-        session.execute(claim)
+        session.execute(bump)
     return session.scalars(select(RollupState).where(RollupState.tenant_id == tenant_id)
                            .execution_options(populate_existing=True)).one()
 
@@ -92,7 +92,7 @@ def _after(session: Session, tenant_id: int, mark: tuple[datetime | None, int], 
 def refresh_batch(session: Session, tenant: Tenant, bound: datetime, batch: int = BATCH) -> tuple[int, int]:
     """One batch of one tenant, in the caller's transaction (commit after). Returns (statements
     read, enrolments recomputed); fewer than ``batch`` read means the tenant is up to ``bound``."""
-    state = _claim(session, tenant.id)
+    state = claim(session, tenant.id)
     rows = _after(session, tenant.id, (state.stored, state.seq), bound, batch)
     state.refreshed = datetime.now(UTC)
     if not rows:
@@ -233,7 +233,7 @@ def rebuild(db: Database, tenants: list[str] | None = None, archive: Path | None
         raise archived.refused(left)
     for tenant_id, _ in chosen:
         with db.session() as session:
-            _claim(session, tenant_id)  # waits for a refresher of the tenant, then holds it off
+            claim(session, tenant_id)  # waits for a refresher of the tenant, then holds it off
             for table in (RollupEnrolment, RollupGroup, RollupLearner):
                 session.execute(delete(table).where(table.tenant_id == tenant_id))
             session.execute(update(RollupState).where(RollupState.tenant_id == tenant_id)
