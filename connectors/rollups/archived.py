@@ -31,7 +31,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from connectors.rollups.fields import course_row
-from connectors.rollups.state import VOIDED, State
+from connectors.rollups.state import SUMS, VOIDED, State
 from connectors.storage import RollupArchived, RollupArchivedMonth, RollupArchivedVoid
 from lrs.storage import ArchiveErasure, Database, StatementArchive, StatementId, as_utc, dialect_insert
 
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (course_id, actor_key)
 CHUNK: Final = 500
 _BATCH: Final = 10_000
-SUMS: Final = ("completed", "judged", "passed", "verified", "session_seconds", "session_n", "any_seconds", "any_n")
 
 
 class RebuildRefused(Exception):

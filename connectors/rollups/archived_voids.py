@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from connectors.rollups import archived
 from connectors.rollups.delta import compute, write
 from connectors.rollups.refresh import claim
+from connectors.rollups.state import SUMS
 from connectors.storage import RollupArchived, RollupArchivedMonth, RollupArchivedVoid
 from lrs.storage import Database, StatementArchive, Tenant, as_utc
 
@@ -75,7 +76,7 @@ def _take_out(db: Database, tenant_id: int, slug: str, month: date, path: Path, 
         tenant = session.get(Tenant, tenant_id)
         assert tenant is not None
         a = RollupArchived
-        old = {(r.course_id, r.actor_key): tuple(getattr(r, n) for n in ("first", *archived.SUMS))
+        old = {(r.course_id, r.actor_key): tuple(getattr(r, n) for n in ("first", *SUMS))
                for r in session.scalars(select(a).where(a.tenant_id == tenant_id, a.month == month))}
         session.execute(update(RollupArchivedVoid).where(RollupArchivedVoid.tenant_id == tenant_id,
                                                          RollupArchivedVoid.statement_id.in_(sorted(ids)))
@@ -83,7 +84,7 @@ def _take_out(db: Database, tenant_id: int, slug: str, month: date, path: Path, 
         states = archived.known(session, tenant_id, month,
                                 archived.month_states(path, slug, archived.voided_ids(session, tenant_id)))
         archived.record(session, tenant_id, month, states)
-        new = {k: (st.first, *(getattr(st, n) for n in archived.SUMS)) for k, st in states.items()}
+        new = {k: (st.first, *(getattr(st, n) for n in SUMS)) for k, st in states.items()}
         dirty = {k for k in old.keys() | new.keys() if _norm(old.get(k)) != _norm(new.get(k))}
         upto = (as_utc(state.stored), state.seq) if state.stored is not None else (_NEVER, 0)
         write(session, compute(session, tenant, {}, dirty, upto, whole=False))

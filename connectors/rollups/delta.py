@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from connectors.rollups import archived
 from connectors.rollups.fields import COLUMNS, columns, course_row
-from connectors.rollups.state import FIGURES, UNKNOWN_PROVINCE, VOIDED, State, iso_week
+from connectors.rollups.state import FIGURES, SUMS, UNKNOWN_PROVINCE, VOIDED, State, iso_week
 from connectors.storage import LearnerRecord, RollupEnrolment, RollupGroup, RollupLearner
 from lrs.storage import Statement, StatementAgent, Tenant, as_utc, dialect_insert
 
@@ -147,8 +147,7 @@ def compute(session: Session, tenant: Tenant, deltas: dict[Key, State], dirty: s
 
 
 _E = RollupEnrolment.__table__.c
-_STATE_COLUMNS = ("first", "province", "completed", "judged", "passed", "verified", "session_seconds", "session_n",
-                  "any_seconds", "any_n")
+_STATE_COLUMNS = ("first", "province", *SUMS)
 
 
 def load_enrolments(session: Session, tenant_id: int, actors: Sequence[str]) -> dict[Key, State]:

@@ -14,6 +14,8 @@ ADL: Final = "http://adlnet.gov/expapi/verbs/"
 COMPLETED, PASSED, FAILED, TERMINATED, VOIDED = (ADL + v for v in ("completed", "passed", "failed", "terminated",
                                                                       "voided"))
 UNKNOWN_PROVINCE: Final = "Chưa rõ / Unknown"
+# The sums a State adds up (each a column of the enrolment tables, connectors.storage.EnrolmentSums).
+SUMS: Final = ("completed", "judged", "passed", "verified", "session_seconds", "session_n", "any_seconds", "any_n")
 FIGURES: Final = ("enrolments", "completed", "judged", "passed", "attempts", "verified", "seconds", "timed")
 # The fields of a statement a State reads, in the order ``delta.course_row`` gives them.
 INDEX = {name: i for i, name in enumerate(("timestamp", "verb_id", "course_id", "completion", "duration_seconds",
@@ -64,12 +66,8 @@ class State:
                 self.session_n += 1
 
     def merged(self, other: State) -> State:
-        return replace(self, first=min(self.first, other.first), completed=self.completed + other.completed,
-                       judged=self.judged + other.judged, passed=self.passed + other.passed,
-                       verified=self.verified + other.verified,
-                       session_seconds=self.session_seconds + other.session_seconds,
-                       session_n=self.session_n + other.session_n, any_seconds=self.any_seconds + other.any_seconds,
-                       any_n=self.any_n + other.any_n)
+        return replace(self, first=min(self.first, other.first),
+                       **{n: getattr(self, n) + getattr(other, n) for n in SUMS})
 
     def figures(self) -> dict[str, float]:
         seconds = self.seconds

@@ -199,3 +199,14 @@ def test_a_worker_killed_mid_refresh_leaves_its_tenants_to_this_process(postgres
     assert not worker.is_alive() and result, "the refresh did not end"
     assert (result[0].tenants, result[0].statements) == (2, 2 * len(wave))
     assert tables(app, one) == tables(app, a) == tables(app, b)
+
+
+def test_the_sums_a_state_adds_are_the_enrolment_tables_columns() -> None:
+    """One list of sums (connectors.rollups.state.SUMS) for the State, the live enrolments and an
+    archived month's part of them (connectors.storage.EnrolmentSums)."""
+    from connectors.rollups.state import SUMS
+    from connectors.storage import EnrolmentSums, RollupArchived, RollupEnrolment
+
+    assert tuple(EnrolmentSums.__annotations__) == SUMS
+    for table in (RollupEnrolment.__table__, RollupArchived.__table__):
+        assert set(SUMS) <= set(table.columns.keys())
