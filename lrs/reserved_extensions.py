@@ -34,15 +34,24 @@ def _extension_keys(node: Any, found: set[str]) -> None:
             _extension_keys(item, found)
 
 
-def may_carry(text: bytes | None, reserved: Mapping[str, ReservedCheck]) -> bool:
+def reserved_needles(reserved: Mapping[str, ReservedCheck]) -> list[bytes] | None:
+    """The reserved IRIs as they appear in a statement's compact JSON (``may_carry``), worked out
+    once a request; None when one has a character a JSON writer escapes (then every statement is
+    walked)."""
+    if any(_ESCAPED.search(iri) for iri in reserved):
+        return None
+    return [iri.encode() for iri in reserved]
+
+
+def may_carry(text: bytes | None, needles: list[bytes] | None) -> bool:
     """Whether a statement whose compact JSON (orjson's, of the statement as sent) is ``text`` can
     carry a reserved extension, without walking it (a batch's statements mostly carry none). That
     writer escapes only ``"``, ``\\`` and control characters and writes the rest as UTF-8, so an
-    IRI free of those appears in the text verbatim wherever it is a key. No text, or an IRI with
-    such a character: maybe (the walk decides)."""
-    if text is None:
+    IRI free of those appears in the text verbatim wherever it is a key. No text, or no needles:
+    maybe (the walk decides)."""
+    if text is None or needles is None:
         return True
-    return any(_ESCAPED.search(iri) or iri.encode() in text for iri in reserved)
+    return any(needle in text for needle in needles)
 
 
 def check_reserved(statement: dict[str, Any], signatures: list[bytes],

@@ -31,9 +31,9 @@ from lrs.credentials import Principal
 from lrs.errors import BadRequest, Conflict, PayloadTooLarge
 from lrs.identifiers import KEY_MAX_BYTES, actor_key, agent_key, key_too_long
 from lrs.multipart import AttachmentPart, check_attachments
-from lrs.pg_ingest import pg_ingest
+from lrs.pg_ingest import SideRow, pg_ingest
 from lrs.related import related
-from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved, may_carry
+from lrs.reserved_extensions import RESERVED_KEY, ReservedCheck, check_reserved, may_carry, reserved_needles
 from lrs.signatures import signature_parts, verify_signed_statement
 from lrs.storage import (
     Statement,
@@ -211,11 +211,12 @@ def store(session: Session, principal: Principal, version: XapiVersion, raw: Any
     by_hash = {p.sha2: p for p in parts}
     # Extensions only a trusted signer may write, as the composition root configured them.
     reserved: Mapping[str, ReservedCheck] = session.info.get(RESERVED_KEY) or {}
+    needles = reserved_needles(reserved)
     for p, statement in zip(prepared, statements, strict=True):
         sigs = signature_parts(statement, parts)
         for sig in sigs:
             verify_signed_statement(statement, sig.body)
-        if reserved and may_carry(p.text, reserved):
+        if reserved and may_carry(p.text, needles):
             check_reserved(statement, [sig.body for sig in sigs], reserved)
 
     # An AU session's credential (cmi5): the cmi5 statement rules, before anything is written.
@@ -250,10 +251,13 @@ def _one_trip(session: Session, principal: Principal, prepared: list[Indexed], a
     rows = [p.row for p in prepared]
     if not pg_one_trip.eligible(session, rows, attachments, cmi5):
         return False
-    return pg_one_trip.store(session, principal.tenant_id, rows,
-                             [(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
-                             [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities],
-                             [p.statement for p in prepared], principal.has_any("define"))
+    return pg_one_trip.store(session, principal.tenant_id, rows, *_side_rows(prepared), principal.has_any("define"))
+
+
+def _side_rows(prepared: list[Indexed]) -> tuple[list[SideRow], list[SideRow]]:
+    """The agents' and the Activities' side-table rows, each by its statement's place in the request."""
+    return ([(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
+            [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities])
 
 
 def _check_resent(session: Session, principal: Principal, resent: list[tuple[Indexed, Any]]) -> None:
@@ -309,10 +313,7 @@ def _insert(session: Session, principal: Principal, prepared: list[Indexed],
     if session.get_bind().dialect.name == "postgresql":
         # One statement, one round trip: the rows, their ids' claim and their side-table rows, and
         # the stored definitions of the Activities it defines (read in passing, for the merge).
-        done = pg_ingest(session, tenant, rows,
-                         [(i, k, d) for i, p in enumerate(prepared, start=1) for k, d in p.agents],
-                         [(i, a, d) for i, p in enumerate(prepared, start=1) for a, d in p.activities],
-                         defined=sorted(latest))
+        done = pg_ingest(session, tenant, rows, *_side_rows(prepared), defined=sorted(latest))
         seq_of, known = done.seq_of, done.definitions
         fresh = [p for p in prepared if p.row["statement_id"] in seq_of]
     else:
