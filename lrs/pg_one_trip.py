@@ -59,15 +59,15 @@ def eligible(session: Session, rows: list[dict[str, Any]], attachments: bool, cm
 
 
 def store(session: Session, tenant: int, rows: list[dict[str, Any]], agents: list[SideRow],
-          activities: list[SideRow], statements: list[dict[str, Any]], defines: bool) -> bool:
+          activities: list[SideRow], defines: bool) -> bool:
     """Store, chain and commit ``rows`` (``lrs.statements.prepare``'s, in request order) in one
     statement; False, with nothing kept and the session left with no transaction, when the
     database refused it (see the module's docstring)."""
     policy = audit_chain.policy_of(session)
     now = datetime.now(UTC)
     stamp = audit_chain.iso(now)
-    entries = [audit_chain.NewEntry("stored", r["statement_id"], audit_chain.content_hash(s))
-               for r, s in zip(rows, statements, strict=True)]
+    statements = [r["full"] for r in rows]  # each row holds its statement as stored
+    entries = [audit_chain.NewEntry("stored", r["statement_id"], audit_chain.content_hash(r["full"])) for r in rows]
     parts = [audit_chain.entry_text_parts(tenant, e.kind, e.statement_id, e.content_hash, e.detail, stamp)
              for e in entries]
     placed = [{**r, "seq": i} for i, r in enumerate(rows, start=1)]

@@ -70,17 +70,15 @@ def _discard_connection(session: Session) -> None:
         log.debug("no connection to discard", exc_info=True)
 
 
-def _with_ids(raw: Any) -> Any:
-    """The request's statements, each with an id: the LRS's own (Part Two §2.4.1) drawn once, here,
-    so that every attempt stores the same ones. A small request may be committed by its one
-    statement (lrs.pg_one_trip): a connection lost under it leaves unknown whether it was kept, and
-    running it again is then safe only because its ids are fixed (what was kept is found and
-    answered as a re-send, Part Three §2.1.2)."""
-    if isinstance(raw, dict) and "id" not in raw:
-        return {**raw, "id": str(uuid.uuid4())}
-    if isinstance(raw, list) and not all(isinstance(s, dict) and "id" in s for s in raw):
-        return [{**s, "id": str(uuid.uuid4())} if isinstance(s, dict) and "id" not in s else s for s in raw]
-    return raw
+def _fix_ids(raw: Any) -> None:
+    """Give each statement of the request (its parsed body, ours to complete) the id the LRS assigns
+    when it has none (Part Two §2.4.1), drawn once, here, so that every attempt stores the same
+    ones. A small request may be committed by its one statement (lrs.pg_one_trip): a connection lost
+    under it leaves unknown whether it was kept, and running it again is then safe only because its
+    ids are fixed (what was kept is found and answered as a re-send, Part Three §2.1.2)."""
+    for statement in raw if isinstance(raw, list) else [raw]:
+        if isinstance(statement, dict) and "id" not in statement:
+            statement["id"] = str(uuid.uuid4())
 
 
 def store_committed(session: Session, principal: Principal, version: XapiVersion, raw: Any,
@@ -89,10 +87,11 @@ def store_committed(session: Session, principal: Principal, version: XapiVersion
     """``store`` and commit, as one request's own transaction. A deadlock or serialisation victim
     is rolled back and the whole store runs again from the request's input in a fresh transaction
     (nothing of the failed attempt survives: its statements, entries and locks went with the
-    rollback; the ids the LRS assigned are kept, ``_with_ids``). When every attempt fails the answer is 503
+    rollback; the ids the LRS assigned are kept, ``_fix_ids``). When every attempt fails the answer is 503
     with Retry-After (RFC 9110 §15.6.4, §10.2.3): the request was valid, the server was busy, and a
     client that retries loses nothing, since a re-sent statement is stored once (Part Three §2.1.2)."""
-    raw = raw if statement_id is not None else _with_ids(raw)
+    if statement_id is None:  # PUT: the statementId parameter is the id
+        _fix_ids(raw)
     for attempt in range(1, attempts + 1):
         committing = False
         try:
