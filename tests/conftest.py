@@ -161,6 +161,13 @@ class Xapi:
     def delete(self, path: str, **kw: Any) -> Any:
         return self.request("DELETE", path, **kw)
 
+    def definition(self, activity_id: str) -> dict[str, Any]:
+        """The Activities resource's definition of ``activity_id`` (xAPI 1.0.3 Part Three §4.2)."""
+        res = self.get("activities", activityId=activity_id)
+        assert res.status_code == 200, res.get_data(as_text=True)
+        got: dict[str, Any] = res.get_json()["definition"]
+        return got
+
 
 def new_credential(app: Flask, scopes: list[str], tenant_slug: str | None = None) -> tuple[str, str, str]:
     """Make (or reuse) a tenant and a credential with ``scopes``; returns (slug, key, secret)."""

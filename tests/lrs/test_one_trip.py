@@ -87,13 +87,6 @@ def test_a_batch_with_one_resent_stores_the_rest_in_order_xapi_part3_s2_1_2(post
     assert [s["id"] for s in got] == [batch[2]["id"], batch[0]["id"], old["id"]]  # stored order, newest first
 
 
-def _definition(x: Xapi, activity: str) -> dict[str, Any]:
-    res = x.get("activities", activityId=activity)
-    assert res.status_code == 200
-    got: dict[str, Any] = res.get_json()["definition"]
-    return got
-
-
 def test_definitions_new_same_and_changed_xapi_part3_s2_5(postgresql_app: Flask) -> None:
     x = _client(postgresql_app)
     activity = f"https://hocvu.vn/courses/one-trip/{uuid.uuid4()}"
@@ -115,7 +108,7 @@ def test_definitions_new_same_and_changed_xapi_part3_s2_5(postgresql_app: Flask)
     for sent, expected in sends:
         res = x.post("statements", json_body=statement(object={"id": activity, "definition": sent}))
         assert res.status_code == 200, res.get_json()
-        assert _definition(x, activity) == expected, sent
+        assert x.definition(activity) == expected, sent
 
 
 # (stored, sent): every case where the database's "kept" could disagree with the hub's merge.

@@ -99,13 +99,6 @@ def test_reads_between_posts_keep_the_prepared_statement(postgresql_app: Flask, 
     app.extensions["hocvu.db"].dispose()
 
 
-def _activity(x: Xapi, activity: str) -> dict[str, Any]:
-    res = x.get("activities", activityId=activity)
-    assert res.status_code == 200
-    got: dict[str, Any] = res.get_json()["definition"]
-    return got
-
-
 def test_definitions_merge_across_processes_xapi_part3_s2_5(postgresql_app: Flask) -> None:
     """Two apps on one database (two processes' worth of pools): A defines, B changes the type and
     adds a language, A sends its first definition again. The type is A's again (the newest value),
@@ -122,6 +115,6 @@ def test_definitions_merge_across_processes_xapi_part3_s2_5(postgresql_app: Flas
     for x, definition in ((a, first), (a, first), (b, second), (a, first)):
         res = x.post("statements", json_body=statement(object={"id": activity, "definition": definition}))
         assert res.status_code == 200, res.get_json()
-    assert _activity(a, activity) == {"type": first["type"], "name": {"vi": "Bài 1", "en": "Lesson 1"}}
-    assert _activity(b, activity) == _activity(a, activity)
+    assert a.definition(activity) == {"type": first["type"], "name": {"vi": "Bài 1", "en": "Lesson 1"}}
+    assert b.definition(activity) == a.definition(activity)
     other.extensions["hocvu.db"].dispose()
