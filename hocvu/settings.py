@@ -81,7 +81,8 @@ class LrsSettings:
     # Fresh planner statistics after bulk loads, autovacuum or not (lrs.maintenance).
     analyze_every: int = var(50_000, "HOCVU_ANALYZE_EVERY", "int",
                              "ANALYZE the statement tables (PostgreSQL) after this many statements stored by a "
-                             "web process (0: never)", unit="statements", low=0)
+                             "web process, or a tenth of the store when that is more (0: never)",
+                             unit="statements", low=0)
     # lrs.partitions: by time, not traffic, so a quiet hub has next months' partitions too; the
     # advisory lock makes it safe in every worker at once.
     partition_seconds: float = var(3600.0, "HOCVU_PARTITION_SECONDS", "float",

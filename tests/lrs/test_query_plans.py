@@ -24,7 +24,7 @@ from lrs import credentials
 from lrs import query_params as qp
 from lrs import statement_query as sq
 from lrs.credentials import Principal
-from lrs.maintenance import StatsKeeper, analyze
+from lrs.maintenance import GROWTH, StatsKeeper, analyze, stored_estimate
 from lrs.statements import store
 from lrs.storage import Database, Statement, StatementActivity
 from tests.conftest import scratch_pg
@@ -169,15 +169,25 @@ def test_statement_ref_filters_touch_bounded_rows_with_statistics(loaded: Any) -
 
 
 def test_keeper_analyses_after_its_threshold(loaded: Any) -> None:
-    """The web process's keeper runs ANALYZE in the background once it has stored `every` statements."""
+    """The web process's keeper runs ANALYZE in the background once it has stored `every` statements,
+    then once it has stored a tenth of the store."""
     db, _principal, _ = loaded
-    keeper = StatsKeeper(db.engine, every=1000)
-    keeper.stored(999)
+    keeper = StatsKeeper(db.engine, every=100)
+    keeper.stored(99)
     keeper.wait()
     assert keeper.runs == 0
     keeper.stored(1)
     keeper.wait()
     assert keeper.runs == 1
+    # The next threshold is a tenth of the store the run found (as autovacuum_analyze_scale_factor).
+    stored = stored_estimate(db.engine)
+    assert stored >= LOADED and keeper.threshold == int(stored * GROWTH) > keeper.every
+    keeper.stored(keeper.threshold - 1)
+    keeper.wait()
+    assert keeper.runs == 1
+    keeper.stored(1)
+    keeper.wait()
+    assert keeper.runs == 2
     off = StatsKeeper(db.engine, every=0)
     off.stored(10**6)
     assert off.runs == 0
