@@ -34,7 +34,9 @@ def _wait_until_equal(source: Source, server: LrsServer, tenant: int, forwarder:
         time.sleep(0.1)
 
 
-def test_eager_mode_delivers_in_process_through_the_celery_task(source: Source, target_lrs: LrsServer) -> None:
+def test_eager_mode_delivers_in_process(source: Source, target_lrs: LrsServer) -> None:
+    """With no broker the kick is a round run in the web process (the tasks are still registered,
+    for `hocvu forward` and a worker started later)."""
     forwarder = Forwarder(source.db, fast_config())  # no broker: eager
     assert forwarder.celery.conf.task_always_eager and {KICK, DELIVER} <= set(forwarder.celery.tasks)
     _, target_tenant = source.add_target(target_lrs)
