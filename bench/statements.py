@@ -5,6 +5,8 @@
     BENCH_STATEMENTS=10000000 BENCH_BACKENDS=postgresql make bench  # 10M: COPY-seeded, then ingest
     BENCH_PG_DATABASE=name ...   # keep the store between runs (seeded once, then topped up)
     BENCH_NO_STATS=1 ...         # PostgreSQL: the queries with no statistics (as after a bulk load)
+    BENCH_SERVER="--workers 2 --threads 4" ...   # gunicorn's worker options (default: 2 sync workers)
+    python -m bench.pg_server DIR -- make bench  # on a PostgreSQL cluster set up as deployed (see there)
 
 On PostgreSQL, when BENCH_STATEMENTS is more than BENCH_INGEST (default 200,000), the difference is
 loaded first by COPY (bench.seed: the hub's own preparation and audit chain, written at the
@@ -42,6 +44,9 @@ from bench.databases import scratch_databases
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 INGEST = int(os.environ.get("BENCH_INGEST", "200000"))
+# gunicorn's worker options: 2 sync workers by default (one per core); `make run` serves with
+# "--workers 2 --threads 4", gunicorn's own advice for sync workers is 2 × cores + 1.
+SERVER = os.environ.get("BENCH_SERVER", "--workers 2")
 CEILING_ROWS = 20_000  # statements written by COPY (and rolled back) to measure the ceiling
 
 
@@ -69,7 +74,7 @@ def prepare_store(url: str, workdir: Path) -> tuple[dict[str, str], tuple[str, s
 
 def start_server(env: dict[str, str], auth: tuple[str, str]) -> tuple[subprocess.Popen[bytes], str, tuple[str, str]]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", *SERVER.split(),
                              "--log-level", "warning", "hocvu.wsgi:app"], env=env)
     base = f"http://127.0.0.1:{port}/xapi"
     deadline = time.monotonic() + 60
@@ -243,7 +248,7 @@ def run(label: str, url: str, total: int) -> None:
             window = (started, datetime.now(UTC))
             busy = singles(base, auth, gen)
             print(f"\n== {label}: {before + seeded + hub:,} statements stored "
-                  f"({before:,} before this run, {seeded:,} by COPY, {hub:,} by the hub)")
+                  f"({before:,} before this run, {seeded:,} by COPY, {hub:,} by the hub; gunicorn {SERVER})")
             print(f"batch POST (500/request, {CLIENTS} concurrent clients): {rate:,.0f} statements/s "
                   f"(load average {load_avg:.2f})")
             if postgres:

@@ -80,8 +80,9 @@ class LrsSettings:
                              low=1, high=10_000)
     # Fresh planner statistics after bulk loads, autovacuum or not (lrs.maintenance).
     analyze_every: int = var(50_000, "HOCVU_ANALYZE_EVERY", "int",
-                             "ANALYZE the statement tables (PostgreSQL) after this many statements stored by a "
-                             "web process, or a tenth of the store when that is more (0: never)",
+                             "a web process looks this often (statements it stored) whether the statement tables "
+                             "(PostgreSQL) changed by a tenth since their last ANALYZE, and analyses them if so "
+                             "(0: never)",
                              unit="statements", low=0)
     # lrs.partitions: by time, not traffic, so a quiet hub has next months' partitions too; the
     # advisory lock makes it safe in every worker at once.

@@ -3,15 +3,17 @@
 The query shapes of ``lrs.statement_query`` are chosen not to depend on statistics; the planner
 still picks better among the rest with them, and a PostgreSQL running with autovacuum off (or one
 that has not caught up after a bulk load) has none. So the hub analyses the tables it writes:
-a process that has stored ``every`` statements since it last did runs ``ANALYZE`` in a background
-thread (its own connection, after the request's commit; ANALYZE takes a lock that does not block
-readers or writers), and ``hocvu db analyze`` runs it on demand, e.g. after an import or restore.
+a process that has stored ``every`` statements since it last looked runs ``ANALYZE`` when due, in
+a background thread (its own connection, after the request's commit; ANALYZE takes a lock that
+does not block readers or writers), and ``hocvu db analyze`` runs it on demand, e.g. after an
+import or restore.
 
-Past a small store the threshold grows with the store, as autovacuum's does (its
-``autovacuum_analyze_scale_factor`` is 0.1): ANALYZE samples a fixed number of rows, so each run
-costs about the same at 1M as at 10M stored (1-2 s of the database's CPU on 2 cores), and a run
-every 50,000 statements was a tenth of the machine during a national bulk load while the
-statistics it refreshed had barely moved.
+Due means the store has changed by a tenth since the last ANALYZE, by anyone (PostgreSQL's own count of rows changed,
+``n_mod_since_analyze``, over all processes, restarts included), or was never analysed: the rule
+of autovacuum (``autovacuum_analyze_scale_factor`` 0.1). A run samples a fixed number of rows but
+costs more as the tables grow (14 s of the database's time at 10M stored on 2 busy cores), and a
+run every 50,000 statements per process was a tenth of the machine during a national bulk load
+while the statistics it refreshed had barely moved.
 """
 
 from __future__ import annotations
@@ -31,10 +33,7 @@ log = logging.getLogger(__name__)
 # The tables ingest writes, in the order they are analysed (the ones queries filter on first).
 STATEMENT_TABLES: Final = ("statements", "statement_activities", "statement_agents", "audit_entries")
 KEEPER_KEY: Final = "hocvu.stats_keeper"  # Session.info key: the database's StatsKeeper
-# After a run the next one waits for this share of the statements then stored (at least ``every``).
-# Per process: with W workers each waits W times as long, but they take turns, so the store is
-# analysed about once per GROWTH of its size whatever W is.
-GROWTH: Final = 0.1
+GROWTH: Final = 0.1  # the share of the store changed since the last ANALYZE that makes the next due
 
 
 def analyze(engine: Engine, tables: tuple[str, ...] = STATEMENT_TABLES) -> float:
@@ -49,35 +48,48 @@ def analyze(engine: Engine, tables: tuple[str, ...] = STATEMENT_TABLES) -> float
     return time.perf_counter() - started
 
 
-def stored_estimate(engine: Engine) -> int:
-    """The planner's count of stored statements (PostgreSQL's ``reltuples`` of ``statements``, the
-    partitioned parent's included, as the last ANALYZE left it); 0 when never analysed."""
+# The statement tables' partitions (or the plain table): rows changed since each was last analysed
+# and rows as then counted (-1 never analysed: counted 0, so any change makes a run due).
+_CHANGES: Final = text("""
+    SELECT coalesce(sum(s.n_mod_since_analyze), 0), coalesce(sum(greatest(c.reltuples, 0)), 0),
+           current_setting('track_counts')::bool
+    FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+    WHERE c.relkind = 'r'  -- a partitioned parent holds no rows of its own, only its partitions' count
+      AND (c.oid = 'statements'::regclass
+           OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'statements'::regclass))
+""")
+
+
+def analysis_due(engine: Engine) -> bool:
+    """True when the statements were never analysed or have changed by GROWTH since, or when
+    PostgreSQL counts no changes (``track_counts`` off: then every check runs)."""
     if engine.dialect.name != "postgresql":
-        return 0
+        return True
     with engine.connect() as conn:
-        rows = conn.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'statements'::regclass"))
-    return max(0, int(rows or 0))
+        row = conn.execute(_CHANGES).one()
+    changed, counted, tracked = int(row[0]), float(row[1]), bool(row[2])
+    return not tracked or (changed > 0 and changed >= GROWTH * counted)
 
 
 class StatsKeeper:
-    """Counts the statements this process stored; once past ``threshold`` (``every`` at first,
-    then GROWTH of the store as the last run found it), analyses in the background (one run at a
-    time; a run that fails is logged and the next threshold tries again)."""
+    """Counts the statements this process stored; every ``every`` of them, in the background (one
+    run at a time), analyses if ``analysis_due`` and keeps the partitions ahead. A run that fails
+    is logged and the next check tries again."""
 
     def __init__(self, engine: Engine, every: int) -> None:
         self.engine, self.every = engine, every
-        self.threshold = every
         self._lock = threading.Lock()
         self._count = 0
         self._running: threading.Thread | None = None
         self.runs = 0  # finished runs, for tests and the log
+        self.skipped = 0  # checks that found the statistics fresh enough
 
     def stored(self, count: int) -> None:
         if self.every <= 0:
             return
         with self._lock:
             self._count += count
-            if self._count < self.threshold or (self._running is not None and self._running.is_alive()):
+            if self._count < self.every or (self._running is not None and self._running.is_alive()):
                 return
             self._count = 0
             self._running = threading.Thread(target=self._run, name="hocvu-analyze", daemon=True)
@@ -91,14 +103,14 @@ class StatsKeeper:
 
     def _run(self) -> None:
         try:
-            seconds = analyze(self.engine)
-            self.runs += 1
-            done, self.threshold = self.threshold, max(self.every, int(stored_estimate(self.engine) * GROWTH))
-            log.info("analysed the statement tables after %s stored statements (%.2f s); the next run after %s",
-                     done, seconds, self.threshold)
+            if analysis_due(self.engine):
+                seconds = analyze(self.engine)
+                self.runs += 1
+                log.info("analysed the statement tables, changed by a tenth or more since last (%.2f s)", seconds)
+            else:
+                self.skipped += 1
         except Exception:
-            log.exception("could not analyse the statement tables; the next %s statements try again",
-                          self.threshold)
+            log.exception("could not analyse the statement tables; the next %s statements try again", self.every)
         try:
             # PostgreSQL: the monthly partitions of `statements` stay ahead (lrs.partitions).
             made = partitions.keep_ahead(self.engine)

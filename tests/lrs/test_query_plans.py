@@ -11,7 +11,6 @@ asserted on EXPLAIN ANALYZE's row counts, not on timing.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +23,7 @@ from lrs import credentials
 from lrs import query_params as qp
 from lrs import statement_query as sq
 from lrs.credentials import Principal
-from lrs.maintenance import GROWTH, StatsKeeper, analyze, stored_estimate
+from lrs.maintenance import analyze
 from lrs.statements import store
 from lrs.storage import Database, Statement, StatementActivity
 from tests.conftest import scratch_pg
@@ -166,34 +165,6 @@ def test_statement_ref_filters_touch_bounded_rows_with_statistics(loaded: Any) -
     # With statistics PostgreSQL may rather gather the driving filter's rows and sort them (a
     # course's 2,020 here): linear in the store, which is the planner's informed choice.
     _check(db, principal, ref_ids, two_filter_bound=LOADED)
-
-
-def test_keeper_analyses_after_its_threshold(loaded: Any) -> None:
-    """The web process's keeper runs ANALYZE in the background once it has stored `every` statements,
-    then once it has stored a tenth of the store."""
-    db, _principal, _ = loaded
-    keeper = StatsKeeper(db.engine, every=100)
-    keeper.stored(99)
-    keeper.wait()
-    assert keeper.runs == 0
-    keeper.stored(1)
-    keeper.wait()
-    assert keeper.runs == 1
-    # The next threshold is a tenth of the store the run found (as autovacuum_analyze_scale_factor).
-    stored = stored_estimate(db.engine)
-    assert stored >= LOADED and keeper.threshold == int(stored * GROWTH) > keeper.every
-    keeper.stored(keeper.threshold - 1)
-    keeper.wait()
-    assert keeper.runs == 1
-    keeper.stored(1)
-    keeper.wait()
-    assert keeper.runs == 2
-    off = StatsKeeper(db.engine, every=0)
-    off.stored(10**6)
-    assert off.runs == 0
-    with db.session() as s:
-        assert s.scalar(select(Statement.seq).limit(1)) is not None
-        assert uuid.UUID(s.scalar(select(Statement.statement_id).limit(1)))
 
 
 def test_two_filter_pages_match_the_plain_query(loaded: Any) -> None:
