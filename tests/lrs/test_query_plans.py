@@ -18,15 +18,13 @@ import pytest
 from sqlalchemy import event, select, text
 
 from bench.data import Generator
-from hocvu import db as dbops
-from lrs import credentials
 from lrs import query_params as qp
 from lrs import statement_query as sq
 from lrs.credentials import Principal
 from lrs.maintenance import analyze
 from lrs.statements import store
 from lrs.storage import Database, Statement, StatementActivity
-from tests.conftest import scratch_pg
+from tests.lrs.store_support import migrated_store
 
 pytestmark = pytest.mark.postgres
 LOADED = 6000
@@ -40,30 +38,20 @@ PASSED = "http://adlnet.gov/expapi/verbs/passed"
 def loaded() -> Iterator[tuple[Database, Principal, list[str]]]:
     """A fresh database, migrated, with LOADED statements stored in batches of 500 by the hub's own
     store and REFS StatementRefs to statements that meet the filters; never analysed."""
-    with scratch_pg("plans") as url:
-        db = Database(url)
-        try:
-            dbops.upgrade(db)
-            with db.session() as s:
-                tenant = credentials.create_tenant(s, "plans", "Plans")
-                cred, _secret = credentials.create_credential(s, tenant, "bulk", ["all"])
-                principal = Principal(cred.id, tenant.id, cred.key, frozenset(cred.scopes), cred.authority)
-                s.commit()
-            gen = Generator(seed=3, learners=500)
-            targets: list[str] = []
-            with db.session() as s:
-                for _batch in range(LOADED // 500):
-                    batch = [gen.statement() for _ in range(500)]
-                    store(s, principal, "2.0.0", batch, [])
-                    targets += [st["id"] for st in batch if st["verb"]["id"] == PASSED
-                                and st["context"]["contextActivities"]["grouping"][0]["id"] == COURSE]
-                refs = [{"actor": batch[0]["actor"], "verb": {"id": "http://adlnet.gov/expapi/verbs/commented"},
-                         "object": {"objectType": "StatementRef", "id": target}} for target in targets[:REFS]]
-                ref_ids = store(s, principal, "2.0.0", refs, [])
-                s.commit()
-            yield db, principal, ref_ids
-        finally:
-            db.dispose()
+    with migrated_store("plans", "plans") as (db, principal):
+        gen = Generator(seed=3, learners=500)
+        targets: list[str] = []
+        with db.session() as s:
+            for _batch in range(LOADED // 500):
+                batch = [gen.statement() for _ in range(500)]
+                store(s, principal, "2.0.0", batch, [])
+                targets += [st["id"] for st in batch if st["verb"]["id"] == PASSED
+                            and st["context"]["contextActivities"]["grouping"][0]["id"] == COURSE]
+            refs = [{"actor": batch[0]["actor"], "verb": {"id": "http://adlnet.gov/expapi/verbs/commented"},
+                     "object": {"objectType": "StatementRef", "id": target}} for target in targets[:REFS]]
+            ref_ids = store(s, principal, "2.0.0", refs, [])
+            s.commit()
+        yield db, principal, ref_ids
 
 
 def _plans(db: Database, principal: Principal, args: dict[str, str]) -> tuple[list[str], list[dict[str, Any]]]:

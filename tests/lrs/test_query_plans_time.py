@@ -15,15 +15,13 @@ import pytest
 from sqlalchemy import select, text
 
 from bench.data import Generator
-from hocvu import db as dbops
-from lrs import credentials
 from lrs import query_params as qp
 from lrs import statement_query as sq
 from lrs.credentials import Principal
 from lrs.maintenance import analyze
 from lrs.statements import store
 from lrs.storage import Database, Statement
-from tests.conftest import scratch_pg
+from tests.lrs.store_support import migrated_store
 from tests.lrs.test_query_plans import _plans, _text, _touched
 
 pytestmark = pytest.mark.postgres
@@ -36,24 +34,14 @@ LIMIT = 25
 def loaded() -> Iterator[tuple[Database, Principal, list[datetime]]]:
     """A fresh database, migrated, with BATCHES × BATCH statements stored by the hub's own store
     (one `stored` per batch, as the hub stamps them); never analysed. Yields the batches' times."""
-    with scratch_pg("plans_time") as url:
-        db = Database(url)
-        try:
-            dbops.upgrade(db)
-            with db.session() as s:
-                tenant = credentials.create_tenant(s, "plans", "Plans")
-                cred, _secret = credentials.create_credential(s, tenant, "bulk", ["all"])
-                principal = Principal(cred.id, tenant.id, cred.key, frozenset(cred.scopes), cred.authority)
-                s.commit()
-            gen = Generator(seed=5, learners=500)
-            with db.session() as s:
-                for _batch in range(BATCHES):
-                    store(s, principal, "2.0.0", [gen.statement() for _ in range(BATCH)], [])
-                s.commit()
-                times = list(s.scalars(select(Statement.stored).distinct().order_by(Statement.stored)))
-            yield db, principal, times
-        finally:
-            db.dispose()
+    with migrated_store("plans_time", "plans") as (db, principal):
+        gen = Generator(seed=5, learners=500)
+        with db.session() as s:
+            for _batch in range(BATCHES):
+                store(s, principal, "2.0.0", [gen.statement() for _ in range(BATCH)], [])
+            s.commit()
+            times = list(s.scalars(select(Statement.stored).distinct().order_by(Statement.stored)))
+        yield db, principal, times
 
 
 def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:

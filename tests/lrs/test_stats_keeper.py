@@ -13,13 +13,10 @@ import pytest
 from sqlalchemy import text
 
 from bench.data import Generator
-from hocvu import db as dbops
-from lrs import credentials
-from lrs.credentials import Principal
 from lrs.maintenance import GROWTH, StatsKeeper, analysis_due
 from lrs.statements import store
 from lrs.storage import Database
-from tests.conftest import scratch_pg
+from tests.lrs.store_support import migrated_store
 
 STORED = 600
 
@@ -27,25 +24,15 @@ STORED = 600
 @pytest.fixture
 def keeper_store() -> Iterator[tuple[Database, Any]]:
     """A migrated database and a function that stores n statements through the hub's own store."""
-    with scratch_pg("keeper") as url:
-        db = Database(url)
-        try:
-            dbops.upgrade(db)
+    with migrated_store("keeper", "keeper") as (db, principal):
+        gen = Generator(seed=5, learners=50)
+
+        def put(n: int) -> None:
             with db.session() as s:
-                tenant = credentials.create_tenant(s, "keeper", "Keeper")
-                cred, _secret = credentials.create_credential(s, tenant, "bulk", ["all"])
-                principal = Principal(cred.id, tenant.id, cred.key, frozenset(cred.scopes), cred.authority)
+                store(s, principal, "2.0.0", [gen.statement() for _ in range(n)], [])
                 s.commit()
-            gen = Generator(seed=5, learners=50)
 
-            def put(n: int) -> None:
-                with db.session() as s:
-                    store(s, principal, "2.0.0", [gen.statement() for _ in range(n)], [])
-                    s.commit()
-
-            yield db, put
-        finally:
-            db.dispose()
+        yield db, put
 
 
 def _until(due: bool, db: Database) -> None:
