@@ -67,6 +67,7 @@ def analysis_due(engine: Engine) -> bool:
         return True
     with engine.connect() as conn:
         row = conn.execute(_CHANGES).one()
+        conn.commit()  # not the closing ROLLBACK, at which psycopg forgets the pooled connection's prepared statements
     changed, counted, tracked = int(row[0]), float(row[1]), bool(row[2])
     return not tracked or (changed > 0 and changed >= GROWTH * counted)
 
