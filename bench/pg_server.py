@@ -43,27 +43,11 @@ SETTINGS = {
 
 
 class KeptCluster(Cluster):
-    """A cluster in a folder that outlives the run, started with SETTINGS and durability on."""
+    """A cluster in a folder that outlives the run, started with SETTINGS and durability on, and
+    stopped cleanly (the tests' clusters stop as a crash would)."""
 
     def __init__(self, port: int, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        super().__init__(port)
-        os.rmdir(self.folder)  # the base class's temporary folder: this one lives in FOLDER
-        self.folder = folder
-        self.data = folder / "data"
-        if os.geteuid() == 0:
-            import pwd
-
-            user = pwd.getpwnam("postgres")
-            os.chown(folder, user.pw_uid, user.pw_gid)
-
-    def start(self) -> KeptCluster:
-        settings = {**SETTINGS, **_overrides()}
-        options = " ".join([f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1",
-                            *(f"-c {name}={value}" for name, value in settings.items())])
-        self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w",
-                  "-t", "600", "start")  # a crash's recovery may replay up to max_wal_size
-        return self
+        super().__init__(port, folder, {**SETTINGS, **_overrides()})
 
     def stop(self) -> None:
         self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "900", "stop")
@@ -88,9 +72,8 @@ def main() -> int:
     cluster = KeptCluster(free_port(), Path(args[0]).resolve())
     fresh = not (cluster.data / "PG_VERSION").exists()
     cluster.init() if fresh else cluster.start()
-    settings = {**SETTINGS, **_overrides()}
     print(f"PostgreSQL cluster in {cluster.folder} ({'made' if fresh else 'kept'}), port {cluster.port}: "
-          + ", ".join(f"{k}={v}" for k, v in settings.items()), flush=True)
+          + ", ".join(f"{k}={v}" for k, v in cluster.settings.items()), flush=True)
     try:
         env = {**os.environ, "BENCH_PG_ADMIN": cluster.url}
         return subprocess.run(args[2:], env=env).returncode

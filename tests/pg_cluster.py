@@ -27,10 +27,15 @@ def unavailable_reason() -> str | None:
 
 
 class Cluster:
-    def __init__(self, port: int) -> None:
+    """In ``folder`` (a new temporary one by default), started with ``settings`` (by default fsync
+    off: a test's data need not survive the machine)."""
+
+    def __init__(self, port: int, folder: Path | None = None, settings: dict[str, str] | None = None) -> None:
         self.port = port
-        self.folder = Path(tempfile.mkdtemp(prefix="hocvu-pg-"))
+        self.folder = folder or Path(tempfile.mkdtemp(prefix="hocvu-pg-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.data = self.folder / "data"
+        self.settings = {"fsync": "off"} if settings is None else settings
         if os.geteuid() == 0:
             user = pwd.getpwnam("postgres")
             os.chown(self.folder, user.pw_uid, user.pw_gid)
@@ -50,9 +55,11 @@ class Cluster:
         return self.start()
 
     def start(self) -> Cluster:
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = " ".join([f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1",
+                            *(f"-c {name}={value}" for name, value in self.settings.items())])
+        # -t 600: a cluster that crashed may replay up to max_wal_size of WAL before it answers
         self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w",
-                  "start")
+                  "-t", "600", "start")
         return self
 
     def stop(self) -> None:
