@@ -7,9 +7,9 @@ queues one ``hocvu.forward.deliver`` per target (workers; a round that runs out 
 its successor). Leases make duplicate or concurrent tasks harmless.
 
 Ingest never waits on any of this: storing a statement only sets an ``Event`` (``nudge``). A
-daemon thread per web process turns nudges and a timer into kicks — run right there in eager
-mode, published to the broker otherwise — so neither a down target nor a down broker can slow or
-fail POST /statements.
+daemon thread per web process turns nudges and a timer into kicks — with no broker, the round run
+right there (``run_round``, what the eager kick task runs, called directly), published to the
+broker otherwise — so neither a down target nor a down broker can slow or fail POST /statements.
 
 Tasks find their database through a named runtime registered in this process (``RUNTIMES``):
 the web app registers its own; ``hocvu forward worker`` registers "default" from the settings.

@@ -65,7 +65,7 @@ def test_keeper_analyses_a_store_never_analysed_then_after_a_tenth_changed(keepe
     time.sleep(1.5)
     _look(keeper)
     assert (keeper.runs, keeper.skipped) == (1, 2)
-    put(20)  # past a tenth, counted over every process's changes
+    put(20)  # past a tenth: the server's counts, whichever connection (or process) made the changes
     _until(True, db)
     _look(keeper)
     assert (keeper.runs, keeper.skipped) == (2, 2)

@@ -35,14 +35,19 @@ def _wait_until_equal(source: Source, server: LrsServer, tenant: int, forwarder:
 
 
 def test_eager_mode_delivers_in_process(source: Source, target_lrs: LrsServer) -> None:
-    """With no broker the kick is a round run in the web process (the tasks are still registered,
-    for `hocvu forward` and a worker started later)."""
+    """With no broker the kick is a round run in the web process, called directly; the eager app's
+    kick task, applied through Celery, runs the same round."""
     forwarder = Forwarder(source.db, fast_config())  # no broker: eager
     assert forwarder.celery.conf.task_always_eager and {KICK, DELIVER} <= set(forwarder.celery.tasks)
     _, target_tenant = source.add_target(target_lrs)
     source.post([stmt(n) for n in range(5)])
     result = forwarder.kick()
     assert result["delivered"] == 5 and result["more"] is False
+    assert holdings(target_lrs.db, target_tenant) == holdings(source.db, source.tenant_id)
+    # The eager app's kick task, applied through Celery, runs the same round: nothing left to send.
+    source.post([stmt(n) for n in range(5, 8)])
+    through_celery = forwarder.celery.tasks[KICK].apply(kwargs={"runtime": forwarder.name}).get()
+    assert through_celery["delivered"] == 3 and forwarder.kick()["delivered"] == 0
     assert holdings(target_lrs.db, target_tenant) == holdings(source.db, source.tenant_id)
     RUNTIMES.pop(forwarder.name)
 
