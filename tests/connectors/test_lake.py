@@ -2,12 +2,13 @@
 parquet``) read by DuckDB and by Apache Spark (local mode), and the dashboard's figures recomputed
 from it equal the SQL rollups' — with a statement voided after it was exported (its voiding row in a
 later export takes it out, xAPI 1.0.3 Part Two §2.3.2), pseudonymised, with provinces from learner
-records and the tenant. Spark is skipped, with the reason, where ``pyspark`` is not installed (the
-``lake`` extra)."""
+records and the tenant. ``make test`` installs ``pyspark`` (the ``lake`` extra) where Java is found;
+elsewhere Spark is skipped, with the reason."""
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,9 @@ KEY = pseudonym_key("test-secret")
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Spark]:
     if importlib.util.find_spec("pyspark") is None:
-        pytest.skip("pyspark is not installed (pip install -e '.[lake]')")
+        pytest.skip("pyspark is not installed (pip install -e '.[lake]'; `make test` does where Java is found)")
+    if shutil.which("java") is None:
+        pytest.skip("no Java on PATH: Spark's local mode runs on a JVM (Java 17)")
     made = Spark()
     yield made
     made.stop()
