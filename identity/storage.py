@@ -76,6 +76,7 @@ class IdentityBinding(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_issuer", "external_subject", name="uq_identity_bindings_external"),
     )
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0214).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("identity_accounts.id"), index=True)

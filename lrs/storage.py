@@ -172,7 +172,8 @@ class StatementAgent(Base):
 
     __tablename__ = "statement_agents"
     __table_args__ = (Index("ix_statement_agents_lookup", "tenant_id", "agent_key", "seq"),)
-    # (seq, key) is the primary key: no surrogate id, one index fewer to maintain on ingest.
+    # (seq, key) is the primary key: no surrogate id, one index fewer to maintain on ingest. On
+    # PostgreSQL it is (tenant_id, seq, agent_key), for Citus (migration 0210; statement_activities too).
     seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(Integer)
     agent_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
@@ -225,6 +226,7 @@ class Document(Base):
             "tenant_id", "kind", "activity_id", "agent_key", "registration", "doc_id", name="uq_documents_key"
         ),
     )
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0210).
     id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     kind: Mapped[str] = mapped_column(String(16))  # state | activity_profile | agent_profile

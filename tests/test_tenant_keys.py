@@ -41,11 +41,6 @@ REFERENCE: Final = {
 }
 
 PENDING: Final = {
-    "statement_agents": "PK (seq, agent_key) -> (tenant_id, seq, agent_key); its FK to statements went with "
-                        "partitioning (migration 0110)",
-    "statement_activities": "PK (seq, activity_id) -> (tenant_id, seq, activity_id); FK gone as for statement_agents",
-    "documents": "PK (id) -> (tenant_id, id)",
-    "identity_bindings": "PK (id) -> (tenant_id, id); its FK to identity_accounts (reference) may stay (identity)",
     "forward_targets": "PK (id) -> (tenant_id, id) (connectors)",
     "forward_items": "PK and FK by target -> with tenant_id (connectors); its FK to statements went (0110)",
     "learner_records": "PK (id) -> (tenant_id, id) (learners)",
@@ -58,8 +53,6 @@ PENDING: Final = {
     "lti_proctoring_sessions": "PK, FK and unique keys -> with tenant_id (lti_tool)",
     "lti_proctoring_controls": "PK and FK -> with tenant_id (lti_tool)",
     "lti_resource_links": "PK, FK and unique key -> with tenant_id (lti_tool)",
-    "lrs_cmi5_sessions": "PK (id) -> (tenant_id, id); its unique key already leads with tenant_id (lrs.cmi5)",
-    "lrs_cmi5_au_status": "PK (id) -> (tenant_id, id); its unique key already leads with tenant_id (lrs.cmi5)",
     "player_scorm_attempts": "PK (id) -> (tenant_id, id); its unique key already leads with tenant_id (player)",
 }
 

@@ -30,6 +30,7 @@ class Cmi5Session(Base):
         Index("ix_lrs_cmi5_sessions_open", "tenant_id", "registration", "au_iri", "state"),
         Index("ix_lrs_cmi5_sessions_credential", "credential_id"),
     )
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0215).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     session_id: Mapped[str] = mapped_column(String(36))
@@ -60,6 +61,7 @@ class Cmi5Session(Base):
 class Cmi5AuStatus(Base):
     __tablename__ = "lrs_cmi5_au_status"
     __table_args__ = (UniqueConstraint("tenant_id", "registration", "au_iri", name="uq_lrs_cmi5_au_status"),)
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0215).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     registration: Mapped[str] = mapped_column(String(36))
