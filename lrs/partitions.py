@@ -150,8 +150,7 @@ def detach_before(conn: Connection, before: date) -> list[str]:
 def _detach(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"ALTER TABLE {TABLE} DETACH PARTITION {name}")
     for side in ("statement_agents", "statement_activities"):
-        # By (tenant_id, seq): the side tables' primary keys lead with tenant_id (migration 0210).
-        conn.exec_driver_sql(f"DELETE FROM {side} WHERE (tenant_id, seq) IN (SELECT tenant_id, seq FROM {name})")
+        conn.exec_driver_sql(f"DELETE FROM {side} WHERE seq IN (SELECT seq FROM {name})")
 
 
 def month_of(name: str) -> date:

@@ -171,9 +171,12 @@ class StatementAgent(Base):
     plain ``agent`` filter matches; the rest count only with ``related_agents=true``."""
 
     __tablename__ = "statement_agents"
-    __table_args__ = (Index("ix_statement_agents_lookup", "tenant_id", "agent_key", "seq"),)
-    # (seq, key) is the primary key: no surrogate id, one index fewer to maintain on ingest. On
-    # PostgreSQL it is (tenant_id, seq, agent_key), for Citus (migration 0210; statement_activities too).
+    # SQLite: (seq, key) is the primary key, no surrogate id, and the look-up index serves the
+    # filters. PostgreSQL (migration 0210): the look-up's columns are the primary key, leading with
+    # tenant_id as Citus needs, and a narrow, append-only (seq) index serves the deletes by statement
+    # (erasure, a detached month): two indexes either way, the wide one once. statement_activities too.
+    __table_args__ = (Index("ix_statement_agents_lookup", "tenant_id", "agent_key", "seq", info=SQLITE_ONLY),
+                      Index("ix_statement_agents_seq", "seq", info=POSTGRESQL_ONLY))
     seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(Integer)
     agent_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
@@ -184,7 +187,8 @@ class StatementActivity(Base):
     """An Activity a statement relates to; ``direct`` marks the statement's object."""
 
     __tablename__ = "statement_activities"
-    __table_args__ = (Index("ix_statement_activities_lookup", "tenant_id", "activity_id", "seq"),)
+    __table_args__ = (Index("ix_statement_activities_lookup", "tenant_id", "activity_id", "seq", info=SQLITE_ONLY),
+                      Index("ix_statement_activities_seq", "seq", info=POSTGRESQL_ONLY))
     seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(Integer)
     activity_id: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)

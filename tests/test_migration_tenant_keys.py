@@ -28,8 +28,8 @@ pytestmark = pytest.mark.postgres
 
 OURS = {"0210", "0214", "0215"}
 PKEYS = {
-    "statement_agents": ["tenant_id", "seq", "agent_key"],
-    "statement_activities": ["tenant_id", "seq", "activity_id"],
+    "statement_agents": ["tenant_id", "agent_key", "seq"],
+    "statement_activities": ["tenant_id", "activity_id", "seq"],
     "documents": ["tenant_id", "id"],
     "identity_bindings": ["tenant_id", "id"],
     "lrs_cmi5_sessions": ["tenant_id", "id"],
@@ -60,6 +60,12 @@ def upgrade_to_before_ours(database: Database) -> None:
             assert isinstance(down, str)
             target = down
         dbops.upgrade(database, target)
+
+
+def side_indexes(database: Database) -> set[str]:
+    with database.engine.connect() as conn:
+        names = conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'statement_agents'"))
+        return set(names.scalars())
 
 
 def primary_keys(database: Database) -> dict[str, list[str]]:
@@ -115,6 +121,8 @@ def test_keys_lead_with_tenant_and_the_store_is_kept(database: Database) -> None
 
     dbops.upgrade(database)
     assert primary_keys(database) == PKEYS
+    # The look-up's columns are the key now; a narrow (seq) index serves deletes by statement.
+    assert side_indexes(database) == {"statement_agents_pkey", "ix_statement_agents_seq"}
     # Each tenant finds its own statements, by agent (related: the instructor) and by activity.
     teacher = json.dumps({"mbox": "mailto:teacher@hocvu.vn"})
     assert found(one, agent=teacher, related_agents="true") == set(ids_one)
@@ -144,5 +152,6 @@ def test_downgrade_gives_the_old_keys_back(database: Database) -> None:
     keys = primary_keys(database)
     assert keys["statement_agents"] == ["seq", "agent_key"] and keys["documents"] == ["id"]
     assert keys["lrs_cmi5_au_status"] == ["id"] and keys["identity_bindings"] == ["id"]
+    assert side_indexes(database) == {"statement_agents_pkey", "ix_statement_agents_lookup"}
     dbops.upgrade(database)
     assert primary_keys(database) == PKEYS
