@@ -61,11 +61,10 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
     hashes = attachment_store.cited_by(session, tenant_id, seqs)  # read before the statements go
     for i in range(0, len(seqs), 1000):
         chunk = seqs[i:i + 1000]
-        # tenant_id too: PostgreSQL's keys of the side tables lead with it (migration 0210).
-        session.execute(delete(StatementAgent).where(StatementAgent.tenant_id == tenant_id,
-                                                     StatementAgent.seq.in_(chunk)))
-        session.execute(delete(StatementActivity).where(StatementActivity.tenant_id == tenant_id,
-                                                        StatementActivity.seq.in_(chunk)))
+        # By seq alone (globally unique): their (seq) index answers it. With tenant_id too, a planner
+        # without statistics may take the key (tenant_id, ...) and read the tenant's every row.
+        session.execute(delete(StatementAgent).where(StatementAgent.seq.in_(chunk)))
+        session.execute(delete(StatementActivity).where(StatementActivity.seq.in_(chunk)))
         session.execute(delete(Statement).where(Statement.seq.in_(chunk)))
     documents = cast(CursorResult[Any], session.execute(delete(Document).where(
         Document.tenant_id == tenant_id, Document.agent_key == key_part(key)))).rowcount or 0
