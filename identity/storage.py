@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from identity.errors import AccountNotFound, BadRequest, BindingConflict
-from lrs.storage import Base
+from lrs.storage import Base, tenant_identity
 
 if TYPE_CHECKING:
     from identity.oidc_client import VerifiedIdentity
@@ -76,13 +76,14 @@ class IdentityBinding(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_issuer", "external_subject", name="uq_identity_bindings_external"),
     )
-    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0214).
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0214); so is the ORM's identity.
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("identity_accounts.id"), index=True)
     external_issuer: Mapped[str] = mapped_column(String(MAX_ISSUER))
     external_subject: Mapped[str] = mapped_column(String(MAX_SUBJECT))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class FaceEnrolment(Base):

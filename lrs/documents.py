@@ -239,7 +239,8 @@ def _store(session: Session, tenant_id: int, scope: Scope, doc_id: str, current:
                "agent_key": key_part(scope.agent_key), "registration": scope.registration or "", "doc_id": doc_id}
         return Written(etag, now) if _insert_if_absent(session, {**key, **values}) else None
     result: Any = session.execute(
-        update(Document).where(Document.id == current.id, Document.etag == current.etag)
+        update(Document).where(Document.tenant_id == current.tenant_id, Document.id == current.id,
+                               Document.etag == current.etag)
         .values(**values).execution_options(synchronize_session=False))
     session.expire(current)
     return Written(etag, now) if result.rowcount == 1 else None
@@ -323,7 +324,8 @@ def delete(session: Session, tenant_id: int, scope: Scope, doc_id: str, pre: Pre
         if current is None:
             return
         result: Any = session.execute(
-            sa_delete(Document).where(Document.id == current.id, Document.etag == current.etag)
+            sa_delete(Document).where(Document.tenant_id == current.tenant_id, Document.id == current.id,
+                                      Document.etag == current.etag)
             .execution_options(synchronize_session=False))
         session.expunge(current)
         if result.rowcount == 1:

@@ -102,6 +102,14 @@ POSTGRESQL_ONLY: Final = {"only": "postgresql"}
 PARTITIONED_TABLE: Final = "statements"
 
 
+def tenant_identity(tenant_id: Any, *rest: Any) -> dict[str, Any]:
+    """A per-tenant model's ``__mapper_args__``: its ORM identity is (tenant_id, ...), as its
+    PostgreSQL key is, whatever SQLite's key (a lone INTEGER PRIMARY KEY autoincrements there). The
+    ORM's own UPDATE/DELETE of a changed object and ``session.get`` then name the tenant, so they use
+    the key's index (by id alone: a sequential scan) and reach one shard on Citus (issue 17 item 5b)."""
+    return {"primary_key": [tenant_id, *rest]}
+
+
 def in_schema(obj: Any, type_: str, dialect: str) -> bool:
     """Whether a model object exists in ``dialect``'s migrated schema (see SQLITE_ONLY above)."""
     only = getattr(obj, "info", {}).get("only")
@@ -152,6 +160,7 @@ class Statement(Base):
     is_voiding: Mapped[bool] = mapped_column(Boolean, default=False)
     credential_id: Mapped[int | None] = mapped_column(ForeignKey("credentials.id"), nullable=True)
     full: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    __mapper_args__ = tenant_identity(tenant_id, seq)
 
 
 class StatementId(Base):
@@ -181,6 +190,7 @@ class StatementAgent(Base):
     tenant_id: Mapped[int] = mapped_column(Integer)
     agent_key: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
     direct: Mapped[bool] = mapped_column(Boolean)
+    __mapper_args__ = tenant_identity(tenant_id, agent_key, seq)
 
 
 class StatementActivity(Base):
@@ -193,6 +203,7 @@ class StatementActivity(Base):
     tenant_id: Mapped[int] = mapped_column(Integer)
     activity_id: Mapped[str] = mapped_column(String(IRI_LEN), primary_key=True)
     direct: Mapped[bool] = mapped_column(Boolean)
+    __mapper_args__ = tenant_identity(tenant_id, activity_id, seq)
 
 
 class Attachment(Base):
@@ -230,7 +241,7 @@ class Document(Base):
             "tenant_id", "kind", "activity_id", "agent_key", "registration", "doc_id", name="uq_documents_key"
         ),
     )
-    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0210).
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0210); so is the ORM's identity.
     id: Mapped[int] = mapped_column(SeqInt, primary_key=True, autoincrement=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     kind: Mapped[str] = mapped_column(String(16))  # state | activity_profile | agent_profile
@@ -242,6 +253,7 @@ class Document(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     etag: Mapped[str] = mapped_column(String(128))
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class AuditEntry(Base):

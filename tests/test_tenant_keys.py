@@ -19,7 +19,8 @@ from typing import Final
 import pytest
 from sqlalchemy import text
 
-from lrs.storage import Database
+from hocvu.db import load_models
+from lrs.storage import Base, Database
 
 pytestmark = pytest.mark.postgres
 
@@ -82,3 +83,15 @@ def test_every_key_leads_with_tenant_id(postgresql_app) -> None:  # type: ignore
         k.cols[0] == "tenant_id" or (k.contype == "f" and k.target in REFERENCE) for k in keys if k.tbl == t))
     assert not stale, f"these tables are tenant-keyed now; take them off PENDING: {stale}"
     assert not (set(REFERENCE) | set(PENDING)) - tables, "an exception names a table the schema does not have"
+
+
+def test_every_model_identity_leads_with_tenant_id() -> None:
+    """The ORM's identity of every per-tenant model leads with tenant_id, as the PostgreSQL key does:
+    the ORM's own UPDATE/DELETE of a changed object and ``session.get`` then name the tenant, so
+    they use the key's index (by id alone they could not: a sequential scan) and reach one shard
+    on Citus."""
+    load_models()
+    wrong = sorted(f"{m.local_table.name} {[c.name for c in m.primary_key]}" for m in Base.registry.mappers
+                   if m.local_table.name not in REFERENCE and m.local_table.name not in PENDING
+                   and m.primary_key[0].name != "tenant_id")
+    assert not wrong, f"models whose ORM identity does not lead with tenant_id (__mapper_args__): {wrong}"

@@ -65,7 +65,8 @@ def erase_agent(session: Session, tenant_id: int, agent: dict[str, Any], *, acto
         # without statistics may take the key (tenant_id, ...) and read the tenant's every row.
         session.execute(delete(StatementAgent).where(StatementAgent.seq.in_(chunk)))
         session.execute(delete(StatementActivity).where(StatementActivity.seq.in_(chunk)))
-        session.execute(delete(Statement).where(Statement.seq.in_(chunk)))
+        # tenant_id too: PostgreSQL's key is (tenant_id, seq, stored), and there is no index on seq alone.
+        session.execute(delete(Statement).where(Statement.tenant_id == tenant_id, Statement.seq.in_(chunk)))
     documents = cast(CursorResult[Any], session.execute(delete(Document).where(
         Document.tenant_id == tenant_id, Document.agent_key == key_part(key)))).rowcount or 0
     ids = [r.statement_id for r in rows]

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lrs.storage import IRI_LEN, Base
+from lrs.storage import IRI_LEN, Base, tenant_identity
 
 LAUNCHED, INITIALIZED, TERMINATED, ABANDONED = "launched", "initialized", "terminated", "abandoned"
 WAIVED = "waived"  # a row that only records a waiver's session id (no AU ran)
@@ -30,7 +30,7 @@ class Cmi5Session(Base):
         Index("ix_lrs_cmi5_sessions_open", "tenant_id", "registration", "au_iri", "state"),
         Index("ix_lrs_cmi5_sessions_credential", "credential_id"),
     )
-    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0215).
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0215); so is the ORM's identity.
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     session_id: Mapped[str] = mapped_column(String(36))
@@ -56,12 +56,13 @@ class Cmi5Session(Base):
     prefs_read: Mapped[bool] = mapped_column(Boolean, default=False)  # the AU read cmi5LearnerPreferences (§11)
     # Who opened it, for the LMS's own follow-up (the player session of the learner, opaque here).
     opener: Mapped[dict[str, Any]] = mapped_column(JSON)
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class Cmi5AuStatus(Base):
     __tablename__ = "lrs_cmi5_au_status"
     __table_args__ = (UniqueConstraint("tenant_id", "registration", "au_iri", name="uq_lrs_cmi5_au_status"),)
-    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0215).
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0215); so is the ORM's identity.
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     registration: Mapped[str] = mapped_column(String(36))
@@ -71,3 +72,4 @@ class Cmi5AuStatus(Base):
     waived: Mapped[bool] = mapped_column(Boolean, default=False)
     satisfied: Mapped[bool] = mapped_column(Boolean, default=False)
     score_scaled: Mapped[float | None] = mapped_column(Float, nullable=True)
+    __mapper_args__ = tenant_identity(tenant_id, id)
