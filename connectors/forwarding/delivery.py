@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from connectors.forwarding.client import Outcome, XapiTarget, send
 from connectors.forwarding.config import ForwardConfig, SecretUnreadable, backoff_delay, now_utc, unseal
 from connectors.forwarding.horizon import advance_horizon, current_safe_seq
-from connectors.forwarding.targets import filter_condition
+from connectors.forwarding.targets import filter_condition, items_of
 from connectors.storage import ForwardItem, ForwardTarget
 from lrs.blobs import attachments as attachment_store
 from lrs.multipart import AttachmentPart
@@ -172,7 +172,7 @@ class TargetRound:
             if target is None:
                 return False
             seqs = list(session.scalars(select(ForwardItem.seq).where(
-                ForwardItem.target_id == target.id, ForwardItem.state == "queued", ForwardItem.next_attempt <= now,
+                items_of(target), ForwardItem.state == "queued", ForwardItem.next_attempt <= now,
                 ForwardItem.seq.not_in(self.refused)).order_by(ForwardItem.seq).limit(target.batch_size)))
             if not seqs:
                 return False
@@ -181,8 +181,7 @@ class TargetRound:
             # Items whose statement no longer matches the filters (changed since) are dropped.
             unmatched = set(seqs) - {r.seq for r in rows}
             if unmatched:
-                session.execute(delete(ForwardItem).where(ForwardItem.target_id == target.id,
-                                                          ForwardItem.seq.in_(unmatched)))
+                session.execute(delete(ForwardItem).where(items_of(target), ForwardItem.seq.in_(unmatched)))
                 session.commit()
         if not rows:
             return True
@@ -194,8 +193,7 @@ class TargetRound:
             if result.failure is not None:
                 self._fail(result.failure, session, target)
                 return True
-            session.execute(delete(ForwardItem).where(ForwardItem.target_id == target.id,
-                                                      ForwardItem.seq.in_(result.delivered)))
+            session.execute(delete(ForwardItem).where(items_of(target), ForwardItem.seq.in_(result.delivered)))
             self._record_rejects(session, target, result.rejected, now)
             self._succeed(session, target, result, now)
         return True
@@ -242,9 +240,9 @@ class TargetRound:
         if not rejected:
             return
         known = {i.seq: i for i in session.scalars(select(ForwardItem).where(
-            ForwardItem.target_id == target.id, ForwardItem.seq.in_(rejected)))}
+            items_of(target), ForwardItem.seq.in_(rejected)))}
         for seq, reason in rejected.items():
-            item = known.get(seq) or ForwardItem(target_id=target.id, seq=seq, attempts=0)
+            item = known.get(seq) or ForwardItem(tenant_id=target.tenant_id, target_id=target.id, seq=seq, attempts=0)
             item.attempts += 1
             item.reason = reason
             item.updated = now
