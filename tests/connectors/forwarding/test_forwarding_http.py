@@ -259,6 +259,7 @@ def test_refused_statement_is_isolated_retried_then_dead_lettered(source: Source
     assert set(holdings(target_lrs.db, target_tenant)) == {s["id"] for s in good}
     [item] = source.items(target_id)
     assert (item.state, item.attempts) == ("queued", 1) and "400" in (item.reason or "")
+    assert item.tenant_id == source.tenant_id  # the target's tenant (migration 0213)
     assert "contextAgents" in (item.reason or "")
 
     deadline = time.monotonic() + 10

@@ -128,7 +128,8 @@ def test_a_late_commit_is_queued_for_a_target_mid_round(source: Source, target_l
     with source.db.session() as session:
         advance_horizon(session, config, now + timedelta(seconds=1))
         items = session.scalars(select(ForwardItem).where(ForwardItem.target_id == target_id)).all()
-        assert [(i.seq, i.state, i.reason) for i in items] == [(held.seq, "queued", "late commit")]
+        assert [(i.tenant_id, i.seq, i.state, i.reason) for i in items] == [
+            (source.tenant_id, held.seq, "queued", "late commit")]
         assert session.scalar(select(ForwardGap).where(ForwardGap.lo <= held.seq, ForwardGap.hi >= held.seq)) is None
         session.execute(update(ForwardTarget).where(ForwardTarget.id == target_id).values(lease_until=None))
         session.commit()
