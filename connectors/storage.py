@@ -50,6 +50,9 @@ class LearnerRecord(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The ORM's identity is (tenant_id, id) on both databases: its flushes and session.get name the
+    # tenant, so they use the key's index and go to one shard on Citus (by id alone: every row, every shard).
+    __mapper_args__ = {"primary_key": [tenant_id, id]}  # noqa: RUF012 (SQLAlchemy reads it once, at mapping)
 
 
 # --- forwarding (connectors.forwarding.targets) --------------------------------------------------------
@@ -87,6 +90,8 @@ class ForwardTarget(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # As LearnerRecord: the ORM's identity is (tenant_id, id), so a round's flushes name the tenant.
+    __mapper_args__ = {"primary_key": [tenant_id, id]}  # noqa: RUF012 (SQLAlchemy reads it once, at mapping)
 
 
 class ForwardItem(Base):

@@ -24,9 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,18 @@ from lrs.storage import Database, Statement, as_utc
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+
+
+class TargetKey(NamedTuple):
+    """A target by its key (tenant_id, id): every look-up of a round names the tenant, so it uses
+    the key's index and goes to one shard on Citus (migration 0213)."""
+
+    tenant_id: int
+    id: int
+
+
+def _is(key: TargetKey) -> ColumnElement[bool]:
+    return and_(ForwardTarget.tenant_id == key.tenant_id, ForwardTarget.id == key.id)
 
 
 @dataclass
@@ -66,25 +78,26 @@ class RoundReport:
     more: bool = False  # work remains that a next round can do now (not waiting on backoff)
 
 
-def due_targets(session: Session, now: datetime) -> list[int]:
-    return list(session.scalars(select(ForwardTarget.id).where(
+def due_targets(session: Session, now: datetime) -> list[TargetKey]:
+    # Every tenant's targets, so no tenant to name: on Citus this one asks every shard, once a kick
+    # (a handful of rows); the rounds it starts then go by key.
+    return [TargetKey(t, i) for t, i in session.execute(select(ForwardTarget.tenant_id, ForwardTarget.id).where(
         ForwardTarget.enabled.is_(True),
-        or_(ForwardTarget.next_attempt.is_(None), ForwardTarget.next_attempt <= now)).order_by(ForwardTarget.id)))
+        or_(ForwardTarget.next_attempt.is_(None), ForwardTarget.next_attempt <= now)).order_by(ForwardTarget.id))]
 
 
-def _claim(db: Database, config: ForwardConfig, target_id: int, token: str, now: datetime) -> bool:
+def _claim(db: Database, config: ForwardConfig, key: TargetKey, token: str, now: datetime) -> bool:
     with db.session() as session:
         claimed = cast("CursorResult[Any]", session.execute(update(ForwardTarget).where(
-            ForwardTarget.id == target_id,
-            or_(ForwardTarget.lease_until.is_(None), ForwardTarget.lease_until < now))
+            _is(key), or_(ForwardTarget.lease_until.is_(None), ForwardTarget.lease_until < now))
             .values(lease_until=now + timedelta(seconds=config.lease_seconds), lease_token=token))).rowcount
         session.commit()
     return bool(claimed)
 
 
-def _release(db: Database, target_id: int, token: str) -> None:
+def _release(db: Database, key: TargetKey, token: str) -> None:
     with db.session() as session:
-        session.execute(update(ForwardTarget).where(ForwardTarget.id == target_id, ForwardTarget.lease_token == token)
+        session.execute(update(ForwardTarget).where(_is(key), ForwardTarget.lease_token == token)
                         .values(lease_until=None, lease_token=None))
         session.commit()
 
@@ -127,15 +140,14 @@ def _attachments(session: Session, tenant_id: int, rows: list[Row]) -> dict[str,
 class TargetRound:
     """One round of one target (the caller holds its lease)."""
 
-    def __init__(self, db: Database, config: ForwardConfig, target_id: int, token: str, clock: Clock) -> None:
-        self.db, self.config, self.target_id, self.token, self.clock = db, config, target_id, token, clock
+    def __init__(self, db: Database, config: ForwardConfig, key: TargetKey, token: str, clock: Clock) -> None:
+        self.db, self.config, self.key, self.token, self.clock = db, config, key, token, clock
         self.deadline = time.monotonic() + config.round_seconds
-        self.report = RoundReport(target_id)
+        self.report = RoundReport(key.id)
         self.refused: set[int] = set()  # a round offers each statement once, however short its backoff
 
     def _target(self, session: Session) -> ForwardTarget | None:
-        return session.scalar(select(ForwardTarget).where(ForwardTarget.id == self.target_id,
-                                                          ForwardTarget.lease_token == self.token))
+        return session.scalar(select(ForwardTarget).where(_is(self.key), ForwardTarget.lease_token == self.token))
 
     def run(self) -> RoundReport:
         with self.db.session() as session:
@@ -214,7 +226,7 @@ class TargetRound:
             if not rows:
                 if end > start:
                     session.execute(update(ForwardTarget).where(
-                        ForwardTarget.id == target.id, ForwardTarget.lease_token == self.token,
+                        _is(self.key), ForwardTarget.lease_token == self.token,
                         ForwardTarget.cursor_seq == start).values(cursor_seq=end))
                     session.commit()
                 # Statements stored during the round: their nudges found the lease taken, so this
@@ -229,7 +241,7 @@ class TargetRound:
                 self._fail(result.failure, session, target)
                 return True
             moved = cast("CursorResult[Any]", session.execute(update(ForwardTarget).where(
-                ForwardTarget.id == target.id, ForwardTarget.lease_token == self.token,
+                _is(self.key), ForwardTarget.lease_token == self.token,
                 ForwardTarget.cursor_seq == start).values(cursor_seq=end))).rowcount
             if moved:  # else an operator rewound the cursor meanwhile: this batch will go again
                 self._record_rejects(session, target, result.rejected, now)
@@ -285,22 +297,22 @@ class TargetRound:
                     target.name, target.failures, wait, outcome.reason)
 
 
-def deliver_target(db: Database, config: ForwardConfig, target_id: int, *, clock: Clock = now_utc) -> RoundReport:
+def deliver_target(db: Database, config: ForwardConfig, key: TargetKey, *, clock: Clock = now_utc) -> RoundReport:
     """One round for one target: advance the horizon, then send while there is work and time."""
     token = secrets.token_hex(16)
     now = clock()
     with db.session() as session:
-        target = session.get(ForwardTarget, target_id)
+        target = session.get(ForwardTarget, (key.tenant_id, key.id))
         if target is None:
-            return RoundReport(target_id, skipped="gone")
+            return RoundReport(key.id, skipped="gone")
         if not target.enabled:
-            return RoundReport(target_id, skipped="disabled")
+            return RoundReport(key.id, skipped="disabled")
         if target.next_attempt is not None and as_utc(target.next_attempt) > now:
-            return RoundReport(target_id, skipped="waiting")
+            return RoundReport(key.id, skipped="waiting")
         advance_horizon(session, config, now)
-    if not _claim(db, config, target_id, token, now):
-        return RoundReport(target_id, skipped="busy")
+    if not _claim(db, config, key, token, now):
+        return RoundReport(key.id, skipped="busy")
     try:
-        return TargetRound(db, config, target_id, token, clock).run()
+        return TargetRound(db, config, key, token, clock).run()
     finally:
-        _release(db, target_id, token)
+        _release(db, key, token)

@@ -121,7 +121,8 @@ def _late_commit_is_queued(database: Database, ids: dict[str, Any]) -> None:
         seq = (s.scalar(select(func.max(Statement.seq))) or 0) + 10
         s.add(ForwardGap(lo=seq, hi=seq, first_seen=now))
         s.execute(update(ForwardHorizon).values(scanned_seq=seq, safe_seq=seq))
-        s.execute(update(ForwardTarget).where(ForwardTarget.id == ids["target"]).values(cursor_seq=seq))
+        s.execute(update(ForwardTarget).where(ForwardTarget.tenant_id == ids["tenant"],
+                                              ForwardTarget.id == ids["target"]).values(cursor_seq=seq))
         s.commit()
     _statement(database, ids, seq)
     with database.session() as s:
