@@ -110,11 +110,11 @@ def main() -> None:
                         name=slug, endpoint=base + "/", key=key, secret=secret, xapi_version="2.0.0",
                         batch_size=batch))
                     session.commit()
-                    key = TargetKey(target.tenant_id, target.id)
+                    target_key = TargetKey(target.tenant_id, target.id)
                 started = time.perf_counter()
                 delivered = 0
                 while True:
-                    report = deliver_target(source, config, key)
+                    report = deliver_target(source, config, target_key)
                     delivered += report.delivered
                     if report.error:
                         raise RuntimeError(f"delivery failed: {report.error}")
