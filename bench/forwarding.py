@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from bench.data import Generator
 from bench.statements import start_server
 from connectors.forwarding import targets as fw
-from connectors.forwarding.delivery import deliver_target
+from connectors.forwarding.delivery import TargetKey, deliver_target
 from hocvu import db as dbops
 from lrs import credentials, statements
 from lrs.storage import Database, Statement, Tenant
@@ -110,11 +110,11 @@ def main() -> None:
                         name=slug, endpoint=base + "/", key=key, secret=secret, xapi_version="2.0.0",
                         batch_size=batch))
                     session.commit()
-                    target_id = target.id
+                    target_key = TargetKey(target.tenant_id, target.id)
                 started = time.perf_counter()
                 delivered = 0
                 while True:
-                    report = deliver_target(source, config, target_id)
+                    report = deliver_target(source, config, target_key)
                     delivered += report.delivered
                     if report.error:
                         raise RuntimeError(f"delivery failed: {report.error}")

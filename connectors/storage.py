@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lrs.storage import IRI_LEN, Base, SeqInt
+from lrs.storage import IRI_LEN, POSTGRESQL_ONLY, SQLITE_ONLY, Base, SeqInt, tenant_identity
 
 
 class LearnerRecord(Base):
@@ -36,6 +37,8 @@ class LearnerRecord(Base):
 
     __tablename__ = "learner_records"
     __table_args__ = (UniqueConstraint("tenant_id", "learner_key", name="uq_learner_records_tenant_key"),)
+    # PostgreSQL's primary key is (tenant_id, id) (Citus, by tenant; migration 0213); SQLite keeps (id).
+    # The ORM's identity is (tenant_id, id) on both (lrs.storage.tenant_identity).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     learner_key: Mapped[str] = mapped_column(String(IRI_LEN))
@@ -48,6 +51,7 @@ class LearnerRecord(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 # --- forwarding (connectors.forwarding.targets) --------------------------------------------------------
@@ -61,6 +65,8 @@ class ForwardTarget(Base):
 
     __tablename__ = "forward_targets"
     __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_forward_targets_tenant_name"),)
+    # PostgreSQL's primary key is (tenant_id, id) (Citus, by tenant; migration 0213); SQLite keeps (id).
+    # The ORM's identity is (tenant_id, id) on both (lrs.storage.tenant_identity).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -84,6 +90,7 @@ class ForwardTarget(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class ForwardItem(Base):
@@ -92,8 +99,17 @@ class ForwardItem(Base):
     (``queued``, reason "late commit")."""
 
     __tablename__ = "forward_items"
-    __table_args__ = (Index("ix_forward_items_due", "target_id", "state", "next_attempt"),)
-    target_id: Mapped[int] = mapped_column(ForeignKey("forward_targets.id", ondelete="CASCADE"), primary_key=True)
+    __table_args__ = (
+        Index("ix_forward_items_due", "target_id", "state", "next_attempt"),
+        # The target's tenant (migration 0213). PostgreSQL: the key to the target includes it (Citus,
+        # by tenant), which also keeps an item from naming another tenant's target. SQLite: forward_targets'
+        # key is (id) alone there, so the foreign key is by target_id.
+        ForeignKeyConstraint(["tenant_id", "target_id"], ["forward_targets.tenant_id", "forward_targets.id"],
+                             name="forward_items_tenant_id_target_id_fkey", ondelete="CASCADE", info=POSTGRESQL_ONLY),
+        ForeignKeyConstraint(["target_id"], ["forward_targets.id"], ondelete="CASCADE", info=SQLITE_ONLY),
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(ForeignKey("statements.seq", ondelete="CASCADE"), primary_key=True)
     state: Mapped[str] = mapped_column(String(8))  # queued | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)

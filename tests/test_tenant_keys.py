@@ -42,9 +42,6 @@ REFERENCE: Final = {
 }
 
 PENDING: Final = {
-    "forward_targets": "PK (id) -> (tenant_id, id) (connectors)",
-    "forward_items": "PK and FK by target -> with tenant_id (connectors); its FK to statements went (0110)",
-    "learner_records": "PK (id) -> (tenant_id, id) (learners)",
     "player_quiz_attempts": "PK and unique keys -> with tenant_id (player)",
     "player_assurances": "PK, unique keys and FK -> with tenant_id (player)",
     "player_synced_ops": "PK (id) -> (tenant_id, id) (player)",

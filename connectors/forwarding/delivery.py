@@ -24,16 +24,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from connectors.forwarding.client import Outcome, XapiTarget, send
 from connectors.forwarding.config import ForwardConfig, SecretUnreadable, backoff_delay, now_utc, unseal
 from connectors.forwarding.horizon import advance_horizon, current_safe_seq
-from connectors.forwarding.targets import filter_condition
+from connectors.forwarding.targets import filter_condition, items_of
 from connectors.storage import ForwardItem, ForwardTarget
 from lrs.blobs import attachments as attachment_store
 from lrs.multipart import AttachmentPart
@@ -41,6 +41,18 @@ from lrs.storage import Database, Statement, as_utc
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+
+
+class TargetKey(NamedTuple):
+    """A target by its key (tenant_id, id): every look-up of a round names the tenant, so it uses
+    the key's index and goes to one shard on Citus (migration 0213)."""
+
+    tenant_id: int
+    id: int
+
+
+def _is(key: TargetKey) -> ColumnElement[bool]:
+    return and_(ForwardTarget.tenant_id == key.tenant_id, ForwardTarget.id == key.id)
 
 
 @dataclass
@@ -66,25 +78,34 @@ class RoundReport:
     more: bool = False  # work remains that a next round can do now (not waiting on backoff)
 
 
-def due_targets(session: Session, now: datetime) -> list[int]:
-    return list(session.scalars(select(ForwardTarget.id).where(
+def due_targets(session: Session, now: datetime) -> list[TargetKey]:
+    # Every tenant's targets, so no tenant to name: on Citus this one asks every shard, once a kick
+    # (a handful of rows); the rounds it starts then go by key.
+    return [TargetKey(t, i) for t, i in session.execute(select(ForwardTarget.tenant_id, ForwardTarget.id).where(
         ForwardTarget.enabled.is_(True),
-        or_(ForwardTarget.next_attempt.is_(None), ForwardTarget.next_attempt <= now)).order_by(ForwardTarget.id)))
+        or_(ForwardTarget.next_attempt.is_(None), ForwardTarget.next_attempt <= now)).order_by(ForwardTarget.id))]
 
 
-def _claim(db: Database, config: ForwardConfig, target_id: int, token: str, now: datetime) -> bool:
+def key_of(db: Database, target_id: int) -> TargetKey | None:
+    """The key of a target known by its id alone (a message queued by an older release), or None
+    when it is gone. By id alone: every shard on Citus, once per such message."""
+    with db.transaction() as session:
+        tenant = session.scalar(select(ForwardTarget.tenant_id).where(ForwardTarget.id == target_id))
+    return None if tenant is None else TargetKey(tenant, target_id)
+
+
+def _claim(db: Database, config: ForwardConfig, key: TargetKey, token: str, now: datetime) -> bool:
     with db.session() as session:
         claimed = cast("CursorResult[Any]", session.execute(update(ForwardTarget).where(
-            ForwardTarget.id == target_id,
-            or_(ForwardTarget.lease_until.is_(None), ForwardTarget.lease_until < now))
+            _is(key), or_(ForwardTarget.lease_until.is_(None), ForwardTarget.lease_until < now))
             .values(lease_until=now + timedelta(seconds=config.lease_seconds), lease_token=token))).rowcount
         session.commit()
     return bool(claimed)
 
 
-def _release(db: Database, target_id: int, token: str) -> None:
+def _release(db: Database, key: TargetKey, token: str) -> None:
     with db.session() as session:
-        session.execute(update(ForwardTarget).where(ForwardTarget.id == target_id, ForwardTarget.lease_token == token)
+        session.execute(update(ForwardTarget).where(_is(key), ForwardTarget.lease_token == token)
                         .values(lease_until=None, lease_token=None))
         session.commit()
 
@@ -127,15 +148,14 @@ def _attachments(session: Session, tenant_id: int, rows: list[Row]) -> dict[str,
 class TargetRound:
     """One round of one target (the caller holds its lease)."""
 
-    def __init__(self, db: Database, config: ForwardConfig, target_id: int, token: str, clock: Clock) -> None:
-        self.db, self.config, self.target_id, self.token, self.clock = db, config, target_id, token, clock
+    def __init__(self, db: Database, config: ForwardConfig, key: TargetKey, token: str, clock: Clock) -> None:
+        self.db, self.config, self.key, self.token, self.clock = db, config, key, token, clock
         self.deadline = time.monotonic() + config.round_seconds
-        self.report = RoundReport(target_id)
+        self.report = RoundReport(key.id)
         self.refused: set[int] = set()  # a round offers each statement once, however short its backoff
 
     def _target(self, session: Session) -> ForwardTarget | None:
-        return session.scalar(select(ForwardTarget).where(ForwardTarget.id == self.target_id,
-                                                          ForwardTarget.lease_token == self.token))
+        return session.scalar(select(ForwardTarget).where(_is(self.key), ForwardTarget.lease_token == self.token))
 
     def run(self) -> RoundReport:
         with self.db.session() as session:
@@ -172,7 +192,7 @@ class TargetRound:
             if target is None:
                 return False
             seqs = list(session.scalars(select(ForwardItem.seq).where(
-                ForwardItem.target_id == target.id, ForwardItem.state == "queued", ForwardItem.next_attempt <= now,
+                items_of(target), ForwardItem.state == "queued", ForwardItem.next_attempt <= now,
                 ForwardItem.seq.not_in(self.refused)).order_by(ForwardItem.seq).limit(target.batch_size)))
             if not seqs:
                 return False
@@ -181,8 +201,7 @@ class TargetRound:
             # Items whose statement no longer matches the filters (changed since) are dropped.
             unmatched = set(seqs) - {r.seq for r in rows}
             if unmatched:
-                session.execute(delete(ForwardItem).where(ForwardItem.target_id == target.id,
-                                                          ForwardItem.seq.in_(unmatched)))
+                session.execute(delete(ForwardItem).where(items_of(target), ForwardItem.seq.in_(unmatched)))
                 session.commit()
         if not rows:
             return True
@@ -194,8 +213,7 @@ class TargetRound:
             if result.failure is not None:
                 self._fail(result.failure, session, target)
                 return True
-            session.execute(delete(ForwardItem).where(ForwardItem.target_id == target.id,
-                                                      ForwardItem.seq.in_(result.delivered)))
+            session.execute(delete(ForwardItem).where(items_of(target), ForwardItem.seq.in_(result.delivered)))
             self._record_rejects(session, target, result.rejected, now)
             self._succeed(session, target, result, now)
         return True
@@ -216,7 +234,7 @@ class TargetRound:
             if not rows:
                 if end > start:
                     session.execute(update(ForwardTarget).where(
-                        ForwardTarget.id == target.id, ForwardTarget.lease_token == self.token,
+                        _is(self.key), ForwardTarget.lease_token == self.token,
                         ForwardTarget.cursor_seq == start).values(cursor_seq=end))
                     session.commit()
                 # Statements stored during the round: their nudges found the lease taken, so this
@@ -231,7 +249,7 @@ class TargetRound:
                 self._fail(result.failure, session, target)
                 return True
             moved = cast("CursorResult[Any]", session.execute(update(ForwardTarget).where(
-                ForwardTarget.id == target.id, ForwardTarget.lease_token == self.token,
+                _is(self.key), ForwardTarget.lease_token == self.token,
                 ForwardTarget.cursor_seq == start).values(cursor_seq=end))).rowcount
             if moved:  # else an operator rewound the cursor meanwhile: this batch will go again
                 self._record_rejects(session, target, result.rejected, now)
@@ -242,9 +260,9 @@ class TargetRound:
         if not rejected:
             return
         known = {i.seq: i for i in session.scalars(select(ForwardItem).where(
-            ForwardItem.target_id == target.id, ForwardItem.seq.in_(rejected)))}
+            items_of(target), ForwardItem.seq.in_(rejected)))}
         for seq, reason in rejected.items():
-            item = known.get(seq) or ForwardItem(target_id=target.id, seq=seq, attempts=0)
+            item = known.get(seq) or ForwardItem(tenant_id=target.tenant_id, target_id=target.id, seq=seq, attempts=0)
             item.attempts += 1
             item.reason = reason
             item.updated = now
@@ -287,22 +305,22 @@ class TargetRound:
                     target.name, target.failures, wait, outcome.reason)
 
 
-def deliver_target(db: Database, config: ForwardConfig, target_id: int, *, clock: Clock = now_utc) -> RoundReport:
+def deliver_target(db: Database, config: ForwardConfig, key: TargetKey, *, clock: Clock = now_utc) -> RoundReport:
     """One round for one target: advance the horizon, then send while there is work and time."""
     token = secrets.token_hex(16)
     now = clock()
     with db.session() as session:
-        target = session.get(ForwardTarget, target_id)
+        target = session.get(ForwardTarget, (key.tenant_id, key.id))
         if target is None:
-            return RoundReport(target_id, skipped="gone")
+            return RoundReport(key.id, skipped="gone")
         if not target.enabled:
-            return RoundReport(target_id, skipped="disabled")
+            return RoundReport(key.id, skipped="disabled")
         if target.next_attempt is not None and as_utc(target.next_attempt) > now:
-            return RoundReport(target_id, skipped="waiting")
+            return RoundReport(key.id, skipped="waiting")
         advance_horizon(session, config, now)
-    if not _claim(db, config, target_id, token, now):
-        return RoundReport(target_id, skipped="busy")
+    if not _claim(db, config, key, token, now):
+        return RoundReport(key.id, skipped="busy")
     try:
-        return TargetRound(db, config, target_id, token, clock).run()
+        return TargetRound(db, config, key, token, clock).run()
     finally:
-        _release(db, target_id, token)
+        _release(db, key, token)

@@ -112,9 +112,9 @@ def _queue_late(session: Session, seq: int, tenant_id: int, now: datetime) -> No
     if not targets:
         return
     session.execute(dialect_insert(session)(ForwardItem.__table__)
-                    .on_conflict_do_nothing(index_elements=["target_id", "seq"]),
-                    [{"target_id": t, "seq": seq, "state": "queued", "attempts": 0, "reason": "late commit",
-                      "next_attempt": now, "updated": now} for t in targets])
+                    .on_conflict_do_nothing(index_elements=["tenant_id", "target_id", "seq"]),
+                    [{"tenant_id": tenant_id, "target_id": t, "seq": seq, "state": "queued", "attempts": 0,
+                      "reason": "late commit", "next_attempt": now, "updated": now} for t in targets])
 
 
 def advance_horizon(session: Session, config: ForwardConfig, now: datetime) -> int:

@@ -61,6 +61,12 @@ def _own_match(s: Any, verb_prefix: str | None, activity_prefix: str | None) -> 
     return and_(*conds) if conds else true()
 
 
+def items_of(target: ForwardTarget) -> ColumnElement[bool]:
+    """The target's rows of ``forward_items``, by the leading columns of their primary key
+    (tenant_id, target_id, seq), so a look-up by seq walks it (migration 0213)."""
+    return and_(ForwardItem.tenant_id == target.tenant_id, ForwardItem.target_id == target.id)
+
+
 def filter_condition(target: ForwardTarget) -> ColumnElement[bool]:
     """The target's filters as SQL over ``Statement``. The activity filter looks at the object
     Activity. A voiding statement goes wherever the statement it voids went (its verb is
@@ -149,7 +155,7 @@ def list_targets(session: Session, tenant: Tenant | None = None) -> list[Forward
 
 
 def remove_target(session: Session, target: ForwardTarget) -> None:
-    session.execute(delete(ForwardItem).where(ForwardItem.target_id == target.id))
+    session.execute(delete(ForwardItem).where(items_of(target)))
     session.delete(target)
     session.flush()
 
@@ -179,7 +185,7 @@ def backlog(session: Session, target: ForwardTarget) -> int:
     stream = session.scalar(select(func.count()).select_from(Statement).where(
         Statement.tenant_id == target.tenant_id, Statement.seq > target.cursor_seq, filter_condition(target))) or 0
     queued = session.scalar(select(func.count()).select_from(ForwardItem).where(
-        ForwardItem.target_id == target.id, ForwardItem.state == "queued")) or 0
+        items_of(target), ForwardItem.state == "queued")) or 0
     return int(stream) + int(queued)
 
 
@@ -188,7 +194,7 @@ def status(session: Session, tenant: Tenant | None = None) -> list[dict[str, Any
     out = []
     for target in list_targets(session, tenant):
         dead = session.scalar(select(func.count()).select_from(ForwardItem).where(
-            ForwardItem.target_id == target.id, ForwardItem.state == "dead")) or 0
+            items_of(target), ForwardItem.state == "dead")) or 0
         slug = session.scalar(select(Tenant.slug).where(Tenant.id == target.tenant_id))
         out.append({**describe(target), "tenant": slug, "cursor": target.cursor_seq, "safe_seq": safe,
                     "backlog": backlog(session, target), "delivered": target.delivered,
@@ -200,8 +206,9 @@ def status(session: Session, tenant: Tenant | None = None) -> list[dict[str, Any
 
 def dead_letters(session: Session, target: ForwardTarget) -> list[dict[str, Any]]:
     rows = session.execute(
-        select(ForwardItem, Statement.statement_id).join(Statement, Statement.seq == ForwardItem.seq)
-        .where(ForwardItem.target_id == target.id, ForwardItem.state == "dead").order_by(ForwardItem.seq))
+        select(ForwardItem, Statement.statement_id)
+        .join(Statement, and_(Statement.tenant_id == ForwardItem.tenant_id, Statement.seq == ForwardItem.seq))
+        .where(items_of(target), ForwardItem.state == "dead").order_by(ForwardItem.seq))
     return [{"seq": item.seq, "statement_id": sid, "attempts": item.attempts, "reason": item.reason,
              "updated": _iso(item.updated)} for item, sid in rows]
 
@@ -209,7 +216,7 @@ def dead_letters(session: Session, target: ForwardTarget) -> list[dict[str, Any]
 def retry_dead(session: Session, target: ForwardTarget, statement_id: str | None = None,
                *, now: datetime | None = None) -> int:
     """Put dead letters back in the queue with a fresh count of attempts; returns how many."""
-    conds = [ForwardItem.target_id == target.id, ForwardItem.state == "dead"]
+    conds = [items_of(target), ForwardItem.state == "dead"]
     if statement_id is not None:
         conds.append(ForwardItem.seq.in_(select(Statement.seq).where(
             Statement.tenant_id == target.tenant_id, Statement.statement_id == statement_id.lower())))

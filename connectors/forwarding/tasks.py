@@ -27,7 +27,7 @@ from typing import Any
 from celery import Celery
 
 from connectors.forwarding.config import ForwardConfig, now_utc
-from connectors.forwarding.delivery import Clock, deliver_target, due_targets
+from connectors.forwarding.delivery import Clock, TargetKey, deliver_target, due_targets, key_of
 from lrs.storage import Database
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,9 @@ def run_round(runtime: Runtime) -> dict[str, Any]:
     # Ended by COMMIT, not a session's closing ROLLBACK: psycopg forgets a connection's prepared
     # statements at every ROLLBACK, and the pool hands this connection to ingest next (lrs.storage).
     with runtime.db.transaction() as session:
-        ids = due_targets(session, runtime.clock())
-    reports = [deliver_target(runtime.db, runtime.config, i, clock=runtime.clock) for i in ids]
-    return {"targets": len(ids), "delivered": sum(r.delivered for r in reports),
+        keys = due_targets(session, runtime.clock())
+    reports = [deliver_target(runtime.db, runtime.config, k, clock=runtime.clock) for k in keys]
+    return {"targets": len(keys), "delivered": sum(r.delivered for r in reports),
             "rejected": sum(r.rejected for r in reports), "more": any(r.more for r in reports),
             "errors": {r.target_id: r.error for r in reports if r.error}}
 
@@ -85,17 +85,23 @@ def make_celery(broker_url: str | None, *, queue: str = DEFAULT_QUEUE) -> Celery
         if app.conf.task_always_eager:
             return run_round(rt)
         with rt.db.session() as session:
-            ids = due_targets(session, rt.clock())
-        for target_id in ids:
-            deliver.apply_async(args=(target_id,), kwargs={"runtime": runtime})
-        return {"targets": len(ids), "queued": len(ids)}
+            keys = due_targets(session, rt.clock())
+        for key in keys:
+            deliver.apply_async(args=tuple(key), kwargs={"runtime": runtime})
+        return {"targets": len(keys), "queued": len(keys)}
 
+    # A target travels as its key (tenant_id, id), so the round's look-ups name the tenant. A message
+    # queued by an older release carries the target's id alone: its tenant is looked up, so a rolling
+    # deploy loses no delivery.
     @app.task(name=DELIVER, shared=False)  # type: ignore[untyped-decorator]
-    def deliver(target_id: int, runtime: str = "default") -> dict[str, Any]:
+    def deliver(*key_parts: int, runtime: str = "default") -> dict[str, Any]:
         rt = RUNTIMES[runtime]
-        report = deliver_target(rt.db, rt.config, target_id, clock=rt.clock)
+        key = TargetKey(*key_parts) if len(key_parts) == 2 else key_of(rt.db, key_parts[0])
+        if key is None:  # the target was removed since the message was queued
+            return {"target_id": key_parts[-1], "delivered": 0, "removed": True}
+        report = deliver_target(rt.db, rt.config, key, clock=rt.clock)
         if report.more and not app.conf.task_always_eager:
-            deliver.apply_async(args=(target_id,), kwargs={"runtime": runtime})
+            deliver.apply_async(args=tuple(key), kwargs={"runtime": runtime})
         return asdict(report)
 
     return app

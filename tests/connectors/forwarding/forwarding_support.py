@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from connectors.forwarding import targets as fw
-from connectors.forwarding.delivery import RoundReport, deliver_target
+from connectors.forwarding.delivery import RoundReport, TargetKey, deliver_target
 from connectors.storage import ForwardItem, ForwardTarget
 from hocvu import db as dbops
 from hocvu.app import create_app
@@ -116,15 +116,20 @@ class Source:
             session.commit()
             return target.id, target_tenant
 
+    def key(self, target_id: int) -> TargetKey:
+        """A target of this tenant by its key (tenant_id, id), as delivery names it."""
+        return TargetKey(self.tenant_id, target_id)
+
     def target(self, target_id: int) -> ForwardTarget:
         with self.db.session() as session:
-            target = session.get(ForwardTarget, target_id)
+            target = session.get(ForwardTarget, self.key(target_id))
             assert target is not None
             return target
 
     def items(self, target_id: int) -> list[ForwardItem]:
         with self.db.session() as session:
-            return list(session.scalars(select(ForwardItem).where(ForwardItem.target_id == target_id)
+            return list(session.scalars(select(ForwardItem).where(ForwardItem.tenant_id == self.tenant_id,
+                                                                      ForwardItem.target_id == target_id)
                                         .order_by(ForwardItem.seq)))
 
     def post(self, body: Any, *, v2: bool = False) -> list[str]:
@@ -134,7 +139,7 @@ class Source:
 
     def backlog(self, target_id: int) -> int:
         with self.db.session() as session:
-            target = session.get(ForwardTarget, target_id)
+            target = session.get(ForwardTarget, self.key(target_id))
             assert target is not None
             return fw.backlog(session, target)
 
@@ -144,7 +149,7 @@ def drain(source: Source, target_id: int, config: fw.ForwardConfig, *, timeout: 
     reports: list[RoundReport] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reports.append(deliver_target(source.db, config, target_id))
+        reports.append(deliver_target(source.db, config, source.key(target_id)))
         if source.backlog(target_id) == 0:
             return reports
         time.sleep(0.02)
@@ -178,8 +183,10 @@ def make_source(app: Flask) -> Source:
 def remove_targets(source: Source) -> None:
     with source.db.session() as session:
         ids = session.scalars(select(ForwardTarget.id).where(ForwardTarget.tenant_id == source.tenant_id)).all()
-        session.execute(delete(ForwardItem).where(ForwardItem.target_id.in_(ids)))
-        session.execute(delete(ForwardTarget).where(ForwardTarget.id.in_(ids)))
+        session.execute(delete(ForwardItem).where(ForwardItem.tenant_id == source.tenant_id,
+                                                  ForwardItem.target_id.in_(ids)))
+        session.execute(delete(ForwardTarget).where(ForwardTarget.tenant_id == source.tenant_id,
+                                                    ForwardTarget.id.in_(ids)))
         session.commit()
 
 

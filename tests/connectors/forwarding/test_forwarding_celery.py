@@ -52,6 +52,19 @@ def test_eager_mode_delivers_in_process(source: Source, target_lrs: LrsServer) -
     RUNTIMES.pop(forwarder.name)
 
 
+def test_deliver_message_of_an_older_release_still_delivers(source: Source, target_lrs: LrsServer) -> None:
+    """A deliver message queued before targets travelled as (tenant_id, id) carries the id alone:
+    during a rolling deploy it still delivers (its tenant looked up); for a removed target it is a no-op."""
+    forwarder = Forwarder(source.db, fast_config())
+    target_id, target_tenant = source.add_target(target_lrs)
+    source.post([stmt(n) for n in range(4)])
+    deliver = forwarder.celery.tasks[DELIVER]
+    assert deliver.apply(args=(target_id,), kwargs={"runtime": forwarder.name}).get()["delivered"] == 4
+    assert holdings(target_lrs.db, target_tenant) == holdings(source.db, source.tenant_id)
+    assert deliver.apply(args=(target_id + 1000,), kwargs={"runtime": forwarder.name}).get()["removed"] is True
+    RUNTIMES.pop(forwarder.name)
+
+
 @pytest.fixture
 def worker_forwarder(source: Source) -> Iterator[Forwarder]:
     reason = _redis_reason()

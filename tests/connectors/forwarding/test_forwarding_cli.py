@@ -13,9 +13,11 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from sqlalchemy import func, select
 
-from connectors.forwarding.delivery import deliver_target
+from connectors.forwarding import targets as fw
+from connectors.forwarding.delivery import TargetKey, deliver_target
 from connectors.storage import ForwardTarget
 from hocvu.cli import main
+from lrs import credentials
 from lrs.storage import Database, Statement
 from tests.conftest import Xapi, new_credential
 from tests.connectors.forwarding.forwarding_support import (
@@ -71,11 +73,10 @@ def test_forward_commands_from_add_to_remove(cli: Any, sqlite_only_app: Flask, t
     xapi2 = Xapi(sqlite_only_app.test_client(), key, secret, "2.0.0")
     assert xapi2.post("statements", json_body=bad).status_code == 200
     with db.session() as session:
-        national = session.scalar(select(ForwardTarget).where(ForwardTarget.name == "national",
-                                                              ForwardTarget.auth_key == target_key))
-        assert national is not None
+        national = fw.get_target(session, credentials.get_tenant(session, slug), "national")
     for _ in range(3):
-        deliver_target(db, fast_config(max_attempts=3, backoff_base=0.0, backoff_cap=0.0), national.id)
+        deliver_target(db, fast_config(max_attempts=3, backoff_base=0.0, backoff_cap=0.0),
+                       TargetKey(national.tenant_id, national.id))
 
     run = json.loads(cli("run", "--json").output)  # the broken target: one failed round
     assert run["targets"] >= 1 and any("cannot reach" in e for e in run["errors"].values())

@@ -87,13 +87,14 @@ def test_target_down_mid_stream_ends_with_exactly_the_source_statements(source: 
     source.post(second[:9])  # ingest goes on while the target is down
     source.post(second[9:])
     source.post(voiding(second[3]["id"]))
-    report = deliver_target(source.db, config, target_id)
+    report = deliver_target(source.db, config, source.key(target_id))
     assert report.delivered == 0 and "cannot reach the target" in (report.error or "")
     down = source.target(target_id)
     assert down.failures == 1 and down.cursor_seq > 0 and down.next_attempt is not None
     assert source.backlog(target_id) == 21
     # Within the backoff the target is left alone.
-    assert deliver_target(source.db, config, target_id, clock=lambda: as_utc(down.last_error_at)).skipped == "waiting"
+    waiting = deliver_target(source.db, config, source.key(target_id), clock=lambda: as_utc(down.last_error_at))
+    assert waiting.skipped == "waiting"
 
     target_lrs.wrap = lose_every_other_answer
     try:
@@ -201,7 +202,7 @@ def test_replay_sends_again_and_the_target_keeps_one_copy(source: Source, target
     target_id, target_tenant = source.add_target(target_lrs, from_now=True)
     assert source.backlog(target_id) == 0
     with source.db.session() as session:
-        target = session.get(ForwardTarget, target_id)
+        target = session.get(ForwardTarget, source.key(target_id))
         assert target is not None
         cursor = fw.replay(session, target, since)
         session.commit()
@@ -211,7 +212,7 @@ def test_replay_sends_again_and_the_target_keeps_one_copy(source: Source, target
 
     # Replaying again sends the same four again; the target keeps one copy of each.
     with source.db.session() as session:
-        target = session.get(ForwardTarget, target_id)
+        target = session.get(ForwardTarget, source.key(target_id))
         assert target is not None
         assert fw.replay(session, target, since) == cursor
         # A replay never moves the cursor forward.
@@ -254,22 +255,23 @@ def test_refused_statement_is_isolated_retried_then_dead_lettered(source: Source
     [bad_id] = source.post(stmt(50, context={"contextAgents": [
         {"objectType": "contextAgent", "agent": {"mbox": "mailto:gv@example.vn"}}]}), v2=True)
     source.post(good[4:])
-    first = deliver_target(source.db, config, target_id)
+    first = deliver_target(source.db, config, source.key(target_id))
     assert (first.delivered, first.rejected) == (7, 1)
     assert set(holdings(target_lrs.db, target_tenant)) == {s["id"] for s in good}
     [item] = source.items(target_id)
     assert (item.state, item.attempts) == ("queued", 1) and "400" in (item.reason or "")
+    assert item.tenant_id == source.tenant_id  # the target's tenant (migration 0213)
     assert "contextAgents" in (item.reason or "")
 
     deadline = time.monotonic() + 10
     while source.items(target_id)[0].state != "dead":
         assert time.monotonic() < deadline
-        deliver_target(source.db, config, target_id)
+        deliver_target(source.db, config, source.key(target_id))
         time.sleep(0.02)
     [dead] = source.items(target_id)
     assert dead.attempts == 3
     with source.db.session() as session:
-        target = session.get(ForwardTarget, target_id)
+        target = session.get(ForwardTarget, source.key(target_id))
         assert target is not None
         [letter] = fw.dead_letters(session, target)
         assert letter["statement_id"] == bad_id and "xAPI 2.0.0" in letter["reason"]
@@ -278,8 +280,9 @@ def test_refused_statement_is_isolated_retried_then_dead_lettered(source: Source
 
     # The operator points the target at its 2.0 endpoint and re-queues the dead letter.
     with source.db.session() as session:
-        session.execute(update(ForwardTarget).where(ForwardTarget.id == target_id).values(xapi_version="2.0.0"))
-        target = session.get(ForwardTarget, target_id)
+        session.execute(update(ForwardTarget).where(ForwardTarget.tenant_id == source.tenant_id,
+                                                    ForwardTarget.id == target_id).values(xapi_version="2.0.0"))
+        target = session.get(ForwardTarget, source.key(target_id))
         assert target is not None
         assert fw.retry_dead(session, target) == 1
         session.commit()

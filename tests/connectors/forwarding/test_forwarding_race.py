@@ -82,14 +82,14 @@ def test_a_later_seq_committed_first_does_not_let_the_cursor_skip_the_earlier(so
     [after] = source.post(stmt(2))
     assert _seq_of(source, after) > held.seq
 
-    deliver_target(source.db, config, target_id)
+    deliver_target(source.db, config, source.key(target_id))
     assert set(holdings(target_lrs.db, target_tenant)) == {before}
     with source.db.session() as session:
         assert current_safe_seq(session) == held.seq - 1  # the horizon stops below the gap
     assert source.target(target_id).cursor_seq < held.seq
 
     held.commit()
-    deliver_target(source.db, config, target_id)
+    deliver_target(source.db, config, source.key(target_id))
     assert holdings(target_lrs.db, target_tenant) == holdings(source.db, source.tenant_id)
     assert set(holdings(target_lrs.db, target_tenant)) == {before, held.row["statement_id"], after}
     assert source.target(target_id).cursor_seq >= _seq_of(source, after)
@@ -100,12 +100,12 @@ def test_a_commit_later_than_the_gap_timeout_is_still_delivered(source: Source, 
     target_id, target_tenant = source.add_target(target_lrs)
     held = Held(source, stmt(1))
     [after] = source.post(stmt(2))
-    deliver_target(source.db, config, target_id)
+    deliver_target(source.db, config, source.key(target_id))
     assert set(holdings(target_lrs.db, target_tenant)) == {after}
     assert source.target(target_id).cursor_seq > held.seq
 
     held.commit()
-    report = deliver_target(source.db, config, target_id)
+    report = deliver_target(source.db, config, source.key(target_id))
     assert report.delivered == 1
     assert source.items(target_id) == []
     assert holdings(target_lrs.db, target_tenant) == holdings(source.db, source.tenant_id)
@@ -121,14 +121,18 @@ def test_a_late_commit_is_queued_for_a_target_mid_round(source: Source, target_l
     now = datetime.now(UTC)
     with source.db.session() as session:
         advance_horizon(session, config, now)
-        session.execute(update(ForwardTarget).where(ForwardTarget.id == target_id)
+        session.execute(update(ForwardTarget).where(ForwardTarget.tenant_id == source.tenant_id,
+                                                    ForwardTarget.id == target_id)
                         .values(cursor_seq=held.seq - 1, lease_until=now + timedelta(minutes=5)))
         session.commit()
     held.commit()
     with source.db.session() as session:
         advance_horizon(session, config, now + timedelta(seconds=1))
-        items = session.scalars(select(ForwardItem).where(ForwardItem.target_id == target_id)).all()
-        assert [(i.seq, i.state, i.reason) for i in items] == [(held.seq, "queued", "late commit")]
+        items = session.scalars(select(ForwardItem).where(ForwardItem.tenant_id == source.tenant_id,
+                                                            ForwardItem.target_id == target_id)).all()
+        assert [(i.tenant_id, i.seq, i.state, i.reason) for i in items] == [
+            (source.tenant_id, held.seq, "queued", "late commit")]
         assert session.scalar(select(ForwardGap).where(ForwardGap.lo <= held.seq, ForwardGap.hi >= held.seq)) is None
-        session.execute(update(ForwardTarget).where(ForwardTarget.id == target_id).values(lease_until=None))
+        session.execute(update(ForwardTarget).where(ForwardTarget.tenant_id == source.tenant_id,
+                                                    ForwardTarget.id == target_id).values(lease_until=None))
         session.commit()
