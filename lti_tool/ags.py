@@ -115,7 +115,8 @@ class _Target:
 def _target(session: Session, launch: LaunchContext) -> _Target | None:
     if launch.ags_lineitem:
         return _Target(launch.ags_lineitem, None, tuple(launch.ags_scopes))
-    link = ags_links.link_of(session, launch.registration_id, launch.deployment_id, launch.resource_link_id)
+    link = ags_links.link_of(session, launch.tenant_id, launch.registration_id, launch.deployment_id,
+                             launch.resource_link_id)
     container = launch.ags_lineitems or (link.lineitems_url if link else None)
     if link is None or not container:
         return None

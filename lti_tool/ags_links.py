@@ -67,9 +67,7 @@ def remember_link(session: Session, tenant_id: int, registration_id: int, claims
     deployment_id, link_id = str(claims.get(DEPLOYMENT_ID) or ""), str(link.get("id") or "")
     scopes = sorted(str(s) for s in ags.get("scope") or ())
     title = str(link.get("title") or "")[:255]
-    row = session.scalar(select(LtiResourceLink).where(
-        LtiResourceLink.registration_id == registration_id, LtiResourceLink.deployment_id == deployment_id,
-        LtiResourceLink.resource_link_id == link_id))
+    row = link_of(session, tenant_id, registration_id, deployment_id, link_id)
     now = now or datetime.now(UTC)
     if row is None:
         session.add(LtiResourceLink(tenant_id=tenant_id, registration_id=registration_id, deployment_id=deployment_id,
@@ -87,11 +85,12 @@ def remember_link(session: Session, tenant_id: int, registration_id: int, claims
         session.rollback()   # the same link launched twice at once: the other launch recorded it
 
 
-def link_of(session: Session, registration_id: int, deployment_id: str,
+def link_of(session: Session, tenant_id: int, registration_id: int, deployment_id: str,
             resource_link_id: str) -> LtiResourceLink | None:
+    # The tenant first, as in the unique key uq_lti_resource_links_link that answers it.
     return session.scalar(select(LtiResourceLink).where(
-        LtiResourceLink.registration_id == registration_id, LtiResourceLink.deployment_id == deployment_id,
-        LtiResourceLink.resource_link_id == resource_link_id))
+        LtiResourceLink.tenant_id == tenant_id, LtiResourceLink.registration_id == registration_id,
+        LtiResourceLink.deployment_id == deployment_id, LtiResourceLink.resource_link_id == resource_link_id))
 
 
 def lineitem_spec(link: LtiResourceLink, resource_id: str, score_max: float) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def add_platform(session: Session, tenant: Tenant, spec: PlatformSpec, deploymen
     for dep in deployment_ids:
         dep = dep.strip()
         if dep and dep not in known:
-            row.deployments.append(LtiDeployment(deployment_id=dep, created=now))
+            row.deployments.append(LtiDeployment(tenant_id=row.tenant_id, deployment_id=dep, created=now))
             known.add(dep)
     session.flush()
     return row

@@ -2,7 +2,13 @@
 dynamic-registration invitations, the AGS score outbox, and proctoring sessions with their ACS
 requests, the shared launch state (nonces, cached launches, access tokens) and the resource links whose
 line items the tool manages itself. Models sit on the shared ``lrs.storage.Base`` so one Alembic
-history covers every package (migrations 0003, 0011 and 0030, branch ``lti_tool``).
+history covers every package (migrations 0003, 0011, 0030 and 0211, branch ``lti_tool``).
+
+Keys (issue 17 item 5b): every per-tenant table's primary, unique and foreign keys lead with
+``tenant_id``, so the store can be distributed by tenant on Citus. ``lti_registrations`` is a
+reference table (read by issuer and client_id before the tenant is known), so the foreign keys to
+it stay single-column. On PostgreSQL the primary keys are (tenant_id, id) (migration 0211); the
+ORM keeps ``id`` alone as the primary key, which is what SQLite's autoincrement needs.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -25,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lrs.storage import Base
+from lrs.storage import POSTGRESQL_ONLY, SQLITE_ONLY, Base
 
 URL_LEN = 2048
 
@@ -61,8 +68,11 @@ class LtiDeployment(Base):
     """A deployment of the tool inside a registered platform (LTI Core 1.3 §3.1.3, `deployment_id`)."""
 
     __tablename__ = "lti_deployments"
-    __table_args__ = (UniqueConstraint("registration_id", "deployment_id", name="uq_lti_deployments_reg_dep"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = (UniqueConstraint("tenant_id", "registration_id", "deployment_id",
+                                       name="uq_lti_deployments_reg_dep"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
+    # Always its registration's tenant (a registration never changes tenant): the distribution column.
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id", ondelete="CASCADE"), index=True)
     deployment_id: Mapped[str] = mapped_column(String(255))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -88,9 +98,18 @@ class LtiRegistrationInvite(Base):
     LTI Dynamic Registration 1.0. Only a hash of the token is kept."""
 
     __tablename__ = "lti_registration_invites"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = (
+        # Unique per tenant only (Citus enforces uniqueness within a distribution key). The invite
+        # page looks the hash up before it trusts the tenant in its URL: on Citus that lookup asks
+        # every shard (one index probe each, ix_lti_registration_invites_token_hash), fine for a page
+        # an administrator opens a few times per platform. Two tenants cannot meet on one hash in
+        # practice: it is the SHA-256 of 32 random bytes.
+        UniqueConstraint("tenant_id", "token_hash", name="uq_lti_registration_invites_token"),
+        Index("ix_lti_registration_invites_token_hash", "token_hash"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -111,7 +130,7 @@ class LtiScoreOutbox(Base):
     __tablename__ = "lti_score_outbox"
     __table_args__ = (Index("ix_lti_score_outbox_due", "status", "next_attempt"),
                       Index("ix_lti_score_outbox_link", "registration_id", "resource_link_id"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id"))
     lineitem_url: Mapped[str | None] = mapped_column(String(URL_LEN), nullable=True)
@@ -141,9 +160,9 @@ class LtiResourceLink(Base):
     once never create two gradebook columns."""
 
     __tablename__ = "lti_resource_links"
-    __table_args__ = (UniqueConstraint("registration_id", "deployment_id", "resource_link_id",
+    __table_args__ = (UniqueConstraint("tenant_id", "registration_id", "deployment_id", "resource_link_id",
                                        name="uq_lti_resource_links_link"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id", ondelete="CASCADE"))
     deployment_id: Mapped[str] = mapped_column(String(255))
@@ -178,11 +197,17 @@ class LtiProctoringSession(Base):
 
     __tablename__ = "lti_proctoring_sessions"
     __table_args__ = (
-        UniqueConstraint("registration_id", "deployment_id", "sub", "resource_link_id", "attempt_number",
-                         name="uq_lti_proctoring_sessions_attempt"),
+        UniqueConstraint("tenant_id", "registration_id", "deployment_id", "sub", "resource_link_id",
+                         "attempt_number", name="uq_lti_proctoring_sessions_attempt"),
+        # Unique per tenant only (Citus enforces uniqueness within a distribution key). The session's
+        # pages find it by public_id alone, before the tenant is known: on Citus that asks every
+        # shard (one index probe each, ix_lti_proctoring_sessions_public_id), a few times per
+        # proctored attempt. Two tenants cannot meet on one public_id in practice: 16 random bytes.
+        UniqueConstraint("tenant_id", "public_id", name="uq_lti_proctoring_sessions_public_id"),
+        Index("ix_lti_proctoring_sessions_public_id", "public_id"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
+    public_id: Mapped[str] = mapped_column(String(32))
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id", ondelete="CASCADE"))
     issuer: Mapped[str] = mapped_column(String(1024))
@@ -216,8 +241,18 @@ class LtiProctoringControl(Base):
     answer, written before the call so a failure is on record too. ``outcome``: sent | failed."""
 
     __tablename__ = "lti_proctoring_controls"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("lti_proctoring_sessions.id", ondelete="CASCADE"), index=True)
+    __table_args__ = (
+        # PostgreSQL: the key names the session's tenant too, so a control can never point at another
+        # tenant's session (and Citus keeps the two on one shard); SQLite keeps the plain key.
+        ForeignKeyConstraint(["tenant_id", "session_id"],
+                             ["lti_proctoring_sessions.tenant_id", "lti_proctoring_sessions.id"],
+                             ondelete="CASCADE", info=POSTGRESQL_ONLY),
+        ForeignKeyConstraint(["session_id"], ["lti_proctoring_sessions.id"], ondelete="CASCADE", info=SQLITE_ONLY),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
+    # Always its session's tenant: the distribution column.
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    session_id: Mapped[int] = mapped_column(Integer, index=True)
     action: Mapped[str] = mapped_column(String(16))
     reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     incident_severity: Mapped[float] = mapped_column(Float)
