@@ -64,11 +64,13 @@ def check_invite(session: Session, tenant_slug: str, token: str, *,
                  now: datetime | None = None) -> tuple[Tenant, LtiRegistrationInvite]:
     now = now or datetime.now(UTC)
     tenant = session.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
-    invite = session.scalar(select(LtiRegistrationInvite).where(LtiRegistrationInvite.token_hash == _hash(token or "")))
+    # By the tenant the link names and the hash: the unique key (tenant_id, token_hash) answers it.
+    invite = None if tenant is None else session.scalar(select(LtiRegistrationInvite).where(
+        LtiRegistrationInvite.tenant_id == tenant.id, LtiRegistrationInvite.token_hash == _hash(token or "")))
     # One answer for every failure, so the page does not tell which tenants or tokens exist.
     refused = LaunchForbidden("this registration link is not valid (unknown, expired or already used); "
                               "ask the hub operator for a new one")
-    if tenant is None or invite is None or invite.tenant_id != tenant.id or invite.used is not None:
+    if tenant is None or invite is None or invite.used is not None:
         raise refused
     if as_utc(invite.expires) <= now:
         raise refused

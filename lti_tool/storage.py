@@ -98,15 +98,9 @@ class LtiRegistrationInvite(Base):
     LTI Dynamic Registration 1.0. Only a hash of the token is kept."""
 
     __tablename__ = "lti_registration_invites"
-    __table_args__ = (
-        # Unique per tenant only (Citus enforces uniqueness within a distribution key). The invite
-        # page looks the hash up before it trusts the tenant in its URL: on Citus that lookup asks
-        # every shard (one index probe each, ix_lti_registration_invites_token_hash), fine for a page
-        # an administrator opens a few times per platform. Two tenants cannot meet on one hash in
-        # practice: it is the SHA-256 of 32 random bytes.
-        UniqueConstraint("tenant_id", "token_hash", name="uq_lti_registration_invites_token"),
-        Index("ix_lti_registration_invites_token_hash", "token_hash"),
-    )
+    # Unique per tenant (Citus enforces uniqueness only within a distribution key): the invitation
+    # link names its tenant, and the page looks the invite up by both (dynamic_registration.check_invite).
+    __table_args__ = (UniqueConstraint("tenant_id", "token_hash", name="uq_lti_registration_invites_token"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64))

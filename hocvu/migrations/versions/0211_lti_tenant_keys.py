@@ -5,9 +5,10 @@ must include the distribution column (tests/test_tenant_keys.py checks the migra
 - lti_deployments and lti_proctoring_controls get a tenant_id (NOT NULL, a key to tenants), filled
   from their registration and session (a registration never changes tenant); the code sets it on
   every insert;
-- the unique keys lead with tenant_id, on both databases. The invite's token_hash and the proctoring
-  session's public_id become unique per tenant, each with a plain index, since they are looked up
-  before the tenant is known (the reasoning is in lti_tool.storage);
+- the unique keys lead with tenant_id, on both databases. The invite's token_hash becomes unique per
+  tenant (its link names the tenant, and the page looks it up by both); so does the proctoring
+  session's public_id, with a plain index, since its pages look it up before the tenant is known
+  (a query to every shard on Citus; the reasoning is in lti_tool.storage);
 - PostgreSQL only: the primary keys become (tenant_id, id) (`id` keeps its sequence, so inserts do not
   change; SQLite's autoincrement needs `INTEGER PRIMARY KEY` alone), and the control's key to its
   session becomes (tenant_id, session_id) -> (tenant_id, id), still ON DELETE CASCADE.
@@ -56,8 +57,7 @@ UNIQUES = (
      'uq_lti_resource_links_link'),
 )
 # The look-ups by a random value before the tenant is known (no longer served by a unique key).
-INDEXES = (('lti_registration_invites', 'ix_lti_registration_invites_token_hash', ['token_hash']),
-           ('lti_proctoring_sessions', 'ix_lti_proctoring_sessions_public_id', ['public_id']))
+INDEXES = (('lti_proctoring_sessions', 'ix_lti_proctoring_sessions_public_id', ['public_id']),)
 # Batch mode reflects SQLite's unnamed unique keys under PostgreSQL's default name.
 NAMING = {"uq": "%(table_name)s_%(column_0_name)s_key"}
 CONTROL_FK = 'lti_proctoring_controls_session_id_fkey'
