@@ -21,7 +21,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -77,12 +77,17 @@ def check_invite(session: Session, tenant_slug: str, token: str, *,
     return tenant, invite
 
 
+def _is(invite: LtiRegistrationInvite) -> ColumnElement[bool]:
+    """The invitation's row by its whole key (tenant_id, id): the key's index, one shard on Citus."""
+    return and_(LtiRegistrationInvite.tenant_id == invite.tenant_id, LtiRegistrationInvite.id == invite.id)
+
+
 def claim_invite(session: Session, invite: LtiRegistrationInvite, *, now: datetime | None = None) -> None:
     """Marks the invitation used before talking to the platform (compare-and-set), so two
     submissions of one link cannot register twice; ``release_invite`` undoes it on failure."""
     result = cast("CursorResult[Any]", session.execute(
         update(LtiRegistrationInvite)
-        .where(LtiRegistrationInvite.id == invite.id, LtiRegistrationInvite.used.is_(None))
+        .where(_is(invite), LtiRegistrationInvite.used.is_(None))
         .values(used=now or datetime.now(UTC))))
     session.commit()
     if not result.rowcount:
@@ -91,8 +96,7 @@ def claim_invite(session: Session, invite: LtiRegistrationInvite, *, now: dateti
 
 def release_invite(session: Session, invite: LtiRegistrationInvite) -> None:
     session.rollback()
-    session.execute(update(LtiRegistrationInvite).where(LtiRegistrationInvite.id == invite.id)
-                    .values(used=None, registration_id=None))
+    session.execute(update(LtiRegistrationInvite).where(_is(invite)).values(used=None, registration_id=None))
     session.commit()
 
 
@@ -269,8 +273,7 @@ def complete(session: Session, tenant: Tenant, invite: LtiRegistrationInvite, co
                         keyset_url=config.jwks_uri, auth_audience=config.authorization_server,
                         name=config.product_family_code)
     row = add_platform(session, tenant, spec, [deployment_id] if deployment_id else [], now=now)
-    session.execute(update(LtiRegistrationInvite).where(LtiRegistrationInvite.id == invite.id)
-                    .values(used=now, registration_id=row.id))
+    session.execute(update(LtiRegistrationInvite).where(_is(invite)).values(used=now, registration_id=row.id))
     session.flush()
     return row
 

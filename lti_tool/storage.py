@@ -8,7 +8,9 @@ Keys (issue 17 item 5b): every per-tenant table's primary, unique and foreign ke
 ``tenant_id``, so the store can be distributed by tenant on Citus. ``lti_registrations`` is a
 reference table (read by issuer and client_id before the tenant is known), so the foreign keys to
 it stay single-column. On PostgreSQL the primary keys are (tenant_id, id) (migration 0211); the
-ORM keeps ``id`` alone as the primary key, which is what SQLite's autoincrement needs.
+tables keep ``id`` alone as their primary key in the metadata, which is what SQLite's autoincrement
+needs, while the ORM's identity is (tenant_id, id) on both databases (``__mapper_args__``), so
+``session.get`` and the ORM's own UPDATE/DELETE name the tenant.
 """
 
 from __future__ import annotations
@@ -60,8 +62,12 @@ class LtiRegistration(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Set by an operator (`hocvu lti platform disable`, /lti/admin/): launches are refused, scores wait.
     disabled: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Joined on the tenant too: on Citus the registration is a reference table and its deployments
+    # are distributed, so the tenant routes the load to one shard (and the flush copies it over).
     deployments: Mapped[list[LtiDeployment]] = relationship(
-        back_populates="registration", cascade="all, delete-orphan", order_by="LtiDeployment.id")
+        back_populates="registration", cascade="all, delete-orphan", order_by="LtiDeployment.id",
+        primaryjoin="and_(LtiRegistration.id == foreign(LtiDeployment.registration_id), "
+                    "LtiRegistration.tenant_id == foreign(LtiDeployment.tenant_id))")
 
 
 class LtiDeployment(Base):
@@ -76,7 +82,13 @@ class LtiDeployment(Base):
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id", ondelete="CASCADE"), index=True)
     deployment_id: Mapped[str] = mapped_column(String(255))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    registration: Mapped[LtiRegistration] = relationship(back_populates="deployments")
+    registration: Mapped[LtiRegistration] = relationship(
+        back_populates="deployments",
+        primaryjoin="and_(LtiRegistration.id == foreign(LtiDeployment.registration_id), "
+                    "LtiRegistration.tenant_id == foreign(LtiDeployment.tenant_id))")
+    # The ORM's identity is (tenant_id, id) like the PostgreSQL key: its flushes and session.get
+    # name the tenant, so they use the key's index and go to one shard on Citus.
+    __mapper_args__ = {"primary_key": [tenant_id, id]}  # noqa: RUF012 (SQLAlchemy reads it once, at mapping)
 
 
 class LtiToolKey(Base):
@@ -109,6 +121,9 @@ class LtiRegistrationInvite(Base):
     used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     registration_id: Mapped[int | None] = mapped_column(
         ForeignKey("lti_registrations.id", ondelete="SET NULL"), nullable=True)
+    # The ORM's identity is (tenant_id, id) like the PostgreSQL key: its flushes and session.get
+    # name the tenant, so they use the key's index and go to one shard on Citus.
+    __mapper_args__ = {"primary_key": [tenant_id, id]}  # noqa: RUF012 (SQLAlchemy reads it once, at mapping)
 
 
 class LtiScoreOutbox(Base):
@@ -142,6 +157,9 @@ class LtiScoreOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The ORM's identity is (tenant_id, id) like the PostgreSQL key: its flushes and session.get
+    # name the tenant, so they use the key's index and go to one shard on Citus.
+    __mapper_args__ = {"primary_key": [tenant_id, id]}  # noqa: RUF012 (SQLAlchemy reads it once, at mapping)
 
 
 class LtiResourceLink(Base):
@@ -167,6 +185,9 @@ class LtiResourceLink(Base):
     lineitem_url: Mapped[str | None] = mapped_column(String(URL_LEN), nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The ORM's identity is (tenant_id, id) like the PostgreSQL key: its flushes and session.get
+    # name the tenant, so they use the key's index and go to one shard on Citus.
+    __mapper_args__ = {"primary_key": [tenant_id, id]}  # noqa: RUF012 (SQLAlchemy reads it once, at mapping)
 
 
 class LtiLaunchState(Base):
@@ -228,6 +249,9 @@ class LtiProctoringSession(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The ORM's identity is (tenant_id, id) like the PostgreSQL key: its flushes and session.get
+    # name the tenant, so they use the key's index and go to one shard on Citus.
+    __mapper_args__ = {"primary_key": [tenant_id, id]}  # noqa: RUF012 (SQLAlchemy reads it once, at mapping)
 
 
 class LtiProctoringControl(Base):
@@ -256,3 +280,6 @@ class LtiProctoringControl(Base):
     platform_status: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the ACS response status
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The ORM's identity is (tenant_id, id) like the PostgreSQL key: its flushes and session.get
+    # name the tenant, so they use the key's index and go to one shard on Citus.
+    __mapper_args__ = {"primary_key": [tenant_id, id]}  # noqa: RUF012 (SQLAlchemy reads it once, at mapping)

@@ -84,6 +84,8 @@ def _fill(row: LtiProctoringSession, start: StartProctoring, now: datetime) -> N
 
 
 def get_session(session: Session, public_id: str) -> LtiProctoringSession:
+    # By public_id alone: the session's URLs name no tenant (see LtiProctoringSession's keys). The
+    # row found carries its tenant, so its later saves go by the whole key (tenant_id, id).
     row = session.scalar(select(LtiProctoringSession).where(LtiProctoringSession.public_id == public_id))
     if row is None:
         raise NotFound("this proctoring session does not exist")

@@ -30,9 +30,9 @@ def _graded_launch(browser: Browser, lms: Lms, lineitem: str | None = None, *,
     return browser.lti_launch(), lineitem.rsplit("/", 1)[1]
 
 
-def _row(env: Env, outbox_id: int) -> LtiScoreOutbox:
+def _row(env: Env, tenant_id: int, outbox_id: int) -> LtiScoreOutbox:
     with env.db.session() as session:
-        row = session.get(LtiScoreOutbox, outbox_id)
+        row = session.get(LtiScoreOutbox, (tenant_id, outbox_id))   # the ORM's identity: (tenant_id, id)
         assert row is not None
         return row
 
@@ -46,7 +46,7 @@ def test_score_reaches_the_line_item(browser: Browser, lms: Lms, lti_env: Env) -
     assert result["scoreGiven"] == 8.0 and result["scoreMaximum"] == 10.0 and result["comment"] == "Tốt lắm"
     assert result["activityProgress"] == "Completed" and result["gradingProgress"] == "FullyGraded"
     assert result["timestamp"].endswith("Z")
-    row = _row(lti_env, outcome.outbox_id)
+    row = _row(lti_env, context.tenant_id, outcome.outbox_id)
     assert row.status == "delivered" and row.attempts == 1 and row.delivered is not None
 
 
@@ -57,7 +57,7 @@ def test_platform_down_then_back_delivers_exactly_once(browser: Browser, lms: Lm
     try:
         outcome = post_score(context, 6, 10, "Completed", "FullyGraded", context.sub, tool=tool)
         assert outcome.status == "pending" and "503" in (outcome.error or "")
-        row = _row(lti_env, outcome.outbox_id)
+        row = _row(lti_env, context.tenant_id, outcome.outbox_id)
         assert row.attempts == 1 and row.status == "pending"
         # Not due yet: nothing is sent before the backoff delay.
         assert retry_pending_scores(tool).delivered == 0
@@ -66,7 +66,7 @@ def test_platform_down_then_back_delivers_exactly_once(browser: Browser, lms: Lm
         later = datetime.now(UTC) + timedelta(minutes=5)
         report = retry_pending_scores(tool, now=later)
         assert report.delivered == 0 and report.pending >= 1
-        row = _row(lti_env, outcome.outbox_id)
+        row = _row(lti_env, context.tenant_id, outcome.outbox_id)
         assert row.attempts == 2
         assert row.next_attempt.replace(tzinfo=UTC) - later > first_delay
     finally:
@@ -78,7 +78,7 @@ def test_platform_down_then_back_delivers_exactly_once(browser: Browser, lms: Lm
     assert retry_pending_scores(tool, now=much_later + timedelta(hours=2)).delivered == 0
     assert len(platform.scores[item_id]) == 1
     assert platform.results[item_id][context.sub]["scoreGiven"] == 6.0
-    row = _row(lti_env, outcome.outbox_id)
+    row = _row(lti_env, context.tenant_id, outcome.outbox_id)
     assert row.status == "delivered" and row.attempts == 3 and row.last_error is None
 
 
@@ -94,7 +94,7 @@ def test_refused_score_is_kept_as_failed(browser: Browser, lms: Lms, lti_env: En
     context, _ = _graded_launch(browser, lms, lineitem=unknown)
     outcome = post_score(context, 1, 10, "Completed", "FullyGraded", context.sub, tool=lti_env.tool)
     assert outcome.status == "failed" and "404" in (outcome.error or "")
-    assert _row(lti_env, outcome.outbox_id).score["scoreGiven"] == 1.0   # kept for an operator
+    assert _row(lti_env, context.tenant_id, outcome.outbox_id).score["scoreGiven"] == 1.0   # kept for an operator
 
 
 def test_one_sender_at_a_time(browser: Browser, lms: Lms, lti_env: Env) -> None:
@@ -106,8 +106,8 @@ def test_one_sender_at_a_time(browser: Browser, lms: Lms, lti_env: Env) -> None:
         lti_env.platform.down = False
     now = datetime.now(UTC) + timedelta(hours=3)
     with lti_env.db.session() as session:
-        assert _claim(session, outcome.outbox_id, now) is True
-        assert _claim(session, outcome.outbox_id, now) is False   # a second sender backs off
+        assert _claim(session, context.tenant_id, outcome.outbox_id, now) is True
+        assert _claim(session, context.tenant_id, outcome.outbox_id, now) is False   # a second sender backs off
 
 
 def test_scores_are_checked_before_queuing(browser: Browser, lms: Lms, lti_env: Env) -> None:
@@ -139,7 +139,8 @@ def test_background_retries_deliver_without_anyone_running_the_cli(browser: Brow
     finally:
         platform.down = False
     with lti_env.db.session() as session:  # make it due now rather than after the 30 s backoff
-        session.execute(update(LtiScoreOutbox).where(LtiScoreOutbox.id == outcome.outbox_id)
+        session.execute(update(LtiScoreOutbox).where(LtiScoreOutbox.tenant_id == context.tenant_id,
+                                                     LtiScoreOutbox.id == outcome.outbox_id)
                         .values(next_attempt=datetime.now(UTC) - timedelta(seconds=1)))
         session.commit()
     task = PeriodicTask("test-retries", 0.1, lambda: retry_pending_scores(tool)).start()
@@ -150,7 +151,7 @@ def test_background_retries_deliver_without_anyone_running_the_cli(browser: Brow
     finally:
         task.stop()
     assert len(platform.scores[item_id]) == 1
-    assert _row(lti_env, outcome.outbox_id).status == "delivered"
+    assert _row(lti_env, context.tenant_id, outcome.outbox_id).status == "delivered"
 
 
 # --- only the scopes the platform granted (LTI AGS 2.0 §3.1: the claim's ``scope`` lists what the tool
