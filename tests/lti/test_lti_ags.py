@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from lti_tool.ags import _claim, can_post_scores, post_score, read_results, retry_pending_scores
 from lti_tool.ags_links import LINEITEM_READ_SCOPE, SCORE_SCOPE
@@ -216,3 +220,49 @@ def test_a_lineitem_readonly_grant_posts_no_score(browser: Browser, lms: Lms, lt
     assert _since(platform, mark) == [] and item_id not in platform.scores
     with lti_env.db.session() as session:
         assert session.query(LtiScoreOutbox).filter_by(user_id=context.sub).count() == 0
+
+
+# --- the sender's statements name the tenant (issue 17 item 5b) ---------------------------------------
+
+
+def _by_id_statements(env: Env, run: Callable[[], object]) -> list[str]:
+    """The SQL this thread sends while ``run`` runs that picks rows of the sender's tables by id."""
+    seen: list[str] = []
+    me = threading.get_ident()
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if threading.get_ident() == me and re.search(r"lti_(score_outbox|resource_links)\.id (=|IN)", statement):
+            seen.append(" ".join(statement.split()))
+
+    event.listen(env.db.engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        event.remove(env.db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_the_score_sender_names_the_tenant_whenever_it_picks_a_row_by_id(browser: Browser, lms: Lms,
+                                                                        lti_env: Env) -> None:
+    """On PostgreSQL these tables' primary keys are (tenant_id, id) (migration 0211): the claim, the
+    load, the line item's claim and every save must name the tenant, or they cannot use the key's
+    index (a sequential scan per score) and, on Citus, would ask every shard."""
+    platform, tool = lti_env.platform, lti_env.tool
+    user = f"learner-{uuid.uuid4().hex[:6]}"
+    response = browser.launch(platform.resource_link(lms.client, user=user, context_id=f"ctx-{uuid.uuid4().hex[:6]}",
+                                                     lineitems_only=True), user)
+    assert response.status_code == 303
+    context = browser.lti_launch()
+    platform.down = True
+    try:
+        outcome = post_score(context, 7, 10, "Completed", "FullyGraded", context.sub, tool=tool)
+    finally:
+        platform.down = False
+    assert outcome.status == "pending"
+    seen = _by_id_statements(lti_env, lambda: retry_pending_scores(tool, now=datetime.now(UTC) + timedelta(hours=3)))
+    assert _row(lti_env, context.tenant_id, outcome.outbox_id).status == "delivered"
+    # The score's claim, load and save, and its link's load, claim and save (programmatic mode).
+    assert sum("UPDATE lti_score_outbox" in s for s in seen) >= 2, seen
+    assert any(s.startswith("SELECT") and "FROM lti_score_outbox" in s for s in seen), seen
+    assert sum("UPDATE lti_resource_links" in s for s in seen) >= 2, seen
+    assert [s for s in seen if not re.search(r"lti_(score_outbox|resource_links)\.tenant_id =", s)] == []
