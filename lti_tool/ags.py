@@ -115,7 +115,8 @@ class _Target:
 def _target(session: Session, launch: LaunchContext) -> _Target | None:
     if launch.ags_lineitem:
         return _Target(launch.ags_lineitem, None, tuple(launch.ags_scopes))
-    link = ags_links.link_of(session, launch.registration_id, launch.deployment_id, launch.resource_link_id)
+    link = ags_links.link_of(session, launch.tenant_id, launch.registration_id, launch.deployment_id,
+                             launch.resource_link_id)
     container = launch.ags_lineitems or (link.lineitems_url if link else None)
     if link is None or not container:
         return None
@@ -168,7 +169,7 @@ def post_score(launch: LaunchContext, score_given: float, score_max: float, acti
                              score=body, status="pending", attempts=0, next_attempt=now, created=now)
         session.add(row)
         session.commit()  # durable before the network: a crash from here on cannot lose it
-        if not _claim(session, row.id, now):
+        if not _claim(session, row.tenant_id, row.id, now):
             return ScoreOutcome(row.id, "pending")
         return _deliver(tool, session, row, now)
 
@@ -181,16 +182,17 @@ def retry_pending_scores(tool: LtiTool | None = None, *, now: datetime | None = 
     now = now or _now()
     delivered = pending = failed = 0
     with tool.session() as session:
-        due = list(session.scalars(
-            select(LtiScoreOutbox.id).where(LtiScoreOutbox.status == "pending",
-                                            LtiScoreOutbox.next_attempt <= (due_by or now),
-                                            or_(LtiScoreOutbox.claimed_until.is_(None),
-                                                LtiScoreOutbox.claimed_until < now))
-            .order_by(LtiScoreOutbox.id).limit(limit)))
-        for row_id in due:
-            if not _claim(session, row_id, now):
+        # Every tenant's due scores (ix_lti_score_outbox_due): on Citus this one query per batch asks
+        # every shard; each row's tenant then goes with its claim, load and save (one shard each).
+        due = session.execute(
+            select(LtiScoreOutbox.tenant_id, LtiScoreOutbox.id).where(
+                LtiScoreOutbox.status == "pending", LtiScoreOutbox.next_attempt <= (due_by or now),
+                or_(LtiScoreOutbox.claimed_until.is_(None), LtiScoreOutbox.claimed_until < now))
+            .order_by(LtiScoreOutbox.id).limit(limit)).all()
+        for tenant_id, row_id in due:
+            if not _claim(session, tenant_id, row_id, now):
                 continue  # another sender took it
-            row = session.get(LtiScoreOutbox, row_id, populate_existing=True)
+            row = session.get(LtiScoreOutbox, (tenant_id, row_id), populate_existing=True)
             assert row is not None
             outcome = _deliver(tool, session, row, now)
             delivered += outcome.status == "delivered"
@@ -205,6 +207,8 @@ def requeue_failed(tool: LtiTool | None = None, *, ids: list[int] | None = None,
     tool = tool or current_tool()
     query = update(LtiScoreOutbox).where(LtiScoreOutbox.status == "failed")
     if ids:
+        # By id alone: an operator's pick from `hocvu lti scores`, across tenants (ids come from one
+        # sequence, so they do not repeat). Rare; on Citus it asks every shard.
         query = query.where(LtiScoreOutbox.id.in_(ids))
     with tool.session() as session:
         result = cast("CursorResult[Any]",
@@ -213,11 +217,12 @@ def requeue_failed(tool: LtiTool | None = None, *, ids: list[int] | None = None,
         return int(result.rowcount)
 
 
-def _claim(session: Session, row_id: int, now: datetime) -> bool:
-    """Atomically owns a pending row for CLAIM_SECONDS (compare-and-set on claimed_until)."""
+def _claim(session: Session, tenant_id: int, row_id: int, now: datetime) -> bool:
+    """Atomically owns a pending row for CLAIM_SECONDS (compare-and-set on claimed_until). By the
+    whole key (tenant_id, id): its index answers, and on Citus one shard."""
     result = cast("CursorResult[Any]", session.execute(
         update(LtiScoreOutbox)
-        .where(LtiScoreOutbox.id == row_id, LtiScoreOutbox.status == "pending",
+        .where(LtiScoreOutbox.tenant_id == tenant_id, LtiScoreOutbox.id == row_id, LtiScoreOutbox.status == "pending",
                or_(LtiScoreOutbox.claimed_until.is_(None), LtiScoreOutbox.claimed_until < now))
         .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))))
     session.commit()
@@ -245,7 +250,7 @@ def _send(tool: LtiTool, session: Session, row: LtiScoreOutbox, now: datetime) -
     lineitem = row.lineitem_url
     if lineitem is None:
         assert row.lineitems_url and row.lineitem_spec
-        lineitem = ags_links.resolve_lineitem(session, service, row.lineitems_url, row.lineitem_spec,
+        lineitem = ags_links.resolve_lineitem(session, service, row.tenant_id, row.lineitems_url, row.lineitem_spec,
                                               create=LINEITEM_SCOPE in row.scopes, now=now)
         if lineitem is None:
             return False
@@ -254,7 +259,7 @@ def _send(tool: LtiTool, session: Session, row: LtiScoreOutbox, now: datetime) -
         service.put_grade(_grade(row.score))
     except LtiServiceException as exc:
         if exc.response.status_code == 404 and row.lineitem_url is None:
-            ags_links.forget_lineitem(session, row.lineitem_spec)   # deleted on the platform: look again
+            ags_links.forget_lineitem(session, row.tenant_id, row.lineitem_spec)   # deleted on the platform: look again
         raise
     return True
 

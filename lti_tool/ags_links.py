@@ -67,9 +67,7 @@ def remember_link(session: Session, tenant_id: int, registration_id: int, claims
     deployment_id, link_id = str(claims.get(DEPLOYMENT_ID) or ""), str(link.get("id") or "")
     scopes = sorted(str(s) for s in ags.get("scope") or ())
     title = str(link.get("title") or "")[:255]
-    row = session.scalar(select(LtiResourceLink).where(
-        LtiResourceLink.registration_id == registration_id, LtiResourceLink.deployment_id == deployment_id,
-        LtiResourceLink.resource_link_id == link_id))
+    row = link_of(session, tenant_id, registration_id, deployment_id, link_id)
     now = now or datetime.now(UTC)
     if row is None:
         session.add(LtiResourceLink(tenant_id=tenant_id, registration_id=registration_id, deployment_id=deployment_id,
@@ -87,11 +85,12 @@ def remember_link(session: Session, tenant_id: int, registration_id: int, claims
         session.rollback()   # the same link launched twice at once: the other launch recorded it
 
 
-def link_of(session: Session, registration_id: int, deployment_id: str,
+def link_of(session: Session, tenant_id: int, registration_id: int, deployment_id: str,
             resource_link_id: str) -> LtiResourceLink | None:
+    # The tenant first, as in the unique key uq_lti_resource_links_link that answers it.
     return session.scalar(select(LtiResourceLink).where(
-        LtiResourceLink.registration_id == registration_id, LtiResourceLink.deployment_id == deployment_id,
-        LtiResourceLink.resource_link_id == resource_link_id))
+        LtiResourceLink.tenant_id == tenant_id, LtiResourceLink.registration_id == registration_id,
+        LtiResourceLink.deployment_id == deployment_id, LtiResourceLink.resource_link_id == resource_link_id))
 
 
 def lineitem_spec(link: LtiResourceLink, resource_id: str, score_max: float) -> dict[str, Any]:
@@ -137,23 +136,24 @@ def create_lineitem(service: AssignmentsGradesService, container: str, spec: Map
     return str(created["id"])
 
 
-def _claim(session: Session, link_id: int, now: datetime) -> bool:
+def _claim(session: Session, tenant_id: int, link_id: int, now: datetime) -> bool:
     result = cast("CursorResult[Any]", session.execute(update(LtiResourceLink).where(
-        LtiResourceLink.id == link_id,
+        LtiResourceLink.tenant_id == tenant_id, LtiResourceLink.id == link_id,
         or_(LtiResourceLink.claimed_until.is_(None), LtiResourceLink.claimed_until < now))
         .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))))
     session.commit()
     return bool(result.rowcount)
 
 
-def resolve_lineitem(session: Session, service: AssignmentsGradesService, container: str,
+def resolve_lineitem(session: Session, service: AssignmentsGradesService, tenant_id: int, container: str,
                      spec: Mapping[str, Any], *, create: bool, now: datetime) -> str | None:
     """The link's line item URL: remembered, found, or (with ``create``) created. None while
-    another sender is resolving the same link (the caller retries shortly)."""
-    link = session.get(LtiResourceLink, int(spec["link"]), populate_existing=True)
+    another sender is resolving the same link (the caller retries shortly). ``tenant_id`` is the
+    score's, which is its link's (the spec names the link by id only)."""
+    link = session.get(LtiResourceLink, (tenant_id, int(spec["link"])), populate_existing=True)
     if link is not None and link.lineitem_url and link.lineitems_url == container:
         return link.lineitem_url
-    if link is not None and not _claim(session, link.id, now):
+    if link is not None and not _claim(session, link.tenant_id, link.id, now):
         return None
     try:
         url = find_lineitem(service, container, spec)
@@ -172,9 +172,10 @@ def resolve_lineitem(session: Session, service: AssignmentsGradesService, contai
             session.commit()
 
 
-def forget_lineitem(session: Session, spec: Mapping[str, Any] | None) -> None:
+def forget_lineitem(session: Session, tenant_id: int, spec: Mapping[str, Any] | None) -> None:
     """The remembered line item is gone (404 on its scores): the next score looks for it again."""
     if spec and spec.get("link"):
-        session.execute(update(LtiResourceLink).where(LtiResourceLink.id == int(spec["link"]))
+        session.execute(update(LtiResourceLink)
+                        .where(LtiResourceLink.tenant_id == tenant_id, LtiResourceLink.id == int(spec["link"]))
                         .values(lineitem_url=None))
         session.commit()

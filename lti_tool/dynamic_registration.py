@@ -21,7 +21,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -64,15 +64,22 @@ def check_invite(session: Session, tenant_slug: str, token: str, *,
                  now: datetime | None = None) -> tuple[Tenant, LtiRegistrationInvite]:
     now = now or datetime.now(UTC)
     tenant = session.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
-    invite = session.scalar(select(LtiRegistrationInvite).where(LtiRegistrationInvite.token_hash == _hash(token or "")))
+    # By the tenant the link names and the hash: the unique key (tenant_id, token_hash) answers it.
+    invite = None if tenant is None else session.scalar(select(LtiRegistrationInvite).where(
+        LtiRegistrationInvite.tenant_id == tenant.id, LtiRegistrationInvite.token_hash == _hash(token or "")))
     # One answer for every failure, so the page does not tell which tenants or tokens exist.
     refused = LaunchForbidden("this registration link is not valid (unknown, expired or already used); "
                               "ask the hub operator for a new one")
-    if tenant is None or invite is None or invite.tenant_id != tenant.id or invite.used is not None:
+    if tenant is None or invite is None or invite.used is not None:
         raise refused
     if as_utc(invite.expires) <= now:
         raise refused
     return tenant, invite
+
+
+def _is(invite: LtiRegistrationInvite) -> ColumnElement[bool]:
+    """The invitation's row by its whole key (tenant_id, id): the key's index, one shard on Citus."""
+    return and_(LtiRegistrationInvite.tenant_id == invite.tenant_id, LtiRegistrationInvite.id == invite.id)
 
 
 def claim_invite(session: Session, invite: LtiRegistrationInvite, *, now: datetime | None = None) -> None:
@@ -80,7 +87,7 @@ def claim_invite(session: Session, invite: LtiRegistrationInvite, *, now: dateti
     submissions of one link cannot register twice; ``release_invite`` undoes it on failure."""
     result = cast("CursorResult[Any]", session.execute(
         update(LtiRegistrationInvite)
-        .where(LtiRegistrationInvite.id == invite.id, LtiRegistrationInvite.used.is_(None))
+        .where(_is(invite), LtiRegistrationInvite.used.is_(None))
         .values(used=now or datetime.now(UTC))))
     session.commit()
     if not result.rowcount:
@@ -89,8 +96,7 @@ def claim_invite(session: Session, invite: LtiRegistrationInvite, *, now: dateti
 
 def release_invite(session: Session, invite: LtiRegistrationInvite) -> None:
     session.rollback()
-    session.execute(update(LtiRegistrationInvite).where(LtiRegistrationInvite.id == invite.id)
-                    .values(used=None, registration_id=None))
+    session.execute(update(LtiRegistrationInvite).where(_is(invite)).values(used=None, registration_id=None))
     session.commit()
 
 
@@ -267,8 +273,7 @@ def complete(session: Session, tenant: Tenant, invite: LtiRegistrationInvite, co
                         keyset_url=config.jwks_uri, auth_audience=config.authorization_server,
                         name=config.product_family_code)
     row = add_platform(session, tenant, spec, [deployment_id] if deployment_id else [], now=now)
-    session.execute(update(LtiRegistrationInvite).where(LtiRegistrationInvite.id == invite.id)
-                    .values(used=now, registration_id=row.id))
+    session.execute(update(LtiRegistrationInvite).where(_is(invite)).values(used=now, registration_id=row.id))
     session.flush()
     return row
 

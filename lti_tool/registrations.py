@@ -79,7 +79,7 @@ def add_platform(session: Session, tenant: Tenant, spec: PlatformSpec, deploymen
     for dep in deployment_ids:
         dep = dep.strip()
         if dep and dep not in known:
-            row.deployments.append(LtiDeployment(deployment_id=dep, created=now))
+            row.deployments.append(LtiDeployment(tenant_id=row.tenant_id, deployment_id=dep, created=now))
             known.add(dep)
     session.flush()
     return row
@@ -122,8 +122,10 @@ def set_disabled(session: Session, row: LtiRegistration, disabled: bool, *, acto
 
 def score_counts(session: Session, row: LtiRegistration) -> dict[str, int]:
     """AGS scores for this registration by status (what a removal would drop)."""
+    # With the registration's tenant (all its scores are that tenant's): one shard on Citus.
     counts = session.execute(select(LtiScoreOutbox.status, func.count()).where(
-        LtiScoreOutbox.registration_id == row.id).group_by(LtiScoreOutbox.status))
+        LtiScoreOutbox.tenant_id == row.tenant_id, LtiScoreOutbox.registration_id == row.id)
+        .group_by(LtiScoreOutbox.status))
     return {str(status): int(n) for status, n in counts}
 
 
@@ -135,7 +137,8 @@ def remove_platform(session: Session, row: LtiRegistration, *, actor: str, disca
     if pending and not discard_pending:
         raise Conflict(f"{pending} score(s) are still waiting to reach this LMS; disable the registration "
                        "instead, or remove it discarding them")
-    session.execute(delete(LtiScoreOutbox).where(LtiScoreOutbox.registration_id == row.id))
+    session.execute(delete(LtiScoreOutbox).where(LtiScoreOutbox.tenant_id == row.tenant_id,
+                                                 LtiScoreOutbox.registration_id == row.id))
     _audit(row, f"removed (discarding {pending} pending score(s))" if pending else "removed", actor)
     session.delete(row)
     session.flush()

@@ -87,7 +87,7 @@ def roster() -> Response:
     with pages.db() as db:
         rows = roster_progress(db, launch, cat)
         # What became of each learner's grade on its way to the LMS (AGS): delivered, waiting, refused.
-        deliveries = link_delivery_states(db, launch.registration_id, launch.resource_link_id)
+        deliveries = link_delivery_states(db, launch.tenant_id, launch.registration_id, launch.resource_link_id)
         package = package_root(db, opened.target) if is_package_target(opened.target) else None
     # A gradebook column the platform granted no score scope for (AGS 2.0 §3.1): no grade of this
     # link is queued, so no card shows a delivery state; the page says why instead.

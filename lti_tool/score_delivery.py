@@ -47,13 +47,15 @@ def delivery_states(launch: LaunchContext, *, tool: LtiTool | None = None) -> di
     resource link: a newer pending score shows as pending even when an older one was delivered."""
     tool = tool or current_tool()
     with tool.session() as session:
-        return link_delivery_states(session, launch.registration_id, launch.resource_link_id)
+        return link_delivery_states(session, launch.tenant_id, launch.registration_id, launch.resource_link_id)
 
 
-def link_delivery_states(session: Session, registration_id: int, resource_link_id: str) -> dict[str, ScoreDelivery]:
+def link_delivery_states(session: Session, tenant_id: int, registration_id: int,
+                         resource_link_id: str) -> dict[str, ScoreDelivery]:
+    # With the launch's tenant: on Citus the roster's query goes to that tenant's shard only.
     rows = session.scalars(select(LtiScoreOutbox).where(
-        LtiScoreOutbox.registration_id == registration_id, LtiScoreOutbox.resource_link_id == resource_link_id)
-        .order_by(LtiScoreOutbox.id))
+        LtiScoreOutbox.tenant_id == tenant_id, LtiScoreOutbox.registration_id == registration_id,
+        LtiScoreOutbox.resource_link_id == resource_link_id).order_by(LtiScoreOutbox.id))
     states: dict[str, ScoreDelivery] = {}
     for row in rows:
         state = ScoreDelivery.of(row)

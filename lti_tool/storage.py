@@ -2,7 +2,15 @@
 dynamic-registration invitations, the AGS score outbox, and proctoring sessions with their ACS
 requests, the shared launch state (nonces, cached launches, access tokens) and the resource links whose
 line items the tool manages itself. Models sit on the shared ``lrs.storage.Base`` so one Alembic
-history covers every package (migrations 0003, 0011 and 0030, branch ``lti_tool``).
+history covers every package (migrations 0003, 0011, 0030 and 0211, branch ``lti_tool``).
+
+Keys (issue 17 item 5b): every per-tenant table's primary, unique and foreign keys lead with
+``tenant_id``, so the store can be distributed by tenant on Citus. ``lti_registrations`` is a
+reference table (read by issuer and client_id before the tenant is known), so the foreign keys to
+it stay single-column. On PostgreSQL the primary keys are (tenant_id, id) (migration 0211); the
+tables keep ``id`` alone as their primary key in the metadata, which is what SQLite's autoincrement
+needs, while the ORM's identity is (tenant_id, id) on both databases (``__mapper_args__``), so
+``session.get`` and the ORM's own UPDATE/DELETE name the tenant.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -25,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lrs.storage import Base
+from lrs.storage import POSTGRESQL_ONLY, SQLITE_ONLY, Base, tenant_identity
 
 URL_LEN = 2048
 
@@ -53,20 +62,31 @@ class LtiRegistration(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Set by an operator (`hocvu lti platform disable`, /lti/admin/): launches are refused, scores wait.
     disabled: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Joined on the tenant too: on Citus the registration is a reference table and its deployments
+    # are distributed, so the tenant routes the load to one shard (and the flush copies it over).
     deployments: Mapped[list[LtiDeployment]] = relationship(
-        back_populates="registration", cascade="all, delete-orphan", order_by="LtiDeployment.id")
+        back_populates="registration", cascade="all, delete-orphan", order_by="LtiDeployment.id",
+        primaryjoin="and_(LtiRegistration.id == foreign(LtiDeployment.registration_id), "
+                    "LtiRegistration.tenant_id == foreign(LtiDeployment.tenant_id))")
 
 
 class LtiDeployment(Base):
     """A deployment of the tool inside a registered platform (LTI Core 1.3 §3.1.3, `deployment_id`)."""
 
     __tablename__ = "lti_deployments"
-    __table_args__ = (UniqueConstraint("registration_id", "deployment_id", name="uq_lti_deployments_reg_dep"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = (UniqueConstraint("tenant_id", "registration_id", "deployment_id",
+                                       name="uq_lti_deployments_reg_dep"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
+    # Always its registration's tenant (a registration never changes tenant): the distribution column.
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id", ondelete="CASCADE"), index=True)
     deployment_id: Mapped[str] = mapped_column(String(255))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    registration: Mapped[LtiRegistration] = relationship(back_populates="deployments")
+    registration: Mapped[LtiRegistration] = relationship(
+        back_populates="deployments",
+        primaryjoin="and_(LtiRegistration.id == foreign(LtiDeployment.registration_id), "
+                    "LtiRegistration.tenant_id == foreign(LtiDeployment.tenant_id))")
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class LtiToolKey(Base):
@@ -88,14 +108,18 @@ class LtiRegistrationInvite(Base):
     LTI Dynamic Registration 1.0. Only a hash of the token is kept."""
 
     __tablename__ = "lti_registration_invites"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Unique per tenant (Citus enforces uniqueness only within a distribution key): the invitation
+    # link names its tenant, and the page looks the invite up by both (dynamic_registration.check_invite).
+    __table_args__ = (UniqueConstraint("tenant_id", "token_hash", name="uq_lti_registration_invites_token"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     registration_id: Mapped[int | None] = mapped_column(
         ForeignKey("lti_registrations.id", ondelete="SET NULL"), nullable=True)
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class LtiScoreOutbox(Base):
@@ -111,7 +135,7 @@ class LtiScoreOutbox(Base):
     __tablename__ = "lti_score_outbox"
     __table_args__ = (Index("ix_lti_score_outbox_due", "status", "next_attempt"),
                       Index("ix_lti_score_outbox_link", "registration_id", "resource_link_id"))
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id"))
     lineitem_url: Mapped[str | None] = mapped_column(String(URL_LEN), nullable=True)
@@ -129,6 +153,7 @@ class LtiScoreOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class LtiResourceLink(Base):
@@ -141,9 +166,9 @@ class LtiResourceLink(Base):
     once never create two gradebook columns."""
 
     __tablename__ = "lti_resource_links"
-    __table_args__ = (UniqueConstraint("registration_id", "deployment_id", "resource_link_id",
+    __table_args__ = (UniqueConstraint("tenant_id", "registration_id", "deployment_id", "resource_link_id",
                                        name="uq_lti_resource_links_link"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id", ondelete="CASCADE"))
     deployment_id: Mapped[str] = mapped_column(String(255))
@@ -154,6 +179,7 @@ class LtiResourceLink(Base):
     lineitem_url: Mapped[str | None] = mapped_column(String(URL_LEN), nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class LtiLaunchState(Base):
@@ -178,11 +204,17 @@ class LtiProctoringSession(Base):
 
     __tablename__ = "lti_proctoring_sessions"
     __table_args__ = (
-        UniqueConstraint("registration_id", "deployment_id", "sub", "resource_link_id", "attempt_number",
-                         name="uq_lti_proctoring_sessions_attempt"),
+        UniqueConstraint("tenant_id", "registration_id", "deployment_id", "sub", "resource_link_id",
+                         "attempt_number", name="uq_lti_proctoring_sessions_attempt"),
+        # Unique per tenant only (Citus enforces uniqueness within a distribution key). The session's
+        # pages find it by public_id alone, before the tenant is known: on Citus that asks every
+        # shard (one index probe each, ix_lti_proctoring_sessions_public_id), a few times per
+        # proctored attempt. Two tenants cannot meet on one public_id in practice: 16 random bytes.
+        UniqueConstraint("tenant_id", "public_id", name="uq_lti_proctoring_sessions_public_id"),
+        Index("ix_lti_proctoring_sessions_public_id", "public_id"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
+    public_id: Mapped[str] = mapped_column(String(32))
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("lti_registrations.id", ondelete="CASCADE"))
     issuer: Mapped[str] = mapped_column(String(1024))
@@ -209,6 +241,7 @@ class LtiProctoringSession(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class LtiProctoringControl(Base):
@@ -216,8 +249,18 @@ class LtiProctoringControl(Base):
     answer, written before the call so a failure is on record too. ``outcome``: sent | failed."""
 
     __tablename__ = "lti_proctoring_controls"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("lti_proctoring_sessions.id", ondelete="CASCADE"), index=True)
+    __table_args__ = (
+        # PostgreSQL: the key names the session's tenant too, so a control can never point at another
+        # tenant's session (and Citus keeps the two on one shard); SQLite keeps the plain key.
+        ForeignKeyConstraint(["tenant_id", "session_id"],
+                             ["lti_proctoring_sessions.tenant_id", "lti_proctoring_sessions.id"],
+                             ondelete="CASCADE", info=POSTGRESQL_ONLY),
+        ForeignKeyConstraint(["session_id"], ["lti_proctoring_sessions.id"], ondelete="CASCADE", info=SQLITE_ONLY),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)   # PostgreSQL: PK (tenant_id, id), migration 0211
+    # Always its session's tenant: the distribution column.
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    session_id: Mapped[int] = mapped_column(Integer, index=True)
     action: Mapped[str] = mapped_column(String(16))
     reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     incident_severity: Mapped[float] = mapped_column(Float)
@@ -227,3 +270,4 @@ class LtiProctoringControl(Base):
     platform_status: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the ACS response status
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __mapper_args__ = tenant_identity(tenant_id, id)

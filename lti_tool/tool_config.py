@@ -118,8 +118,11 @@ class DbToolConf(ToolConfAbstract[FlaskRequest]):
         row = self.registration_row(iss, client_id)
         if row is None:
             return None
+        # With the tenant: the unique key (tenant_id, registration_id, deployment_id) answers it, and on
+        # Citus the query goes to the tenant's shard only.
         found = self._session.scalar(select(LtiDeployment).where(
-            LtiDeployment.registration_id == row.id, LtiDeployment.deployment_id == deployment_id))
+            LtiDeployment.tenant_id == row.tenant_id, LtiDeployment.registration_id == row.id,
+            LtiDeployment.deployment_id == deployment_id))
         return Deployment().set_deployment_id(found.deployment_id) if found else None
 
     def registration_by_id(self, registration_id: int) -> HubRegistration | None:

@@ -102,9 +102,9 @@ def send_control(public_id: str, preferred: str, *, tool: LtiTool | None = None,
             return ControlOutcome(None, action, "not_offered")
         body = control_body(row, action, incident_time=incident_time, severity=severity,
                             reason_code=reason_code, reason_msg=reason_msg)
-        control = LtiProctoringControl(session_id=row.id, action=action, reason_code=reason_code,
-                                       incident_severity=severity, incident_time=incident_time, outcome="pending",
-                                       created=_now())
+        control = LtiProctoringControl(tenant_id=row.tenant_id, session_id=row.id, action=action,
+                                       reason_code=reason_code, incident_severity=severity,
+                                       incident_time=incident_time, outcome="pending", created=_now())
         session.add(control)
         if action == "flag":
             row.flags += 1

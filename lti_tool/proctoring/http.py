@@ -160,7 +160,7 @@ def _launch() -> BaseResponse:
             row = conf.registration_row(body["iss"], message.get_client_id())
             assert row is not None   # validate() found it
             if body[lti.MESSAGE_TYPE] == proctoring.END_ASSESSMENT:
-                ended, end = proctoring_session.record_end(db, body, registration_id=row.id)
+                ended, end = proctoring_session.record_end(db, body, tenant_id=row.tenant_id, registration_id=row.id)
                 db.commit()
                 log.info("proctoring session %s ended by the platform", ended.public_id)
                 return _no_store(Response(render_template(

@@ -32,12 +32,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _attempt_query(registration_id: int, deployment_id: str, sub: str, resource_link_id: str,
+def _attempt_query(tenant_id: int, registration_id: int, deployment_id: str, sub: str, resource_link_id: str,
                    attempt_number: int) -> Select[LtiProctoringSession]:
-    return select(LtiProctoringSession).where(
-        LtiProctoringSession.registration_id == registration_id, LtiProctoringSession.deployment_id == deployment_id,
-        LtiProctoringSession.sub == sub, LtiProctoringSession.resource_link_id == resource_link_id,
-        LtiProctoringSession.attempt_number == attempt_number)
+    # The tenant first, as in the unique key uq_lti_proctoring_sessions_attempt that answers it.
+    ps = LtiProctoringSession
+    return select(ps).where(
+        ps.tenant_id == tenant_id, ps.registration_id == registration_id, ps.deployment_id == deployment_id,
+        ps.sub == sub, ps.resource_link_id == resource_link_id, ps.attempt_number == attempt_number)
 
 
 def record_start(session: Session, claims: Mapping[str, Any], *, tenant_id: int, registration_id: int,
@@ -48,7 +49,7 @@ def record_start(session: Session, claims: Mapping[str, Any], *, tenant_id: int,
     The caller commits."""
     start = parse_start_proctoring(claims)
     now = now or _now()
-    query = _attempt_query(registration_id, start.deployment_id, start.sub, start.resource_link_id,
+    query = _attempt_query(tenant_id, registration_id, start.deployment_id, start.sub, start.resource_link_id,
                            start.attempt_number)
     row = session.scalar(query)
     if row is None:
@@ -83,18 +84,20 @@ def _fill(row: LtiProctoringSession, start: StartProctoring, now: datetime) -> N
 
 
 def get_session(session: Session, public_id: str) -> LtiProctoringSession:
+    # By public_id alone: the session's URLs name no tenant (see LtiProctoringSession's keys). The
+    # row found carries its tenant, so its later saves go by the whole key (tenant_id, id).
     row = session.scalar(select(LtiProctoringSession).where(LtiProctoringSession.public_id == public_id))
     if row is None:
         raise NotFound("this proctoring session does not exist")
     return row
 
 
-def record_end(session: Session, claims: Mapping[str, Any], *, registration_id: int,
+def record_end(session: Session, claims: Mapping[str, Any], *, tenant_id: int, registration_id: int,
                now: datetime | None = None) -> tuple[LtiProctoringSession, EndAssessment]:
     """Closes the session a validated LtiEndAssessment names (Proctoring §4.4). A session closed
     already stays closed (a platform may resend the message). The caller commits."""
     end = parse_end_assessment(claims)
-    row = session.scalar(_attempt_query(registration_id, end.deployment_id, end.sub, end.resource_link_id,
+    row = session.scalar(_attempt_query(tenant_id, registration_id, end.deployment_id, end.sub, end.resource_link_id,
                                         end.attempt_number))
     if row is None:
         raise NotFound("no proctoring session was started for this attempt")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from lti_tool.ags import _claim, can_post_scores, post_score, read_results, retry_pending_scores
 from lti_tool.ags_links import LINEITEM_READ_SCOPE, SCORE_SCOPE
@@ -30,9 +34,9 @@ def _graded_launch(browser: Browser, lms: Lms, lineitem: str | None = None, *,
     return browser.lti_launch(), lineitem.rsplit("/", 1)[1]
 
 
-def _row(env: Env, outbox_id: int) -> LtiScoreOutbox:
+def _row(env: Env, tenant_id: int, outbox_id: int) -> LtiScoreOutbox:
     with env.db.session() as session:
-        row = session.get(LtiScoreOutbox, outbox_id)
+        row = session.get(LtiScoreOutbox, (tenant_id, outbox_id))   # the ORM's identity: (tenant_id, id)
         assert row is not None
         return row
 
@@ -46,7 +50,7 @@ def test_score_reaches_the_line_item(browser: Browser, lms: Lms, lti_env: Env) -
     assert result["scoreGiven"] == 8.0 and result["scoreMaximum"] == 10.0 and result["comment"] == "Tốt lắm"
     assert result["activityProgress"] == "Completed" and result["gradingProgress"] == "FullyGraded"
     assert result["timestamp"].endswith("Z")
-    row = _row(lti_env, outcome.outbox_id)
+    row = _row(lti_env, context.tenant_id, outcome.outbox_id)
     assert row.status == "delivered" and row.attempts == 1 and row.delivered is not None
 
 
@@ -57,7 +61,7 @@ def test_platform_down_then_back_delivers_exactly_once(browser: Browser, lms: Lm
     try:
         outcome = post_score(context, 6, 10, "Completed", "FullyGraded", context.sub, tool=tool)
         assert outcome.status == "pending" and "503" in (outcome.error or "")
-        row = _row(lti_env, outcome.outbox_id)
+        row = _row(lti_env, context.tenant_id, outcome.outbox_id)
         assert row.attempts == 1 and row.status == "pending"
         # Not due yet: nothing is sent before the backoff delay.
         assert retry_pending_scores(tool).delivered == 0
@@ -66,7 +70,7 @@ def test_platform_down_then_back_delivers_exactly_once(browser: Browser, lms: Lm
         later = datetime.now(UTC) + timedelta(minutes=5)
         report = retry_pending_scores(tool, now=later)
         assert report.delivered == 0 and report.pending >= 1
-        row = _row(lti_env, outcome.outbox_id)
+        row = _row(lti_env, context.tenant_id, outcome.outbox_id)
         assert row.attempts == 2
         assert row.next_attempt.replace(tzinfo=UTC) - later > first_delay
     finally:
@@ -78,7 +82,7 @@ def test_platform_down_then_back_delivers_exactly_once(browser: Browser, lms: Lm
     assert retry_pending_scores(tool, now=much_later + timedelta(hours=2)).delivered == 0
     assert len(platform.scores[item_id]) == 1
     assert platform.results[item_id][context.sub]["scoreGiven"] == 6.0
-    row = _row(lti_env, outcome.outbox_id)
+    row = _row(lti_env, context.tenant_id, outcome.outbox_id)
     assert row.status == "delivered" and row.attempts == 3 and row.last_error is None
 
 
@@ -94,7 +98,7 @@ def test_refused_score_is_kept_as_failed(browser: Browser, lms: Lms, lti_env: En
     context, _ = _graded_launch(browser, lms, lineitem=unknown)
     outcome = post_score(context, 1, 10, "Completed", "FullyGraded", context.sub, tool=lti_env.tool)
     assert outcome.status == "failed" and "404" in (outcome.error or "")
-    assert _row(lti_env, outcome.outbox_id).score["scoreGiven"] == 1.0   # kept for an operator
+    assert _row(lti_env, context.tenant_id, outcome.outbox_id).score["scoreGiven"] == 1.0   # kept for an operator
 
 
 def test_one_sender_at_a_time(browser: Browser, lms: Lms, lti_env: Env) -> None:
@@ -106,8 +110,8 @@ def test_one_sender_at_a_time(browser: Browser, lms: Lms, lti_env: Env) -> None:
         lti_env.platform.down = False
     now = datetime.now(UTC) + timedelta(hours=3)
     with lti_env.db.session() as session:
-        assert _claim(session, outcome.outbox_id, now) is True
-        assert _claim(session, outcome.outbox_id, now) is False   # a second sender backs off
+        assert _claim(session, context.tenant_id, outcome.outbox_id, now) is True
+        assert _claim(session, context.tenant_id, outcome.outbox_id, now) is False   # a second sender backs off
 
 
 def test_scores_are_checked_before_queuing(browser: Browser, lms: Lms, lti_env: Env) -> None:
@@ -139,7 +143,8 @@ def test_background_retries_deliver_without_anyone_running_the_cli(browser: Brow
     finally:
         platform.down = False
     with lti_env.db.session() as session:  # make it due now rather than after the 30 s backoff
-        session.execute(update(LtiScoreOutbox).where(LtiScoreOutbox.id == outcome.outbox_id)
+        session.execute(update(LtiScoreOutbox).where(LtiScoreOutbox.tenant_id == context.tenant_id,
+                                                     LtiScoreOutbox.id == outcome.outbox_id)
                         .values(next_attempt=datetime.now(UTC) - timedelta(seconds=1)))
         session.commit()
     task = PeriodicTask("test-retries", 0.1, lambda: retry_pending_scores(tool)).start()
@@ -150,7 +155,7 @@ def test_background_retries_deliver_without_anyone_running_the_cli(browser: Brow
     finally:
         task.stop()
     assert len(platform.scores[item_id]) == 1
-    assert _row(lti_env, outcome.outbox_id).status == "delivered"
+    assert _row(lti_env, context.tenant_id, outcome.outbox_id).status == "delivered"
 
 
 # --- only the scopes the platform granted (LTI AGS 2.0 §3.1: the claim's ``scope`` lists what the tool
@@ -215,3 +220,49 @@ def test_a_lineitem_readonly_grant_posts_no_score(browser: Browser, lms: Lms, lt
     assert _since(platform, mark) == [] and item_id not in platform.scores
     with lti_env.db.session() as session:
         assert session.query(LtiScoreOutbox).filter_by(user_id=context.sub).count() == 0
+
+
+# --- the sender's statements name the tenant (issue 17 item 5b) ---------------------------------------
+
+
+def _by_id_statements(env: Env, run: Callable[[], object]) -> list[str]:
+    """The SQL this thread sends while ``run`` runs that picks rows of the sender's tables by id."""
+    seen: list[str] = []
+    me = threading.get_ident()
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if threading.get_ident() == me and re.search(r"lti_(score_outbox|resource_links)\.id (=|IN)", statement):
+            seen.append(" ".join(statement.split()))
+
+    event.listen(env.db.engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        event.remove(env.db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_the_score_sender_names_the_tenant_whenever_it_picks_a_row_by_id(browser: Browser, lms: Lms,
+                                                                        lti_env: Env) -> None:
+    """On PostgreSQL these tables' primary keys are (tenant_id, id) (migration 0211): the claim, the
+    load, the line item's claim and every save must name the tenant, or they cannot use the key's
+    index (a sequential scan per score) and, on Citus, would ask every shard."""
+    platform, tool = lti_env.platform, lti_env.tool
+    user = f"learner-{uuid.uuid4().hex[:6]}"
+    response = browser.launch(platform.resource_link(lms.client, user=user, context_id=f"ctx-{uuid.uuid4().hex[:6]}",
+                                                     lineitems_only=True), user)
+    assert response.status_code == 303
+    context = browser.lti_launch()
+    platform.down = True
+    try:
+        outcome = post_score(context, 7, 10, "Completed", "FullyGraded", context.sub, tool=tool)
+    finally:
+        platform.down = False
+    assert outcome.status == "pending"
+    seen = _by_id_statements(lti_env, lambda: retry_pending_scores(tool, now=datetime.now(UTC) + timedelta(hours=3)))
+    assert _row(lti_env, context.tenant_id, outcome.outbox_id).status == "delivered"
+    # The score's claim, load and save, and its link's load, claim and save (programmatic mode).
+    assert sum("UPDATE lti_score_outbox" in s for s in seen) >= 2, seen
+    assert any(s.startswith("SELECT") and "FROM lti_score_outbox" in s for s in seen), seen
+    assert sum("UPDATE lti_resource_links" in s for s in seen) >= 2, seen
+    assert [s for s in seen if not re.search(r"lti_(score_outbox|resource_links)\.tenant_id =", s)] == []

@@ -47,8 +47,9 @@ def _proctored(env: Env, lms: Lms, browser: Browser, *, started: bool = True, **
 def _controls(env: Env, public_id: str) -> list[LtiProctoringControl]:
     with env.db.session() as session:
         row = proctoring_session.get_session(session, public_id)
-        return list(session.scalars(select(LtiProctoringControl).where(LtiProctoringControl.session_id == row.id)
-                                    .order_by(LtiProctoringControl.id)))
+        return list(session.scalars(select(LtiProctoringControl).where(
+            LtiProctoringControl.tenant_id == row.tenant_id, LtiProctoringControl.session_id == row.id)
+            .order_by(LtiProctoringControl.id)))
 
 
 def _session(env: Env, public_id: str) -> LtiProctoringSession:

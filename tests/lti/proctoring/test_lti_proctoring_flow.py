@@ -146,8 +146,11 @@ def test_round_trip_start_proctoring_gate_start_assessment_acs_end(flow: tuple[A
     assert len(platform.tokens) == tokens_before + 1
     assert list(platform.tokens.values())[-1] == (lms.client.client_id, {ACS_SCOPE})
     with env.db.session() as db:
-        [recorded] = db.scalars(select(LtiProctoringControl).join(LtiProctoringSession)
-                                .where(LtiProctoringSession.public_id == public_id))
+        # An explicit ON: the model has two keys to the session (PostgreSQL's composite, SQLite's plain).
+        [recorded] = db.scalars(select(LtiProctoringControl).join(
+            LtiProctoringSession, (LtiProctoringSession.tenant_id == LtiProctoringControl.tenant_id)
+            & (LtiProctoringSession.id == LtiProctoringControl.session_id)).where(
+            LtiProctoringSession.public_id == public_id))
         assert (recorded.action, recorded.outcome, recorded.platform_status) == ("flag", "sent", "running")
         gate_row = db.scalar(select(AttemptAssurance).where(AttemptAssurance.session_id == row.assurance_session_id))
         assert gate_row is not None and gate_row.failed_at is not None
