@@ -111,7 +111,7 @@ def chain_share(url: str, batches: int = 20) -> str:
         finally:
             spent["chain"] += time.perf_counter() - t
 
-    audit_chain.append_statements = timed  # type: ignore[assignment]
+    audit_chain.append_statements = timed
     try:
         t0 = time.perf_counter()
         for body in bodies:
