@@ -73,7 +73,7 @@ run:
 		--access-logfile - 'hocvu.wsgi:app'
 
 # Style (ruff), DESIGN.md's one-way imports (import-linter, .importlinter) and the type hints of every
-# product package (mypy --strict; the packages are listed in pyproject.toml).
+# product package and of the benchmarks (mypy --strict; the packages are listed in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.data import Generator
 from bench.databases import PG_ADMIN, backends, scratch_database
-from bench.statements import load, start_server
+from bench.statements import load, serve
 from identity.signing import load_signing_material
 
 KEY_FILE_ENV, CERT_FILE_ENV = "HOCVU_SIGNING_KEY_FILE", "HOCVU_SIGNING_CERT_FILE"
@@ -55,9 +55,11 @@ def _env(**values: str | None) -> Iterator[None]:
 def _one_run(backend: str, tmp: Path, name: str, total: int, chain: bool) -> tuple[float, str | None]:
     """Statements/s for one load; with the chain, also the `hocvu audit verify` summary."""
     with scratch_database(backend, f"chain_{name}") as url, _env(HOCVU_BENCH_NO_AUDIT_CHAIN=None if chain else "1"):
+        if url is None:
+            raise RuntimeError(f"no {backend} database for the run (PostgreSQL stopped answering?)")
         work = tmp / name
         work.mkdir()
-        proc, base, auth = start_server(url, work)
+        proc, base, auth = serve(url, work)
         try:
             rate = load(base, auth, Generator(), total, f"{backend} {'chain' if chain else 'no chain'}")
         finally:
@@ -109,7 +111,7 @@ def chain_share(url: str, batches: int = 20) -> str:
         finally:
             spent["chain"] += time.perf_counter() - t
 
-    audit_chain.append_statements = timed  # type: ignore[assignment]
+    audit_chain.append_statements = timed
     try:
         t0 = time.perf_counter()
         for body in bodies:
@@ -129,6 +131,8 @@ def run(backend: str, total: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         with scratch_database(backend, "chain_share") as url:
+            if url is None:
+                return  # PostgreSQL stopped answering since main() asked; scratch_database said so
             share = chain_share(url)
         with_chain: list[float] = []
         without: list[float] = []

@@ -305,15 +305,15 @@ def fill_more(db: Database, n: int) -> None:
     from sqlalchemy import insert, select
 
     from bench.data import Generator
-    from bench.export import rows
-    from lrs.storage import Statement, Tenant
+    from bench.export import STATEMENTS, rows
+    from lrs.storage import Tenant
 
     with db.session() as s:
         tenant_ids = list(s.scalars(select(Tenant.id)))
         for chunk in rows(Generator(seed=11, learners=200), tenant_ids, n):
             for r in chunk:
                 r["stored"] = datetime.now(UTC)  # after every watermark
-            s.execute(insert(Statement.__table__), chunk)
+            s.execute(insert(STATEMENTS), chunk)
         s.commit()
 
 

@@ -17,9 +17,9 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from bench.data import Generator
 from bench.databases import scratch_databases
@@ -31,6 +31,9 @@ from lrs import credentials
 from lrs.identifiers import actor_key
 from lrs.statements import format_time
 from lrs.storage import Database, Statement
+
+# Statement's Table, as Core's insert() types it (a mapped class's __table__ is typed as a FromClause).
+STATEMENTS = cast(Table, Statement.__table__)
 
 STAMP_IRI = "https://hocvu.vn/xapi/extensions/identity-verification"
 TENANTS = ("bo-gddt", "bo-noi-vu", "bo-y-te", "ubnd-da-nang")
@@ -72,7 +75,7 @@ def fill(db: Database, total: int) -> float:
     gen = Generator(learners=min(20000, max(100, total // 20)))
     with db.session() as s:
         for chunk in rows(gen, tenant_ids, total):
-            s.execute(insert(Statement.__table__), chunk)
+            s.execute(insert(STATEMENTS), chunk)
             s.commit()
     return time.perf_counter() - t
 

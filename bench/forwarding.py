@@ -26,7 +26,7 @@ import requests
 from sqlalchemy import func, select
 
 from bench.data import Generator
-from bench.statements import start_server
+from bench.statements import serve
 from connectors.forwarding import targets as fw
 from connectors.forwarding.delivery import TargetKey, deliver_target
 from hocvu import db as dbops
@@ -97,7 +97,7 @@ def main() -> None:
         started = time.perf_counter()
         tenant_id = fill_source(source, total)
         print(f"source: {total} statements stored in {time.perf_counter() - started:.1f} s (not timed below)")
-        proc, base, _ = start_server(f"sqlite:///{workdir / 'target' / 'hocvu.db'}", workdir / "target")
+        proc, base, _ = serve(f"sqlite:///{workdir / 'target' / 'hocvu.db'}", workdir / "target")
         config = fw.ForwardConfig.from_secret("bench", gap_timeout=0.0)
         try:
             for batch in batches:

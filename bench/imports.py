@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bench.data import DEM, HO, TEN
 from bench.databases import scratch_databases
@@ -98,7 +99,7 @@ def scorm_file(path: Path, rng: random.Random) -> None:
 def moodle_file(path: Path, rng: random.Random) -> None:
     rows = [",".join(moodle_log.COLUMNS)]
     for i in range(LINES):
-        when = (START + timedelta(minutes=i // 3)).astimezone(moodle_log.ZoneInfo(moodle_log.TIMEZONE))
+        when = (START + timedelta(minutes=i // 3)).astimezone(ZoneInfo(moodle_log.TIMEZONE))
         user = rng.randrange(5000)
         cmid = rng.randint(400, 480)
         description, event, context = rng.choice([

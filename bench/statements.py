@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.client import HTTPConnection
@@ -87,6 +88,14 @@ def start_server(env: dict[str, str], auth: tuple[str, str]) -> tuple[subprocess
                 proc.terminate()
                 raise RuntimeError("the hub did not start within 60 s") from None
             time.sleep(0.2)
+
+
+def serve(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str, tuple[str, str]]:
+    """A hub on the database at ``url`` (instance folder ``workdir``), ready to POST to: the schema
+    upgraded, tenant "bench" with an all-scopes credential, gunicorn started (BENCH_SERVER). Returns
+    the server process, its xAPI endpoint and the credential. The environment is read when called."""
+    env, auth = prepare_store(url, workdir)
+    return start_server(env, auth)
 
 
 def session(auth: tuple[str, str]) -> requests.Session:
@@ -184,7 +193,7 @@ def measure_queries(http: requests.Session, base: str, gen: Generator, window: t
     """p50/p95 of the common queries, 100 each. ``window``: when the load was stored (since/until
     fall inside it, so each such query matches a part of the tenant, often most of it)."""
     rng = random.Random(1)
-    queries = {
+    queries: dict[str, Callable[[], dict[str, str | int]] | None] = {
         "since (stored time)": lambda: {"since": _instant(rng, window), "limit": 25},
         "until (stored time)": lambda: {"until": _instant(rng, window), "limit": 25},
         "latest page (limit=25)": lambda: {"limit": 25},
