@@ -44,16 +44,12 @@ PENDING: Final = {
     "forward_targets": "PK (id) -> (tenant_id, id) (connectors)",
     "forward_items": "PK and FK by target -> with tenant_id (connectors); its FK to statements went (0110)",
     "learner_records": "PK (id) -> (tenant_id, id) (learners)",
-    "player_quiz_attempts": "PK and unique keys -> with tenant_id (player)",
-    "player_assurances": "PK, unique keys and FK -> with tenant_id (player)",
-    "player_synced_ops": "PK (id) -> (tenant_id, id) (player)",
     "lti_deployments": "PK, FK and unique key by registration -> with tenant_id (lti_tool)",
     "lti_registration_invites": "PK, FK and token hash -> with tenant_id (lti_tool)",
     "lti_score_outbox": "PK and FK -> with tenant_id (lti_tool)",
     "lti_proctoring_sessions": "PK, FK and unique keys -> with tenant_id (lti_tool)",
     "lti_proctoring_controls": "PK and FK -> with tenant_id (lti_tool)",
     "lti_resource_links": "PK, FK and unique key -> with tenant_id (lti_tool)",
-    "player_scorm_attempts": "PK (id) -> (tenant_id, id); its unique key already leads with tenant_id (player)",
 }
 
 KEYS = text("""
