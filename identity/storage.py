@@ -259,7 +259,7 @@ class AttemptAssurance(Base):
                              name="fk_player_assurances_attempt", info=POSTGRESQL_ONLY),
         ForeignKeyConstraint(["attempt_id"], ["player_quiz_attempts.id"], info=SQLITE_ONLY),
     )
-    # PostgreSQL: the primary key is (tenant_id, id) (migration 0212); SQLite's autoincrement needs id alone.
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0212).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     registration: Mapped[str] = mapped_column(String(36))

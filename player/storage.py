@@ -37,7 +37,7 @@ class QuizAttempt(Base):
         UniqueConstraint("tenant_id", "open_key", name="uq_player_quiz_attempts_open_key"),
         Index("ix_player_quiz_attempts_lookup", "tenant_id", "registration", "quiz_target"),
     )
-    # PostgreSQL: the primary key is (tenant_id, id) (migration 0212); SQLite's autoincrement needs id alone.
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0212).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     # The learner and resource link, as the cmi5 registration derived from them (player_domain).
@@ -78,7 +78,7 @@ class SyncedOp(Base):
         UniqueConstraint("tenant_id", "op_id", name="uq_player_synced_ops_op"),
         Index("ix_player_synced_ops_device", "tenant_id", "learner_key", "device", "seq"),
     )
-    # PostgreSQL: the primary key is (tenant_id, id) (migration 0212); SQLite's autoincrement needs id alone.
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0212).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     op_id: Mapped[str] = mapped_column(String(36))

@@ -30,7 +30,7 @@ class ScormAttempt(Base):
                          name="uq_player_scorm_attempts_number"),
         Index("ix_player_scorm_attempts_learner", "tenant_id", "registration", "course_id"),
     )
-    # PostgreSQL: the primary key is (tenant_id, id) (migration 0212); SQLite's autoincrement needs id alone.
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0212).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     registration: Mapped[str] = mapped_column(String(36))

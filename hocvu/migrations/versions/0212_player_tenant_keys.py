@@ -15,7 +15,10 @@ must include the distribution column; tests/test_tenant_keys.py):
   within a tenant. SQLite rebuilds the two tables with foreign keys off, since player_assurances
   refers to player_quiz_attempts (see 0090).
 
-PostgreSQL takes an ACCESS EXCLUSIVE lock on each table while its new indexes are built.
+Each new primary key's unique index is built first and then becomes the key (USING INDEX,
+hocvu.migrations.tenant_keys): on a large store build them beforehand without blocking writes, e.g.
+`CREATE UNIQUE INDEX CONCURRENTLY player_quiz_attempts_tenant_key ON player_quiz_attempts (tenant_id, id)`,
+and likewise for the other three tables. The unique keys' new indexes are built in the revision.
 Extends the player branch (0085). Written by hand to match the models (player.storage,
 player.packages.scorm_storage, identity.storage.AttemptAssurance).
 
@@ -29,12 +32,15 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from alembic import op
 
+from hocvu.migrations.tenant_keys import SURROGATE, lead_with_tenant, restore
+
 revision = '0212'
 down_revision = '0085'
 branch_labels = None
 depends_on = None
 
-TABLES = ('player_quiz_attempts', 'player_assurances', 'player_synced_ops', 'player_scorm_attempts')
+KEYS = {t: SURROGATE for t in ('player_quiz_attempts', 'player_assurances', 'player_synced_ops',
+                               'player_scorm_attempts')}
 # table -> {unique constraint: its column}; each is (column) before and (tenant_id, column) after.
 UNIQUE = {'player_quiz_attempts': {'uq_player_quiz_attempts_open_key': 'open_key'},
           'player_assurances': {'uq_player_assurances_session_id': 'session_id',
@@ -62,9 +68,10 @@ def _postgresql(*, tenant_keyed: bool) -> None:
     lead = 'tenant_id, ' if tenant_keyed else ''
     # The attempts' primary key cannot be replaced while a foreign key depends on it.
     op.execute(f'ALTER TABLE player_assurances DROP CONSTRAINT {OLD_FK if tenant_keyed else NEW_FK}')
-    for table in TABLES:
-        op.execute(f'ALTER TABLE {table} DROP CONSTRAINT {table}_pkey, '
-                   f'ADD CONSTRAINT {table}_pkey PRIMARY KEY ({lead}id)')
+    if tenant_keyed:
+        lead_with_tenant(KEYS)
+    else:
+        restore(KEYS)
     for table, keys in UNIQUE.items():
         changes = ', '.join(f'DROP CONSTRAINT {name}, ADD CONSTRAINT {name} UNIQUE ({lead}{column})'
                             for name, column in keys.items())
