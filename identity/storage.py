@@ -24,6 +24,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     LargeBinary,
     SmallInteger,
@@ -38,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from identity.errors import AccountNotFound, BadRequest, BindingConflict
-from lrs.storage import Base, tenant_identity
+from lrs.storage import POSTGRESQL_ONLY, SQLITE_ONLY, Base, tenant_identity
 
 if TYPE_CHECKING:
     from identity.oidc_client import VerifiedIdentity
@@ -246,18 +247,27 @@ class AttemptAssurance(Base):
 
     __tablename__ = "player_assurances"
     __table_args__ = (
-        UniqueConstraint("session_id", name="uq_player_assurances_session_id"),
+        # Every key leads with tenant_id, so Citus can distribute by tenant (migration 0212). Unique per
+        # tenant is enough: session_id is a uuid4, pending_key hashes the tenant with the rest, and every
+        # look-up by either (identity.gate, player, lti_tool.proctoring) names the tenant.
+        UniqueConstraint("tenant_id", "session_id", name="uq_player_assurances_session_id"),
         # NULLs never collide: one pending gate per learner, link and target; attached rows have none.
-        UniqueConstraint("pending_key", name="uq_player_assurances_pending_key"),
-        UniqueConstraint("attempt_id", name="uq_player_assurances_attempt_id"),
+        UniqueConstraint("tenant_id", "pending_key", name="uq_player_assurances_pending_key"),
+        UniqueConstraint("tenant_id", "attempt_id", name="uq_player_assurances_attempt_id"),
+        # The attempt is the tenant's own: on PostgreSQL the key is (tenant_id, attempt_id); SQLite keeps
+        # the single-column one (its attempts' primary key is id alone). NULL attempt_id: not checked.
+        ForeignKeyConstraint(["tenant_id", "attempt_id"], ["player_quiz_attempts.tenant_id", "player_quiz_attempts.id"],
+                             name="fk_player_assurances_attempt", info=POSTGRESQL_ONLY),
+        ForeignKeyConstraint(["attempt_id"], ["player_quiz_attempts.id"], info=SQLITE_ONLY),
     )
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0212); so is the ORM's identity.
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     registration: Mapped[str] = mapped_column(String(36))
     target: Mapped[str] = mapped_column(String(512))
     session_id: Mapped[str] = mapped_column(String(36))
     pending_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("player_quiz_attempts.id"), nullable=True)
+    attempt_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # foreign keys above
     # identity_accounts.id: that table is on another migration branch (identity), hence no FK here.
     account_id: Mapped[int] = mapped_column(Integer)
     subject: Mapped[str] = mapped_column(String(128))  # pseudonymous (identity.stamp), never a citizen ID
@@ -287,6 +297,7 @@ class AttemptAssurance(Base):
     recheck_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
     recheck_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class GateChallenge(Base):

@@ -76,7 +76,9 @@ def _quiz_of(resolved: Resolved) -> Quiz:
 
 
 def open_attempt(db: Session, launch: PlayerSession) -> QuizAttempt | None:
-    return db.scalar(select(QuizAttempt).where(QuizAttempt.open_key == _open_key(launch)))
+    # The tenant leads the unique key (tenant_id, open_key): naming it lets that index answer.
+    return db.scalar(select(QuizAttempt).where(QuizAttempt.tenant_id == launch.tenant_id,
+                                               QuizAttempt.open_key == _open_key(launch)))
 
 
 def attempts(db: Session, launch: PlayerSession, quiz_target: str) -> list[QuizAttempt]:
@@ -197,7 +199,9 @@ def finish(db: Session, launch: PlayerSession, resolved: Resolved, attempt: Quiz
     quiz = _quiz_of(resolved)
     # Claim the attempt: of two requests ending it at once (a double tap on Submit, or a submit
     # racing the time-out on another device) exactly one sees rowcount 1; the other writes nothing.
-    claimed: Any = db.execute(update(QuizAttempt).where(QuizAttempt.id == attempt.id,
+    # By the PostgreSQL primary key (tenant_id, id) (migration 0212).
+    claimed: Any = db.execute(update(QuizAttempt).where(QuizAttempt.tenant_id == attempt.tenant_id,
+                                                        QuizAttempt.id == attempt.id,
                                                         QuizAttempt.open_key.is_not(None))
                               .values(open_key=None).execution_options(synchronize_session=False))
     if claimed.rowcount != 1:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lrs.storage import IRI_LEN, Base
+from lrs.storage import IRI_LEN, Base, tenant_identity
 
 OPEN, SUBMITTED, EXPIRED = "open", "submitted", "expired"
 
@@ -32,10 +32,12 @@ OPEN, SUBMITTED, EXPIRED = "open", "submitted", "expired"
 class QuizAttempt(Base):
     __tablename__ = "player_quiz_attempts"
     __table_args__ = (
-        # NULLs never collide (SQLite and PostgreSQL alike), so only open attempts are unique.
-        UniqueConstraint("open_key", name="uq_player_quiz_attempts_open_key"),
+        # NULLs never collide (SQLite and PostgreSQL alike), so only open attempts are unique. The key
+        # names the tenant already; tenant_id leads it too, so Citus can distribute by tenant (0212).
+        UniqueConstraint("tenant_id", "open_key", name="uq_player_quiz_attempts_open_key"),
         Index("ix_player_quiz_attempts_lookup", "tenant_id", "registration", "quiz_target"),
     )
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0212); so is the ORM's identity.
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     # The learner and resource link, as the cmi5 registration derived from them (player_domain).
@@ -60,6 +62,7 @@ class QuizAttempt(Base):
     score_raw: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score_max: Mapped[int] = mapped_column(Integer)
     passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    __mapper_args__ = tenant_identity(tenant_id, id)
 
 
 class SyncedOp(Base):
@@ -76,6 +79,7 @@ class SyncedOp(Base):
         UniqueConstraint("tenant_id", "op_id", name="uq_player_synced_ops_op"),
         Index("ix_player_synced_ops_device", "tenant_id", "learner_key", "device", "seq"),
     )
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0212); so is the ORM's identity.
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     op_id: Mapped[str] = mapped_column(String(36))
@@ -87,3 +91,4 @@ class SyncedOp(Base):
     digest: Mapped[str] = mapped_column(String(64))
     statement_ids: Mapped[list[str]] = mapped_column(JSON)        # what the op stored, for a replay's answer
     synced: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __mapper_args__ = tenant_identity(tenant_id, id)

@@ -3,13 +3,10 @@ the schema can be distributed by tenant on Citus (issue 17, item 5b; Citus "Dist
 ID": a distributed table's unique constraints must include the distribution column, and foreign
 keys between distributed tables must include it too).
 
-Exceptions are listed with a reason, in two kinds:
-
-* REFERENCE: tables that are not per tenant (or are read before the tenant is known). On Citus they
-  become reference tables, replicated to every node; a foreign key from a distributed table to a
-  reference table is allowed, so such keys need no tenant_id either.
-* PENDING: per-tenant tables whose keys do not yet lead with tenant_id, each with what it takes.
-  The list may only shrink: a new table or key must lead with tenant_id (or be argued here).
+The exceptions are listed with a reason, REFERENCE: tables that are not per tenant (or are read
+before the tenant is known). On Citus they become reference tables, replicated to every node; a
+foreign key from a distributed table to a reference table is allowed, so such keys need no tenant_id
+either. A new table or key must lead with tenant_id, or be argued here.
 """
 
 from __future__ import annotations
@@ -41,13 +38,6 @@ REFERENCE: Final = {
     "player_packages": "the national course catalogue's imported packages, shared by every tenant",
 }
 
-PENDING: Final = {
-    "player_quiz_attempts": "PK and unique keys -> with tenant_id (player)",
-    "player_assurances": "PK, unique keys and FK -> with tenant_id (player)",
-    "player_synced_ops": "PK (id) -> (tenant_id, id) (player)",
-    "player_scorm_attempts": "PK (id) -> (tenant_id, id); its unique key already leads with tenant_id (player)",
-}
-
 KEYS = text("""
 SELECT c.conrelid::regclass::text AS tbl, c.conname, c.contype,
        (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(att, ord)
@@ -66,14 +56,11 @@ def test_every_key_leads_with_tenant_id(postgresql_app) -> None:  # type: ignore
         keys = conn.execute(KEYS).all()
     assert keys, "the migrated schema has no keys?"
     offending = sorted({f"{k.tbl}.{k.conname} {k.cols}" for k in keys
-                        if k.cols[0] != "tenant_id" and k.tbl not in REFERENCE and k.tbl not in PENDING
+                        if k.cols[0] != "tenant_id" and k.tbl not in REFERENCE
                         and not (k.contype == "f" and k.target in REFERENCE)})
     assert not offending, f"keys that do not lead with tenant_id (Citus cannot distribute them by tenant): {offending}"
     tables = {k.tbl for k in keys}
-    stale = sorted(t for t in PENDING if t in tables and all(
-        k.cols[0] == "tenant_id" or (k.contype == "f" and k.target in REFERENCE) for k in keys if k.tbl == t))
-    assert not stale, f"these tables are tenant-keyed now; take them off PENDING: {stale}"
-    assert not (set(REFERENCE) | set(PENDING)) - tables, "an exception names a table the schema does not have"
+    assert not set(REFERENCE) - tables, "an exception names a table the schema does not have"
 
 
 def test_every_model_identity_leads_with_tenant_id() -> None:
@@ -83,6 +70,5 @@ def test_every_model_identity_leads_with_tenant_id() -> None:
     on Citus."""
     load_models()
     wrong = sorted(f"{m.local_table.name} {[c.name for c in m.primary_key]}" for m in Base.registry.mappers
-                   if m.local_table.name not in REFERENCE and m.local_table.name not in PENDING
-                   and m.primary_key[0].name != "tenant_id")
+                   if m.local_table.name not in REFERENCE and m.primary_key[0].name != "tenant_id")
     assert not wrong, f"models whose ORM identity does not lead with tenant_id (__mapper_args__): {wrong}"

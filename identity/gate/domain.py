@@ -147,7 +147,9 @@ class GateKey:
 
 
 def pending_gate(db: Session, key: GateKey) -> AttemptAssurance | None:
-    return db.scalar(select(AttemptAssurance).where(AttemptAssurance.pending_key == key.pending_key))
+    # The tenant leads the unique key (tenant_id, pending_key): naming it lets that index answer.
+    return db.scalar(select(AttemptAssurance).where(AttemptAssurance.tenant_id == key.tenant_id,
+                                                    AttemptAssurance.pending_key == key.pending_key))
 
 
 # A liveness decision (face_check.Reason) as the gate's outcome: the burst's own failures are one

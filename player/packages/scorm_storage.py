@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lrs.storage import Base
+from lrs.storage import Base, tenant_identity
 
 
 class ScormAttempt(Base):
@@ -30,6 +30,7 @@ class ScormAttempt(Base):
                          name="uq_player_scorm_attempts_number"),
         Index("ix_player_scorm_attempts_learner", "tenant_id", "registration", "course_id"),
     )
+    # PostgreSQL's primary key is (tenant_id, id), for Citus (migration 0212); so is the ORM's identity.
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     registration: Mapped[str] = mapped_column(String(36))
@@ -48,3 +49,4 @@ class ScormAttempt(Base):
     score_scaled: Mapped[float | None] = mapped_column(Float, nullable=True)
     started: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __mapper_args__ = tenant_identity(tenant_id, id)
