@@ -83,6 +83,16 @@ def scratch_pg(label: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database of the test's own on each backend (a migration test's)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hocvu.db'}"
+        return
+    with scratch_pg("fresh") as url:
+        yield url
+
+
 def sql_scalar(database: Database, query: str, **params: Any) -> Any:
     """Run ``query`` (SQL text, named parameters) in its own committed transaction: its first
     column's first value, or None for a statement that returns no rows."""

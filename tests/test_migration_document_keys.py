@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from sqlalchemy import insert, select
 
 from hocvu import db as dbops
@@ -18,18 +15,9 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from lrs import credentials
 from lrs.storage import Database, Document
-from tests.conftest import run_instance, scratch_pg
+from tests.conftest import run_instance
 
 ACTIVITY = "https://hocvu.vn/" + "a" * 700
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hocvu.db'}"
-        return
-    with scratch_pg("mig") as url:
-        yield url
 
 
 def test_long_document_keys_are_rewritten_and_found_again(fresh_url: str) -> None:

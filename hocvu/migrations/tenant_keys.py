@@ -1,11 +1,16 @@
-"""A step the tenant-key revisions share (issue 17 item 5b): a PostgreSQL table's primary key
-replaced by one that leads with tenant_id, as Citus needs to distribute the table by tenant.
+"""Steps the tenant-key revisions share (issue 17 item 5b): a PostgreSQL table's primary key
+replaced by one that leads with tenant_id, as Citus needs to distribute the table by tenant, and
+SQLite's table rebuild with foreign keys off (0090's too).
 
-Revisions import it rather than repeat it; it only issues SQL, so what an old revision does stays
-what it did."""
+Revisions import them rather than repeat them; they only issue SQL, so what an old revision does
+stays what it did."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
 from alembic import op
 
 
@@ -45,3 +50,34 @@ def restore(keys: Keys) -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table, (_new, old) in keys.items():
             swap_primary_key(table, old)
+
+
+@contextmanager
+def sqlite_rebuild(bind: sa.engine.Connection, revision: str, *, secure_delete: bool = False) -> Iterator[None]:
+    """SQLite's table rebuild (its "generalized ALTER TABLE procedure", as in 0090): batch mode
+    copies a table and drops the old one, which would fail, or cascade, while other tables refer to
+    it. So foreign keys off, which only takes effect outside a transaction, then the rebuild in one
+    explicit transaction, checked with foreign_key_check before commit. The pysqlite transaction
+    left open by earlier revisions of this run is committed first (SQLite had already committed
+    their DDL). ``secure_delete`` zeroes the pages the old table frees (0090: a column of clear
+    subjects went)."""
+    raw = bind.connection.dbapi_connection
+    assert raw is not None
+    raw.commit()
+    raw.execute("PRAGMA foreign_keys = OFF")
+    if secure_delete:
+        raw.execute("PRAGMA secure_delete = ON")
+    try:
+        raw.execute("BEGIN")
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration {revision} would break {len(broken)} foreign key(s); nothing was changed")
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        if secure_delete:
+            raw.execute("PRAGMA secure_delete = OFF")
+        raw.execute("PRAGMA foreign_keys = ON")  # as lrs.storage's connect hook set it

@@ -6,9 +6,7 @@ product goes on inserting (ids drawn from the same sequences), and the downgrade
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,22 +23,13 @@ from hocvu import db as dbops
 from lrs import credentials
 from lrs.statements import prepare
 from lrs.storage import Database, Statement, Tenant
-from tests.conftest import new_credential, scratch_pg, statement
+from tests.conftest import new_credential, statement
 from tests.connectors.forwarding.forwarding_support import fast_config
 
 REVISION, BEFORE = "0213", "0200"
 TABLES = ("learner_records", "forward_targets", "forward_items")
 ORDER = {"learner_records": "id", "forward_targets": "id", "forward_items": "target_id, seq"}
 ITEM_COLUMNS = ("target_id", "seq", "state", "attempts", "reason", "next_attempt", "updated")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hocvu.db'}"
-        return
-    with scratch_pg("keys") as url:
-        yield url
 
 
 def _before_revision(database: Database) -> None:

@@ -7,9 +7,7 @@ still work afterwards (new ids drawn from the same sequences)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,21 +26,11 @@ from lti_tool.proctoring import messages as proctoring
 from lti_tool.proctoring import session as proctoring_session
 from lti_tool.registrations import PlatformSpec, add_platform
 from lti_tool.storage import LtiDeployment, LtiProctoringControl
-from tests.conftest import scratch_pg
 from tests.test_tenant_keys import KEYS
 
 TABLES = ("lti_deployments", "lti_registration_invites", "lti_score_outbox", "lti_proctoring_sessions",
           "lti_proctoring_controls", "lti_resource_links")
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hocvu.db'}"
-        return
-    with scratch_pg("ltikeys") as url:
-        yield url
 
 
 def _insert(conn: sa.Connection, table: str, **values: Any) -> int:

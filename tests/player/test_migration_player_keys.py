@@ -10,9 +10,7 @@ assurance of one tenant cannot name another tenant's attempt."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,22 +28,13 @@ from lrs import credentials
 from lrs.storage import Database
 from player.packages.scorm_storage import ScormAttempt
 from player.storage import QuizAttempt, SyncedOp
-from tests.conftest import run_instance, scratch_pg
+from tests.conftest import run_instance
 from tests.player.player_support import CSRF, answers, form, open_player
 from tests.test_tenant_keys import KEYS
 
 TABLES = ("player_quiz_attempts", "player_assurances", "player_synced_ops", "player_scorm_attempts")
 QUIZ = "course/an-toan-khong-gian-mang/module/phong-tranh-va-xu-ly/quiz/kiem-tra"
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hocvu.db'}"
-        return
-    with scratch_pg("playerkeys") as url:
-        yield url
 
 
 def _insert(conn: Connection, table: str, **row: Any) -> int:

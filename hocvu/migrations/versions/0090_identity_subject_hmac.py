@@ -35,6 +35,8 @@ from typing import Literal
 import sqlalchemy as sa
 from alembic import context, op
 
+from hocvu.migrations.tenant_keys import sqlite_rebuild
+
 revision = '0090'
 down_revision = '0005'
 branch_labels = None
@@ -66,7 +68,7 @@ def upgrade() -> None:
         pepper = _pepper()
         hashes = {row.id: _subject_hmac(pepper, row.issuer, row.subject) for row in rows}
     if bind.dialect.name == "sqlite":
-        with _sqlite_rebuild(bind):
+        with sqlite_rebuild(bind, revision, secure_delete=True):
             _rekey(bind, hashes, recreate="always")
         return
     _rekey(bind, hashes, recreate="auto")
@@ -92,33 +94,6 @@ def _rekey(bind: sa.engine.Connection, hashes: dict[int, str], recreate: Literal
         batch_op.drop_column('subject')
         batch_op.alter_column('subject_hmac', existing_type=sa.String(length=64), nullable=False)
         batch_op.create_unique_constraint('uq_identity_accounts_subject_hmac', ['subject_hmac'])
-
-
-@contextmanager
-def _sqlite_rebuild(bind: sa.engine.Connection) -> Iterator[None]:
-    """SQLite's table rebuild (its "generalized ALTER TABLE procedure"): foreign keys off, which only
-    takes effect outside a transaction, then the rebuild in one explicit transaction, checked with
-    foreign_key_check before commit. The pysqlite transaction left open by earlier revisions of this
-    run is committed first (SQLite had already committed their DDL). ``secure_delete`` zeroes the pages
-    the old table frees."""
-    raw = bind.connection.dbapi_connection
-    assert raw is not None
-    raw.commit()
-    raw.execute("PRAGMA foreign_keys = OFF")
-    raw.execute("PRAGMA secure_delete = ON")
-    try:
-        raw.execute("BEGIN")
-        yield
-        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"migration 0090 would break {len(broken)} foreign key(s); nothing was changed")
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.execute("PRAGMA secure_delete = OFF")
-        raw.execute("PRAGMA foreign_keys = ON")  # as lrs.storage's connect hook set it
 
 
 def downgrade() -> None:

@@ -30,6 +30,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from alembic import op
 
+from hocvu.migrations.tenant_keys import sqlite_rebuild, swap_primary_key
+
 revision = '0211'
 down_revision = '0030'
 branch_labels = None
@@ -67,7 +69,7 @@ CONTROL_TENANT_FK = 'lti_proctoring_controls_tenant_id_session_id_fkey'
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == 'sqlite':
-        with _sqlite_rebuild(bind):
+        with sqlite_rebuild(bind, revision):
             _upgrade_both()
         return
     _upgrade_both()
@@ -97,8 +99,7 @@ def _upgrade_postgresql_keys() -> None:
     # The control's key names the session's primary key: it goes first, and comes back composite.
     op.execute(f"ALTER TABLE lti_proctoring_controls DROP CONSTRAINT {CONTROL_FK}")
     for table in TABLES:
-        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey, "
-                   f"ADD CONSTRAINT {table}_pkey PRIMARY KEY (tenant_id, id)")
+        swap_primary_key(table, ('tenant_id', 'id'))
     op.execute(f"ALTER TABLE lti_proctoring_controls ADD CONSTRAINT {CONTROL_TENANT_FK} "
                "FOREIGN KEY (tenant_id, session_id) REFERENCES lti_proctoring_sessions (tenant_id, id) "
                "ON DELETE CASCADE")
@@ -109,12 +110,11 @@ def downgrade() -> None:
     if bind.dialect.name == 'postgresql':
         op.execute(f"ALTER TABLE lti_proctoring_controls DROP CONSTRAINT {CONTROL_TENANT_FK}")
         for table in TABLES:
-            op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey, "
-                       f"ADD CONSTRAINT {table}_pkey PRIMARY KEY (id)")
+            swap_primary_key(table, ('id',))
         op.execute(f"ALTER TABLE lti_proctoring_controls ADD CONSTRAINT {CONTROL_FK} "
                    "FOREIGN KEY (session_id) REFERENCES lti_proctoring_sessions (id) ON DELETE CASCADE")
     if bind.dialect.name == 'sqlite':
-        with _sqlite_rebuild(bind):
+        with sqlite_rebuild(bind, revision):
             _downgrade_both()
         return
     _downgrade_both()
@@ -133,26 +133,3 @@ def _downgrade_both() -> None:
             batch_op.drop_constraint(f'{child}_tenant_id_fkey', type_='foreignkey')
             batch_op.drop_column('tenant_id')
 
-
-@contextmanager
-def _sqlite_rebuild(bind: sa.engine.Connection) -> Iterator[None]:
-    """SQLite's table rebuild (its "generalized ALTER TABLE procedure", as in 0090): foreign keys
-    off, which only takes effect outside a transaction, then the rebuild in one explicit transaction,
-    checked with foreign_key_check before commit. The pysqlite transaction left open by earlier
-    revisions of this run is committed first (SQLite had already committed their DDL)."""
-    raw = bind.connection.dbapi_connection
-    assert raw is not None
-    raw.commit()
-    raw.execute("PRAGMA foreign_keys = OFF")
-    try:
-        raw.execute("BEGIN")
-        yield
-        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"migration 0211 would break {len(broken)} foreign key(s); nothing was changed")
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.execute("PRAGMA foreign_keys = ON")  # as lrs.storage's connect hook set it

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from alembic import op
 
-from hocvu.migrations.tenant_keys import SURROGATE, lead_with_tenant, restore
+from hocvu.migrations.tenant_keys import SURROGATE, lead_with_tenant, restore, sqlite_rebuild
 
 revision = '0212'
 down_revision = '0085'
@@ -85,34 +85,10 @@ def _postgresql(*, tenant_keyed: bool) -> None:
 
 
 def _sqlite(*, tenant_keyed: bool) -> None:
-    with _foreign_keys_off(op.get_bind()):
+    with sqlite_rebuild(op.get_bind(), revision):
         for table, keys in UNIQUE.items():
             with op.batch_alter_table(table, schema=None) as batch_op:
                 for name, column in keys.items():
                     batch_op.drop_constraint(name, type_='unique')
                     batch_op.create_unique_constraint(name, ['tenant_id', column] if tenant_keyed else [column])
 
-
-@contextmanager
-def _foreign_keys_off(bind: sa.engine.Connection) -> Iterator[None]:
-    """SQLite rebuilds a table by copying it; dropping the old player_quiz_attempts would fail while
-    player_assurances refers to it. So, as SQLite's "generalized ALTER TABLE procedure" (and 0090):
-    foreign keys off, which only takes effect outside a transaction (the pysqlite one left open by
-    earlier revisions of this run is committed first), the rebuild in one transaction, checked with
-    foreign_key_check before commit."""
-    raw = bind.connection.dbapi_connection
-    assert raw is not None
-    raw.commit()
-    raw.execute('PRAGMA foreign_keys = OFF')
-    try:
-        raw.execute('BEGIN')
-        yield
-        broken = raw.execute('PRAGMA foreign_key_check').fetchall()
-        if broken:
-            raise RuntimeError(f'migration 0212 would break {len(broken)} foreign key(s); nothing was changed')
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        raw.execute('PRAGMA foreign_keys = ON')  # as lrs.storage's connect hook set it

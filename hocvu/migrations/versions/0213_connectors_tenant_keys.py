@@ -14,6 +14,8 @@ Revises: 0200
 Create Date: 2026-12-07 19:00:00
 """
 from alembic import op
+
+from hocvu.migrations.tenant_keys import swap_primary_key
 import sqlalchemy as sa
 
 revision = '0213'
@@ -27,20 +29,16 @@ SINGLE_FK = 'forward_items_target_id_fkey'
 COMPOSITE_FK = 'forward_items_tenant_id_target_id_fkey'
 
 
-def _primary_key(table: str, columns: str) -> None:
-    op.execute(f'ALTER TABLE {table} DROP CONSTRAINT {table}_pkey, ADD CONSTRAINT {table}_pkey PRIMARY KEY ({columns})')
-
-
 def _upgrade_postgresql() -> None:
     # The target's key is what the old foreign key stands on: it goes first.
     op.drop_constraint(SINGLE_FK, 'forward_items', type_='foreignkey')
-    _primary_key('learner_records', 'tenant_id, id')
-    _primary_key('forward_targets', 'tenant_id, id')
+    swap_primary_key('learner_records', ('tenant_id', 'id'))
+    swap_primary_key('forward_targets', ('tenant_id', 'id'))
     op.add_column('forward_items', sa.Column('tenant_id', sa.Integer(), nullable=True))
     op.execute(BACKFILL)
     op.alter_column('forward_items', 'tenant_id', nullable=False)
     op.create_foreign_key('forward_items_tenant_id_fkey', 'forward_items', 'tenants', ['tenant_id'], ['id'])
-    _primary_key('forward_items', 'tenant_id, target_id, seq')
+    swap_primary_key('forward_items', ('tenant_id', 'target_id', 'seq'))
     op.create_foreign_key(COMPOSITE_FK, 'forward_items', 'forward_targets', ['tenant_id', 'target_id'],
                           ['tenant_id', 'id'], ondelete='CASCADE')
 
@@ -88,8 +86,8 @@ def downgrade() -> None:
         _sqlite_items(tenant=False)
         return
     op.drop_constraint(COMPOSITE_FK, 'forward_items', type_='foreignkey')
-    _primary_key('forward_items', 'target_id, seq')
+    swap_primary_key('forward_items', ('target_id', 'seq'))
     op.drop_column('forward_items', 'tenant_id')
-    _primary_key('forward_targets', 'id')
-    _primary_key('learner_records', 'id')
+    swap_primary_key('forward_targets', ('id',))
+    swap_primary_key('learner_records', ('id',))
     op.create_foreign_key(SINGLE_FK, 'forward_items', 'forward_targets', ['target_id'], ['id'], ondelete='CASCADE')

@@ -1,8 +1,5 @@
-"""cmi5: on PostgreSQL lrs_cmi5_sessions' and lrs_cmi5_au_status' primary keys are (tenant_id, id)
-(issue 17 item 5b: Citus distributes a table by tenant only when its unique keys include the
-distribution column). `id` keeps its sequence, so inserts do not change; SQLite keeps its keys (a
-lone INTEGER PRIMARY KEY is what autoincrements there) and the models keep `id` as the ORM's
-identity. On a large table build the new key's index beforehand (hocvu.migrations.tenant_keys).
+"""cmi5: on PostgreSQL lrs_cmi5_sessions' and lrs_cmi5_au_status' primary keys are (tenant_id, id),
+for Citus, as 0214 does for identity_bindings (issue 17 item 5b; hocvu.migrations.tenant_keys).
 
 Revision ID: 0215
 Revises: 0155
