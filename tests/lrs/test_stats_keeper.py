@@ -72,6 +72,22 @@ def test_keeper_analyses_a_store_never_analysed_then_after_a_tenth_changed(keepe
     _until(False, db)
 
 
+def test_keepers_of_two_processes_do_not_analyse_side_by_side(keeper_store: Any) -> None:
+    """Web processes reach their look together; while one analyses (holding the hub's advisory lock
+    in its transaction), another that finds the same change counts skips, and looks again later."""
+    db, put = keeper_store
+    put(STORED)
+    _until(True, db)
+    keeper = StatsKeeper(db.engine, every=100)
+    with db.engine.connect() as other:  # the other process's keeper, mid-run
+        assert other.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext('hocvu.analyze'))"))
+        _look(keeper)
+        assert (keeper.runs, keeper.skipped) == (0, 1)
+        other.rollback()
+    _look(keeper)  # the lock is free again and the statistics are still due
+    assert (keeper.runs, keeper.skipped) == (1, 1)
+
+
 def test_keeper_off_never_looks(keeper_store: Any) -> None:
     db, put = keeper_store
     put(10)
