@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lrs.storage import IRI_LEN, POSTGRESQL_ONLY, SQLITE_ONLY, Base, SeqInt, tenant_identity
+from lrs.dialect_schema import POSTGRESQL_ONLY, SQLITE_ONLY, tenant_identity
+from lrs.storage import IRI_LEN, Base, SeqInt
 
 
 class LearnerRecord(Base):
@@ -38,7 +39,7 @@ class LearnerRecord(Base):
     __tablename__ = "learner_records"
     __table_args__ = (UniqueConstraint("tenant_id", "learner_key", name="uq_learner_records_tenant_key"),)
     # PostgreSQL's primary key is (tenant_id, id) (Citus, by tenant; migration 0213); SQLite keeps (id).
-    # The ORM's identity is (tenant_id, id) on both (lrs.storage.tenant_identity).
+    # The ORM's identity is (tenant_id, id) on both (lrs.dialect_schema.tenant_identity).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     learner_key: Mapped[str] = mapped_column(String(IRI_LEN))
@@ -66,7 +67,7 @@ class ForwardTarget(Base):
     __tablename__ = "forward_targets"
     __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_forward_targets_tenant_name"),)
     # PostgreSQL's primary key is (tenant_id, id) (Citus, by tenant; migration 0213); SQLite keeps (id).
-    # The ORM's identity is (tenant_id, id) on both (lrs.storage.tenant_identity).
+    # The ORM's identity is (tenant_id, id) on both (lrs.dialect_schema.tenant_identity).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
     name: Mapped[str] = mapped_column(String(64))

@@ -13,7 +13,8 @@ from alembic.config import Config
 from sqlalchemy import MetaData
 
 from lrs import partitions
-from lrs.storage import Base, Database, in_schema
+from lrs.dialect_schema import in_schema
+from lrs.storage import Base, Database
 
 # Months of statement partitions `hocvu db upgrade` keeps ahead of this one (PostgreSQL).
 PARTITIONS_AHEAD = partitions.AHEAD

@@ -39,7 +39,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from identity.errors import AccountNotFound, BadRequest, BindingConflict
-from lrs.storage import POSTGRESQL_ONLY, SQLITE_ONLY, Base, tenant_identity
+from lrs.dialect_schema import POSTGRESQL_ONLY, SQLITE_ONLY, tenant_identity
+from lrs.storage import Base
 
 if TYPE_CHECKING:
     from identity.oidc_client import VerifiedIdentity

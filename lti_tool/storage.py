@@ -34,7 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lrs.storage import POSTGRESQL_ONLY, SQLITE_ONLY, Base, tenant_identity
+from lrs.dialect_schema import POSTGRESQL_ONLY, SQLITE_ONLY, tenant_identity
+from lrs.storage import Base
 
 URL_LEN = 2048
 

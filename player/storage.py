@@ -24,7 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lrs.storage import IRI_LEN, Base, tenant_identity
+from lrs.dialect_schema import tenant_identity
+from lrs.storage import IRI_LEN, Base
 
 OPEN, SUBMITTED, EXPIRED = "open", "submitted", "expired"
 

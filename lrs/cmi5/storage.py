@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lrs.storage import IRI_LEN, Base, tenant_identity
+from lrs.dialect_schema import tenant_identity
+from lrs.storage import IRI_LEN, Base
 
 LAUNCHED, INITIALIZED, TERMINATED, ABANDONED = "launched", "initialized", "terminated", "abandoned"
 WAIVED = "waived"  # a row that only records a waiver's session id (no AU ran)

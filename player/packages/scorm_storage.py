@@ -20,7 +20,8 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lrs.storage import Base, tenant_identity
+from lrs.dialect_schema import tenant_identity
+from lrs.storage import Base
 
 
 class ScormAttempt(Base):
