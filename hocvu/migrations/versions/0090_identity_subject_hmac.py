@@ -28,8 +28,6 @@ Create Date: 2026-12-07 09:00:00.000000
 """
 import hashlib
 import hmac
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Literal
 
 import sqlalchemy as sa

@@ -24,8 +24,6 @@ Revision ID: 0211
 Revises: 0030
 Create Date: 2026-12-07 19:00:00.000000
 """
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import sqlalchemy as sa
 from alembic import op

@@ -26,10 +26,7 @@ Revision ID: 0212
 Revises: 0085
 Create Date: 2026-12-07 19:00:00
 """
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import sqlalchemy as sa
 from alembic import op
 
 from hocvu.migrations.tenant_keys import SURROGATE, lead_with_tenant, restore, sqlite_rebuild
