@@ -27,7 +27,7 @@ from typing import Any
 from celery import Celery
 
 from connectors.forwarding.config import ForwardConfig, now_utc
-from connectors.forwarding.delivery import Clock, TargetKey, deliver_target, due_targets, key_of
+from connectors.forwarding.delivery import Clock, RoundReport, TargetKey, deliver_target, due_targets, key_of
 from lrs.storage import Database
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,8 @@ def make_celery(broker_url: str | None, *, queue: str = DEFAULT_QUEUE) -> Celery
     def deliver(*key_parts: int, runtime: str = "default") -> dict[str, Any]:
         rt = RUNTIMES[runtime]
         key = TargetKey(*key_parts) if len(key_parts) == 2 else key_of(rt.db, key_parts[0])
-        if key is None:  # the target was removed since the message was queued
-            return {"target_id": key_parts[-1], "delivered": 0, "removed": True}
+        if key is None:  # removed since the message was queued: what a round reports for a target gone
+            return asdict(RoundReport(key_parts[0], skipped="gone"))
         report = deliver_target(rt.db, rt.config, key, clock=rt.clock)
         if report.more and not app.conf.task_always_eager:
             deliver.apply_async(args=tuple(key), kwargs={"runtime": runtime})
