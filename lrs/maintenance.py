@@ -36,14 +36,15 @@ KEEPER_KEY: Final = "hocvu.stats_keeper"  # Session.info key: the database's Sta
 GROWTH: Final = 0.1  # the share of the store changed since the last ANALYZE that makes the next due
 
 
+def _analyze(conn: Connection, tables: tuple[str, ...]) -> None:
+    conn.execute(text(f"ANALYZE {', '.join(tables)}" if conn.dialect.name == "postgresql" else "ANALYZE"))
+
+
 def analyze(engine: Engine, tables: tuple[str, ...] = STATEMENT_TABLES) -> float:
     """ANALYZE ``tables`` (SQLite: the whole database); returns the seconds it took."""
     started = time.perf_counter()
     with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(f"ANALYZE {', '.join(tables)}"))
-        else:
-            conn.execute(text("ANALYZE"))
+        _analyze(conn, tables)
         conn.commit()
     return time.perf_counter() - started
 
@@ -93,7 +94,7 @@ def analyze_if_due(engine: Engine) -> float | None:
     with engine.connect() as conn:
         ran = bool(conn.execute(_ONE_AT_A_TIME).scalar()) and _due(conn)
         if ran:
-            conn.execute(text(f"ANALYZE {', '.join(STATEMENT_TABLES)}"))
+            _analyze(conn, STATEMENT_TABLES)
         conn.commit()  # releases the lock; a COMMIT keeps the pooled connection's prepared statements
     return time.perf_counter() - started if ran else None
 
