@@ -46,20 +46,20 @@ KEYS = {
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':
-        for table in SIDE:
-            op.execute(f'CREATE INDEX IF NOT EXISTS ix_{table}_seq ON {table} (seq)')
+    if op.get_bind().dialect.name != 'postgresql':
+        return
+    for table in SIDE:
+        op.execute(f'CREATE INDEX IF NOT EXISTS ix_{table}_seq ON {table} (seq)')
     lead_with_tenant(KEYS)
-    if op.get_bind().dialect.name == 'postgresql':
-        for table in SIDE:
-            op.execute(f'DROP INDEX ix_{table}_lookup')
+    for table in SIDE:
+        op.execute(f'DROP INDEX ix_{table}_lookup')
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == 'postgresql':
-        for table, key in SIDE.items():
-            op.execute(f'CREATE INDEX ix_{table}_lookup ON {table} (tenant_id, {key}, seq)')
+    if op.get_bind().dialect.name != 'postgresql':
+        return
+    for table, key in SIDE.items():
+        op.execute(f'CREATE INDEX ix_{table}_lookup ON {table} (tenant_id, {key}, seq)')
     restore(KEYS)
-    if op.get_bind().dialect.name == 'postgresql':
-        for table in SIDE:
-            op.execute(f'DROP INDEX ix_{table}_seq')
+    for table in SIDE:
+        op.execute(f'DROP INDEX ix_{table}_seq')
