@@ -26,6 +26,7 @@ from hocvu.attachments import register as register_blobs
 from hocvu.availability import init_app as init_availability
 from hocvu.background import PeriodicTask
 from hocvu.body_limit import BodyLimit
+from hocvu.cookie_session import CookieSessionInterface
 from hocvu.delivery import init_delivery
 from hocvu.settings import Settings
 from identity.auditor.http import AuditorConfig
@@ -228,6 +229,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     app = Flask("hocvu")
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.lrs.max_body_bytes,
                       JSON_AS_ASCII=False)
+    app.session_interface = CookieSessionInterface()  # no signer built, no header parsed, without a cookie
     database = db or Database(settings.database_url, connect_timeout=settings.hub.db_connect_timeout,
                               statement_timeout=settings.hub.db_statement_timeout or None)
     app.extensions["hocvu.settings"] = settings
