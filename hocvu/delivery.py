@@ -65,8 +65,11 @@ def init_fingerprints(app: Flask) -> None:
 
     @app.after_request
     def _cache_for_good(response: Response) -> Response:
-        endpoint, version = request.endpoint, request.args.get("v")
-        if _is_static(endpoint) and version and response.status_code == 200 and request.view_args and \
+        endpoint = request.endpoint
+        if not _is_static(endpoint):  # first: the query string is parsed only for a static file
+            return response
+        version = request.args.get("v")
+        if version and response.status_code == 200 and request.view_args and \
                 version == fingerprint(app, str(endpoint), str(request.view_args.get("filename") or "")):
             response.headers["Cache-Control"] = IMMUTABLE
         return response
