@@ -109,20 +109,26 @@ def trips() -> None:
     database.dispose()
 
 
-def _server() -> tuple[Any, str, tuple[str, str], list[int]]:
+def worker_pids(pid: int, count: int = 2) -> list[int]:
+    """The pids of gunicorn ``pid``'s workers, once ``count`` are up (30 s at most)."""
+    workers: list[int] = []
+    deadline = time.monotonic() + 30
+    while len(workers) < count and time.monotonic() < deadline:
+        workers = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        time.sleep(0.1)
+    return workers
+
+
+def hub_server() -> tuple[Any, str, tuple[str, str], list[int]]:
+    """The hub under gunicorn on the kept store: the process, its xAPI endpoint, a credential, the
+    workers' pids."""
     # One instance folder per store, kept: the hub's signing key is made once (a fresh folder made
     # a new RSA key at the run's first checkpoint, ~0.5 s of a worker's CPU inside the figures).
     instance = Path(tempfile.gettempdir()) / f"hocvu-bench-instance-{URL.rsplit('/', 1)[1]}"
     instance.mkdir(exist_ok=True)
     env, auth = bs.prepare_store(URL, instance)
     proc, base, auth = bs.start_server(env, auth)
-    workers: list[int] = []
-    deadline = time.monotonic() + 30
-    while len(workers) < 2 and time.monotonic() < deadline:
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        workers = [int(c) for c in children]
-        time.sleep(0.1)
-    return proc, base, auth, workers
+    return proc, base, auth, worker_pids(proc.pid)
 
 
 def head_updates(url: str) -> int:
@@ -152,7 +158,7 @@ def _sample_waits(url: str, stop: threading.Event, seen: collections.Counter[str
 
 def cpu(writers: int = 1) -> None:
     """Hub and PostgreSQL CPU per single POST over real HTTP; ``writers`` clients at once."""
-    proc, base, auth, workers = _server()
+    proc, base, auth, workers = hub_server()
     gen = Generator(seed=int(time.time()))
     try:
         bs.singles(base, auth, gen, 50)  # warm both workers' pools and caches
