@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -62,20 +63,19 @@ def _per_request(workers: list[int], call: Callable[[], int], n: int = REQUESTS)
 
 def bare_floor() -> float:
     """Worker CPU a request of gunicorn (2 sync workers) serving the smallest WSGI app."""
-    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"hocvu-bench-bare-{os.getpid()}"
-    folder.mkdir(exist_ok=True)
-    (folder / "bare_app.py").write_text(BARE_APP)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                             "--log-level", "warning", "bare_app:app"], cwd=folder)
-    try:
-        workers = pc.worker_pids(proc.pid)
-        time.sleep(1)
-        cost, _ = _per_request(workers, lambda: _request(port, "GET", "/"))
-        return cost
-    finally:
-        proc.terminate()
-        proc.wait()
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "bare_app.py").write_text(BARE_APP)
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                                 "--log-level", "warning", "bare_app:app"], cwd=folder)
+        try:
+            workers = pc.worker_pids(proc.pid)
+            time.sleep(1)
+            cost, _ = _per_request(workers, lambda: _request(port, "GET", "/"))
+            return cost
+        finally:
+            proc.terminate()
+            proc.wait()
 
 
 def http() -> None:
