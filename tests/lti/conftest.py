@@ -2,8 +2,10 @@
 loopback port so each side fetches the other's keys over real HTTP; a ``Browser`` that carries a
 user between them (Flask's test client on the tool side, so the session can be inspected).
 
-The app is built like tests/conftest.py builds it (migrated SQLite database, ``create_app``),
-with its public URL set to where it is served.
+The app is built like tests/conftest.py builds it (a migrated database, ``create_app``), with its
+public URL set to where it is served. The shared environment (``lti_env``, and every test through
+``lms``) runs on SQLite and on PostgreSQL, as the hub is deployed: the LTI tables are keyed by
+tenant on PostgreSQL (migration 0211), and an LMS's launches, grades and rosters are checked there.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -35,6 +38,7 @@ from lti_tool.registrations import PlatformSpec, add_platform
 from lti_tool.services import LtiTool
 from player.session import KEY as PLAYER_SESSION
 from player.session import PlayerSession
+from tests.conftest import scratch_pg
 from tests.lti.lti_platform import Client, Platform
 
 
@@ -70,14 +74,16 @@ def serve(app: Any) -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{server.server_port}"
 
 
-def build_app(tmp_dir: Any, *, redis_url: str | None = None, memory_cache: bool = False) -> tuple[Flask, Any, str]:
-    """The hub on a loopback port. Its launch state is the production default (the database, or Redis
-    with ``redis_url``); ``memory_cache`` swaps in the one-process MemoryCache, which this single-process
-    server can use and whose keys tests may list (tests/lti/test_lti_launch_security.py and the
-    proctoring tests count cached launches that way)."""
+def build_app(tmp_dir: Any, *, redis_url: str | None = None, memory_cache: bool = False,
+              db_url: str | None = None) -> tuple[Flask, Any, str]:
+    """The hub on a loopback port, on ``db_url`` (default: a new SQLite file in ``tmp_dir``). Its
+    launch state is the production default (the database, or Redis with ``redis_url``);
+    ``memory_cache`` swaps in the one-process MemoryCache, which this single-process server can use
+    and whose keys tests may list (tests/lti/test_lti_launch_security.py and the proctoring tests
+    count cached launches that way)."""
     dispatch = _Dispatch()
     server, url = serve(dispatch)
-    db_url = f"sqlite:///{tmp_dir / 'lti.db'}"
+    db_url = db_url or f"sqlite:///{tmp_dir / 'lti.db'}"
     database = Database(db_url)
     dbops.upgrade(database)
     dispatch.app = create_app(Settings.of(database_url=db_url, secret_key="test-secret", public_url=url,
@@ -87,13 +93,26 @@ def build_app(tmp_dir: Any, *, redis_url: str | None = None, memory_cache: bool 
     return dispatch.app, server, url
 
 
-@pytest.fixture(scope="session")
-def lti_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    platform = Platform()
-    app, server, url = build_app(tmp_path_factory.mktemp("lti"), memory_cache=True)
-    yield Env(app, platform, url)
-    server.shutdown()
-    platform.close()
+@contextmanager
+def _database(backend: str) -> Iterator[str | None]:
+    """None (build_app's SQLite file) or a scratch PostgreSQL database, dropped afterwards."""
+    if backend == "sqlite":
+        yield None
+        return
+    with scratch_pg("lti") as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def lti_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    folder = tmp_path_factory.mktemp("lti")
+    with _database(request.param) as db_url:
+        platform = Platform()
+        app, server, url = build_app(folder, memory_cache=True, db_url=db_url)
+        yield Env(app, platform, url)
+        server.shutdown()
+        platform.close()
+        app.extensions["hocvu.db"].dispose()
 
 
 @dataclass

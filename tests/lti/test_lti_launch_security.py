@@ -52,10 +52,12 @@ CASES: dict[str, tuple[dict[str, Any], int, str]] = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_launch_is_refused(case: str, browser: Browser, lms: Lms, lti_env: Env) -> None:
     kwargs, status, words = CASES[case]
+    # Copies, not the table's own dicts: a case filled in for one LMS must not carry its client id
+    # into the next run of the case (the other database's).
     kwargs = dict(kwargs)
     if kwargs.get("sign_key") == "rogue":
         kwargs["sign_key"] = lti_env.platform.rogue_key
-    overrides = kwargs.get("overrides") or {}
+    overrides = kwargs["overrides"] = dict(kwargs.get("overrides") or {})
     if overrides.get("aud") == "__ours_and_another__":
         overrides["aud"] = [lms.client.client_id, "another-client"]
     hint = lti_env.platform.resource_link(lms.client, **kwargs)
