@@ -128,7 +128,7 @@ def hub_server() -> tuple[Any, str, tuple[str, str], list[int]]:
     instance.mkdir(exist_ok=True)
     env, auth = bs.prepare_store(URL, instance)
     proc, base, auth = bs.start_server(env, auth)
-    return proc, base, auth, worker_pids(proc.pid)
+    return proc, base, auth, worker_pids(proc.pid, bs.server_workers())
 
 
 def head_updates(url: str) -> int:

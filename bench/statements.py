@@ -46,8 +46,22 @@ from bench.databases import scratch_databases
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 INGEST = int(os.environ.get("BENCH_INGEST", "200000"))
 # gunicorn's worker options: 2 sync workers by default (one per core); `make run` serves with
-# "--workers 2 --threads 4", gunicorn's own advice for sync workers is 2 × cores + 1.
+# "--workers 2 --threads 4", gunicorn's own advice for sync workers is 2 × cores + 1. Two a core
+# were measured against one (docs/scale.md): no clear difference beyond the machine's noise.
 SERVER = os.environ.get("BENCH_SERVER", "--workers 2")
+
+
+def server_workers() -> int:
+    """How many worker processes BENCH_SERVER starts (gunicorn's default is one)."""
+    words = SERVER.split()
+    for i, word in enumerate(words):
+        if word in ("--workers", "-w") and i + 1 < len(words):
+            return int(words[i + 1])
+        if word.startswith("--workers="):
+            return int(word.split("=", 1)[1])
+    return 1
+
+
 CEILING_ROWS = 20_000  # statements written by COPY (and rolled back) to measure the ceiling
 
 
