@@ -83,13 +83,21 @@ def scratch_pg(label: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def backend_url(backend: str, label: str, sqlite_url: str) -> Iterator[str]:
+    """``sqlite_url`` for "sqlite", else a new PostgreSQL database's (``scratch_pg``, dropped after):
+    for fixtures parametrized over both backends."""
+    if backend == "sqlite":
+        yield sqlite_url
+        return
+    with scratch_pg(label) as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a new, empty database of the test's own on each backend (a migration test's)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hocvu.db'}"
-        return
-    with scratch_pg("fresh") as url:
+    with backend_url(request.param, "fresh", f"sqlite:///{tmp_path / 'hocvu.db'}") as url:
         yield url
 
 

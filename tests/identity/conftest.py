@@ -21,7 +21,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,7 +41,7 @@ from hocvu.app import create_app
 from hocvu.settings import Settings
 from identity.settings import IdentitySettings
 from lrs.storage import Database
-from tests.conftest import scratch_pg
+from tests.conftest import backend_url
 
 ROOT = Path(__file__).resolve().parents[2]
 OIDC_TOOLS = ROOT / "tools" / "oidc"
@@ -57,19 +56,11 @@ SECRETS = {"hocvu-basic": "basic-secret-0123456789abcdef", "hocvu-post": "post-s
 def identity_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The identity tests' database, migrated: SQLite, then PostgreSQL (a scratch database, dropped
     after), where the bindings and face checks are keyed by tenant (migration 0214)."""
-    with _scratch(request.param, tmp_path_factory) as url:
+    sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('identity-db') / 'hocvu.db'}"
+    with backend_url(request.param, "identity", sqlite_url) as url:
         database = Database(url)
         dbops.upgrade(database)
         database.dispose()
-        yield url
-
-
-@contextmanager
-def _scratch(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('identity-db') / 'hocvu.db'}"
-        return
-    with scratch_pg("identity") as url:
         yield url
 
 

@@ -14,7 +14,6 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -38,7 +37,7 @@ from lti_tool.registrations import PlatformSpec, add_platform
 from lti_tool.services import LtiTool
 from player.session import KEY as PLAYER_SESSION
 from player.session import PlayerSession
-from tests.conftest import scratch_pg
+from tests.conftest import backend_url
 from tests.lti.lti_platform import Client, Platform
 
 
@@ -93,20 +92,10 @@ def build_app(tmp_dir: Any, *, redis_url: str | None = None, memory_cache: bool 
     return dispatch.app, server, url
 
 
-@contextmanager
-def _database(backend: str) -> Iterator[str | None]:
-    """None (build_app's SQLite file) or a scratch PostgreSQL database, dropped afterwards."""
-    if backend == "sqlite":
-        yield None
-        return
-    with scratch_pg("lti") as url:
-        yield url
-
-
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def lti_env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     folder = tmp_path_factory.mktemp("lti")
-    with _database(request.param) as db_url:
+    with backend_url(request.param, "lti", f"sqlite:///{folder / 'lti.db'}") as db_url:
         platform = Platform()
         app, server, url = build_app(folder, memory_cache=True, db_url=db_url)
         yield Env(app, platform, url)
