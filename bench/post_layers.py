@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.client import HTTPConnection
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from bench import post_cost as pc
 from bench.data import Generator
 from bench.ingest_cpu import cpu_of
 from bench.statements import free_port
+from lrs.audit import chain as audit_chain
+from lrs.audit import pg_append
 
 REQUESTS = int(os.environ.get("BENCH_LAYER_REQUESTS", "1500"))
 # gunicorn's own floor: the smallest WSGI app, served like the hub (bench.statements.start_server).
@@ -105,15 +108,13 @@ def http() -> None:
     print(f"(load average {pc.load()})")
 
 
-def _entries(count: int) -> str:
-    """Chain entries as lrs.audit.pg_append sends them (JCS text around the position)."""
-    stamp, entries = "2026-12-07T00:00:00.000000Z", []
-    for i in range(1, count + 1):
-        sid, content = str(uuid.uuid4()), uuid.uuid4().hex * 2
-        entries.append({"ord": i, "prefix": f'{{"content_hash":"{content}","detail":null,"kind":"stored","position":',
-                        "suffix": f',"recorded":"{stamp}","statement_id":"{sid}","tenant_id":0}}',
-                        "kind": "stored", "statement_id": sid, "content_hash": content, "detail": None})
-    return json.dumps(entries)
+def _entries(tenant: int, count: int) -> str:
+    """``count`` chain entries as the hub sends them to ``hocvu_audit_append`` (lrs.audit.pg_append)."""
+    stamp = audit_chain.iso(datetime.now(UTC))
+    entries = [audit_chain.NewEntry("stored", str(uuid.uuid4()), uuid.uuid4().hex * 2) for _ in range(count)]
+    parts = [audit_chain.entry_text_parts(tenant, e.kind, e.statement_id, e.content_hash, e.detail, stamp)
+             for e in entries]
+    return pg_append.payload(entries, parts)
 
 
 def database() -> None:
@@ -127,13 +128,13 @@ def database() -> None:
         conn.execute(f"CREATE TABLE {scratch} (id integer PRIMARY KEY, v bigint)")
         conn.execute(f"INSERT INTO {scratch} VALUES (1, 0)")
         conn.commit()
-        one, many = _entries(1), _entries(500)
-        append = "SELECT count(*) FROM hocvu_audit_append(%s, %s::json, now())"
+        one, many, now = _entries(tenant, 1), _entries(tenant, 500), datetime.now(UTC)
+        append = pg_append.APPEND
         cases: list[tuple[str, str, tuple[object, ...], int, bool]] = [
             ("SELECT 1, commit", "SELECT 1", (), 2000, True),
             ("a one-row UPDATE, commit", f"UPDATE {scratch} SET v = v + 1 WHERE id = 1", (), 2000, True),
-            ("the chain's append of 1 entry, rolled back", append, (tenant, one), 2000, False),
-            ("the chain's append of 500 entries, rolled back", append, (tenant, many), 40, False),
+            ("the chain's append of 1 entry, rolled back", append, (tenant, one, now), 2000, False),
+            ("the chain's append of 500 entries, rolled back", append, (tenant, many, now), 40, False),
         ]
         print(f"\n== PostgreSQL backend CPU a transaction, one connection (load average {pc.load()})")
         try:
