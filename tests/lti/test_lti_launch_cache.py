@@ -104,9 +104,12 @@ def test_redis_cache(redis_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def redis_env(redis_url: str, lti_env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    app, server, url = build_app(tmp_path_factory.mktemp("lti-redis"), redis_url=redis_url)
+    # On lti_env's database (SQLite or PostgreSQL, as its parameter says): a second hub on it, as a
+    # second web process would be.
+    app, server, url = build_app(tmp_path_factory.mktemp("lti-redis"), redis_url=redis_url, db_url=lti_env.db.url)
     yield Env(app, lti_env.platform, url)
     server.shutdown()
+    app.extensions["hocvu.db"].dispose()
 
 
 def test_launch_with_redis_state(redis_env: Env) -> None:
@@ -122,9 +125,10 @@ def test_launch_with_redis_state(redis_env: Env) -> None:
 @pytest.fixture(scope="module")
 def db_env(lti_env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """The hub with its production default: launch state in its database."""
-    app, server, url = build_app(tmp_path_factory.mktemp("lti-db-state"))
+    app, server, url = build_app(tmp_path_factory.mktemp("lti-db-state"), db_url=lti_env.db.url)
     yield Env(app, lti_env.platform, url)
     server.shutdown()
+    app.extensions["hocvu.db"].dispose()
 
 
 def test_launch_with_database_state(db_env: Env) -> None:
