@@ -52,14 +52,15 @@ SERVER = os.environ.get("BENCH_SERVER", "--workers 2")
 
 
 def server_workers() -> int:
-    """How many worker processes BENCH_SERVER starts (gunicorn's default is one)."""
+    """How many worker processes BENCH_SERVER starts (without --workers, gunicorn's default:
+    WEB_CONCURRENCY, else one)."""
     words = SERVER.split()
     for i, word in enumerate(words):
         if word in ("--workers", "-w") and i + 1 < len(words):
             return int(words[i + 1])
         if word.startswith("--workers="):
             return int(word.split("=", 1)[1])
-    return 1
+    return int(os.environ.get("WEB_CONCURRENCY", "1"))
 
 
 CEILING_ROWS = 20_000  # statements written by COPY (and rolled back) to measure the ceiling
